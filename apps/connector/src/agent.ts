@@ -1,0 +1,91 @@
+import { createServer, type Server } from 'node:http';
+import type { ImapFlow } from 'imapflow';
+import { tenantInboxPrefix } from '@mlr/contracts';
+import { connectMessaging, type MessagingConnection } from '@mlr/messaging';
+import type { Logger } from '@mlr/telemetry';
+import type { ConnectorConfig } from './config/connector-config.js';
+import { openImapSession } from './sources/imap/imap-session.js';
+
+export interface ConnectorHealth {
+  status: 'ok' | 'down';
+  tenantId: string;
+  connectorId: string;
+  checks: Record<string, { ok: boolean; detail?: string }>;
+}
+
+/**
+ * The long-running on-premises agent: holds its NATS connection (tenant-scoped credentials) and
+ * checks the mail server, answers `/health` locally, and stops cleanly on SIGTERM.
+ */
+export class ConnectorAgent {
+  private messaging?: MessagingConnection;
+  private server?: Server;
+
+  constructor(
+    private readonly config: ConnectorConfig,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<{ healthPort?: number }> {
+    this.messaging = await connectMessaging({
+      servers: this.config.nats.url,
+      name: `connector-${this.config.tenantId}-${this.config.connectorId}`,
+      credentials: { kind: 'userPassword', user: this.config.nats.user, password: this.config.nats.password },
+      inboxPrefix: tenantInboxPrefix(this.config.tenantId),
+      waitOnFirstConnect: true,
+    });
+    const first = await this.health();
+    this.logger.info({ event: 'started', health: first }, 'connector started');
+    if (!this.config.health) return {};
+    this.server = createServer((request, response) => {
+      if (request.url !== '/health') {
+        response.writeHead(404).end();
+        return;
+      }
+      this.health().then(
+        (report) =>
+          response
+            .writeHead(report.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' })
+            .end(JSON.stringify(report)),
+        (error: Error) => response.writeHead(500).end(error.message),
+      );
+    });
+    const server = this.server;
+    await new Promise<void>((resolve) => server.listen(this.config.health?.port, this.config.health?.host, resolve));
+    const address = server.address() as { port: number };
+    this.logger.info({ event: 'ready', port: address.port }, `connector health on port ${address.port}`);
+    return { healthPort: address.port };
+  }
+
+  async health(): Promise<ConnectorHealth> {
+    const checks: ConnectorHealth['checks'] = {};
+    try {
+      if (!this.messaging || this.messaging.nc.isClosed()) throw new Error('not connected');
+      await this.messaging.nc.flush();
+      checks['nats'] = { ok: true };
+    } catch (error) {
+      checks['nats'] = { ok: false, detail: (error as Error).message };
+    }
+    let imap: ImapFlow | undefined;
+    try {
+      imap = await openImapSession(this.config.source, { clientName: 'mlr-connector-health' });
+      checks['imap'] = { ok: true };
+    } catch (error) {
+      checks['imap'] = { ok: false, detail: (error as Error).message };
+    } finally {
+      await imap?.logout().catch(() => undefined);
+    }
+    return {
+      status: Object.values(checks).every((c) => c.ok) ? 'ok' : 'down',
+      tenantId: this.config.tenantId,
+      connectorId: this.config.connectorId,
+      checks,
+    };
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.messaging?.close();
+    this.logger.info({ event: 'stopped' }, 'connector stopped');
+  }
+}

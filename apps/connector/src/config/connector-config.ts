@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { connectorIdSchema, parseContract, tenantIdSchema } from '@mlr/contracts';
+
+const credentialsSchema = z.strictObject({ user: z.string().min(1), password: z.string().min(1) });
+
+export const imapSourceSchema = z.strictObject({
+  kind: z.literal('imap'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  /** Implicit TLS (993). STARTTLS is used automatically when the server offers it. */
+  secure: z.boolean().default(false),
+  /** Accept self-signed server certificates (on-premises servers often have them). */
+  allowSelfSigned: z.boolean().default(false),
+  /** The service account; with the master-user ("Receive As") right it opens every mailbox. */
+  serviceAccount: credentialsSchema.optional(),
+  /** Mailboxes this connector protects, with their own credentials where there is no service account. */
+  mailboxes: z
+    .array(z.strictObject({ address: z.string().min(1), password: z.string().min(1).optional() }))
+    .default([]),
+});
+
+/**
+ * The connector's own configuration file. It holds the mail server credentials and the path of the
+ * tenant key: none of it ever leaves the customer site.
+ */
+export const connectorConfigSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  connectorId: connectorIdSchema,
+  nats: z.strictObject({
+    url: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// or tls:// URL'),
+    user: z.string().min(1),
+    password: z.string().min(1),
+  }),
+  source: imapSourceSchema,
+  /** Local state (checkpoints, key material) lives here. */
+  stateDir: z.string().min(1),
+  health: z
+    .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) })
+    .optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type ConnectorConfig = z.output<typeof connectorConfigSchema>;
+export type ImapSourceConfig = z.output<typeof imapSourceSchema>;
+
+export class ConnectorConfigError extends Error {
+  override readonly name = 'ConnectorConfigError';
+}
+
+/** Reads and validates the configuration file; errors name the file and each bad field. */
+export function loadConnectorConfig(path: string): ConnectorConfig {
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConnectorConfigError(`cannot read connector configuration ${path}: ${(error as Error).message}`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch (error) {
+    throw new ConnectorConfigError(`connector configuration ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  try {
+    return parseContract(`connector configuration ${path}`, connectorConfigSchema, data);
+  } catch (error) {
+    throw new ConnectorConfigError((error as Error).message);
+  }
+}

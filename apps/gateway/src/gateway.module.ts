@@ -1,0 +1,48 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ClientsModule, Transport } from '@nestjs/microservices';
+import { SERVICE_NAMES } from '@mlr/contracts';
+import { APP_HEALTH_CHECKS, natsTransportOptions, type HealthCheck } from '@mlr/runtime';
+import type { GatewayConfig } from './config.js';
+import { ServiceClient, SERVICES_CLIENT } from './services/service-client.js';
+
+const BACKEND_SERVICES = SERVICE_NAMES.filter((name) => name !== 'gateway');
+
+@Module({})
+export class GatewayModule {
+  static forRoot(config: GatewayConfig): DynamicModule {
+    return {
+      module: GatewayModule,
+      imports: [
+        ClientsModule.register([
+          {
+            name: SERVICES_CLIENT,
+            transport: Transport.NATS,
+            options: natsTransportOptions(config, 'mlr-gateway-client'),
+          },
+        ]),
+      ],
+      providers: [
+        ServiceClient,
+        {
+          provide: APP_HEALTH_CHECKS,
+          // The gateway is only useful when the services behind it answer.
+          useFactory: (services: ServiceClient): HealthCheck[] =>
+            BACKEND_SERVICES.map((service) => ({
+              name: `service:${service}`,
+              check: async () => {
+                const report = await services.call(service, 'health', {}, 2_500);
+                if (report.status !== 'ok') {
+                  const failing = Object.entries(report.checks).filter(([, r]) => !r.ok);
+                  throw new Error(
+                    `${service} is ${report.status}: ${failing.map(([n, r]) => `${n} ${r.detail ?? ''}`).join(', ')}`,
+                  );
+                }
+              },
+            })),
+          inject: [ServiceClient],
+        },
+      ],
+      exports: [APP_HEALTH_CHECKS],
+    };
+  }
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { contentIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
+
+export const IMPORTANCE = ['low', 'normal', 'high'] as const;
+export const ITEM_TYPES = [
+  'mail',
+  'appointment',
+  'task',
+  'note',
+  'contact',
+  'notification',
+  'phone-message',
+  'other',
+] as const;
+
+export const mailAddressSchema = z.strictObject({
+  address: z.string().max(998),
+  name: z.string().max(998).optional(),
+});
+
+/**
+ * What the index knows about one sighting of a message: a message in one folder of one mailbox.
+ * Built by the connector from the raw bytes; fields the message does not have are null/empty, and
+ * `parseProblems` says what could not be parsed (the bytes are backed up regardless).
+ */
+export const indexRecordSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  mailbox: z.string().min(1).max(320),
+  folder: z.string().min(1).max(1024),
+  /** IMAP UIDVALIDITY + UID (or the source's equivalent): one record per sighting. */
+  sourceKey: z.strictObject({ uidValidity: z.string().regex(/^\d+$/), uid: z.number().int().positive() }),
+  contentId: contentIdSchema,
+  messageId: z.string().max(998).nullable(),
+  submissionDate: isoDateSchema.nullable(),
+  internalDate: isoDateSchema.nullable(),
+  from: mailAddressSchema.nullable(),
+  to: z.array(mailAddressSchema),
+  cc: z.array(mailAddressSchema),
+  bcc: z.array(mailAddressSchema),
+  subject: z.string().max(8192).nullable(),
+  attachmentNames: z.array(z.string().max(1024)),
+  hasAttachment: z.boolean(),
+  importance: z.enum(IMPORTANCE),
+  itemType: z.enum(ITEM_TYPES),
+  flags: z.strictObject({
+    seen: z.boolean(),
+    answered: z.boolean(),
+    flagged: z.boolean(),
+    draft: z.boolean(),
+    deleted: z.boolean(),
+  }),
+  keywords: z.array(z.string().min(1).max(256)),
+  size: z.number().int().nonnegative(),
+  parseProblems: z.array(z.string().max(2048)),
+  backupJobId: jobIdSchema.nullable(),
+});
+
+export type IndexRecord = z.infer<typeof indexRecordSchema>;
+export type Importance = (typeof IMPORTANCE)[number];
+export type ItemType = (typeof ITEM_TYPES)[number];

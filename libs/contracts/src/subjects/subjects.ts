@@ -1,0 +1,167 @@
+import type { z } from 'zod';
+import { ID_PATTERN } from '../common/ids.js';
+import { ContractViolation, parseContract } from '../common/contract-violation.js';
+import { jobCommandSchema, type JobCommand } from '../jobs/job-command.js';
+import {
+  indexedEventSchema,
+  objectChunkHeaderSchema,
+  type IndexedEvent,
+  type ObjectChunkHeader,
+} from '../objects/object-chunk.js';
+import { jobEventSchema, type JobEvent } from '../events/job-event.js';
+import {
+  healthReportSchema,
+  healthRequestSchema,
+  type HealthReport,
+  type HealthRequest,
+  type ServiceName,
+} from '../services/health.js';
+
+/** Tenant channels: everything a tenant's connector may touch lives under `mlr.<tenant>.`. */
+export interface ChannelPayloads {
+  jobs: JobCommand;
+  objects: ObjectChunkHeader;
+  indexed: IndexedEvent;
+  events: JobEvent;
+}
+export type Channel = keyof ChannelPayloads;
+
+declare const channelBrand: unique symbol;
+/** A concrete subject of a channel. Only the builders below make one, so a subject knows its payload. */
+export type Subject<C extends Channel> = string & { readonly [channelBrand]: C };
+
+export const channelSchemas: { [C in Channel]: z.ZodType<ChannelPayloads[C]> } = {
+  jobs: jobCommandSchema as unknown as z.ZodType<JobCommand>,
+  objects: objectChunkHeaderSchema,
+  indexed: indexedEventSchema,
+  events: jobEventSchema,
+};
+
+function token(what: string, value: string): string {
+  if (!ID_PATTERN.test(value)) {
+    throw new ContractViolation(`${what} subject token`, [
+      { path: what, message: `"${value}" is not a valid id (lower-case letters, digits, dashes)` },
+    ]);
+  }
+  return value;
+}
+
+export const subjects = {
+  jobs: (tenantId: string, connectorId: string) =>
+    `mlr.${token('tenantId', tenantId)}.jobs.${token('connectorId', connectorId)}` as Subject<'jobs'>,
+  objects: (tenantId: string) => `mlr.${token('tenantId', tenantId)}.objects` as Subject<'objects'>,
+  indexed: (tenantId: string) => `mlr.${token('tenantId', tenantId)}.indexed` as Subject<'indexed'>,
+  events: (tenantId: string, jobId: string) =>
+    `mlr.${token('tenantId', tenantId)}.events.${token('jobId', jobId)}` as Subject<'events'>,
+} as const;
+
+/** Wildcards that cover one channel for every tenant (service-side consumers and streams). */
+export const channelWildcards: { [C in Channel]: string } = {
+  jobs: 'mlr.*.jobs.*',
+  objects: 'mlr.*.objects',
+  indexed: 'mlr.*.indexed',
+  events: 'mlr.*.events.*',
+};
+
+export interface ParsedSubject {
+  channel: Channel;
+  tenantId: string;
+  connectorId?: string;
+  jobId?: string;
+}
+
+/** Reads a concrete tenant subject; null when it is not one of ours. */
+export function parseSubject(subject: string): ParsedSubject | null {
+  const parts = subject.split('.');
+  if (parts[0] !== 'mlr' || parts.length < 3) return null;
+  const [, tenantId, channel, last] = parts as [string, string, string, string | undefined];
+  if (!ID_PATTERN.test(tenantId)) return null;
+  if (channel === 'jobs' && parts.length === 4 && last && ID_PATTERN.test(last))
+    return { channel, tenantId, connectorId: last };
+  if (channel === 'events' && parts.length === 4 && last && ID_PATTERN.test(last))
+    return { channel, tenantId, jobId: last };
+  if ((channel === 'objects' || channel === 'indexed') && parts.length === 3) return { channel, tenantId };
+  return null;
+}
+
+/**
+ * Validates an inbound payload for `subject`. Throws a ContractViolation that names the subject and
+ * every bad field; also refuses a payload whose tenant is not the subject's tenant.
+ */
+export function parseChannelPayload<C extends Channel>(channel: C, subject: string, data: unknown): ChannelPayloads[C] {
+  const parsed = parseSubject(subject);
+  if (!parsed || parsed.channel !== channel) {
+    throw new ContractViolation(`${channel} message`, [
+      { path: '(subject)', message: `"${subject}" is not a ${channel} subject` },
+    ]);
+  }
+  const payload = parseContract(`${channel} message on ${subject}`, channelSchemas[channel], data);
+  const tenantId = (payload as { tenantId: string }).tenantId;
+  if (tenantId !== parsed.tenantId) {
+    throw new ContractViolation(`${channel} message on ${subject}`, [
+      { path: 'tenantId', message: `"${tenantId}" does not match the subject's tenant "${parsed.tenantId}"` },
+    ]);
+  }
+  return payload;
+}
+
+/** Request/reply calls between services, on `mlr.svc.<service>.<verb>` (never reachable by connectors). */
+export interface ServiceCalls {
+  health: { request: HealthRequest; response: HealthReport };
+}
+export type ServiceVerb = keyof ServiceCalls;
+
+declare const verbBrand: unique symbol;
+export type ServiceSubject<V extends ServiceVerb> = string & { readonly [verbBrand]: V };
+
+export const serviceCallSchemas: {
+  [V in ServiceVerb]: {
+    request: z.ZodType<ServiceCalls[V]['request']>;
+    response: z.ZodType<ServiceCalls[V]['response']>;
+  };
+} = {
+  health: { request: healthRequestSchema, response: healthReportSchema },
+};
+
+export const serviceSubject = <V extends ServiceVerb>(service: ServiceName, verb: V) =>
+  `mlr.svc.${service}.${verb}` as ServiceSubject<V>;
+
+/** JetStream streams of the platform (owned by the services account). */
+export const STREAMS = {
+  jobs: { name: 'MLR_JOBS', subjects: [channelWildcards.jobs] },
+  objects: { name: 'MLR_OBJECTS', subjects: [channelWildcards.objects] },
+  indexed: { name: 'MLR_INDEXED', subjects: [channelWildcards.indexed] },
+  events: { name: 'MLR_EVENTS', subjects: [channelWildcards.events] },
+} as const;
+
+/** Durable consumer through which one connector takes its jobs. */
+export const connectorJobsConsumer = (tenantId: string, connectorId: string) =>
+  `jobs-${token('tenantId', tenantId)}-${token('connectorId', connectorId)}`;
+
+/** Reply subjects of a tenant's connectors start with this prefix, so replies stay within the tenant. */
+export const tenantInboxPrefix = (tenantId: string) => `_INBOX_${token('tenantId', tenantId)}`;
+
+/**
+ * NATS permissions of one connector: its tenant's subjects, the JetStream API calls on its own jobs
+ * consumer, acks of its own deliveries and replies under its tenant's inbox. Nothing else: no other
+ * tenant's subjects, no `mlr.svc.>`, no stream management.
+ */
+export function connectorPermissions(
+  tenantId: string,
+  connectorId: string,
+): { publish: string[]; subscribe: string[] } {
+  const consumer = connectorJobsConsumer(tenantId, connectorId);
+  const inbox = tenantInboxPrefix(tenantId);
+  return {
+    publish: [
+      subjects.objects(tenantId),
+      `mlr.${tenantId}.events.*`,
+      `$JS.API.INFO`,
+      `$JS.API.STREAM.INFO.${STREAMS.jobs.name}`,
+      `$JS.API.CONSUMER.INFO.${STREAMS.jobs.name}.${consumer}`,
+      `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.jobs.name}.${consumer}`,
+      `$JS.ACK.${STREAMS.jobs.name}.${consumer}.>`,
+    ],
+    subscribe: [`${inbox}.>`, subjects.indexed(tenantId), `mlr.${tenantId}.events.*`],
+  };
+}

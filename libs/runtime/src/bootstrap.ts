@@ -1,0 +1,128 @@
+import {
+  Inject,
+  Module,
+  type DynamicModule,
+  type INestApplication,
+  type OnApplicationShutdown,
+  type Type,
+} from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Transport, type MicroserviceOptions } from '@nestjs/microservices';
+import type { ServiceName } from '@mlr/contracts';
+import { createLogger, PinoNestLogger, type Logger, type Telemetry } from '@mlr/telemetry';
+import { createNatsHealthController, HttpHealthController, TELEMETRY } from './health/health.controller.js';
+import { HEALTH_CHECKS, HealthService, SERVICE_IDENTITY, type HealthCheck } from './health/health.service.js';
+import { NATS_CONNECTION, NatsConnectionModule, natsHealthCheck } from './nats-connection.module.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+
+/** The part of every service's validated configuration that the bootstrap needs. */
+/** Provided and exported by every app module: the checks of its own dependencies. */
+export const APP_HEALTH_CHECKS = Symbol('APP_HEALTH_CHECKS');
+
+export interface ServiceRuntimeConfig {
+  NATS_URL: string;
+  NATS_USER?: string | undefined;
+  NATS_PASSWORD?: string | undefined;
+  HTTP_PORT: number;
+  HTTP_HOST: string;
+  LOG_LEVEL: string;
+}
+
+export interface ServiceBootstrapOptions {
+  service: ServiceName;
+  instance: string;
+  config: ServiceRuntimeConfig;
+  telemetry: Telemetry;
+  /** The app's module; it must provide and export APP_HEALTH_CHECKS (NATS is checked here). */
+  module: Type<unknown> | DynamicModule;
+  /** Services listen on NATS (request/reply on `mlr.svc.<service>.*`); the gateway does not. */
+  natsTransport: boolean;
+}
+
+export interface RunningService {
+  app: INestApplication;
+  logger: Logger;
+  port: number;
+}
+
+class TelemetryShutdown implements OnApplicationShutdown {
+  constructor(@Inject(TELEMETRY) private readonly telemetry: Telemetry) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.telemetry.shutdown();
+  }
+}
+
+@Module({})
+class ServiceRootModule {}
+
+export function natsTransportOptions(config: ServiceRuntimeConfig, name: string) {
+  return {
+    servers: [config.NATS_URL],
+    name,
+    ...(config.NATS_USER ? { user: config.NATS_USER, pass: config.NATS_PASSWORD } : {}),
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  };
+}
+
+/**
+ * Starts a service the same way everywhere (STYLE.md, "main.ts in a fixed order"): Nest app with
+ * buffered logs, pino logger, NATS transport, shutdown hooks, then HTTP for health and metrics.
+ * Telemetry must already be started and the config validated by the caller.
+ */
+export async function bootstrapService(options: ServiceBootstrapOptions): Promise<RunningService> {
+  const logger = createLogger({
+    service: options.service,
+    level: options.config.LOG_LEVEL,
+    instanceId: options.instance,
+  });
+  const root: DynamicModule = {
+    module: ServiceRootModule,
+    imports: [
+      NatsConnectionModule.forRoot({
+        url: options.config.NATS_URL,
+        user: options.config.NATS_USER,
+        password: options.config.NATS_PASSWORD,
+        name: `mlr-${options.service}-${options.instance}`,
+      }),
+      options.module,
+    ],
+    controllers: options.natsTransport
+      ? [HttpHealthController, createNatsHealthController(options.service)]
+      : [HttpHealthController],
+    providers: [
+      HealthService,
+      TelemetryShutdown,
+      { provide: TELEMETRY, useValue: options.telemetry },
+      {
+        provide: HEALTH_CHECKS,
+        useFactory: (nc: NatsConnection, appChecks: HealthCheck[]) => [natsHealthCheck(nc), ...appChecks],
+        inject: [NATS_CONNECTION, APP_HEALTH_CHECKS],
+      },
+      { provide: SERVICE_IDENTITY, useValue: { service: options.service, instance: options.instance } },
+    ],
+  };
+  const app = await NestFactory.create(root, { bufferLogs: true });
+  app.useLogger(new PinoNestLogger(logger));
+  if (options.natsTransport) {
+    app.connectMicroservice<MicroserviceOptions>(
+      {
+        transport: Transport.NATS,
+        options: {
+          ...natsTransportOptions(options.config, `mlr-${options.service}-${options.instance}`),
+          queue: `mlr-${options.service}`,
+        },
+      },
+      { inheritAppConfig: true },
+    );
+  }
+  app.enableShutdownHooks();
+  await app.startAllMicroservices();
+  await app.listen(options.config.HTTP_PORT, options.config.HTTP_HOST);
+  const address = app.getHttpServer().address() as { port: number };
+  logger.info(
+    { event: 'ready', port: address.port },
+    `${options.service} ready on http://${options.config.HTTP_HOST}:${address.port}`,
+  );
+  return { app, logger, port: address.port };
+}

@@ -1,0 +1,4 @@
+export * from './bootstrap.js';
+export * from './nats-connection.module.js';
+export * from './health/health.service.js';
+export * from './health/health.controller.js';

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: format, lint (module boundaries enforced), type check, then the unit,
+# integration and end-to-end tiers. The integration and e2e tiers start their own PostgreSQL, NATS,
+# Ceph S3 and Dovecot on free ports (libs/testing/src/global-setup.ts) and stop them afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export NX_DAEMON=false NX_NO_CLOUD=true NX_SKIP_NX_CACHE=true
+mkdir -p tmp
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "generate Prisma client"
+bash prisma/generate.sh >/dev/null
+step "format"
+npx prettier --check . --log-level warn
+step "lint"
+npx nx run-many -t lint --outputStyle=static
+step "typecheck"
+npx tsc -p tsconfig.json --noEmit
+step "unit tests"
+npx vitest run --project unit
+step "integration tests"
+npx vitest run --project integration
+step "end-to-end tests"
+npx vitest run --project e2e --passWithNoTests

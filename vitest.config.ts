@@ -1,0 +1,57 @@
+import { fileURLToPath } from 'node:url';
+import swc from 'unplugin-swc';
+import { defineConfig } from 'vitest/config';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+// NestJS needs decorator metadata, which esbuild does not emit: SWC compiles the sources instead.
+const shared = {
+  plugins: [swc.vite({ module: { type: 'es6' } })],
+  resolve: { alias: [{ find: /^@mlr\/([a-z-]+)$/, replacement: `${root}libs/$1/src/index.ts` }] },
+};
+const exclude = ['**/node_modules/**', 'tmp/**', 'dist/**'];
+
+export default defineConfig({
+  test: {
+    // Two cores: the real services need their share of them.
+    maxWorkers: 2,
+    minWorkers: 1,
+    projects: [
+      {
+        ...shared,
+        test: {
+          name: 'unit',
+          include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'deploy/**/*.spec.ts', 'tools/**/*.spec.ts'],
+          exclude,
+        },
+      },
+      {
+        ...shared,
+        test: {
+          name: 'integration',
+          include: [
+            'apps/**/*.integration-spec.ts',
+            'libs/**/*.integration-spec.ts',
+            'deploy/**/*.integration-spec.ts',
+          ],
+          exclude,
+          globalSetup: ['libs/testing/src/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        ...shared,
+        test: {
+          name: 'e2e',
+          include: ['apps/**/*.e2e-spec.ts', 'test/**/*.e2e-spec.ts'],
+          exclude,
+          globalSetup: ['libs/testing/src/global-setup.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+          poolOptions: { forks: { singleFork: true } },
+        },
+      },
+    ],
+  },
+});
