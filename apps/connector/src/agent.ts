@@ -68,7 +68,13 @@ export class ConnectorAgent {
     }
     let imap: ImapFlow | undefined;
     try {
-      imap = await openImapSession(this.config.source, { clientName: 'mlr-connector-health' });
+      // IMAP has no session of "the server": prove access by opening the first protected mailbox.
+      const [first] = this.config.source.mailboxes;
+      imap = await openImapSession(this.config.source, {
+        mailbox: first?.address,
+        ownPassword: first?.password,
+        clientName: 'mlr-connector-health',
+      });
       checks['imap'] = { ok: true };
     } catch (error) {
       checks['imap'] = { ok: false, detail: (error as Error).message };

@@ -1,4 +1,5 @@
 import {
+  Global,
   Inject,
   Module,
   type DynamicModule,
@@ -45,15 +46,31 @@ export interface RunningService {
   port: number;
 }
 
-class TelemetryShutdown implements OnApplicationShutdown {
-  constructor(@Inject(TELEMETRY) private readonly telemetry: Telemetry) {}
-  async onApplicationShutdown(): Promise<void> {
+/** The service's pino logger, for application code that logs structured events. */
+export const LOGGER = Symbol('LOGGER');
+
+/** Runs last on shutdown (Nest calls hooks of the root module after its imports'). */
+class FinalShutdown implements OnApplicationShutdown {
+  constructor(
+    @Inject(TELEMETRY) private readonly telemetry: Telemetry,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+  async onApplicationShutdown(signal?: string): Promise<void> {
     await this.telemetry.shutdown();
+    this.logger.info({ event: 'stopped', signal }, 'stopped');
   }
 }
 
 @Module({})
 class ServiceRootModule {}
+
+@Global()
+@Module({})
+class LoggerModule {
+  static forRoot(logger: Logger): DynamicModule {
+    return { module: LoggerModule, providers: [{ provide: LOGGER, useValue: logger }], exports: [LOGGER] };
+  }
+}
 
 export function natsTransportOptions(config: ServiceRuntimeConfig, name: string) {
   return {
@@ -79,6 +96,7 @@ export async function bootstrapService(options: ServiceBootstrapOptions): Promis
   const root: DynamicModule = {
     module: ServiceRootModule,
     imports: [
+      LoggerModule.forRoot(logger),
       NatsConnectionModule.forRoot({
         url: options.config.NATS_URL,
         user: options.config.NATS_USER,
@@ -92,7 +110,7 @@ export async function bootstrapService(options: ServiceBootstrapOptions): Promis
       : [HttpHealthController],
     providers: [
       HealthService,
-      TelemetryShutdown,
+      FinalShutdown,
       { provide: TELEMETRY, useValue: options.telemetry },
       {
         provide: HEALTH_CHECKS,

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
 
-export const JOB_STATES = ['queued', 'running', 'succeeded', 'partially-failed', 'failed', 'cancelled'] as const;
+export const JOB_STATES = ['queued', 'running', 'succeeded', 'partially_failed', 'failed', 'cancelled'] as const;
 
 export const jobCountersSchema = z.strictObject({
   seen: z.number().int().nonnegative(),

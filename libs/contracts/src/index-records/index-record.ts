@@ -9,7 +9,7 @@ export const ITEM_TYPES = [
   'note',
   'contact',
   'notification',
-  'phone-message',
+  'phone_message',
   'other',
 ] as const;
 
