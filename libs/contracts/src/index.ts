@@ -1,6 +1,7 @@
 export * from './common/ids.js';
 export * from './common/contract-violation.js';
 export * from './jobs/backup-filter.js';
+export * from './jobs/checkpoint.js';
 export * from './jobs/job-command.js';
 export * from './index-records/index-record.js';
 export * from './objects/object-chunk.js';

@@ -13,8 +13,8 @@ import type { ServiceName } from '@mlr/contracts';
 import { createLogger, PinoNestLogger, type Logger, type Telemetry } from '@mlr/telemetry';
 import { createNatsHealthController, HttpHealthController, TELEMETRY } from './health/health.controller.js';
 import { HEALTH_CHECKS, HealthService, SERVICE_IDENTITY, type HealthCheck } from './health/health.service.js';
-import { NATS_CONNECTION, NatsConnectionModule, natsHealthCheck } from './nats-connection.module.js';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { MESSAGING, NatsConnectionModule, natsHealthCheck } from './nats-connection.module.js';
+import type { MessagingConnection } from '@mlr/messaging';
 
 /** The part of every service's validated configuration that the bootstrap needs. */
 /** Provided and exported by every app module: the checks of its own dependencies. */
@@ -102,6 +102,7 @@ export async function bootstrapService(options: ServiceBootstrapOptions): Promis
         user: options.config.NATS_USER,
         password: options.config.NATS_PASSWORD,
         name: `mlr-${options.service}-${options.instance}`,
+        logger,
       }),
       options.module,
     ],
@@ -114,8 +115,11 @@ export async function bootstrapService(options: ServiceBootstrapOptions): Promis
       { provide: TELEMETRY, useValue: options.telemetry },
       {
         provide: HEALTH_CHECKS,
-        useFactory: (nc: NatsConnection, appChecks: HealthCheck[]) => [natsHealthCheck(nc), ...appChecks],
-        inject: [NATS_CONNECTION, APP_HEALTH_CHECKS],
+        useFactory: (messaging: MessagingConnection, appChecks: HealthCheck[]) => [
+          natsHealthCheck(messaging),
+          ...appChecks,
+        ],
+        inject: [MESSAGING, APP_HEALTH_CHECKS],
       },
       { provide: SERVICE_IDENTITY, useValue: { service: options.service, instance: options.instance } },
     ],

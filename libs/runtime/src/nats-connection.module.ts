@@ -1,22 +1,42 @@
 import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  connectMessaging,
+  ensurePlatformStreams,
+  type MessagingConnection,
+  type MessagingLogger,
+} from '@mlr/messaging';
+import type { Logger } from '@mlr/telemetry';
 import type { HealthCheck } from './health/health.service.js';
 
-/** The service's own NATS connection (JetStream, events); Nest's transport keeps a separate one. */
-export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
+/**
+ * The service's own NATS connection with JetStream (streams, consumers, publishing); Nest's NATS
+ * transport keeps a separate core connection for request/reply.
+ */
+export const MESSAGING = Symbol('MESSAGING');
 
 export interface NatsConnectionSettings {
   url: string;
   user?: string | undefined;
   password?: string | undefined;
   name: string;
+  logger: Logger;
 }
 
-class NatsConnectionCloser implements OnApplicationShutdown {
-  constructor(@Inject(NATS_CONNECTION) private readonly nc: NatsConnection) {}
+class MessagingCloser implements OnApplicationShutdown {
+  constructor(@Inject(MESSAGING) private readonly messaging: MessagingConnection) {}
   async onApplicationShutdown(): Promise<void> {
-    if (!this.nc.isClosed()) await this.nc.drain().catch(() => this.nc.close());
+    await this.messaging.close();
   }
+}
+
+function messagingLogger(logger: Logger): MessagingLogger {
+  const child = logger.child({ scope: 'messaging' });
+  return {
+    debug: (fields, message) => child.debug(fields, message),
+    info: (fields, message) => child.info(fields, message),
+    warn: (fields, message) => child.warn(fields, message),
+    error: (fields, message) => child.error(fields, message),
+  };
 }
 
 @Global()
@@ -27,30 +47,41 @@ export class NatsConnectionModule {
       module: NatsConnectionModule,
       providers: [
         {
-          provide: NATS_CONNECTION,
-          useFactory: () =>
-            connect({
-              servers: [settings.url],
+          provide: MESSAGING,
+          useFactory: async () => {
+            const connection = await connectMessaging({
+              servers: settings.url,
               name: settings.name,
-              ...(settings.user ? { user: settings.user, pass: settings.password } : {}),
-              maxReconnectAttempts: -1,
-              reconnectTimeWait: 500,
-            }),
+              ...(settings.user
+                ? {
+                    credentials: {
+                      kind: 'userPassword' as const,
+                      user: settings.user,
+                      password: settings.password ?? '',
+                    },
+                  }
+                : {}),
+              logger: messagingLogger(settings.logger),
+            });
+            // Every service declares the same topology; declaring is idempotent.
+            await ensurePlatformStreams(connection);
+            return connection;
+          },
         },
-        NatsConnectionCloser,
+        MessagingCloser,
       ],
-      exports: [NATS_CONNECTION],
+      exports: [MESSAGING],
     };
   }
 }
 
 /** Healthy when the server answers a round trip on this connection. */
-export function natsHealthCheck(nc: NatsConnection): HealthCheck {
+export function natsHealthCheck(messaging: MessagingConnection): HealthCheck {
   return {
     name: 'nats',
     check: async () => {
-      if (nc.isClosed()) throw new Error('connection closed');
-      await nc.flush();
+      if (messaging.nc.isClosed()) throw new Error('connection closed');
+      await messaging.nc.flush();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
+import { connectorIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
+import { folderCheckpointSchema } from '../jobs/checkpoint.js';
 
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'partially_failed', 'failed', 'cancelled'] as const;
 
@@ -17,9 +18,16 @@ export const jobCountersSchema = z.strictObject({
 export const jobEventSchema = z.strictObject({
   tenantId: tenantIdSchema,
   jobId: jobIdSchema,
+  connectorId: connectorIdSchema,
+  kind: z.enum(['backup', 'restore']),
+  /** Increases with every event of a job, so a late or repeated event cannot roll state back. */
+  sequence: z.number().int().nonnegative(),
   at: isoDateSchema,
   state: z.enum(JOB_STATES),
+  /** Totals so far (not deltas): the latest event always carries the whole picture. */
   counters: jobCountersSchema,
+  /** Checkpoints that advanced since the previous event (committed end to end). */
+  checkpoints: z.array(folderCheckpointSchema).default([]),
   /** Per-item or per-mailbox problems found since the previous event. */
   errors: z.array(
     z.strictObject({

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { connectorIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
 import { backupFilterSchema } from './backup-filter.js';
+import { folderCheckpointSchema } from './checkpoint.js';
 
 export const mailboxSelectionSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('all') }),
@@ -24,6 +25,8 @@ export const jobCommandSchema = z.discriminatedUnion('kind', [
     filter: backupFilterSchema,
     /** Full rescan instead of incremental (checkpoints are ignored, nothing is stored twice). */
     full: z.boolean().default(false),
+    /** The last committed checkpoints of the folders this connector backed up before. */
+    checkpoints: z.array(folderCheckpointSchema).default([]),
   }),
   z.strictObject({
     ...base,

@@ -4,9 +4,13 @@ import { ContractViolation, parseContract } from '../common/contract-violation.j
 import { jobCommandSchema, type JobCommand } from '../jobs/job-command.js';
 import {
   indexedEventSchema,
-  objectChunkHeaderSchema,
+  objectChunkSchema,
+  objectCommitSchema,
+  storedRecordSchema,
   type IndexedEvent,
-  type ObjectChunkHeader,
+  type ObjectChunk,
+  type ObjectCommit,
+  type StoredRecord,
 } from '../objects/object-chunk.js';
 import { jobEventSchema, type JobEvent } from '../events/job-event.js';
 import {
@@ -19,9 +23,17 @@ import {
 
 /** Tenant channels: everything a tenant's connector may touch lives under `mlr.<tenant>.`. */
 export interface ChannelPayloads {
+  /** scheduling → connector */
   jobs: JobCommand;
-  objects: ObjectChunkHeader;
+  /** connector → storage: sealed object bytes (binary body) */
+  chunks: ObjectChunk;
+  /** connector → storage: a sighting to store (object + index record) */
+  objects: ObjectCommit;
+  /** storage → indexing: a record whose object is durable (not reachable by connectors) */
+  records: StoredRecord;
+  /** indexing → connector: the end-to-end acknowledgement */
   indexed: IndexedEvent;
+  /** connector → scheduling: job progress, results, checkpoints */
   events: JobEvent;
 }
 export type Channel = keyof ChannelPayloads;
@@ -32,9 +44,11 @@ export type Subject<C extends Channel> = string & { readonly [channelBrand]: C }
 
 export const channelSchemas: { [C in Channel]: z.ZodType<ChannelPayloads[C]> } = {
   jobs: jobCommandSchema as unknown as z.ZodType<JobCommand>,
-  objects: objectChunkHeaderSchema,
+  chunks: objectChunkSchema,
+  objects: objectCommitSchema,
+  records: storedRecordSchema,
   indexed: indexedEventSchema,
-  events: jobEventSchema,
+  events: jobEventSchema as unknown as z.ZodType<JobEvent>,
 };
 
 function token(what: string, value: string): string {
@@ -49,7 +63,10 @@ function token(what: string, value: string): string {
 export const subjects = {
   jobs: (tenantId: string, connectorId: string) =>
     `mlr.${token('tenantId', tenantId)}.jobs.${token('connectorId', connectorId)}` as Subject<'jobs'>,
+  chunks: (tenantId: string, uploadId: string) =>
+    `mlr.${token('tenantId', tenantId)}.chunks.${token('uploadId', uploadId)}` as Subject<'chunks'>,
   objects: (tenantId: string) => `mlr.${token('tenantId', tenantId)}.objects` as Subject<'objects'>,
+  records: (tenantId: string) => `mlr.${token('tenantId', tenantId)}.records` as Subject<'records'>,
   indexed: (tenantId: string) => `mlr.${token('tenantId', tenantId)}.indexed` as Subject<'indexed'>,
   events: (tenantId: string, jobId: string) =>
     `mlr.${token('tenantId', tenantId)}.events.${token('jobId', jobId)}` as Subject<'events'>,
@@ -58,7 +75,9 @@ export const subjects = {
 /** Wildcards that cover one channel for every tenant (service-side consumers and streams). */
 export const channelWildcards: { [C in Channel]: string } = {
   jobs: 'mlr.*.jobs.*',
+  chunks: 'mlr.*.chunks.*',
   objects: 'mlr.*.objects',
+  records: 'mlr.*.records',
   indexed: 'mlr.*.indexed',
   events: 'mlr.*.events.*',
 };
@@ -68,6 +87,7 @@ export interface ParsedSubject {
   tenantId: string;
   connectorId?: string;
   jobId?: string;
+  uploadId?: string;
 }
 
 /** Reads a concrete tenant subject; null when it is not one of ours. */
@@ -80,7 +100,11 @@ export function parseSubject(subject: string): ParsedSubject | null {
     return { channel, tenantId, connectorId: last };
   if (channel === 'events' && parts.length === 4 && last && ID_PATTERN.test(last))
     return { channel, tenantId, jobId: last };
-  if ((channel === 'objects' || channel === 'indexed') && parts.length === 3) return { channel, tenantId };
+  if (channel === 'chunks' && parts.length === 4 && last && ID_PATTERN.test(last))
+    return { channel, tenantId, uploadId: last };
+  if ((channel === 'objects' || channel === 'records' || channel === 'indexed') && parts.length === 3) {
+    return { channel, tenantId };
+  }
   return null;
 }
 
@@ -126,12 +150,24 @@ export const serviceCallSchemas: {
 export const serviceSubject = <V extends ServiceVerb>(service: ServiceName, verb: V) =>
   `mlr.svc.${service}.${verb}` as ServiceSubject<V>;
 
-/** JetStream streams of the platform (owned by the services account). */
+/**
+ * JetStream streams of the platform (owned by the services account). Work queues are consumed
+ * once; chunks stay until storage purges an upload; indexed acks and events are kept a while.
+ */
 export const STREAMS = {
-  jobs: { name: 'MLR_JOBS', subjects: [channelWildcards.jobs] },
-  objects: { name: 'MLR_OBJECTS', subjects: [channelWildcards.objects] },
-  indexed: { name: 'MLR_INDEXED', subjects: [channelWildcards.indexed] },
-  events: { name: 'MLR_EVENTS', subjects: [channelWildcards.events] },
+  jobs: { name: 'MLR_JOBS', subjects: [channelWildcards.jobs], retention: 'workqueue' },
+  chunks: { name: 'MLR_CHUNKS', subjects: [channelWildcards.chunks], retention: 'limits' },
+  objects: { name: 'MLR_OBJECTS', subjects: [channelWildcards.objects], retention: 'workqueue' },
+  records: { name: 'MLR_RECORDS', subjects: [channelWildcards.records], retention: 'workqueue' },
+  indexed: { name: 'MLR_INDEXED', subjects: [channelWildcards.indexed], retention: 'limits' },
+  events: { name: 'MLR_EVENTS', subjects: [channelWildcards.events], retention: 'limits' },
+} as const satisfies Record<Channel, { name: string; subjects: string[]; retention: 'workqueue' | 'limits' }>;
+
+/** Durable consumers of the services (one per service, shared by its replicas). */
+export const SERVICE_CONSUMERS = {
+  storageObjects: { stream: STREAMS.objects.name, durable: 'storage-objects' },
+  indexingRecords: { stream: STREAMS.records.name, durable: 'indexing-records' },
+  schedulingEvents: { stream: STREAMS.events.name, durable: 'scheduling-events' },
 } as const;
 
 /** Durable consumer through which one connector takes its jobs. */
@@ -154,6 +190,7 @@ export function connectorPermissions(
   const inbox = tenantInboxPrefix(tenantId);
   return {
     publish: [
+      `mlr.${tenantId}.chunks.*`,
       subjects.objects(tenantId),
       `mlr.${tenantId}.events.*`,
       `$JS.API.INFO`,

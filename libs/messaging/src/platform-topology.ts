@@ -1,0 +1,119 @@
+import {
+  ContractViolation,
+  STREAMS,
+  SERVICE_CONSUMERS,
+  parseChannelPayload,
+  connectorJobsConsumer,
+  subjects,
+  type Channel,
+  type ChannelPayloads,
+} from '@mlr/contracts';
+import { PayloadValidationError, type Validator } from './contract-types.js';
+import type { MessagingConnection } from './connection.js';
+import { ensureConsumer, ensureStream, type ConsumerSpec, type StreamSpec } from './declare.js';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * The JetStream topology of the platform, declared idempotently by every service at start-up
+ * (the same specs everywhere, so no two services fight over a setting).
+ */
+export const PLATFORM_STREAMS: Record<Channel, StreamSpec> = {
+  jobs: { ...STREAMS.jobs, subjects: [...STREAMS.jobs.subjects], duplicateWindowMs: 10 * 60_000, maxAgeMs: 7 * DAY },
+  // Chunks wait for their commit; an upload that never commits expires after a day.
+  chunks: {
+    ...STREAMS.chunks,
+    subjects: [...STREAMS.chunks.subjects],
+    duplicateWindowMs: 10 * 60_000,
+    maxAgeMs: DAY,
+    maxMsgSize: 1024 * 1024,
+  },
+  objects: { ...STREAMS.objects, subjects: [...STREAMS.objects.subjects], duplicateWindowMs: 10 * 60_000 },
+  records: { ...STREAMS.records, subjects: [...STREAMS.records.subjects], duplicateWindowMs: 10 * 60_000 },
+  indexed: {
+    ...STREAMS.indexed,
+    subjects: [...STREAMS.indexed.subjects],
+    duplicateWindowMs: 2 * 60_000,
+    maxAgeMs: DAY,
+  },
+  events: {
+    ...STREAMS.events,
+    subjects: [...STREAMS.events.subjects],
+    duplicateWindowMs: 10 * 60_000,
+    maxAgeMs: 30 * DAY,
+  },
+};
+
+/** Durable consumers of the services; one each, shared by all replicas of the service. */
+export const PLATFORM_CONSUMERS = {
+  storageObjects: {
+    stream: PLATFORM_STREAMS.objects,
+    consumer: {
+      durable: SERVICE_CONSUMERS.storageObjects.durable,
+      ackWaitMs: 60_000,
+      maxAckPending: 256,
+    } satisfies ConsumerSpec,
+  },
+  indexingRecords: {
+    stream: PLATFORM_STREAMS.records,
+    consumer: {
+      durable: SERVICE_CONSUMERS.indexingRecords.durable,
+      ackWaitMs: 60_000,
+      maxAckPending: 4096,
+    } satisfies ConsumerSpec,
+  },
+  schedulingEvents: {
+    stream: PLATFORM_STREAMS.events,
+    consumer: {
+      durable: SERVICE_CONSUMERS.schedulingEvents.durable,
+      ackWaitMs: 30_000,
+      maxAckPending: 1024,
+    } satisfies ConsumerSpec,
+  },
+} as const;
+
+/** The durable consumer through which one connector takes its jobs (declared by scheduling). */
+export function connectorJobsConsumerSpec(tenantId: string, connectorId: string): ConsumerSpec {
+  return {
+    durable: connectorJobsConsumer(tenantId, connectorId),
+    filterSubject: subjects.jobs(tenantId, connectorId),
+    ackWaitMs: 5 * 60_000,
+    maxAckPending: 1,
+  };
+}
+
+/** Declares every platform stream; safe to call from every service at every start. */
+export async function ensurePlatformStreams(connection: MessagingConnection): Promise<void> {
+  const jsm = await connection.manager();
+  for (const spec of Object.values(PLATFORM_STREAMS)) await ensureStream(jsm, spec, connection.logger);
+}
+
+export async function ensureConnectorJobsConsumer(
+  connection: MessagingConnection,
+  tenantId: string,
+  connectorId: string,
+): Promise<void> {
+  const jsm = await connection.manager();
+  await ensureConsumer(
+    jsm,
+    PLATFORM_STREAMS.jobs.name,
+    connectorJobsConsumerSpec(tenantId, connectorId),
+    connection.logger,
+  );
+}
+
+/**
+ * Validates inbound payloads against the contracts (by channel), including that the payload's
+ * tenant is the tenant of the subject it came on.
+ */
+export const platformValidator: Validator<ChannelPayloads> = {
+  parse<K extends Channel>(kind: K, subject: string, data: unknown): ChannelPayloads[K] {
+    try {
+      return parseChannelPayload(kind, subject, data);
+    } catch (error) {
+      if (error instanceof ContractViolation) throw new PayloadValidationError(error.contract, error.problems);
+      throw error;
+    }
+  },
+};
