@@ -71,6 +71,8 @@ export type ObjectCommit = z.infer<typeof objectCommitSchema>;
 export const storedRecordSchema = z.strictObject({
   tenantId: tenantIdSchema,
   jobId: jobIdSchema,
+  /** The stored object (storage's id) the record points at. */
+  objectId: z.string().min(1),
   objectStored: z.enum(['new', 'deduplicated']),
   record: indexRecordSchema,
 });
