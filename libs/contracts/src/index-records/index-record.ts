@@ -41,7 +41,7 @@ export const indexRecordSchema = z.strictObject({
   attachmentNames: z.array(z.string().max(1024)),
   hasAttachment: z.boolean(),
   importance: z.enum(IMPORTANCE),
-  /** A follow-up request: Outlook's X-Message-Flag / Flag header, or the IMAP \\Flagged mark. */
+  /** A follow-up request: Outlook's X-Message-Flag / Flag header, or the IMAP \Flagged mark. */
   followUp: z.boolean(),
   itemType: z.enum(ITEM_TYPES),
   flags: z.strictObject({
