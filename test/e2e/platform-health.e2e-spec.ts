@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectorPermissions } from '@mlr/contracts';
@@ -42,6 +43,10 @@ describe('the platform starts, reports healthy and stops cleanly', () => {
     });
     const healthPort = await freePort();
     const configFile = join(logDir, 'connector.json');
+    mkdirSync(join(logDir, 'connector-state'), { recursive: true });
+    writeFileSync(join(logDir, 'connector-state', 'tenant.key'), `${randomBytes(32).toString('hex')}\n`, {
+      mode: 0o600,
+    });
     writeFileSync(
       configFile,
       JSON.stringify({

@@ -3,7 +3,9 @@ import type { ImapFlow } from 'imapflow';
 import { tenantInboxPrefix } from '@mlr/contracts';
 import { connectMessaging, type MessagingConnection } from '@mlr/messaging';
 import type { Logger } from '@mlr/telemetry';
-import type { ConnectorConfig } from './config/connector-config.js';
+import { keyFilePath, type ConnectorConfig } from './config/connector-config.js';
+import { JobExecutor } from './jobs/job-executor.js';
+import { loadTenantKeys } from './keys/key-file.js';
 import { openImapSession } from './sources/imap/imap-session.js';
 
 export interface ConnectorHealth {
@@ -20,20 +22,27 @@ export interface ConnectorHealth {
 export class ConnectorAgent {
   private messaging?: MessagingConnection;
   private server?: Server;
+  private executor?: JobExecutor;
 
   constructor(
     private readonly config: ConnectorConfig,
     private readonly logger: Logger,
   ) {}
 
-  async start(): Promise<{ healthPort?: number }> {
+  /** Connects; with `takeJobs`, also takes jobs from the platform until stopped. */
+  async start(options: { takeJobs?: boolean } = {}): Promise<{ healthPort?: number }> {
+    // The key is checked first: without it nothing can be backed up, so say so before connecting.
+    const keys = loadTenantKeys(keyFilePath(this.config));
     this.messaging = await connectMessaging({
       servers: this.config.nats.url,
       name: `connector-${this.config.tenantId}-${this.config.connectorId}`,
       credentials: { kind: 'userPassword', user: this.config.nats.user, password: this.config.nats.password },
       inboxPrefix: tenantInboxPrefix(this.config.tenantId),
       waitOnFirstConnect: true,
+      logger: this.logger,
     });
+    this.executor = new JobExecutor(this.config, this.messaging, keys, this.logger);
+    if (options.takeJobs) this.executor.startJobIntake();
     const first = await this.health();
     this.logger.info({ event: 'started', health: first }, 'connector started');
     if (!this.config.health) return {};
@@ -89,8 +98,15 @@ export class ConnectorAgent {
     };
   }
 
+  /** The job executor (after `start()`), for one-off jobs from the command line. */
+  get jobs(): JobExecutor {
+    if (!this.executor) throw new Error('connector not started');
+    return this.executor;
+  }
+
   async stop(): Promise<void> {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.executor?.stop();
     await this.messaging?.close();
     this.logger.info({ event: 'stopped' }, 'connector stopped');
   }

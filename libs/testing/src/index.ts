@@ -7,3 +7,4 @@ export * from './infra/nats.js';
 export * from './infra/ceph.js';
 export * from './infra/dovecot.js';
 export * from './infra/local-infrastructure.js';
+export * from './mail-fixtures.js';

@@ -33,8 +33,20 @@ export const connectorConfigSchema = z.strictObject({
     password: z.string().min(1),
   }),
   source: imapSourceSchema,
-  /** Local state (checkpoints, key material) lives here. */
+  /** Local state lives here. */
   stateDir: z.string().min(1),
+  /** The tenant root key (created by `connector init-key`); default `<stateDir>/tenant.key`. */
+  keyFile: z.string().min(1).optional(),
+  backup: z
+    .strictObject({
+      /** Messages sealed and in flight at once. */
+      concurrency: z.number().int().min(1).max(512).default(32),
+      /** Back up the server's public folders (needs the service account). */
+      publicFolders: z.boolean().default(true),
+      /** How long to wait for the platform to acknowledge one message before sending it again. */
+      ackTimeoutSeconds: z.number().int().min(5).max(3600).default(120),
+    })
+    .prefault({}),
   health: z
     .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) })
     .optional(),
@@ -43,6 +55,10 @@ export const connectorConfigSchema = z.strictObject({
 
 export type ConnectorConfig = z.output<typeof connectorConfigSchema>;
 export type ImapSourceConfig = z.output<typeof imapSourceSchema>;
+
+export function keyFilePath(config: ConnectorConfig): string {
+  return config.keyFile ?? `${config.stateDir.replace(/\/$/, '')}/tenant.key`;
+}
 
 export class ConnectorConfigError extends Error {
   override readonly name = 'ConnectorConfigError';

@@ -1,0 +1,330 @@
+import type { ImapFlow, ListResponse } from 'imapflow';
+import type { FolderCheckpoint, JobCommand, JobState } from '@mlr/contracts';
+import { contentId, type TenantKeys } from '@mlr/crypto';
+import { buildIndexRecord, extractMessageFacts } from '@mlr/mime';
+import type { Logger } from '@mlr/telemetry';
+import type { ImapSourceConfig } from '../config/connector-config.js';
+import { openImapSession } from '../sources/imap/imap-session.js';
+import { CheckpointWindow } from './checkpoint-window.js';
+import { folderSelected, imapSearchQuery, matchesFilter } from './filter.js';
+import type { JobReporter } from './job-reporter.js';
+import type { MessageUploader } from './message-uploader.js';
+
+export type BackupCommand = Extract<JobCommand, { kind: 'backup' }>;
+
+/** Pseudo-mailbox under which public folders are indexed (they belong to no user). */
+export const PUBLIC_FOLDERS_MAILBOX = '#public';
+
+const FETCH_BATCH = 50;
+
+interface MailboxTarget {
+  /** The mailbox as indexed (user address, or PUBLIC_FOLDERS_MAILBOX). */
+  name: string;
+  /** Whose session opens it. */
+  login: string;
+  ownPassword?: string;
+  /** Which folders belong to this target: the personal namespace, or the public ones. */
+  scope: 'personal' | 'public';
+}
+
+class Limiter {
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
+    this.active++;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.queue.shift()?.();
+    }
+  }
+}
+
+/**
+ * One backup job on an IMAP source: every selected mailbox and folder, incrementally from the
+ * checkpoints the job carries, each selected message sealed, uploaded and acknowledged end to end
+ * before its folder's checkpoint moves past it. A failing mailbox, folder or message is recorded
+ * and the run goes on with the rest.
+ */
+export class BackupRunner {
+  private readonly limiter: Limiter;
+
+  constructor(
+    private readonly source: ImapSourceConfig,
+    private readonly keys: TenantKeys,
+    private readonly uploader: MessageUploader,
+    private readonly reporter: JobReporter,
+    private readonly logger: Logger,
+    private readonly options: { concurrency?: number; publicFolders?: boolean } = {},
+  ) {
+    this.limiter = new Limiter(options.concurrency ?? 32);
+  }
+
+  async run(job: BackupCommand): Promise<JobState> {
+    const checkpoints = new Map(job.checkpoints.map((cp) => [JSON.stringify([cp.mailbox, cp.folder]), cp]));
+    const targets = this.targets(job);
+    let failedTargets = 0;
+    await this.reporter.flush('running');
+    for (const target of targets) {
+      const ok = await this.backupMailbox(job, target, checkpoints);
+      if (!ok) failedTargets++;
+    }
+    const state: JobState =
+      this.reporter.errors === 0 ? 'succeeded' : failedTargets === targets.length ? 'failed' : 'partially_failed';
+    await this.reporter.flush(state);
+    return state;
+  }
+
+  private targets(job: BackupCommand): MailboxTarget[] {
+    const configured = new Map(this.source.mailboxes.map((m) => [m.address, m]));
+    const names = job.mailboxes.kind === 'all' ? [...configured.keys()] : job.mailboxes.mailboxes;
+    const targets: MailboxTarget[] = names.map((name) => ({
+      name,
+      login: name,
+      ...(configured.get(name)?.password ? { ownPassword: configured.get(name)?.password } : {}),
+      scope: 'personal',
+    }));
+    // Public folders need the service account ("Receive As"); they are backed up once, not per user.
+    const first = this.source.mailboxes[0];
+    if ((this.options.publicFolders ?? true) && this.source.serviceAccount && first && job.mailboxes.kind === 'all') {
+      targets.push({ name: PUBLIC_FOLDERS_MAILBOX, login: first.address, scope: 'public' });
+    }
+    return targets;
+  }
+
+  private async backupMailbox(
+    job: BackupCommand,
+    target: MailboxTarget,
+    checkpoints: Map<string, FolderCheckpoint>,
+  ): Promise<boolean> {
+    let client: ImapFlow | undefined;
+    try {
+      client = await openImapSession(this.source, { mailbox: target.login, ownPassword: target.ownPassword });
+    } catch (error) {
+      this.reporter.error({ scope: 'mailbox', target: target.name, message: (error as Error).message });
+      return false;
+    }
+    try {
+      const folders = await this.folders(client, target.scope);
+      for (const folder of folders) {
+        if (!folderSelected(job.filter, folder.path)) continue;
+        try {
+          await this.backupFolder(
+            client,
+            job,
+            target.name,
+            folder.path,
+            checkpoints.get(JSON.stringify([target.name, folder.path])),
+          );
+        } catch (error) {
+          this.reporter.error({
+            scope: 'folder',
+            target: `${target.name}/${folder.path}`,
+            message: (error as Error).message,
+          });
+          if (!client.usable) {
+            client = await openImapSession(this.source, { mailbox: target.login, ownPassword: target.ownPassword });
+          }
+        }
+      }
+      return true;
+    } catch (error) {
+      this.reporter.error({ scope: 'mailbox', target: target.name, message: (error as Error).message });
+      return false;
+    } finally {
+      await client?.logout().catch(() => undefined);
+    }
+  }
+
+  /** Selectable folders of the personal namespace, or of the public (shared) namespaces. */
+  private async folders(client: ImapFlow, scope: MailboxTarget['scope']): Promise<ListResponse[]> {
+    const namespaces = client.namespaces;
+    const foreign = [...(namespaces?.other || []), ...(namespaces?.shared || [])]
+      .map((ns) => ns.prefix)
+      .filter((p) => p.length > 0);
+    const publicPrefixes = (namespaces?.shared || []).map((ns) => ns.prefix).filter((p) => p.length > 0);
+    const all = await client.list();
+    return all.filter((folder) => {
+      if (folder.flags.has('\\Noselect') || folder.flags.has('\\NonExistent')) return false;
+      if (scope === 'public') return publicPrefixes.some((prefix) => folder.path.startsWith(prefix));
+      return !foreign.some((prefix) => folder.path.startsWith(prefix));
+    });
+  }
+
+  private async backupFolder(
+    client: ImapFlow,
+    job: BackupCommand,
+    mailbox: string,
+    folder: string,
+    checkpoint: FolderCheckpoint | undefined,
+  ): Promise<void> {
+    const box = await client.mailboxOpen(folder, { readOnly: true });
+    const uidValidity = box.uidValidity.toString();
+    const serverModSeq = box.highestModseq?.toString() ?? null;
+    const incremental = !job.full && checkpoint !== undefined && checkpoint.uidValidity === uidValidity;
+    const startUid = incremental ? checkpoint.lastUid + 1 : 1;
+    const scannedUpTo = box.uidNext - 1;
+    const window = new CheckpointWindow(startUid - 1);
+    const baseModSeq = incremental ? checkpoint.highestModSeq : null;
+
+    const newUids =
+      box.exists === 0 || startUid > scannedUpTo
+        ? []
+        : (
+            (await client.search(imapSearchQuery(job.filter, `${startUid}:${scannedUpTo}`), { uid: true })) || []
+          ).filter((uid) => uid >= startUid && uid <= scannedUpTo);
+    // Flag and keyword changes of messages already stored, through CONDSTORE.
+    const changedUids: number[] = [];
+    if (
+      incremental &&
+      baseModSeq &&
+      serverModSeq &&
+      BigInt(serverModSeq) > BigInt(baseModSeq) &&
+      checkpoint.lastUid > 0
+    ) {
+      for await (const message of client.fetch(
+        `1:${checkpoint.lastUid}`,
+        { uid: true, flags: true },
+        { uid: true, changedSince: BigInt(baseModSeq) },
+      )) {
+        changedUids.push(message.uid);
+      }
+    }
+
+    const report = () =>
+      this.reporter.checkpoint({
+        mailbox,
+        folder,
+        uidValidity,
+        lastUid: window.advance(scannedUpTo),
+        highestModSeq: baseModSeq,
+      });
+    for (const uid of newUids) window.add(uid);
+    let failures = 0;
+    // Flag changes re-send the whole sighting: storage keeps one object, indexing updates the record.
+    const process = async (uids: number[], isNew: boolean) => {
+      for (let i = 0; i < uids.length; i += FETCH_BATCH) {
+        const batch = uids.slice(i, i + FETCH_BATCH);
+        const tasks: Array<Promise<void>> = [];
+        for await (const message of client.fetch(
+          batch.join(','),
+          { uid: true, flags: true, internalDate: true, size: true, source: true },
+          { uid: true, binary: true },
+        )) {
+          const raw = message.source;
+          if (!raw) continue;
+          const flags = [...(message.flags ?? [])];
+          const internalDate =
+            message.internalDate instanceof Date
+              ? message.internalDate
+              : message.internalDate
+                ? new Date(message.internalDate)
+                : null;
+          tasks.push(
+            this.limiter
+              .run(() =>
+                this.backupMessage(
+                  job,
+                  { mailbox, folder, uidValidity, uid: message.uid, raw, flags, internalDate },
+                  isNew,
+                ),
+              )
+              .then((outcome) => {
+                if (isNew) window.finish(message.uid);
+                if (outcome === 'failed') {
+                  failures++;
+                  if (isNew) window.fail(message.uid);
+                }
+                report();
+                return this.reporter.tick();
+              }),
+          );
+        }
+        await Promise.all(tasks);
+        // Selected UIDs the server did not return were expunged meanwhile: nothing to back up.
+        for (const uid of batch) if (isNew) window.finish(uid);
+      }
+    };
+    await process(newUids, true);
+    await process(
+      changedUids.filter((uid) => !newUids.includes(uid)),
+      false,
+    );
+    const lastUid = window.advance(scannedUpTo);
+    // HIGHESTMODSEQ moves only when every change up to it is stored.
+    this.reporter.checkpoint({
+      mailbox,
+      folder,
+      uidValidity,
+      lastUid,
+      highestModSeq: failures === 0 ? serverModSeq : baseModSeq,
+    });
+    this.logger.debug(
+      { mailbox, folder, uidValidity, lastUid, newMessages: newUids.length, flagChanges: changedUids.length },
+      'folder done',
+    );
+  }
+
+  private async backupMessage(
+    job: BackupCommand,
+    message: {
+      mailbox: string;
+      folder: string;
+      uidValidity: string;
+      uid: number;
+      raw: Buffer;
+      flags: string[];
+      internalDate: Date | null;
+    },
+    isNew: boolean,
+  ): Promise<'stored' | 'skipped' | 'failed'> {
+    const counters = this.reporter.counters;
+    counters.seen++;
+    try {
+      const facts = extractMessageFacts(message.raw);
+      const passes = matchesFilter(job.filter, {
+        submissionDate: facts.submissionDate,
+        internalDate: message.internalDate,
+        from: facts.from?.address ?? null,
+        recipients: [...facts.to, ...facts.cc, ...facts.bcc].map((a) => a.address),
+        subject: facts.subject,
+        size: message.raw.length,
+        hasAttachment: facts.hasAttachment,
+      });
+      if (!passes) {
+        counters.skipped++;
+        return 'skipped';
+      }
+      const record = buildIndexRecord(facts, {
+        tenantId: job.tenantId,
+        mailbox: message.mailbox,
+        folder: message.folder,
+        uidValidity: message.uidValidity,
+        uid: message.uid,
+        contentId: contentId(this.keys, message.raw),
+        internalDate: message.internalDate,
+        flags: message.flags,
+        keywords: [],
+        backupJobId: job.jobId,
+      });
+      const outcome = await this.uploader.upload(job.jobId, message.raw, record);
+      if (isNew) {
+        if (outcome.objectStored === 'new') counters.new++;
+        else counters.deduplicated++;
+        counters.bytes += message.raw.length;
+      }
+      return 'stored';
+    } catch (error) {
+      counters.failed++;
+      this.reporter.error({
+        scope: 'message',
+        target: `${message.mailbox}/${message.folder} UID ${message.uid}`,
+        message: (error as Error).message,
+      });
+      return 'failed';
+    }
+  }
+}

@@ -1,0 +1,75 @@
+import { subjects, type FolderCheckpoint, type JobCounters, type JobEvent, type JobState } from '@mlr/contracts';
+import type { PlatformPublisher } from './message-uploader.js';
+
+export type JobError = JobEvent['errors'][number];
+
+export interface ProgressListener {
+  (state: JobState, counters: JobCounters, errors: number): void;
+}
+
+/**
+ * Reports a job's progress to scheduling (`mlr.<t>.events.<job>`): totals, errors and advanced
+ * checkpoints since the last event, at most every `intervalMs` (and always at the end).
+ */
+export class JobReporter {
+  readonly counters: JobCounters = { seen: 0, new: 0, deduplicated: 0, bytes: 0, failed: 0, restored: 0, skipped: 0 };
+  // Starts at the clock so that a re-run of the same job continues past the first run's events.
+  private sequence = Date.now();
+  private pendingErrors: JobError[] = [];
+  private pendingCheckpoints = new Map<string, FolderCheckpoint>();
+  private errorCount = 0;
+  private lastSent = 0;
+  private sending: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly publisher: PlatformPublisher,
+    private readonly job: { tenantId: string; jobId: string; connectorId: string; kind: 'backup' | 'restore' },
+    private readonly options: { intervalMs?: number; onProgress?: ProgressListener } = {},
+  ) {}
+
+  error(error: JobError): void {
+    this.pendingErrors.push(error);
+    this.errorCount++;
+  }
+
+  get errors(): number {
+    return this.errorCount;
+  }
+
+  checkpoint(checkpoint: FolderCheckpoint): void {
+    this.pendingCheckpoints.set(JSON.stringify([checkpoint.mailbox, checkpoint.folder]), checkpoint);
+  }
+
+  /** Sends an event when the interval has passed; cheap to call after every message. */
+  async tick(state: JobState = 'running'): Promise<void> {
+    this.options.onProgress?.(state, this.counters, this.errorCount);
+    if (Date.now() - this.lastSent < (this.options.intervalMs ?? 1_000)) return;
+    await this.flush(state);
+  }
+
+  /** Sends an event now (serialised: events leave in sequence order). */
+  flush(state: JobState): Promise<void> {
+    this.lastSent = Date.now();
+    const event: JobEvent = {
+      tenantId: this.job.tenantId,
+      jobId: this.job.jobId,
+      connectorId: this.job.connectorId,
+      kind: this.job.kind,
+      sequence: ++this.sequence,
+      at: new Date().toISOString(),
+      state,
+      counters: { ...this.counters },
+      checkpoints: [...this.pendingCheckpoints.values()],
+      errors: this.pendingErrors,
+    };
+    this.pendingErrors = [];
+    this.pendingCheckpoints = new Map();
+    this.options.onProgress?.(state, this.counters, this.errorCount);
+    this.sending = this.sending.then(async () => {
+      await this.publisher.publish('events', subjects.events(this.job.tenantId, this.job.jobId), event, {
+        msgId: `${this.job.jobId}:${event.sequence}`,
+      });
+    });
+    return this.sending;
+  }
+}

@@ -1,0 +1,19 @@
+import { createHash } from 'node:crypto';
+import type { MessageSighting } from '../../src/index.js';
+
+/** A valid sighting of `raw` in bob's INBOX; override what a test is about. */
+export function aSighting(raw: Buffer | string = '', overrides: Partial<MessageSighting> = {}): MessageSighting {
+  return {
+    tenantId: 'acme',
+    mailbox: 'bob@acme.example',
+    folder: 'INBOX',
+    uidValidity: '1700000000',
+    uid: 42,
+    contentId: createHash('sha256').update(raw).digest('hex'),
+    internalDate: new Date('2024-03-01T10:00:00Z'),
+    flags: ['\\Seen'],
+    keywords: [],
+    backupJobId: 'job-1',
+    ...overrides,
+  };
+}
