@@ -16,7 +16,7 @@ export function splitMbox(bytes: Buffer): Buffer[] {
   const starts: number[] = [];
   const separator = /(^|\n)From [^\n]*\n/g;
   for (let match = separator.exec(text); match; match = separator.exec(text))
-    starts.push(match.index + match[1]!.length);
+    starts.push(match.index + (match[1] ?? '').length);
   const messages: Buffer[] = [];
   for (const [i, start] of starts.entries()) {
     const headerEnd = text.indexOf('\n', start) + 1;
