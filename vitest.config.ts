@@ -38,6 +38,9 @@ export default defineConfig({
           globalSetup: ['libs/testing/src/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
+          // One file at a time: files share the infrastructure, and several start services that
+          // consume the same durable consumers (a second storage process would take the first's work).
+          poolOptions: { forks: { singleFork: true } },
         },
       },
       {

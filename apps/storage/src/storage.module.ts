@@ -1,11 +1,20 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { Channel, ChannelPayloads, Subject } from '@mlr/contracts';
 import { DatabaseModule, PRISMA, postgresHealthCheck, type PrismaClient } from '@mlr/db';
+import { Publisher, platformValidator, type MessagingConnection } from '@mlr/messaging';
 import { createS3ObjectStore, type ObjectStore } from '@mlr/objectstore';
-import { APP_HEALTH_CHECKS, type HealthCheck } from '@mlr/runtime';
+import { APP_HEALTH_CHECKS, LOGGER, MESSAGING, type HealthCheck } from '@mlr/runtime';
+import type { Logger } from '@mlr/telemetry';
+import { JetStreamChunkStore } from './backup/chunk-store.js';
+import { ObjectCommitConsumer } from './backup/object-commit.consumer.js';
+import { createStorageMetrics, type StorageMetrics } from './backup/storage-metrics.js';
+import { PrismaStoredObjectRepository } from './backup/stored-object.repository.js';
+import { jetStreamRecordSink, StoreObjectCommit } from './backup/store-object-commit.use-case.js';
 import type { StorageConfig } from './config.js';
 
 export const OBJECT_STORE = Symbol('OBJECT_STORE');
 export const STORAGE_CONFIG = Symbol('STORAGE_CONFIG');
+const STORAGE_METRICS = Symbol('STORAGE_METRICS');
 
 /** Makes sure the object bucket exists with Object Lock before the service takes work. */
 class BucketBootstrap implements OnModuleInit, OnApplicationShutdown {
@@ -40,6 +49,48 @@ export class StorageModule {
             }),
         },
         BucketBootstrap,
+        { provide: STORAGE_METRICS, useFactory: () => createStorageMetrics() },
+        {
+          provide: StoreObjectCommit,
+          useFactory: (
+            prisma: PrismaClient,
+            messaging: MessagingConnection,
+            store: ObjectStore,
+            metrics: StorageMetrics,
+            logger: Logger,
+          ) =>
+            new StoreObjectCommit({
+              objects: new PrismaStoredObjectRepository(prisma),
+              chunks: new JetStreamChunkStore(messaging),
+              store,
+              records: jetStreamRecordSink(
+                new Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>(messaging, {
+                  validator: platformValidator,
+                  logger: messaging.logger,
+                }),
+              ),
+              bucket: config.S3_BUCKET,
+              retention: config.STORAGE_RETENTION_DAYS
+                ? { days: config.STORAGE_RETENTION_DAYS, mode: config.STORAGE_RETENTION_MODE }
+                : undefined,
+              metrics,
+              logger: logger.child({ scope: 'backup' }),
+            }),
+          inject: [PRISMA, MESSAGING, OBJECT_STORE, STORAGE_METRICS, LOGGER],
+        },
+        {
+          provide: ObjectCommitConsumer,
+          useFactory: (
+            messaging: MessagingConnection,
+            storeCommit: StoreObjectCommit,
+            metrics: StorageMetrics,
+            logger: Logger,
+          ) =>
+            new ObjectCommitConsumer(messaging, storeCommit, metrics, logger.child({ scope: 'backup' }), {
+              concurrency: config.STORAGE_CONCURRENCY,
+            }),
+          inject: [MESSAGING, StoreObjectCommit, STORAGE_METRICS, LOGGER],
+        },
         {
           provide: APP_HEALTH_CHECKS,
           useFactory: (prisma: PrismaClient, store: ObjectStore): HealthCheck[] => [

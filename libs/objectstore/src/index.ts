@@ -17,3 +17,4 @@ export {
   type ObjectStoreOperation,
 } from './object-store.exception.js';
 export { createS3ObjectStore, type S3ObjectStoreConfig } from './s3-object-store.js';
+export { messageObjectKey, tenantObjectsPrefix } from './locators/message-object-key.js';

@@ -1,0 +1,51 @@
+import type { IndexRecord, ObjectCommit } from '@mlr/contracts';
+
+/** An index record as a connector would build it, for `contentId` seen in `mailbox`. */
+export function buildIndexRecord(
+  tenantId: string,
+  contentId: string,
+  sighting: { mailbox?: string; folder?: string; uidValidity?: string; uid?: number } = {},
+): IndexRecord {
+  return {
+    tenantId,
+    mailbox: sighting.mailbox ?? 'alice@example.test',
+    folder: sighting.folder ?? 'INBOX',
+    sourceKey: { uidValidity: sighting.uidValidity ?? '1700000000', uid: sighting.uid ?? 1 },
+    contentId,
+    messageId: `<${contentId.slice(0, 12)}@example.test>`,
+    submissionDate: '2026-02-03T10:15:00.000Z',
+    internalDate: '2026-02-03T10:15:02.000Z',
+    from: { address: 'carol@example.test', name: 'Carol' },
+    to: [{ address: sighting.mailbox ?? 'alice@example.test' }],
+    cc: [],
+    bcc: [],
+    subject: 'Quarterly figures',
+    attachmentNames: ['figures.xlsx'],
+    hasAttachment: true,
+    importance: 'normal',
+    followUp: false,
+    itemType: 'mail',
+    flags: { seen: true, answered: false, flagged: false, draft: false, deleted: false },
+    keywords: [],
+    size: 4242,
+    parseProblems: [],
+    backupJobId: null,
+  };
+}
+
+export function buildObjectCommit(
+  tenantId: string,
+  contentId: string,
+  upload: ObjectCommit['upload'],
+  sighting: { mailbox?: string; folder?: string; uidValidity?: string; uid?: number; jobId?: string } = {},
+): ObjectCommit {
+  return {
+    tenantId,
+    jobId: sighting.jobId ?? 'job-1',
+    contentId,
+    keyId: '0123456789abcdef',
+    plainSize: 4242,
+    upload,
+    record: buildIndexRecord(tenantId, contentId, sighting),
+  };
+}
