@@ -1,10 +1,68 @@
 // `npm run demo`: the whole platform on this machine. Starts the infrastructure, applies the
-// migrations, starts every service as its own process, waits until each reports healthy and prints
-// where everything is. Ctrl-C (or --once) stops it all again.
+// migrations, starts every service as its own process, seeds a demo mailbox from the shared test
+// corpus, backs it up through a plan and prints what was stored. Ctrl-C (or --once) stops it all.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { PLATFORM_SERVICES, fetchHealth, startApp, startInfrastructure, type RunningApp } from '@mlr/testing';
+import pg from 'pg';
+import {
+  PLATFORM_SERVICES,
+  PlatformRunner,
+  corpusMessages,
+  fetchFolder,
+  freePort,
+  provisionConnector,
+  seedFolder,
+  startInfrastructure,
+} from '@mlr/testing';
 import { DEFAULT_LOCAL_DIR, migrate } from './infra.js';
+
+const TENANT = 'demo';
+const CONNECTOR = 'demo-imap';
+const DEMO_FOLDER = 'Demo';
+
+async function printStored(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const folders = await client.query<{ mailbox: string; folder: string; records: string }>(
+      `SELECT mailbox, folder, count(*) AS records FROM index_records WHERE tenant_id = $1 GROUP BY 1, 2 ORDER BY 1, 2`,
+      [TENANT],
+    );
+    const objects = await client.query<{ objects: string; plain: string; sealed: string }>(
+      `SELECT count(*) AS objects, coalesce(sum(plain_size), 0) AS plain, coalesce(sum(sealed_size), 0) AS sealed
+         FROM stored_objects WHERE tenant_id = $1`,
+      [TENANT],
+    );
+    const samples = await client.query<{
+      submission_date: Date | null;
+      sender: string | null;
+      subject: string | null;
+      attachments: number;
+    }>(
+      `SELECT submission_date, sender, subject, cardinality(attachment_names) AS attachments
+         FROM index_records WHERE tenant_id = $1 ORDER BY submission_date DESC NULLS LAST LIMIT 8`,
+      [TENANT],
+    );
+    console.log('\nindex records per folder:');
+    for (const row of folders.rows) console.log(`  ${row.mailbox}/${row.folder}: ${row.records}`);
+    const totals = objects.rows[0];
+    if (totals) {
+      console.log(
+        `objects in S3: ${totals.objects} (${(Number(totals.plain) / 1e6).toFixed(1)} MB of mail, ` +
+          `${(Number(totals.sealed) / 1e6).toFixed(1)} MB compressed and encrypted)`,
+      );
+    }
+    console.log('latest messages in the index:');
+    for (const row of samples.rows) {
+      const date = row.submission_date ? row.submission_date.toISOString().slice(0, 10) : '(no date) ';
+      console.log(
+        `  ${date}  ${(row.sender ?? '-').padEnd(32).slice(0, 32)}  ${(row.subject ?? '(no subject)').slice(0, 60)}${row.attachments ? `  [${row.attachments} attachment(s)]` : ''}`,
+      );
+    }
+  } finally {
+    await client.end();
+  }
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -18,29 +76,75 @@ async function main(): Promise<void> {
   console.log(`starting PostgreSQL, NATS, Ceph S3 and Dovecot (state in ${dir}) ...`);
   const { infra, stop: stopInfra } = await startInfrastructure({ dir });
   if (infra.postgres) migrate(infra.postgres.databaseUrl);
-
-  const apps: RunningApp[] = [];
+  const platform = new PlatformRunner(infra, join(dir, 'logs'));
   const shutdown = async () => {
     console.log('stopping services ...');
-    await Promise.allSettled(apps.map((app) => app.stop()));
+    await platform.stop();
     if (!values['keep-infra']) {
       console.log('stopping infrastructure ...');
       await stopInfra();
     }
   };
+
   try {
     // Backend services first: the gateway is healthy only when they answer.
+    await platform.startServices(PLATFORM_SERVICES.filter((s) => s !== 'gateway'));
+    await platform.startServices(['gateway']);
     for (const service of PLATFORM_SERVICES) {
-      apps.push(await startApp({ app: service, env: infra.serviceEnv, logDir: join(dir, 'logs') }));
-      console.log(`  ${service.padEnd(10)} healthy   http://127.0.0.1:${apps.at(-1)?.port}/health`);
+      console.log(`  ${service.padEnd(10)} healthy   http://127.0.0.1:${platform.app(service).port}/health`);
     }
+
+    const imap = infra.imap!;
+    if ((await fetchFolder(imap, 'alice', DEMO_FOLDER).catch(() => new Map())).size === 0) {
+      const corpus = corpusMessages().slice(0, 60);
+      await seedFolder(
+        imap,
+        'alice',
+        DEMO_FOLDER,
+        corpus.map((m, i) => ({ bytes: m.bytes, flags: i % 4 === 0 ? ['\\Seen'] : [] })),
+      );
+      console.log(`seeded ${corpus.length} messages from the shared corpus into alice/${DEMO_FOLDER}`);
+    }
+    const healthPort = await freePort();
+    const connector = await provisionConnector(infra, {
+      tenantId: TENANT,
+      connectorId: CONNECTOR,
+      dir: join(dir, 'demo-connector'),
+      mailboxes: ['alice'],
+      healthPort,
+    });
+    await platform.startConnector(connector.configFile, healthPort);
+    console.log(`  connector  healthy   http://127.0.0.1:${healthPort}/health  (tenant ${TENANT}, mailbox alice)`);
+
+    const plans = await platform.http<
+      Array<{ id: string; name: string }> | { plans: Array<{ id: string; name: string }> }
+    >('GET', `/v1/tenants/${TENANT}/plans`);
+    const existing = (Array.isArray(plans.body) ? plans.body : plans.body.plans).find((p) => p.name === 'demo: alice');
+    const planId =
+      existing?.id ??
+      (await platform.createPlan(TENANT, {
+        name: 'demo: alice',
+        connectorId: CONNECTOR,
+        mailboxes: { kind: 'list', mailboxes: ['alice'] },
+      }));
+    console.log(`\nrunning backup plan ${planId} ...`);
+    const started = Date.now();
+    const job = await platform.waitForJob(TENANT, await platform.runPlan(TENANT, planId));
+    const seconds = (Date.now() - started) / 1000;
+    console.log(
+      `job ${job.id}: ${job.state} in ${seconds.toFixed(1)} s — ${job.counters.seen} messages looked at, ` +
+        `${job.counters.new} new objects, ${job.counters.deduplicated} already stored, ` +
+        `${(job.counters.bytes / 1e6).toFixed(1)} MB, ${job.counters.failed} failed`,
+    );
+    for (const error of job.errors ?? []) console.log(`  ${error.scope} ${error.target}: ${error.message}`);
+    await printStored(infra.postgres!.databaseUrl);
   } catch (error) {
     await shutdown();
     throw error;
   }
 
   console.log('\nMLR is running:');
-  console.log(`  gateway      http://127.0.0.1:${apps.find((a) => a.name === 'gateway')?.port}`);
+  console.log(`  gateway      http://127.0.0.1:${platform.app('gateway').port}/v1/tenants/${TENANT}/plans`);
   console.log(`  PostgreSQL   ${infra.postgres?.databaseUrl}`);
   console.log(`  NATS         ${infra.nats?.url} (monitoring http://127.0.0.1:${infra.nats?.monitorPort})`);
   console.log(`  S3 (Ceph)    ${infra.s3?.endpoint} bucket ${infra.s3?.bucket}`);
@@ -48,9 +152,6 @@ async function main(): Promise<void> {
     `  IMAP         ${infra.imap?.host}:${infra.imap?.port} users ${infra.imap?.users.map((u) => u.name).join(', ')}`,
   );
   console.log(`  logs         ${join(dir, 'logs')}`);
-  const gateway = apps.find((a) => a.name === 'gateway');
-  if (gateway) console.log(`\ngateway health: ${JSON.stringify((await fetchHealth(gateway.port)).body?.checks)}`);
-
   if (!values.once) {
     console.log('\nPress Ctrl-C to stop.');
     await new Promise<void>((resolve) => {

@@ -8,7 +8,7 @@ import {
   REPO_ROOT,
   fetchHealth,
   freePort,
-  reloadNatsAccounts,
+  addNatsUsers,
   startApp,
   type RunningApp,
 } from '@mlr/testing';
@@ -32,15 +32,9 @@ describe('the platform starts, reports healthy and stops cleanly', () => {
     // The connector: a scoped NATS user of its tenant, the IMAP service account, a config file.
     const nats = infra.nats!;
     const imap = infra.imap!;
-    await reloadNatsAccounts(join(infra.dir, 'nats'), {
-      [nats.account]: {
-        jetstream: true,
-        users: [
-          nats.servicesUser,
-          { user: 'acme-imap-1', password: 'connector-secret', permissions: connectorPermissions('acme', 'imap-1') },
-        ],
-      },
-    });
+    await addNatsUsers(infra, [
+      { user: 'acme-imap-1', password: 'connector-secret', permissions: connectorPermissions('acme', 'imap-1') },
+    ]);
     const healthPort = await freePort();
     const configFile = join(logDir, 'connector.json');
     mkdirSync(join(logDir, 'connector-state'), { recursive: true });

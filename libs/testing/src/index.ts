@@ -8,3 +8,5 @@ export * from './infra/ceph.js';
 export * from './infra/dovecot.js';
 export * from './infra/local-infrastructure.js';
 export * from './mail-fixtures.js';
+export * from './tenant-fixture.js';
+export * from './platform-runner.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startCeph } from './ceph.js';
 import { startDovecot, type ImapInfo } from './dovecot.js';
-import { startNats } from './nats.js';
+import { reloadNatsAccounts, startNats, type NatsUser } from './nats.js';
 import { createDatabase, startPostgres } from './postgres.js';
 import { readJson, writeJson } from './process.js';
 import type { ServiceHandle } from './types.js';
@@ -167,4 +167,20 @@ export async function startInfrastructure(options: {
 /** Reads what `startInfrastructure` wrote for a running local infrastructure. */
 export function readInfrastructure(dir: string): LocalInfrastructure | undefined {
   return readJson<LocalInfrastructure>(join(dir, 'infra.json'));
+}
+
+/**
+ * Adds NATS users (e.g. connectors with tenant-scoped permissions) to the services account of a
+ * running local infrastructure. Users added earlier are kept: the account is rewritten with all of
+ * them and the server reloads its configuration.
+ */
+export async function addNatsUsers(infra: LocalInfrastructure, users: NatsUser[]): Promise<void> {
+  if (!infra.nats) throw new Error('the local infrastructure runs no NATS server');
+  const registryFile = join(infra.dir, 'nats-users.json');
+  const registered = new Map((readJson<NatsUser[]>(registryFile) ?? []).map((user) => [user.user, user]));
+  for (const user of users) registered.set(user.user, user);
+  writeJson(registryFile, [...registered.values()]);
+  await reloadNatsAccounts(join(infra.dir, 'nats'), {
+    [infra.nats.account]: { jetstream: true, users: [infra.nats.servicesUser, ...registered.values()] },
+  });
 }

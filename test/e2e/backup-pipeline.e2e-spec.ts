@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { contentId, deriveTenantKeys, openSealedObject, type TenantKeys } from '@mlr/crypto';
+import {
+  REPO_ROOT,
+  corpusMessages,
+  fetchFolder,
+  freePort,
+  imapSessionAs,
+  provisionConnector,
+  seedFolder,
+  type ProvisionedConnector,
+} from '@mlr/testing';
+import { PlatformFixture } from './support/platform-fixture.js';
+
+const TENANT = 'e2e-backup';
+const CONNECTOR = 'imap-e2e';
+const PUBLIC_FOLDER = 'Public/Announcements';
+const PUBLIC_MAILBOX = '#public';
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * The backup flow across real processes: Dovecot → connector → NATS JetStream → storage (Ceph S3,
+ * PostgreSQL) → indexing (PostgreSQL) → acknowledgement → checkpoints in scheduling.
+ */
+describe('backup pipeline end to end, on the whole corpus', () => {
+  const infra = inject('infra');
+  const imap = infra.imap!;
+  const dir = mkdtempSync(join(REPO_ROOT, 'tmp', 'e2e-backup-'));
+  const platform = new PlatformFixture(infra, dir);
+  let connector: ProvisionedConnector;
+  let keys: TenantKeys;
+  let planId: string;
+  const sightingCount = async () => platform.prisma.indexRecord.count({ where: { tenantId: TENANT } });
+  const objectCount = async () => platform.prisma.storedObject.count({ where: { tenantId: TENANT } });
+
+  /** What IMAP serves now, per mailbox and folder: the truth the backup must match. */
+  async function served(): Promise<Map<string, Map<number, { bytes: Buffer; flags: string[] }>>> {
+    return new Map([
+      ['alice/INBOX', await fetchFolder(imap, 'alice', 'INBOX')],
+      ['bob/INBOX', await fetchFolder(imap, 'bob', 'INBOX')],
+      [`${PUBLIC_MAILBOX}/${PUBLIC_FOLDER}`, await fetchFolder(imap, 'alice', PUBLIC_FOLDER)],
+    ]);
+  }
+
+  beforeAll(async () => {
+    const corpus = corpusMessages();
+    const alice = corpus.filter((_, i) => i % 2 === 0);
+    // Bob has the other half, plus five of Alice's messages: those are stored once.
+    const bob = [...corpus.filter((_, i) => i % 2 === 1), ...alice.slice(0, 5)];
+    await seedFolder(
+      imap,
+      'alice',
+      'INBOX',
+      alice.map((m, i) => ({ bytes: m.bytes, flags: i % 3 === 0 ? ['\\Seen'] : [] })),
+    );
+    await seedFolder(
+      imap,
+      'bob',
+      'INBOX',
+      bob.map((m) => ({ bytes: m.bytes, flags: ['\\Seen', '$Label1'] })),
+    );
+    await seedFolder(
+      imap,
+      'alice',
+      PUBLIC_FOLDER,
+      corpus.slice(0, 10).map((m) => ({ bytes: m.bytes, internalDate: new Date('2024-02-29T10:00:00Z') })),
+    );
+
+    await platform.startServices(['storage', 'indexing', 'scheduling', 'gateway']);
+    const healthPort = await freePort();
+    connector = await provisionConnector(infra, {
+      tenantId: TENANT,
+      connectorId: CONNECTOR,
+      dir,
+      mailboxes: ['alice', 'bob'],
+      healthPort,
+    });
+    keys = deriveTenantKeys(Buffer.from(connector.rootKeyHex, 'hex'));
+    await platform.startConnector(connector.configFile, healthPort);
+
+    planId = await platform.createPlan(TENANT, {
+      name: 'everything',
+      connectorId: CONNECTOR,
+      mailboxes: { kind: 'all' },
+    });
+  }, 600_000);
+
+  afterAll(async () => {
+    await platform.stop();
+  });
+
+  it('backs up every message sighting, each object byte-exact and stored once', async () => {
+    const job = await platform.waitForJob(TENANT, await platform.runPlan(TENANT, planId));
+    expect(job.errors ?? []).toEqual([]);
+    expect(job.state).toBe('succeeded');
+
+    const truth = await served();
+    const expectedSightings = [...truth.values()].reduce((n, folder) => n + folder.size, 0);
+    const distinct = new Set(
+      [...truth.values()].flatMap((folder) => [...folder.values()].map((m) => contentId(keys, m.bytes))),
+    );
+    expect(job.counters.seen).toBe(expectedSightings);
+    expect(job.counters.new + job.counters.deduplicated).toBe(expectedSightings);
+    expect(await sightingCount()).toBe(expectedSightings);
+    expect(await objectCount()).toBe(distinct.size);
+
+    // Every record points at an object that opens to exactly what IMAP served for that UID.
+    const records = await platform.prisma.indexRecord.findMany({
+      where: { tenantId: TENANT },
+      include: { object: true },
+    });
+    for (const record of records) {
+      const served = truth.get(`${record.mailbox}/${record.folder}`)?.get(Number(record.uid));
+      expect(served, `${record.mailbox}/${record.folder} UID ${record.uid}`).toBeDefined();
+      const sealed = await platform.store.getBuffer({ bucket: record.object.bucket, key: record.object.key });
+      const opened = await openSealedObject(keys, sealed, { expectedContentId: record.contentId });
+      expect(sha256(opened)).toBe(sha256(served!.bytes));
+      expect(record.seen).toBe(served!.flags.includes('\\Seen'));
+    }
+  });
+
+  it('stores a message found in two mailboxes once, with a record for each sighting', async () => {
+    const truth = await served();
+    const aliceIds = new Set([...truth.get('alice/INBOX')!.values()].map((m) => contentId(keys, m.bytes)));
+    const shared = [...truth.get('bob/INBOX')!.values()]
+      .map((m) => contentId(keys, m.bytes))
+      .filter((id) => aliceIds.has(id));
+    expect(shared.length).toBeGreaterThanOrEqual(5);
+    for (const id of shared.slice(0, 5)) {
+      expect(await platform.prisma.storedObject.count({ where: { tenantId: TENANT, contentId: id } })).toBe(1);
+      const records = await platform.prisma.indexRecord.findMany({ where: { tenantId: TENANT, contentId: id } });
+      expect(new Set(records.map((r) => r.mailbox))).toEqual(new Set(['alice', 'bob']));
+    }
+  });
+
+  it('a second run stores nothing new and adds no record', async () => {
+    const [sightings, objects] = [await sightingCount(), await objectCount()];
+    const job = await platform.waitForJob(TENANT, await platform.runPlan(TENANT, planId));
+    expect(job.state).toBe('succeeded');
+    expect(job.counters.new).toBe(0);
+    expect(job.counters.seen).toBe(0);
+    expect(await sightingCount()).toBe(sightings);
+    expect(await objectCount()).toBe(objects);
+  });
+
+  it('the next run picks up exactly 10 new messages and 3 flag changes', async () => {
+    const [sightings, objects] = [await sightingCount(), await objectCount()];
+    const fresh = Array.from({ length: 10 }, (_, i) => ({
+      bytes: Buffer.from(
+        `From: carol@example.org\r\nTo: alice@example.org\r\nSubject: new message ${i} ${Date.now()}\r\n` +
+          `Message-ID: <fresh-${i}-${Date.now()}@example.org>\r\nDate: Tue, 24 Nov 2026 08:00:0${i} +0000\r\n\r\nBody ${i}\r\n`,
+      ),
+    }));
+    await seedFolder(imap, 'alice', 'INBOX', fresh);
+    const before = await fetchFolder(imap, 'alice', 'INBOX');
+    const flaggedUids = [...before.keys()].slice(0, 3);
+    const session = await imapSessionAs(imap, 'alice');
+    await session.mailboxOpen('INBOX');
+    await session.messageFlagsAdd(flaggedUids.join(','), ['\\Flagged'], { uid: true });
+    await session.logout();
+
+    const job = await platform.waitForJob(TENANT, await platform.runPlan(TENANT, planId));
+    expect(job.state).toBe('succeeded');
+    expect(job.counters.new).toBe(10);
+    expect(job.counters.seen).toBe(13);
+    expect(await sightingCount()).toBe(sightings + 10);
+    expect(await objectCount()).toBe(objects + 10);
+    const flagged = await platform.prisma.indexRecord.findMany({
+      where: { tenantId: TENANT, mailbox: 'alice', folder: 'INBOX', uid: { in: flaggedUids.map(BigInt) } },
+    });
+    expect(flagged.map((r) => r.flagged)).toEqual([true, true, true]);
+  });
+});

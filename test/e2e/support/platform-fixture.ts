@@ -1,0 +1,26 @@
+import { createPrismaClient, type PrismaClient } from '@mlr/db';
+import { createS3ObjectStore, type ObjectStore } from '@mlr/objectstore';
+import { PlatformRunner, type LocalInfrastructure } from '@mlr/testing';
+
+/** The platform's processes plus direct access to what they stored, for assertions. */
+export class PlatformFixture extends PlatformRunner {
+  readonly prisma: PrismaClient;
+  readonly store: ObjectStore;
+
+  constructor(infra: LocalInfrastructure, logDir: string) {
+    super(infra, logDir);
+    this.prisma = createPrismaClient(infra.postgres!.databaseUrl);
+    this.store = createS3ObjectStore({
+      endpoint: infra.s3!.endpoint,
+      region: infra.s3!.region,
+      accessKey: infra.s3!.accessKey,
+      secretKey: infra.s3!.secretKey,
+    });
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    await this.prisma.$disconnect();
+    this.store.close();
+  }
+}
