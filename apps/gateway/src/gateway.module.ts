@@ -3,6 +3,8 @@ import { ClientsModule, Transport } from '@nestjs/microservices';
 import { SERVICE_NAMES } from '@mlr/contracts';
 import { APP_HEALTH_CHECKS, natsTransportOptions, type HealthCheck } from '@mlr/runtime';
 import type { GatewayConfig } from './config.js';
+import { JobsController } from './jobs/jobs.controller.js';
+import { PlansController } from './plans/plans.controller.js';
 import { ServiceClient, SERVICES_CLIENT } from './services/service-client.js';
 
 const BACKEND_SERVICES = SERVICE_NAMES.filter((name) => name !== 'gateway');
@@ -21,6 +23,7 @@ export class GatewayModule {
           },
         ]),
       ],
+      controllers: [PlansController, JobsController],
       providers: [
         ServiceClient,
         {

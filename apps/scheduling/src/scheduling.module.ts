@@ -1,15 +1,43 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { DatabaseModule, PRISMA, postgresHealthCheck, type PrismaClient } from '@mlr/db';
 import { APP_HEALTH_CHECKS } from '@mlr/runtime';
+import { CLOCK, systemClock } from './common/clock.js';
 import type { SchedulingConfig } from './config.js';
+import { DISPATCH_REPOSITORY, PrismaDispatchRepository } from './dispatch/dispatch.repository.js';
+import { DISPATCHER_SETTINGS, JobDispatcher, type DispatcherSettings } from './dispatch/job-dispatcher.js';
+import { JOB_QUEUE, NatsJobQueue } from './dispatch/job-queue.js';
+import { EVENT_CONCURRENCY, JobEventsConsumer } from './events/job-events.consumer.js';
+import { JOB_EVENT_REPOSITORY, PrismaJobEventRepository } from './events/job-events.repository.js';
+import { JobsController } from './jobs/jobs.controller.js';
+import { JOB_REPOSITORY, PrismaJobRepository } from './jobs/jobs.repository.js';
+import { PlansController } from './plans/plans.controller.js';
+import { PLAN_REPOSITORY, PrismaPlanRepository } from './plans/plans.repository.js';
+import { PlansService } from './plans/plans.service.js';
 
 @Module({})
 export class SchedulingModule {
   static forRoot(config: SchedulingConfig): DynamicModule {
+    const dispatcher: DispatcherSettings = {
+      tickMs: config.SCHEDULING_TICK_MS,
+      republishAfterMs: config.SCHEDULING_REPUBLISH_AFTER_MS,
+      batchSize: config.SCHEDULING_BATCH_SIZE,
+    };
     return {
       module: SchedulingModule,
       imports: [DatabaseModule.forRoot(config.DATABASE_URL)],
+      controllers: [PlansController, JobsController],
       providers: [
+        { provide: CLOCK, useValue: systemClock },
+        { provide: DISPATCHER_SETTINGS, useValue: dispatcher },
+        { provide: EVENT_CONCURRENCY, useValue: config.SCHEDULING_EVENT_CONCURRENCY },
+        { provide: PLAN_REPOSITORY, useClass: PrismaPlanRepository },
+        { provide: DISPATCH_REPOSITORY, useClass: PrismaDispatchRepository },
+        { provide: JOB_EVENT_REPOSITORY, useClass: PrismaJobEventRepository },
+        { provide: JOB_REPOSITORY, useClass: PrismaJobRepository },
+        { provide: JOB_QUEUE, useClass: NatsJobQueue },
+        PlansService,
+        JobDispatcher,
+        JobEventsConsumer,
         {
           provide: APP_HEALTH_CHECKS,
           useFactory: (prisma: PrismaClient) => [postgresHealthCheck(prisma)],

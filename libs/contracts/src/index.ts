@@ -7,4 +7,5 @@ export * from './index-records/index-record.js';
 export * from './objects/object-chunk.js';
 export * from './events/job-event.js';
 export * from './services/health.js';
+export * from './services/scheduling.js';
 export * from './subjects/subjects.js';

@@ -20,6 +20,7 @@ import {
   type HealthRequest,
   type ServiceName,
 } from '../services/health.js';
+import { schedulingCallSchemas, type SchedulingCalls } from '../services/scheduling.js';
 
 /** Tenant channels: everything a tenant's connector may touch lives under `mlr.<tenant>.`. */
 export interface ChannelPayloads {
@@ -132,6 +133,14 @@ export function parseChannelPayload<C extends Channel>(channel: C, subject: stri
 /** Request/reply calls between services, on `mlr.svc.<service>.<verb>` (never reachable by connectors). */
 export interface ServiceCalls {
   health: { request: HealthRequest; response: HealthReport };
+  'plans.create': SchedulingCalls['plans.create'];
+  'plans.list': SchedulingCalls['plans.list'];
+  'plans.get': SchedulingCalls['plans.get'];
+  'plans.update': SchedulingCalls['plans.update'];
+  'plans.delete': SchedulingCalls['plans.delete'];
+  'plans.run': SchedulingCalls['plans.run'];
+  'jobs.get': SchedulingCalls['jobs.get'];
+  'jobs.list': SchedulingCalls['jobs.list'];
 }
 export type ServiceVerb = keyof ServiceCalls;
 
@@ -145,6 +154,14 @@ export const serviceCallSchemas: {
   };
 } = {
   health: { request: healthRequestSchema, response: healthReportSchema },
+  'plans.create': schedulingCallSchemas['plans.create'],
+  'plans.list': schedulingCallSchemas['plans.list'],
+  'plans.get': schedulingCallSchemas['plans.get'],
+  'plans.update': schedulingCallSchemas['plans.update'],
+  'plans.delete': schedulingCallSchemas['plans.delete'],
+  'plans.run': schedulingCallSchemas['plans.run'],
+  'jobs.get': schedulingCallSchemas['jobs.get'],
+  'jobs.list': schedulingCallSchemas['jobs.list'],
 };
 
 export const serviceSubject = <V extends ServiceVerb>(service: ServiceName, verb: V) =>

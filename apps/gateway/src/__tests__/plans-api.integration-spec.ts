@@ -1,0 +1,195 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { connectorJobsConsumer, jobCommandSchema, STREAMS, type JobCommand } from '@mlr/contracts';
+import { createPrismaClient, type PrismaClient } from '@mlr/db';
+import { connectMessaging, type MessagingConnection } from '@mlr/messaging';
+import { fetchHealth, REPO_ROOT, startApp, waitFor, type RunningApp } from '@mlr/testing';
+
+/** The plans and jobs API over HTTP, through the gateway to a real scheduling service. */
+describe('gateway: backup plans and jobs API', () => {
+  const infra = inject('infra');
+  const tenantId = `gw-plans-${randomBytes(4).toString('hex')}`;
+  const connectorId = `${tenantId}-imap`;
+  const logDir = mkdtempSync(join(REPO_ROOT, 'tmp', 'gw-plans-'));
+  const apps: RunningApp[] = [];
+  let prisma: PrismaClient;
+  let messaging: MessagingConnection;
+  let base: string;
+
+  beforeAll(async () => {
+    prisma = createPrismaClient(infra.postgres!.databaseUrl, { maxConnections: 2 });
+    await prisma.tenant.create({ data: { id: tenantId, name: tenantId, slug: tenantId, mlrEnabled: true } });
+    await prisma.connector.create({ data: { id: connectorId, tenantId, name: connectorId, kind: 'imap' } });
+    const nats = infra.nats!;
+    messaging = await connectMessaging({
+      servers: nats.url,
+      name: 'gateway-test',
+      credentials: { kind: 'userPassword', user: nats.servicesUser.user, password: nats.servicesUser.password },
+    });
+    apps.push(await startApp({ app: 'scheduling', env: { ...infra.serviceEnv, SCHEDULING_TICK_MS: '500' }, logDir }));
+    // The gateway's own health also needs the other services; only scheduling matters here.
+    const gateway = await startApp({ app: 'gateway', env: infra.serviceEnv, logDir, waitHealthy: false });
+    apps.push(gateway);
+    await waitFor(async () => (await fetchHealth(gateway.port)).body?.checks?.['service:scheduling']?.ok === true, {
+      what: 'the gateway to reach scheduling',
+      timeoutMs: 60_000,
+      intervalMs: 250,
+    });
+    base = `http://127.0.0.1:${gateway.port}/v1/tenants/${tenantId}`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(apps.map((app) => app.stop()));
+    await messaging?.close();
+    await prisma?.$disconnect();
+  });
+
+  // The answers are JSON of any shape; every use below checks what it reads with expect().
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  type Json = any;
+
+  async function http(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Json; location: string | null }> {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      body: text ? JSON.parse(text) : undefined,
+      location: response.headers.get('location'),
+    };
+  }
+
+  async function nextJob(waitMs: number): Promise<JobCommand | null> {
+    const consumer = await messaging.js.consumers.get(STREAMS.jobs.name, connectorJobsConsumer(tenantId, connectorId));
+    const message = await consumer.next({ expires: waitMs });
+    if (!message) return null;
+    message.ack();
+    return jobCommandSchema.parse(message.json());
+  }
+
+  const plan = {
+    name: 'nightly',
+    connectorId,
+    mailboxes: { kind: 'list', mailboxes: ['alice', 'bob'] },
+    filter: { fromDate: '2025-01-01T00:00:00Z', hasAttachment: true },
+    schedule: { cron: '30 1 * * *', timezone: 'Europe/Berlin' },
+    retentionDays: 365,
+  };
+
+  it('creates, lists, reads, updates and deletes a plan', async () => {
+    const created = await http('POST', '/plans', plan);
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ ...plan, tenantId, enabled: true, createdBy: 'api', lastRunAt: null });
+    expect(Date.parse(created.body.nextRunAt)).toBeGreaterThan(Date.now());
+    const id = created.body.id as string;
+
+    const listed = await http('GET', '/plans');
+    expect(listed.status).toBe(200);
+    expect(listed.body.plans.map((p: { id: string }) => p.id)).toEqual([id]);
+    expect((await http('GET', `/plans/${id}`)).body).toEqual(created.body);
+
+    const disabled = await http('PATCH', `/plans/${id}`, { enabled: false, retentionDays: null });
+    expect(disabled.status).toBe(200);
+    expect(disabled.body).toMatchObject({ enabled: false, retentionDays: null, nextRunAt: null });
+    const manual = await http('PATCH', `/plans/${id}`, { enabled: true, schedule: null, name: 'on demand' });
+    expect(manual.body).toMatchObject({ enabled: true, schedule: null, nextRunAt: null, name: 'on demand' });
+    const hourly = await http('PATCH', `/plans/${id}`, { schedule: { cron: '0 * * * *' } });
+    expect(hourly.body.schedule).toEqual({ cron: '0 * * * *', timezone: 'UTC' });
+    expect(new Date(hourly.body.nextRunAt).getUTCMinutes()).toBe(0);
+
+    const deleted = await http('DELETE', `/plans/${id}`);
+    expect(deleted.status).toBe(200);
+    expect(deleted.body.id).toBe(id);
+    expect((await http('GET', `/plans/${id}`)).status).toBe(404);
+    expect((await http('DELETE', `/plans/${id}`)).status).toBe(404);
+    expect((await http('GET', '/plans')).body.plans).toEqual([]);
+    const row = await prisma.backupPlan.findUniqueOrThrow({ where: { id } });
+    expect(row).toMatchObject({ enabled: false, nextRunAt: null });
+    expect(row.deletedAt).not.toBeNull();
+  });
+
+  it.each([
+    [
+      'reversed dates',
+      { filter: { fromDate: '2026-02-01T00:00:00Z', toDate: '2026-01-01T00:00:00Z' } },
+      'filter.toDate',
+    ],
+    ['a bad cron expression', { schedule: { cron: '0 25 * * *', timezone: 'UTC' } }, 'schedule.cron'],
+    ['a cron expression with six fields', { schedule: { cron: '0 0 2 * * *', timezone: 'UTC' } }, 'schedule.cron'],
+    ['an unknown time zone', { schedule: { cron: '0 2 * * *', timezone: 'Europe/Atlantis' } }, 'schedule.timezone'],
+    ['an unknown connector', { connectorId: 'imap-9' }, 'connectorId'],
+    ['an unknown field', { colour: 'blue' }, ''],
+  ])('refuses %s with 400 naming the field, and stores nothing', async (_what, change, field) => {
+    const name = `refused-${randomBytes(3).toString('hex')}`;
+    const response = await http('POST', '/plans', { ...plan, name, ...change });
+    expect(response.status).toBe(400);
+    if (field) {
+      expect(response.body.field).toBe(field);
+      expect(response.body.message).toContain(field);
+    } else {
+      expect(response.body.message).toMatch(/colour/);
+    }
+    expect(await prisma.backupPlan.count({ where: { tenantId, name } })).toBe(0);
+  });
+
+  it('refuses a bad update without changing the plan', async () => {
+    const created = await http('POST', '/plans', { ...plan, name: 'keep-me' });
+    const response = await http('PATCH', `/plans/${created.body.id}`, {
+      schedule: { cron: 'at noon', timezone: 'UTC' },
+    });
+    expect(response.status).toBe(400);
+    expect(response.body.field).toBe('schedule.cron');
+    expect((await http('GET', `/plans/${created.body.id}`)).body).toEqual(created.body);
+    expect((await http('POST', '/plans', { ...plan, name: 'keep-me' })).status).toBe(409);
+  });
+
+  it('runs a plan now: 202, one job command on the connector queue, and the job to follow', async () => {
+    const created = await http('POST', '/plans', { ...plan, name: 'run-now', schedule: null });
+    const run = await http('POST', `/plans/${created.body.id}/run`);
+    expect(run.status).toBe(202);
+    expect(run.body.state).toBe('queued');
+    const jobId = run.body.jobId as string;
+    expect(run.location).toBe(`/v1/tenants/${tenantId}/jobs/${jobId}`);
+
+    const command = await nextJob(20_000);
+    expect(command).toMatchObject({
+      kind: 'backup',
+      jobId,
+      tenantId,
+      connectorId,
+      requestedBy: 'api',
+      mailboxes: plan.mailboxes,
+      filter: plan.filter,
+      full: false,
+    });
+    expect(await nextJob(2_000)).toBeNull();
+
+    const job = await http('GET', `/jobs/${jobId}`);
+    expect(job.status).toBe(200);
+    expect(job.body).toMatchObject({ id: jobId, planId: created.body.id, state: 'queued', errorCount: 0, errors: [] });
+    const jobs = await http('GET', `/jobs?planId=${created.body.id}&limit=5`);
+    expect(jobs.body.jobs.map((j: { id: string }) => j.id)).toEqual([jobId]);
+
+    const disabled = await http('POST', '/plans', { ...plan, name: 'disabled', enabled: false });
+    expect((await http('POST', `/plans/${disabled.body.id}/run`)).status).toBe(409);
+    expect((await http('POST', `/plans/${created.body.id}/run`, { full: 'yes' })).body.field).toBe('full');
+  });
+
+  it('answers 404 for unknown plans and jobs, also of another tenant', async () => {
+    expect((await http('GET', '/plans/no-such-plan')).status).toBe(404);
+    expect((await http('POST', '/plans/no-such-plan/run')).status).toBe(404);
+    expect((await http('GET', '/jobs/no-such-job')).status).toBe(404);
+    const other = await fetch(`${base.replace(tenantId, 'another-tenant')}/jobs/no-such-job`);
+    expect(other.status).toBe(404);
+    expect((await http('GET', '/jobs?limit=0')).body.field).toBe('limit');
+  });
+});

@@ -1,0 +1,137 @@
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { REPO_ROOT, startApp, waitFor, type RunningApp } from '@mlr/testing';
+import { createTenant, openHarness, schedulingEnv, uniqueTenant, type Harness } from './harness.js';
+
+/**
+ * Two scheduling replicas against one database and one NATS: every due time of a plan becomes
+ * exactly one job and one job command, and a job whose command never reached the queue is published.
+ */
+describe('scheduling: due plans with two replicas', () => {
+  const infra = inject('infra');
+  const tenantId = uniqueTenant('sched-dispatch');
+  const connectorId = `${tenantId}-imap`;
+  const logDir = mkdtempSync(join(REPO_ROOT, 'tmp', 'sched-dispatch-'));
+  const apps: RunningApp[] = [];
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await openHarness(infra);
+    await createTenant(h.prisma, tenantId, [connectorId]);
+    const env = schedulingEnv(infra);
+    apps.push(
+      ...(await Promise.all([
+        startApp({ app: 'scheduling', env, logDir: join(logDir, 'a') }),
+        startApp({ app: 'scheduling', env, logDir: join(logDir, 'b') }),
+      ])),
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(apps.map((app) => app.stop()));
+    await h?.close();
+  });
+
+  /** Drains the connector's queue until it stays empty for a few seconds. */
+  async function drainCommands(): Promise<string[]> {
+    const jobIds: string[] = [];
+    for (;;) {
+      const command = await h.nextJob(tenantId, connectorId, 3_000);
+      if (!command) return jobIds;
+      expect(command.tenantId).toBe(tenantId);
+      jobIds.push(command.jobId);
+    }
+  }
+
+  it('fires each due plan exactly once per due time', async () => {
+    const planIds: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const plan = await h.call('plans.create', {
+        tenantId,
+        actor: 'test',
+        name: `nightly-${i}`,
+        connectorId,
+        mailboxes: { kind: 'all' },
+        schedule: { cron: '0 3 * * *', timezone: 'Europe/Berlin' },
+      });
+      expect(plan.nextRunAt).not.toBeNull();
+      planIds.push(plan.id);
+    }
+
+    const published: string[] = [];
+    for (let round = 1; round <= 2; round++) {
+      // Make every plan due now (as if 03:00 had come), then let both replicas race for them.
+      const due = new Date(Date.now() - 1_000);
+      await h.prisma.backupPlan.updateMany({ where: { id: { in: planIds } }, data: { nextRunAt: due } });
+      await waitFor(
+        async () =>
+          (await h.prisma.backupPlan.count({ where: { id: { in: planIds }, nextRunAt: { lte: due } } })) === 0,
+        { what: 'both replicas to claim the due plans', timeoutMs: 30_000 },
+      );
+      published.push(...(await drainCommands()));
+      const jobs = await h.prisma.job.findMany({ where: { tenantId, planId: { in: planIds } } });
+      expect(jobs).toHaveLength(planIds.length * round);
+      for (const planId of planIds) expect(jobs.filter((j) => j.planId === planId)).toHaveLength(round);
+      expect(jobs.every((j) => j.requestedBy === 'schedule' && j.kind === 'backup')).toBe(true);
+      // One command per job, none twice.
+      expect(new Set(published).size).toBe(published.length);
+      expect([...published].sort()).toEqual(jobs.map((j) => j.id).sort());
+    }
+
+    // The next run is the next 03:00 in Berlin, after now.
+    const plans = await h.prisma.backupPlan.findMany({ where: { id: { in: planIds } } });
+    for (const plan of plans) {
+      expect(plan.nextRunAt!.getTime()).toBeGreaterThan(Date.now());
+      const local = new Intl.DateTimeFormat('en-GB', {
+        timeZone: 'Europe/Berlin',
+        hour: '2-digit',
+        minute: '2-digit',
+      }).format(plan.nextRunAt!);
+      expect(local).toBe('03:00');
+    }
+  });
+
+  it('publishes a queued job whose command never reached the queue', async () => {
+    const plan = await h.call('plans.create', {
+      tenantId,
+      actor: 'test',
+      name: 'crashed-before-publish',
+      connectorId,
+      mailboxes: { kind: 'list', mailboxes: ['alice'] },
+    });
+    // What a replica leaves behind when it dies between committing the job and publishing it.
+    const jobId = `crash-${Date.now().toString(36)}`;
+    const command = {
+      kind: 'backup',
+      jobId,
+      tenantId,
+      connectorId,
+      requestedAt: new Date().toISOString(),
+      requestedBy: 'schedule',
+      mailboxes: { kind: 'list', mailboxes: ['alice'] },
+      filter: {},
+      full: false,
+      checkpoints: [],
+    };
+    await h.prisma.job.create({
+      data: {
+        id: jobId,
+        tenantId,
+        connectorId,
+        planId: plan.id,
+        kind: 'backup',
+        state: 'queued',
+        request: command,
+        requestedBy: 'schedule',
+        createdAt: new Date(Date.now() - 60_000),
+      },
+    });
+    const received = await h.nextJob(tenantId, connectorId);
+    expect(received).toEqual(command);
+    await waitFor(async () => (await h.prisma.job.findUnique({ where: { id: jobId } }))?.publishedAt != null, {
+      what: 'the job to be marked published',
+    });
+    expect(await h.nextJob(tenantId, connectorId, 2_000)).toBeNull();
+  });
+});

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
+import { firstValueFrom, timeout } from 'rxjs';
+import {
+  connectorJobsConsumer,
+  jobCommandSchema,
+  serviceSubject,
+  STREAMS,
+  subjects,
+  type Channel,
+  type ChannelPayloads,
+  type JobCommand,
+  type JobEvent,
+  type ServiceCalls,
+  type ServiceVerb,
+  type Subject,
+} from '@mlr/contracts';
+import { createPrismaClient, type PrismaClient } from '@mlr/db';
+import {
+  connectMessaging,
+  PLATFORM_CONSUMERS,
+  platformValidator,
+  Publisher,
+  type MessagingConnection,
+} from '@mlr/messaging';
+import type { LocalInfrastructure } from '@mlr/testing';
+
+/** A tenant id no other test file uses. */
+export const uniqueTenant = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
+
+export async function createTenant(prisma: PrismaClient, tenantId: string, connectorIds: string[]): Promise<void> {
+  await prisma.tenant.create({ data: { id: tenantId, name: tenantId, slug: tenantId, mlrEnabled: true } });
+  for (const id of connectorIds) {
+    await prisma.connector.create({ data: { id, tenantId, name: id, kind: 'imap' } });
+  }
+}
+
+/** Everything a scheduling test talks to, as the services user. */
+export interface Harness {
+  prisma: PrismaClient;
+  messaging: MessagingConnection;
+  client: ClientProxy;
+  call<V extends ServiceVerb>(verb: V, request: ServiceCalls[V]['request']): Promise<ServiceCalls[V]['response']>;
+  /** The error reply of a refused call. */
+  refusal(verb: ServiceVerb, request: unknown): Promise<{ code: string; message: string; field?: string }>;
+  publishEvent(event: JobEvent, msgId?: string): Promise<number>;
+  /** Takes the next job command from the connector's queue (acked), or null when none comes in time. */
+  nextJob(tenantId: string, connectorId: string, waitMs?: number): Promise<JobCommand | null>;
+  /** Resolves once the scheduling services have settled every event up to stream sequence `seq`. */
+  eventsSettled(seq: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export async function openHarness(infra: LocalInfrastructure): Promise<Harness> {
+  const nats = infra.nats!;
+  const prisma = createPrismaClient(infra.postgres!.databaseUrl, { maxConnections: 4 });
+  const messaging = await connectMessaging({
+    servers: nats.url,
+    name: 'scheduling-test',
+    credentials: { kind: 'userPassword', user: nats.servicesUser.user, password: nats.servicesUser.password },
+  });
+  const client = ClientProxyFactory.create({
+    transport: Transport.NATS,
+    options: { servers: [nats.url], user: nats.servicesUser.user, pass: nats.servicesUser.password },
+  });
+  await client.connect();
+  const publisher = new Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>(messaging, {
+    validator: platformValidator,
+  });
+  const send = (verb: ServiceVerb, request: unknown) =>
+    firstValueFrom(client.send<unknown>(serviceSubject('scheduling', verb), request).pipe(timeout(10_000)));
+
+  return {
+    prisma,
+    messaging,
+    client,
+    call: async (verb, request) => (await send(verb, request)) as never,
+    refusal: async (verb, request) => {
+      try {
+        await send(verb, request);
+      } catch (error) {
+        return error as { code: string; message: string; field?: string };
+      }
+      throw new Error(`${verb} was expected to be refused`);
+    },
+    publishEvent: async (event, msgId) => {
+      const ack = await publisher.publish('events', subjects.events(event.tenantId, event.jobId), event, {
+        msgId: msgId ?? `${event.jobId}:${event.sequence}`,
+      });
+      return ack.seq;
+    },
+    nextJob: async (tenantId, connectorId, waitMs = 20_000) => {
+      const consumer = await messaging.js.consumers.get(
+        STREAMS.jobs.name,
+        connectorJobsConsumer(tenantId, connectorId),
+      );
+      const message = await consumer.next({ expires: waitMs });
+      if (!message) return null;
+      message.ack();
+      return jobCommandSchema.parse(message.json());
+    },
+    eventsSettled: async (seq) => {
+      const jsm = await messaging.manager();
+      const info = await jsm.consumers.info(STREAMS.events.name, PLATFORM_CONSUMERS.schedulingEvents.consumer.durable);
+      return info.ack_floor.stream_seq >= seq;
+    },
+    close: async () => {
+      await client.close();
+      await messaging.close();
+      await prisma.$disconnect();
+    },
+  };
+}
+
+export function schedulingEnv(infra: LocalInfrastructure, extra: Record<string, string> = {}): Record<string, string> {
+  return { ...infra.serviceEnv, SCHEDULING_TICK_MS: '200', SCHEDULING_REPUBLISH_AFTER_MS: '5000', ...extra };
+}

@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { PRISMA, type Prisma, type PrismaClient } from '@mlr/db';
+import { jobCommandSchema, type FolderCheckpoint, type JobCommand } from '@mlr/contracts';
+import { planFromRow, type PlanRecord } from '../plans/plan.js';
+import {
+  buildBackupCommand,
+  CONNECTOR_CLI_REQUESTER,
+  SCHEDULE_REQUESTER,
+  type BackupCommand,
+} from './backup-command.js';
+
+type Tx = Prisma.TransactionClient;
+
+export type PlanRunOutcome = { queued: BackupCommand } | { refused: 'not_found' | 'disabled' };
+
+/** Creating jobs from plans, and keeping track of which job commands reached the queue. */
+export interface DispatchRepository {
+  /**
+   * In one transaction: claims up to `limit` enabled plans due at `now` (plans another replica is
+   * claiming are skipped, not waited for), queues one job for each and moves its next run to
+   * `nextRun(plan)`. Returns the commands to publish.
+   */
+  queueDuePlans(now: Date, limit: number, nextRun: (plan: PlanRecord) => Date | null): Promise<BackupCommand[]>;
+  /** Queues a job for one plan now (run-now). */
+  queuePlanRun(
+    tenantId: string,
+    planId: string,
+    requestedBy: string,
+    full: boolean,
+    now: Date,
+  ): Promise<PlanRunOutcome>;
+  markPublished(jobId: string, at: Date): Promise<void>;
+  /** Queued jobs created before `createdBefore` whose command never reached the queue. */
+  unpublishedJobIds(createdBefore: Date, limit: number): Promise<string[]>;
+  /**
+   * Publishes one still-unpublished job while holding its row, so that two replicas never both do;
+   * false when it is published already or another replica holds it.
+   */
+  republish(jobId: string, at: Date, publish: (command: JobCommand) => Promise<void>): Promise<boolean>;
+}
+
+export const DISPATCH_REPOSITORY = Symbol('DISPATCH_REPOSITORY');
+
+interface CheckpointRow {
+  mailbox: string;
+  folder: string;
+  uid_validity: bigint;
+  last_uid: bigint;
+  highest_mod_seq: bigint | null;
+}
+
+@Injectable()
+export class PrismaDispatchRepository implements DispatchRepository {
+  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+
+  async queueDuePlans(now: Date, limit: number, nextRun: (plan: PlanRecord) => Date | null): Promise<BackupCommand[]> {
+    return this.prisma.$transaction(
+      async (tx) => {
+        // SKIP LOCKED: a plan another replica is claiming is its business. When that replica
+        // commits, the plan's next_run_at has moved on, so nobody claims the same due time twice.
+        const due = await tx.$queryRaw<Array<{ id: string }>>`
+          SELECT id FROM backup_plans
+          WHERE enabled AND deleted_at IS NULL AND cron IS NOT NULL AND next_run_at <= ${now}
+          ORDER BY next_run_at
+          LIMIT ${limit}
+          FOR UPDATE SKIP LOCKED`;
+        if (due.length === 0) return [];
+        const rows = await tx.backupPlan.findMany({ where: { id: { in: due.map((d) => d.id) } } });
+        const commands: BackupCommand[] = [];
+        for (const row of rows) {
+          const plan = planFromRow(row);
+          commands.push(await this.queueJob(tx, plan, SCHEDULE_REQUESTER, false, now));
+          await tx.backupPlan.update({ where: { id: plan.id }, data: { nextRunAt: nextRun(plan), lastRunAt: now } });
+        }
+        return commands;
+      },
+      { timeout: 30_000 },
+    );
+  }
+
+  async queuePlanRun(
+    tenantId: string,
+    planId: string,
+    requestedBy: string,
+    full: boolean,
+    now: Date,
+  ): Promise<PlanRunOutcome> {
+    return this.prisma.$transaction(
+      async (tx): Promise<PlanRunOutcome> => {
+        const locked = await tx.$queryRaw<Array<{ id: string }>>`
+          SELECT id FROM backup_plans
+          WHERE id = ${planId} AND tenant_id = ${tenantId} AND deleted_at IS NULL
+          FOR UPDATE`;
+        if (locked.length === 0) return { refused: 'not_found' };
+        const row = await tx.backupPlan.findUniqueOrThrow({ where: { id: planId } });
+        if (!row.enabled) return { refused: 'disabled' };
+        const command = await this.queueJob(tx, planFromRow(row), requestedBy, full, now);
+        await tx.backupPlan.update({ where: { id: planId }, data: { lastRunAt: now } });
+        return { queued: command };
+      },
+      { timeout: 30_000 },
+    );
+  }
+
+  async markPublished(jobId: string, at: Date): Promise<void> {
+    await this.prisma.job.updateMany({ where: { id: jobId, publishedAt: null }, data: { publishedAt: at } });
+  }
+
+  async unpublishedJobIds(createdBefore: Date, limit: number): Promise<string[]> {
+    const rows = await this.prisma.job.findMany({
+      where: {
+        state: 'queued',
+        publishedAt: null,
+        createdAt: { lt: createdBefore },
+        requestedBy: { not: CONNECTOR_CLI_REQUESTER },
+      },
+      orderBy: { createdAt: 'asc' },
+      take: limit,
+      select: { id: true },
+    });
+    return rows.map((row) => row.id);
+  }
+
+  async republish(jobId: string, at: Date, publish: (command: JobCommand) => Promise<void>): Promise<boolean> {
+    return this.prisma.$transaction(
+      async (tx) => {
+        const rows = await tx.$queryRaw<Array<{ request: unknown }>>`
+          SELECT request FROM jobs
+          WHERE id = ${jobId} AND published_at IS NULL AND state = 'queued'
+          FOR UPDATE SKIP LOCKED`;
+        const row = rows[0];
+        if (!row) return false;
+        await publish(jobCommandSchema.parse(row.request));
+        await tx.job.update({ where: { id: jobId }, data: { publishedAt: at } });
+        return true;
+      },
+      { timeout: 60_000 },
+    );
+  }
+
+  private async queueJob(
+    tx: Tx,
+    plan: PlanRecord,
+    requestedBy: string,
+    full: boolean,
+    now: Date,
+  ): Promise<BackupCommand> {
+    const command = buildBackupCommand({
+      jobId: randomUUID(),
+      plan,
+      checkpoints: full ? [] : await this.checkpointsFor(tx, plan),
+      requestedAt: now,
+      requestedBy,
+      full,
+    });
+    await tx.job.create({
+      data: {
+        id: command.jobId,
+        tenantId: plan.tenantId,
+        connectorId: plan.connectorId,
+        planId: plan.id,
+        kind: 'backup',
+        state: 'queued',
+        request: command as unknown as Prisma.InputJsonObject,
+        requestedBy,
+        createdAt: now,
+      },
+    });
+    return command;
+  }
+
+  /** The connector's committed checkpoints of the plan's mailboxes (addresses compare case-blind). */
+  private async checkpointsFor(tx: Tx, plan: PlanRecord): Promise<FolderCheckpoint[]> {
+    const rows = await tx.$queryRaw<CheckpointRow[]>`
+      SELECT mailbox, folder, uid_validity, last_uid, highest_mod_seq FROM folder_checkpoints
+      WHERE tenant_id = ${plan.tenantId} AND connector_id = ${plan.connectorId}
+      ORDER BY mailbox, folder`;
+    const wanted =
+      plan.mailboxes.kind === 'list' ? new Set(plan.mailboxes.mailboxes.map((m) => m.toLowerCase())) : null;
+    return rows
+      .filter((row) => !wanted || wanted.has(row.mailbox.toLowerCase()))
+      .map((row) => ({
+        mailbox: row.mailbox,
+        folder: row.folder,
+        uidValidity: row.uid_validity.toString(),
+        lastUid: Number(row.last_uid),
+        highestModSeq: row.highest_mod_seq === null ? null : row.highest_mod_seq.toString(),
+      }));
+  }
+}

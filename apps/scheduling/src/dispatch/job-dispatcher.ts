@@ -1,0 +1,134 @@
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import type { JobCommand } from '@mlr/contracts';
+import { describeError } from '@mlr/messaging';
+import { LOGGER } from '@mlr/runtime';
+import type { Logger } from '@mlr/telemetry';
+import { CLOCK, type Clock } from '../common/clock.js';
+import { SchedulingErrorCode, SchedulingException } from '../common/scheduling.exception.js';
+import { planNotFound } from '../plans/plans.service.js';
+import type { PlanRecord } from '../plans/plan.js';
+import { nextRunAfter } from '../plans/schedule.js';
+import { DISPATCH_REPOSITORY, type DispatchRepository } from './dispatch.repository.js';
+import { JOB_QUEUE, type JobQueue } from './job-queue.js';
+
+export interface DispatcherSettings {
+  /** How often this replica looks for due plans and unpublished jobs. */
+  tickMs: number;
+  /** A queued job still unpublished this long after it was created is published again. */
+  republishAfterMs: number;
+  /** Plans claimed, and jobs re-published, per tick at most. */
+  batchSize: number;
+}
+
+export const DISPATCHER_SETTINGS = Symbol('DISPATCHER_SETTINGS');
+
+/**
+ * Turns due plans and run-now requests into jobs and puts their commands on the connectors' queues.
+ * A job is committed before its command is published; a command that could not be published (the
+ * process died, NATS was away) is published again by a later tick of any replica, with the job id
+ * as the de-duplication id.
+ */
+@Injectable()
+export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private stopping = false;
+  private readonly logger: Logger;
+
+  constructor(
+    @Inject(DISPATCH_REPOSITORY) private readonly repository: DispatchRepository,
+    @Inject(JOB_QUEUE) private readonly queue: JobQueue,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(DISPATCHER_SETTINGS) private readonly settings: DispatcherSettings,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.logger = logger.child({ scope: 'dispatcher' });
+  }
+
+  onApplicationBootstrap(): void {
+    this.schedule(0);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  async runNow(tenantId: string, planId: string, requestedBy: string, full: boolean): Promise<string> {
+    const outcome = await this.repository.queuePlanRun(tenantId, planId, requestedBy, full, this.clock.now());
+    if ('refused' in outcome) {
+      if (outcome.refused === 'not_found') throw planNotFound(tenantId, planId);
+      throw new SchedulingException(
+        SchedulingErrorCode.PLAN_DISABLED,
+        `planId: backup plan ${planId} is disabled; enable it before running it`,
+        'planId',
+      );
+    }
+    // The job is committed: a failure to publish now is repaired by the ticks, not by the caller.
+    await this.publish(outcome.queued);
+    return outcome.queued.jobId;
+  }
+
+  /** One pass: queue jobs of due plans, then publish what earlier passes could not. */
+  async tick(): Promise<void> {
+    const now = this.clock.now();
+    const commands = await this.repository.queueDuePlans(now, this.settings.batchSize, (plan) =>
+      this.nextRun(plan, now),
+    );
+    for (const command of commands) {
+      this.logger.info(
+        { event: 'job.queued', jobId: command.jobId, tenantId: command.tenantId, connectorId: command.connectorId },
+        'scheduled backup queued',
+      );
+      await this.publish(command);
+    }
+    const stale = new Date(now.getTime() - this.settings.republishAfterMs);
+    for (const jobId of await this.repository.unpublishedJobIds(stale, this.settings.batchSize)) {
+      try {
+        const done = await this.repository.republish(jobId, this.clock.now(), (command) => this.queue.publish(command));
+        if (done) this.logger.warn({ event: 'job.republished', jobId }, 'job command published again');
+      } catch (error) {
+        this.logger.warn({ jobId, error: describeError(error) }, 'job command still not published; retrying later');
+      }
+    }
+  }
+
+  private nextRun(plan: PlanRecord, now: Date): Date | null {
+    if (!plan.schedule) return null;
+    try {
+      return nextRunAfter(plan.schedule, now);
+    } catch (error) {
+      // Validated when stored; only a changed time zone database gets here. Stop rather than loop.
+      this.logger.error(
+        { planId: plan.id, tenantId: plan.tenantId, error: describeError(error) },
+        'plan schedule no longer valid; it will not run again until updated',
+      );
+      return null;
+    }
+  }
+
+  private async publish(command: JobCommand): Promise<void> {
+    try {
+      await this.queue.publish(command);
+      await this.repository.markPublished(command.jobId, this.clock.now());
+    } catch (error) {
+      this.logger.warn(
+        { jobId: command.jobId, error: describeError(error) },
+        'job command not published yet; a later tick publishes it',
+      );
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopping) return;
+    this.timer = setTimeout(() => {
+      this.running = this.tick()
+        .catch((error: unknown) => this.logger.error({ error: describeError(error) }, 'dispatch tick failed'))
+        .finally(() => {
+          this.running = undefined;
+          this.schedule(this.settings.tickMs);
+        });
+    }, delayMs);
+  }
+}

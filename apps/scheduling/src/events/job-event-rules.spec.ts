@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import type { FolderCheckpoint, JobCounters, JobEvent } from '@mlr/contracts';
+import { mergeCheckpoint, progressAfter, type JobProgress } from './job-event-rules.js';
+
+const zero: JobCounters = { seen: 0, new: 0, deduplicated: 0, bytes: 0, failed: 0, restored: 0, skipped: 0 };
+const queued: JobProgress = {
+  state: 'queued',
+  counters: zero,
+  lastEventSequence: null,
+  startedAt: null,
+  finishedAt: null,
+};
+
+function event(
+  sequence: number,
+  state: JobEvent['state'],
+  seen: number,
+  at = `2026-01-10T12:00:${String(sequence).padStart(2, '0')}Z`,
+): JobEvent {
+  return {
+    tenantId: 't1',
+    jobId: 'j1',
+    connectorId: 'c1',
+    kind: 'backup',
+    sequence,
+    at,
+    state,
+    counters: { ...zero, seen, new: seen },
+    checkpoints: [],
+    errors: [],
+  };
+}
+
+/** Applies events in the given order, as the consumer would. */
+function applyAll(events: JobEvent[]): JobProgress {
+  return events.reduce((job, e) => progressAfter(job, e) ?? job, queued);
+}
+
+describe('job progress from events', () => {
+  it('goes queued → running → succeeded with totals and timestamps', () => {
+    const job = applyAll([event(1, 'running', 0), event(2, 'running', 5), event(3, 'succeeded', 9)]);
+    expect(job.state).toBe('succeeded');
+    expect(job.counters.seen).toBe(9);
+    expect(job.startedAt?.toISOString()).toBe('2026-01-10T12:00:01.000Z');
+    expect(job.finishedAt?.toISOString()).toBe('2026-01-10T12:00:03.000Z');
+    expect(job.lastEventSequence).toBe(3);
+  });
+
+  it('ignores a repeated event', () => {
+    const once = progressAfter(queued, event(1, 'running', 3))!;
+    expect(progressAfter(once, event(1, 'running', 3))).toBeNull();
+  });
+
+  it('ends in the same place whatever order the events arrive in', () => {
+    const inOrder = applyAll([event(1, 'running', 1), event(2, 'running', 4), event(3, 'partially_failed', 7)]);
+    const shuffled = applyAll([event(3, 'partially_failed', 7), event(1, 'running', 1), event(2, 'running', 4)]);
+    expect(shuffled.state).toBe('partially_failed');
+    expect(shuffled.counters).toEqual(inOrder.counters);
+    expect(shuffled.lastEventSequence).toBe(3);
+  });
+
+  it('a finished job that first hears of itself at the end gets both timestamps', () => {
+    const job = applyAll([event(7, 'failed', 2)]);
+    expect(job.startedAt?.toISOString()).toBe(job.finishedAt?.toISOString());
+  });
+
+  it('never moves a job back', () => {
+    const finished = applyAll([event(1, 'running', 1), event(2, 'succeeded', 2)]);
+    const after = progressAfter(finished, event(3, 'running', 2))!;
+    expect(after.state).toBe('succeeded');
+    const running = applyAll([event(1, 'running', 1)]);
+    expect(progressAfter(running, event(2, 'queued', 1))!.state).toBe('running');
+  });
+});
+
+describe('checkpoint merge', () => {
+  const incoming = (uidValidity: string, lastUid: number, highestModSeq: string | null = null): FolderCheckpoint => ({
+    mailbox: 'alice',
+    folder: 'INBOX',
+    uidValidity,
+    lastUid,
+    highestModSeq,
+  });
+  const stored = { uidValidity: 100n, lastUid: 50n, highestModSeq: 900n };
+
+  it('stores the first checkpoint of a folder', () => {
+    expect(mergeCheckpoint(null, incoming('100', 10), false)).toEqual({
+      action: 'write',
+      reason: 'new',
+      value: { uidValidity: 100n, lastUid: 10n, highestModSeq: null },
+    });
+  });
+
+  it('moves forward within one UIDVALIDITY', () => {
+    expect(mergeCheckpoint(stored, incoming('100', 60, '950'), true)).toEqual({
+      action: 'write',
+      reason: 'advanced',
+      value: { uidValidity: 100n, lastUid: 60n, highestModSeq: 950n },
+    });
+  });
+
+  it('never moves lastUid or highestModSeq back', () => {
+    expect(mergeCheckpoint(stored, incoming('100', 40, '800'), true)).toEqual({ action: 'keep' });
+    expect(mergeCheckpoint(stored, incoming('100', 40, '1000'), true)).toEqual({
+      action: 'write',
+      reason: 'advanced',
+      value: { uidValidity: 100n, lastUid: 50n, highestModSeq: 1000n },
+    });
+  });
+
+  it('replaces the checkpoint when UIDVALIDITY changed, unless the event is a straggler', () => {
+    expect(mergeCheckpoint(stored, incoming('101', 3), true)).toEqual({
+      action: 'write',
+      reason: 'uid-validity-changed',
+      value: { uidValidity: 101n, lastUid: 3n, highestModSeq: null },
+    });
+    expect(mergeCheckpoint(stored, incoming('101', 3), false)).toEqual({ action: 'keep' });
+  });
+});
