@@ -1,5 +1,21 @@
 import { databaseEnvSchema, serviceEnvSchema } from '@mlr/config';
-import type { z } from 'zod';
+import { z } from 'zod';
 
-export const indexingConfigSchema = serviceEnvSchema.extend(databaseEnvSchema.shape);
+const positiveInt = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+
+export const indexingConfigSchema = serviceEnvSchema.extend(databaseEnvSchema.shape).extend({
+  /** Most records written by one statement; a batch is flushed as soon as it has this many. */
+  INDEXING_BATCH_MAX_RECORDS: positiveInt(500, 5_000),
+  /** Longest a record waits for batch-mates before its batch is flushed anyway. */
+  INDEXING_BATCH_MAX_WAIT_MS: positiveInt(25, 5_000),
+  /** Batches written at the same time (each holds one database connection while it runs). */
+  INDEXING_BATCH_CONCURRENCY: positiveInt(2, 16),
+  /**
+   * Deliveries held at once (collecting, writing, publishing their IndexedEvent). Must stay below the
+   * durable consumer's max ack pending (4096), and above a few batches so that batches fill up.
+   */
+  INDEXING_MAX_IN_FLIGHT: positiveInt(2_000, 4_000),
+  /** Connections of the Prisma pool (batches plus health checks and, later, searches). */
+  INDEXING_DB_MAX_CONNECTIONS: positiveInt(8, 100),
+});
 export type IndexingConfig = z.output<typeof indexingConfigSchema>;

@@ -1,15 +1,48 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { DatabaseModule, PRISMA, postgresHealthCheck, type PrismaClient } from '@mlr/db';
-import { APP_HEALTH_CHECKS } from '@mlr/runtime';
+import type { MessagingConnection } from '@mlr/messaging';
+import { APP_HEALTH_CHECKS, LOGGER, MESSAGING } from '@mlr/runtime';
+import type { Logger } from '@mlr/telemetry';
 import type { IndexingConfig } from './config.js';
+import { IngestMetrics } from './records/ingest.metrics.js';
+import { RecordIngest } from './records/record-ingest.js';
+import {
+  JetStreamIndexedEventSink,
+  RECORD_INGEST,
+  RECORDS_CONSUMER_OPTIONS,
+  RecordsConsumer,
+  type RecordsConsumerOptions,
+} from './records/records.consumer.js';
+import { PrismaIndexRecordRepository } from './records/repositories/index-record.repository.js';
 
 @Module({})
 export class IndexingModule {
   static forRoot(config: IndexingConfig): DynamicModule {
     return {
       module: IndexingModule,
-      imports: [DatabaseModule.forRoot(config.DATABASE_URL)],
+      imports: [DatabaseModule.forRoot(config.DATABASE_URL, { maxConnections: config.INDEXING_DB_MAX_CONNECTIONS })],
       providers: [
+        {
+          provide: RECORD_INGEST,
+          useFactory: (prisma: PrismaClient, messaging: MessagingConnection, logger: Logger) =>
+            new RecordIngest(
+              new PrismaIndexRecordRepository(prisma),
+              new JetStreamIndexedEventSink(messaging),
+              new IngestMetrics(),
+              logger.child({ scope: 'records' }),
+              {
+                maxBatchRecords: config.INDEXING_BATCH_MAX_RECORDS,
+                maxBatchWaitMs: config.INDEXING_BATCH_MAX_WAIT_MS,
+                batchConcurrency: config.INDEXING_BATCH_CONCURRENCY,
+              },
+            ),
+          inject: [PRISMA, MESSAGING, LOGGER],
+        },
+        {
+          provide: RECORDS_CONSUMER_OPTIONS,
+          useValue: { maxInFlight: config.INDEXING_MAX_IN_FLIGHT } satisfies RecordsConsumerOptions,
+        },
+        RecordsConsumer,
         {
           provide: APP_HEALTH_CHECKS,
           useFactory: (prisma: PrismaClient) => [postgresHealthCheck(prisma)],

@@ -1,0 +1,405 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { subjects, type ChannelPayloads, type IndexedEvent, type IndexRecord, type StoredRecord } from '@mlr/contracts';
+import { createPrismaClient, Prisma, type PrismaClient, type StoredObject } from '@mlr/db';
+import {
+  connectMessaging,
+  PLATFORM_STREAMS,
+  platformValidator,
+  Publisher,
+  type MessagingConnection,
+} from '@mlr/messaging';
+import { REPO_ROOT, startApp, waitFor, type RunningApp } from '@mlr/testing';
+import type { Subscription } from '@nats-io/nats-core';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { aStoredRecord } from '../../test/factories/stored-record.js';
+
+const infra = inject('infra');
+const tenantId = `indexing-it-${randomBytes(4).toString('hex')}`;
+const logDir = join(REPO_ROOT, 'tmp', 'test-logs', tenantId);
+
+let app: RunningApp;
+let prisma: PrismaClient;
+let messaging: MessagingConnection;
+let publisher: Publisher<ChannelPayloads>;
+let subscription: Subscription;
+const events: IndexedEvent[] = [];
+
+const contentIdOf = () => randomBytes(32).toString('hex');
+
+async function storedObject(): Promise<StoredObject> {
+  const contentId = contentIdOf();
+  return prisma.storedObject.create({
+    data: {
+      tenantId,
+      contentId,
+      bucket: 'mlr-objects',
+      key: `tenants/${tenantId}/objects/${contentId.slice(0, 2)}/${contentId}`,
+      plainSize: 4096,
+      sealedSize: 4200,
+      keyId: '0123456789abcdef',
+    },
+  });
+}
+
+/** A record of this test's tenant for `object`; a new msgId on every publish, as a re-sending storage would. */
+function sighting(
+  object: StoredObject,
+  record: Partial<IndexRecord>,
+  extra: Partial<Omit<StoredRecord, 'record'>> = {},
+): StoredRecord {
+  return aStoredRecord({ tenantId, objectId: object.id, ...extra, record: { contentId: object.contentId, ...record } });
+}
+
+async function publish(records: readonly StoredRecord[]): Promise<number[]> {
+  const results = await Promise.all(
+    records.map((record) =>
+      publisher.publish('records', subjects.records(tenantId), record, { msgId: `it-${randomUUID()}` }),
+    ),
+  );
+  return results.map((result) => result.seq);
+}
+
+function eventsOf(mailbox: string): IndexedEvent[] {
+  return events.filter((event) => event.mailbox === mailbox);
+}
+
+async function waitForEvents(mailbox: string, count: number): Promise<IndexedEvent[]> {
+  await waitFor(() => eventsOf(mailbox).length >= count, {
+    what: `${count} IndexedEvents for ${mailbox} (have ${eventsOf(mailbox).length})`,
+    timeoutMs: 60_000,
+    intervalMs: 50,
+  });
+  return eventsOf(mailbox);
+}
+
+async function refCount(object: StoredObject): Promise<number> {
+  const row = await prisma.storedObject.findUniqueOrThrow({ where: { id: object.id }, select: { refCount: true } });
+  return row.refCount;
+}
+
+function rowsOf(mailbox: string) {
+  return prisma.indexRecord.findMany({ where: { tenantId, mailbox }, orderBy: [{ folder: 'asc' }, { uid: 'asc' }] });
+}
+
+/** Batches the app has written so far (its Prometheus histogram). */
+async function batchTotals(): Promise<{ batches: number; records: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? 0);
+  return { batches: value('mlr_indexing_batch_size_count'), records: value('mlr_indexing_batch_size_sum') };
+}
+
+beforeAll(async () => {
+  if (!infra.postgres || !infra.nats) throw new Error('the integration tier needs PostgreSQL and NATS');
+  prisma = createPrismaClient(infra.postgres.databaseUrl);
+  await prisma.tenant.create({ data: { id: tenantId, name: `Indexing IT ${tenantId}`, slug: tenantId } });
+  messaging = await connectMessaging({
+    servers: infra.nats.url,
+    name: `indexing-it-${tenantId}`,
+    credentials: { kind: 'userPassword', ...infra.nats.servicesUser },
+  });
+  // A core subscription sees every IndexedEvent published, including ones the stream deduplicates.
+  subscription = messaging.nc.subscribe(subjects.indexed(tenantId), {
+    callback: (error, message) => {
+      if (!error) events.push(platformValidator.parse('indexed', message.subject, message.json()));
+    },
+  });
+  await messaging.nc.flush();
+  publisher = new Publisher<ChannelPayloads>(messaging, { validator: platformValidator });
+  app = await startApp({ app: 'indexing', env: { ...infra.serviceEnv, LOG_LEVEL: 'info' }, logDir });
+});
+
+afterAll(async () => {
+  await app?.stop();
+  subscription?.unsubscribe();
+  await messaging?.close();
+  await prisma?.$disconnect();
+});
+
+describe('indexing ingest', () => {
+  const mailbox = 'Alice.Owner@Example.com';
+  let full: StoredRecord;
+  let sparse: StoredRecord;
+  let fullObject: StoredObject;
+  let sparseObject: StoredObject;
+
+  it('stores one row per sighting with every field as sent', async () => {
+    fullObject = await storedObject();
+    sparseObject = await storedObject();
+    full = sighting(
+      fullObject,
+      {
+        mailbox,
+        folder: 'INBOX/Projects 2024',
+        sourceKey: { uidValidity: '4294967295', uid: 4294967295 },
+        messageId: '<full-1@example.com>',
+        submissionDate: '2024-02-29T23:59:59.999-05:00',
+        internalDate: '2024-03-01T05:00:01Z',
+        from: { address: 'Zora.Quill@Example.COM', name: 'Zora Quill' },
+        to: [{ address: 'Alice.Owner@Example.com', name: 'Alice' }, { address: 'TEAM@example.org' }],
+        cc: [{ address: 'Carl@Example.net' }],
+        bcc: [{ address: 'Hidden@Example.net' }],
+        subject: 'Zanzibar budget review',
+        attachmentNames: ['budget.xlsx', 'notes.pdf'],
+        hasAttachment: true,
+        importance: 'high',
+        followUp: true,
+        itemType: 'phone_message',
+        flags: { seen: false, answered: true, flagged: true, draft: false, deleted: false },
+        keywords: ['$Label1', '$Forwarded'],
+        size: 2 ** 33 + 17,
+        parseProblems: ['Content-Type: unknown charset "x-foo"'],
+        backupJobId: 'job-1',
+      },
+      { objectStored: 'new' },
+    );
+    sparse = sighting(sparseObject, {
+      mailbox,
+      folder: 'Sent',
+      sourceKey: { uidValidity: '1', uid: 1 },
+      messageId: null,
+      submissionDate: null,
+      internalDate: null,
+      from: null,
+      to: [],
+      cc: [],
+      bcc: [],
+      subject: 'broken\u0000subject',
+      attachmentNames: [],
+      hasAttachment: false,
+      importance: 'low',
+      followUp: false,
+      itemType: 'mail',
+      flags: { seen: true, answered: false, flagged: false, draft: true, deleted: true },
+      keywords: [],
+      size: 0,
+      parseProblems: [],
+      backupJobId: null,
+    });
+    await publish([full, sparse]);
+    const received = await waitForEvents(mailbox, 2);
+
+    const rows = await rowsOf(mailbox);
+    expect(rows).toHaveLength(2);
+    const [fullRow, sparseRow] = rows as [(typeof rows)[number], (typeof rows)[number]];
+    expect(fullRow).toMatchObject({
+      tenantId,
+      mailbox,
+      folder: 'INBOX/Projects 2024',
+      uidValidity: 4294967295n,
+      uid: 4294967295n,
+      contentId: fullObject.contentId,
+      objectId: fullObject.id,
+      messageId: '<full-1@example.com>',
+      submissionDate: new Date('2024-03-01T04:59:59.999Z'),
+      internalDate: new Date('2024-03-01T05:00:01Z'),
+      sender: 'zora.quill@example.com',
+      senderName: 'Zora Quill',
+      toAddresses: ['alice.owner@example.com', 'team@example.org'],
+      ccAddresses: ['carl@example.net'],
+      bccAddresses: ['hidden@example.net'],
+      subject: 'Zanzibar budget review',
+      attachmentNames: ['budget.xlsx', 'notes.pdf'],
+      hasAttachment: true,
+      followUp: true,
+      importance: 'high',
+      itemType: 'phone_message',
+      seen: false,
+      answered: true,
+      flagged: true,
+      draft: false,
+      deleted: false,
+      keywords: ['$Forwarded', '$Label1'],
+      size: 2n ** 33n + 17n,
+      parseProblems: ['Content-Type: unknown charset "x-foo"'],
+      backupJobId: 'job-1',
+    });
+    expect(sparseRow).toMatchObject({
+      folder: 'Sent',
+      uidValidity: 1n,
+      uid: 1n,
+      messageId: null,
+      submissionDate: null,
+      internalDate: null,
+      sender: null,
+      senderName: null,
+      toAddresses: [],
+      ccAddresses: [],
+      bccAddresses: [],
+      subject: 'broken\uFFFDsubject',
+      attachmentNames: [],
+      hasAttachment: false,
+      followUp: false,
+      importance: 'low',
+      itemType: 'mail',
+      seen: true,
+      answered: false,
+      flagged: false,
+      draft: true,
+      deleted: true,
+      keywords: [],
+      size: 0n,
+      parseProblems: ['subject: characters that cannot be stored (NUL or unpaired surrogate) replaced by U+FFFD'],
+      backupJobId: null,
+    });
+
+    const fullEvent = received.find((event) => event.folder === full.record.folder);
+    expect(fullEvent).toEqual({
+      tenantId,
+      jobId: 'job-1',
+      contentId: fullObject.contentId,
+      mailbox,
+      folder: 'INBOX/Projects 2024',
+      uidValidity: '4294967295',
+      uid: 4294967295,
+      objectStored: 'new',
+      recordStored: 'new',
+      recordId: fullRow.id,
+    });
+    expect(received.find((event) => event.folder === 'Sent')).toMatchObject({
+      recordStored: 'new',
+      recordId: sparseRow.id,
+    });
+    expect(await refCount(fullObject)).toBe(1);
+    expect(await refCount(sparseObject)).toBe(1);
+  });
+
+  it('answers unchanged and writes nothing when the same records are sent again', async () => {
+    const before = await rowsOf(mailbox);
+    await publish([full, sparse]);
+    const received = (await waitForEvents(mailbox, 4)).slice(2);
+    expect(received.map((event) => event.recordStored)).toEqual(['unchanged', 'unchanged']);
+    expect(new Set(received.map((event) => event.recordId))).toEqual(new Set(before.map((row) => row.id)));
+    expect(await rowsOf(mailbox)).toEqual(before);
+    expect(await refCount(fullObject)).toBe(1);
+    expect(await refCount(sparseObject)).toBe(1);
+  });
+
+  it('updates the mutable facts of a known sighting and answers updated', async () => {
+    const [before] = await rowsOf(mailbox);
+    const changed: StoredRecord = {
+      ...full,
+      jobId: 'job-2',
+      record: {
+        ...full.record,
+        flags: { ...full.record.flags, seen: true },
+        keywords: ['$Forwarded'],
+        backupJobId: 'job-2',
+      },
+    };
+    await publish([changed]);
+    const [event] = (await waitForEvents(mailbox, 5)).slice(4);
+    expect(event).toMatchObject({ recordStored: 'updated', recordId: before?.id, jobId: 'job-2' });
+    const [after] = await rowsOf(mailbox);
+    expect(after).toEqual({
+      ...before,
+      seen: true,
+      keywords: ['$Forwarded'],
+      backupJobId: 'job-2',
+      updatedAt: after?.updatedAt,
+    });
+    expect(after!.updatedAt.getTime()).toBeGreaterThanOrEqual(before!.updatedAt.getTime());
+    expect(await refCount(fullObject)).toBe(1);
+  });
+
+  it('counts one reference per sighting of the same object', async () => {
+    const shared = await storedObject();
+    const owner = 'shared.copies@example.com';
+    await publish([
+      sighting(shared, { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '7', uid: 10 } }),
+      sighting(
+        shared,
+        { mailbox: owner, folder: 'Archive', sourceKey: { uidValidity: '8', uid: 3 } },
+        { objectStored: 'deduplicated' },
+      ),
+    ]);
+    const received = await waitForEvents(owner, 2);
+    expect(received.map((event) => event.recordStored)).toEqual(['new', 'new']);
+    expect(received.find((event) => event.folder === 'Archive')?.objectStored).toBe('deduplicated');
+    expect(await rowsOf(owner)).toHaveLength(2);
+    expect(await refCount(shared)).toBe(2);
+  });
+
+  it('stores 1,000 records that arrive together in batches', async () => {
+    const owner = 'bulk.owner@example.com';
+    const objects = await Promise.all(Array.from({ length: 20 }, () => storedObject()));
+    const records = Array.from({ length: 1_000 }, (_, index) =>
+      sighting(objects[index % objects.length] as StoredObject, {
+        mailbox: owner,
+        folder: `Folder ${index % 4}`,
+        sourceKey: { uidValidity: '99', uid: index + 1 },
+        subject: `Bulk message ${index + 1}`,
+      }),
+    );
+    const before = await batchTotals();
+    await publish(records);
+    const received = await waitForEvents(owner, 1_000);
+    expect(received.every((event) => event.recordStored === 'new')).toBe(true);
+    expect(new Set(received.map((event) => event.recordId)).size).toBe(1_000);
+    expect(await prisma.indexRecord.count({ where: { tenantId, mailbox: owner } })).toBe(1_000);
+    for (const object of objects) expect(await refCount(object)).toBe(50);
+    const after = await batchTotals();
+    expect(after.records - before.records).toBeGreaterThanOrEqual(1_000);
+    expect(after.batches - before.batches).toBeLessThan(1_000);
+  });
+
+  it('terminates a record whose stored object does not exist and stores its batch-mates', async () => {
+    const owner = 'mixed.batch@example.com';
+    const good = await storedObject();
+    const missingObjectId = `missing-${randomUUID()}`;
+    const records = [
+      sighting(good, { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '5', uid: 1 } }),
+      aStoredRecord({
+        tenantId,
+        objectId: missingObjectId,
+        record: { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '5', uid: 2 }, contentId: contentIdOf() },
+      }),
+      sighting(good, { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '5', uid: 3 } }),
+    ];
+    const [, badSeq] = await publish(records);
+    const received = await waitForEvents(owner, 2);
+    expect(received.map((event) => event.uid).sort()).toEqual([1, 3]);
+
+    // Terminated, not left for redelivery: a work queue drops a message once it is acked or terminated.
+    const jsm = await messaging.manager();
+    await waitFor(
+      async () => (await jsm.streams.getMessage(PLATFORM_STREAMS.records.name, { seq: badSeq! })) === null,
+      {
+        what: 'the bad record to leave the records stream',
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      },
+    );
+    await waitFor(() => readFileSync(app.logFile, 'utf8').includes(missingObjectId), {
+      what: 'the rejection to be logged',
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
+    const logged = readFileSync(app.logFile, 'utf8')
+      .split('\n')
+      .find((line) => line.includes(missingObjectId) && line.includes('record rejected'));
+    expect(logged).toContain(`stored object ${missingObjectId} of tenant ${tenantId}`);
+    expect(logged).toContain('does not exist');
+
+    await messaging.nc.flush();
+    expect(
+      eventsOf(owner)
+        .map((event) => event.uid)
+        .sort(),
+    ).toEqual([1, 3]);
+    expect((await rowsOf(owner)).map((row) => row.uid)).toEqual([1n, 3n]);
+    expect(await refCount(good)).toBe(2);
+  });
+
+  it('finds an ingested record by a subject word and by the sender address', async () => {
+    const search = (query: string) =>
+      prisma.$queryRaw<Array<{ id: string }>>(Prisma.sql`
+        SELECT id FROM index_records
+        WHERE tenant_id = ${tenantId} AND search_vector @@ websearch_to_tsquery('simple', ${query})`);
+    const [row] = await rowsOf(mailbox);
+    expect(await search('zanzibar')).toEqual([{ id: row!.id }]);
+    expect(await search('zora.quill@example.com')).toEqual([{ id: row!.id }]);
+    expect(await search('Zanzibar budget -nonexistentword')).toEqual([{ id: row!.id }]);
+  });
+});

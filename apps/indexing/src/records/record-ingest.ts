@@ -1,0 +1,157 @@
+import type { IndexedEvent, StoredRecord } from '@mlr/contracts';
+import { describeError, PermanentFailure, type MessagingLogger } from '@mlr/messaging';
+import { BatchCollector } from './batch-collector.js';
+import { toIndexRow, UnstorableRecord, type IndexRow } from './index-row.js';
+import { indexedEventMsgId, indexedEventOf, type RecordStored } from './indexed-event.js';
+import type { IngestMetrics } from './ingest.metrics.js';
+import type { IndexRecordRepository, SightingOutcome } from './repositories/index-record.repository.js';
+import { isDataError, sqlStateOf } from './repositories/postgres-errors.js';
+
+/** Where the end-to-end acknowledgements go (JetStream `mlr.<tenant>.indexed` in production). */
+export interface IndexedEventSink {
+  /** Resolves once the event is durably published; `msgId` deduplicates republishing. */
+  publish(event: IndexedEvent, msgId: string): Promise<void>;
+}
+
+export interface RecordIngestOptions {
+  maxBatchRecords: number;
+  maxBatchWaitMs: number;
+  batchConcurrency: number;
+}
+
+function describeSighting(row: IndexRow): Record<string, unknown> {
+  return {
+    tenantId: row.tenantId,
+    mailbox: row.mailbox,
+    folder: row.folder,
+    uidValidity: row.uidValidity,
+    uid: row.uid,
+    contentId: row.contentId,
+    objectId: row.objectId,
+  };
+}
+
+/**
+ * The ingest path: a StoredRecord becomes a row of the index (written in batches together with the
+ * records that arrive around the same time), then its IndexedEvent is published. `ingest` resolves
+ * only after both, so the caller acknowledges the delivery only then; it throws PermanentFailure for a
+ * record that can never be stored and any other error for one worth retrying.
+ */
+export class RecordIngest {
+  private readonly collector: BatchCollector<IndexRow, SightingOutcome>;
+
+  constructor(
+    private readonly repository: IndexRecordRepository,
+    private readonly sink: IndexedEventSink,
+    private readonly metrics: IngestMetrics,
+    private readonly logger: MessagingLogger,
+    options: RecordIngestOptions,
+  ) {
+    this.collector = new BatchCollector({
+      maxItems: options.maxBatchRecords,
+      maxWaitMs: options.maxBatchWaitMs,
+      maxConcurrentFlushes: options.batchConcurrency,
+      flush: (rows) => this.writeBatch(rows),
+    });
+  }
+
+  async ingest(stored: StoredRecord): Promise<RecordStored> {
+    let row: IndexRow;
+    try {
+      row = toIndexRow(stored);
+    } catch (error) {
+      if (!(error instanceof UnstorableRecord)) throw error;
+      this.metrics.recordRejected('unstorable');
+      throw new PermanentFailure(`record of job ${stored.jobId} cannot be indexed: ${error.message}`);
+    }
+    const outcome = await this.collector.add(row);
+    if (outcome.kind === 'object-missing') {
+      this.metrics.recordRejected('object-missing');
+      const reason =
+        `stored object ${stored.objectId} of tenant ${row.tenantId} with content id ${row.contentId} does not exist; ` +
+        'the record cannot be indexed';
+      this.logger.error({ ...describeSighting(row), jobId: stored.jobId, reason }, 'record rejected');
+      throw new PermanentFailure(reason);
+    }
+    if (outcome.storedContentId !== row.contentId) {
+      // Only a source that reuses a UID for other content gets here; the first content stays indexed.
+      this.logger.warn(
+        { ...describeSighting(row), indexedContentId: outcome.storedContentId, jobId: stored.jobId },
+        'sighting already indexed with another content id; kept the indexed content',
+      );
+    }
+    this.metrics.recordStored(outcome.recordStored);
+    try {
+      await this.sink.publish(indexedEventOf(stored, row, outcome), indexedEventMsgId(stored, row));
+    } catch (error) {
+      this.metrics.publishFailed();
+      throw error;
+    }
+    return outcome.recordStored;
+  }
+
+  /** Writes whatever has been collected; resolves when no batch is left in flight. */
+  drain(): Promise<void> {
+    return this.collector.drain();
+  }
+
+  private async writeBatch(rows: readonly IndexRow[]): Promise<Array<SightingOutcome | Error>> {
+    const started = performance.now();
+    try {
+      const outcomes = await this.repository.upsertBatch(rows);
+      this.metrics.batchWritten(rows.length, (performance.now() - started) / 1000);
+      return outcomes;
+    } catch (error) {
+      const dataError = isDataError(error);
+      this.metrics.batchFailed(dataError ? 'data' : 'error');
+      if (!dataError) {
+        this.logger.warn(
+          { size: rows.length, error: describeError(error) },
+          'index batch failed; its records will be redelivered',
+        );
+        throw error;
+      }
+      if (rows.length === 1) return [this.refused(rows[0] as IndexRow, error)];
+      this.logger.warn(
+        { size: rows.length, sqlState: sqlStateOf(error), error: describeError(error) },
+        'database refused an index batch; writing its records one by one',
+      );
+      return this.writeOneByOne(rows);
+    }
+  }
+
+  /** Isolates the record(s) the database refuses so that their batch-mates are stored. */
+  private async writeOneByOne(rows: readonly IndexRow[]): Promise<Array<SightingOutcome | Error>> {
+    const results: Array<SightingOutcome | Error> = [];
+    for (const row of rows) {
+      const started = performance.now();
+      try {
+        const [outcome] = await this.repository.upsertBatch([row]);
+        if (!outcome) throw new Error('upsert of one record returned no outcome');
+        this.metrics.batchWritten(1, (performance.now() - started) / 1000);
+        results.push(outcome);
+      } catch (error) {
+        results.push(isDataError(error) ? this.refused(row, error) : toError(error));
+      }
+    }
+    return results;
+  }
+
+  private refused(row: IndexRow, error: unknown): PermanentFailure {
+    this.metrics.recordRejected('refused-by-database');
+    const reason = `the database refuses the record (SQLSTATE ${sqlStateOf(error) ?? 'unknown'}): ${databaseMessage(error)}`;
+    this.logger.error({ ...describeSighting(row), reason }, 'record rejected');
+    return new PermanentFailure(reason);
+  }
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/** Prisma prefixes its messages with the call site; the database's own words are the last line. */
+function databaseMessage(error: unknown): string {
+  const message = toError(error).message.trim();
+  const lines = message.split('\n').filter((line) => line.trim() !== '');
+  return lines[lines.length - 1] ?? message;
+}

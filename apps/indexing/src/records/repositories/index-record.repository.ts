@@ -1,0 +1,258 @@
+import { Prisma, type PrismaClient } from '@mlr/db';
+import { roundsOfUniqueSightings, sightingKey, type IndexRow } from '../index-row.js';
+import type { RecordStored } from '../indexed-event.js';
+import { isTransactionConflict } from './postgres-errors.js';
+import { uuidV7 } from './uuid-v7.js';
+
+/** What became of one row of a batch. */
+export type SightingOutcome =
+  | {
+      kind: 'stored';
+      recordStored: RecordStored;
+      recordId: string;
+      /** The content id the index holds for the sighting (differs from the row's only on a reused UID). */
+      storedContentId: string;
+    }
+  /** No stored object with the row's object id, tenant and content id: the record can never be stored. */
+  | { kind: 'object-missing' };
+
+export interface IndexRecordRepository {
+  /**
+   * Upserts the rows (any tenants) in one transaction, counting a reference on the stored object for
+   * every sighting that is new to the index. Returns one outcome per row, in order. Throws when the
+   * transaction failed as a whole (nothing was written).
+   */
+  upsertBatch(rows: readonly IndexRow[]): Promise<SightingOutcome[]>;
+}
+
+interface UpsertResultRow {
+  ord: number;
+  object_ok: boolean;
+  record_id: string | null;
+  inserted: boolean | null;
+  stored_content_id: string | null;
+}
+
+interface ExistingRow {
+  ord: number;
+  record_id: string;
+  stored_content_id: string;
+}
+
+/** The row as the JSON document that `jsonb_to_recordset` reads (keys are the column names). */
+function toJsonRow(row: IndexRow, ord: number, id: string): Record<string, unknown> {
+  return {
+    ord,
+    id,
+    tenant_id: row.tenantId,
+    mailbox: row.mailbox,
+    folder: row.folder,
+    uid_validity: row.uidValidity,
+    uid: row.uid,
+    content_id: row.contentId,
+    object_id: row.objectId,
+    message_id: row.messageId,
+    submission_date: row.submissionDate,
+    internal_date: row.internalDate,
+    sender: row.sender,
+    sender_name: row.senderName,
+    to_addresses: row.toAddresses,
+    cc_addresses: row.ccAddresses,
+    bcc_addresses: row.bccAddresses,
+    subject: row.subject,
+    attachment_names: row.attachmentNames,
+    has_attachment: row.hasAttachment,
+    follow_up: row.followUp,
+    importance: row.importance,
+    item_type: row.itemType,
+    seen: row.seen,
+    answered: row.answered,
+    flagged: row.flagged,
+    draft: row.draft,
+    deleted: row.deleted,
+    keywords: row.keywords,
+    size: row.size,
+    parse_problems: row.parseProblems,
+    backup_job_id: row.backupJobId,
+  };
+}
+
+/*
+ * One statement per round of unique sightings. The whole round travels as ONE bound jsonb parameter
+ * (never values spliced into SQL): the statement text is the same for every batch size, and no batch
+ * can run into PostgreSQL's 65,535-parameter limit.
+ *
+ * - `checked`: the stored object must exist for the same tenant and content id. Checking here instead
+ *   of relying on the foreign key turns "no such object" into a per-row answer rather than a failed
+ *   batch, and also refuses an object id of another tenant (the foreign key alone would accept it).
+ * - `upserted`: a conflicting sighting is updated only when a mutable fact differs, so an identical
+ *   redelivery writes nothing and is not returned; `xmax = 0` tells a fresh insert from an update.
+ *   Rows go in key order so that two transactions with overlapping sightings lock them in one order.
+ * - `referenced`: real inserts, and only they, add references to their object, in the same statement
+ *   and thus the same transaction, so reference counts stay exact under redelivery.
+ */
+const UPSERT_ROUND = (rows: string) => Prisma.sql`
+WITH input AS (
+  SELECT * FROM jsonb_to_recordset(${rows}::jsonb) AS t(
+    ord int, id text, tenant_id text, mailbox text, folder text, uid_validity bigint, uid bigint,
+    content_id text, object_id text, message_id text, submission_date timestamptz, internal_date timestamptz,
+    sender text, sender_name text, to_addresses text[], cc_addresses text[], bcc_addresses text[],
+    subject text, attachment_names text[], has_attachment boolean, follow_up boolean,
+    importance "importance", item_type "item_type", seen boolean, answered boolean, flagged boolean,
+    draft boolean, deleted boolean, keywords text[], size bigint, parse_problems text[], backup_job_id text)
+),
+checked AS (
+  SELECT i.*, so.id IS NOT NULL AS object_ok
+  FROM input i
+  LEFT JOIN stored_objects so
+    ON so.id = i.object_id AND so.tenant_id = i.tenant_id AND so.content_id = i.content_id
+),
+upserted AS (
+  INSERT INTO index_records AS r (
+    id, tenant_id, mailbox, folder, uid_validity, uid, content_id, object_id, message_id,
+    submission_date, internal_date, sender, sender_name, to_addresses, cc_addresses, bcc_addresses,
+    subject, attachment_names, has_attachment, follow_up, importance, item_type,
+    seen, answered, flagged, draft, deleted, keywords, size, parse_problems, backup_job_id, updated_at)
+  SELECT
+    id, tenant_id, mailbox, folder, uid_validity, uid, content_id, object_id, message_id,
+    submission_date, internal_date, sender, sender_name, to_addresses, cc_addresses, bcc_addresses,
+    subject, attachment_names, has_attachment, follow_up, importance, item_type,
+    seen, answered, flagged, draft, deleted, keywords, size, parse_problems, backup_job_id, now()
+  FROM checked
+  WHERE object_ok
+  ORDER BY tenant_id, mailbox, folder, uid_validity, uid
+  ON CONFLICT (tenant_id, mailbox, folder, uid_validity, uid) DO UPDATE SET
+    seen = EXCLUDED.seen,
+    answered = EXCLUDED.answered,
+    flagged = EXCLUDED.flagged,
+    draft = EXCLUDED.draft,
+    deleted = EXCLUDED.deleted,
+    follow_up = EXCLUDED.follow_up,
+    keywords = EXCLUDED.keywords,
+    backup_job_id = EXCLUDED.backup_job_id,
+    updated_at = now()
+  WHERE (r.seen, r.answered, r.flagged, r.draft, r.deleted, r.follow_up, r.keywords, r.backup_job_id)
+    IS DISTINCT FROM
+    (EXCLUDED.seen, EXCLUDED.answered, EXCLUDED.flagged, EXCLUDED.draft, EXCLUDED.deleted,
+     EXCLUDED.follow_up, EXCLUDED.keywords, EXCLUDED.backup_job_id)
+  RETURNING r.id, r.tenant_id, r.mailbox, r.folder, r.uid_validity, r.uid, r.object_id, r.content_id,
+    (r.xmax = 0) AS inserted
+),
+referenced AS (
+  UPDATE stored_objects so
+  SET ref_count = so.ref_count + added.n
+  FROM (
+    SELECT object_id, count(*)::int AS n FROM upserted WHERE inserted GROUP BY object_id ORDER BY object_id
+  ) added
+  WHERE so.id = added.object_id
+)
+SELECT c.ord, c.object_ok, u.id AS record_id, u.inserted, u.content_id AS stored_content_id
+FROM checked c
+LEFT JOIN upserted u
+  ON u.tenant_id = c.tenant_id AND u.mailbox = c.mailbox AND u.folder = c.folder
+  AND u.uid_validity = c.uid_validity AND u.uid = c.uid
+ORDER BY c.ord`;
+
+/** Ids of sightings that the upsert left as they were (not returned by it). */
+const EXISTING_SIGHTINGS = (keys: string) => Prisma.sql`
+SELECT k.ord, r.id AS record_id, r.content_id AS stored_content_id
+FROM jsonb_to_recordset(${keys}::jsonb) AS k(
+  ord int, tenant_id text, mailbox text, folder text, uid_validity bigint, uid bigint)
+JOIN index_records r
+  ON r.tenant_id = k.tenant_id AND r.mailbox = k.mailbox AND r.folder = k.folder
+  AND r.uid_validity = k.uid_validity AND r.uid = k.uid`;
+
+export interface PrismaIndexRecordRepositoryOptions {
+  /** Attempts of a transaction that lost a deadlock or serialization race. Default 3. */
+  conflictAttempts?: number;
+  /** Longest a batch transaction may run. Default 30 s. */
+  transactionTimeoutMs?: number;
+  /** Id of a new record (the schema's ids are UUIDv7; PostgreSQL 15 cannot make them). */
+  newId?: () => string;
+}
+
+export class PrismaIndexRecordRepository implements IndexRecordRepository {
+  private readonly conflictAttempts: number;
+  private readonly transactionTimeoutMs: number;
+  private readonly newId: () => string;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    options: PrismaIndexRecordRepositoryOptions = {},
+  ) {
+    this.conflictAttempts = options.conflictAttempts ?? 3;
+    this.transactionTimeoutMs = options.transactionTimeoutMs ?? 30_000;
+    this.newId = options.newId ?? (() => uuidV7());
+  }
+
+  async upsertBatch(rows: readonly IndexRow[]): Promise<SightingOutcome[]> {
+    if (rows.length === 0) return [];
+    // Used only by rows that turn out to be new; a conflicting sighting keeps its id.
+    const candidateIds = rows.map(() => this.newId());
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.prisma.$transaction((tx) => this.upsertRounds(tx, rows, candidateIds), {
+          timeout: this.transactionTimeoutMs,
+          maxWait: this.transactionTimeoutMs,
+        });
+      } catch (error) {
+        if (attempt >= this.conflictAttempts || !isTransactionConflict(error)) throw error;
+      }
+    }
+  }
+
+  private async upsertRounds(
+    tx: Prisma.TransactionClient,
+    rows: readonly IndexRow[],
+    candidateIds: readonly string[],
+  ): Promise<SightingOutcome[]> {
+    const outcomes = new Array<SightingOutcome | undefined>(rows.length);
+    const ordinals = rows.map((_, ord) => ord);
+    for (const round of roundsOfUniqueSightings(ordinals, (ord) => sightingKey(rows[ord] as IndexRow))) {
+      const document = JSON.stringify(
+        round.map((ord) => toJsonRow(rows[ord] as IndexRow, ord, candidateIds[ord] as string)),
+      );
+      const results = await tx.$queryRaw<UpsertResultRow[]>(UPSERT_ROUND(document));
+      const untouched: number[] = [];
+      for (const result of results) {
+        if (!result.object_ok) outcomes[result.ord] = { kind: 'object-missing' };
+        else if (result.record_id === null) untouched.push(result.ord);
+        else
+          outcomes[result.ord] = {
+            kind: 'stored',
+            recordStored: result.inserted ? 'new' : 'updated',
+            recordId: result.record_id,
+            storedContentId: result.stored_content_id ?? '',
+          };
+      }
+      if (untouched.length > 0) {
+        const keys = JSON.stringify(
+          untouched.map((ord) => {
+            const row = rows[ord] as IndexRow;
+            return {
+              ord,
+              tenant_id: row.tenantId,
+              mailbox: row.mailbox,
+              folder: row.folder,
+              uid_validity: row.uidValidity,
+              uid: row.uid,
+            };
+          }),
+        );
+        for (const existing of await tx.$queryRaw<ExistingRow[]>(EXISTING_SIGHTINGS(keys))) {
+          outcomes[existing.ord] = {
+            kind: 'stored',
+            recordStored: 'unchanged',
+            recordId: existing.record_id,
+            storedContentId: existing.stored_content_id,
+          };
+        }
+      }
+    }
+    return outcomes.map((outcome, ord) => {
+      // Cannot happen short of a concurrent delete; failing the batch retries it rather than guessing.
+      if (!outcome) throw new Error(`sighting ${ord} of the batch was neither stored nor found`);
+      return outcome;
+    });
+  }
+}
