@@ -88,8 +88,7 @@ async function main(): Promise<void> {
 
   try {
     // Backend services first: the gateway is healthy only when they answer.
-    await platform.startServices(PLATFORM_SERVICES.filter((s) => s !== 'gateway'));
-    await platform.startServices(['gateway']);
+    await platform.startPlatform();
     for (const service of PLATFORM_SERVICES) {
       console.log(`  ${service.padEnd(10)} healthy   http://127.0.0.1:${platform.app(service).port}/health`);
     }

@@ -29,7 +29,7 @@ describe('crash recovery during a backup', () => {
     const seeded = await seedFolder(infra.imap!, 'carol', 'INBOX', messages);
     expect(seeded.filter((r) => r.refused)).toEqual([]);
 
-    await platform.startServices(['storage', 'indexing', 'scheduling', 'gateway']);
+    await platform.startPlatform();
     const healthPort = await freePort();
     const connector = await provisionConnector(infra, {
       tenantId: TENANT,

@@ -70,7 +70,7 @@ describe('backup pipeline end to end, on the whole corpus', () => {
       corpus.slice(0, 10).map((m) => ({ bytes: m.bytes, internalDate: new Date('2024-02-29T10:00:00Z') })),
     );
 
-    await platform.startServices(['storage', 'indexing', 'scheduling', 'gateway']);
+    await platform.startPlatform();
     const healthPort = await freePort();
     connector = await provisionConnector(infra, {
       tenantId: TENANT,

@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  PLATFORM_SERVICES,
   PlatformRunner,
   REPO_ROOT,
   addDovecotUser,
@@ -80,8 +79,7 @@ async function main(): Promise<void> {
       `seeded ${count} messages (${(totalBytes / 1e6).toFixed(1)} MB) by IMAP APPEND in ${(seeded / 1000).toFixed(1)} s`,
     );
 
-    await platform.startServices(PLATFORM_SERVICES.filter((s) => s !== 'gateway'));
-    await platform.startServices(['gateway']);
+    await platform.startPlatform();
     const healthPort = await freePort();
     const connector = await provisionConnector(infra, {
       tenantId: TENANT,

@@ -93,7 +93,7 @@ export async function seedFolder(
   }
 }
 
-/** What the IMAP server serves for every message of a folder: exact bytes (BINARY[]), flags, date. */
+/** What the IMAP server serves for every message of a folder: exact bytes (BODY[]), flags, date. */
 export async function fetchFolder(
   imap: ImapInfo,
   user: string,
@@ -107,7 +107,7 @@ export async function fetchFolder(
     for await (const message of client.fetch(
       '1:*',
       { uid: true, flags: true, internalDate: true, source: true },
-      { uid: true, binary: true },
+      { uid: true },
     )) {
       result.set(message.uid, {
         bytes: message.source ?? Buffer.alloc(0),

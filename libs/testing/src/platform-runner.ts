@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LocalInfrastructure } from './infra/local-infrastructure.js';
-import { startApp, type PlatformService, type RunningApp } from './platform.js';
+import { PLATFORM_SERVICES, startApp, type PlatformService, type RunningApp } from './platform.js';
 
 export interface JobView {
   id: string;
@@ -38,6 +38,12 @@ export class PlatformRunner {
       services.map((app) => startApp({ app, env: this.infra.serviceEnv, logDir: join(this.logDir, app) })),
     );
     for (const app of started) this.apps.set(app.name, app);
+  }
+
+  /** Every cloud service; the gateway last, since it is healthy only when the others answer. */
+  async startPlatform(): Promise<void> {
+    await this.startServices(PLATFORM_SERVICES.filter((service) => service !== 'gateway'));
+    await this.startServices(['gateway']);
   }
 
   async restart(service: PlatformService): Promise<void> {

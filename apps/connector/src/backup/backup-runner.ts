@@ -212,7 +212,9 @@ export class BackupRunner {
         for await (const message of client.fetch(
           batch.join(','),
           { uid: true, flags: true, internalDate: true, size: true, source: true },
-          { uid: true, binary: true },
+          // BODY.PEEK[], not BINARY[]: BINARY decodes the parts' transfer encodings (RFC 3516), so
+          // it does not return the stored bytes; some servers also refuse it for broken encodings.
+          { uid: true },
         )) {
           const raw = message.source;
           if (!raw) continue;
