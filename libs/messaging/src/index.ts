@@ -1,0 +1,78 @@
+export { silentLogger, describeError, type MessagingLogger } from './logger.js';
+export {
+  PayloadValidationError,
+  schemaServiceValidator,
+  schemaValidator,
+  type AnySubjects,
+  type CallShape,
+  type KindOf,
+  type PayloadProblem,
+  type RequestOf,
+  type ResponseOf,
+  type SchemaLike,
+  type ServiceMap,
+  type ServiceValidator,
+  type SubjectTypes,
+  type Validator,
+} from './contract-types.js';
+export {
+  BINARY_ENCODING,
+  DecodeError,
+  decodeMessage,
+  encodeBinary,
+  encodeJson,
+  ENCODING_HEADER,
+  META_HEADER,
+  type DecodedMessage,
+  type EncodedMessage,
+} from './codec.js';
+export { exponentialDelay, redeliveryDelay, type ExponentialDelayOptions } from './timing.js';
+export {
+  connectMessaging,
+  type MessagingConnectOptions,
+  type MessagingConnection,
+  type NatsCredentials,
+} from './connection.js';
+export {
+  consumerConfigOf,
+  DeclarationConflictError,
+  diffConsumerConfig,
+  diffStreamConfig,
+  ensureConsumer,
+  ensureStream,
+  streamConfigOf,
+  type ConsumerSpec,
+  type DeclareAction,
+  type DeclareResult,
+  type StreamSpec,
+} from './declare.js';
+export {
+  isRetriablePublishError,
+  Publisher,
+  type PublisherOptions,
+  type PublishOptions,
+  type PublishResult,
+} from './publisher.js';
+export {
+  PermanentFailure,
+  runConsumer,
+  type ConsumerRunner,
+  type ConsumerRunnerOptions,
+  type Delivery,
+  type DeliveryHandler,
+} from './consumer-runner.js';
+export {
+  serve,
+  ServiceClient,
+  ServiceError,
+  ServiceErrorCode,
+  ServiceServer,
+  type LibraryErrorCode,
+  type Responder,
+  type ServeOptions,
+  type ServiceClientOptions,
+  type ServiceErrorBody,
+  type ServiceHandler,
+  type ServiceReply,
+} from './service.js';
+export * from './platform-topology.js';
