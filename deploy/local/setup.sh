@@ -31,7 +31,9 @@ fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm dependencies"
-  npm ci --no-audit --no-fund
+  # Not `npm ci`: the lock file records only the platform packages the registry served when it was
+  # written (e.g. @swc/core's Linux builds), and `npm ci` refuses a lock without the others.
+  npm install --no-audit --no-fund
 fi
 
 bash prisma/generate.sh
