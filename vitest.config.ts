@@ -21,7 +21,13 @@ export default defineConfig({
         ...shared,
         test: {
           name: 'unit',
-          include: ['apps/**/*.spec.ts', 'libs/**/*.spec.ts', 'deploy/**/*.spec.ts', 'tools/**/*.spec.ts'],
+          include: [
+            'apps/**/*.spec.ts',
+            'libs/**/*.spec.ts',
+            'deploy/**/*.spec.ts',
+            'tools/**/*.spec.ts',
+            'charts/**/*.spec.ts',
+          ],
           exclude,
         },
       },

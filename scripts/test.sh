@@ -15,7 +15,7 @@ step "format"
 npx prettier --check . --log-level warn
 step "lint"
 npx nx run-many -t lint --outputStyle=static
-npx eslint --max-warnings 0 test tools deploy vitest.config.ts eslint.config.mjs
+npx eslint --max-warnings 0 test tools deploy charts vitest.config.ts eslint.config.mjs
 step "typecheck"
 npx tsc -p tsconfig.json --noEmit
 step "unit tests"

@@ -11,6 +11,7 @@ import {
   fetchFolder,
   freePort,
   provisionConnector,
+  required,
   seedFolder,
   startInfrastructure,
 } from '@mlr/testing';
@@ -93,7 +94,7 @@ async function main(): Promise<void> {
       console.log(`  ${service.padEnd(10)} healthy   http://127.0.0.1:${platform.app(service).port}/health`);
     }
 
-    const imap = infra.imap!;
+    const imap = required(infra, 'imap');
     if ((await fetchFolder(imap, 'alice', DEMO_FOLDER).catch(() => new Map())).size === 0) {
       const corpus = corpusMessages().slice(0, 60);
       await seedFolder(
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
         `${(job.counters.bytes / 1e6).toFixed(1)} MB, ${job.counters.failed} failed`,
     );
     for (const error of job.errors ?? []) console.log(`  ${error.scope} ${error.target}: ${error.message}`);
-    await printStored(infra.postgres!.databaseUrl);
+    await printStored(required(infra, 'postgres').databaseUrl);
   } catch (error) {
     await shutdown();
     throw error;

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -174,4 +175,90 @@ describe('backup pipeline end to end, on the whole corpus', () => {
     });
     expect(flagged.map((r) => r.flagged)).toEqual([true, true, true]);
   });
+
+  it('records a clear error for a mailbox it cannot open and backs up the others', async () => {
+    const planWithGhost = await platform.createPlan(TENANT, {
+      name: 'with a mailbox that does not exist',
+      connectorId: CONNECTOR,
+      mailboxes: { kind: 'list', mailboxes: ['ghost', 'bob'] },
+    });
+    await seedFolder(imap, 'bob', 'INBOX', [
+      {
+        bytes: Buffer.from(
+          `From: dave@example.org\r\nSubject: for bob ${Date.now()}\r\nMessage-ID: <bob-${Date.now()}@example.org>\r\n\r\nhi\r\n`,
+        ),
+      },
+    ]);
+    const job = await platform.waitForJob(TENANT, await platform.runPlan(TENANT, planWithGhost));
+    expect(job.state).toBe('partially_failed');
+    expect(job.errors).toEqual([
+      expect.objectContaining({
+        scope: 'mailbox',
+        target: 'ghost',
+        message: expect.stringMatching(/IMAP login for mailbox ghost/),
+      }),
+    ]);
+    expect(job.counters.new).toBe(1);
+  });
+
+  it('backs up a 50 MB message byte for byte', async () => {
+    const attachment = randomBytes(37 * 1024 * 1024)
+      .toString('base64')
+      .replace(/.{76}/g, '$&\r\n');
+    const large = Buffer.from(
+      'From: big@example.org\r\nTo: alice@example.org\r\nSubject: a very large message\r\n' +
+        'Message-ID: <large@example.org>\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\n' +
+        'Content-Transfer-Encoding: base64\r\n\r\n' +
+        attachment,
+    );
+    expect(large.length).toBeGreaterThan(50 * 1000 * 1000);
+    await seedFolder(imap, 'alice', 'Large', [{ bytes: large }]);
+    const job = await platform.waitForJob(TENANT, await platform.runPlan(TENANT, planId));
+    expect(job.state).toBe('succeeded');
+    const record = await platform.prisma.indexRecord.findFirstOrThrow({
+      where: { tenantId: TENANT, mailbox: 'alice', folder: 'Large' },
+      include: { object: true },
+    });
+    expect(Number(record.size)).toBe(large.length);
+    const sealed = await platform.store.getBuffer({ bucket: record.object.bucket, key: record.object.key });
+    const opened = await openSealedObject(keys, sealed, { expectedContentId: record.contentId });
+    expect(sha256(opened)).toBe(sha256(large));
+  });
+
+  it('runs a one-off backup from the connector command line', async () => {
+    const { stdout, code } = await runConnectorCli([
+      'backup',
+      '--config',
+      connector.configFile,
+      '--mailbox',
+      'bob',
+      '--json',
+    ]);
+    expect(code).toBe(0);
+    const summary = JSON.parse(stdout.trim().split('\n').pop()!) as {
+      state: string;
+      counters: { seen: number; new: number };
+    };
+    expect(summary.state).toBe('succeeded');
+    expect(summary.counters.seen).toBe((await fetchFolder(imap, 'bob', 'INBOX')).size);
+    // Everything of Bob's is stored already: the objects are deduplicated, no record is added.
+    expect(summary.counters.new).toBe(0);
+  });
 });
+
+function runConnectorCli(args: string[]): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  return new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', '@swc-node/register/esm-register', 'apps/connector/src/main.ts', ...args],
+      {
+        cwd: REPO_ROOT,
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ stdout, stderr, code }));
+  });
+}

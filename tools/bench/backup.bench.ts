@@ -11,6 +11,7 @@ import {
   addDovecotUser,
   freePort,
   provisionConnector,
+  required,
   seedFolder,
   startInfrastructure,
 } from '@mlr/testing';
@@ -66,14 +67,14 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(REPO_ROOT, 'tmp', 'bench-backup-'));
   console.log(`bench:backup — ${count} messages of ~${Math.round(size / 1024)} KiB, state in ${dir}`);
   const { infra, stop: stopInfra } = await startInfrastructure({ dir: join(dir, 'infra') });
-  migrate(infra.postgres!.databaseUrl);
+  migrate(required(infra, 'postgres').databaseUrl);
   const platform = new PlatformRunner(infra, join(dir, 'logs'));
   try {
     await addDovecotUser(join(infra.dir, 'dovecot'), { name: 'bench', password: 'bench-password' });
     const messages = Array.from({ length: count }, (_, i) => ({ bytes: benchMessage(i, size) }));
     const totalBytes = messages.reduce((n, m) => n + m.bytes.length, 0);
     let seeded = Date.now();
-    await seedFolder(infra.imap!, 'bench', 'INBOX', messages);
+    await seedFolder(required(infra, 'imap'), 'bench', 'INBOX', messages);
     seeded = Date.now() - seeded;
     console.log(
       `seeded ${count} messages (${(totalBytes / 1e6).toFixed(1)} MB) by IMAP APPEND in ${(seeded / 1000).toFixed(1)} s`,

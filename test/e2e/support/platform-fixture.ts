@@ -1,6 +1,6 @@
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
 import { createS3ObjectStore, type ObjectStore } from '@mlr/objectstore';
-import { PlatformRunner, type LocalInfrastructure } from '@mlr/testing';
+import { PlatformRunner, required, type LocalInfrastructure } from '@mlr/testing';
 
 /** The platform's processes plus direct access to what they stored, for assertions. */
 export class PlatformFixture extends PlatformRunner {
@@ -9,12 +9,13 @@ export class PlatformFixture extends PlatformRunner {
 
   constructor(infra: LocalInfrastructure, logDir: string) {
     super(infra, logDir);
-    this.prisma = createPrismaClient(infra.postgres!.databaseUrl);
+    this.prisma = createPrismaClient(required(infra, 'postgres').databaseUrl);
+    const s3 = required(infra, 's3');
     this.store = createS3ObjectStore({
-      endpoint: infra.s3!.endpoint,
-      region: infra.s3!.region,
-      accessKey: infra.s3!.accessKey,
-      secretKey: infra.s3!.secretKey,
+      endpoint: s3.endpoint,
+      region: s3.region,
+      accessKey: s3.accessKey,
+      secretKey: s3.secretKey,
     });
   }
 

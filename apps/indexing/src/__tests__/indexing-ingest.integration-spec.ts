@@ -321,6 +321,30 @@ describe('indexing ingest', () => {
     expect(await refCount(shared)).toBe(2);
   });
 
+  it('replaces the old-UIDVALIDITY record of a message found again after a folder reset', async () => {
+    const kept = await storedObject();
+    const gone = await storedObject();
+    const owner = 'folder.reset@example.com';
+    await publish([
+      sighting(kept, { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '100', uid: 1 } }),
+      sighting(gone, { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '100', uid: 2 } }),
+    ]);
+    await waitForEvents(owner, 2);
+    // The server renumbered the folder: the first message is found again under UIDVALIDITY 200.
+    await publish([sighting(kept, { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '200', uid: 1 } })]);
+    await waitForEvents(owner, 3);
+    const rows = await rowsOf(owner);
+    expect(rows.map((row) => [row.contentId, String(row.uidValidity)]).sort()).toEqual(
+      [
+        [kept.contentId, '200'],
+        // Not found again (deleted from the mailbox): its record stays, so it can be restored.
+        [gone.contentId, '100'],
+      ].sort(),
+    );
+    expect(await refCount(kept)).toBe(1);
+    expect(await refCount(gone)).toBe(1);
+  });
+
   it('stores 1,000 records that arrive together in batches', async () => {
     const owner = 'bulk.owner@example.com';
     const objects = await Promise.all(Array.from({ length: 20 }, () => storedObject()));

