@@ -21,6 +21,8 @@ export default defineConfig({
         ...shared,
         test: {
           name: 'unit',
+          // Generous: CI shares two cores with everything else; no test asserts timing.
+          testTimeout: 60_000,
           include: [
             'apps/**/*.spec.ts',
             'libs/**/*.spec.ts',
