@@ -226,15 +226,9 @@ describe('backup pipeline end to end, on the whole corpus', () => {
   });
 
   it('runs a one-off backup from the connector command line', async () => {
-    const { stdout, code } = await runConnectorCli([
-      'backup',
-      '--config',
-      connector.configFile,
-      '--mailbox',
-      'bob',
-      '--json',
-    ]);
-    expect(code).toBe(0);
+    const cli = await runConnectorCli(['backup', '--config', connector.configFile, '--mailbox', 'bob', '--json']);
+    const { stdout, stderr, code } = cli;
+    expect(code, stderr).toBe(0);
     const summary = JSON.parse(stdout.trim().split('\n').pop()!) as {
       state: string;
       counters: { seen: number; new: number };

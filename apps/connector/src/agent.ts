@@ -29,8 +29,11 @@ export class ConnectorAgent {
     private readonly logger: Logger,
   ) {}
 
-  /** Connects; with `takeJobs`, also takes jobs from the platform until stopped. */
-  async start(options: { takeJobs?: boolean } = {}): Promise<{ healthPort?: number }> {
+  /**
+   * Connects. As the long-running agent (`daemon`), also takes jobs from the platform and answers
+   * `/health` on the configured port until stopped; one-off commands do neither.
+   */
+  async start(options: { daemon?: boolean } = {}): Promise<{ healthPort?: number }> {
     // The key is checked first: without it nothing can be backed up, so say so before connecting.
     const keys = loadTenantKeys(keyFilePath(this.config));
     this.messaging = await connectMessaging({
@@ -42,10 +45,10 @@ export class ConnectorAgent {
       logger: this.logger,
     });
     this.executor = new JobExecutor(this.config, this.messaging, keys, this.logger);
-    if (options.takeJobs) this.executor.startJobIntake();
+    if (options.daemon) this.executor.startJobIntake();
     const first = await this.health();
     this.logger.info({ event: 'started', health: first }, 'connector started');
-    if (!this.config.health) return {};
+    if (!options.daemon || !this.config.health) return {};
     this.server = createServer((request, response) => {
       if (request.url !== '/health') {
         response.writeHead(404).end();

@@ -38,7 +38,13 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const config = loadConnectorConfig(values.config);
-  const logger = createLogger({ service: 'connector', level: config.logLevel, instanceId: config.connectorId });
+  // Logs go to stderr: stdout carries only a command's result (e.g. the JSON summary of `backup`).
+  const logger = createLogger({
+    service: 'connector',
+    level: config.logLevel,
+    instanceId: config.connectorId,
+    toStderr: true,
+  });
   switch (command) {
     case 'init-key': {
       const keys = createTenantKeyFile(keyFilePath(config));
@@ -58,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'run': {
       const agent = new ConnectorAgent(config, logger);
-      await agent.start({ takeJobs: true });
+      await agent.start({ daemon: true });
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);
         process.once('SIGINT', resolve);

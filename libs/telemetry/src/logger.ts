@@ -3,12 +3,24 @@ import { pino, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
-export function createLogger(options: { service: string; level?: string; instanceId?: string }): Logger {
-  return pino({
-    level: options.level ?? 'info',
-    base: { service: options.service, ...(options.instanceId ? { instance: options.instanceId } : {}) },
-    timestamp: pino.stdTimeFunctions.isoTime,
-  });
+/**
+ * JSON logs. Services log to stdout; command-line tools pass `toStderr` so that their stdout carries
+ * only the command's result.
+ */
+export function createLogger(options: {
+  service: string;
+  level?: string;
+  instanceId?: string;
+  toStderr?: boolean;
+}): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      base: { service: options.service, ...(options.instanceId ? { instance: options.instanceId } : {}) },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    pino.destination({ dest: options.toStderr ? 2 : 1, sync: true }),
+  );
 }
 
 /** Nest's logger interface on top of pino, so framework and application logs share one JSON stream. */

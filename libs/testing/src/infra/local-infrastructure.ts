@@ -96,7 +96,10 @@ export async function startInfrastructure(options: {
     starts.push(
       startNats({
         dir: join(options.dir, 'nats'),
-        accounts: { [SERVICES_ACCOUNT]: { jetstream: true, users: [servicesUser] } },
+        // Users added later (connectors) are kept when a running server is reused or restarted.
+        accounts: {
+          [SERVICES_ACCOUNT]: { jetstream: true, users: [servicesUser, ...registeredNatsUsers(options.dir)] },
+        },
       }).then((handle) => {
         handles.push(handle);
         infra.nats = {
@@ -169,6 +172,10 @@ export function readInfrastructure(dir: string): LocalInfrastructure | undefined
   return readJson<LocalInfrastructure>(join(dir, 'infra.json'));
 }
 
+function registeredNatsUsers(dir: string): NatsUser[] {
+  return readJson<NatsUser[]>(join(dir, 'nats-users.json')) ?? [];
+}
+
 /**
  * Adds NATS users (e.g. connectors with tenant-scoped permissions) to the services account of a
  * running local infrastructure. Users added earlier are kept: the account is rewritten with all of
@@ -177,7 +184,7 @@ export function readInfrastructure(dir: string): LocalInfrastructure | undefined
 export async function addNatsUsers(infra: LocalInfrastructure, users: NatsUser[]): Promise<void> {
   if (!infra.nats) throw new Error('the local infrastructure runs no NATS server');
   const registryFile = join(infra.dir, 'nats-users.json');
-  const registered = new Map((readJson<NatsUser[]>(registryFile) ?? []).map((user) => [user.user, user]));
+  const registered = new Map(registeredNatsUsers(infra.dir).map((user) => [user.user, user]));
   for (const user of users) registered.set(user.user, user);
   writeJson(registryFile, [...registered.values()]);
   await reloadNatsAccounts(join(infra.dir, 'nats'), {
