@@ -15,6 +15,6 @@ export const storageConfigSchema = serviceEnvSchema
     /** COMPLIANCE: nobody can shorten or lift it; GOVERNANCE: users with the bypass permission can. */
     STORAGE_RETENTION_MODE: z.enum(['COMPLIANCE', 'GOVERNANCE']).default('COMPLIANCE'),
     /** Object commits handled at once by one replica. */
-    STORAGE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+    STORAGE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(64),
   });
 export type StorageConfig = z.output<typeof storageConfigSchema>;

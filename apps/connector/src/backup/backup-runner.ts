@@ -16,6 +16,8 @@ export type BackupCommand = Extract<JobCommand, { kind: 'backup' }>;
 export const PUBLIC_FOLDERS_MAILBOX = '#public';
 
 const FETCH_BATCH = 50;
+/** Bytes fetched per batch at most (a single larger message is fetched alone). */
+const FETCH_BATCH_BYTES = 32 * 1024 * 1024;
 
 interface MailboxTarget {
   /** The mailbox as indexed (user address, or PUBLIC_FOLDERS_MAILBOX). */
@@ -27,20 +29,41 @@ interface MailboxTarget {
   scope: 'personal' | 'public';
 }
 
+/** Bounds the messages in flight; `acquire` waits for a free slot and returns its release. */
 class Limiter {
   private active = 0;
   private readonly queue: Array<() => void> = [];
   constructor(private readonly limit: number) {}
-  async run<T>(task: () => Promise<T>): Promise<T> {
+  async acquire(): Promise<() => void> {
     if (this.active >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
     this.active++;
-    try {
-      return await task();
-    } finally {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
       this.active--;
       this.queue.shift()?.();
-    }
+    };
   }
+}
+
+/** Groups UIDs into FETCH batches of at most FETCH_BATCH messages and FETCH_BATCH_BYTES bytes. */
+export function planFetchBatches(uids: readonly number[], sizes: ReadonlyMap<number, number>): number[][] {
+  const batches: number[][] = [];
+  let current: number[] = [];
+  let bytes = 0;
+  for (const uid of uids) {
+    const size = sizes.get(uid) ?? 0;
+    if (current.length > 0 && (current.length >= FETCH_BATCH || bytes + size > FETCH_BATCH_BYTES)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(uid);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }
 
 /**
@@ -206,9 +229,15 @@ export class BackupRunner {
     let failures = 0;
     // Flag changes re-send the whole sighting: storage keeps one object, indexing updates the record.
     const process = async (uids: number[], isNew: boolean) => {
-      for (let i = 0; i < uids.length; i += FETCH_BATCH) {
-        const batch = uids.slice(i, i + FETCH_BATCH);
-        const tasks: Array<Promise<void>> = [];
+      if (uids.length === 0) return;
+      // Sizes first, so that a batch of large messages does not sit in memory at once.
+      const sizes = new Map<number, number>();
+      for await (const message of client.fetch(uids.join(','), { uid: true, size: true }, { uid: true })) {
+        sizes.set(message.uid, message.size ?? 0);
+      }
+      const tasks: Array<Promise<void>> = [];
+      for (const batch of planFetchBatches(uids, sizes)) {
+        const returned = new Set<number>();
         for await (const message of client.fetch(
           batch.join(','),
           { uid: true, flags: true, internalDate: true, size: true, source: true },
@@ -218,6 +247,7 @@ export class BackupRunner {
         )) {
           const raw = message.source;
           if (!raw) continue;
+          returned.add(message.uid);
           const flags = [...(message.flags ?? [])];
           const internalDate =
             message.internalDate instanceof Date
@@ -225,15 +255,11 @@ export class BackupRunner {
               : message.internalDate
                 ? new Date(message.internalDate)
                 : null;
+          // Messages flow on while earlier ones wait for their acknowledgement: the limiter, not
+          // the batch, bounds what is in flight.
+          const release = await this.limiter.acquire();
           tasks.push(
-            this.limiter
-              .run(() =>
-                this.backupMessage(
-                  job,
-                  { mailbox, folder, uidValidity, uid: message.uid, raw, flags, internalDate },
-                  isNew,
-                ),
-              )
+            this.backupMessage(job, { mailbox, folder, uidValidity, uid: message.uid, raw, flags, internalDate }, isNew)
               .then((outcome) => {
                 if (isNew) window.finish(message.uid);
                 if (outcome === 'failed') {
@@ -242,13 +268,14 @@ export class BackupRunner {
                 }
                 report();
                 return this.reporter.tick();
-              }),
+              })
+              .finally(release),
           );
         }
-        await Promise.all(tasks);
         // Selected UIDs the server did not return were expunged meanwhile: nothing to back up.
-        for (const uid of batch) if (isNew) window.finish(uid);
+        for (const uid of batch) if (isNew && !returned.has(uid)) window.finish(uid);
       }
+      await Promise.all(tasks);
     };
     await process(newUids, true);
     await process(
