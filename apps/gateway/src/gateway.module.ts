@@ -4,7 +4,11 @@ import { SERVICE_NAMES } from '@mlr/contracts';
 import { APP_HEALTH_CHECKS, natsTransportOptions, type HealthCheck } from '@mlr/runtime';
 import type { GatewayConfig } from './config.js';
 import { JobsController } from './jobs/jobs.controller.js';
+import { LicenceController } from './licensing/licence.controller.js';
+import { TenantsController } from './licensing/tenants.controller.js';
+import { UsageController } from './licensing/usage.controller.js';
 import { PlansController } from './plans/plans.controller.js';
+import { SearchController } from './search/search.controller.js';
 import { ServiceClient, SERVICES_CLIENT } from './services/service-client.js';
 
 const BACKEND_SERVICES = SERVICE_NAMES.filter((name) => name !== 'gateway');
@@ -23,7 +27,14 @@ export class GatewayModule {
           },
         ]),
       ],
-      controllers: [PlansController, JobsController],
+      controllers: [
+        PlansController,
+        JobsController,
+        SearchController,
+        LicenceController,
+        TenantsController,
+        UsageController,
+      ],
       providers: [
         ServiceClient,
         {

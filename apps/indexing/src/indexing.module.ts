@@ -14,6 +14,9 @@ import {
   type RecordsConsumerOptions,
 } from './records/records.consumer.js';
 import { PrismaIndexRecordRepository } from './records/repositories/index-record.repository.js';
+import { RecordSearch } from './search/record-search.js';
+import { PrismaSearchRepository, SEARCH_REPOSITORY } from './search/repositories/search.repository.js';
+import { SearchController } from './search/search.controller.js';
 
 @Module({})
 export class IndexingModule {
@@ -21,7 +24,10 @@ export class IndexingModule {
     return {
       module: IndexingModule,
       imports: [DatabaseModule.forRoot(config.DATABASE_URL, { maxConnections: config.INDEXING_DB_MAX_CONNECTIONS })],
+      controllers: [SearchController],
       providers: [
+        { provide: SEARCH_REPOSITORY, useClass: PrismaSearchRepository },
+        RecordSearch,
         {
           provide: RECORD_INGEST,
           useFactory: (prisma: PrismaClient, messaging: MessagingConnection, logger: Logger) =>

@@ -1,15 +1,61 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Inject, Module, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
 import { DatabaseModule, PRISMA, postgresHealthCheck, type PrismaClient } from '@mlr/db';
-import { APP_HEALTH_CHECKS } from '@mlr/runtime';
+import { APP_HEALTH_CHECKS, LOGGER } from '@mlr/runtime';
+import type { Logger } from '@mlr/telemetry';
+import { CLOCK, systemClock } from './common/clock.js';
 import type { LicensingConfig } from './config.js';
+import { parseVendorPublicKey, type VendorKey } from './licences/licence-signature.js';
+import { LicencesController } from './licences/licences.controller.js';
+import { LICENCE_REPOSITORY, PrismaLicenceRepository } from './licences/licences.repository.js';
+import { LicencesService, VENDOR_KEY } from './licences/licences.service.js';
+import { TenantsController } from './tenants/tenants.controller.js';
+import { PrismaTenantRepository, TENANT_REPOSITORY } from './tenants/tenants.repository.js';
+import { TenantsService } from './tenants/tenants.service.js';
+import { UsageController } from './usage/usage.controller.js';
+import { PrismaUsageRepository, USAGE_REPOSITORY } from './usage/usage.repository.js';
+import { UsageService } from './usage/usage.service.js';
+
+/** Says at start-up which vendor key licences are verified with, or that none can be. */
+class VendorKeyAnnouncement implements OnApplicationBootstrap {
+  constructor(
+    @Inject(VENDOR_KEY) private readonly vendorKey: VendorKey | null,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+  onApplicationBootstrap(): void {
+    if (this.vendorKey) {
+      this.logger.info(
+        { event: 'licensing.vendor-key', keyId: this.vendorKey.keyId },
+        'licences verified with vendor key',
+      );
+    } else {
+      this.logger.warn(
+        { event: 'licensing.vendor-key', keyId: null },
+        'LICENSING_VENDOR_PUBLIC_KEY is not set: every licence import will be refused',
+      );
+    }
+  }
+}
 
 @Module({})
 export class LicensingModule {
   static forRoot(config: LicensingConfig): DynamicModule {
+    const vendorKey = config.LICENSING_VENDOR_PUBLIC_KEY
+      ? parseVendorPublicKey(config.LICENSING_VENDOR_PUBLIC_KEY)
+      : null;
     return {
       module: LicensingModule,
       imports: [DatabaseModule.forRoot(config.DATABASE_URL)],
+      controllers: [LicencesController, TenantsController, UsageController],
       providers: [
+        { provide: CLOCK, useValue: systemClock },
+        { provide: VENDOR_KEY, useValue: vendorKey },
+        { provide: LICENCE_REPOSITORY, useClass: PrismaLicenceRepository },
+        { provide: TENANT_REPOSITORY, useClass: PrismaTenantRepository },
+        { provide: USAGE_REPOSITORY, useClass: PrismaUsageRepository },
+        LicencesService,
+        TenantsService,
+        UsageService,
+        VendorKeyAnnouncement,
         {
           provide: APP_HEALTH_CHECKS,
           useFactory: (prisma: PrismaClient) => [postgresHealthCheck(prisma)],

@@ -10,6 +10,7 @@ import { EVENT_CONCURRENCY, JobEventsConsumer } from './events/job-events.consum
 import { JOB_EVENT_REPOSITORY, PrismaJobEventRepository } from './events/job-events.repository.js';
 import { JobsController } from './jobs/jobs.controller.js';
 import { JOB_REPOSITORY, PrismaJobRepository } from './jobs/jobs.repository.js';
+import { LicensingMlrGate, MLR_GATE } from './licensing/mlr-gate.js';
 import { PlansController } from './plans/plans.controller.js';
 import { PLAN_REPOSITORY, PrismaPlanRepository } from './plans/plans.repository.js';
 import { PlansService } from './plans/plans.service.js';
@@ -35,6 +36,7 @@ export class SchedulingModule {
         { provide: JOB_EVENT_REPOSITORY, useClass: PrismaJobEventRepository },
         { provide: JOB_REPOSITORY, useClass: PrismaJobRepository },
         { provide: JOB_QUEUE, useClass: NatsJobQueue },
+        { provide: MLR_GATE, useClass: LicensingMlrGate },
         PlansService,
         JobDispatcher,
         JobEventsConsumer,

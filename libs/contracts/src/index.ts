@@ -8,4 +8,6 @@ export * from './objects/object-chunk.js';
 export * from './events/job-event.js';
 export * from './services/health.js';
 export * from './services/scheduling.js';
+export * from './services/indexing.js';
+export * from './services/licensing.js';
 export * from './subjects/subjects.js';

@@ -11,6 +11,8 @@ export enum SchedulingErrorCode {
   PLAN_NAME_TAKEN = 'PLAN_NAME_TAKEN',
   PLAN_DISABLED = 'PLAN_DISABLED',
   JOB_NOT_FOUND = 'JOB_NOT_FOUND',
+  /** Licensing does not allow jobs of the tenant (MLR not enabled, licence expired or without MLR). */
+  MLR_NOT_ALLOWED = 'MLR_NOT_ALLOWED',
 }
 
 /** A request the scheduling service refuses; `field` names the request field at fault. */
@@ -60,6 +62,7 @@ export function toServiceErrorReply(error: SchedulingException): ServiceErrorRep
       return reply('not_found');
     case SchedulingErrorCode.PLAN_NAME_TAKEN:
     case SchedulingErrorCode.PLAN_DISABLED:
+    case SchedulingErrorCode.MLR_NOT_ALLOWED:
       return reply('conflict');
     default:
       return assertUnreachable(error.code);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { PRISMA, type Prisma, type PrismaClient } from '@mlr/db';
 import { jobCommandSchema, type FolderCheckpoint, type JobCommand } from '@mlr/contracts';
+import type { MlrVerdict } from '../licensing/mlr-gate.js';
 import { planFromRow, type PlanRecord } from '../plans/plan.js';
 import {
   buildBackupCommand,
@@ -14,14 +15,30 @@ type Tx = Prisma.TransactionClient;
 
 export type PlanRunOutcome = { queued: BackupCommand } | { refused: 'not_found' | 'disabled' };
 
+/** A due plan whose tenant licensing refused: recorded as a failed job that was never published. */
+export interface RefusedRun {
+  jobId: string;
+  tenantId: string;
+  planId: string;
+  reason: string;
+}
+
 /** Creating jobs from plans, and keeping track of which job commands reached the queue. */
 export interface DispatchRepository {
+  /** Tenants of the (up to `limit`) plans due at `now` that `queueDuePlans` would claim first. */
+  tenantsWithDuePlans(now: Date, limit: number): Promise<string[]>;
   /**
-   * In one transaction: claims up to `limit` enabled plans due at `now` (plans another replica is
-   * claiming are skipped, not waited for), queues one job for each and moves its next run to
-   * `nextRun(plan)`. Returns the commands to publish.
+   * In one transaction: claims up to `limit` enabled plans due at `now` of the tenants in `verdicts`
+   * (plans another replica is claiming are skipped, not waited for), creates one job for each and
+   * moves its next run to `nextRun(plan)`. The job of a tenant licensing refused is created failed,
+   * with the reason, and never published. Returns the commands to publish and the refused runs.
    */
-  queueDuePlans(now: Date, limit: number, nextRun: (plan: PlanRecord) => Date | null): Promise<BackupCommand[]>;
+  queueDuePlans(
+    now: Date,
+    limit: number,
+    nextRun: (plan: PlanRecord) => Date | null,
+    verdicts: ReadonlyMap<string, MlrVerdict>,
+  ): Promise<{ queued: BackupCommand[]; refused: RefusedRun[] }>;
   /** Queues a job for one plan now (run-now). */
   queuePlanRun(
     tenantId: string,
@@ -54,26 +71,54 @@ interface CheckpointRow {
 export class PrismaDispatchRepository implements DispatchRepository {
   constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
 
-  async queueDuePlans(now: Date, limit: number, nextRun: (plan: PlanRecord) => Date | null): Promise<BackupCommand[]> {
+  async tenantsWithDuePlans(now: Date, limit: number): Promise<string[]> {
+    const rows = await this.prisma.$queryRaw<Array<{ tenant_id: string }>>`
+      SELECT DISTINCT tenant_id FROM (
+        SELECT tenant_id FROM backup_plans
+        WHERE enabled AND deleted_at IS NULL AND cron IS NOT NULL AND next_run_at <= ${now}
+        ORDER BY next_run_at
+        LIMIT ${limit}
+      ) due`;
+    return rows.map((row) => row.tenant_id);
+  }
+
+  async queueDuePlans(
+    now: Date,
+    limit: number,
+    nextRun: (plan: PlanRecord) => Date | null,
+    verdicts: ReadonlyMap<string, MlrVerdict>,
+  ): Promise<{ queued: BackupCommand[]; refused: RefusedRun[] }> {
+    const checkedTenants = [...verdicts.keys()];
+    if (checkedTenants.length === 0) return { queued: [], refused: [] };
     return this.prisma.$transaction(
       async (tx) => {
         // SKIP LOCKED: a plan another replica is claiming is its business. When that replica
         // commits, the plan's next_run_at has moved on, so nobody claims the same due time twice.
+        // Only plans of tenants licensing was asked about: one that became due since waits a tick.
         const due = await tx.$queryRaw<Array<{ id: string }>>`
           SELECT id FROM backup_plans
           WHERE enabled AND deleted_at IS NULL AND cron IS NOT NULL AND next_run_at <= ${now}
+            AND tenant_id = ANY(${checkedTenants})
           ORDER BY next_run_at
           LIMIT ${limit}
           FOR UPDATE SKIP LOCKED`;
-        if (due.length === 0) return [];
+        if (due.length === 0) return { queued: [], refused: [] };
         const rows = await tx.backupPlan.findMany({ where: { id: { in: due.map((d) => d.id) } } });
-        const commands: BackupCommand[] = [];
+        const queued: BackupCommand[] = [];
+        const refused: RefusedRun[] = [];
         for (const row of rows) {
           const plan = planFromRow(row);
-          commands.push(await this.queueJob(tx, plan, SCHEDULE_REQUESTER, false, now));
+          const verdict = verdicts.get(plan.tenantId);
+          if (verdict && !verdict.allowed) {
+            const reason = `backup refused before any mail was read: ${verdict.message}`;
+            const command = await this.queueJob(tx, plan, SCHEDULE_REQUESTER, false, now, reason);
+            refused.push({ jobId: command.jobId, tenantId: plan.tenantId, planId: plan.id, reason });
+          } else {
+            queued.push(await this.queueJob(tx, plan, SCHEDULE_REQUESTER, false, now));
+          }
           await tx.backupPlan.update({ where: { id: plan.id }, data: { nextRunAt: nextRun(plan), lastRunAt: now } });
         }
-        return commands;
+        return { queued, refused };
       },
       { timeout: 30_000 },
     );
@@ -139,12 +184,14 @@ export class PrismaDispatchRepository implements DispatchRepository {
     );
   }
 
+  /** Creates the job of one plan run; with `refusal` it is created failed for that reason (never published). */
   private async queueJob(
     tx: Tx,
     plan: PlanRecord,
     requestedBy: string,
     full: boolean,
     now: Date,
+    refusal?: string,
   ): Promise<BackupCommand> {
     const command = buildBackupCommand({
       jobId: randomUUID(),
@@ -161,10 +208,10 @@ export class PrismaDispatchRepository implements DispatchRepository {
         connectorId: plan.connectorId,
         planId: plan.id,
         kind: 'backup',
-        state: 'queued',
         request: command as unknown as Prisma.InputJsonObject,
         requestedBy,
         createdAt: now,
+        ...(refusal === undefined ? { state: 'queued' } : { state: 'failed', error: refusal, finishedAt: now }),
       },
     });
     return command;

@@ -5,6 +5,7 @@ import { LOGGER } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 import { CLOCK, type Clock } from '../common/clock.js';
 import { SchedulingErrorCode, SchedulingException } from '../common/scheduling.exception.js';
+import { MLR_GATE, type MlrGate, type MlrVerdict } from '../licensing/mlr-gate.js';
 import { planNotFound } from '../plans/plans.service.js';
 import type { PlanRecord } from '../plans/plan.js';
 import { nextRunAfter } from '../plans/schedule.js';
@@ -41,6 +42,7 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(DISPATCHER_SETTINGS) private readonly settings: DispatcherSettings,
     @Inject(LOGGER) logger: Logger,
+    @Inject(MLR_GATE) private readonly mlrGate: MlrGate,
   ) {
     this.logger = logger.child({ scope: 'dispatcher' });
   }
@@ -56,6 +58,15 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
   }
 
   async runNow(tenantId: string, planId: string, requestedBy: string, full: boolean): Promise<string> {
+    // Licensing first: a refused tenant gets no job at all, so nothing can ever read its mail.
+    const verdict = await this.mlrGate.check(tenantId);
+    if (!verdict.allowed) {
+      throw new SchedulingException(
+        SchedulingErrorCode.MLR_NOT_ALLOWED,
+        `tenantId: backup refused, no job was created: ${verdict.message}`,
+        'tenantId',
+      );
+    }
     const outcome = await this.repository.queuePlanRun(tenantId, planId, requestedBy, full, this.clock.now());
     if ('refused' in outcome) {
       if (outcome.refused === 'not_found') throw planNotFound(tenantId, planId);
@@ -73,9 +84,19 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
   /** One pass: queue jobs of due plans, then publish what earlier passes could not. */
   async tick(): Promise<void> {
     const now = this.clock.now();
-    const commands = await this.repository.queueDuePlans(now, this.settings.batchSize, (plan) =>
-      this.nextRun(plan, now),
+    const verdicts = await this.mlrVerdicts(await this.repository.tenantsWithDuePlans(now, this.settings.batchSize));
+    const { queued: commands, refused } = await this.repository.queueDuePlans(
+      now,
+      this.settings.batchSize,
+      (plan) => this.nextRun(plan, now),
+      verdicts,
     );
+    for (const job of refused) {
+      this.logger.warn(
+        { event: 'job.refused', jobId: job.jobId, tenantId: job.tenantId, planId: job.planId, reason: job.reason },
+        `scheduled backup refused and recorded as a failed job: ${job.reason}`,
+      );
+    }
     for (const command of commands) {
       this.logger.info(
         { event: 'job.queued', jobId: command.jobId, tenantId: command.tenantId, connectorId: command.connectorId },
@@ -92,6 +113,13 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
         this.logger.warn({ jobId, error: describeError(error) }, 'job command still not published; retrying later');
       }
     }
+  }
+
+  /** What licensing says about each tenant with due plans (one question per tenant and tick). */
+  private async mlrVerdicts(tenantIds: string[]): Promise<Map<string, MlrVerdict>> {
+    const verdicts = new Map<string, MlrVerdict>();
+    for (const tenantId of tenantIds) verdicts.set(tenantId, await this.mlrGate.check(tenantId));
+    return verdicts;
   }
 
   private nextRun(plan: PlanRecord, now: Date): Date | null {

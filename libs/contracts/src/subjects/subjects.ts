@@ -20,7 +20,9 @@ import {
   type HealthRequest,
   type ServiceName,
 } from '../services/health.js';
+import { indexingCallSchemas, type IndexingCalls } from '../services/indexing.js';
 import { schedulingCallSchemas, type SchedulingCalls } from '../services/scheduling.js';
+import { licensingCallSchemas, type LicensingCalls } from '../services/licensing.js';
 
 /** Tenant channels: everything a tenant's connector may touch lives under `mlr.<tenant>.`. */
 export interface ChannelPayloads {
@@ -141,6 +143,16 @@ export interface ServiceCalls {
   'plans.run': SchedulingCalls['plans.run'];
   'jobs.get': SchedulingCalls['jobs.get'];
   'jobs.list': SchedulingCalls['jobs.list'];
+  'licence.import': LicensingCalls['licence.import'];
+  'licence.get': LicensingCalls['licence.get'];
+  'tenants.create': LicensingCalls['tenants.create'];
+  'tenants.list': LicensingCalls['tenants.list'];
+  'tenants.get': LicensingCalls['tenants.get'];
+  'tenants.enableMlr': LicensingCalls['tenants.enableMlr'];
+  'tenants.disableMlr': LicensingCalls['tenants.disableMlr'];
+  'tenants.status': LicensingCalls['tenants.status'];
+  'usage.report': LicensingCalls['usage.report'];
+  'records.search': IndexingCalls['records.search'];
 }
 export type ServiceVerb = keyof ServiceCalls;
 
@@ -162,6 +174,16 @@ export const serviceCallSchemas: {
   'plans.run': schedulingCallSchemas['plans.run'],
   'jobs.get': schedulingCallSchemas['jobs.get'],
   'jobs.list': schedulingCallSchemas['jobs.list'],
+  'licence.import': licensingCallSchemas['licence.import'],
+  'licence.get': licensingCallSchemas['licence.get'],
+  'tenants.create': licensingCallSchemas['tenants.create'],
+  'tenants.list': licensingCallSchemas['tenants.list'],
+  'tenants.get': licensingCallSchemas['tenants.get'],
+  'tenants.enableMlr': licensingCallSchemas['tenants.enableMlr'],
+  'tenants.disableMlr': licensingCallSchemas['tenants.disableMlr'],
+  'tenants.status': licensingCallSchemas['tenants.status'],
+  'usage.report': licensingCallSchemas['usage.report'],
+  'records.search': indexingCallSchemas['records.search'],
 };
 
 export const serviceSubject = <V extends ServiceVerb>(service: ServiceName, verb: V) =>

@@ -1,0 +1,59 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { tenantIdSchema, tenantInputSchema, tenantListQuerySchema, type TenantView } from '@mlr/contracts';
+import { ServiceErrorFilter } from '../http/service-error.filter.js';
+import { parseHttp } from '../http/validation.js';
+import { ServiceClient } from '../services/service-client.js';
+import { operatorActor } from './operator.js';
+
+const tenantPath = z.strictObject({ tenantId: tenantIdSchema });
+
+/** Tenants of the MSP and their MLR enablement (operators only). */
+@Controller('v1/tenants')
+@UseFilters(ServiceErrorFilter)
+export class TenantsController {
+  constructor(@Inject(ServiceClient) private readonly services: ServiceClient) {}
+
+  /** Creates a tenant (MLR disabled); refused beyond the licence's tenant limit. */
+  @Post()
+  @HttpCode(201)
+  async create(
+    @Body() body: unknown,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<TenantView> {
+    const input = parseHttp('body', tenantInputSchema, body);
+    const tenant = await this.services.call('licensing', 'tenants.create', { ...input, actor: operatorActor(request) });
+    response.location(`/v1/tenants/${tenant.id}`);
+    return tenant;
+  }
+
+  /** Tenants by slug, a page at a time (`next` is the `after` of the next page). */
+  @Get()
+  list(@Query() query: unknown): Promise<{ tenants: TenantView[]; next: string | null }> {
+    const { limit, after } = parseHttp('query', tenantListQuerySchema, query);
+    return this.services.call('licensing', 'tenants.list', { limit, ...(after ? { after } : {}) });
+  }
+
+  @Get(':tenantId')
+  get(@Param() params: unknown): Promise<TenantView> {
+    return this.services.call('licensing', 'tenants.get', parseHttp('path', tenantPath, params));
+  }
+
+  /** Enables MLR; refused (409) without a licence in force that has the `mlr` feature and room. */
+  @Post(':tenantId/mlr/enable')
+  @HttpCode(200)
+  enableMlr(@Param() params: unknown, @Req() request: Request): Promise<TenantView> {
+    const { tenantId } = parseHttp('path', tenantPath, params);
+    return this.services.call('licensing', 'tenants.enableMlr', { tenantId, actor: operatorActor(request) });
+  }
+
+  /** Disables MLR: from now on the tenant's backup and restore jobs are refused. */
+  @Post(':tenantId/mlr/disable')
+  @HttpCode(200)
+  disableMlr(@Param() params: unknown, @Req() request: Request): Promise<TenantView> {
+    const { tenantId } = parseHttp('path', tenantPath, params);
+    return this.services.call('licensing', 'tenants.disableMlr', { tenantId, actor: operatorActor(request) });
+  }
+}

@@ -1,0 +1,142 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { PRISMA, type PrismaClient } from '@mlr/db';
+import type { TenantView } from '@mlr/contracts';
+import type { LicenceRecord } from '../licences/licence.js';
+import { countTenants, currentLicence, lockLicensing, type Tx } from '../licences/licences.repository.js';
+import type { LimitsSnapshot } from './mlr-policy.js';
+
+export interface TenantRecord {
+  id: string;
+  name: string;
+  slug: string;
+  mlrEnabled: boolean;
+  enabledAt: Date | null;
+  enabledBy: string | null;
+  disabledAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface TenantRepository {
+  get(tenantId: string): Promise<TenantRecord | null>;
+  bySlug(slug: string): Promise<TenantRecord | null>;
+  /** Tenants ordered by slug, after `after` (exclusive). */
+  list(limit: number, after: string | undefined): Promise<TenantRecord[]>;
+  /** The tenant (or null) and the licence in force, for `tenants.status`. */
+  statusInputs(tenantId: string): Promise<{ tenant: TenantRecord | null; licence: LicenceRecord | null }>;
+  /**
+   * Creates the tenant in one transaction holding the licensing lock, after `check` has seen the
+   * licence and the counts (it refuses by throwing).
+   */
+  create(input: { name: string; slug: string }, check: (snapshot: LimitsSnapshot) => void): Promise<TenantRecord>;
+  /**
+   * Enables MLR under the licensing lock after `check` has seen the tenant, the licence and the
+   * counts; enabling an enabled tenant changes nothing. Null when the tenant does not exist.
+   */
+  enableMlr(
+    tenantId: string,
+    actor: string,
+    now: Date,
+    check: (tenant: TenantRecord, snapshot: LimitsSnapshot) => void,
+  ): Promise<TenantRecord | null>;
+  /** Disables MLR (a disabled tenant stays as it is). Null when the tenant does not exist. */
+  disableMlr(tenantId: string, now: Date): Promise<TenantRecord | null>;
+}
+
+export const TENANT_REPOSITORY = Symbol('TENANT_REPOSITORY');
+
+export function tenantView(tenant: TenantRecord): TenantView {
+  return {
+    id: tenant.id,
+    name: tenant.name,
+    slug: tenant.slug,
+    mlrEnabled: tenant.mlrEnabled,
+    enabledAt: tenant.enabledAt?.toISOString() ?? null,
+    enabledBy: tenant.enabledBy,
+    disabledAt: tenant.disabledAt?.toISOString() ?? null,
+    createdAt: tenant.createdAt.toISOString(),
+    updatedAt: tenant.updatedAt.toISOString(),
+  };
+}
+
+const tenantColumns = {
+  id: true,
+  name: true,
+  slug: true,
+  mlrEnabled: true,
+  enabledAt: true,
+  enabledBy: true,
+  disabledAt: true,
+  createdAt: true,
+  updatedAt: true,
+} as const;
+
+async function snapshot(tx: Tx): Promise<LimitsSnapshot> {
+  const licence = await currentLicence(tx);
+  const counts = await countTenants(tx);
+  return { licence, tenants: counts.total, mlrTenants: counts.mlrEnabled };
+}
+
+@Injectable()
+export class PrismaTenantRepository implements TenantRepository {
+  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+
+  get(tenantId: string): Promise<TenantRecord | null> {
+    return this.prisma.tenant.findUnique({ where: { id: tenantId }, select: tenantColumns });
+  }
+
+  bySlug(slug: string): Promise<TenantRecord | null> {
+    return this.prisma.tenant.findUnique({ where: { slug }, select: tenantColumns });
+  }
+
+  list(limit: number, after: string | undefined): Promise<TenantRecord[]> {
+    return this.prisma.tenant.findMany({
+      where: after === undefined ? {} : { slug: { gt: after } },
+      orderBy: { slug: 'asc' },
+      take: limit,
+      select: tenantColumns,
+    });
+  }
+
+  async statusInputs(tenantId: string): Promise<{ tenant: TenantRecord | null; licence: LicenceRecord | null }> {
+    const [tenant, licence] = await Promise.all([this.get(tenantId), currentLicence(this.prisma)]);
+    return { tenant, licence };
+  }
+
+  create(input: { name: string; slug: string }, check: (snapshot: LimitsSnapshot) => void): Promise<TenantRecord> {
+    return this.prisma.$transaction(async (tx) => {
+      await lockLicensing(tx);
+      check(await snapshot(tx));
+      return tx.tenant.create({ data: { name: input.name, slug: input.slug }, select: tenantColumns });
+    });
+  }
+
+  enableMlr(
+    tenantId: string,
+    actor: string,
+    now: Date,
+    check: (tenant: TenantRecord, snapshot: LimitsSnapshot) => void,
+  ): Promise<TenantRecord | null> {
+    return this.prisma.$transaction(async (tx) => {
+      await lockLicensing(tx);
+      const tenant = await tx.tenant.findUnique({ where: { id: tenantId }, select: tenantColumns });
+      if (!tenant) return null;
+      check(tenant, await snapshot(tx));
+      if (tenant.mlrEnabled) return tenant;
+      return tx.tenant.update({
+        where: { id: tenantId },
+        data: { mlrEnabled: true, enabledAt: now, enabledBy: actor, disabledAt: null },
+        select: tenantColumns,
+      });
+    });
+  }
+
+  async disableMlr(tenantId: string, now: Date): Promise<TenantRecord | null> {
+    // Only an enabled tenant changes, so that repeating the request keeps the first disabledAt.
+    await this.prisma.tenant.updateMany({
+      where: { id: tenantId, mlrEnabled: true },
+      data: { mlrEnabled: false, disabledAt: now },
+    });
+    return this.get(tenantId);
+  }
+}

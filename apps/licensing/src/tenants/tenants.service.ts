@@ -1,0 +1,109 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { TenantMlrStatus, TenantView } from '@mlr/contracts';
+import { LOGGER } from '@mlr/runtime';
+import type { Logger } from '@mlr/telemetry';
+import { CLOCK, type Clock } from '../common/clock.js';
+import { LicensingErrorCode, LicensingException } from '../common/licensing.exception.js';
+import { mlrEnableRefusal, mlrStatus, tenantCreationRefusal } from './mlr-policy.js';
+import { TENANT_REPOSITORY, tenantView, type TenantRecord, type TenantRepository } from './tenants.repository.js';
+
+export function tenantNotFound(tenantId: string): LicensingException {
+  return new LicensingException(
+    LicensingErrorCode.TENANT_NOT_FOUND,
+    `tenantId: there is no tenant ${tenantId}`,
+    'tenantId',
+  );
+}
+
+@Injectable()
+export class TenantsService {
+  private readonly logger: Logger;
+
+  constructor(
+    @Inject(TENANT_REPOSITORY) private readonly tenants: TenantRepository,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.logger = logger.child({ scope: 'tenants' });
+  }
+
+  async create(input: { name: string; slug: string }, actor: string): Promise<TenantView> {
+    const taken = await this.tenants.bySlug(input.slug);
+    if (taken) throw slugTaken(input.slug, taken.id);
+    let tenant: TenantRecord;
+    try {
+      tenant = await this.tenants.create(input, (snapshot) => {
+        const refusal = tenantCreationRefusal(snapshot, this.clock.now());
+        if (refusal) throw refusal;
+      });
+    } catch (error) {
+      // Another operator took the slug between the check above and the insert.
+      if (isUniqueViolation(error)) {
+        const winner = await this.tenants.bySlug(input.slug);
+        if (winner) throw slugTaken(input.slug, winner.id);
+      }
+      throw this.refused('tenant.create', actor, error);
+    }
+    this.logger.info({ event: 'tenant.created', tenantId: tenant.id, slug: tenant.slug, actor }, 'tenant created');
+    return tenantView(tenant);
+  }
+
+  async list(limit: number, after: string | undefined): Promise<{ tenants: TenantView[]; next: string | null }> {
+    const tenants = await this.tenants.list(limit, after);
+    const last = tenants.at(-1);
+    return { tenants: tenants.map(tenantView), next: tenants.length === limit && last ? last.slug : null };
+  }
+
+  async get(tenantId: string): Promise<TenantView> {
+    const tenant = await this.tenants.get(tenantId);
+    if (!tenant) throw tenantNotFound(tenantId);
+    return tenantView(tenant);
+  }
+
+  async enableMlr(tenantId: string, actor: string): Promise<TenantView> {
+    let tenant: TenantRecord | null;
+    try {
+      tenant = await this.tenants.enableMlr(tenantId, actor, this.clock.now(), (current, snapshot) => {
+        const refusal = mlrEnableRefusal(current, snapshot, this.clock.now());
+        if (refusal) throw refusal;
+      });
+    } catch (error) {
+      throw this.refused('tenant.mlr.enable', actor, error, tenantId);
+    }
+    if (!tenant) throw tenantNotFound(tenantId);
+    this.logger.info({ event: 'tenant.mlr.enabled', tenantId, actor }, 'MLR enabled');
+    return tenantView(tenant);
+  }
+
+  async disableMlr(tenantId: string, actor: string): Promise<TenantView> {
+    const tenant = await this.tenants.disableMlr(tenantId, this.clock.now());
+    if (!tenant) throw tenantNotFound(tenantId);
+    this.logger.info({ event: 'tenant.mlr.disabled', tenantId, actor }, 'MLR disabled');
+    return tenantView(tenant);
+  }
+
+  async status(tenantId: string): Promise<TenantMlrStatus> {
+    const { tenant, licence } = await this.tenants.statusInputs(tenantId);
+    return mlrStatus(tenantId, tenant, licence, this.clock.now());
+  }
+
+  /** Logs a refusal of the licence (operators' attempts beyond it are worth seeing) and passes it on. */
+  private refused(action: string, actor: string, error: unknown, tenantId?: string): unknown {
+    if (error instanceof LicensingException) {
+      this.logger.warn({ event: `${action}.refused`, code: error.code, tenantId, actor }, error.message);
+    }
+    return error;
+  }
+}
+
+function slugTaken(slug: string, tenantId: string): LicensingException {
+  return new LicensingException(
+    LicensingErrorCode.SLUG_TAKEN,
+    `slug: "${slug}" is already the slug of tenant ${tenantId}`,
+    'slug',
+  );
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'P2002';
+}

@@ -1,0 +1,76 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { UsageReport, UsageRow } from '@mlr/contracts';
+import { CLOCK, type Clock } from '../common/clock.js';
+import type { LicenceRecord } from '../licences/licence.js';
+import { LICENCE_REPOSITORY, type LicenceRepository } from '../licences/licences.repository.js';
+import { tenantNotFound } from '../tenants/tenants.service.js';
+import { USAGE_REPOSITORY, type UsageRepository } from './usage.repository.js';
+
+/** A mailbox counts as protected while it has an index record created or updated this many days back. */
+export const USAGE_WINDOW_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+/**
+ * Metered usage for billing and the licence limits. Every computed report is also kept as usage
+ * samples (one per tenant), so the samples are exactly the numbers operators and billing saw; a
+ * periodic sample is a scheduled call of this report (e.g. a Kubernetes CronJob on GET /v1/usage).
+ */
+@Injectable()
+export class UsageService {
+  constructor(
+    @Inject(USAGE_REPOSITORY) private readonly usage: UsageRepository,
+    @Inject(LICENCE_REPOSITORY) private readonly licences: LicenceRepository,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  async report(tenantId: string | undefined): Promise<UsageReport> {
+    const now = this.clock.now();
+    const rows = await this.usage.measure(new Date(now.getTime() - USAGE_WINDOW_DAYS * DAY_MS), tenantId);
+    if (tenantId !== undefined && rows.length === 0) throw tenantNotFound(tenantId);
+    await this.usage.recordSamples(rows, now);
+    const licence = await this.licences.current();
+    const totals = summarise(rows);
+    return {
+      generatedAt: now.toISOString(),
+      windowDays: USAGE_WINDOW_DAYS,
+      tenants: rows,
+      totals,
+      limits: licence ? { maxTenants: licence.maxTenants, maxProtectedMailboxes: licence.maxProtectedMailboxes } : null,
+      // Limits are about the whole MSP: a one-tenant report cannot say whether they are exceeded.
+      warnings: licence && tenantId === undefined ? limitWarnings(licence, rows) : [],
+    };
+  }
+}
+
+export function summarise(rows: UsageRow[]): UsageReport['totals'] {
+  const mlr = rows.filter((row) => row.mlrEnabled);
+  return {
+    tenants: rows.length,
+    mlrTenants: mlr.length,
+    protectedMailboxes: rows.reduce((sum, row) => sum + row.protectedMailboxes, 0),
+    storedObjects: rows.reduce((sum, row) => sum + row.storedObjects, 0),
+    storedBytes: rows.reduce((sum, row) => sum + row.storedBytes, 0),
+  };
+}
+
+/**
+ * The licence limits the MSP exceeds, in words (e.g. after a renewal with lower limits). Protected
+ * mailboxes count over the tenants with MLR enabled, as the licence limits them.
+ */
+export function limitWarnings(licence: LicenceRecord, rows: UsageRow[]): string[] {
+  const totals = summarise(rows);
+  const protectedMailboxes = rows.filter((row) => row.mlrEnabled).reduce((sum, row) => sum + row.protectedMailboxes, 0);
+  const warnings: string[] = [];
+  if (totals.tenants > licence.maxTenants) {
+    warnings.push(`${totals.tenants} tenants exceed the licence limit of ${licence.maxTenants}`);
+  }
+  if (totals.mlrTenants > licence.maxTenants) {
+    warnings.push(`${totals.mlrTenants} tenants with MLR enabled exceed the licence limit of ${licence.maxTenants}`);
+  }
+  if (protectedMailboxes > licence.maxProtectedMailboxes) {
+    warnings.push(
+      `${protectedMailboxes} protected mailboxes of tenants with MLR enabled exceed the licence limit of ${licence.maxProtectedMailboxes}`,
+    );
+  }
+  return warnings;
+}
