@@ -12,7 +12,7 @@ import { firstValueFrom, timeout } from 'rxjs';
 import { searchRequestSchema, searchResultSchema, serviceSubject, type SearchResult } from '@mlr/contracts';
 import { REPO_ROOT, startApp, startInfrastructure } from '@mlr/testing';
 import { toSearchFilter } from '../../apps/indexing/src/search/record-search.js';
-import { SEARCH_RANDOM_PAGE_COST } from '../../apps/indexing/src/search/repositories/search.repository.js';
+import { SEARCH_EFFECTIVE_CACHE_SIZE } from '../../apps/indexing/src/search/repositories/search.repository.js';
 import { searchStatement } from '../../apps/indexing/src/search/search-sql.js';
 import { migrate } from '../../deploy/local/infra.js';
 
@@ -290,12 +290,15 @@ async function main(): Promise<void> {
       mailboxes: { type: 'string', default: '200' },
       runs: { type: 'string', default: '50' },
       batch: { type: 'string', default: '5000' },
+      /** Leave the state directory (database included) for inspection or --reuse. */
       keep: { type: 'boolean', default: false },
+      /** State directory of an earlier --keep run with the same --records and --mailboxes: skip the load. */
+      reuse: { type: 'string' },
     },
   });
   const total = Number(values.records);
   const runs = Number(values.runs);
-  const dir = mkdtempSync(join(REPO_ROOT, 'tmp', 'bench-search-'));
+  const dir = values.reuse ?? mkdtempSync(join(REPO_ROOT, 'tmp', 'bench-search-'));
   console.log(
     `bench:search — ${total.toLocaleString('en')} records, ${values.mailboxes} mailboxes, ${runs} runs per search; state in ${dir}`,
   );
@@ -311,16 +314,23 @@ async function main(): Promise<void> {
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: 2,
-    options: `-c random_page_cost=${SEARCH_RANDOM_PAGE_COST}`,
+    options: `-c effective_cache_size=${SEARCH_EFFECTIVE_CACHE_SIZE}`,
   });
   // An idle connection dropped by the server must not end the run before the figures are printed.
   pool.on('error', (error) => console.error(`database connection: ${error.message}`));
   let client: ClientProxy | undefined;
   let stopApp: (() => Promise<void>) | undefined;
   try {
-    await pool.query(`INSERT INTO tenants (id, name, slug, updated_at) VALUES ($1, $1, $1, now())`, [TENANT]);
     const w = world(Number(values.mailboxes), prng(7));
-    await load(pool, w, total, Number(values.batch), 2);
+    if (values.reuse) {
+      const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM index_records WHERE tenant_id = $1`, [
+        TENANT,
+      ]);
+      console.log(`reusing ${Number(rows[0]?.n).toLocaleString('en')} loaded index records`);
+    } else {
+      await pool.query(`INSERT INTO tenants (id, name, slug, updated_at) VALUES ($1, $1, $1, now())`, [TENANT]);
+      await load(pool, w, total, Number(values.batch), 2);
+    }
     let started = Date.now();
     // What autovacuum would have done by the time anyone searches: statistics, visibility map, and
     // the GIN indexes' pending lists merged.
@@ -420,7 +430,7 @@ async function main(): Promise<void> {
     await stopApp?.();
     await pool.end();
     await stopInfra();
-    if (!values.keep) rmSync(dir, { recursive: true, force: true });
+    if (!values.keep && !values.reuse) rmSync(dir, { recursive: true, force: true });
   }
 }
 
