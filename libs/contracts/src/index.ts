@@ -11,3 +11,4 @@ export * from './services/scheduling.js';
 export * from './services/indexing.js';
 export * from './services/licensing.js';
 export * from './subjects/subjects.js';
+export * from './restore/restore.js';

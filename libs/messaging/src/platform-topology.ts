@@ -5,10 +5,20 @@ import {
   parseChannelPayload,
   connectorJobsConsumer,
   subjects,
+  tenantCallSchemas,
+  tenantOfCallSubject,
   type Channel,
   type ChannelPayloads,
+  type TenantCalls,
+  type TenantCallSubject,
 } from '@mlr/contracts';
-import { PayloadValidationError, type Validator } from './contract-types.js';
+import {
+  PayloadValidationError,
+  schemaServiceValidator,
+  type ServiceValidator,
+  type Validator,
+} from './contract-types.js';
+import { ServiceClient, ServiceServer, type ServeOptions, type ServiceClientOptions } from './service.js';
 import type { MessagingConnection } from './connection.js';
 import { ensureConsumer, ensureStream, type ConsumerSpec, type StreamSpec } from './declare.js';
 
@@ -117,3 +127,60 @@ export const platformValidator: Validator<ChannelPayloads> = {
     }
   },
 };
+
+const tenantCallSchemaValidator = schemaServiceValidator<TenantCalls>(tenantCallSchemas);
+
+/**
+ * Validates both ends of the tenant calls (`restore.items`, `objects.fetch`). A request must come on
+ * a subject of its verb, and its `tenantId` (and `jobId`) must be those of the subject: the subject
+ * is what NATS permissions restrict, so a connector cannot ask for another tenant's data by naming it.
+ */
+export const tenantCallValidator: ServiceValidator<TenantCalls> = {
+  parseRequest(verb, subject, data) {
+    const request = tenantCallSchemaValidator.parseRequest(verb, subject, data);
+    const owner = tenantOfCallSubject(verb, subject);
+    const claimed = request as { tenantId: string; jobId?: string };
+    if (!owner) {
+      throw new PayloadValidationError(`${verb} request`, [
+        { path: '(subject)', message: `"${subject}" is not a ${verb} subject` },
+      ]);
+    }
+    if (claimed.tenantId !== owner.tenantId) {
+      throw new PayloadValidationError(`${verb} request on ${subject}`, [
+        { path: 'tenantId', message: `"${claimed.tenantId}" does not match the subject's tenant "${owner.tenantId}"` },
+      ]);
+    }
+    if (owner.jobId !== undefined && claimed.jobId !== owner.jobId) {
+      throw new PayloadValidationError(`${verb} request on ${subject}`, [
+        { path: 'jobId', message: `"${String(claimed.jobId)}" does not match the subject's job "${owner.jobId}"` },
+      ]);
+    }
+    return request;
+  },
+  parseResponse: (verb, subject, data) => tenantCallSchemaValidator.parseResponse(verb, subject, data),
+};
+
+type TenantCallSubjects = { readonly [V in keyof TenantCalls]: TenantCallSubject<V> };
+
+/** A client of the tenant calls (the connector): subjects from `tenantCallSubjects` of the contracts. */
+export function tenantCallClient(
+  connection: MessagingConnection,
+  options: ServiceClientOptions = {},
+): ServiceClient<TenantCalls, TenantCallSubjects> {
+  return new ServiceClient<TenantCalls, TenantCallSubjects>(connection.nc, tenantCallValidator, {
+    logger: connection.logger,
+    ...options,
+  });
+}
+
+/**
+ * A server of tenant calls (scheduling, storage). It subscribes to the verb's wildcard
+ * (`tenantCallWildcards`); handlers must check that the request's `tenantId` is the subject's
+ * tenant (`tenantOfCallSubject`).
+ */
+export function tenantCallServer(
+  connection: MessagingConnection,
+  options: ServeOptions = {},
+): ServiceServer<TenantCalls> {
+  return new ServiceServer<TenantCalls>(connection.nc, tenantCallValidator, { logger: connection.logger, ...options });
+}

@@ -60,6 +60,7 @@ export class JobReporter {
       state,
       counters: { ...this.counters },
       checkpoints: [...this.pendingCheckpoints.values()],
+      items: [],
       errors: this.pendingErrors,
     };
     this.pendingErrors = [];

@@ -16,6 +16,8 @@ export function httpStatusOf(code: ServiceErrorCode): number {
       return HttpStatus.NOT_FOUND;
     case 'conflict':
       return HttpStatus.CONFLICT;
+    case 'forbidden':
+      return HttpStatus.FORBIDDEN;
     default:
       return assertUnreachable(code);
   }

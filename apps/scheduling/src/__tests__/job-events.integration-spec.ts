@@ -62,6 +62,7 @@ describe('scheduling: job events', () => {
       state,
       counters: { ...zero, seen, new: seen, bytes: seen * 1000 },
       checkpoints: [],
+      items: [],
       errors: [],
       ...extra,
     };

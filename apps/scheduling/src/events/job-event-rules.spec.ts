@@ -27,6 +27,7 @@ function event(
     state,
     counters: { ...zero, seen, new: seen },
     checkpoints: [],
+    items: [],
     errors: [],
   };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { connectorIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
 import { folderCheckpointSchema } from '../jobs/checkpoint.js';
+import { restoreItemResultSchema } from '../restore/restore.js';
 
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'partially_failed', 'failed', 'cancelled'] as const;
 
@@ -28,6 +29,8 @@ export const jobEventSchema = z.strictObject({
   counters: jobCountersSchema,
   /** Checkpoints that advanced since the previous event (committed end to end). */
   checkpoints: z.array(folderCheckpointSchema).default([]),
+  /** Restore jobs: results of the items finished since the previous event. */
+  items: z.array(restoreItemResultSchema).default([]),
   /** Per-item or per-mailbox problems found since the previous event. */
   errors: z.array(
     z.strictObject({

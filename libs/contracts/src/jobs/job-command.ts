@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { connectorIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
 import { backupFilterSchema } from './backup-filter.js';
 import { folderCheckpointSchema } from './checkpoint.js';
+import { restoreTargetSchema } from '../restore/restore.js';
 
 export const mailboxSelectionSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('all') }),
@@ -31,13 +32,10 @@ export const jobCommandSchema = z.discriminatedUnion('kind', [
   z.strictObject({
     ...base,
     kind: z.literal('restore'),
-    recordIds: z.array(z.string().min(1)).min(1),
-    target: z.discriminatedUnion('kind', [
-      z.strictObject({ kind: z.literal('original') }),
-      z.strictObject({ kind: z.literal('folder'), folder: z.string().min(1) }),
-      z.strictObject({ kind: z.literal('mailbox'), mailbox: z.string().min(1), folder: z.string().min(1).optional() }),
-      z.strictObject({ kind: z.literal('export'), format: z.enum(['mbox', 'eml-zip']), path: z.string().min(1) }),
-    ]),
+    /** How many items the job has; the connector pages through them with the `restore.items` tenant call. */
+    itemCount: z.number().int().positive(),
+    target: restoreTargetSchema,
+    /** Restore even when the same message (Message-ID and content) is already in the target folder. */
     duplicate: z.boolean().default(false),
   }),
 ]);

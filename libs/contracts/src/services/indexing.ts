@@ -121,6 +121,9 @@ function checkRanges(query: RangeChecked, ctx: z.RefinementCtx): void {
   }
 }
 
+/** The criteria alone (no paging): what a restore "by search" selects. */
+export const searchCriteriaSchema = z.strictObject(searchCriteriaFields).superRefine(checkRanges);
+
 /** Body of `POST /v1/tenants/:tenantId/search` (and, typed from strings, the query of `GET`). */
 export const searchQuerySchema = z.strictObject({ ...searchCriteriaFields, ...pagingFields }).superRefine(checkRanges);
 

@@ -166,10 +166,10 @@ export const jobListSchema = z.strictObject({ jobs: z.array(jobSummarySchema) })
 
 /**
  * The reply of a service call that was refused: a domain error, mapped once in the service from its
- * exception codes. The gateway maps `code` to an HTTP status (invalid_request 400, not_found 404,
- * conflict 409). `field` names the (first) request field at fault.
+ * exception codes. The gateway maps `code` to an HTTP status (invalid_request 400, forbidden 403,
+ * not_found 404, conflict 409). `field` names the (first) request field at fault.
  */
-export const SERVICE_ERROR_CODES = ['invalid_request', 'not_found', 'conflict'] as const;
+export const SERVICE_ERROR_CODES = ['invalid_request', 'not_found', 'conflict', 'forbidden'] as const;
 export const serviceErrorReplySchema = z.strictObject({
   code: z.enum(SERVICE_ERROR_CODES),
   message: z.string().min(1),

@@ -23,6 +23,7 @@ import {
 import { indexingCallSchemas, type IndexingCalls } from '../services/indexing.js';
 import { schedulingCallSchemas, type SchedulingCalls } from '../services/scheduling.js';
 import { licensingCallSchemas, type LicensingCalls } from '../services/licensing.js';
+import { restoreCallSchemas, type RestoreCalls, type TenantVerb } from '../restore/restore.js';
 
 /** Tenant channels: everything a tenant's connector may touch lives under `mlr.<tenant>.`. */
 export interface ChannelPayloads {
@@ -153,6 +154,9 @@ export interface ServiceCalls {
   'tenants.status': LicensingCalls['tenants.status'];
   'usage.report': LicensingCalls['usage.report'];
   'records.search': IndexingCalls['records.search'];
+  'records.resolve': RestoreCalls['records.resolve'];
+  'restores.create': RestoreCalls['restores.create'];
+  'jobs.items': RestoreCalls['jobs.items'];
 }
 export type ServiceVerb = keyof ServiceCalls;
 
@@ -184,6 +188,9 @@ export const serviceCallSchemas: {
   'tenants.status': licensingCallSchemas['tenants.status'],
   'usage.report': licensingCallSchemas['usage.report'],
   'records.search': indexingCallSchemas['records.search'],
+  'records.resolve': restoreCallSchemas['records.resolve'],
+  'restores.create': restoreCallSchemas['restores.create'],
+  'jobs.items': restoreCallSchemas['jobs.items'],
 };
 
 export const serviceSubject = <V extends ServiceVerb>(service: ServiceName, verb: V) =>
@@ -210,6 +217,17 @@ export const SERVICE_CONSUMERS = {
 } as const;
 
 /** Durable consumer through which one connector takes its jobs. */
+declare const tenantCallBrand: unique symbol;
+/** A concrete subject of a tenant call (request/reply a connector may make on its tenant's subjects). */
+export type TenantCallSubject<V extends TenantVerb> = string & { readonly [tenantCallBrand]: V };
+
+export const tenantCallSubjects = {
+  'restore.items': (tenantId: string, jobId: string) =>
+    `mlr.${token('tenantId', tenantId)}.restore.${token('jobId', jobId)}` as TenantCallSubject<'restore.items'>,
+  'objects.fetch': (tenantId: string) =>
+    `mlr.${token('tenantId', tenantId)}.fetch` as TenantCallSubject<'objects.fetch'>,
+} as const;
+
 export const connectorJobsConsumer = (tenantId: string, connectorId: string) =>
   `jobs-${token('tenantId', tenantId)}-${token('connectorId', connectorId)}`;
 
@@ -217,7 +235,8 @@ export const connectorJobsConsumer = (tenantId: string, connectorId: string) =>
 export const tenantInboxPrefix = (tenantId: string) => `_INBOX_${token('tenantId', tenantId)}`;
 
 /**
- * NATS permissions of one connector: its tenant's subjects, the JetStream API calls on its own jobs
+ * NATS permissions of one connector: its tenant's subjects (including the restore tenant calls:
+ * `mlr.<t>.restore.<job>` and `mlr.<t>.fetch`), the JetStream API calls on its own jobs
  * consumer, acks of its own deliveries and replies under its tenant's inbox. Nothing else: no other
  * tenant's subjects, no `mlr.svc.>`, no stream management.
  */
@@ -232,6 +251,8 @@ export function connectorPermissions(
       `mlr.${tenantId}.chunks.*`,
       subjects.objects(tenantId),
       `mlr.${tenantId}.events.*`,
+      `mlr.${tenantId}.restore.*`,
+      tenantCallSubjects['objects.fetch'](tenantId),
       `$JS.API.INFO`,
       `$JS.API.STREAM.INFO.${STREAMS.jobs.name}`,
       `$JS.API.CONSUMER.INFO.${STREAMS.jobs.name}.${consumer}`,

@@ -1,0 +1,288 @@
+import { z } from 'zod';
+import { connectorIdSchema, contentIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
+import { searchCriteriaSchema, visibleMailboxesSchema } from '../services/indexing.js';
+
+/*
+ * Restore and export (issue 4). A restore job names index records (by id, or by a search) and a
+ * target. Scheduling resolves the records through indexing once, when the job is created, and keeps
+ * the resulting items (what the connector needs to recreate each message) with the job; the job
+ * command carries only their number, and the connector pages through them with the `restore.items`
+ * tenant call. The connector fetches each sealed object with `objects.fetch`, opens and verifies it,
+ * and reports one result per item in its job events.
+ */
+
+/** Most items one restore job may have; a larger selection is refused (split it by date or folder). */
+export const RESTORE_MAX_ITEMS = 10_000;
+
+const mailboxNameSchema = z.string().min(1, 'must not be empty').max(320);
+/** An IMAP folder path as the connector reports it (`INBOX`, `Projects/2026`, `Restored Items/2026-11-24`). */
+const folderNameSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(1024)
+  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), 'must not contain control characters');
+
+/**
+ * A file name in the connector's export directory (`restore.exportDir` of its configuration): the
+ * cloud never names a path on the customer's machine, only a file inside that directory.
+ */
+export const exportFileNameSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/,
+    'must be a plain file name (letters, digits, dot, dash, underscore; no directories)',
+  )
+  .refine((value) => !value.includes('..'), 'must not contain ".."');
+
+/** Where restored messages go. */
+export const restoreTargetSchema = z.discriminatedUnion('kind', [
+  /** Each message back into the mailbox and folder it was backed up from. */
+  z.strictObject({ kind: z.literal('original') }),
+  /** Each message into its own mailbox, in this folder (created if missing), e.g. `Restored Items/2026-11-24`. */
+  z.strictObject({ kind: z.literal('folder'), folder: folderNameSchema }),
+  /** Every message into another mailbox (tenant admins only); into `folder`, or else its original folder. */
+  z.strictObject({ kind: z.literal('mailbox'), mailbox: mailboxNameSchema, folder: folderNameSchema.optional() }),
+  /** No mailbox: the connector writes an mbox file (mboxrd) or a zip of .eml files into its export directory. */
+  z.strictObject({ kind: z.literal('export'), format: z.enum(['mbox', 'eml-zip']), fileName: exportFileNameSchema }),
+]);
+
+export const messageFlagsSchema = z.strictObject({
+  seen: z.boolean(),
+  answered: z.boolean(),
+  flagged: z.boolean(),
+  draft: z.boolean(),
+  deleted: z.boolean(),
+});
+
+/** What the connector needs to recreate one message (a resolved index record). */
+export const restoreItemSchema = z.strictObject({
+  /** Position in the job, from 0; results name items by it. */
+  seq: z.number().int().nonnegative(),
+  recordId: z.string().min(1),
+  contentId: contentIdSchema,
+  /** Where the message was backed up from. */
+  mailbox: mailboxNameSchema,
+  folder: z.string().min(1).max(1024),
+  messageId: z.string().max(998).nullable(),
+  subject: z.string().max(8192).nullable(),
+  internalDate: isoDateSchema.nullable(),
+  flags: messageFlagsSchema,
+  keywords: z.array(z.string().min(1).max(256)),
+  /** Size of the original message in bytes. */
+  size: z.number().int().nonnegative(),
+});
+
+export const RESTORE_OUTCOMES = ['restored', 'skipped', 'failed'] as const;
+
+/** The result of one item, reported by the connector in its job events. */
+export const restoreItemResultSchema = z.strictObject({
+  seq: z.number().int().nonnegative(),
+  /** `skipped`: the same message (Message-ID and content) is already in the target folder. */
+  outcome: z.enum(RESTORE_OUTCOMES),
+  /** Why it failed or was skipped. */
+  reason: z.string().max(2048).optional(),
+  /** Where it went (mailbox targets); the export file for exports. */
+  targetMailbox: z.string().max(320).optional(),
+  targetFolder: z.string().max(1024).optional(),
+});
+
+/** Which records to restore: by id (e.g. picked from search results), or every match of a search. */
+const recordIdsSchema = z.array(z.string().min(1).max(64)).min(1).max(RESTORE_MAX_ITEMS);
+export const restoreSelectionSchema = z.union([
+  z.strictObject({ recordIds: recordIdsSchema }),
+  z.strictObject({ query: searchCriteriaSchema }),
+]);
+
+const restoreInputFields = {
+  /** The connector that restores; may be left out when the tenant has exactly one. */
+  connectorId: connectorIdSchema.optional(),
+  /** Either the ids of index records (search hits) ... */
+  recordIds: recordIdsSchema.optional(),
+  /** ... or a search whose every match is restored. */
+  query: searchCriteriaSchema.optional(),
+  target: restoreTargetSchema,
+  /** Restore even when the same message is already in the target folder. */
+  duplicate: z.boolean().default(false),
+};
+
+function exactlyOneSelection(input: { recordIds?: unknown; query?: unknown }, ctx: z.RefinementCtx): void {
+  if ((input.recordIds === undefined) === (input.query === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['recordIds'], message: 'give either recordIds or query (exactly one)' });
+  }
+}
+
+/** Body of `POST /v1/tenants/:tenantId/restores`. */
+export const restoreInputSchema = z.strictObject(restoreInputFields).superRefine(exactlyOneSelection);
+
+/** The role the gateway authenticated (issue 5); services decide with it, they never guess it. */
+export const requesterSchema = z.strictObject({
+  actor: z.string().min(1).max(320),
+  role: z.enum(['operator', 'tenant_admin', 'user']),
+  /** The mailboxes the requester may read and restore: `all`, or their own and delegated ones. */
+  visibleMailboxes: visibleMailboxesSchema,
+});
+
+export type RestoreTarget = z.infer<typeof restoreTargetSchema>;
+export type RestoreItem = z.infer<typeof restoreItemSchema>;
+export type RestoreItemResult = z.infer<typeof restoreItemResultSchema>;
+export type RestoreOutcome = (typeof RESTORE_OUTCOMES)[number];
+export type RestoreSelection = z.infer<typeof restoreSelectionSchema>;
+export type RestoreInput = z.input<typeof restoreInputSchema>;
+export type Requester = z.infer<typeof requesterSchema>;
+export type MessageFlags = z.infer<typeof messageFlagsSchema>;
+
+// ---------------------------------------------------------------------------------------------------
+// Service verbs
+// ---------------------------------------------------------------------------------------------------
+
+/** indexing `records.resolve`: the items of a restore, in message-date order (newest first). */
+export const resolveRecordsRequestSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  visibleMailboxes: visibleMailboxesSchema,
+  selection: restoreSelectionSchema,
+  /** Refuse (invalid_request) when the selection has more records than this. */
+  maxItems: z.number().int().min(1).max(RESTORE_MAX_ITEMS).default(RESTORE_MAX_ITEMS),
+});
+/** `seq` is assigned by scheduling; indexing answers the items without it. */
+export const resolvedRecordSchema = restoreItemSchema.omit({ seq: true });
+export const resolveRecordsResponseSchema = z.strictObject({ items: z.array(resolvedRecordSchema) });
+
+/** scheduling `restores.create`. */
+export const createRestoreRequestSchema = z
+  .strictObject({ ...restoreInputFields, tenantId: tenantIdSchema, requester: requesterSchema })
+  .superRefine(exactlyOneSelection);
+export const restoreAcceptedSchema = z.strictObject({
+  jobId: jobIdSchema,
+  state: z.literal('queued'),
+  kind: z.enum(['restore', 'export']),
+  itemCount: z.number().int().positive(),
+  connectorId: connectorIdSchema,
+});
+
+/** One item of a restore job as the API shows it: what it was, and what became of it. */
+export const restoreItemViewSchema = z.strictObject({
+  seq: z.number().int().nonnegative(),
+  recordId: z.string(),
+  mailbox: z.string(),
+  folder: z.string(),
+  messageId: z.string().nullable(),
+  subject: z.string().nullable(),
+  size: z.number().int().nonnegative(),
+  /** `pending` until the connector reports it. */
+  outcome: z.enum(['pending', ...RESTORE_OUTCOMES]),
+  reason: z.string().nullable(),
+  targetMailbox: z.string().nullable(),
+  targetFolder: z.string().nullable(),
+  finishedAt: isoDateSchema.nullable(),
+});
+
+/** scheduling `jobs.items`: the items of a restore job with their results, by `seq`. */
+export const listJobItemsRequestSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  jobId: jobIdSchema,
+  outcome: z.enum(['pending', ...RESTORE_OUTCOMES]).optional(),
+  /** Items with `seq` greater than this (the previous page's `nextAfter`). */
+  after: z.number().int().min(-1).default(-1),
+  limit: z.number().int().min(1).max(1_000).default(100),
+});
+export const jobItemListSchema = z.strictObject({
+  items: z.array(restoreItemViewSchema),
+  /** Pass as `after` for the next page; null when this page is the last. */
+  nextAfter: z.number().int().nullable(),
+});
+
+export interface RestoreCalls {
+  'records.resolve': {
+    request: z.input<typeof resolveRecordsRequestSchema>;
+    response: z.infer<typeof resolveRecordsResponseSchema>;
+  };
+  'restores.create': {
+    request: z.input<typeof createRestoreRequestSchema>;
+    response: z.infer<typeof restoreAcceptedSchema>;
+  };
+  'jobs.items': { request: z.input<typeof listJobItemsRequestSchema>; response: z.infer<typeof jobItemListSchema> };
+}
+
+export const restoreCallSchemas = {
+  'records.resolve': { request: resolveRecordsRequestSchema, response: resolveRecordsResponseSchema },
+  'restores.create': { request: createRestoreRequestSchema, response: restoreAcceptedSchema },
+  'jobs.items': { request: listJobItemsRequestSchema, response: jobItemListSchema },
+} as const;
+
+// ---------------------------------------------------------------------------------------------------
+// Tenant calls: request/reply on the tenant's own subjects, reachable by its connectors
+// ---------------------------------------------------------------------------------------------------
+
+/** Largest slice of a sealed object one `objects.fetch` returns (base64 in the reply stays under 1 MB). */
+export const FETCH_MAX_BYTES = 512 * 1024;
+
+/** `mlr.<tenant>.restore.<job>` (served by scheduling): a page of a restore job's items. */
+export const restoreItemsRequestSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  jobId: jobIdSchema,
+  /** Items with `seq` greater than this; -1 for the first page. */
+  after: z.number().int().min(-1),
+  limit: z.number().int().min(1).max(500),
+});
+export const restoreItemsResponseSchema = z.strictObject({
+  items: z.array(restoreItemSchema),
+  /** How many items the job has in all. */
+  total: z.number().int().nonnegative(),
+});
+
+/** `mlr.<tenant>.fetch` (served by storage): a byte range of the sealed object of a content id. */
+export const objectFetchRequestSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  contentId: contentIdSchema,
+  offset: z.number().int().nonnegative(),
+  length: z.number().int().min(1).max(FETCH_MAX_BYTES),
+});
+export const objectFetchResponseSchema = z.strictObject({
+  contentId: contentIdSchema,
+  /** Size of the whole sealed object. */
+  sealedSize: z.number().int().nonnegative(),
+  /** Tenant key id it was sealed with. */
+  keyId: z.string(),
+  offset: z.number().int().nonnegative(),
+  /** Base64 of the bytes from `offset` (fewer than asked at the end of the object). */
+  data: z.string(),
+});
+
+export interface TenantCalls {
+  'restore.items': {
+    request: z.infer<typeof restoreItemsRequestSchema>;
+    response: z.infer<typeof restoreItemsResponseSchema>;
+  };
+  'objects.fetch': {
+    request: z.infer<typeof objectFetchRequestSchema>;
+    response: z.infer<typeof objectFetchResponseSchema>;
+  };
+}
+export type TenantVerb = keyof TenantCalls;
+
+export const tenantCallSchemas = {
+  'restore.items': { request: restoreItemsRequestSchema, response: restoreItemsResponseSchema },
+  'objects.fetch': { request: objectFetchRequestSchema, response: objectFetchResponseSchema },
+} as const;
+
+/** Wildcards the serving services subscribe to (queue groups), for every tenant. */
+export const tenantCallWildcards: { [V in TenantVerb]: string } = {
+  'restore.items': 'mlr.*.restore.*',
+  'objects.fetch': 'mlr.*.fetch',
+};
+
+/**
+ * The tenant of a tenant-call subject (`mlr.<tenant>.restore.<job>`, `mlr.<tenant>.fetch`), or null.
+ * Servers refuse a request whose `tenantId` is not the subject's tenant, so a connector cannot ask
+ * for another tenant's data even by naming it.
+ */
+export function tenantOfCallSubject(verb: TenantVerb, subject: string): { tenantId: string; jobId?: string } | null {
+  const parts = subject.split('.');
+  const idPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
+  if (parts[0] !== 'mlr' || !parts[1] || !idPattern.test(parts[1])) return null;
+  if (verb === 'restore.items' && parts.length === 4 && parts[2] === 'restore' && idPattern.test(parts[3] ?? '')) {
+    return { tenantId: parts[1], jobId: parts[3] as string };
+  }
+  if (verb === 'objects.fetch' && parts.length === 3 && parts[2] === 'fetch') return { tenantId: parts[1] };
+  return null;
+}
