@@ -11,6 +11,8 @@ import { createStorageMetrics, type StorageMetrics } from './backup/storage-metr
 import { PrismaStoredObjectRepository } from './backup/stored-object.repository.js';
 import { jetStreamRecordSink, StoreObjectCommit } from './backup/store-object-commit.use-case.js';
 import type { StorageConfig } from './config.js';
+import { FetchObjectRange } from './restore/fetch-object-range.use-case.js';
+import { ObjectFetchServer } from './restore/object-fetch.server.js';
 
 export const OBJECT_STORE = Symbol('OBJECT_STORE');
 export const STORAGE_CONFIG = Symbol('STORAGE_CONFIG');
@@ -90,6 +92,19 @@ export class StorageModule {
               concurrency: config.STORAGE_CONCURRENCY,
             }),
           inject: [MESSAGING, StoreObjectCommit, STORAGE_METRICS, LOGGER],
+        },
+        {
+          provide: ObjectFetchServer,
+          useFactory: (prisma: PrismaClient, messaging: MessagingConnection, store: ObjectStore, logger: Logger) =>
+            new ObjectFetchServer(
+              messaging,
+              new FetchObjectRange({
+                objects: new PrismaStoredObjectRepository(prisma),
+                store,
+                logger: logger.child({ scope: 'restore' }),
+              }),
+            ),
+          inject: [PRISMA, MESSAGING, OBJECT_STORE, LOGGER],
         },
         {
           provide: APP_HEALTH_CHECKS,
