@@ -1,7 +1,11 @@
 import { parseArgs } from 'node:util';
+import { ContractViolation } from '@mlr/contracts';
 import { createLogger } from '@mlr/telemetry';
 import { ConnectorAgent } from './agent.js';
 import { runBackupCommand } from './cli/backup-command.js';
+import { GatewayClient, GatewayError } from './cli/gateway-client.js';
+import { runRestoreCommand } from './cli/restore-command.js';
+import { runSearchCommand, SEARCH_OPTIONS } from './cli/search-command.js';
 import { ConnectorConfigError, keyFilePath, loadConnectorConfig } from './config/connector-config.js';
 import { createTenantKeyFile, KeyFileError } from './keys/key-file.js';
 
@@ -14,7 +18,19 @@ commands:
   backup     run a one-off backup now, with a progress bar
              --mailbox <address>   (repeatable; default: every configured mailbox + public folders)
              --filter '<json>'     e.g. '{"fromDate":"2026-01-01T00:00:00Z","hasAttachment":true}'
-             --json                machine-readable summary only`;
+             --json                machine-readable summary only
+  search     search the backups of this connector's tenant (through the gateway)
+             --from-date/--to-date <date>  --from/--to <address or domain>  --subject <text>
+             --attachment <name>  --mailbox <address> (repeatable)  --folder <folder>  --text <words>
+             --item-type <type>  --has-attachment  --flagged  --unread  --min-size/--max-size <bytes>
+             --backup-job <id>  --limit <n> (default 100)  --json
+  restore    restore messages through this connector, with a progress bar
+             --record <id> (repeatable, ids from search) or the search options above
+             --target original | folder:<folder> | mailbox:<address>[:<folder>] | mbox:<file> | eml-zip:<file>
+             --duplicate   restore even when the same message is already in the target folder
+             --json        machine-readable summary only
+  search and restore talk to the gateway: --gateway <url> (or MLR_GATEWAY_URL) with the token of the
+  person asking: --token <token> (or MLR_TOKEN)`;
 
 async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -26,6 +42,13 @@ async function main(argv: string[]): Promise<number> {
       mailbox: { type: 'string', multiple: true },
       filter: { type: 'string' },
       json: { type: 'boolean', default: false },
+      record: { type: 'string', multiple: true },
+      target: { type: 'string' },
+      duplicate: { type: 'boolean', default: false },
+      limit: { type: 'string' },
+      gateway: { type: 'string' },
+      token: { type: 'string' },
+      ...SEARCH_OPTIONS,
     },
   });
   const command = positionals[0];
@@ -86,6 +109,33 @@ async function main(argv: string[]): Promise<number> {
         await agent.stop();
       }
     }
+    case 'search':
+    case 'restore': {
+      const url = values.gateway ?? process.env['MLR_GATEWAY_URL'];
+      if (!url) {
+        process.stderr.write(`connector ${command}: give the gateway with --gateway <url> or MLR_GATEWAY_URL\n`);
+        return 2;
+      }
+      const gateway = new GatewayClient({ url, token: values.token ?? process.env['MLR_TOKEN'] });
+      const flags = { ...values, mailbox: values.mailbox ?? [] };
+      if (command === 'search') {
+        const limit = values.limit === undefined ? 100 : Number(values.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) {
+          process.stderr.write(`connector search: --limit must be a whole number from 1 to 100000\n`);
+          return 2;
+        }
+        return runSearchCommand(gateway, { tenantId: config.tenantId, flags, limit, json: values.json ?? false });
+      }
+      return runRestoreCommand(gateway, {
+        tenantId: config.tenantId,
+        connectorId: config.connectorId,
+        recordIds: values.record ?? [],
+        flags,
+        target: values.target,
+        duplicate: values.duplicate ?? false,
+        json: values.json ?? false,
+      });
+    }
     default:
       process.stderr.write(`connector: unknown command "${command}"\n${USAGE}\n`);
       return 2;
@@ -95,7 +145,11 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    const known = error instanceof ConnectorConfigError || error instanceof KeyFileError;
+    const known =
+      error instanceof ConnectorConfigError ||
+      error instanceof KeyFileError ||
+      error instanceof GatewayError ||
+      error instanceof ContractViolation;
     process.stderr.write(
       `${known ? '' : 'connector failed: '}${error instanceof Error ? error.message : String(error)}\n`,
     );
