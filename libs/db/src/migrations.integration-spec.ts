@@ -25,6 +25,7 @@ const EXPECTED_TABLES = [
   'jobs',
   'licences',
   'mailboxes',
+  'restore_items',
   'stored_objects',
   'tenants',
   'usage_samples',
