@@ -129,23 +129,33 @@ export type RestoreOutcome = (typeof RESTORE_OUTCOMES)[number];
 export type RestoreSelection = z.infer<typeof restoreSelectionSchema>;
 export type RestoreInput = z.input<typeof restoreInputSchema>;
 export type Requester = z.infer<typeof requesterSchema>;
-export type MessageFlags = z.infer<typeof messageFlagsSchema>;
 
 // ---------------------------------------------------------------------------------------------------
 // Service verbs
 // ---------------------------------------------------------------------------------------------------
 
-/** indexing `records.resolve`: the items of a restore, in message-date order (newest first). */
+/**
+ * indexing `records.resolve`: the items of a restore, in message-date order (newest first), in pages
+ * (a NATS reply holds at most 1 MiB, far less than 10,000 items): the first request (no `cursor`)
+ * checks the whole selection (every id exists and is visible; a search has at most `maxItems`
+ * matches) and answers the first page; `nextCursor` continues the same selection.
+ */
 export const resolveRecordsRequestSchema = z.strictObject({
   tenantId: tenantIdSchema,
   visibleMailboxes: visibleMailboxesSchema,
   selection: restoreSelectionSchema,
   /** Refuse (invalid_request) when the selection has more records than this. */
   maxItems: z.number().int().min(1).max(RESTORE_MAX_ITEMS).default(RESTORE_MAX_ITEMS),
+  /** `nextCursor` of the previous page of the same selection. */
+  cursor: z.string().min(1, 'must not be empty').max(2_000).optional(),
 });
 /** `seq` is assigned by scheduling; indexing answers the items without it. */
 export const resolvedRecordSchema = restoreItemSchema.omit({ seq: true });
-export const resolveRecordsResponseSchema = z.strictObject({ items: z.array(resolvedRecordSchema) });
+export const resolveRecordsResponseSchema = z.strictObject({
+  items: z.array(resolvedRecordSchema),
+  /** Pass as `cursor` for the next page; null when this page is the last. */
+  nextCursor: z.string().nullable(),
+});
 
 /** scheduling `restores.create`. */
 export const createRestoreRequestSchema = z
@@ -286,3 +296,11 @@ export function tenantOfCallSubject(verb: TenantVerb, subject: string): { tenant
   if (verb === 'objects.fetch' && parts.length === 3 && parts[2] === 'fetch') return { tenantId: parts[1] };
   return null;
 }
+
+export type MessageFlags = z.infer<typeof messageFlagsSchema>;
+export type ResolvedRecord = z.infer<typeof resolvedRecordSchema>;
+export type ResolveRecordsRequest = z.infer<typeof resolveRecordsRequestSchema>;
+export type ResolveRecordsResponse = z.infer<typeof resolveRecordsResponseSchema>;
+export type RestoreAccepted = z.infer<typeof restoreAcceptedSchema>;
+export type RestoreItemView = z.infer<typeof restoreItemViewSchema>;
+export type JobItemList = z.infer<typeof jobItemListSchema>;
