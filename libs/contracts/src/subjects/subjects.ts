@@ -24,6 +24,7 @@ import { indexingCallSchemas, type IndexingCalls } from '../services/indexing.js
 import { schedulingCallSchemas, type SchedulingCalls } from '../services/scheduling.js';
 import { licensingCallSchemas, type LicensingCalls } from '../services/licensing.js';
 import { restoreCallSchemas, type RestoreCalls, type TenantVerb } from '../restore/restore.js';
+import { connectorCallSchemas, type ConnectorCalls } from '../services/connectors.js';
 
 /** Tenant channels: everything a tenant's connector may touch lives under `mlr.<tenant>.`. */
 export interface ChannelPayloads {
@@ -157,6 +158,11 @@ export interface ServiceCalls {
   'records.resolve': RestoreCalls['records.resolve'];
   'restores.create': RestoreCalls['restores.create'];
   'jobs.items': RestoreCalls['jobs.items'];
+  'connectors.create': ConnectorCalls['connectors.create'];
+  'connectors.list': ConnectorCalls['connectors.list'];
+  'connectors.get': ConnectorCalls['connectors.get'];
+  'connectors.enroll': ConnectorCalls['connectors.enroll'];
+  'connectors.revoke': ConnectorCalls['connectors.revoke'];
 }
 export type ServiceVerb = keyof ServiceCalls;
 
@@ -191,6 +197,11 @@ export const serviceCallSchemas: {
   'records.resolve': restoreCallSchemas['records.resolve'],
   'restores.create': restoreCallSchemas['restores.create'],
   'jobs.items': restoreCallSchemas['jobs.items'],
+  'connectors.create': connectorCallSchemas['connectors.create'],
+  'connectors.list': connectorCallSchemas['connectors.list'],
+  'connectors.get': connectorCallSchemas['connectors.get'],
+  'connectors.enroll': connectorCallSchemas['connectors.enroll'],
+  'connectors.revoke': connectorCallSchemas['connectors.revoke'],
 };
 
 export const serviceSubject = <V extends ServiceVerb>(service: ServiceName, verb: V) =>

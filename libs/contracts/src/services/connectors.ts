@@ -1,0 +1,158 @@
+import { z } from 'zod';
+import { connectorIdSchema, isoDateSchema, tenantIdSchema } from '../common/ids.js';
+
+/*
+ * Connector enrolment (`mlr.svc.licensing.connectors.*`). A tenant admin or operator creates a
+ * connector and is shown a single-use enrolment token once (only its SHA-256 is stored). On the
+ * customer's side `connector enroll` generates the connector's own NATS user key pair (the seed never
+ * leaves the customer), sends the public key with the token, and receives a user JWT that allows
+ * only its tenant's subjects. The tenant key is created (or imported from a recovery kit) locally.
+ */
+
+/** Mail systems a connector reads (the `connector_kind` of the database). */
+export const CONNECTOR_KINDS = [
+  'imap',
+  'graph',
+  'pst',
+  'outlook_profile',
+  'mail_files',
+  'domino',
+  'groupwise',
+] as const;
+export type ConnectorKind = (typeof CONNECTOR_KINDS)[number];
+
+/** Whether the connector's service account holds the "Receive As" right, as the enrolment check found. */
+export const RECEIVE_AS_CAPABILITIES = ['yes', 'no', 'unknown'] as const;
+export type ReceiveAsCapability = (typeof RECEIVE_AS_CAPABILITIES)[number];
+
+/**
+ * The three warnings the product has always given about the service account. The connector picks
+ * the ones that apply; enrolment continues either way and the platform records them.
+ */
+export const CAPABILITY_WARNINGS = {
+  notDomainAdmin:
+    'The service account is not a domain administrator: the connector will grant itself the "Receive As" right where it can.',
+  notFullAdministrator:
+    'The service account is neither a domain administrator nor a full (Exchange) administrator: only users that hold the "Receive As" right can back up mailboxes other than their own.',
+  cannotVerify:
+    'The connector could not verify the rights of the service account: only users that hold the "Receive As" right can back up mailboxes other than their own.',
+} as const;
+
+/** Enrolment token: `mlr-enrol-` and 43 base64url characters (32 random bytes). */
+export const ENROLMENT_TOKEN_PREFIX = 'mlr-enrol-';
+export const ENROLMENT_TOKEN_PATTERN = /^mlr-enrol-[A-Za-z0-9_-]{43}$/;
+
+/** NATS user NKey public key (base32, 56 characters starting with `U`); its checksum is checked by licensing. */
+export const NATS_USER_PUBLIC_KEY_PATTERN = /^U[A-Z2-7]{55}$/;
+
+export const connectorNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters');
+
+/** Body of `POST /v1/tenants/:tenantId/connectors`. */
+export const connectorInputSchema = z.strictObject({
+  name: connectorNameSchema,
+  kind: z.enum(CONNECTOR_KINDS, { error: `kind must be one of ${CONNECTOR_KINDS.join(', ')}` }),
+  /** How long the enrolment token stays valid; default 24 hours, at most 7 days. */
+  enrolmentTtlMinutes: z.number().int().min(5).max(10_080).optional(),
+});
+
+export const CONNECTOR_STATES = ['awaiting_enrolment', 'enrolment_expired', 'enrolled', 'revoked'] as const;
+export type ConnectorState = (typeof CONNECTOR_STATES)[number];
+
+export const connectorCapabilitySchema = z.strictObject({
+  receiveAs: z.enum(RECEIVE_AS_CAPABILITIES),
+  /** The warnings shown to whoever enrolled the connector (in words). */
+  warnings: z.array(z.string().min(1).max(1_000)).max(10),
+  checkedAt: isoDateSchema,
+});
+export type ConnectorCapability = z.infer<typeof connectorCapabilitySchema>;
+
+export const connectorSchema = z.strictObject({
+  id: connectorIdSchema,
+  tenantId: tenantIdSchema,
+  name: z.string(),
+  kind: z.enum(CONNECTOR_KINDS),
+  state: z.enum(CONNECTOR_STATES),
+  /** Until when the (unused) enrolment token may be used; null once enrolled. */
+  enrolmentExpiresAt: isoDateSchema.nullable(),
+  enrolledAt: isoDateSchema.nullable(),
+  natsUserPublicKey: z.string().nullable(),
+  receiveAs: z.enum(RECEIVE_AS_CAPABILITIES),
+  capabilityWarnings: z.array(z.string()),
+  capabilityCheckedAt: isoDateSchema.nullable(),
+  agentVersion: z.string().nullable(),
+  revokedAt: isoDateSchema.nullable(),
+  createdAt: isoDateSchema,
+  updatedAt: isoDateSchema,
+});
+export type ConnectorView = z.infer<typeof connectorSchema>;
+
+/** Who asks: the authenticated principal (operator or tenant admin). */
+const actorSchema = z.string().min(1).max(320);
+
+export const createConnectorRequestSchema = connectorInputSchema.extend({
+  tenantId: tenantIdSchema,
+  actor: actorSchema,
+});
+
+export const createdConnectorSchema = z.strictObject({
+  connector: connectorSchema,
+  /** Shown once: only its SHA-256 is stored, so nobody can show it again. */
+  enrolmentToken: z.string().regex(ENROLMENT_TOKEN_PATTERN),
+  expiresAt: isoDateSchema,
+});
+export type CreatedConnector = z.infer<typeof createdConnectorSchema>;
+
+export const listConnectorsRequestSchema = z.strictObject({ tenantId: tenantIdSchema });
+export const connectorListSchema = z.strictObject({ connectors: z.array(connectorSchema) });
+export const connectorRefRequestSchema = z.strictObject({ tenantId: tenantIdSchema, connectorId: connectorIdSchema });
+export const revokeConnectorRequestSchema = connectorRefRequestSchema.extend({ actor: actorSchema });
+
+/** Body of `POST /v1/enrolments` (public: the token is the credential) and the `connectors.enroll` request. */
+export const enrolmentRequestSchema = z.strictObject({
+  token: z
+    .string()
+    .regex(ENROLMENT_TOKEN_PATTERN, `token must be an enrolment token ("${ENROLMENT_TOKEN_PREFIX}" and 43 characters)`),
+  natsPublicKey: z
+    .string()
+    .regex(
+      NATS_USER_PUBLIC_KEY_PATTERN,
+      'natsPublicKey must be a NATS user public key (56 characters starting with U)',
+    ),
+  capability: connectorCapabilitySchema,
+  agentVersion: z.string().min(1).max(100),
+});
+export type EnrolmentRequest = z.infer<typeof enrolmentRequestSchema>;
+
+export const enrolmentSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  connectorId: connectorIdSchema,
+  /** The connector's NATS user JWT (signed by the platform account); with its own seed it makes the creds file. */
+  userJwt: z.string().min(1),
+  /** Reply subjects of this connector must start with this prefix (its permissions allow no other inbox). */
+  inboxPrefix: z.string().min(1),
+});
+export type Enrolment = z.infer<typeof enrolmentSchema>;
+
+/** The connector verbs, as entries of `ServiceCalls`. */
+export interface ConnectorCalls {
+  'connectors.create': { request: z.input<typeof createConnectorRequestSchema>; response: CreatedConnector };
+  'connectors.list': {
+    request: z.input<typeof listConnectorsRequestSchema>;
+    response: z.infer<typeof connectorListSchema>;
+  };
+  'connectors.get': { request: z.input<typeof connectorRefRequestSchema>; response: ConnectorView };
+  'connectors.enroll': { request: z.input<typeof enrolmentRequestSchema>; response: Enrolment };
+  'connectors.revoke': { request: z.input<typeof revokeConnectorRequestSchema>; response: ConnectorView };
+}
+
+export const connectorCallSchemas = {
+  'connectors.create': { request: createConnectorRequestSchema, response: createdConnectorSchema },
+  'connectors.list': { request: listConnectorsRequestSchema, response: connectorListSchema },
+  'connectors.get': { request: connectorRefRequestSchema, response: connectorSchema },
+  'connectors.enroll': { request: enrolmentRequestSchema, response: enrolmentSchema },
+  'connectors.revoke': { request: revokeConnectorRequestSchema, response: connectorSchema },
+} as const;
