@@ -1,7 +1,6 @@
 // `npm run bench:backup`: backs up 2,000 messages of ~50 KiB end to end on this machine (Dovecot →
 // connector → NATS → storage → Ceph S3 / PostgreSQL → indexing) with its own infrastructure, and
 // prints messages/s, MB/s, and CPU time and peak RSS per process. No pass/fail: figures only.
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,43 +15,11 @@ import {
   startInfrastructure,
 } from '@mlr/testing';
 import { migrate } from '../../deploy/local/infra.js';
-import { processStats, processesMentioning, type ProcessStats } from './process-stats.js';
+import { benchMessage } from './bench-mail.js';
+import { printProcessReport, processStats, processesMentioning, type ProcessStats } from './process-stats.js';
 
 const TENANT = 'bench';
 const CONNECTOR = 'bench-imap';
-
-/** A realistic ~50 KiB message: text body and a base64 attachment, unique per index. */
-function benchMessage(index: number, targetBytes: number): Buffer {
-  const boundary = `b-${index}-${randomBytes(4).toString('hex')}`;
-  const text = `Hello,\r\n\r\nthis is benchmark message ${index}. `.repeat(20);
-  const attachment = randomBytes(Math.max(0, Math.floor((targetBytes - 2_000 - text.length) * 0.74)))
-    .toString('base64')
-    .replace(/.{76}/g, '$&\r\n');
-  return Buffer.from(
-    [
-      `From: Sender ${index % 50} <sender${index % 50}@example.org>`,
-      `To: bench@example.org`,
-      `Subject: benchmark message ${index}`,
-      `Date: ${new Date(Date.UTC(2026, 0, 1) + index * 60_000).toUTCString().replace('GMT', '+0000')}`,
-      `Message-ID: <bench-${index}-${randomBytes(6).toString('hex')}@example.org>`,
-      'MIME-Version: 1.0',
-      `Content-Type: multipart/mixed; boundary="${boundary}"`,
-      '',
-      `--${boundary}`,
-      'Content-Type: text/plain; charset=utf-8',
-      '',
-      text,
-      `--${boundary}`,
-      `Content-Type: application/octet-stream; name="report-${index}.bin"`,
-      'Content-Transfer-Encoding: base64',
-      `Content-Disposition: attachment; filename="report-${index}.bin"`,
-      '',
-      attachment,
-      `--${boundary}--`,
-      '',
-    ].join('\r\n'),
-  );
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -113,31 +80,7 @@ async function main(): Promise<void> {
     console.log(
       `end to end: ${seconds.toFixed(1)} s = ${(count / seconds).toFixed(0)} messages/s, ${(totalBytes / 1e6 / seconds).toFixed(1)} MB/s`,
     );
-    // Group by role: several processes (postgres backends, ceph daemons) make one stage.
-    const byName = new Map<string, { cpu: number; rss: number; processes: number }>();
-    for (const stats of after) {
-      const cpu = stats.cpuSeconds - (before.get(stats.pid)?.cpuSeconds ?? 0);
-      const entry = byName.get(stats.name) ?? { cpu: 0, rss: 0, processes: 0 };
-      entry.cpu += cpu;
-      entry.rss = Math.max(entry.rss, stats.peakRssMiB);
-      entry.processes++;
-      byName.set(stats.name, entry);
-    }
-    const rows = [...byName.entries()].sort((a, b) => b[1].cpu - a[1].cpu);
-    console.log('\nprocess              CPU s   CPU share   peak RSS (largest process)');
-    for (const [name, entry] of rows) {
-      console.log(
-        `${`${name}${entry.processes > 1 ? ` x${entry.processes}` : ''}`.padEnd(20)} ${entry.cpu.toFixed(1).padStart(6)}   ${`${((entry.cpu / seconds) * 100).toFixed(0)}%`.padStart(9)}   ${entry.rss.toFixed(0).padStart(5)} MiB`,
-      );
-    }
-    const totalCpu = rows.reduce((n, [, e]) => n + e.cpu, 0);
-    const top = rows[0];
-    console.log(
-      `\nall processes used ${totalCpu.toFixed(1)} CPU s in ${seconds.toFixed(1)} s (${((totalCpu / seconds / 2) * 100).toFixed(0)}% of 2 cores);` +
-        (top
-          ? ` the busiest stage is ${top[0]} (${((top[1].cpu / totalCpu) * 100).toFixed(0)}% of all CPU time).`
-          : ''),
-    );
+    printProcessReport(before, after, seconds);
   } finally {
     await platform.stop();
     await stopInfra();

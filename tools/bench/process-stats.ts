@@ -40,3 +40,37 @@ export function processesMentioning(marker: string): Array<{ pid: number; name: 
   }
   return found;
 }
+
+/**
+ * Prints CPU seconds, CPU share and peak RSS per process role between two snapshots, and which
+ * stage was the busiest (several processes of one name, e.g. postgres backends, make one stage).
+ */
+export function printProcessReport(
+  before: ReadonlyMap<number, ProcessStats | undefined>,
+  after: readonly ProcessStats[],
+  seconds: number,
+): void {
+  // Group by role: several processes (postgres backends, ceph daemons) make one stage.
+  const byName = new Map<string, { cpu: number; rss: number; processes: number }>();
+  for (const stats of after) {
+    const cpu = stats.cpuSeconds - (before.get(stats.pid)?.cpuSeconds ?? 0);
+    const entry = byName.get(stats.name) ?? { cpu: 0, rss: 0, processes: 0 };
+    entry.cpu += cpu;
+    entry.rss = Math.max(entry.rss, stats.peakRssMiB);
+    entry.processes++;
+    byName.set(stats.name, entry);
+  }
+  const rows = [...byName.entries()].sort((a, b) => b[1].cpu - a[1].cpu);
+  console.log('\nprocess              CPU s   CPU share   peak RSS (largest process)');
+  for (const [name, entry] of rows) {
+    console.log(
+      `${`${name}${entry.processes > 1 ? ` x${entry.processes}` : ''}`.padEnd(20)} ${entry.cpu.toFixed(1).padStart(6)}   ${`${((entry.cpu / seconds) * 100).toFixed(0)}%`.padStart(9)}   ${entry.rss.toFixed(0).padStart(5)} MiB`,
+    );
+  }
+  const totalCpu = rows.reduce((n, [, e]) => n + e.cpu, 0);
+  const top = rows[0];
+  console.log(
+    `\nall processes used ${totalCpu.toFixed(1)} CPU s in ${seconds.toFixed(1)} s (${((totalCpu / seconds / 2) * 100).toFixed(0)}% of 2 cores);` +
+      (top ? ` the busiest stage is ${top[0]} (${((top[1].cpu / totalCpu) * 100).toFixed(0)}% of all CPU time).` : ''),
+  );
+}
