@@ -1,6 +1,7 @@
 // `npm run demo`: the whole platform on this machine. Starts the infrastructure, applies the
 // migrations, starts every service as its own process, seeds a demo mailbox from the shared test
-// corpus, backs it up through a plan and prints what was stored. Ctrl-C (or --once) stops it all.
+// corpus, backs it up through a plan and prints what was stored, then searches the backup, deletes a
+// few messages, restores them and exports the folder to mbox. Ctrl-C (or --once) stops it all.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -15,6 +16,7 @@ import {
   seedFolder,
   startInfrastructure,
 } from '@mlr/testing';
+import { demoSearchAndRestore } from './demo-restore.js';
 import { DEFAULT_LOCAL_DIR, migrate } from './infra.js';
 
 const TENANT = 'demo';
@@ -138,6 +140,7 @@ async function main(): Promise<void> {
     );
     for (const error of job.errors ?? []) console.log(`  ${error.scope} ${error.target}: ${error.message}`);
     await printStored(required(infra, 'postgres').databaseUrl);
+    await demoSearchAndRestore(platform, imap, { tenantId: TENANT, mailbox: 'alice', folder: DEMO_FOLDER });
   } catch (error) {
     await shutdown();
     throw error;

@@ -1,0 +1,256 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { contentId, deriveTenantKeys, type TenantKeys } from '@mlr/crypto';
+import {
+  REPO_ROOT,
+  corpusMessages,
+  fetchFolder,
+  freePort,
+  imapSessionAs,
+  provisionConnector,
+  seedFolder,
+  type ProvisionedConnector,
+} from '@mlr/testing';
+import { readEmlZip, readMboxrd } from '../../apps/connector/src/restore/export/index.js';
+import { PlatformFixture } from './support/platform-fixture.js';
+
+const TENANT = 'e2e-restore';
+const CONNECTOR = 'imap-restore';
+const FOLDER = 'Projects/Restore';
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+interface ItemView {
+  seq: number;
+  recordId: string;
+  mailbox: string;
+  folder: string;
+  outcome: 'pending' | 'restored' | 'skipped' | 'failed';
+  reason: string | null;
+  targetMailbox: string | null;
+  targetFolder: string | null;
+}
+
+/** What a mail admin checks after a restore: the exact bytes, flags (without \Recent) and INTERNALDATE. */
+function fingerprint(message: { bytes: Buffer; flags: string[]; internalDate: Date | null }): string {
+  const flags = message.flags.filter((flag) => flag !== '\\Recent').sort();
+  return `${sha256(message.bytes)} ${flags.join(',')} ${message.internalDate?.toISOString() ?? '-'}`;
+}
+
+/**
+ * Search and restore across the real processes: backup from Dovecot, delete, restore through the
+ * gateway (scheduling → connector ← storage), and check what Dovecot serves afterwards.
+ */
+describe('restore end to end', () => {
+  const infra = inject('infra');
+  const imap = infra.imap!;
+  const dir = mkdtempSync(join(REPO_ROOT, 'tmp', 'e2e-restore-'));
+  const exportDir = join(dir, 'exports');
+  const platform = new PlatformFixture(infra, dir);
+  let connector: ProvisionedConnector;
+  let keys: TenantKeys;
+  let original: string[];
+
+  async function restore(body: Record<string, unknown>): Promise<{ jobId: string; itemCount: number }> {
+    const { status, body: reply } = await platform.http<{ jobId: string; itemCount: number }>(
+      'POST',
+      `/v1/tenants/${TENANT}/restores`,
+      body,
+    );
+    if (status !== 202) throw new Error(`restore: HTTP ${status} ${JSON.stringify(reply)}`);
+    return reply;
+  }
+
+  async function items(jobId: string): Promise<ItemView[]> {
+    const all: ItemView[] = [];
+    let after = -1;
+    for (;;) {
+      const { status, body } = await platform.http<{ items: ItemView[]; nextAfter: number | null }>(
+        'GET',
+        `/v1/tenants/${TENANT}/jobs/${jobId}/items?after=${after}&limit=500`,
+      );
+      expect(status).toBe(200);
+      all.push(...body.items);
+      if (body.nextAfter === null) return all;
+      after = body.nextAfter;
+    }
+  }
+
+  async function folderFingerprints(user: string, folder: string): Promise<string[]> {
+    return [...(await fetchFolder(imap, user, folder)).values()].map(fingerprint).sort();
+  }
+
+  async function recordIdsOf(mailbox: string, folder: string): Promise<string[]> {
+    const records = await platform.prisma.indexRecord.findMany({
+      where: { tenantId: TENANT, mailbox, folder },
+      orderBy: { uid: 'asc' },
+    });
+    return records.map((record) => record.id);
+  }
+
+  beforeAll(async () => {
+    // Forty corpus messages with a variety of flags, keywords and dates, in a nested folder.
+    const corpus = corpusMessages().slice(40, 80);
+    await seedFolder(
+      imap,
+      'carol',
+      FOLDER,
+      corpus.map((m, i) => ({
+        bytes: m.bytes,
+        flags: [
+          ...(i % 2 === 0 ? ['\\Seen'] : []),
+          ...(i % 3 === 0 ? ['\\Flagged'] : []),
+          ...(i % 5 === 0 ? ['\\Answered', '$Forwarded'] : []),
+          ...(i % 7 === 0 ? ['$Label3'] : []),
+        ],
+        internalDate: new Date(Date.UTC(2023, i % 12, 1 + (i % 27), i % 24, i, 0)),
+      })),
+    );
+    original = await folderFingerprints('carol', FOLDER);
+    expect(original).toHaveLength(40);
+
+    await platform.startPlatform();
+    const healthPort = await freePort();
+    connector = await provisionConnector(infra, {
+      tenantId: TENANT,
+      connectorId: CONNECTOR,
+      dir,
+      mailboxes: ['carol', 'dave'],
+      healthPort,
+    });
+    const config = JSON.parse(readFileSync(connector.configFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(connector.configFile, JSON.stringify({ ...config, restore: { exportDir } }, null, 2));
+    keys = deriveTenantKeys(Buffer.from(connector.rootKeyHex, 'hex'));
+    await platform.startConnector(connector.configFile, healthPort);
+
+    const planId = await platform.createPlan(TENANT, {
+      name: 'carol',
+      connectorId: CONNECTOR,
+      mailboxes: { kind: 'list', mailboxes: ['carol'] },
+    });
+    const job = await platform.waitForJob(TENANT, await platform.runPlan(TENANT, planId));
+    expect(job.state).toBe('succeeded');
+    expect(job.counters.seen).toBe(40);
+  }, 600_000);
+
+  afterAll(async () => {
+    await platform.stop();
+  });
+
+  it('restores deleted messages into their folder: same bytes, flags, keywords and INTERNALDATE', async () => {
+    const session = await imapSessionAs(imap, 'carol');
+    await session.mailboxOpen(FOLDER);
+    await session.messageDelete('1:*');
+    await session.logout();
+    expect(await folderFingerprints('carol', FOLDER)).toEqual([]);
+
+    const accepted = await restore({ query: { mailboxes: ['carol'], folder: FOLDER }, target: { kind: 'original' } });
+    expect(accepted.itemCount).toBe(40);
+    const job = await platform.waitForJob(TENANT, accepted.jobId);
+    expect(job.errors ?? []).toEqual([]);
+    expect(job.state).toBe('succeeded');
+    expect(job.counters.restored).toBe(40);
+    expect(await folderFingerprints('carol', FOLDER)).toEqual(original);
+
+    const results = await items(accepted.jobId);
+    expect(results.map((item) => item.outcome)).toEqual(Array(40).fill('restored'));
+    expect(new Set(results.map((item) => `${item.targetMailbox}/${item.targetFolder}`))).toEqual(
+      new Set([`carol/${FOLDER}`]),
+    );
+  });
+
+  it('a restore run twice leaves exactly one copy of each message', async () => {
+    const accepted = await restore({ recordIds: await recordIdsOf('carol', FOLDER), target: { kind: 'original' } });
+    const job = await platform.waitForJob(TENANT, accepted.jobId);
+    expect(job.state).toBe('succeeded');
+    expect(job.counters.skipped).toBe(40);
+    expect(job.counters.restored).toBe(0);
+    expect(await folderFingerprints('carol', FOLDER)).toEqual(original);
+    expect((await items(accepted.jobId)).every((item) => item.outcome === 'skipped')).toBe(true);
+  });
+
+  it('restores into another folder (created) and, as tenant admin, into another mailbox', async () => {
+    const ids = await recordIdsOf('carol', FOLDER);
+    const toFolder = await restore({ recordIds: ids, target: { kind: 'folder', folder: 'Restored Items/2026-11-24' } });
+    expect((await platform.waitForJob(TENANT, toFolder.jobId)).state).toBe('succeeded');
+    expect(await folderFingerprints('carol', 'Restored Items/2026-11-24')).toEqual(original);
+
+    const toMailbox = await restore({ recordIds: ids, target: { kind: 'mailbox', mailbox: 'dave', folder: 'From Carol' } });
+    const job = await platform.waitForJob(TENANT, toMailbox.jobId);
+    expect(job.state).toBe('succeeded');
+    expect(await folderFingerprints('dave', 'From Carol')).toEqual(original);
+  });
+
+  it('reports a tampered object as failed for that item and restores the rest', async () => {
+    const records = await platform.prisma.indexRecord.findMany({
+      where: { tenantId: TENANT, mailbox: 'carol', folder: FOLDER },
+      include: { object: true },
+      orderBy: { uid: 'asc' },
+      take: 5,
+    });
+    const victim = records[0]!;
+    const sealed = await platform.store.getBuffer({ bucket: victim.object.bucket, key: victim.object.key });
+    const tampered = Buffer.from(sealed);
+    tampered[tampered.length - 20]! ^= 0x01;
+    // Object Lock keeps the original version; a newer version is what a plain GET returns.
+    await platform.store.put({ bucket: victim.object.bucket, key: victim.object.key }, tampered);
+
+    const accepted = await restore({
+      recordIds: records.map((record) => record.id),
+      target: { kind: 'folder', folder: 'Tamper Check' },
+    });
+    const job = await platform.waitForJob(TENANT, accepted.jobId);
+    expect(job.state).toBe('partially_failed');
+    expect(job.counters.restored).toBe(4);
+    expect(job.counters.failed).toBe(1);
+    const results = await items(accepted.jobId);
+    const failed = results.filter((item) => item.outcome === 'failed');
+    expect(failed).toEqual([expect.objectContaining({ recordId: victim.id, reason: expect.any(String) })]);
+    expect((await fetchFolder(imap, 'carol', 'Tamper Check')).size).toBe(4);
+
+    // Put the original bytes back as the newest version, for the tests after this one.
+    await platform.store.put({ bucket: victim.object.bucket, key: victim.object.key }, sealed);
+  });
+
+  it('exports to mbox and to a zip of .eml files, every message byte-identical', async () => {
+    const ids = await recordIdsOf('carol', FOLDER);
+    const expected = new Set(
+      (
+        await platform.prisma.indexRecord.findMany({ where: { id: { in: ids } }, select: { contentId: true } })
+      ).map((record) => record.contentId),
+    );
+
+    const mbox = await restore({ recordIds: ids, target: { kind: 'export', format: 'mbox', fileName: 'carol.mbox' } });
+    expect((await platform.waitForJob(TENANT, mbox.jobId)).state).toBe('succeeded');
+    const fromMbox = await readMboxrd(join(exportDir, 'carol.mbox'));
+    expect(fromMbox).toHaveLength(40);
+    expect(new Set(fromMbox.map((bytes) => contentId(keys, bytes)))).toEqual(expected);
+
+    const zip = await restore({ recordIds: ids, target: { kind: 'export', format: 'eml-zip', fileName: 'carol.zip' } });
+    expect((await platform.waitForJob(TENANT, zip.jobId)).state).toBe('succeeded');
+    const fromZip = (await readEmlZip(join(exportDir, 'carol.zip'))).filter((entry) => entry.name.endsWith('.eml'));
+    expect(fromZip).toHaveLength(40);
+    expect(new Set(fromZip.map((entry) => contentId(keys, entry.data)))).toEqual(expected);
+  });
+
+  it('refuses a bad restore request whole, naming the problem', async () => {
+    const noSelection = await platform.http<{ message: string }>('POST', `/v1/tenants/${TENANT}/restores`, {
+      target: { kind: 'original' },
+    });
+    expect(noSelection.status).toBe(400);
+    const unknown = await platform.http<{ message: string }>('POST', `/v1/tenants/${TENANT}/restores`, {
+      recordIds: ['does-not-exist'],
+      target: { kind: 'original' },
+    });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.message).toMatch(/does-not-exist/);
+    const badExport = await platform.http<{ message: string }>('POST', `/v1/tenants/${TENANT}/restores`, {
+      recordIds: await recordIdsOf('carol', FOLDER),
+      target: { kind: 'export', format: 'mbox', fileName: '../../etc/passwd' },
+    });
+    expect(badExport.status).toBe(400);
+  });
+});
