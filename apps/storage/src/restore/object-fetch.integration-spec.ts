@@ -1,0 +1,232 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  FETCH_MAX_BYTES,
+  connectorPermissions,
+  tenantCallSubjects,
+  tenantInboxPrefix,
+  type TenantCalls,
+} from '@mlr/contracts';
+import { createPrismaClient, type PrismaClient } from '@mlr/db';
+import { connectMessaging, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
+import { createS3ObjectStore, messageObjectKey, type ObjectStore } from '@mlr/objectstore';
+import { addNatsUsers, REPO_ROOT, startApp, type RunningApp } from '@mlr/testing';
+
+type LogEntry = Record<string, unknown> & { msg?: string };
+type FetchRequest = TenantCalls['objects.fetch']['request'];
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const newContentId = () => randomBytes(32).toString('hex');
+
+/**
+ * `objects.fetch` as a restoring connector sees it: the storage service runs as its own process, the
+ * connectors connect with the NATS permissions the platform gives them, and the objects are real
+ * S3 objects with their `stored_objects` rows.
+ */
+describe('storage objects.fetch', () => {
+  const infra = inject('infra');
+  const suffix = randomBytes(4).toString('hex');
+  const tenantA = `fetch-a-${suffix}`;
+  const tenantB = `fetch-b-${suffix}`;
+  const bucket = infra.s3!.bucket;
+  let prisma: PrismaClient;
+  let store: ObjectStore;
+  let app: RunningApp;
+  let connectorA: MessagingConnection;
+  let connectorB: MessagingConnection;
+  let services: MessagingConnection;
+
+  /** A whole S3 object: 2.5 fetch slices, so paging crosses slice boundaries and ends short. */
+  const whole = { contentId: newContentId(), sealed: randomBytes(2 * FETCH_MAX_BYTES + FETCH_MAX_BYTES / 2 + 7) };
+  /** An object stored as a byte range of a larger S3 object (between two neighbours). */
+  const packed = { contentId: newContentId(), sealed: randomBytes(70_001), before: randomBytes(1_234) };
+  /** A row whose S3 object is gone: the store fails, the caller gets an internal error. */
+  const lost = { contentId: newContentId() };
+
+  function row(tenantId: string, contentId: string, key: string, sealedSize: number, range?: [number, number]) {
+    return {
+      tenantId,
+      contentId,
+      bucket,
+      key,
+      ...(range ? { byteOffset: BigInt(range[0]), byteLength: BigInt(range[1]) } : {}),
+      plainSize: BigInt(sealedSize),
+      sealedSize: BigInt(sealedSize),
+      keyId: 'key-2026',
+    };
+  }
+
+  async function connectAs(tenantId: string, user: string, password: string): Promise<MessagingConnection> {
+    return connectMessaging({
+      servers: infra.nats!.url,
+      name: user,
+      credentials: { kind: 'userPassword', user, password },
+      inboxPrefix: tenantInboxPrefix(tenantId),
+    });
+  }
+
+  beforeAll(async () => {
+    prisma = createPrismaClient(infra.postgres!.databaseUrl);
+    for (const id of [tenantA, tenantB]) {
+      await prisma.tenant.create({ data: { id, name: `Fetch IT ${id}`, slug: id } });
+    }
+    store = createS3ObjectStore(infra.s3!);
+    // Storage creates the bucket (with Object Lock) when it starts.
+    const logDir = mkdtempSync(join(REPO_ROOT, 'tmp', 'storage-fetch-it-'));
+    app = await startApp({ app: 'storage', env: { ...infra.serviceEnv, LOG_LEVEL: 'debug' }, logDir });
+    await store.put({ bucket, key: messageObjectKey(tenantA, whole.contentId) }, whole.sealed);
+    const packKey = `${tenantA}/packs/${suffix}`;
+    await store.put({ bucket, key: packKey }, Buffer.concat([packed.before, packed.sealed, randomBytes(999)]));
+    await prisma.storedObject.createMany({
+      data: [
+        row(tenantA, whole.contentId, messageObjectKey(tenantA, whole.contentId), whole.sealed.length),
+        row(tenantA, packed.contentId, packKey, packed.sealed.length, [packed.before.length, packed.sealed.length]),
+        row(tenantA, lost.contentId, `${tenantA}/never-written/${suffix}`, 10_000),
+      ],
+    });
+    const password = randomBytes(12).toString('hex');
+    await addNatsUsers(infra, [
+      { user: `${tenantA}-c1`, password, permissions: connectorPermissions(tenantA, 'c1') },
+      { user: `${tenantB}-c1`, password, permissions: connectorPermissions(tenantB, 'c1') },
+    ]);
+    connectorA = await connectAs(tenantA, `${tenantA}-c1`, password);
+    connectorB = await connectAs(tenantB, `${tenantB}-c1`, password);
+    services = await connectMessaging({
+      servers: infra.nats!.url,
+      name: `fetch-it-services-${suffix}`,
+      credentials: { kind: 'userPassword', ...infra.nats!.servicesUser },
+    });
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+    for (const connection of [connectorA, connectorB, services]) await connection?.close();
+    store?.close();
+    await prisma?.$disconnect();
+  });
+
+  const fetchAs = (connection: MessagingConnection, subjectTenant: string, request: FetchRequest) =>
+    tenantCallClient(connection, { timeoutMs: 10_000 }).request(
+      'objects.fetch',
+      tenantCallSubjects['objects.fetch'](subjectTenant),
+      request,
+    );
+
+  /** Pages through an object as a connector does; returns the bytes and the replies' metadata. */
+  async function fetchAll(contentId: string, sliceBytes: number) {
+    const parts: Buffer[] = [];
+    const replies: Array<{ sealedSize: number; keyId: string; offset: number; bytes: number }> = [];
+    let offset = 0;
+    let sealedSize = Infinity;
+    while (offset < sealedSize) {
+      const reply = await fetchAs(connectorA, tenantA, { tenantId: tenantA, contentId, offset, length: sliceBytes });
+      if (!reply.ok) throw new Error(`fetch ${contentId} at ${offset}: ${reply.error.code}: ${reply.error.message}`);
+      const data = Buffer.from(reply.value.data, 'base64');
+      expect(data.length).toBeGreaterThan(0);
+      replies.push({ ...reply.value, bytes: data.length });
+      sealedSize = reply.value.sealedSize;
+      parts.push(data);
+      offset += data.length;
+    }
+    return { data: Buffer.concat(parts), replies };
+  }
+
+  function logEntries(): LogEntry[] {
+    return readFileSync(app.logFile, 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as LogEntry);
+  }
+
+  it('returns a stored object in ranges, byte for byte', async () => {
+    const { data, replies } = await fetchAll(whole.contentId, FETCH_MAX_BYTES);
+    expect(sha256(data)).toBe(sha256(whole.sealed));
+    expect(replies.map((r) => r.bytes)).toEqual([FETCH_MAX_BYTES, FETCH_MAX_BYTES, FETCH_MAX_BYTES / 2 + 7]);
+    expect(replies.every((r) => r.sealedSize === whole.sealed.length && r.keyId === 'key-2026')).toBe(true);
+    expect(replies.map((r) => r.offset)).toEqual([0, FETCH_MAX_BYTES, 2 * FETCH_MAX_BYTES]);
+  });
+
+  it('reads an object stored inside a larger S3 object without touching its neighbours', async () => {
+    const { data } = await fetchAll(packed.contentId, 30_000);
+    expect(data.equals(packed.sealed)).toBe(true);
+    // A slice asked past the end comes back short, never with the next object's bytes.
+    const tail = await fetchAs(connectorA, tenantA, {
+      tenantId: tenantA,
+      contentId: packed.contentId,
+      offset: packed.sealed.length - 5,
+      length: 1_000,
+    });
+    expect(tail.ok && Buffer.from(tail.value.data, 'base64')).toEqual(packed.sealed.subarray(-5));
+  });
+
+  it('answers not_found for a content id the tenant does not have', async () => {
+    const unknown = newContentId();
+    const reply = await fetchAs(connectorA, tenantA, { tenantId: tenantA, contentId: unknown, offset: 0, length: 10 });
+    expect(reply).toEqual({
+      ok: false,
+      error: { code: 'not_found', message: expect.stringContaining(unknown) },
+    });
+  });
+
+  it('answers invalid_request for an offset beyond the end', async () => {
+    const reply = await fetchAs(connectorA, tenantA, {
+      tenantId: tenantA,
+      contentId: whole.contentId,
+      offset: whole.sealed.length,
+      length: 10,
+    });
+    expect(reply).toEqual({
+      ok: false,
+      error: { code: 'invalid_request', message: expect.stringMatching(/beyond the end/) },
+    });
+  });
+
+  it("refuses a request whose tenant is not the subject's", async () => {
+    // Sent with the services' credentials, which may publish anywhere: the server still refuses.
+    const reply = await fetchAs(services, tenantA, {
+      tenantId: tenantB,
+      contentId: whole.contentId,
+      offset: 0,
+      length: 10,
+    });
+    expect(reply.ok).toBe(false);
+    expect(!reply.ok && reply.error).toMatchObject({
+      code: 'invalid_request',
+      message: expect.stringContaining(`does not match the subject's tenant "${tenantA}"`),
+    });
+  });
+
+  it("does not let tenant B's connector ask on tenant A's fetch subject", async () => {
+    const reply = await fetchAs(connectorB, tenantA, {
+      tenantId: tenantA,
+      contentId: whole.contentId,
+      offset: 0,
+      length: 10,
+    });
+    // NATS drops the publish (permission violation): no storage replica ever sees it.
+    expect(reply.ok).toBe(false);
+    expect(!reply.ok && ['timeout', 'unavailable'].includes(reply.error.code)).toBe(true);
+    // Its own tenant's subject works, but the object is not B's.
+    const own = await fetchAs(connectorB, tenantB, {
+      tenantId: tenantB,
+      contentId: whole.contentId,
+      offset: 0,
+      length: 10,
+    });
+    expect(!own.ok && own.error.code).toBe('not_found');
+  });
+
+  it('answers an internal error when the object store fails, and logs why', async () => {
+    const reply = await fetchAs(connectorA, tenantA, {
+      tenantId: tenantA,
+      contentId: lost.contentId,
+      offset: 0,
+      length: 10,
+    });
+    expect(!reply.ok && reply.error.code).toBe('internal');
+    const logged = logEntries().find((e) => e['event'] === 'object-fetch-failed' && e['contentId'] === lost.contentId);
+    expect(logged).toMatchObject({ tenantId: tenantA, code: 'NOT_FOUND', level: 50 });
+  });
+});
