@@ -1,7 +1,20 @@
-import { subjects, type FolderCheckpoint, type JobCounters, type JobEvent, type JobState } from '@mlr/contracts';
+import {
+  subjects,
+  type FolderCheckpoint,
+  type JobCounters,
+  type JobEvent,
+  type JobState,
+  type RestoreItemResult,
+} from '@mlr/contracts';
 import type { PlatformPublisher } from './message-uploader.js';
 
 export type JobError = JobEvent['errors'][number];
+
+/**
+ * Most item results one event carries: a result with its reason is at most ~3 KB, and an event must
+ * stay well under the NATS message limit (1 MB).
+ */
+export const MAX_ITEMS_PER_EVENT = 200;
 
 export interface ProgressListener {
   (state: JobState, counters: JobCounters, errors: number): void;
@@ -17,6 +30,7 @@ export class JobReporter {
   private sequence = Date.now();
   private pendingErrors: JobError[] = [];
   private pendingCheckpoints = new Map<string, FolderCheckpoint>();
+  private pendingItems: RestoreItemResult[] = [];
   private errorCount = 0;
   private lastSent = 0;
   private sending: Promise<void> = Promise.resolve();
@@ -40,15 +54,36 @@ export class JobReporter {
     this.pendingCheckpoints.set(JSON.stringify([checkpoint.mailbox, checkpoint.folder]), checkpoint);
   }
 
-  /** Sends an event when the interval has passed; cheap to call after every message. */
+  /** The result of one restore item: counted, and sent with the next event. */
+  itemResult(result: RestoreItemResult): void {
+    this.counters.seen++;
+    if (result.outcome === 'restored') this.counters.restored++;
+    else if (result.outcome === 'skipped') this.counters.skipped++;
+    else this.counters.failed++;
+    this.pendingItems.push(result);
+  }
+
+  /** Sends an event when the interval has passed (or enough item results wait); cheap to call after every message. */
   async tick(state: JobState = 'running'): Promise<void> {
     this.options.onProgress?.(state, this.counters, this.errorCount);
-    if (Date.now() - this.lastSent < (this.options.intervalMs ?? 1_000)) return;
+    const due = Date.now() - this.lastSent >= (this.options.intervalMs ?? 1_000);
+    if (!due && this.pendingItems.length < MAX_ITEMS_PER_EVENT) return;
     await this.flush(state);
   }
 
-  /** Sends an event now (serialised: events leave in sequence order). */
+  /**
+   * Sends what is pending now (serialised: events leave in sequence order). Item results beyond
+   * MAX_ITEMS_PER_EVENT go in preceding `running` events, so only the last one carries `state`
+   * (a terminal state is never followed by more results).
+   */
   flush(state: JobState): Promise<void> {
+    while (this.pendingItems.length > MAX_ITEMS_PER_EVENT) {
+      void this.send('running', this.pendingItems.splice(0, MAX_ITEMS_PER_EVENT));
+    }
+    return this.send(state, this.pendingItems.splice(0));
+  }
+
+  private send(state: JobState, items: RestoreItemResult[]): Promise<void> {
     this.lastSent = Date.now();
     const event: JobEvent = {
       tenantId: this.job.tenantId,
@@ -60,7 +95,7 @@ export class JobReporter {
       state,
       counters: { ...this.counters },
       checkpoints: [...this.pendingCheckpoints.values()],
-      items: [],
+      items,
       errors: this.pendingErrors,
     };
     this.pendingErrors = [];

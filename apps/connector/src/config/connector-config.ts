@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { connectorIdSchema, parseContract, tenantIdSchema } from '@mlr/contracts';
 
@@ -47,6 +48,21 @@ export const connectorConfigSchema = z.strictObject({
       ackTimeoutSeconds: z.number().int().min(5).max(3600).default(120),
     })
     .prefault({}),
+  restore: z
+    .strictObject({
+      /**
+       * Where export jobs write their files (the job names only a file inside it); absolute.
+       * Default `<stateDir>/exports`.
+       */
+      exportDir: z
+        .string()
+        .min(1)
+        .refine((value) => isAbsolute(value), 'must be an absolute path')
+        .optional(),
+      /** Sealed objects fetched and opened ahead of the mailbox writes, at once. */
+      concurrency: z.number().int().min(1).max(64).default(8),
+    })
+    .prefault({}),
   health: z
     .strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535) })
     .optional(),
@@ -58,6 +74,11 @@ export type ImapSourceConfig = z.output<typeof imapSourceSchema>;
 
 export function keyFilePath(config: ConnectorConfig): string {
   return config.keyFile ?? `${config.stateDir.replace(/\/$/, '')}/tenant.key`;
+}
+
+/** The directory export jobs write into. */
+export function restoreExportDir(config: ConnectorConfig): string {
+  return config.restore.exportDir ?? resolve(config.stateDir, 'exports');
 }
 
 export class ConnectorConfigError extends Error {
