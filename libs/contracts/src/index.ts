@@ -10,6 +10,7 @@ export * from './services/health.js';
 export * from './services/scheduling.js';
 export * from './services/indexing.js';
 export * from './services/licensing.js';
+export * from './services/audit.js';
 export * from './services/connectors.js';
 export * from './subjects/subjects.js';
 export * from './restore/restore.js';

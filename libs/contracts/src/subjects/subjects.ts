@@ -23,6 +23,7 @@ import {
 import { indexingCallSchemas, type IndexingCalls } from '../services/indexing.js';
 import { schedulingCallSchemas, type SchedulingCalls } from '../services/scheduling.js';
 import { licensingCallSchemas, type LicensingCalls } from '../services/licensing.js';
+import { auditCallSchemas, type AuditCalls } from '../services/audit.js';
 import { restoreCallSchemas, type RestoreCalls, type TenantVerb } from '../restore/restore.js';
 import { connectorCallSchemas, type ConnectorCalls } from '../services/connectors.js';
 
@@ -154,6 +155,9 @@ export interface ServiceCalls {
   'tenants.disableMlr': LicensingCalls['tenants.disableMlr'];
   'tenants.status': LicensingCalls['tenants.status'];
   'usage.report': LicensingCalls['usage.report'];
+  'tenants.access': AuditCalls['tenants.access'];
+  'audit.record': AuditCalls['audit.record'];
+  'audit.list': AuditCalls['audit.list'];
   'records.search': IndexingCalls['records.search'];
   'records.resolve': RestoreCalls['records.resolve'];
   'restores.create': RestoreCalls['restores.create'];
@@ -193,6 +197,9 @@ export const serviceCallSchemas: {
   'tenants.disableMlr': licensingCallSchemas['tenants.disableMlr'],
   'tenants.status': licensingCallSchemas['tenants.status'],
   'usage.report': licensingCallSchemas['usage.report'],
+  'tenants.access': auditCallSchemas['tenants.access'],
+  'audit.record': auditCallSchemas['audit.record'],
+  'audit.list': auditCallSchemas['audit.list'],
   'records.search': indexingCallSchemas['records.search'],
   'records.resolve': restoreCallSchemas['records.resolve'],
   'restores.create': restoreCallSchemas['restores.create'],
