@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectorPermissions, subjects, tenantInboxPrefix } from '@mlr/contracts';
+import { connectorPermissions, subjects, tenantCallSubjects, tenantInboxPrefix } from '@mlr/contracts';
 import { REPO_ROOT } from '../paths.js';
 import { reloadNatsAccounts, startNats, type NatsAccount } from './nats.js';
 import type { ServiceHandle } from './types.js';
@@ -119,6 +119,21 @@ describe('NATS accounts and tenant isolation', () => {
     const b = await connectAs('globex-imap-1', 'b-secret', 'globex');
     const error = await permissionErrorFor(b, () => b.subscribe(subjects.jobs('acme', 'imap-1')));
     expect(error).toBe('subscription mlr.acme.jobs.imap-1');
+  });
+
+  it("lets a connector call its own tenant's restore subjects, never another tenant's", async () => {
+    const a = await connectAs('acme-imap-1', 'a-secret', 'acme');
+    expect(await permissionErrorFor(a, () => a.publish(tenantCallSubjects['objects.fetch']('acme'), '{}'))).toBeNull();
+    expect(
+      await permissionErrorFor(a, () => a.publish(tenantCallSubjects['restore.items']('acme', 'job-1'), '{}')),
+    ).toBeNull();
+    const b = await connectAs('globex-imap-1', 'b-secret', 'globex');
+    expect(await permissionErrorFor(b, () => b.publish(tenantCallSubjects['objects.fetch']('acme'), '{}'))).toBe(
+      'publish mlr.acme.fetch',
+    );
+    expect(await permissionErrorFor(b, () => b.publish(tenantCallSubjects['restore.items']('acme', 'x'), '{}'))).toBe(
+      'publish mlr.acme.restore.x',
+    );
   });
 
   it('refuses a wrong password', async () => {
