@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { jobEventSchema, type JobEvent, type RestoreItemResult } from '@mlr/contracts';
+import { JobReporter, MAX_ITEMS_PER_EVENT } from './job-reporter.js';
+import type { PlatformPublisher } from './message-uploader.js';
+
+function recordingPublisher(): { publisher: PlatformPublisher; events: JobEvent[] } {
+  const events: JobEvent[] = [];
+  const publisher = {
+    publish: async (_channel: string, _subject: string, event: JobEvent) => {
+      events.push(jobEventSchema.parse(event));
+    },
+  } as unknown as PlatformPublisher;
+  return { publisher, events };
+}
+
+const job = { tenantId: 'acme', jobId: 'job-1', connectorId: 'imap-1', kind: 'restore' as const };
+
+describe('JobReporter item results', () => {
+  it('counts restored, skipped and failed items as seen, and sends their results with the next event', async () => {
+    const { publisher, events } = recordingPublisher();
+    const reporter = new JobReporter(publisher, job, { intervalMs: 60_000 });
+    const results: RestoreItemResult[] = [
+      { seq: 0, outcome: 'restored', targetMailbox: 'alice', targetFolder: 'INBOX' },
+      { seq: 1, outcome: 'skipped', reason: 'already in INBOX', targetMailbox: 'alice', targetFolder: 'INBOX' },
+      { seq: 2, outcome: 'failed', reason: 'object does not match its content id: tampered or wrong key' },
+    ];
+    for (const result of results) reporter.itemResult(result);
+    expect(reporter.counters).toMatchObject({ seen: 3, restored: 1, skipped: 1, failed: 1 });
+    await reporter.flush('partially_failed');
+    expect(events).toHaveLength(1);
+    expect(events[0]?.items).toEqual(results);
+    expect(events[0]?.state).toBe('partially_failed');
+
+    await reporter.flush('partially_failed');
+    expect(events[1]?.items).toEqual([]);
+  });
+
+  it('sends a full batch of results before the interval, and splits a large flush with the state on the last event', async () => {
+    const { publisher, events } = recordingPublisher();
+    const reporter = new JobReporter(publisher, job, { intervalMs: 60_000 });
+    await reporter.flush('running');
+    for (let seq = 0; seq < MAX_ITEMS_PER_EVENT; seq++) reporter.itemResult({ seq, outcome: 'restored' });
+    await reporter.tick();
+    expect(events).toHaveLength(2);
+    expect(events[1]?.items).toHaveLength(MAX_ITEMS_PER_EVENT);
+
+    const more = MAX_ITEMS_PER_EVENT * 2 + 5;
+    for (let seq = 0; seq < more; seq++) reporter.itemResult({ seq: 1_000 + seq, outcome: 'restored' });
+    await reporter.flush('succeeded');
+    const last = events.slice(2);
+    expect(last.map((e) => e.items.length)).toEqual([MAX_ITEMS_PER_EVENT, MAX_ITEMS_PER_EVENT, 5]);
+    expect(last.map((e) => e.state)).toEqual(['running', 'running', 'succeeded']);
+    const sequences = events.map((e) => e.sequence);
+    expect([...sequences].sort((a, b) => a - b)).toEqual(sequences);
+    expect(last.at(-1)?.counters.restored).toBe(MAX_ITEMS_PER_EVENT + more);
+  });
+});
