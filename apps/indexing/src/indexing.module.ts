@@ -14,6 +14,9 @@ import {
   type RecordsConsumerOptions,
 } from './records/records.consumer.js';
 import { PrismaIndexRecordRepository } from './records/repositories/index-record.repository.js';
+import { RecordResolve } from './restore/record-resolve.js';
+import { PrismaResolveRepository, RESOLVE_REPOSITORY } from './restore/repositories/resolve.repository.js';
+import { ResolveController } from './restore/resolve.controller.js';
 import { RecordSearch } from './search/record-search.js';
 import { PrismaSearchRepository, SEARCH_REPOSITORY } from './search/repositories/search.repository.js';
 import { SearchController } from './search/search.controller.js';
@@ -24,10 +27,12 @@ export class IndexingModule {
     return {
       module: IndexingModule,
       imports: [DatabaseModule.forRoot(config.DATABASE_URL, { maxConnections: config.INDEXING_DB_MAX_CONNECTIONS })],
-      controllers: [SearchController],
+      controllers: [SearchController, ResolveController],
       providers: [
         { provide: SEARCH_REPOSITORY, useClass: PrismaSearchRepository },
         RecordSearch,
+        { provide: RESOLVE_REPOSITORY, useClass: PrismaResolveRepository },
+        RecordResolve,
         {
           provide: RECORD_INGEST,
           useFactory: (prisma: PrismaClient, messaging: MessagingConnection, logger: Logger) =>
