@@ -2,8 +2,13 @@ import { Inject, Module, type DynamicModule, type OnApplicationBootstrap } from 
 import { DatabaseModule, PRISMA, postgresHealthCheck, type PrismaClient } from '@mlr/db';
 import { APP_HEALTH_CHECKS, LOGGER } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
+import { AccessController } from './access/access.controller.js';
+import { ACCESS_REPOSITORY, PrismaAccessRepository } from './access/access.repository.js';
+import { AuditController } from './audit/audit.controller.js';
+import { AUDIT_REPOSITORY, PrismaAuditRepository } from './audit/audit.repository.js';
 import { CLOCK, systemClock } from './common/clock.js';
 import type { LicensingConfig } from './config.js';
+import { ConnectorsModule } from './connectors/connectors.module.js';
 import { parseVendorPublicKey, type VendorKey } from './licences/licence-signature.js';
 import { LicencesController } from './licences/licences.controller.js';
 import { LICENCE_REPOSITORY, PrismaLicenceRepository } from './licences/licences.repository.js';
@@ -44,14 +49,26 @@ export class LicensingModule {
       : null;
     return {
       module: LicensingModule,
-      imports: [DatabaseModule.forRoot(config.DATABASE_URL)],
-      controllers: [LicencesController, TenantsController, UsageController],
+      imports: [
+        DatabaseModule.forRoot(config.DATABASE_URL),
+        ConnectorsModule.forRoot(
+          config.LICENSING_NATS_ACCOUNT_PUBLIC_KEY && config.LICENSING_NATS_ACCOUNT_SIGNING_SEED
+            ? {
+                accountPublicKey: config.LICENSING_NATS_ACCOUNT_PUBLIC_KEY,
+                signingSeed: config.LICENSING_NATS_ACCOUNT_SIGNING_SEED,
+              }
+            : null,
+        ),
+      ],
+      controllers: [LicencesController, TenantsController, UsageController, AccessController, AuditController],
       providers: [
         { provide: CLOCK, useValue: systemClock },
         { provide: VENDOR_KEY, useValue: vendorKey },
         { provide: LICENCE_REPOSITORY, useClass: PrismaLicenceRepository },
         { provide: TENANT_REPOSITORY, useClass: PrismaTenantRepository },
         { provide: USAGE_REPOSITORY, useClass: PrismaUsageRepository },
+        { provide: ACCESS_REPOSITORY, useClass: PrismaAccessRepository },
+        { provide: AUDIT_REPOSITORY, useClass: PrismaAuditRepository },
         LicencesService,
         TenantsService,
         UsageService,

@@ -1,0 +1,35 @@
+import type { ConnectorState, ConnectorView } from '@mlr/contracts';
+import type { ConnectorRecord } from './connectors.repository.js';
+import { isEnrolmentExpired } from './enrolment-token.js';
+
+/** Where a connector is in its life, as of `now`. */
+export function connectorState(connector: ConnectorRecord, now: Date): ConnectorState {
+  if (connector.revokedAt) return 'revoked';
+  // A connector without a token was provisioned directly (tests, demo): it has its credentials.
+  if (connector.enrolmentTokenUsedAt || !connector.enrolmentTokenHash) return 'enrolled';
+  if (!connector.enrolmentTokenExpiresAt || isEnrolmentExpired(connector.enrolmentTokenExpiresAt, now)) {
+    return 'enrolment_expired';
+  }
+  return 'awaiting_enrolment';
+}
+
+export function connectorView(connector: ConnectorRecord, now: Date): ConnectorView {
+  const enrolled = connector.enrolmentTokenUsedAt !== null;
+  return {
+    id: connector.id,
+    tenantId: connector.tenantId,
+    name: connector.name,
+    kind: connector.kind,
+    state: connectorState(connector, now),
+    enrolmentExpiresAt: enrolled ? null : (connector.enrolmentTokenExpiresAt?.toISOString() ?? null),
+    enrolledAt: connector.enrolmentTokenUsedAt?.toISOString() ?? null,
+    natsUserPublicKey: connector.natsUserPublicKey,
+    receiveAs: connector.receiveAs,
+    capabilityWarnings: connector.capabilityWarnings,
+    capabilityCheckedAt: connector.capabilityCheckedAt?.toISOString() ?? null,
+    agentVersion: connector.agentVersion,
+    revokedAt: connector.revokedAt?.toISOString() ?? null,
+    createdAt: connector.createdAt.toISOString(),
+    updatedAt: connector.updatedAt.toISOString(),
+  };
+}

@@ -1,0 +1,226 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { fromPublic } from '@nats-io/jwt';
+import {
+  tenantInboxPrefix,
+  type ConnectorKind,
+  type ConnectorView,
+  type CreatedConnector,
+  type Enrolment,
+  type EnrolmentRequest,
+} from '@mlr/contracts';
+import { LOGGER } from '@mlr/runtime';
+import type { Logger } from '@mlr/telemetry';
+import { CLOCK, type Clock } from '../common/clock.js';
+import { tenantNotFound } from '../tenants/tenants.service.js';
+import type { ConnectorJwtIssuer } from './connector-jwt.js';
+import { connectorView } from './connector-view.js';
+import { ConnectorErrorCode, ConnectorException } from './connectors.exception.js';
+import { CONNECTOR_REPOSITORY, type ConnectorRecord, type ConnectorRepository } from './connectors.repository.js';
+import { enrolmentExpiry, hashEnrolmentToken, isEnrolmentExpired, newEnrolmentToken } from './enrolment-token.js';
+
+/** The issuer of connector NATS credentials; null when the service has no account signing key. */
+export const CONNECTOR_JWT_ISSUER = Symbol('CONNECTOR_JWT_ISSUER');
+
+@Injectable()
+export class ConnectorsService {
+  private readonly logger: Logger;
+
+  constructor(
+    @Inject(CONNECTOR_REPOSITORY) private readonly connectors: ConnectorRepository,
+    @Inject(CONNECTOR_JWT_ISSUER) private readonly issuer: ConnectorJwtIssuer | null,
+    @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.logger = logger.child({ scope: 'connectors' });
+  }
+
+  /** Creates the connector and its enrolment token; the token is in this answer and nowhere else. */
+  async create(
+    input: { tenantId: string; name: string; kind: ConnectorKind; enrolmentTtlMinutes?: number | undefined },
+    actor: string,
+  ): Promise<CreatedConnector> {
+    if (!(await this.connectors.tenantExists(input.tenantId))) throw tenantNotFound(input.tenantId);
+    const now = this.clock.now();
+    const token = newEnrolmentToken();
+    const expiresAt = enrolmentExpiry(now, input.enrolmentTtlMinutes);
+    let connector: ConnectorRecord;
+    try {
+      connector = await this.connectors.create({
+        tenantId: input.tenantId,
+        name: input.name,
+        kind: input.kind,
+        tokenHash: hashEnrolmentToken(token),
+        expiresAt,
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new ConnectorException(
+          ConnectorErrorCode.NAME_TAKEN,
+          `name: tenant ${input.tenantId} already has a connector named "${input.name}"`,
+          'name',
+        );
+      }
+      throw error;
+    }
+    this.logger.info(
+      {
+        event: 'connector.created',
+        tenantId: input.tenantId,
+        connectorId: connector.id,
+        kind: input.kind,
+        expiresAt: expiresAt.toISOString(),
+        actor,
+      },
+      'connector created; enrolment token issued',
+    );
+    return { connector: connectorView(connector, now), enrolmentToken: token, expiresAt: expiresAt.toISOString() };
+  }
+
+  async list(tenantId: string): Promise<{ connectors: ConnectorView[] }> {
+    if (!(await this.connectors.tenantExists(tenantId))) throw tenantNotFound(tenantId);
+    const now = this.clock.now();
+    return { connectors: (await this.connectors.list(tenantId)).map((c) => connectorView(c, now)) };
+  }
+
+  async get(tenantId: string, connectorId: string): Promise<ConnectorView> {
+    const connector = await this.connectors.get(tenantId, connectorId);
+    if (!connector) throw connectorNotFound(tenantId, connectorId);
+    return connectorView(connector, this.clock.now());
+  }
+
+  /**
+   * Exchanges a single-use token and the connector's own NATS public key for its user JWT. The
+   * token is taken atomically; a replayed, expired, unknown or revoked one is refused, saying which.
+   */
+  async enroll(request: EnrolmentRequest): Promise<Enrolment> {
+    // Checked before the token is taken, so that a misconfigured service does not burn tokens.
+    if (!this.issuer) {
+      throw new ConnectorException(
+        ConnectorErrorCode.SIGNING_KEY_NOT_CONFIGURED,
+        'connector credentials cannot be issued: the licensing service has no NATS account signing key ' +
+          '(LICENSING_NATS_ACCOUNT_PUBLIC_KEY and LICENSING_NATS_ACCOUNT_SIGNING_SEED); the token was not used',
+      );
+    }
+    try {
+      fromPublic(request.natsPublicKey);
+    } catch (error) {
+      throw new ConnectorException(
+        ConnectorErrorCode.NATS_KEY_INVALID,
+        `natsPublicKey: not a valid NATS user public key (${(error as Error).message})`,
+        'natsPublicKey',
+      );
+    }
+    const now = this.clock.now();
+    const tokenHash = hashEnrolmentToken(request.token);
+    let connector: ConnectorRecord | null;
+    try {
+      connector = await this.connectors.enroll({
+        tokenHash,
+        now,
+        natsUserPublicKey: request.natsPublicKey,
+        capability: request.capability,
+        agentVersion: request.agentVersion,
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) {
+        throw new ConnectorException(
+          ConnectorErrorCode.NATS_KEY_TAKEN,
+          'natsPublicKey: another connector already enrolled with this key; generate a new key pair',
+          'natsPublicKey',
+        );
+      }
+      throw error;
+    }
+    if (!connector) throw this.refusal(await this.connectors.byTokenHash(tokenHash), now);
+    const userJwt = await this.issuer.mint({
+      tenantId: connector.tenantId,
+      connectorId: connector.id,
+      userPublicKey: request.natsPublicKey,
+    });
+    this.logger.info(
+      {
+        event: 'connector.enrolled',
+        tenantId: connector.tenantId,
+        connectorId: connector.id,
+        natsUserPublicKey: request.natsPublicKey,
+        receiveAs: request.capability.receiveAs,
+        warnings: request.capability.warnings.length,
+        agentVersion: request.agentVersion,
+      },
+      'connector enrolled',
+    );
+    return {
+      tenantId: connector.tenantId,
+      connectorId: connector.id,
+      userJwt,
+      inboxPrefix: tenantInboxPrefix(connector.tenantId),
+    };
+  }
+
+  async revoke(tenantId: string, connectorId: string, actor: string): Promise<ConnectorView> {
+    const connector = await this.connectors.revoke(tenantId, connectorId, this.clock.now());
+    if (!connector) throw connectorNotFound(tenantId, connectorId);
+    this.logger.info({ event: 'connector.revoked', tenantId, connectorId, actor }, 'connector revoked');
+    return connectorView(connector, this.clock.now());
+  }
+
+  /** Why a token was not taken: the refusal names the reason, and the log keeps the attempt. */
+  private refusal(connector: ConnectorRecord | null, now: Date): ConnectorException {
+    let refusal: ConnectorException;
+    if (!connector) {
+      refusal = new ConnectorException(
+        ConnectorErrorCode.TOKEN_UNKNOWN,
+        'token: this enrolment token is unknown (mistyped, or not issued by this platform); ask for a new one',
+        'token',
+      );
+    } else if (connector.revokedAt) {
+      refusal = new ConnectorException(
+        ConnectorErrorCode.CONNECTOR_REVOKED,
+        `token: connector ${connector.id} was revoked on ${connector.revokedAt.toISOString()}; its token can no longer be used`,
+        'token',
+      );
+    } else if (connector.enrolmentTokenUsedAt) {
+      refusal = new ConnectorException(
+        ConnectorErrorCode.TOKEN_USED,
+        `token: this enrolment token was already used on ${connector.enrolmentTokenUsedAt.toISOString()} ` +
+          '(a token enrols one connector once); ask for a new connector and token',
+        'token',
+      );
+    } else if (connector.enrolmentTokenExpiresAt && isEnrolmentExpired(connector.enrolmentTokenExpiresAt, now)) {
+      refusal = new ConnectorException(
+        ConnectorErrorCode.TOKEN_EXPIRED,
+        `token: this enrolment token expired on ${connector.enrolmentTokenExpiresAt.toISOString()}; ask for a new one`,
+        'token',
+      );
+    } else {
+      // Taken by a concurrent enrolment between the update and this read.
+      refusal = new ConnectorException(
+        ConnectorErrorCode.TOKEN_USED,
+        'token: this enrolment token was used by another enrolment at the same moment; ask for a new one',
+        'token',
+      );
+    }
+    this.logger.warn(
+      {
+        event: 'connector.enroll.refused',
+        code: refusal.code,
+        tenantId: connector?.tenantId,
+        connectorId: connector?.id,
+      },
+      refusal.message,
+    );
+    return refusal;
+  }
+}
+
+function connectorNotFound(tenantId: string, connectorId: string): ConnectorException {
+  return new ConnectorException(
+    ConnectorErrorCode.CONNECTOR_NOT_FOUND,
+    `connectorId: tenant ${tenantId} has no connector ${connectorId}`,
+    'connectorId',
+  );
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'P2002';
+}
