@@ -6,10 +6,6 @@ import { AccessController } from './access/access.controller.js';
 import { ACCESS_REPOSITORY, PrismaAccessRepository } from './access/access.repository.js';
 import { AuditController } from './audit/audit.controller.js';
 import { AUDIT_REPOSITORY, PrismaAuditRepository } from './audit/audit.repository.js';
-import { AccessController } from './access/access.controller.js';
-import { ACCESS_REPOSITORY, PrismaAccessRepository } from './access/access.repository.js';
-import { AuditController } from './audit/audit.controller.js';
-import { AUDIT_REPOSITORY, PrismaAuditRepository } from './audit/audit.repository.js';
 import { CLOCK, systemClock } from './common/clock.js';
 import type { LicensingConfig } from './config.js';
 import { ConnectorsModule } from './connectors/connectors.module.js';
@@ -71,8 +67,6 @@ export class LicensingModule {
         { provide: LICENCE_REPOSITORY, useClass: PrismaLicenceRepository },
         { provide: TENANT_REPOSITORY, useClass: PrismaTenantRepository },
         { provide: USAGE_REPOSITORY, useClass: PrismaUsageRepository },
-        { provide: ACCESS_REPOSITORY, useClass: PrismaAccessRepository },
-        { provide: AUDIT_REPOSITORY, useClass: PrismaAuditRepository },
         { provide: ACCESS_REPOSITORY, useClass: PrismaAccessRepository },
         { provide: AUDIT_REPOSITORY, useClass: PrismaAuditRepository },
         LicencesService,
