@@ -12,7 +12,10 @@ import type { Logger } from '@mlr/telemetry';
 import { BackupRunner } from '../backup/backup-runner.js';
 import { JobReporter, type ProgressListener } from '../backup/job-reporter.js';
 import { MessageUploader, type PlatformPublisher } from '../backup/message-uploader.js';
-import type { ConnectorConfig } from '../config/connector-config.js';
+import { restoreExportDir, type ConnectorConfig } from '../config/connector-config.js';
+import { ObjectFetcher } from '../restore/object-fetcher.js';
+import { TenantCallRestoreItemSource } from '../restore/restore-item-source.js';
+import { RestoreRunner, type RestoreCommand } from '../restore/restore-runner.js';
 
 export interface JobResult {
   state: JobState;
@@ -55,15 +58,7 @@ export class JobExecutor {
       await reporter.flush('failed');
       return { state: 'failed', counters: reporter.counters, errors: reporter.errors };
     }
-    if (job.kind !== 'backup') {
-      reporter.error({
-        scope: 'job',
-        target: job.jobId,
-        message: `${job.kind} jobs are not supported by this connector version`,
-      });
-      await reporter.flush('failed');
-      return { state: 'failed', counters: reporter.counters, errors: reporter.errors };
-    }
+    if (job.kind === 'restore') return this.restore(job, reporter, log);
     log.info({ event: 'job-started' }, 'backup started');
     const runner = new BackupRunner(this.config.source, this.keys, this.uploader, reporter, log, {
       concurrency: this.config.backup.concurrency,
@@ -71,6 +66,36 @@ export class JobExecutor {
     });
     const state = await runner.run(job);
     log.info({ event: 'job-finished', state, counters: reporter.counters, errors: reporter.errors }, 'backup finished');
+    return { state, counters: reporter.counters, errors: reporter.errors };
+  }
+
+  /** Recreates the job's messages in their target mailboxes, or writes them into an export file. */
+  private async restore(job: RestoreCommand, reporter: JobReporter, log: Logger): Promise<JobResult> {
+    log.info({ event: 'job-started', target: job.target.kind, items: job.itemCount }, 'restore started');
+    const runner = new RestoreRunner({
+      source: this.config.source,
+      keys: this.keys,
+      items: new TenantCallRestoreItemSource(this.messaging, job.tenantId, job.jobId),
+      objects: ObjectFetcher.forConnection(this.messaging, job.tenantId),
+      exportDir: restoreExportDir(this.config),
+      reporter,
+      logger: log,
+      concurrency: this.config.restore.concurrency,
+    });
+    let state: JobState;
+    try {
+      state = await runner.run(job);
+    } catch (error) {
+      // Only a failure outside any item gets here (e.g. events cannot be published): say so, once.
+      log.error({ event: 'job-failed', error: (error as Error).message }, 'restore stopped');
+      reporter.error({ scope: 'job', target: job.jobId, message: `restore stopped: ${(error as Error).message}` });
+      state = 'failed';
+      await reporter.flush(state).catch(() => undefined);
+    }
+    log.info(
+      { event: 'job-finished', state, counters: reporter.counters, errors: reporter.errors },
+      'restore finished',
+    );
     return { state, counters: reporter.counters, errors: reporter.errors };
   }
 

@@ -7,31 +7,24 @@ import { PUBLIC_FOLDERS_MAILBOX } from '../backup/backup-runner.js';
 import type { JobReporter } from '../backup/job-reporter.js';
 import type { ImapSourceConfig } from '../config/connector-config.js';
 import { openImapSession } from '../sources/imap/imap-session.js';
+import { openExportWriter, type ExportFormat, type ExportWriter } from './export/index.js';
 import { ImapMailboxWriter } from './imap-mailbox-writer.js';
 import { openRestoreItem, RestoreItemFailure, type SealedObjectSource } from './open-restore-item.js';
 import { readAllItems, type RestoreItemSource } from './restore-item-source.js';
 import { appendFlags, boundedReason, countOutcomes, destinationOf, restoreJobState } from './restore-plan.js';
 
 export type RestoreCommand = Extract<JobCommand, { kind: 'restore' }>;
-export type ExportFormat = Extract<RestoreCommand['target'], { kind: 'export' }>['format'];
 
-/** An export file being written (mbox or zip of .eml): see `./export`. */
-export interface RestoreExportWriter {
-  add(item: RestoreItem, raw: Buffer): Promise<void>;
-  /** Completes the file; only then does it exist under its name. */
-  close(): Promise<void>;
-  /** Drops the unfinished file. */
-  abort(): Promise<void>;
-}
-
-export type OpenExportWriter = (format: ExportFormat, path: string) => Promise<RestoreExportWriter>;
+/** Opens the export file of a job (`./export`'s openExportWriter, or a test double). */
+export type OpenExportWriter = (format: ExportFormat, path: string) => Promise<ExportWriter>;
 
 export interface RestoreRunnerOptions {
   source: ImapSourceConfig;
   keys: TenantKeys;
   items: RestoreItemSource;
   objects: SealedObjectSource;
-  openExportWriter: OpenExportWriter;
+  /** Default: the real mbox / zip writers. */
+  openExportWriter?: OpenExportWriter;
   /** Absolute directory export files are written into. */
   exportDir: string;
   reporter: JobReporter;
@@ -250,10 +243,10 @@ export class RestoreRunner {
     };
     // The contract allows plain file names only; the check here keeps the writer inside its directory regardless.
     if (dirname(path) !== dir) return failAll(`export file name ${target.fileName} leaves the export directory`);
-    let writer: RestoreExportWriter;
+    let writer: ExportWriter;
     try {
       await mkdir(dir, { recursive: true });
-      writer = await this.options.openExportWriter(target.format, path);
+      writer = await (this.options.openExportWriter ?? openExportWriter)(target.format, path);
     } catch (error) {
       return failAll(`cannot create export file ${path}: ${(error as Error).message}`);
     }
