@@ -336,4 +336,58 @@ describe('licensing service', () => {
     expect(all.limits).not.toBeNull();
     expect(await refusal('usage.report', { tenantId: 'no-such-tenant' })).toMatchObject({ code: 'not_found' });
   });
+  it('enforces the protected-mailbox limit: no new MLR tenant when full, no backups (but restores) beyond it', async () => {
+    const tenantId = unique('lic-seats');
+    await prisma.tenant.create({ data: { id: tenantId, name: 'Seats Ltd', slug: tenantId, mlrEnabled: true } });
+    const object = await prisma.storedObject.create({
+      data: {
+        tenantId,
+        contentId: randomBytes(32).toString('hex'),
+        bucket: 'mlr-test',
+        key: `tenants/${tenantId}/objects/seat`,
+        plainSize: 200n,
+        sealedSize: 100n,
+        keyId: 'k1',
+        refCount: 2,
+      },
+    });
+    await prisma.indexRecord.createMany({
+      data: ['erin@seats.example', 'frank@seats.example'].map((mailbox) => ({
+        tenantId,
+        mailbox,
+        folder: 'INBOX',
+        uidValidity: 1n,
+        uid: 1n,
+        contentId: object.contentId,
+        objectId: object.id,
+        size: 200n,
+      })),
+    });
+    await licenceWithRoom(5);
+    const protectedNow = (await call('tenants.status', { tenantId })).protectedMailboxes.count;
+    expect(protectedNow).toBeGreaterThanOrEqual(2);
+
+    // Exactly full: MLR for another tenant would protect more than the licence allows.
+    await licenceWithRoom(5, { maxProtectedMailboxes: protectedNow });
+    const other = await createTenant('Seatless');
+    expect(await refusal('tenants.enableMlr', { tenantId: other, actor: 'operator@msp' })).toMatchObject({
+      code: 'conflict',
+      message: expect.stringMatching(
+        new RegExp(`allows ${protectedNow} protected mailboxes and ${protectedNow} are already protected`),
+      ),
+    });
+    expect(await call('tenants.status', { tenantId })).toMatchObject({ allowed: true, backupAllowed: true });
+
+    // Beyond the limit: backups refused with the reason, restores still allowed.
+    await licenceWithRoom(5, { maxProtectedMailboxes: protectedNow - 1 });
+    const status = await call('tenants.status', { tenantId });
+    expect(status).toMatchObject({
+      allowed: true,
+      backupAllowed: false,
+      reason: 'mailbox_limit_exceeded',
+      protectedMailboxes: { count: protectedNow, limit: protectedNow - 1 },
+    });
+    expect(status.message).toMatch(/backups of tenant .* are refused: .* restores still run/);
+    await licenceWithRoom(5);
+  });
 });

@@ -24,6 +24,8 @@ export enum LicensingErrorCode {
   LICENCE_LAPSED = 'LICENCE_LAPSED',
   LICENCE_LACKS_FEATURE = 'LICENCE_LACKS_FEATURE',
   TENANT_LIMIT_REACHED = 'TENANT_LIMIT_REACHED',
+  /** The licence's protected mailboxes are all in use (MLR cannot be enabled for another tenant). */
+  MAILBOX_LIMIT_REACHED = 'MAILBOX_LIMIT_REACHED',
   TENANT_NOT_FOUND = 'TENANT_NOT_FOUND',
   SLUG_TAKEN = 'SLUG_TAKEN',
 }
@@ -81,6 +83,7 @@ export function toServiceErrorReply(error: LicensingException): ServiceErrorRepl
     case LicensingErrorCode.LICENCE_LAPSED:
     case LicensingErrorCode.LICENCE_LACKS_FEATURE:
     case LicensingErrorCode.TENANT_LIMIT_REACHED:
+    case LicensingErrorCode.MAILBOX_LIMIT_REACHED:
     case LicensingErrorCode.SLUG_TAKEN:
       return reply('conflict');
     default:

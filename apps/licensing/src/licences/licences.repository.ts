@@ -68,6 +68,24 @@ export async function currentLicence(tx: Tx | PrismaClient): Promise<LicenceReco
   return row ? licenceFromRow(row) : null;
 }
 
+/** Days a mailbox stays "protected" after its last backup (the metering window of the licence). */
+export const PROTECTED_WINDOW_DAYS = 30;
+
+/**
+ * Protected mailboxes of all tenants with MLR enabled: distinct mailboxes with a record backed up
+ * (or seen again) in the last 30 days. What the licence's `maxProtectedMailboxes` limits.
+ */
+export async function countProtectedMailboxes(tx: Tx | PrismaClient, now: Date): Promise<number> {
+  const since = new Date(now.getTime() - PROTECTED_WINDOW_DAYS * 86_400_000);
+  const rows = await tx.$queryRaw<Array<{ mailboxes: bigint }>>`
+    SELECT count(*)::bigint AS mailboxes FROM (
+      SELECT DISTINCT r.tenant_id, r.mailbox
+        FROM index_records r JOIN tenants t ON t.id = r.tenant_id
+       WHERE t.mlr_enabled AND r.updated_at >= ${since}
+    ) protected`;
+  return Number(rows[0]?.mailboxes ?? 0);
+}
+
 export async function countTenants(tx: Tx | PrismaClient): Promise<{ total: number; mlrEnabled: number }> {
   // One after the other: inside a transaction the queries share one connection anyway.
   const total = await tx.tenant.count();

@@ -31,6 +31,7 @@ const snapshot = (terms: Partial<LimitsSnapshot> = {}): LimitsSnapshot => ({
   licence: licence(),
   tenants: 1,
   mlrTenants: 1,
+  protectedMailboxes: 10,
   ...terms,
 });
 
@@ -59,6 +60,12 @@ describe('enabling MLR', () => {
       snapshot({ mlrTenants: 3 }),
       LicensingErrorCode.TENANT_LIMIT_REACHED,
       /allows MLR for 3 tenants and 3 already have it enabled/,
+    ],
+    [
+      'every protected mailbox of the licence is in use',
+      snapshot({ protectedMailboxes: 100 }),
+      LicensingErrorCode.MAILBOX_LIMIT_REACHED,
+      /allows 100 protected mailboxes and 100 are already protected/,
     ],
   ])('is refused when %s', (_what, limits, code, message) => {
     const refusal = mlrEnableRefusal(tenant, limits, now);
@@ -94,12 +101,14 @@ describe('tenant status for jobs', () => {
   const enabled = { ...tenant, mlrEnabled: true };
 
   it('allows an enabled tenant under a licence in force or in grace', () => {
-    expect(mlrStatus('t-1', enabled, licence(), now)).toEqual({
+    expect(mlrStatus('t-1', enabled, licence(), now, 100)).toEqual({
       tenantId: 't-1',
       mlrEnabled: true,
       allowed: true,
+      backupAllowed: true,
       reason: null,
       licence: 'valid',
+      protectedMailboxes: { count: 100, limit: 100 },
       message: 'MLR is enabled for tenant acme',
     });
     const grace = mlrStatus('t-1', enabled, inGrace, now);
@@ -128,6 +137,14 @@ describe('tenant status for jobs', () => {
     const status = mlrStatus('t-1', who, terms, now);
     expect(status).toMatchObject({ allowed: false, reason });
     expect(status.message).toMatch(message);
+  });
+
+  it('refuses backups but not restores beyond the protected-mailbox limit', () => {
+    const status = mlrStatus('t-1', enabled, licence(), now, 101);
+    expect(status).toMatchObject({ allowed: true, backupAllowed: false, reason: 'mailbox_limit_exceeded' });
+    expect(status.message).toMatch(
+      /101 mailboxes are protected and licence MLR-1 \(Example MSP\) allows 100; restores still run/,
+    );
   });
 
   it('decides by the tenant flag alone when no licence was ever imported', () => {

@@ -13,6 +13,8 @@ export interface LimitsSnapshot {
   licence: LicenceRecord | null;
   tenants: number;
   mlrTenants: number;
+  /** Protected mailboxes of all tenants with MLR enabled (last 30 days). */
+  protectedMailboxes: number;
 }
 
 export interface TenantRef {
@@ -67,6 +69,12 @@ export function mlrEnableRefusal(tenant: TenantRef, snapshot: LimitsSnapshot, no
     );
   }
   if (tenant.mlrEnabled) return null;
+  if (snapshot.protectedMailboxes >= licence.maxProtectedMailboxes) {
+    return new LicensingException(
+      LicensingErrorCode.MAILBOX_LIMIT_REACHED,
+      `${subject}: ${describe(licence)} allows ${licence.maxProtectedMailboxes} protected mailboxes and ${snapshot.protectedMailboxes} are already protected; import a licence with a higher limit or disable MLR for another tenant`,
+    );
+  }
   if (snapshot.mlrTenants + 1 > licence.maxTenants) {
     return new LicensingException(
       LicensingErrorCode.TENANT_LIMIT_REACHED,
@@ -86,9 +94,16 @@ export function mlrStatus(
   tenant: TenantRef | null,
   licence: LicenceRecord | null,
   now: Date,
+  protectedMailboxes = 0,
 ): TenantMlrStatus {
   const licenceState = licence ? licenceStatus(licence, now) : null;
-  const common = { tenantId, mlrEnabled: tenant?.mlrEnabled ?? false, licence: licenceState?.state ?? 'none' } as const;
+  const common = {
+    tenantId,
+    mlrEnabled: tenant?.mlrEnabled ?? false,
+    licence: licenceState?.state ?? 'none',
+    protectedMailboxes: { count: protectedMailboxes, limit: licence?.maxProtectedMailboxes ?? null },
+    backupAllowed: false,
+  } as const;
   if (!tenant) {
     return { ...common, allowed: false, reason: 'tenant_not_found', message: `tenant ${tenantId} does not exist` };
   }
@@ -118,5 +133,21 @@ export function mlrStatus(
   }
   const note =
     licence && licenceState?.state === 'in_grace' ? `; note: ${describe(licence)} ${licenceState.message}` : '';
-  return { ...common, allowed: true, reason: null, message: `MLR is enabled for tenant ${tenant.slug}${note}` };
+  if (licence && protectedMailboxes > licence.maxProtectedMailboxes) {
+    // Over the limit, the mail already protected must stay recoverable: restores run, backups do not.
+    return {
+      ...common,
+      allowed: true,
+      backupAllowed: false,
+      reason: 'mailbox_limit_exceeded',
+      message: `backups of tenant ${tenant.slug} are refused: ${protectedMailboxes} mailboxes are protected and ${describe(licence)} allows ${licence.maxProtectedMailboxes}; restores still run${note}`,
+    };
+  }
+  return {
+    ...common,
+    allowed: true,
+    backupAllowed: true,
+    reason: null,
+    message: `MLR is enabled for tenant ${tenant.slug}${note}`,
+  };
 }

@@ -2,7 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PRISMA, type PrismaClient } from '@mlr/db';
 import type { TenantView } from '@mlr/contracts';
 import type { LicenceRecord } from '../licences/licence.js';
-import { countTenants, currentLicence, lockLicensing, type Tx } from '../licences/licences.repository.js';
+import {
+  countProtectedMailboxes,
+  countTenants,
+  currentLicence,
+  lockLicensing,
+  type Tx,
+} from '../licences/licences.repository.js';
 import type { LimitsSnapshot } from './mlr-policy.js';
 
 export interface TenantRecord {
@@ -23,7 +29,9 @@ export interface TenantRepository {
   /** Tenants ordered by slug, after `after` (exclusive). */
   list(limit: number, after: string | undefined): Promise<TenantRecord[]>;
   /** The tenant (or null) and the licence in force, for `tenants.status`. */
-  statusInputs(tenantId: string): Promise<{ tenant: TenantRecord | null; licence: LicenceRecord | null }>;
+  statusInputs(
+    tenantId: string,
+  ): Promise<{ tenant: TenantRecord | null; licence: LicenceRecord | null; protectedMailboxes: number }>;
   /**
    * Creates the tenant in one transaction holding the licensing lock, after `check` has seen the
    * licence and the counts (it refuses by throwing).
@@ -74,7 +82,8 @@ const tenantColumns = {
 async function snapshot(tx: Tx): Promise<LimitsSnapshot> {
   const licence = await currentLicence(tx);
   const counts = await countTenants(tx);
-  return { licence, tenants: counts.total, mlrTenants: counts.mlrEnabled };
+  const protectedMailboxes = await countProtectedMailboxes(tx, new Date());
+  return { licence, tenants: counts.total, mlrTenants: counts.mlrEnabled, protectedMailboxes };
 }
 
 @Injectable()
@@ -98,9 +107,14 @@ export class PrismaTenantRepository implements TenantRepository {
     });
   }
 
-  async statusInputs(tenantId: string): Promise<{ tenant: TenantRecord | null; licence: LicenceRecord | null }> {
+  async statusInputs(
+    tenantId: string,
+  ): Promise<{ tenant: TenantRecord | null; licence: LicenceRecord | null; protectedMailboxes: number }> {
     const [tenant, licence] = await Promise.all([this.get(tenantId), currentLicence(this.prisma)]);
-    return { tenant, licence };
+    // Counted only when a limit applies: the count reads the index of the last 30 days.
+    const protectedMailboxes =
+      licence && tenant?.mlrEnabled ? await countProtectedMailboxes(this.prisma, new Date()) : 0;
+    return { tenant, licence, protectedMailboxes };
   }
 
   create(input: { name: string; slug: string }, check: (snapshot: LimitsSnapshot) => void): Promise<TenantRecord> {

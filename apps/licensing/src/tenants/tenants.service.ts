@@ -83,8 +83,8 @@ export class TenantsService {
   }
 
   async status(tenantId: string): Promise<TenantMlrStatus> {
-    const { tenant, licence } = await this.tenants.statusInputs(tenantId);
-    return mlrStatus(tenantId, tenant, licence, this.clock.now());
+    const { tenant, licence, protectedMailboxes } = await this.tenants.statusInputs(tenantId);
+    return mlrStatus(tenantId, tenant, licence, this.clock.now(), protectedMailboxes);
   }
 
   /** Logs a refusal of the licence (operators' attempts beyond it are worth seeing) and passes it on. */

@@ -14,9 +14,12 @@ import type { Logger } from '@mlr/telemetry';
 
 export type MlrVerdict = { allowed: true } | { allowed: false; reason: string; message: string };
 
+/** Backups are refused beyond the licence's protected-mailbox limit; restores still run then. */
+export type JobPurpose = 'backup' | 'restore';
+
 export interface MlrGate {
-  /** May jobs of the tenant run now, and if not, why not (a sentence for the person who asked). */
-  check(tenantId: string): Promise<MlrVerdict>;
+  /** May a job of the tenant run now, and if not, why not (a sentence for the person who asked). */
+  check(tenantId: string, purpose?: JobPurpose): Promise<MlrVerdict>;
 }
 
 export const MLR_GATE = Symbol('MLR_GATE');
@@ -46,11 +49,12 @@ export class LicensingMlrGate implements MlrGate {
     this.logger = logger.child({ scope: 'mlr-gate' });
   }
 
-  async check(tenantId: string): Promise<MlrVerdict> {
+  async check(tenantId: string, purpose: JobPurpose = 'backup'): Promise<MlrVerdict> {
     let unavailable: Record<string, unknown>;
     try {
       const status = await this.askLicensing(tenantId);
-      return status.allowed
+      const allowed = purpose === 'backup' ? status.allowed && status.backupAllowed : status.allowed;
+      return allowed
         ? { allowed: true }
         : { allowed: false, reason: status.reason ?? 'refused', message: status.message };
     } catch (error) {

@@ -152,13 +152,19 @@ export const MLR_REFUSAL_REASONS = [
   'mlr_disabled',
   'licence_expired',
   'licence_lacks_mlr',
+  /** Backups only: more mailboxes are protected than the licence allows (restores still run). */
+  'mailbox_limit_exceeded',
 ] as const;
 
 export const tenantMlrStatusSchema = z.strictObject({
   tenantId: tenantIdSchema,
   mlrEnabled: z.boolean(),
-  /** May backup and restore jobs of this tenant run now? */
+  /** May restore jobs (and, with `backupAllowed`, backup jobs) of this tenant run now? */
   allowed: z.boolean(),
+  /** May backup jobs run now? Also false when the licence's protected-mailbox limit is exceeded. */
+  backupAllowed: z.boolean(),
+  /** Protected mailboxes of all tenants with MLR enabled (last 30 days) and the licence's limit. */
+  protectedMailboxes: z.strictObject({ count: z.number().int().nonnegative(), limit: z.number().int().nullable() }),
   reason: z.enum(MLR_REFUSAL_REASONS).nullable(),
   /** Why (not), in one sentence that can be shown to the person who asked for the job. */
   message: z.string().min(1),
