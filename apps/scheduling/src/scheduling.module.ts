@@ -14,6 +14,11 @@ import { LicensingMlrGate, MLR_GATE } from './licensing/mlr-gate.js';
 import { PlansController } from './plans/plans.controller.js';
 import { PLAN_REPOSITORY, PrismaPlanRepository } from './plans/plans.repository.js';
 import { PlansService } from './plans/plans.service.js';
+import { NatsRecordResolver, RECORD_RESOLVER } from './restores/record-resolver.js';
+import { PrismaRestoreRepository, RESTORE_REPOSITORY } from './restores/restore-items.repository.js';
+import { RestoreItemsServer } from './restores/restore-items.server.js';
+import { RestoresController } from './restores/restores.controller.js';
+import { RestoresService } from './restores/restores.service.js';
 
 @Module({})
 export class SchedulingModule {
@@ -26,7 +31,7 @@ export class SchedulingModule {
     return {
       module: SchedulingModule,
       imports: [DatabaseModule.forRoot(config.DATABASE_URL)],
-      controllers: [PlansController, JobsController],
+      controllers: [PlansController, JobsController, RestoresController],
       providers: [
         { provide: CLOCK, useValue: systemClock },
         { provide: DISPATCHER_SETTINGS, useValue: dispatcher },
@@ -37,7 +42,11 @@ export class SchedulingModule {
         { provide: JOB_REPOSITORY, useClass: PrismaJobRepository },
         { provide: JOB_QUEUE, useClass: NatsJobQueue },
         { provide: MLR_GATE, useClass: LicensingMlrGate },
+        { provide: RESTORE_REPOSITORY, useClass: PrismaRestoreRepository },
+        { provide: RECORD_RESOLVER, useClass: NatsRecordResolver },
         PlansService,
+        RestoresService,
+        RestoreItemsServer,
         JobDispatcher,
         JobEventsConsumer,
         {

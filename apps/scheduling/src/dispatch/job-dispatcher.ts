@@ -136,7 +136,11 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
     }
   }
 
-  private async publish(command: JobCommand): Promise<void> {
+  /**
+   * Puts a committed job's command on its connector's queue and records that it is there. A failure
+   * is logged, not thrown: a later tick publishes the job again (also used for restore jobs).
+   */
+  async publish(command: JobCommand): Promise<void> {
     try {
       await this.queue.publish(command);
       await this.repository.markPublished(command.jobId, this.clock.now());

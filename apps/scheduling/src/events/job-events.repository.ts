@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PRISMA, type JobState, type Prisma, type PrismaClient } from '@mlr/db';
 import type { FolderCheckpoint, JobEvent } from '@mlr/contracts';
 import { CONNECTOR_CLI_REQUESTER } from '../dispatch/backup-command.js';
+import { applyRestoreResults } from '../restores/restore-results.js';
 import { mergeCheckpoint, progressAfter, type JobProgress } from './job-event-rules.js';
 
 type Tx = Prisma.TransactionClient;
@@ -18,6 +19,8 @@ export interface ApplyOutcome {
   progressed: boolean;
   state: JobState;
   checkpointsWritten: number;
+  /** Restore items whose result this event recorded (0 when all were recorded before). */
+  itemResultsApplied: number;
 }
 
 /** Applies job events to jobs, their item errors and the connector's folder checkpoints. */
@@ -30,6 +33,7 @@ export const JOB_EVENT_REPOSITORY = Symbol('JOB_EVENT_REPOSITORY');
 interface LockedJob {
   tenant_id: string;
   connector_id: string;
+  kind: string;
   state: JobState;
   last_event_sequence: bigint | null;
   started_at: Date | null;
@@ -122,6 +126,9 @@ export class PrismaJobEventRepository implements JobEventRepository {
         skipDuplicates: true,
       });
     }
+    // Item results, like errors, are news since the previous event; each item keeps the newest event's.
+    const itemResultsApplied =
+      job.kind === 'restore' || job.kind === 'export' ? await applyRestoreResults(tx, event) : 0;
     let checkpointsWritten = 0;
     // A fixed order, so that two jobs of one connector never wait on each other's rows in a cycle.
     const ordered = [...event.checkpoints].sort((a, b) =>
@@ -135,6 +142,7 @@ export class PrismaJobEventRepository implements JobEventRepository {
       progressed: progress !== null,
       state: progress?.state ?? job.state,
       checkpointsWritten,
+      itemResultsApplied,
     };
   }
 
@@ -145,7 +153,7 @@ export class PrismaJobEventRepository implements JobEventRepository {
 
   private async lockJob(tx: Tx, jobId: string): Promise<LockedJob | null> {
     const rows = await tx.$queryRaw<LockedJob[]>`
-      SELECT tenant_id, connector_id, state::text AS state, last_event_sequence, started_at, finished_at,
+      SELECT tenant_id, connector_id, kind::text AS kind, state::text AS state, last_event_sequence, started_at, finished_at,
              seen_count, new_count, deduplicated_count, bytes, failed_count, restored_count, skipped_count
       FROM jobs WHERE id = ${jobId} FOR UPDATE`;
     return rows[0] ?? null;
