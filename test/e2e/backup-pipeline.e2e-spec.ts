@@ -238,6 +238,20 @@ describe('backup pipeline end to end, on the whole corpus', () => {
     // Everything of Bob's is stored already: the objects are deduplicated, no record is added.
     expect(summary.counters.new).toBe(0);
   });
+
+  it('refuses a one-off backup of a tenant without MLR before any mail is read', async () => {
+    const sightings = await sightingCount();
+    await platform.prisma.tenant.update({ where: { id: TENANT }, data: { mlrEnabled: false } });
+    try {
+      const { stdout, stderr, code } = await runConnectorCli(['backup', '--config', connector.configFile, '--json']);
+      expect(code).toBe(1);
+      expect(stdout).toBe('');
+      expect(stderr).toMatch(/backup refused before any mail was read: MLR is not enabled for tenant/);
+      expect(await sightingCount()).toBe(sightings);
+    } finally {
+      await platform.prisma.tenant.update({ where: { id: TENANT }, data: { mlrEnabled: true } });
+    }
+  });
 });
 
 function runConnectorCli(args: string[]): Promise<{ stdout: string; stderr: string; code: number | null }> {

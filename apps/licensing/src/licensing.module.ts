@@ -15,6 +15,7 @@ import { LICENCE_REPOSITORY, PrismaLicenceRepository } from './licences/licences
 import { LicencesService, VENDOR_KEY } from './licences/licences.service.js';
 import { TenantsController } from './tenants/tenants.controller.js';
 import { PrismaTenantRepository, TENANT_REPOSITORY } from './tenants/tenants.repository.js';
+import { TenantStatusServer } from './tenants/tenant-status.server.js';
 import { TenantsService } from './tenants/tenants.service.js';
 import { UsageController } from './usage/usage.controller.js';
 import { PrismaUsageRepository, USAGE_REPOSITORY } from './usage/usage.repository.js';
@@ -71,6 +72,7 @@ export class LicensingModule {
         { provide: AUDIT_REPOSITORY, useClass: PrismaAuditRepository },
         LicencesService,
         TenantsService,
+        TenantStatusServer,
         UsageService,
         VendorKeyAnnouncement,
         {

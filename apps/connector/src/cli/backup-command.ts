@@ -26,6 +26,11 @@ export async function runBackupCommand(
     }
   }
   const filter = parseContract('--filter', backupFilterSchema, filterInput);
+  const status = await agent.mlrStatus();
+  if (!status.allowed || !status.backupAllowed) {
+    process.stderr.write(`backup refused before any mail was read: ${status.message}\n`);
+    return 1;
+  }
   const job: JobCommand = {
     kind: 'backup',
     jobId: `cli-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { connectorIdSchema, contentIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
 import { searchCriteriaSchema, visibleMailboxesSchema } from '../services/indexing.js';
+import { tenantMlrStatusSchema, type TenantMlrStatus } from '../services/licensing.js';
 
 /*
  * Restore and export (issue 4). A restore job names index records (by id, or by a search) and a
@@ -258,6 +259,9 @@ export const objectFetchResponseSchema = z.strictObject({
   data: z.string(),
 });
 
+/** `mlr.<tenant>.status` (served by licensing): may this tenant's jobs run? Asked by the connector before a one-off job. */
+export const tenantStatusRequestSchema = z.strictObject({ tenantId: tenantIdSchema });
+
 export interface TenantCalls {
   'restore.items': {
     request: z.infer<typeof restoreItemsRequestSchema>;
@@ -267,18 +271,21 @@ export interface TenantCalls {
     request: z.infer<typeof objectFetchRequestSchema>;
     response: z.infer<typeof objectFetchResponseSchema>;
   };
+  'tenant.status': { request: z.infer<typeof tenantStatusRequestSchema>; response: TenantMlrStatus };
 }
 export type TenantVerb = keyof TenantCalls;
 
 export const tenantCallSchemas = {
   'restore.items': { request: restoreItemsRequestSchema, response: restoreItemsResponseSchema },
   'objects.fetch': { request: objectFetchRequestSchema, response: objectFetchResponseSchema },
+  'tenant.status': { request: tenantStatusRequestSchema, response: tenantMlrStatusSchema },
 } as const;
 
 /** Wildcards the serving services subscribe to (queue groups), for every tenant. */
 export const tenantCallWildcards: { [V in TenantVerb]: string } = {
   'restore.items': 'mlr.*.restore.*',
   'objects.fetch': 'mlr.*.fetch',
+  'tenant.status': 'mlr.*.status',
 };
 
 /**
@@ -294,6 +301,7 @@ export function tenantOfCallSubject(verb: TenantVerb, subject: string): { tenant
     return { tenantId: parts[1], jobId: parts[3] as string };
   }
   if (verb === 'objects.fetch' && parts.length === 3 && parts[2] === 'fetch') return { tenantId: parts[1] };
+  if (verb === 'tenant.status' && parts.length === 3 && parts[2] === 'status') return { tenantId: parts[1] };
   return null;
 }
 

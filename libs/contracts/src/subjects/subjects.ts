@@ -244,6 +244,8 @@ export const tenantCallSubjects = {
     `mlr.${token('tenantId', tenantId)}.restore.${token('jobId', jobId)}` as TenantCallSubject<'restore.items'>,
   'objects.fetch': (tenantId: string) =>
     `mlr.${token('tenantId', tenantId)}.fetch` as TenantCallSubject<'objects.fetch'>,
+  'tenant.status': (tenantId: string) =>
+    `mlr.${token('tenantId', tenantId)}.status` as TenantCallSubject<'tenant.status'>,
 } as const;
 
 export const connectorJobsConsumer = (tenantId: string, connectorId: string) =>
@@ -254,7 +256,7 @@ export const tenantInboxPrefix = (tenantId: string) => `_INBOX_${token('tenantId
 
 /**
  * NATS permissions of one connector: its tenant's subjects (including the restore tenant calls:
- * `mlr.<t>.restore.<job>` and `mlr.<t>.fetch`), the JetStream API calls on its own jobs
+ * `mlr.<t>.restore.<job>`, `mlr.<t>.fetch` and `mlr.<t>.status`), the JetStream API calls on its own jobs
  * consumer, acks of its own deliveries and replies under its tenant's inbox. Nothing else: no other
  * tenant's subjects, no `mlr.svc.>`, no stream management.
  */
@@ -271,6 +273,7 @@ export function connectorPermissions(
       `mlr.${tenantId}.events.*`,
       `mlr.${tenantId}.restore.*`,
       tenantCallSubjects['objects.fetch'](tenantId),
+      tenantCallSubjects['tenant.status'](tenantId),
       `$JS.API.INFO`,
       `$JS.API.STREAM.INFO.${STREAMS.jobs.name}`,
       `$JS.API.CONSUMER.INFO.${STREAMS.jobs.name}.${consumer}`,
