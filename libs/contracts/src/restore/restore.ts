@@ -195,6 +195,11 @@ export const listJobItemsRequestSchema = z.strictObject({
   /** Items with `seq` greater than this (the previous page's `nextAfter`). */
   after: z.number().int().min(-1).default(-1),
   limit: z.number().int().min(1).max(1_000).default(100),
+  /**
+   * Who asks, when it is a person (the gateway always sends it): items show subjects, so operators
+   * see none, and a requester who does not see every mailbox sees only the items of theirs.
+   */
+  requester: requesterSchema.optional(),
 });
 export const jobItemListSchema = z.strictObject({
   items: z.array(restoreItemViewSchema),
