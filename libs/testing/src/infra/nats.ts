@@ -1,5 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Algorithms, encodeAccount, encodeOperator, encodeUser, fmtCreds, type KeyPair } from '@nats-io/jwt';
+import { createAccount, createOperator, createUser, fromPublic, fromSeed } from '@nats-io/nkeys';
 import { freePort, isAlive, readJson, spawnDaemon, stopPid, tailLog, waitFor, writeJson } from './process.js';
 import type { LauncherOptions, ServiceHandle } from './types.js';
 
@@ -35,6 +37,120 @@ export interface NatsOptions extends LauncherOptions {
    * The system account (`SYS`) is added automatically when accounts are given.
    */
   accounts?: Record<string, NatsAccount>;
+  /**
+   * Operator (JWT) mode instead of `accounts`: the server trusts this operator and has its account
+   * JWTs preloaded in a memory resolver; users authenticate with a user JWT and their own NKey seed
+   * (see `createNatsOperator` and `natsUserCreds`). Opt-in: the default stays password accounts.
+   */
+  operator?: NatsOperator;
+}
+
+/** One account of an operator-mode server, with the keys a test needs to mint its users. */
+export interface NatsOperatorAccount {
+  name: string;
+  publicKey: string;
+  /** Identity seed (`SA…`). */
+  seed: string;
+  /** A signing key of the account (its users' JWTs are signed with it), public and seed. */
+  signingPublicKey: string;
+  signingSeed: string;
+  /** The account JWT, signed by the operator. */
+  jwt: string;
+}
+
+export interface NatsOperator {
+  operatorJwt: string;
+  system: NatsOperatorAccount;
+  accounts: Record<string, NatsOperatorAccount>;
+}
+
+const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+
+/** No limit on anything; with storage limits of -1 JetStream is enabled for the account. */
+function accountLimits(jetstream: boolean) {
+  const unlimited = { subs: -1, data: -1, payload: -1, imports: -1, exports: -1, wildcards: true, conn: -1, leaf: -1 };
+  return jetstream
+    ? { ...unlimited, mem_storage: -1, disk_storage: -1, streams: -1, consumer: -1, max_ack_pending: -1 }
+    : { ...unlimited, mem_storage: 0, disk_storage: 0, streams: 0, consumer: 0 };
+}
+
+async function operatorAccount(name: string, operator: KeyPair, jetstream: boolean): Promise<NatsOperatorAccount> {
+  const account = createAccount();
+  const signing = createAccount();
+  const jwt = await encodeAccount(
+    name,
+    fromPublic(account.getPublicKey()),
+    { limits: accountLimits(jetstream), signing_keys: [signing.getPublicKey()] },
+    { algorithm: Algorithms.v2, signer: operator },
+  );
+  return {
+    name,
+    publicKey: account.getPublicKey(),
+    seed: text(account.getSeed()),
+    signingPublicKey: signing.getPublicKey(),
+    signingSeed: text(signing.getSeed()),
+    jwt,
+  };
+}
+
+/**
+ * A fresh operator with a system account (`SYS`) and the named accounts (JetStream enabled for the
+ * ones in `jetstream`, by default all of them), for an operator-mode server.
+ */
+export async function createNatsOperator(
+  accountNames: string[] = ['MLR'],
+  options: { jetstream?: string[] } = {},
+): Promise<NatsOperator> {
+  const operator = createOperator();
+  const system = await operatorAccount('SYS', operator, false);
+  const accounts: Record<string, NatsOperatorAccount> = {};
+  for (const name of accountNames) {
+    accounts[name] = await operatorAccount(name, operator, (options.jetstream ?? accountNames).includes(name));
+  }
+  const operatorJwt = await encodeOperator(
+    'MLR-TEST',
+    operator,
+    { system_account: system.publicKey },
+    {
+      algorithm: Algorithms.v2,
+    },
+  );
+  return { operatorJwt, system, accounts };
+}
+
+/**
+ * A user of an operator-mode account as a `.creds` text (JWT + seed), signed with the account's
+ * signing key. Without `permissions` the user may use every subject of the account. Pass `seed`
+ * to mint for an existing key pair (a connector's own key).
+ */
+export async function natsUserCreds(
+  account: NatsOperatorAccount,
+  name: string,
+  options: { permissions?: NatsPermissions; seed?: string } = {},
+): Promise<{ creds: string; publicKey: string; jwt: string }> {
+  const user = options.seed ? fromSeed(new TextEncoder().encode(options.seed)) : createUser();
+  const claims = options.permissions
+    ? { pub: { allow: options.permissions.publish }, sub: { allow: options.permissions.subscribe } }
+    : {};
+  const jwt = await encodeUser(name, fromPublic(user.getPublicKey()), fromPublic(account.publicKey), claims, {
+    algorithm: Algorithms.v2,
+    signer: fromSeed(new TextEncoder().encode(account.signingSeed)),
+  });
+  return { creds: text(fmtCreds(jwt, user)), publicKey: user.getPublicKey(), jwt };
+}
+
+function renderOperatorMode(operator: NatsOperator, operatorFile: string): string[] {
+  const preload = [operator.system, ...Object.values(operator.accounts)].map(
+    (account) => `  ${account.publicKey}: ${quote(account.jwt)}`,
+  );
+  return [
+    `operator: ${quote(operatorFile)}`,
+    `system_account: ${operator.system.publicKey}`,
+    'resolver: MEMORY',
+    'resolver_preload: {',
+    ...preload,
+    '}',
+  ];
 }
 
 interface NatsState {
@@ -67,6 +183,8 @@ export function renderNatsConfig(options: {
   monitorPort: number;
   storeDir: string;
   accounts?: Record<string, NatsAccount>;
+  /** Operator mode (see `NatsOptions.operator`); the operator JWT is written to `operatorFile`. */
+  operator?: { setup: NatsOperator; operatorFile: string };
 }): string {
   const lines = [
     `listen: "127.0.0.1:${options.port}"`,
@@ -74,7 +192,9 @@ export function renderNatsConfig(options: {
     `max_payload: 1048576`,
     `jetstream { store_dir: ${quote(options.storeDir)}, max_memory_store: 268435456, max_file_store: 8589934592 }`,
   ];
-  if (options.accounts) {
+  if (options.operator) {
+    lines.push(...renderOperatorMode(options.operator.setup, options.operator.operatorFile));
+  } else if (options.accounts) {
     lines.push('accounts {');
     for (const [name, account] of Object.entries(options.accounts)) {
       lines.push(`  ${quote(name)}: {`);
@@ -111,6 +231,10 @@ export async function startNats(options: NatsOptions): Promise<ServiceHandle<Nat
   const configFile = join(dir, 'nats.conf');
   const logFile = join(dir, 'nats.log');
   const previous = readJson<NatsState>(stateFile);
+  if (options.operator && options.accounts) throw new Error('startNats: give either accounts or operator, not both');
+  const operatorFile = join(dir, 'operator.jwt');
+  if (options.operator) writeFileSync(operatorFile, options.operator.operatorJwt);
+  const operator = options.operator ? { setup: options.operator, operatorFile } : undefined;
 
   const handleFor = (state: NatsState, reused: boolean): ServiceHandle<NatsInfo> => ({
     info: {
@@ -124,10 +248,10 @@ export async function startNats(options: NatsOptions): Promise<ServiceHandle<Nat
   });
 
   if (previous && isAlive(previous.pid) && (await monitorHealthy(previous.monitorPort))) {
-    if (options.accounts) {
+    if (options.accounts || operator) {
       writeFileSync(
         configFile,
-        renderNatsConfig({ ...previous, storeDir: join(dir, 'jetstream'), accounts: options.accounts }),
+        renderNatsConfig({ ...previous, storeDir: join(dir, 'jetstream'), accounts: options.accounts, operator }),
       );
       process.kill(previous.pid, 'SIGHUP');
     }
@@ -138,7 +262,7 @@ export async function startNats(options: NatsOptions): Promise<ServiceHandle<Nat
   const monitorPort = previous?.monitorPort ?? (await freePort());
   writeFileSync(
     configFile,
-    renderNatsConfig({ port, monitorPort, storeDir: join(dir, 'jetstream'), accounts: options.accounts }),
+    renderNatsConfig({ port, monitorPort, storeDir: join(dir, 'jetstream'), accounts: options.accounts, operator }),
   );
   const pid = spawnDaemon({ name: 'nats', command: 'nats-server', args: ['-c', configFile], logFile });
   const state: NatsState = { pid, port, monitorPort, ...(options.accounts ? { systemUser: SYSTEM_USER } : {}) };
