@@ -52,8 +52,9 @@ export class ImapMailboxWriter {
   }
 
   /**
-   * Whether `folder` already holds exactly this message: candidates by Message-ID (when the message
-   * has one) and exact size, then their bytes' content id compared with `expectedContentId`.
+   * Whether `folder` already holds exactly this message (and not marked \Deleted): candidates by
+   * Message-ID (when the message has one) and exact size, then their bytes' content id compared
+   * with `expectedContentId`.
    * Returns the UID of the copy, or null.
    */
   async findCopy(
@@ -65,7 +66,9 @@ export class ImapMailboxWriter {
     const box = await this.select(folder);
     if (box.exists === 0) return null;
     const size = raw.length;
+    // A copy marked \Deleted is on its way out (the next EXPUNGE removes it): it does not count.
     const query = {
+      deleted: false,
       ...(size > 0 ? { larger: size - 1 } : {}),
       smaller: size + 1,
       ...(messageId ? { header: { 'message-id': messageIdSearchTerm(messageId) } } : {}),
