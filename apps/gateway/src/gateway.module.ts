@@ -8,6 +8,7 @@ import { LicenceController } from './licensing/licence.controller.js';
 import { TenantsController } from './licensing/tenants.controller.js';
 import { UsageController } from './licensing/usage.controller.js';
 import { PlansController } from './plans/plans.controller.js';
+import { RestoresController } from './restores/restores.controller.js';
 import { SearchController } from './search/search.controller.js';
 import { ServiceClient, SERVICES_CLIENT } from './services/service-client.js';
 
@@ -30,6 +31,7 @@ export class GatewayModule {
       controllers: [
         PlansController,
         JobsController,
+        RestoresController,
         SearchController,
         LicenceController,
         TenantsController,

@@ -40,10 +40,13 @@ export interface RestoreRepository {
   itemsAfter(jobId: string, after: number, limit: number): Promise<RestoreItem[]>;
   /** How many items the job has. */
   itemCount(jobId: string): Promise<number>;
-  /** Up to `limit` items with `seq` greater than `after` (with that outcome, if given), with their results. */
+  /**
+   * Up to `limit` items with `seq` greater than `after`, with their results; only those with that
+   * outcome and in those mailboxes, when given.
+   */
   itemViews(
     jobId: string,
-    options: { after: number; limit: number; outcome?: RestoreOutcome | 'pending' },
+    options: { after: number; limit: number; outcome?: RestoreOutcome | 'pending'; mailboxes?: readonly string[] },
   ): Promise<RestoreItemView[]>;
 }
 
@@ -163,10 +166,15 @@ export class PrismaRestoreRepository implements RestoreRepository {
 
   async itemViews(
     jobId: string,
-    options: { after: number; limit: number; outcome?: RestoreOutcome | 'pending' },
+    options: { after: number; limit: number; outcome?: RestoreOutcome | 'pending'; mailboxes?: readonly string[] },
   ): Promise<RestoreItemView[]> {
     const rows = await this.prisma.restoreItem.findMany({
-      where: { jobId, seq: { gt: options.after }, ...(options.outcome ? { outcome: options.outcome } : {}) },
+      where: {
+        jobId,
+        seq: { gt: options.after },
+        ...(options.outcome ? { outcome: options.outcome } : {}),
+        ...(options.mailboxes ? { mailbox: { in: [...options.mailboxes] } } : {}),
+      },
       orderBy: { seq: 'asc' },
       take: options.limit,
     });

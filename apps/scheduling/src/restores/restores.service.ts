@@ -147,11 +147,22 @@ export class RestoresService {
 
   /** `jobs.items`: items of a restore or export job with their results. */
   async list(request: Request<'jobs.items'>): Promise<JobItemList> {
+    const { requester } = request;
+    if (requester?.role === 'operator') {
+      throw new RestoreException(
+        RestoreErrorCode.FORBIDDEN,
+        'requester: operators see no mail content, and restore items show subjects',
+        'requester',
+      );
+    }
     await this.requireRestoreJob(request.tenantId, request.jobId);
+    const visible = requester?.visibleMailboxes ?? 'all';
     const rows = await this.restores.itemViews(request.jobId, {
       after: request.after,
       limit: request.limit + 1,
       ...(request.outcome ? { outcome: request.outcome } : {}),
+      // Someone who does not see every mailbox sees the items of their own only.
+      ...(visible === 'all' ? {} : { mailboxes: visible }),
     });
     const items = fitReply(rows.slice(0, request.limit));
     const more = rows.length > items.length;

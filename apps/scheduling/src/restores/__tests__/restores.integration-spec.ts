@@ -525,6 +525,15 @@ describe('scheduling: restore jobs', () => {
       });
       expect((await h.call('jobs.items', { tenantId, jobId, outcome: 'pending' })).items).toEqual([]);
 
+      // Items show subjects: operators see none, users only the items of their own mailboxes.
+      expect(await h.refusal('jobs.items', { tenantId, jobId, requester: operator })).toMatchObject({
+        code: 'forbidden',
+        field: 'requester',
+      });
+      expect((await h.call('jobs.items', { tenantId, jobId, requester: alice })).items).toHaveLength(6);
+      const bob: Requester = { actor: BOB, role: 'user', visibleMailboxes: [BOB] };
+      expect(await h.call('jobs.items', { tenantId, jobId, requester: bob })).toEqual({ items: [], nextAfter: null });
+
       const unknown = await h.refusal('jobs.items', { tenantId: twoConnectorTenant, jobId });
       expect(unknown).toMatchObject({ code: 'not_found', field: 'jobId' });
     });
