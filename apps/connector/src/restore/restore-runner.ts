@@ -154,20 +154,36 @@ export class RestoreRunner {
     };
     writer = await connect();
     try {
-      await this.inOrder(lane.entries, async ({ item, folder }, prepared) => {
-        if (unreachable !== undefined) return report(failed(item, unreachable));
-        if (!prepared.ok) return report(failed(item, prepared.reason));
-        if (!writer || !writer.usable) {
-          await writer?.close();
-          writer = await connect();
-          if (!writer) return report(failed(item, unreachable ?? `mailbox ${lane.mailbox} is unreachable`));
-        }
-        try {
-          return await report(await this.writeItem(writer, job, item, lane.mailbox, folder, prepared.raw));
-        } catch (error) {
-          return report(failed(item, `cannot restore into ${lane.mailbox}/${folder}: ${(error as Error).message}`));
-        }
-      });
+      await this.inOrder(
+        lane.entries,
+        async ({ item, folder }, prepared) => {
+          if (unreachable !== undefined) return report(failed(item, unreachable));
+          if (!prepared.ok) return report(failed(item, prepared.reason));
+          let result: RestoreItemResult | undefined;
+          // A session the server dropped is opened again. The item it dropped under is tried once more
+          // on the new session, unless the job asked for duplicates: the APPEND may have landed before
+          // the drop, and only the duplicate check can tell.
+          for (let attempt = 1; result === undefined; attempt++) {
+            if (!writer || !writer.usable) {
+              await writer?.close();
+              writer = await connect();
+              if (!writer) {
+                result = failed(item, unreachable ?? `mailbox ${lane.mailbox} is unreachable`);
+                break;
+              }
+            }
+            try {
+              result = await this.writeItem(writer, job, item, lane.mailbox, folder, prepared.raw);
+            } catch (error) {
+              if (attempt < 2 && !writer.usable && !job.duplicate) continue;
+              result = failed(item, `cannot restore into ${lane.mailbox}/${folder}: ${(error as Error).message}`);
+            }
+          }
+          return report(result);
+        },
+        // No sealed object is fetched for a mailbox that cannot be written.
+        () => unreachable === undefined,
+      );
     } finally {
       await writer?.close();
     }
@@ -253,19 +269,24 @@ export class RestoreRunner {
     const results: RestoreItemResult[] = [];
     let added = 0;
     try {
-      await this.inOrder(items, async (item, prepared) => {
-        if (!prepared.ok) {
-          results.push(failed(item, prepared.reason));
-          return;
-        }
-        try {
-          await writer.add(item, prepared.raw);
-          added++;
-          results.push({ seq: item.seq, outcome: 'restored', targetFolder: target.fileName });
-        } catch (error) {
-          results.push(failed(item, `cannot add to export file ${target.fileName}: ${(error as Error).message}`));
-        }
-      });
+      await this.inOrder(
+        items.map((item) => ({ item })),
+        async ({ item }, prepared) => {
+          if (!prepared.ok) {
+            results.push(failed(item, prepared.reason));
+            return;
+          }
+          try {
+            await writer.add(item, prepared.raw);
+            added++;
+            results.push({ seq: item.seq, outcome: 'restored', targetFolder: target.fileName });
+          } catch (error) {
+            results.push(failed(item, `cannot add to export file ${target.fileName}: ${(error as Error).message}`));
+          }
+          // Keeps the job visibly running; the results themselves follow once the file is complete.
+          await reporter.tick();
+        },
+      );
       if (added === 0) {
         await writer.abort();
       } else {
@@ -289,15 +310,21 @@ export class RestoreRunner {
    * `concurrency` entries are being prepared while the current one is written, so that IMAP (one
    * command at a time per session) is not left waiting for storage.
    */
-  private async inOrder<T extends { item: RestoreItem } | RestoreItem>(
+  private async inOrder<T extends { item: RestoreItem }>(
     entries: readonly T[],
     write: (entry: T, prepared: Prepared) => Promise<void>,
+    wanted: () => boolean = () => true,
   ): Promise<void> {
     const ahead: Array<Promise<Prepared>> = [];
     let next = 0;
     const prepareNext = () => {
       const entry = entries[next++];
-      if (entry !== undefined) ahead.push(this.limiter.run(() => this.prepare('item' in entry ? entry.item : entry)));
+      if (entry === undefined) return;
+      ahead.push(
+        wanted()
+          ? this.limiter.run(() => this.prepare(entry.item))
+          : Promise.resolve({ ok: false, reason: 'not fetched: its target cannot be written' }),
+      );
     };
     for (let i = 0; i < this.concurrency; i++) prepareNext();
     for (const entry of entries) {
