@@ -3,6 +3,8 @@ import { ClientsModule, Transport } from '@nestjs/microservices';
 import { SERVICE_NAMES } from '@mlr/contracts';
 import { APP_HEALTH_CHECKS, natsTransportOptions, type HealthCheck } from '@mlr/runtime';
 import type { GatewayConfig } from './config.js';
+import { ConnectorsController } from './connectors/connectors.controller.js';
+import { EnrolmentsController } from './connectors/enrolments.controller.js';
 import { JobsController } from './jobs/jobs.controller.js';
 import { LicenceController } from './licensing/licence.controller.js';
 import { TenantsController } from './licensing/tenants.controller.js';
@@ -36,6 +38,8 @@ export class GatewayModule {
         LicenceController,
         TenantsController,
         UsageController,
+        ConnectorsController,
+        EnrolmentsController,
       ],
       providers: [
         ServiceClient,
