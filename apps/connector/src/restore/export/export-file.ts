@@ -24,6 +24,8 @@ export class ExportFile {
   private bytes = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private state: 'open' | 'closed' | 'aborted' = 'open';
+  /** A write that failed: what follows it in the file would be garbage, so nothing more is taken. */
+  private failure: Error | undefined;
 
   private constructor(
     readonly path: string,
@@ -36,7 +38,10 @@ export class ExportFile {
       throw new Error(`export file ${path} already exists; choose another file name or remove the old export`);
     }
     // A `.partial` left behind by an interrupted export of the same name is replaced.
-    const handle = await open(ExportFile.partialPath(path), 'w', 0o640);
+    const partial = ExportFile.partialPath(path);
+    const handle = await open(partial, 'w', 0o640).catch((error: NodeJS.ErrnoException) => {
+      throw new Error(`cannot create export file ${partial}: ${error.message}`, { cause: error });
+    });
     return new ExportFile(path, format, handle);
   }
 
@@ -57,7 +62,13 @@ export class ExportFile {
     if (this.state !== 'open') {
       return Promise.reject(new Error(`export ${this.path} is already ${this.state}; nothing more can be added`));
     }
-    const run = this.queue.then(task, task);
+    const guarded = () => {
+      if (this.failure) {
+        return Promise.reject(new Error(`export ${this.path} failed earlier: ${this.failure.message}`));
+      }
+      return task();
+    };
+    const run = this.queue.then(guarded, guarded);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -67,9 +78,16 @@ export class ExportFile {
     for (let i = 0; i < buffers.length; i += MAX_IOVECS) {
       let batch = buffers.slice(i, i + MAX_IOVECS).filter((buffer) => buffer.length > 0);
       while (batch.length > 0) {
-        const { bytesWritten } = await this.handle.writev(batch);
-        this.bytes += bytesWritten;
-        batch = skipWritten(batch, bytesWritten);
+        try {
+          const { bytesWritten } = await this.handle.writev(batch);
+          this.bytes += bytesWritten;
+          batch = skipWritten(batch, bytesWritten);
+        } catch (error) {
+          this.failure = new Error(`writing ${ExportFile.partialPath(this.path)} failed: ${(error as Error).message}`, {
+            cause: error,
+          });
+          throw this.failure;
+        }
       }
     }
   }
@@ -78,6 +96,7 @@ export class ExportFile {
   async finish(messages: ExportManifestEntry[]): Promise<{ path: string; count: number; bytes: number }> {
     await this.queue;
     if (this.state !== 'open') throw new Error(`export ${this.path} is already ${this.state}`);
+    if (this.failure) throw new Error(`export ${this.path} failed earlier: ${this.failure.message}`);
     this.state = 'closed';
     await this.handle.sync();
     await this.handle.close();

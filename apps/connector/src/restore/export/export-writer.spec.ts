@@ -175,6 +175,13 @@ describe('export writers', () => {
       expect(readFileSync(path, 'utf8')).toBe('precious');
     });
 
+    it('says which file it cannot create', async () => {
+      const path = join(dir, 'missing-directory', `${format}-export`);
+      await expect(openExportWriter(format, path)).rejects.toThrow(
+        `cannot create export file ${path}.partial: ENOENT: no such file or directory`,
+      );
+    });
+
     it('refuses to add after close', async () => {
       const path = fileOf('closed');
       const writer = await openExportWriter(format, path);
