@@ -3,7 +3,7 @@ import type { ImapFlow } from 'imapflow';
 import { tenantCallSubjects, tenantInboxPrefix, type TenantMlrStatus } from '@mlr/contracts';
 import { connectMessaging, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
 import type { Logger } from '@mlr/telemetry';
-import { keyFilePath, type ConnectorConfig } from './config/connector-config.js';
+import { keyFilePath, natsCredentials, type ConnectorConfig } from './config/connector-config.js';
 import { JobExecutor } from './jobs/job-executor.js';
 import { loadTenantKeys } from './keys/key-file.js';
 import { openImapSession } from './sources/imap/imap-session.js';
@@ -39,7 +39,7 @@ export class ConnectorAgent {
     this.messaging = await connectMessaging({
       servers: this.config.nats.url,
       name: `connector-${this.config.tenantId}-${this.config.connectorId}`,
-      credentials: { kind: 'userPassword', user: this.config.nats.user, password: this.config.nats.password },
+      credentials: natsCredentials(this.config),
       inboxPrefix: tenantInboxPrefix(this.config.tenantId),
       waitOnFirstConnect: true,
       logger: this.logger,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { connectorIdSchema, parseContract, tenantIdSchema } from '@mlr/contracts';
+import type { NatsCredentials } from '@mlr/messaging';
 
 const credentialsSchema = z.strictObject({ user: z.string().min(1), password: z.string().min(1) });
 
@@ -21,6 +22,30 @@ export const imapSourceSchema = z.strictObject({
     .default([]),
 });
 
+export const natsSchema = z
+  .strictObject({
+    url: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// or tls:// URL'),
+    credsFile: z.string().min(1).optional(),
+    user: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+  })
+  .superRefine((nats, context) => {
+    const password = nats.user !== undefined || nats.password !== undefined;
+    if (nats.credsFile !== undefined && password) {
+      context.addIssue({
+        code: 'custom',
+        path: ['credsFile'],
+        message: 'give credsFile or user and password, not both',
+      });
+    } else if (nats.credsFile === undefined && (nats.user === undefined || nats.password === undefined)) {
+      context.addIssue({
+        code: 'custom',
+        path: [nats.user === undefined ? 'user' : 'password'],
+        message: 'NATS credentials are missing: give credsFile (run "connector enroll") or user and password',
+      });
+    }
+  });
+
 /**
  * The connector's own configuration file. It holds the mail server credentials and the path of the
  * tenant key: none of it ever leaves the customer site.
@@ -28,11 +53,8 @@ export const imapSourceSchema = z.strictObject({
 export const connectorConfigSchema = z.strictObject({
   tenantId: tenantIdSchema,
   connectorId: connectorIdSchema,
-  nats: z.strictObject({
-    url: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// or tls:// URL'),
-    user: z.string().min(1),
-    password: z.string().min(1),
-  }),
+  /** The platform's NATS: a creds file (JWT + the connector's own NKey seed, written by `connector enroll`) or a user and password. */
+  nats: natsSchema,
   source: imapSourceSchema,
   /** Local state lives here. */
   stateDir: z.string().min(1),
@@ -74,6 +96,21 @@ export type ImapSourceConfig = z.output<typeof imapSourceSchema>;
 
 export function keyFilePath(config: ConnectorConfig): string {
   return config.keyFile ?? `${config.stateDir.replace(/\/$/, '')}/tenant.key`;
+}
+
+/** The NATS credentials the configuration names; a creds file is read here (errors name it). */
+export function natsCredentials(config: ConnectorConfig): NatsCredentials {
+  const { credsFile, user, password } = config.nats;
+  if (credsFile !== undefined) {
+    try {
+      return { kind: 'creds', creds: readFileSync(credsFile, 'utf8') };
+    } catch (error) {
+      throw new ConnectorConfigError(
+        `cannot read the NATS creds file ${credsFile}: ${(error as Error).message} (it is written by "connector enroll")`,
+      );
+    }
+  }
+  return { kind: 'userPassword', user: user ?? '', password: password ?? '' };
 }
 
 /** The directory export jobs write into. */
