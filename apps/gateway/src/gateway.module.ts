@@ -1,7 +1,13 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { ClientsModule, Transport } from '@nestjs/microservices';
 import { SERVICE_NAMES } from '@mlr/contracts';
 import { APP_HEALTH_CHECKS, natsTransportOptions, type HealthCheck } from '@mlr/runtime';
+import { AuditRecorder } from './audit/audit-recorder.js';
+import { AuditController } from './audit/audit.controller.js';
+import { AuditInterceptor } from './audit/audit.interceptor.js';
+import { AuthGuard, TOKEN_VERIFIER } from './auth/auth.guard.js';
+import { TokenVerifier } from './auth/token-verifier.js';
 import type { GatewayConfig } from './config.js';
 import { ConnectorsController } from './connectors/connectors.controller.js';
 import { EnrolmentsController } from './connectors/enrolments.controller.js';
@@ -40,9 +46,25 @@ export class GatewayModule {
         UsageController,
         ConnectorsController,
         EnrolmentsController,
+        AuditController,
       ],
       providers: [
         ServiceClient,
+        {
+          provide: TOKEN_VERIFIER,
+          useFactory: () =>
+            TokenVerifier.create({
+              publicKey: config.AUTH_JWT_PUBLIC_KEY,
+              jwksUrl: config.AUTH_JWKS_URL,
+              issuer: config.AUTH_JWT_ISSUER,
+              audience: config.AUTH_JWT_AUDIENCE,
+              clockToleranceSeconds: config.AUTH_CLOCK_TOLERANCE_SECONDS,
+            }),
+        },
+        AuditRecorder,
+        // Every route needs a valid token unless @Public(); @Audited routes are recorded.
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
         {
           provide: APP_HEALTH_CHECKS,
           // The gateway is only useful when the services behind it answer.

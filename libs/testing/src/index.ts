@@ -10,3 +10,4 @@ export * from './infra/local-infrastructure.js';
 export * from './mail-fixtures.js';
 export * from './tenant-fixture.js';
 export * from './platform-runner.js';
+export * from './access-tokens.js';

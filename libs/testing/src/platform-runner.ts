@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { AccessTokenClaimsInput } from '@mlr/contracts';
+import { mintAccessToken } from './access-tokens.js';
 import type { LocalInfrastructure } from './infra/local-infrastructure.js';
 import { PLATFORM_SERVICES, startApp, type PlatformService, type RunningApp } from './platform.js';
 
@@ -69,10 +71,39 @@ export class PlatformRunner {
     return app;
   }
 
-  async http<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+  /**
+   * Who the runner acts as when a call does not say: a tenant admin of the tenant in the path for
+   * the tenant's own routes (plans, jobs, search, restores, audit; the fixtures' connectors have
+   * "Receive As"), an operator for the rest (licence, tenants, MLR enablement, usage).
+   */
+  static defaultPrincipal(path: string): AccessTokenClaimsInput {
+    const tenant = /^\/v1\/tenants\/([a-z0-9][a-z0-9-]*)\/(?!mlr\/)/.exec(path)?.[1];
+    return tenant
+      ? { sub: 'admin@platform-runner', role: 'tenant_admin', tenant }
+      : { sub: 'operator@platform-runner', role: 'operator' };
+  }
+
+  /** A token of the local issuer for `claims`. */
+  token(claims: AccessTokenClaimsInput): Promise<string> {
+    return mintAccessToken(this.infra.tokens, claims);
+  }
+
+  async http<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: { as?: AccessTokenClaimsInput; token?: string | null } = {},
+  ): Promise<{ status: number; body: T }> {
+    const token =
+      options.token === undefined
+        ? await this.token(options.as ?? PlatformRunner.defaultPrincipal(path))
+        : options.token;
     const response = await fetch(`http://127.0.0.1:${this.app('gateway').port}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(token === null ? {} : { authorization: `Bearer ${token}` }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();

@@ -41,9 +41,10 @@ export async function provisionConnector(
        VALUES ($1, $1, $1, true, now(), 'test-fixture', now()) ON CONFLICT (id) DO NOTHING`,
       [options.tenantId],
     );
+    // The connector reads mail as the IMAP master user: its service account has "Receive As".
     await client.query(
-      `INSERT INTO connectors (id, tenant_id, name, kind, updated_at)
-       VALUES ($1, $2, $1, 'imap', now()) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO connectors (id, tenant_id, name, kind, receive_as, capability_checked_at, updated_at)
+       VALUES ($1, $2, $1, 'imap', 'yes', now(), now()) ON CONFLICT (id) DO NOTHING`,
       [options.connectorId, options.tenantId],
     );
   } finally {

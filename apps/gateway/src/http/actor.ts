@@ -1,10 +1,11 @@
-import type { Request } from 'express';
+import type { AuthenticatedRequest } from '../auth/principal.js';
+import { principalOf } from '../auth/principal.js';
 
 /**
- * Who is asking, recorded on plans (`createdBy`) and jobs (`requestedBy`). The gateway has no
- * authentication yet, so every request acts as `api`; an authentication guard will attach the
- * principal to the request, and this is the one place that will read it.
+ * Who is asking, recorded on plans (`createdBy`), jobs (`requestedBy`), licences, tenants and audit
+ * events: the subject of the caller's verified token. Only routes behind the authentication guard
+ * call this; a public route has no actor.
  */
-export function actorOf(request: Request & { principal?: { id: string } }): string {
-  return request.principal?.id ?? 'api';
+export function actorOf(request: AuthenticatedRequest): string {
+  return principalOf(request).sub;
 }

@@ -1,6 +1,8 @@
-import { Controller, Get, Inject, Param, Query, UseFilters } from '@nestjs/common';
+import { Controller, ForbiddenException, Get, Inject, Param, Query, Req, UseFilters } from '@nestjs/common';
 import { z } from 'zod';
 import { jobIdSchema, planIdSchema, tenantIdSchema, type JobDetail, type JobSummary } from '@mlr/contracts';
+import { Roles } from '../auth/auth.decorators.js';
+import { principalOf, type AuthenticatedRequest } from '../auth/principal.js';
 import { ServiceErrorFilter } from '../http/service-error.filter.js';
 import { parseHttp } from '../http/validation.js';
 import { ServiceClient } from '../services/service-client.js';
@@ -13,23 +15,51 @@ const listQuery = z.strictObject({
 });
 const getQuery = z.strictObject({ errorLimit: z.coerce.number().int().min(0).max(1_000).default(100) });
 
-/** Jobs of one tenant (tenant first in the path, for the authorisation guard to come). */
+/**
+ * Jobs of one tenant (tenant first in the path, checked by the guard against the token). Operators
+ * and tenant admins read every job of the tenant; a user reads only the jobs they asked for (their
+ * restores and exports).
+ */
 @Controller('v1/tenants/:tenantId/jobs')
+@Roles('operator', 'tenant_admin', 'user')
 @UseFilters(ServiceErrorFilter)
 export class JobsController {
   constructor(@Inject(ServiceClient) private readonly services: ServiceClient) {}
 
+  /** The newest jobs; for a user, those among them that they asked for. */
   @Get()
-  list(@Param() params: unknown, @Query() query: unknown): Promise<{ jobs: JobSummary[] }> {
+  async list(
+    @Param() params: unknown,
+    @Query() query: unknown,
+    @Req() request: AuthenticatedRequest,
+  ): Promise<{ jobs: JobSummary[] }> {
     const { tenantId } = parseHttp('path', tenantPath, params);
     const { planId, limit } = parseHttp('query', listQuery, query);
-    return this.services.call('scheduling', 'jobs.list', { tenantId, limit, ...(planId ? { planId } : {}) });
+    const listed = await this.services.call('scheduling', 'jobs.list', {
+      tenantId,
+      limit,
+      ...(planId ? { planId } : {}),
+    });
+    const principal = principalOf(request);
+    if (principal.role !== 'user') return listed;
+    return { jobs: listed.jobs.filter((job) => job.requestedBy === principal.sub) };
   }
 
   @Get(':jobId')
-  get(@Param() params: unknown, @Query() query: unknown): Promise<JobDetail> {
+  async get(
+    @Param() params: unknown,
+    @Query() query: unknown,
+    @Req() request: AuthenticatedRequest,
+  ): Promise<JobDetail> {
     const path = parseHttp('path', jobPath, params);
     const { errorLimit } = parseHttp('query', getQuery, query);
-    return this.services.call('scheduling', 'jobs.get', { ...path, errorLimit });
+    const job = await this.services.call('scheduling', 'jobs.get', { ...path, errorLimit });
+    const principal = principalOf(request);
+    if (principal.role === 'user' && job.requestedBy !== principal.sub) {
+      throw new ForbiddenException(
+        `a user may read only the jobs they asked for; job ${path.jobId} is not one of them`,
+      );
+    }
+    return job;
   }
 }

@@ -2,15 +2,20 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res, 
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { tenantIdSchema, tenantInputSchema, tenantListQuerySchema, type TenantView } from '@mlr/contracts';
+import { Audited } from '../audit/audit.decorators.js';
+import { Roles } from '../auth/auth.decorators.js';
 import { ServiceErrorFilter } from '../http/service-error.filter.js';
 import { parseHttp } from '../http/validation.js';
 import { ServiceClient } from '../services/service-client.js';
 import { operatorActor } from './operator.js';
 
 const tenantPath = z.strictObject({ tenantId: tenantIdSchema });
+const tenantTarget = (result: unknown) =>
+  result && typeof result === 'object' && 'id' in result ? `tenant:${String(result.id)}` : null;
 
 /** Tenants of the MSP and their MLR enablement (operators only). */
 @Controller('v1/tenants')
+@Roles('operator')
 @UseFilters(ServiceErrorFilter)
 export class TenantsController {
   constructor(@Inject(ServiceClient) private readonly services: ServiceClient) {}
@@ -18,6 +23,7 @@ export class TenantsController {
   /** Creates a tenant (MLR disabled); refused beyond the licence's tenant limit. */
   @Post()
   @HttpCode(201)
+  @Audited('tenant.create', { target: (_params, result) => tenantTarget(result) })
   async create(
     @Body() body: unknown,
     @Req() request: Request,
@@ -44,6 +50,7 @@ export class TenantsController {
   /** Enables MLR; refused (409) without a licence in force that has the `mlr` feature and room. */
   @Post(':tenantId/mlr/enable')
   @HttpCode(200)
+  @Audited('tenant.mlr.enable')
   enableMlr(@Param() params: unknown, @Req() request: Request): Promise<TenantView> {
     const { tenantId } = parseHttp('path', tenantPath, params);
     return this.services.call('licensing', 'tenants.enableMlr', { tenantId, actor: operatorActor(request) });
@@ -52,6 +59,7 @@ export class TenantsController {
   /** Disables MLR: from now on the tenant's backup and restore jobs are refused. */
   @Post(':tenantId/mlr/disable')
   @HttpCode(200)
+  @Audited('tenant.mlr.disable')
   disableMlr(@Param() params: unknown, @Req() request: Request): Promise<TenantView> {
     const { tenantId } = parseHttp('path', tenantPath, params);
     return this.services.call('licensing', 'tenants.disableMlr', { tenantId, actor: operatorActor(request) });

@@ -1,6 +1,7 @@
 import { Controller, Get, Header, Inject, Query, Res, UseFilters } from '@nestjs/common';
 import type { Response } from 'express';
 import { usageQuerySchema, type UsageReport } from '@mlr/contracts';
+import { Roles } from '../auth/auth.decorators.js';
 import { ServiceErrorFilter } from '../http/service-error.filter.js';
 import { parseHttp } from '../http/validation.js';
 import { ServiceClient } from '../services/service-client.js';
@@ -11,6 +12,7 @@ import { usageCsv } from './usage-csv.js';
  * as usage samples by the licensing service.
  */
 @Controller('v1')
+@Roles('operator')
 @UseFilters(ServiceErrorFilter)
 export class UsageController {
   constructor(@Inject(ServiceClient) private readonly services: ServiceClient) {}

@@ -24,7 +24,10 @@ import {
   tenantIdSchema,
   type Plan,
 } from '@mlr/contracts';
+import { Audited } from '../audit/audit.decorators.js';
+import { Roles } from '../auth/auth.decorators.js';
 import { actorOf } from '../http/actor.js';
+import { checkBackupScope } from '../auth/backup-scope.js';
 import { ServiceErrorFilter } from '../http/service-error.filter.js';
 import { parseHttp } from '../http/validation.js';
 import { ServiceClient } from '../services/service-client.js';
@@ -32,21 +35,26 @@ import { ServiceClient } from '../services/service-client.js';
 const tenantPath = z.strictObject({ tenantId: tenantIdSchema });
 const planPath = z.strictObject({ tenantId: tenantIdSchema, planId: planIdSchema });
 const listQuery = z.strictObject({ connectorId: connectorIdSchema.optional() });
+const planTarget = (result: unknown) =>
+  result && typeof result === 'object' && 'id' in result ? `plan:${String(result.id)}` : null;
 
 /**
  * Backup plans of one tenant. The tenant is the first path segment of every route, so that an
  * authorisation guard can decide on it before any handler runs.
  */
 @Controller('v1/tenants/:tenantId/plans')
+@Roles('operator', 'tenant_admin')
 @UseFilters(ServiceErrorFilter)
 export class PlansController {
   constructor(@Inject(ServiceClient) private readonly services: ServiceClient) {}
 
   @Post()
   @HttpCode(201)
-  create(@Param() params: unknown, @Body() body: unknown, @Req() request: Request): Promise<Plan> {
+  @Audited('plan.create', { target: (_params, result) => planTarget(result) })
+  async create(@Param() params: unknown, @Body() body: unknown, @Req() request: Request): Promise<Plan> {
     const { tenantId } = parseHttp('path', tenantPath, params);
     const plan = parseHttp('body', planInputSchema, body);
+    await checkBackupScope(request, this.services, plan.mailboxes);
     return this.services.call('scheduling', 'plans.create', { ...plan, tenantId, actor: actorOf(request) });
   }
 
@@ -63,13 +71,16 @@ export class PlansController {
   }
 
   @Patch(':planId')
-  update(@Param() params: unknown, @Body() body: unknown, @Req() request: Request): Promise<Plan> {
+  @Audited('plan.update')
+  async update(@Param() params: unknown, @Body() body: unknown, @Req() request: Request): Promise<Plan> {
     const path = parseHttp('path', planPath, params);
     const changes = parseHttp('body', planPatchSchema, body);
+    if (changes.mailboxes !== undefined) await checkBackupScope(request, this.services, changes.mailboxes);
     return this.services.call('scheduling', 'plans.update', { ...path, actor: actorOf(request), changes });
   }
 
   @Delete(':planId')
+  @Audited('plan.delete')
   delete(@Param() params: unknown, @Req() request: Request): Promise<{ id: string; deletedAt: string }> {
     const path = parseHttp('path', planPath, params);
     return this.services.call('scheduling', 'plans.delete', { ...path, actor: actorOf(request) });
@@ -78,6 +89,7 @@ export class PlansController {
   /** Queues a backup of the plan now: 202 with the job to follow at `Location`. */
   @Post(':planId/run')
   @HttpCode(202)
+  @Audited('plan.run')
   async run(
     @Param() params: unknown,
     @Body() body: unknown,

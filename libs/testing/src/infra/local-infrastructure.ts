@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { localTokenIssuer, tokenVerificationEnv, type LocalTokenIssuer } from '../access-tokens.js';
 import { startCeph } from './ceph.js';
 import { startDovecot, type ImapInfo } from './dovecot.js';
 import { reloadNatsAccounts, startNats, type NatsUser } from './nats.js';
@@ -23,6 +24,8 @@ export interface LocalInfrastructure {
   };
   s3?: { endpoint: string; region: string; accessKey: string; secretKey: string; bucket: string };
   imap?: ImapInfo;
+  /** The development issuer of the gateway's access tokens (`mintAccessToken(infra.tokens, ...)`). */
+  tokens: LocalTokenIssuer;
   /** Environment variables for the platform's services, derived from the above. */
   serviceEnv: Record<string, string>;
 }
@@ -72,7 +75,7 @@ export async function startInfrastructure(options: {
   const wanted = new Set(options.services ?? ALL_SERVICES);
   const secrets = secretsFor(options.dir);
   const handles: Array<ServiceHandle<unknown>> = [];
-  const infra: LocalInfrastructure = { dir: options.dir, serviceEnv: {} };
+  const infra: LocalInfrastructure = { dir: options.dir, tokens: localTokenIssuer(options.dir), serviceEnv: {} };
   const servicesUser = { user: 'mlr-services', password: secrets.natsServicesPassword };
 
   const starts: Array<Promise<void>> = [];
@@ -149,6 +152,8 @@ export async function startInfrastructure(options: {
   }
 
   infra.serviceEnv = {
+    // The gateway verifies access tokens of the local development issuer.
+    ...tokenVerificationEnv(infra.tokens),
     ...(infra.postgres ? { DATABASE_URL: infra.postgres.databaseUrl } : {}),
     ...(infra.nats
       ? { NATS_URL: infra.nats.url, NATS_USER: servicesUser.user, NATS_PASSWORD: servicesUser.password }
