@@ -17,6 +17,7 @@ import { REPO_ROOT, addDovecotUser, corpusMessages, fetchFolder, imapSessionAs, 
 import { JobReporter } from '../backup/job-reporter.js';
 import type { PlatformPublisher } from '../backup/message-uploader.js';
 import type { ImapSourceConfig } from '../config/connector-config.js';
+import { openImapSession } from '../sources/imap/imap-session.js';
 import { readMboxrd } from './export/index.js';
 import type { SealedObjectSource } from './open-restore-item.js';
 import { RestoreItemsError, type RestoreItemSource } from './restore-item-source.js';
@@ -87,7 +88,12 @@ describe('RestoreRunner against Dovecot', () => {
   async function run(
     items: RestoreItem[],
     target: RestoreTarget,
-    options: { duplicate?: boolean; objects?: SealedObjectSource; itemSource?: RestoreItemSource } = {},
+    options: {
+      duplicate?: boolean;
+      objects?: SealedObjectSource;
+      itemSource?: RestoreItemSource;
+      openSession?: typeof openImapSession;
+    } = {},
   ): Promise<{ state: JobState; results: RestoreItemResult[]; events: JobEvent[]; counters: JobReporter['counters'] }> {
     const events: JobEvent[] = [];
     const publisher = {
@@ -106,6 +112,7 @@ describe('RestoreRunner against Dovecot', () => {
       reporter,
       logger,
       concurrency: 4,
+      ...(options.openSession ? { openSession: options.openSession } : {}),
     });
     const state = await runner.run({
       kind: 'restore',
@@ -332,6 +339,33 @@ describe('RestoreRunner against Dovecot', () => {
         .map((i) => i.contentId)
         .sort(),
     );
+  });
+
+  it('opens the session again when the server drops it, and tries the item once more without making a copy', async () => {
+    const folder = 'Dropped Session';
+    let sessions = 0;
+    let drops = 0;
+    // The first session lands the first APPEND and then loses its connection before the reply is read.
+    const flaky: typeof openImapSession = async (...args) => {
+      const client = await openImapSession(...args);
+      if (++sessions === 1) {
+        const append = client.append.bind(client);
+        client.append = async (...appendArgs: Parameters<typeof client.append>) => {
+          await append(...appendArgs);
+          drops++;
+          client.close();
+          throw new Error('Connection closed');
+        };
+      }
+      return client;
+    };
+    const { state, results } = await run(annItems.slice(0, 3), { kind: 'folder', folder }, { openSession: flaky });
+    expect(drops).toBe(1);
+    expect(sessions).toBe(2);
+    expect(state).toBe('succeeded');
+    // The item whose APPEND landed before the drop is found on the new session: restored, no second copy.
+    expect(results.map((r) => r.outcome)).toEqual(['restored', 'restored', 'restored']);
+    expect(await fingerprints(ANN.name, folder)).toEqual(expected(annServed.slice(0, 3)));
   });
 
   it('fails items whose object cannot be fetched, and the whole job when every item fails', async () => {

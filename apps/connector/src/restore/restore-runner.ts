@@ -33,6 +33,8 @@ export interface RestoreRunnerOptions {
   concurrency?: number;
   /** Mailboxes written at once (one IMAP session each). Default 4. */
   sessions?: number;
+  /** Opens the IMAP session of a mailbox; default the backup's own (master user or own password). */
+  openSession?: typeof openImapSession;
 }
 
 /** Bounds the work in flight; `run` waits for a free slot. */
@@ -143,7 +145,7 @@ export class RestoreRunner {
     const connect = async (): Promise<ImapMailboxWriter | undefined> => {
       try {
         return new ImapMailboxWriter(
-          await openImapSession(this.options.source, this.loginFor(lane.mailbox)),
+          await (this.options.openSession ?? openImapSession)(this.options.source, this.loginFor(lane.mailbox)),
           this.options.keys,
         );
       } catch (error) {
@@ -160,6 +162,7 @@ export class RestoreRunner {
           if (unreachable !== undefined) return report(failed(item, unreachable));
           if (!prepared.ok) return report(failed(item, prepared.reason));
           let result: RestoreItemResult | undefined;
+          const progress = { appended: false };
           // A session the server dropped is opened again. The item it dropped under is tried once more
           // on the new session, unless the job asked for duplicates: the APPEND may have landed before
           // the drop, and only the duplicate check can tell.
@@ -173,7 +176,14 @@ export class RestoreRunner {
               }
             }
             try {
-              result = await this.writeItem(writer, job, item, lane.mailbox, folder, prepared.raw);
+              result = await this.writeItem(
+                writer,
+                job,
+                item,
+                { targetMailbox: lane.mailbox, targetFolder: folder },
+                prepared.raw,
+                progress,
+              );
             } catch (error) {
               if (attempt < 2 && !writer.usable && !job.duplicate) continue;
               result = failed(item, `cannot restore into ${lane.mailbox}/${folder}: ${(error as Error).message}`);
@@ -189,27 +199,22 @@ export class RestoreRunner {
     }
   }
 
+  /**
+   * Writes one verified message into `folder`, unless a copy is there already. `attempt.appended`
+   * is set once the APPEND has been sent: when the session drops after that, the retry's duplicate
+   * check finds this job's own copy, and the item counts as restored, not skipped.
+   */
   private async writeItem(
     writer: ImapMailboxWriter,
     job: RestoreCommand,
     item: RestoreItem,
-    mailbox: string,
-    folder: string,
+    where: { targetMailbox: string; targetFolder: string },
     raw: Buffer,
+    attempt: { appended: boolean },
   ): Promise<RestoreItemResult> {
-    const where = { targetMailbox: mailbox, targetFolder: folder };
-    await writer.ensureFolder(folder);
-    if (!job.duplicate && (await writer.findCopy(folder, raw, item.contentId, item.messageId)) !== null) {
-      return { seq: item.seq, outcome: 'skipped', reason: boundedReason(`already in ${folder}`), ...where };
-    }
+    const folder = where.targetFolder;
     const { flags, dropped } = appendFlags(item);
-    await writer.append({
-      folder,
-      raw,
-      flags,
-      internalDate: item.internalDate ? new Date(item.internalDate) : null,
-    });
-    return {
+    const restored: RestoreItemResult = {
       seq: item.seq,
       outcome: 'restored',
       ...(dropped.length > 0
@@ -217,6 +222,19 @@ export class RestoreRunner {
         : {}),
       ...where,
     };
+    await writer.ensureFolder(folder);
+    if (!job.duplicate && (await writer.findCopy(folder, raw, item.contentId, item.messageId)) !== null) {
+      if (attempt.appended) return restored;
+      return { seq: item.seq, outcome: 'skipped', reason: boundedReason(`already in ${folder}`), ...where };
+    }
+    attempt.appended = true;
+    await writer.append({
+      folder,
+      raw,
+      flags,
+      internalDate: item.internalDate ? new Date(item.internalDate) : null,
+    });
+    return restored;
   }
 
   /** Whose session writes into `mailbox`: its own, or the first mailbox's for public folders. */
