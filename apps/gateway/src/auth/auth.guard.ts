@@ -19,6 +19,7 @@ import { TokenRejected, TokenVerifier } from './token-verifier.js';
 export const TOKEN_VERIFIER = Symbol('TOKEN_VERIFIER');
 
 const ROLE_NAMES: Record<Role, string> = { operator: 'operators', tenant_admin: 'tenant admins', user: 'users' };
+const A_ROLE: Record<Role, string> = { operator: 'an operator', tenant_admin: 'a tenant admin', user: 'a user' };
 
 /** Why the principal may not call this route, or null when they may. */
 export function refusalOf(
@@ -28,7 +29,7 @@ export function refusalOf(
 ): string | null {
   if (!allowed || allowed.length === 0) return 'this route is not open to any role';
   if (!allowed.includes(principal.role)) {
-    return `a ${principal.role} may not do this: it is for ${allowed.map((role) => ROLE_NAMES[role]).join(' and ')}`;
+    return `${A_ROLE[principal.role]} may not do this: it is for ${allowed.map((role) => ROLE_NAMES[role]).join(' and ')}`;
   }
   if (pathTenant !== undefined && principal.role !== 'operator' && principal.tenant !== pathTenant) {
     return `your token is for tenant "${principal.tenant}", not for tenant "${pathTenant}"`;
