@@ -368,6 +368,23 @@ describe('RestoreRunner against Dovecot', () => {
     expect(await fingerprints(ANN.name, folder)).toEqual(expected(annServed.slice(0, 3)));
   });
 
+  it('restores public-folder items through the service account, creating the folder under the public namespace', async () => {
+    const folder = `${imap.publicPrefix}Restore Check`;
+    const items = annItems.slice(0, 2).map((item) => ({ ...item, mailbox: '#public', folder }));
+    const { state, results, events } = await run(items, { kind: 'original' });
+    expect(events.flatMap((e) => e.errors)).toEqual([]);
+    expect(state).toBe('succeeded');
+    expect(results.every((r) => r.targetMailbox === '#public' && r.targetFolder === folder)).toBe(true);
+    // \Seen is private per user in Dovecot's public namespace: it is the writing user's (the first mailbox's).
+    expect(await fingerprints(ANN.name, folder)).toEqual(expected(annServed.slice(0, 2)));
+    expect(await fingerprints(BEN.name, folder, ['\\Seen'])).toEqual(
+      annServed
+        .slice(0, 2)
+        .map((m) => fingerprint(m, ['\\Deleted', '\\Seen']))
+        .sort(),
+    );
+  });
+
   it('fails items whose object cannot be fetched, and the whole job when every item fails', async () => {
     const { state, results } = await run(
       annItems.slice(0, 2),
