@@ -89,7 +89,8 @@ export class RestoresService {
   async create(request: Request<'restores.create'>): Promise<RestoreAccepted> {
     authorise(request.requester, request.target);
     const connectorId = await this.pickConnector(request.tenantId, request.connectorId);
-    const verdict = await this.mlrGate.check(request.tenantId);
+    // Restores still run when backups are refused beyond the licence's protected-mailbox limit.
+    const verdict = await this.mlrGate.check(request.tenantId, 'restore');
     if (!verdict.allowed) {
       throw new RestoreException(
         RestoreErrorCode.MLR_NOT_ALLOWED,
