@@ -8,10 +8,22 @@ import { runRestoreCommand } from './cli/restore-command.js';
 import { runSearchCommand, SEARCH_OPTIONS } from './cli/search-command.js';
 import { ConnectorConfigError, keyFilePath, loadConnectorConfig } from './config/connector-config.js';
 import { createTenantKeyFile, KeyFileError } from './keys/key-file.js';
+import { RecoveryKitError } from '@mlr/crypto';
+import { AGENT_VERSION } from './enrol/agent-version.js';
+import { runEnrolCommand, runExportRecoveryKit } from './enrol/enrol-command.js';
+import { PassphraseError } from './enrol/passphrase.js';
 
 const USAGE = `usage: connector <command> --config <file> [options]
 
 commands:
+  enroll     enrol this connector with the platform (once): checks the service account, makes the
+             connector's own NATS key, exchanges the one-time token for its NATS credentials, creates
+             the tenant key (or imports it: --recovery-kit <file>) and updates the configuration
+             --gateway <url> (or MLR_GATEWAY_URL)  --enrolment-token <token> (or MLR_ENROLMENT_TOKEN)
+             --recovery-kit <file>  passphrase from MLR_RECOVERY_PASSPHRASE or typed in
+             --probe-mailbox <address>  a mailbox not the service account's, to check "Receive As"
+             --creds-file <file>  (default <stateDir>/nats.creds)
+  export-recovery-kit  write the tenant key under a passphrase to --out <file> (keep it elsewhere)
   init-key   create the tenant key (once, on the customer's side; keep a recovery copy safe)
   run        run the agent until SIGTERM/SIGINT: take jobs from the platform, answer /health
   check      connect to NATS and the mail server once, print what was found, exit 0 when healthy
@@ -48,6 +60,11 @@ async function main(argv: string[]): Promise<number> {
       limit: { type: 'string' },
       gateway: { type: 'string' },
       token: { type: 'string' },
+      'enrolment-token': { type: 'string' },
+      'recovery-kit': { type: 'string' },
+      'probe-mailbox': { type: 'string' },
+      'creds-file': { type: 'string' },
+      out: { type: 'string' },
       ...SEARCH_OPTIONS,
     },
   });
@@ -59,6 +76,28 @@ async function main(argv: string[]): Promise<number> {
   if (!values.config) {
     process.stderr.write(`connector ${command}: --config <file> is required\n`);
     return 2;
+  }
+  if (command === 'enroll') {
+    const gatewayUrl = values.gateway ?? process.env['MLR_GATEWAY_URL'];
+    const token = values['enrolment-token'] ?? process.env['MLR_ENROLMENT_TOKEN'];
+    if (!gatewayUrl || !token) {
+      process.stderr.write(
+        'connector enroll: give the gateway (--gateway <url> or MLR_GATEWAY_URL) and the one-time token ' +
+          '(--enrolment-token <token> or MLR_ENROLMENT_TOKEN)\n',
+      );
+      return 2;
+    }
+    return runEnrolCommand({
+      configPath: values.config,
+      gatewayUrl,
+      token,
+      recoveryKitPath: values['recovery-kit'],
+      passphraseFromEnv: process.env['MLR_RECOVERY_PASSPHRASE'],
+      probeMailbox: values['probe-mailbox'],
+      credsFile: values['creds-file'],
+      agentVersion: AGENT_VERSION,
+      print: (text) => process.stdout.write(text),
+    });
   }
   const config = loadConnectorConfig(values.config);
   // Logs go to stderr: stdout carries only a command's result (e.g. the JSON summary of `backup`).
@@ -76,6 +115,18 @@ async function main(argv: string[]): Promise<number> {
           'Keep a copy somewhere safe: without this key the backups cannot be decrypted by anyone.\n',
       );
       return 0;
+    }
+    case 'export-recovery-kit': {
+      if (!values.out) {
+        process.stderr.write('connector export-recovery-kit: --out <file> is required\n');
+        return 2;
+      }
+      return runExportRecoveryKit({
+        keyFile: keyFilePath(config),
+        out: values.out,
+        passphraseFromEnv: process.env['MLR_RECOVERY_PASSPHRASE'],
+        print: (text) => process.stdout.write(text),
+      });
     }
     case 'check': {
       const agent = new ConnectorAgent(config, logger);
@@ -149,6 +200,8 @@ main(process.argv.slice(2)).then(
       error instanceof ConnectorConfigError ||
       error instanceof KeyFileError ||
       error instanceof GatewayError ||
+      error instanceof RecoveryKitError ||
+      error instanceof PassphraseError ||
       error instanceof ContractViolation;
     process.stderr.write(
       `${known ? '' : 'connector failed: '}${error instanceof Error ? error.message : String(error)}\n`,
