@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectorJobsConsumer, jobCommandSchema, STREAMS, type JobCommand } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
 import { connectMessaging, type MessagingConnection } from '@mlr/messaging';
-import { fetchHealth, REPO_ROOT, startApp, waitFor, type RunningApp } from '@mlr/testing';
+import { fetchHealth, mintAccessToken, REPO_ROOT, startApp, waitFor, type RunningApp } from '@mlr/testing';
 
 /** The plans and jobs API over HTTP, through the gateway to a real scheduling service. */
 describe('gateway: backup plans and jobs API', () => {
@@ -17,11 +17,17 @@ describe('gateway: backup plans and jobs API', () => {
   let prisma: PrismaClient;
   let messaging: MessagingConnection;
   let base: string;
+  /** A tenant admin of the tenant (plans and jobs are theirs and the operators'). */
+  let adminToken: string;
+  const ADMIN = 'admin@gw-plans.test';
 
   beforeAll(async () => {
     prisma = createPrismaClient(infra.postgres!.databaseUrl, { maxConnections: 2 });
     await prisma.tenant.create({ data: { id: tenantId, name: tenantId, slug: tenantId, mlrEnabled: true } });
-    await prisma.connector.create({ data: { id: connectorId, tenantId, name: connectorId, kind: 'imap' } });
+    // "Receive As": the tenant admin may back up any mailbox of the tenant.
+    await prisma.connector.create({
+      data: { id: connectorId, tenantId, name: connectorId, kind: 'imap', receiveAs: 'yes' },
+    });
     const nats = infra.nats!;
     messaging = await connectMessaging({
       servers: nats.url,
@@ -29,15 +35,20 @@ describe('gateway: backup plans and jobs API', () => {
       credentials: { kind: 'userPassword', user: nats.servicesUser.user, password: nats.servicesUser.password },
     });
     apps.push(await startApp({ app: 'scheduling', env: { ...infra.serviceEnv, SCHEDULING_TICK_MS: '500' }, logDir }));
+    // Licensing answers what a tenant admin may reach and keeps the audit trail.
+    apps.push(await startApp({ app: 'licensing', env: infra.serviceEnv, logDir }));
     // The gateway's own health also needs the other services; only scheduling matters here.
     const gateway = await startApp({ app: 'gateway', env: infra.serviceEnv, logDir, waitHealthy: false });
     apps.push(gateway);
-    await waitFor(async () => (await fetchHealth(gateway.port)).body?.checks?.['service:scheduling']?.ok === true, {
-      what: 'the gateway to reach scheduling',
+    const reaches = (checks: Record<string, { ok: boolean }> | undefined) =>
+      checks?.['service:scheduling']?.ok === true && checks['service:licensing']?.ok === true;
+    await waitFor(async () => reaches((await fetchHealth(gateway.port)).body?.checks), {
+      what: 'the gateway to reach scheduling and licensing',
       timeoutMs: 60_000,
       intervalMs: 250,
     });
     base = `http://127.0.0.1:${gateway.port}/v1/tenants/${tenantId}`;
+    adminToken = await mintAccessToken(infra.tokens, { sub: ADMIN, role: 'tenant_admin', tenant: tenantId });
   }, 120_000);
 
   afterAll(async () => {
@@ -57,7 +68,10 @@ describe('gateway: backup plans and jobs API', () => {
   ): Promise<{ status: number; body: Json; location: string | null }> {
     const response = await fetch(`${base}${path}`, {
       method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
@@ -88,7 +102,7 @@ describe('gateway: backup plans and jobs API', () => {
   it('creates, lists, reads, updates and deletes a plan', async () => {
     const created = await http('POST', '/plans', plan);
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ ...plan, tenantId, enabled: true, createdBy: 'api', lastRunAt: null });
+    expect(created.body).toMatchObject({ ...plan, tenantId, enabled: true, createdBy: ADMIN, lastRunAt: null });
     expect(Date.parse(created.body.nextRunAt)).toBeGreaterThan(Date.now());
     const id = created.body.id as string;
 
@@ -166,7 +180,7 @@ describe('gateway: backup plans and jobs API', () => {
       jobId,
       tenantId,
       connectorId,
-      requestedBy: 'api',
+      requestedBy: ADMIN,
       mailboxes: plan.mailboxes,
       filter: plan.filter,
       full: false,
@@ -184,11 +198,15 @@ describe('gateway: backup plans and jobs API', () => {
     expect((await http('POST', `/plans/${created.body.id}/run`, { full: 'yes' })).body.field).toBe('full');
   });
 
-  it('answers 404 for unknown plans and jobs, also of another tenant', async () => {
+  it('answers 404 for unknown plans and jobs; another tenant is refused to a tenant admin', async () => {
     expect((await http('GET', '/plans/no-such-plan')).status).toBe(404);
     expect((await http('POST', '/plans/no-such-plan/run')).status).toBe(404);
     expect((await http('GET', '/jobs/no-such-job')).status).toBe(404);
-    const other = await fetch(`${base.replace(tenantId, 'another-tenant')}/jobs/no-such-job`);
+    const otherTenant = `${base.replace(tenantId, 'another-tenant')}/jobs/no-such-job`;
+    const refused = await fetch(otherTenant, { headers: { authorization: `Bearer ${adminToken}` } });
+    expect(refused.status).toBe(403);
+    const operator = await mintAccessToken(infra.tokens, { sub: 'ops@msp.test', role: 'operator' });
+    const other = await fetch(otherTenant, { headers: { authorization: `Bearer ${operator}` } });
     expect(other.status).toBe(404);
     expect((await http('GET', '/jobs?limit=0')).body.field).toBe('limit');
   });

@@ -271,7 +271,9 @@ describe('gateway: licence, tenants, MLR enablement and usage', () => {
       },
     ]);
 
-    const response = await fetch(`http://127.0.0.1:${platform.app('gateway').port}/v1/usage.csv`);
+    const response = await fetch(`http://127.0.0.1:${platform.app('gateway').port}/v1/usage.csv`, {
+      headers: { authorization: `Bearer ${await platform.token({ sub: 'ops@msp.test', role: 'operator' })}` },
+    });
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/csv/);
     expect(response.headers.get('content-disposition')).toMatch(/attachment; filename="mlr-usage-.*\.csv"/);
