@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { CAPABILITY_WARNINGS } from '@mlr/contracts';
+import { capabilityWarnings, checkImapCapability, graphCapability } from './capability.js';
+
+const now = new Date('2026-11-24T10:00:00.000Z');
+
+describe('service-account warnings', () => {
+  it('gives none when the account has "Receive As"', () => {
+    expect(capabilityWarnings('yes')).toEqual([]);
+  });
+
+  it('says that only users with "Receive As" can back up other mailboxes when the account has not', () => {
+    expect(capabilityWarnings('no')).toEqual([CAPABILITY_WARNINGS.notFullAdministrator]);
+  });
+
+  it('says a non-domain-admin account will grant itself the right (Exchange), and the caution when not full admin', () => {
+    expect(capabilityWarnings('no', { isDomainAdmin: false, isFullAdministrator: false })).toEqual([
+      CAPABILITY_WARNINGS.notDomainAdmin,
+      CAPABILITY_WARNINGS.notFullAdministrator,
+    ]);
+    expect(capabilityWarnings('no', { isDomainAdmin: false, isFullAdministrator: true })).toEqual([
+      CAPABILITY_WARNINGS.notDomainAdmin,
+    ]);
+  });
+
+  it('gives the same caution when it cannot verify', () => {
+    expect(capabilityWarnings('unknown')).toEqual([CAPABILITY_WARNINGS.cannotVerify]);
+    expect(CAPABILITY_WARNINGS.cannotVerify).toMatch(/only users that hold the "Receive As" right/);
+  });
+});
+
+describe('IMAP capability check without a server to ask', () => {
+  const source = {
+    kind: 'imap' as const,
+    host: '127.0.0.1',
+    port: 1,
+    secure: false,
+    allowSelfSigned: false,
+    mailboxes: [{ address: 'alice' }],
+  };
+
+  it('answers "no" without a service account: every mailbox uses its own credentials', async () => {
+    const report = await checkImapCapability(source, { now: () => now });
+    expect(report).toMatchObject({ receiveAs: 'no', checkedAt: now.toISOString() });
+    expect(report.warnings).toEqual([CAPABILITY_WARNINGS.notFullAdministrator]);
+  });
+
+  it('answers "unknown" when there is no other mailbox to try', async () => {
+    const report = await checkImapCapability(
+      { ...source, serviceAccount: { user: 'alice', password: 'x' } },
+      { now: () => now },
+    );
+    expect(report.receiveAs).toBe('unknown');
+    expect(report.finding).toMatch(/--probe-mailbox/);
+  });
+
+  it('answers "unknown" (cannot verify) when the server cannot be reached', async () => {
+    const report = await checkImapCapability(
+      { ...source, serviceAccount: { user: 'backup', password: 'x' } },
+      { now: () => now },
+    );
+    expect(report.receiveAs).toBe('unknown');
+    expect(report.warnings).toEqual([CAPABILITY_WARNINGS.cannotVerify]);
+    expect(report.finding).toMatch(/could not log in/);
+  });
+});
+
+describe('Microsoft 365 capability', () => {
+  it('is "yes" with an application mail permission', () => {
+    expect(graphCapability({ roles: ['User.Read.All', 'Mail.ReadWrite'] }, now)).toMatchObject({
+      receiveAs: 'yes',
+      warnings: [],
+    });
+    expect(graphCapability({ roles: ['full_access_as_app'] }, now).receiveAs).toBe('yes');
+  });
+
+  it('is "no" with delegated permissions only, or application permissions without mail', () => {
+    const delegated = graphCapability({ scp: 'Mail.ReadWrite User.Read' }, now);
+    expect(delegated).toMatchObject({ receiveAs: 'no' });
+    expect(delegated.finding).toMatch(/delegated permissions only/);
+    expect(graphCapability({ roles: ['User.Read.All'] }, now).receiveAs).toBe('no');
+  });
+
+  it('is "unknown" when the token names no permission', () => {
+    expect(graphCapability({}, now)).toMatchObject({
+      receiveAs: 'unknown',
+      warnings: [CAPABILITY_WARNINGS.cannotVerify],
+    });
+  });
+});
