@@ -294,13 +294,10 @@ export class RestoreRunner {
             results.push(failed(item, prepared.reason));
             return;
           }
-          try {
-            await writer.add(item, prepared.raw);
-            added++;
-            results.push({ seq: item.seq, outcome: 'restored', targetFolder: target.fileName });
-          } catch (error) {
-            results.push(failed(item, `cannot add to export file ${target.fileName}: ${(error as Error).message}`));
-          }
+          // A failed write leaves the file unusable (what followed would be garbage): the export stops.
+          await writer.add(item, prepared.raw);
+          added++;
+          results.push({ seq: item.seq, outcome: 'restored', targetFolder: target.fileName });
           // Keeps the job visibly running; the results themselves follow once the file is complete.
           await reporter.tick();
         },
