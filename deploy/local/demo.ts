@@ -11,6 +11,7 @@ import {
   corpusMessages,
   fetchFolder,
   freePort,
+  mintAccessToken,
   provisionConnector,
   required,
   seedFolder,
@@ -155,6 +156,17 @@ async function main(): Promise<void> {
     `  IMAP         ${infra.imap?.host}:${infra.imap?.port} users ${infra.imap?.users.map((u) => u.name).join(', ')}`,
   );
   console.log(`  logs         ${join(dir, 'logs')}`);
+  // Tokens of the local development issuer (the gateway trusts its public key), valid for a day.
+  const tokenFor = (claims: Parameters<PlatformRunner['token']>[0]) =>
+    mintAccessToken(infra.tokens, claims, { ttlSeconds: 86_400 });
+  const gatewayUrl = `http://127.0.0.1:${platform.app('gateway').port}`;
+  console.log('\naccess tokens for the API (24 h; `npm run token` makes more):');
+  console.log(`  operator      ${await tokenFor({ sub: 'operator@demo', role: 'operator' })}`);
+  console.log(`  tenant admin  ${await tokenFor({ sub: 'admin@demo', role: 'tenant_admin', tenant: TENANT })}`);
+  console.log(
+    `  user alice    ${await tokenFor({ sub: 'alice', role: 'user', tenant: TENANT, mailboxes: ['alice'] })}`,
+  );
+  console.log(`  e.g. curl -H "Authorization: Bearer <tenant admin token>" ${gatewayUrl}/v1/tenants/${TENANT}/plans`);
   if (!values.once) {
     console.log('\nPress Ctrl-C to stop.');
     await new Promise<void>((resolve) => {
