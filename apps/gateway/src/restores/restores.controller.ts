@@ -9,6 +9,7 @@ import {
   type JobItemList,
   type RestoreAccepted,
 } from '@mlr/contracts';
+import { Audited, noteAudit } from '../audit/audit.decorators.js';
 import { Roles } from '../auth/auth.decorators.js';
 import type { AuthenticatedRequest } from '../auth/principal.js';
 import { requesterOf } from '../http/requester.js';
@@ -25,6 +26,13 @@ const itemsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1_000).default(100),
 });
 
+/** Audit target of a restore request: the job it created, else the tenant it was asked for. */
+function restoreTarget(params: Record<string, string>, result: unknown): string | null {
+  const jobId = (result as { jobId?: unknown } | undefined)?.jobId;
+  if (typeof jobId === 'string') return `job:${jobId}`;
+  return params['tenantId'] ? `tenant:${params['tenantId']}` : null;
+}
+
 /**
  * Resolving up to 10,000 records in pages and writing them with the job takes longer than the
  * default 5 s of a service call.
@@ -33,7 +41,8 @@ const CREATE_TIMEOUT_MS = 60_000;
 
 /**
  * Restores and exports of one tenant, and the items of their jobs with what became of each. Mail
- * content is involved, so operators may not call these (the services refuse them too).
+ * content is involved, so operators may not call these (the services refuse them too). Every restore
+ * request is audited (`restore.create`, target `job:<id>`).
  */
 @Controller('v1/tenants/:tenantId')
 @UseFilters(ServiceErrorFilter)
@@ -44,6 +53,7 @@ export class RestoresController {
   /** Queues a restore or export: 202 with the job to follow at `Location`. */
   @Post('restores')
   @HttpCode(202)
+  @Audited('restore.create', { target: restoreTarget })
   async create(
     @Param() params: unknown,
     @Body() body: unknown,
@@ -53,6 +63,14 @@ export class RestoresController {
     const { tenantId } = parseHttp('path', tenantPath, params);
     const input = parseHttp('body', restoreInputSchema, body);
     const requester = await requesterOf(request, this.services);
+    // What was asked, never mail content: the kind of target and selection, and whose mailboxes.
+    noteAudit(request, {
+      target: input.target.kind,
+      ...(input.target.kind === 'mailbox' ? { targetMailbox: input.target.mailbox } : {}),
+      ...(input.recordIds ? { recordIds: input.recordIds.length } : {}),
+      ...(input.query ? { criteria: Object.keys(input.query) } : {}),
+      scope: requester.visibleMailboxes,
+    });
     const accepted = await this.services.call(
       'scheduling',
       'restores.create',

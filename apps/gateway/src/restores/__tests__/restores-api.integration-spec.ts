@@ -1,64 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import {
-  Injectable,
-  Module,
-  type CanActivate,
-  type DynamicModule,
-  type ExecutionContext,
-  type INestApplication,
-} from '@nestjs/common';
-import { APP_GUARD, NestFactory } from '@nestjs/core';
-import { ClientsModule, Transport } from '@nestjs/microservices';
-import type { Subscription } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { restoreAcceptedSchema, serviceSubject } from '@mlr/contracts';
+import { restoreAcceptedSchema, type AccessTokenClaimsInput } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
-import { connectMessaging, type MessagingConnection } from '@mlr/messaging';
-import { REPO_ROOT, startApp, type LocalInfrastructure, type RunningApp } from '@mlr/testing';
-import { ServiceClient, SERVICES_CLIENT } from '../../services/service-client.js';
-import { RestoresController } from '../restores.controller.js';
+import { PlatformRunner, REPO_ROOT, waitFor } from '@mlr/testing';
 
 /**
- * The restore API over HTTP: the gateway's restore controller in this process (behind a stand-in
- * for the authentication guard that takes the principal from a header), real scheduling and
- * indexing services behind it, and a stand-in for licensing's `tenants.access`.
+ * The restore API over HTTP with real tokens: gateway (authentication, roles, `requesterOf`, audit)
+ * → scheduling → indexing, with licensing deciding MLR and what a tenant admin may see.
  */
-const PRINCIPAL_HEADER = 'x-test-principal';
-
-@Injectable()
-class HeaderPrincipalGuard implements CanActivate {
-  canActivate(context: ExecutionContext): boolean {
-    const request = context.switchToHttp().getRequest<{ headers: Record<string, string>; principal?: unknown }>();
-    const header = request.headers[PRINCIPAL_HEADER];
-    if (header) request.principal = JSON.parse(header);
-    return true;
-  }
-}
-
-@Module({})
-class RestoreApiTestModule {
-  static forRoot(infra: LocalInfrastructure): DynamicModule {
-    const nats = infra.nats!;
-    return {
-      module: RestoreApiTestModule,
-      imports: [
-        ClientsModule.register([
-          {
-            name: SERVICES_CLIENT,
-            transport: Transport.NATS,
-            options: { servers: [nats.url], user: nats.servicesUser.user, pass: nats.servicesUser.password },
-          },
-        ]),
-      ],
-      controllers: [RestoresController],
-      providers: [ServiceClient, { provide: APP_GUARD, useClass: HeaderPrincipalGuard }],
-    };
-  }
-}
-
 describe('gateway: restores API', () => {
   const infra = inject('infra');
   const tenantId = `gw-restore-${randomBytes(4).toString('hex')}`;
@@ -67,20 +18,17 @@ describe('gateway: restores API', () => {
   const logDir = mkdtempSync(join(REPO_ROOT, 'tmp', 'gw-restore-'));
   const ALICE = 'alice@acme.test';
   const BOB = 'bob@acme.test';
-  const apps: RunningApp[] = [];
+  const platform = new PlatformRunner(infra, logDir);
   let prisma: PrismaClient;
-  let messaging: MessagingConnection;
-  let accessStandIn: Subscription;
-  let gateway: INestApplication;
-  let base: string;
   const recordIds: Record<string, string[]> = {};
 
   const principals = {
-    admin: { sub: 'admin@acme.test', role: 'tenant_admin', tenant: tenantId, mailboxes: ['admin@acme.test'] },
+    // The tenant's connector has "Receive As": its admin sees every mailbox.
+    admin: { sub: 'admin@acme.test', role: 'tenant_admin', tenant: tenantId },
     alice: { sub: ALICE, role: 'user', tenant: tenantId, mailboxes: [ALICE] },
-    operator: { sub: 'ops@msp.test', role: 'operator', tenant: null, mailboxes: [] },
-    disabledAdmin: { sub: 'admin@off.test', role: 'tenant_admin', tenant: disabledTenant, mailboxes: [] },
-  } as const;
+    operator: { sub: 'ops@msp.test', role: 'operator' },
+    disabledAdmin: { sub: 'admin@off.test', role: 'tenant_admin', tenant: disabledTenant },
+  } satisfies Record<string, AccessTokenClaimsInput>;
 
   async function insertRecord(tenant: string, uid: number, mailbox: string): Promise<string> {
     const contentId = randomBytes(32).toString('hex');
@@ -122,48 +70,20 @@ describe('gateway: restores API', () => {
       [disabledTenant, false],
     ] as const) {
       await prisma.tenant.create({ data: { id, name: id, slug: id, mlrEnabled: enabled } });
-      await prisma.connector.create({ data: { id: `${id}-imap`, tenantId: id, name: 'imap', kind: 'imap' } });
+      await prisma.connector.create({
+        data: { id: `${id}-imap`, tenantId: id, name: 'imap', kind: 'imap', receiveAs: 'yes' },
+      });
     }
     recordIds[ALICE] = [];
     for (let uid = 1; uid <= 5; uid++) recordIds[ALICE].push(await insertRecord(tenantId, uid, ALICE));
     recordIds[BOB] = [await insertRecord(tenantId, 6, BOB)];
     recordIds[disabledTenant] = [await insertRecord(disabledTenant, 1, ALICE)];
 
-    const nats = infra.nats!;
-    messaging = await connectMessaging({
-      servers: nats.url,
-      name: 'gateway-restore-test',
-      credentials: { kind: 'userPassword', user: nats.servicesUser.user, password: nats.servicesUser.password },
-    });
-    // licensing `tenants.access` (Nest's NATS packets): this file's tenants' connectors have Receive As.
-    accessStandIn = messaging.nc.subscribe(serviceSubject('licensing', 'tenants.access'));
-    void (async () => {
-      for await (const message of accessStandIn) {
-        const packet = message.json<{ id: string; data: { tenantId: string } }>();
-        const tenant = packet.data.tenantId;
-        if (tenant !== tenantId && tenant !== disabledTenant) continue;
-        const response = {
-          tenantId: tenant,
-          receiveAs: true,
-          connectors: [{ id: `${tenant}-imap`, name: 'imap', receiveAs: 'yes', checkedAt: null }],
-        };
-        message.respond(JSON.stringify({ id: packet.id, response, isDisposed: true }));
-      }
-    })();
-
-    apps.push(await startApp({ app: 'indexing', env: infra.serviceEnv, logDir }));
-    apps.push(await startApp({ app: 'scheduling', env: { ...infra.serviceEnv, SCHEDULING_TICK_MS: '500' }, logDir }));
-    gateway = await NestFactory.create(RestoreApiTestModule.forRoot(infra), { logger: false });
-    await gateway.listen(0, '127.0.0.1');
-    const { port } = gateway.getHttpServer().address() as AddressInfo;
-    base = `http://127.0.0.1:${port}/v1/tenants`;
-  }, 180_000);
+    await platform.startPlatform();
+  }, 240_000);
 
   afterAll(async () => {
-    await gateway?.close();
-    accessStandIn?.unsubscribe();
-    await Promise.allSettled(apps.map((app) => app.stop()));
-    await messaging?.close();
+    await platform.stop();
     await prisma?.$disconnect();
   });
 
@@ -172,15 +92,15 @@ describe('gateway: restores API', () => {
   type Json = any;
 
   async function http(
-    principal: object,
+    principal: AccessTokenClaimsInput,
     method: string,
     path: string,
     body?: unknown,
   ): Promise<{ status: number; body: Json; location: string | null }> {
-    const response = await fetch(`${base}${path}`, {
+    const response = await fetch(`http://127.0.0.1:${platform.app('gateway').port}/v1/tenants${path}`, {
       method,
       headers: {
-        [PRINCIPAL_HEADER]: JSON.stringify(principal),
+        authorization: `Bearer ${await platform.token(principal)}`,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -191,6 +111,22 @@ describe('gateway: restores API', () => {
       body: text ? JSON.parse(text) : undefined,
       location: response.headers.get('location'),
     };
+  }
+
+  /** The audit events of restore requests of the tenant, once `count` of them are recorded. */
+  async function restoreAudits(count: number) {
+    const find = () =>
+      prisma.auditEvent.findMany({ where: { tenantId, action: 'restore.create' }, orderBy: { id: 'asc' } });
+    try {
+      await waitFor(async () => (await find()).length >= count, {
+        what: `${count} restore.create audit events`,
+        timeoutMs: 20_000,
+      });
+    } catch (error) {
+      const found = (await find()).map((e) => `${e.actor} ${e.outcome} ${JSON.stringify(e.detail)}`);
+      throw new Error(`${(error as Error).message}; recorded:\n${found.join('\n')}`, { cause: error });
+    }
+    return find();
   }
 
   const jobs = (tenant: string) => prisma.job.count({ where: { tenantId: tenant } });
@@ -206,6 +142,15 @@ describe('gateway: restores API', () => {
     expect(reply.location).toBe(`/v1/tenants/${tenantId}/jobs/${accepted.jobId}`);
     const job = await prisma.job.findUniqueOrThrow({ where: { id: accepted.jobId } });
     expect(job).toMatchObject({ kind: 'restore', requestedBy: principals.admin.sub });
+    const [audit] = await restoreAudits(1);
+    expect(audit).toMatchObject({
+      actor: principals.admin.sub,
+      role: 'tenant_admin',
+      target: `job:${accepted.jobId}`,
+      outcome: 'success',
+    });
+    // What was asked, never mail content.
+    expect(audit?.detail).toMatchObject({ target: 'mailbox', targetMailbox: BOB, recordIds: 5 });
 
     const exported = await http(principals.alice, 'POST', `/${tenantId}/restores`, {
       query: { subject: 'report' },
@@ -274,6 +219,10 @@ describe('gateway: restores API', () => {
     });
     expect(operator.status).toBe(403);
     expect(await jobs(tenantId)).toBe(before);
+    // Two accepted, four refused as bad requests, and these three denied.
+    const audits = await restoreAudits(9);
+    const denied = audits.filter((event) => event.outcome === 'denied').map((event) => event.actor);
+    expect(denied.sort()).toEqual([ALICE, ALICE, principals.operator.sub]);
   });
 
   it('refuses with 409 a tenant without MLR enabled', async () => {
