@@ -31,10 +31,11 @@ function report(receiveAs: ReceiveAsCapability, finding: string, now: Date): Cap
 }
 
 /**
- * IMAP: can the service account (master user) open a mailbox other than its own? It logs in as
- * itself first (so that a wrong password or an unreachable server reads as "cannot verify", not as
- * "no right"), then as the master user on behalf of `probeMailbox` (SASL PLAIN authorisation
- * identity, the IMAP form of "Receive As").
+ * IMAP: can the service account (master user) open a mailbox other than its own? It logs in on
+ * behalf of `probeMailbox` (SASL PLAIN authorisation identity, the IMAP form of "Receive As"). When
+ * that is refused it logs in as itself: if that works the answer is "no"; if not (wrong password,
+ * server unreachable) it cannot tell, "unknown". (A master user may be unable to log in as itself,
+ * so the own login is not tried first.)
  */
 export async function checkImapCapability(
   source: ImapSourceConfig,
@@ -55,24 +56,27 @@ export async function checkImapCapability(
       now(),
     );
   }
-  try {
-    const own = await openImapSession(source, { clientName: 'mlr-connector-enrol' });
-    await own.logout().catch(() => undefined);
-  } catch (error) {
-    return report('unknown', `the service account could not log in: ${(error as Error).message}`, now());
-  }
+  let refusal: string;
   try {
     const other = await openImapSession(source, { mailbox: probe, clientName: 'mlr-connector-enrol' });
     await other.mailboxOpen('INBOX', { readOnly: true });
     await other.logout().catch(() => undefined);
     return report('yes', `the service account opened mailbox ${probe}, which is not its own`, now());
   } catch (error) {
+    refusal = (error as Error).message;
+  }
+  // Refused: a "no" only if the account itself is fine (right password, server reachable).
+  try {
+    const own = await openImapSession(source, { clientName: 'mlr-connector-enrol' });
+    await own.logout().catch(() => undefined);
+  } catch (error) {
     return report(
-      'no',
-      `the service account logs in but cannot open mailbox ${probe}: ${(error as Error).message}`,
+      'unknown',
+      `the service account could not log in, neither for mailbox ${probe} (${refusal}) nor as itself (${(error as Error).message})`,
       now(),
     );
   }
+  return report('no', `the service account logs in but cannot open mailbox ${probe}: ${refusal}`, now());
 }
 
 /** Application permissions of Microsoft Graph that let an app read and write every mailbox. */
