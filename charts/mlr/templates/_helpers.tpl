@@ -126,6 +126,20 @@ Combinations the schema cannot express, with messages that say what to set.
 {{- if and $values.services.storage.enabled (not $values.s3.existingSecret) (or (not $values.s3.accessKey) (not $values.s3.secretKey)) -}}
 {{- fail "s3: set s3.existingSecret (a Secret with the keys s3.accessKeyKey and s3.secretKeyKey) or both s3.accessKey and s3.secretKey" -}}
 {{- end -}}
+{{- if $values.services.gateway.enabled -}}
+{{- $keySources := 0 -}}
+{{- if $values.auth.jwksUrl }}{{ $keySources = add1 $keySources }}{{ end -}}
+{{- if $values.auth.publicKey }}{{ $keySources = add1 $keySources }}{{ end -}}
+{{- if gt $keySources 1 -}}
+{{- fail "auth: set only one of auth.jwksUrl and auth.publicKey (or neither, to read the key from auth.existingSecret)" -}}
+{{- end -}}
+{{- if and (eq $keySources 0) (not $values.auth.existingSecret) -}}
+{{- fail "auth: the gateway needs the token issuer's public key: set auth.jwksUrl, auth.publicKey (PEM or JWKS), or auth.existingSecret (a Secret with the key auth.publicKeyKey)" -}}
+{{- end -}}
+{{- if and (not $values.auth.issuer) (not $values.auth.existingSecret) -}}
+{{- fail "auth: set auth.issuer (the iss of the tokens the gateway accepts) or auth.existingSecret with the key auth.issuerKey" -}}
+{{- end -}}
+{{- end -}}
 {{- if and $values.ingress.enabled (not $values.services.gateway.enabled) -}}
 {{- fail "ingress.enabled needs services.gateway.enabled: the ingress exposes the gateway" -}}
 {{- end -}}
@@ -199,6 +213,29 @@ Combinations the schema cannot express, with messages that say what to set.
 {{- else }}
 {{ include "mlr.secretEnv" (dict "name" "S3_ACCESS_KEY" "secret" $credentials "key" "S3_ACCESS_KEY") }}
 {{ include "mlr.secretEnv" (dict "name" "S3_SECRET_KEY" "secret" $credentials "key" "S3_SECRET_KEY") }}
+{{- end }}
+{{- end }}
+{{- if eq .component "gateway" }}
+{{- with $values.auth }}
+{{- if .jwksUrl }}
+- name: AUTH_JWKS_URL
+  value: {{ .jwksUrl | quote }}
+{{- else if .publicKey }}
+- name: AUTH_JWT_PUBLIC_KEY
+  value: {{ .publicKey | quote }}
+{{- else }}
+{{ include "mlr.secretEnv" (dict "name" "AUTH_JWT_PUBLIC_KEY" "secret" .existingSecret "key" .publicKeyKey) }}
+{{- end }}
+{{- if .issuer }}
+- name: AUTH_JWT_ISSUER
+  value: {{ .issuer | quote }}
+{{- else }}
+{{ include "mlr.secretEnv" (dict "name" "AUTH_JWT_ISSUER" "secret" .existingSecret "key" .issuerKey) }}
+{{- end }}
+- name: AUTH_JWT_AUDIENCE
+  value: {{ .audience | quote }}
+- name: AUTH_CLOCK_TOLERANCE_SECONDS
+  value: {{ .clockToleranceSeconds | quote }}
 {{- end }}
 {{- end }}
 {{- range $name, $value := .service.env }}

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IJob } from 'kubernetes-models/batch/v1/Job';
@@ -43,6 +44,8 @@ const CONFIG_SCHEMAS: Record<ServiceName, z.ZodObject> = {
 
 /** Stand-ins for what Kubernetes fills in from Secrets and the downward API. */
 const SECRET_SAMPLES: Record<string, string> = {
+  AUTH_JWT_PUBLIC_KEY: generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  AUTH_JWT_ISSUER: 'https://login.example.com/realms/msp',
   DATABASE_URL: 'postgresql://mlr:secret@postgres:5432/mlr',
   NATS_USER: 'services',
   NATS_PASSWORD: 'secret',
@@ -298,6 +301,22 @@ describe('default values', () => {
     expect(byKind(rendered, 'Secret').size).toBe(0);
   });
 
+  it('gives only the gateway the token settings, from the conventional mlr-gateway-auth Secret', () => {
+    const env = envOf(container(deploymentOf(rendered, 'rel', 'gateway').spec?.template.spec));
+    expect(env.get('AUTH_JWT_PUBLIC_KEY')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-gateway-auth',
+      key: 'AUTH_JWT_PUBLIC_KEY',
+    });
+    expect(env.get('AUTH_JWT_ISSUER')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-gateway-auth',
+      key: 'AUTH_JWT_ISSUER',
+    });
+    expect(env.get('AUTH_JWT_AUDIENCE')?.value).toBe('mlr-api');
+    expect(env.has('AUTH_JWKS_URL')).toBe(false);
+    const storage = envOf(container(deploymentOf(rendered, 'rel', 'storage').spec?.template.spec));
+    expect([...storage.keys()].filter((name) => name.startsWith('AUTH_'))).toEqual([]);
+  });
+
   it('annotates the pods for Prometheus scraping on the metrics port', () => {
     for (const service of SERVICES) {
       const template = deploymentOf(rendered, 'rel', service).spec?.template;
@@ -360,6 +379,13 @@ describe('production values', () => {
       key: 'uri',
     });
     expect(byKind(rendered, 'Secret').size).toBe(0);
+  });
+
+  it("verifies tokens with the identity provider's JWKS endpoint and issuer", () => {
+    const env = envOf(container(deploymentOf(rendered, 'mlr', 'gateway').spec?.template.spec));
+    expect(env.get('AUTH_JWKS_URL')?.value).toBe('https://login.example.com/realms/msp/protocol/openid-connect/certs');
+    expect(env.get('AUTH_JWT_ISSUER')?.value).toBe('https://login.example.com/realms/msp');
+    expect(env.has('AUTH_JWT_PUBLIC_KEY')).toBe(false);
   });
 
   it('passes service settings through as strings', () => {

@@ -46,6 +46,12 @@ describe('values.schema.json', () => {
       'services.storage.env',
     ],
     ['an image digest that is not sha256', { image: { digest: 'latest' } }, 'image.digest'],
+    ['a JWKS URL that is not HTTP(S)', { auth: { jwksUrl: 'ftp://idp/jwks' } }, 'auth.jwksUrl'],
+    [
+      'a token setting overridden through env',
+      { services: { gateway: { env: { AUTH_JWT_ISSUER: 'someone' } } } },
+      'services.gateway.env',
+    ],
   ])('rejects %s with helm’s schema error', async (_, values, message) => {
     const result = await helmTemplate({ values });
     expect(result.exitCode).not.toBe(0);
@@ -88,6 +94,21 @@ describe('combinations the templates refuse', () => {
       'an ingress without hosts',
       { ingress: { enabled: true } },
       'ingress.enabled needs at least one entry in ingress.hosts',
+    ],
+    [
+      'a gateway without a token key',
+      { auth: { issuer: 'https://idp.example.com', existingSecret: '' } },
+      "auth: the gateway needs the token issuer's public key",
+    ],
+    [
+      'two token keys',
+      { auth: { jwksUrl: 'https://idp.example.com/jwks', publicKey: '-----BEGIN PUBLIC KEY-----' } },
+      'auth: set only one of auth.jwksUrl and auth.publicKey',
+    ],
+    [
+      'a gateway without a token issuer',
+      { auth: { jwksUrl: 'https://idp.example.com/jwks', existingSecret: '' } },
+      'auth: set auth.issuer',
     ],
     [
       'an autoscaler whose minimum is above its maximum',

@@ -189,7 +189,10 @@ describe('gateway: licence, tenants, MLR enablement and usage', () => {
     await licenceWithRoom(2);
     const tenant = await createTenant();
     const connectorId = unique('gw-imap');
-    await prisma.connector.create({ data: { id: connectorId, tenantId: tenant.id, name: connectorId, kind: 'imap' } });
+    // With "Receive As" the tenant admin the runner acts as may back up every mailbox.
+    await prisma.connector.create({
+      data: { id: connectorId, tenantId: tenant.id, name: connectorId, kind: 'imap', receiveAs: 'yes' },
+    });
     const planId = await platform.createPlan(tenant.id, { name: 'nightly', connectorId, mailboxes: { kind: 'all' } });
 
     const refused = await http<ErrorBody>('POST', `/v1/tenants/${tenant.id}/plans/${planId}/run`, {});
