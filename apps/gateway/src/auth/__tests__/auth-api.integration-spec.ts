@@ -403,6 +403,16 @@ describe('gateway: authentication, authorisation and audit', () => {
       expect(bad.body.message).toMatch(/cursor must be the nextCursor of the previous page/);
     });
 
+    it('keeps the event of a tenant that does not exist, platform-wide and naming the tenant', async () => {
+      const ghost = `auth-ghost-${suffix}`;
+      const stranger: AccessTokenClaimsInput = { sub: `x-${suffix}@ghost.test`, role: 'user', tenant: ghost };
+      expect((await search(ghost, stranger)).body.items).toEqual([]);
+      const events = await audit(`/v1/audit?actor=${encodeURIComponent(stranger.sub)}`, operator);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ tenantId: null, action: 'search', outcome: 'success' });
+      expect(events[0]?.detail?.['unknownTenant']).toBe(ghost);
+    });
+
     it('records operator changes of tenants, whatever their outcome', async () => {
       const slug = `auth-new-${suffix}`;
       const answer = await call('POST', '/v1/tenants', { as: operator, body: { name: 'New tenant', slug } });
