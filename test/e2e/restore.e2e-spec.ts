@@ -6,6 +6,7 @@ import { inject } from 'vitest';
 import { contentId, deriveTenantKeys, type TenantKeys } from '@mlr/crypto';
 import {
   REPO_ROOT,
+  addDovecotUser,
   corpusMessages,
   fetchFolder,
   freePort,
@@ -92,6 +93,9 @@ describe('restore end to end', () => {
   }
 
   beforeAll(async () => {
+    for (const name of ['carol', 'dave']) {
+      await addDovecotUser(join(infra.dir, 'dovecot'), { name, password: `${name}-password` });
+    }
     // Forty corpus messages with a variety of flags, keywords and dates, in a nested folder.
     const corpus = corpusMessages().slice(40, 80);
     await seedFolder(
@@ -178,10 +182,46 @@ describe('restore end to end', () => {
     expect((await platform.waitForJob(TENANT, toFolder.jobId)).state).toBe('succeeded');
     expect(await folderFingerprints('carol', 'Restored Items/2026-11-24')).toEqual(original);
 
-    const toMailbox = await restore({ recordIds: ids, target: { kind: 'mailbox', mailbox: 'dave', folder: 'From Carol' } });
+    const toMailbox = await restore({
+      recordIds: ids,
+      target: { kind: 'mailbox', mailbox: 'dave', folder: 'From Carol' },
+    });
     const job = await platform.waitForJob(TENANT, toMailbox.jobId);
     expect(job.state).toBe('succeeded');
     expect(await folderFingerprints('dave', 'From Carol')).toEqual(original);
+  });
+
+  it("refuses a plain user restoring another user's mail, writes nothing, and audits it", async () => {
+    const dave = { sub: 'dave@e2e', role: 'user' as const, tenant: TENANT, mailboxes: ['dave'] };
+    const jobsBefore = await platform.prisma.job.count({ where: { tenantId: TENANT } });
+    const davesFolders = await fetchFolder(imap, 'dave', 'INBOX');
+    const refused = await platform.http<{ message: string }>(
+      'POST',
+      `/v1/tenants/${TENANT}/restores`,
+      { recordIds: await recordIdsOf('carol', FOLDER), target: { kind: 'original' } },
+      { as: dave },
+    );
+    expect(refused.status).toBe(403);
+    const intoOther = await platform.http<{ message: string }>(
+      'POST',
+      `/v1/tenants/${TENANT}/restores`,
+      { query: { mailboxes: ['carol'] }, target: { kind: 'mailbox', mailbox: 'dave' } },
+      { as: dave },
+    );
+    expect(intoOther.status).toBe(403);
+    const search = await platform.http<{ message: string }>(
+      'POST',
+      `/v1/tenants/${TENANT}/search`,
+      { mailboxes: ['carol'] },
+      { as: dave },
+    );
+    expect(search.status).toBe(403);
+    expect(await platform.prisma.job.count({ where: { tenantId: TENANT } })).toBe(jobsBefore);
+    expect((await fetchFolder(imap, 'dave', 'INBOX')).size).toBe(davesFolders.size);
+    const denied = await platform.prisma.auditEvent.findMany({
+      where: { tenantId: TENANT, actor: dave.sub, outcome: 'denied' },
+    });
+    expect(denied.length).toBeGreaterThanOrEqual(3);
   });
 
   it('reports a tampered object as failed for that item and restores the rest', async () => {
@@ -218,9 +258,9 @@ describe('restore end to end', () => {
   it('exports to mbox and to a zip of .eml files, every message byte-identical', async () => {
     const ids = await recordIdsOf('carol', FOLDER);
     const expected = new Set(
-      (
-        await platform.prisma.indexRecord.findMany({ where: { id: { in: ids } }, select: { contentId: true } })
-      ).map((record) => record.contentId),
+      (await platform.prisma.indexRecord.findMany({ where: { id: { in: ids } }, select: { contentId: true } })).map(
+        (record) => record.contentId,
+      ),
     );
 
     const mbox = await restore({ recordIds: ids, target: { kind: 'export', format: 'mbox', fileName: 'carol.mbox' } });
