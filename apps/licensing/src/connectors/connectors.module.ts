@@ -1,6 +1,7 @@
 import { Inject, Module, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
 import { LOGGER } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
+import { AUDIT_REPOSITORY, PrismaAuditRepository } from '../audit/audit.repository.js';
 import { CLOCK, systemClock } from '../common/clock.js';
 import { ConnectorJwtIssuer, type ConnectorSigningKey } from './connector-jwt.js';
 import { ConnectorsController } from './connectors.controller.js';
@@ -44,6 +45,7 @@ export class ConnectorsModule {
       controllers: [ConnectorsController],
       providers: [
         { provide: CLOCK, useValue: systemClock },
+        { provide: AUDIT_REPOSITORY, useClass: PrismaAuditRepository },
         { provide: CONNECTOR_JWT_ISSUER, useValue: signingKey ? new ConnectorJwtIssuer(signingKey) : null },
         { provide: CONNECTOR_REPOSITORY, useClass: PrismaConnectorRepository },
         ConnectorsService,

@@ -10,6 +10,7 @@ import {
 } from '@mlr/contracts';
 import { LOGGER } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
+import { AUDIT_REPOSITORY, type AuditRepository } from '../audit/audit.repository.js';
 import { CLOCK, type Clock } from '../common/clock.js';
 import { tenantNotFound } from '../tenants/tenants.service.js';
 import type { ConnectorJwtIssuer } from './connector-jwt.js';
@@ -29,6 +30,7 @@ export class ConnectorsService {
     @Inject(CONNECTOR_REPOSITORY) private readonly connectors: ConnectorRepository,
     @Inject(CONNECTOR_JWT_ISSUER) private readonly issuer: ConnectorJwtIssuer | null,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(AUDIT_REPOSITORY) private readonly audit: AuditRepository,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.logger = logger.child({ scope: 'connectors' });
@@ -131,7 +133,12 @@ export class ConnectorsService {
       }
       throw error;
     }
-    if (!connector) throw this.refusal(await this.connectors.byTokenHash(tokenHash), now);
+    if (!connector) {
+      const known = await this.connectors.byTokenHash(tokenHash);
+      const refusal = this.refusal(known, now);
+      await this.recordEnrolment(known, request, { denied: refusal });
+      throw refusal;
+    }
     const userJwt = await this.issuer.mint({
       tenantId: connector.tenantId,
       connectorId: connector.id,
@@ -149,6 +156,7 @@ export class ConnectorsService {
       },
       'connector enrolled',
     );
+    await this.recordEnrolment(connector, request, {});
     return {
       tenantId: connector.tenantId,
       connectorId: connector.id,
@@ -162,6 +170,40 @@ export class ConnectorsService {
     if (!connector) throw connectorNotFound(tenantId, connectorId);
     this.logger.info({ event: 'connector.revoked', tenantId, connectorId, actor }, 'connector revoked');
     return connectorView(connector, this.clock.now());
+  }
+
+  /**
+   * The audit trail keeps every enrolment and every refused attempt (a replayed token is worth
+   * seeing), in the connector's tenant; an unknown token's attempt is platform-wide. A failure to
+   * write it is logged, never turned into a failed enrolment (the token is already spent then).
+   */
+  private async recordEnrolment(
+    connector: ConnectorRecord | null,
+    request: EnrolmentRequest,
+    outcome: { denied?: ConnectorException },
+  ): Promise<void> {
+    try {
+      await this.audit.record({
+        tenantId: connector?.tenantId ?? null,
+        actor: `nkey:${request.natsPublicKey}`,
+        role: 'connector',
+        action: 'connector.enroll',
+        target: connector ? `connector:${connector.id}` : null,
+        outcome: outcome.denied ? 'denied' : 'success',
+        detail: outcome.denied
+          ? { reason: outcome.denied.code, message: outcome.denied.message, agentVersion: request.agentVersion }
+          : {
+              receiveAs: request.capability.receiveAs,
+              warnings: request.capability.warnings,
+              agentVersion: request.agentVersion,
+            },
+      });
+    } catch (error) {
+      this.logger.error(
+        { event: 'connector.enroll.audit-failed', connectorId: connector?.id, error: (error as Error).message },
+        'could not write the audit event of an enrolment',
+      );
+    }
   }
 
   /** Why a token was not taken: the refusal names the reason, and the log keeps the attempt. */

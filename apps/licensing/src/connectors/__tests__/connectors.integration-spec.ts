@@ -129,6 +129,17 @@ describe('connector enrolment (licensing service)', () => {
     const replay = await refusal('connectors.enroll', enrolment(created.enrolmentToken));
     expect(replay).toMatchObject({ code: 'forbidden', field: 'token' });
     expect(replay.message).toMatch(/already used on .*a token enrols one connector once/);
+    // The enrolment and the refused replay are in the tenant's audit trail.
+    const audit = await prisma.auditEvent.findMany({
+      where: { tenantId, action: 'connector.enroll', target: `connector:${created.connector.id}` },
+      orderBy: { id: 'asc' },
+    });
+    expect(audit.map((event) => [event.role, event.outcome])).toEqual([
+      ['connector', 'success'],
+      ['connector', 'denied'],
+    ]);
+    expect(audit[0]?.actor).toBe(`nkey:${key.getPublicKey()}`);
+    expect(audit[1]?.detail).toMatchObject({ reason: 'TOKEN_USED' });
     // The replay changed nothing: the first key stays.
     expect((await prisma.connector.findUniqueOrThrow({ where: { id: created.connector.id } })).natsUserPublicKey).toBe(
       key.getPublicKey(),
