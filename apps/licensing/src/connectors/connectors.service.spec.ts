@@ -1,0 +1,180 @@
+import { createAccount, createUser } from '@nats-io/nkeys';
+import { describe, expect, it, vi } from 'vitest';
+import type { AuditRepository } from '../audit/audit.repository.js';
+import { ConnectorJwtIssuer } from './connector-jwt.js';
+import { ConnectorErrorCode, ConnectorException, toServiceErrorReply } from './connectors.exception.js';
+import type { ConnectorRecord, ConnectorRepository, EnrolmentUpdate } from './connectors.repository.js';
+import { ConnectorsService } from './connectors.service.js';
+import { hashEnrolmentToken } from './enrolment-token.js';
+
+const NOW = new Date('2026-11-24T10:00:00.000Z');
+const silent = { child: () => silent, info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** An in-memory repository with the same single-use rule as the SQL one. */
+class MemoryConnectors implements ConnectorRepository {
+  readonly rows: ConnectorRecord[] = [];
+  enrollCalls = 0;
+  async tenantExists(tenantId: string) {
+    return tenantId === 'acme';
+  }
+  async create(input: {
+    tenantId: string;
+    name: string;
+    kind: ConnectorRecord['kind'];
+    tokenHash: string;
+    expiresAt: Date;
+  }) {
+    if (this.rows.some((r) => r.tenantId === input.tenantId && r.name === input.name)) {
+      throw Object.assign(new Error('unique'), { code: 'P2002' });
+    }
+    const row: ConnectorRecord = {
+      id: `c-${this.rows.length + 1}`,
+      tenantId: input.tenantId,
+      name: input.name,
+      kind: input.kind,
+      enrolmentTokenHash: input.tokenHash,
+      enrolmentTokenExpiresAt: input.expiresAt,
+      enrolmentTokenUsedAt: null,
+      natsUserPublicKey: null,
+      receiveAs: 'unknown',
+      capabilityWarnings: [],
+      capabilityCheckedAt: null,
+      agentVersion: null,
+      revokedAt: null,
+      createdAt: NOW,
+      updatedAt: NOW,
+    };
+    this.rows.push(row);
+    return row;
+  }
+  async list(tenantId: string) {
+    return this.rows.filter((r) => r.tenantId === tenantId);
+  }
+  async get(tenantId: string, connectorId: string) {
+    return this.rows.find((r) => r.tenantId === tenantId && r.id === connectorId) ?? null;
+  }
+  async byTokenHash(tokenHash: string) {
+    return this.rows.find((r) => r.enrolmentTokenHash === tokenHash) ?? null;
+  }
+  async enroll(update: EnrolmentUpdate) {
+    this.enrollCalls += 1;
+    const row = await this.byTokenHash(update.tokenHash);
+    if (!row || row.enrolmentTokenUsedAt || row.revokedAt || row.enrolmentTokenExpiresAt! <= update.now) return null;
+    Object.assign(row, {
+      enrolmentTokenUsedAt: update.now,
+      natsUserPublicKey: update.natsUserPublicKey,
+      receiveAs: update.capability.receiveAs,
+    });
+    return row;
+  }
+  async revoke(tenantId: string, connectorId: string, now: Date) {
+    const row = await this.get(tenantId, connectorId);
+    if (row && !row.revokedAt) row.revokedAt = now;
+    return row;
+  }
+}
+
+function service(options: { issuer?: boolean; audit?: AuditRepository } = {}) {
+  const repository = new MemoryConnectors();
+  const account = createAccount();
+  const issuer =
+    options.issuer === false
+      ? null
+      : new ConnectorJwtIssuer({
+          accountPublicKey: account.getPublicKey(),
+          signingSeed: new TextDecoder().decode(account.getSeed()),
+        });
+  const audit = options.audit ?? { record: vi.fn(async () => ({ id: '1', at: NOW })), list: vi.fn() };
+  const clock = { now: () => NOW };
+  return { repository, audit, connectors: new ConnectorsService(repository, issuer, clock, audit, silent as never) };
+}
+
+const request = (token: string) => ({
+  token,
+  natsPublicKey: createUser().getPublicKey(),
+  capability: { receiveAs: 'yes' as const, warnings: [], checkedAt: NOW.toISOString() },
+  agentVersion: '1.0.0',
+});
+
+async function refusalOf(promise: Promise<unknown>): Promise<ConnectorException> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(ConnectorException);
+  return error as ConnectorException;
+}
+
+describe('ConnectorsService', () => {
+  it('stores only the hash of the token it returns', async () => {
+    const { connectors, repository } = service();
+    const created = await connectors.create({ tenantId: 'acme', name: 'HQ', kind: 'imap' }, 'admin');
+    expect(repository.rows[0]?.enrolmentTokenHash).toBe(hashEnrolmentToken(created.enrolmentToken));
+    expect(JSON.stringify(repository.rows)).not.toContain(created.enrolmentToken);
+  });
+
+  it('refuses a second connector of the same name in the tenant', async () => {
+    const { connectors } = service();
+    await connectors.create({ tenantId: 'acme', name: 'HQ', kind: 'imap' }, 'admin');
+    const refusal = await refusalOf(connectors.create({ tenantId: 'acme', name: 'HQ', kind: 'imap' }, 'admin'));
+    expect(refusal.code).toBe(ConnectorErrorCode.NAME_TAKEN);
+    expect(toServiceErrorReply(refusal)).toMatchObject({ code: 'conflict', field: 'name' });
+  });
+
+  it('does not spend the token when it cannot issue credentials', async () => {
+    const { connectors, repository } = service({ issuer: false });
+    const created = await connectors.create({ tenantId: 'acme', name: 'HQ', kind: 'imap' }, 'admin');
+    const refusal = await refusalOf(connectors.enroll(request(created.enrolmentToken)));
+    expect(refusal.code).toBe(ConnectorErrorCode.SIGNING_KEY_NOT_CONFIGURED);
+    expect(refusal.message).toMatch(/the token was not used/);
+    expect(repository.enrollCalls).toBe(0);
+  });
+
+  it('refuses a public key whose checksum is wrong before taking the token', async () => {
+    const { connectors, repository } = service();
+    const created = await connectors.create({ tenantId: 'acme', name: 'HQ', kind: 'imap' }, 'admin');
+    const refusal = await refusalOf(
+      connectors.enroll({ ...request(created.enrolmentToken), natsPublicKey: `U${'A'.repeat(55)}` }),
+    );
+    expect(toServiceErrorReply(refusal)).toMatchObject({ code: 'invalid_request', field: 'natsPublicKey' });
+    expect(repository.enrollCalls).toBe(0);
+  });
+
+  it('names the reason of a refusal: revoked before used before expired', async () => {
+    const { connectors, repository } = service();
+    const created = await connectors.create(
+      { tenantId: 'acme', name: 'HQ', kind: 'imap', enrolmentTtlMinutes: 5 },
+      'a',
+    );
+    const row = repository.rows[0]!;
+    row.enrolmentTokenExpiresAt = new Date(NOW.getTime() - 1);
+    expect((await refusalOf(connectors.enroll(request(created.enrolmentToken)))).code).toBe(
+      ConnectorErrorCode.TOKEN_EXPIRED,
+    );
+    row.enrolmentTokenUsedAt = new Date(NOW.getTime() - 10);
+    expect((await refusalOf(connectors.enroll(request(created.enrolmentToken)))).code).toBe(
+      ConnectorErrorCode.TOKEN_USED,
+    );
+    row.revokedAt = NOW;
+    expect((await refusalOf(connectors.enroll(request(created.enrolmentToken)))).code).toBe(
+      ConnectorErrorCode.CONNECTOR_REVOKED,
+    );
+    expect((await refusalOf(connectors.enroll(request(`mlr-enrol-${'B'.repeat(43)}`)))).code).toBe(
+      ConnectorErrorCode.TOKEN_UNKNOWN,
+    );
+  });
+
+  it('still hands out the credentials when the audit trail cannot be written (the token is spent by then)', async () => {
+    const failing: AuditRepository = {
+      record: vi.fn(async () => {
+        throw new Error('database gone');
+      }),
+      list: vi.fn(),
+    };
+    const { connectors } = service({ audit: failing });
+    const created = await connectors.create({ tenantId: 'acme', name: 'HQ', kind: 'imap' }, 'admin');
+    const enrolment = await connectors.enroll(request(created.enrolmentToken));
+    expect(enrolment.userJwt.split('.')).toHaveLength(3);
+    expect(failing.record).toHaveBeenCalledTimes(1);
+  });
+});
