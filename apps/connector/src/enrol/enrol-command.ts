@@ -12,6 +12,7 @@ import {
 } from '@mlr/contracts';
 import { GatewayClient } from '../cli/gateway-client.js';
 import { ConnectorConfigError } from '../config/connector-config.js';
+import { KeyFileError } from '../keys/key-file.js';
 import { checkImapCapability, type CapabilityReport } from './capability.js';
 import { defaultCredsFile, readEnrolmentConfig, writeEnrolledConfig } from './enrolment-config.js';
 import { recoveryPassphrase } from './passphrase.js';
@@ -99,6 +100,13 @@ export async function runEnrolCommand(options: EnrolCommandOptions): Promise<num
   const answer = await gateway.post<unknown>('/v1/enrolments', request);
   const enrolment: Enrolment = parseContract('enrolment answer of the gateway', enrolmentSchema, answer);
 
+  if (keyPlan.action === 'keep' && config.tenantId !== undefined && config.tenantId !== enrolment.tenantId) {
+    // One tenant's key must never seal another tenant's mail.
+    throw new KeyFileError(
+      `${keyFile} holds the key of tenant ${config.tenantId}, but the token enrolled a connector of tenant ` +
+        `${enrolment.tenantId}: nothing was written; enrol with a configuration whose stateDir (or keyFile) is new, and a new token`,
+    );
+  }
   writeSecretFile(credsFile, fmtCreds(enrolment.userJwt, key));
   applyTenantKeyPlan(keyFile, keyPlan);
   writeEnrolledConfig(options.configPath, raw, {
