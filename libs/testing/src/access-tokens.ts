@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { importPKCS8, SignJWT } from 'jose';
 import { accessTokenClaimsSchema, type AccessTokenClaimsInput } from '@mlr/contracts';
@@ -29,6 +30,8 @@ export function localTokenIssuer(dir: string): LocalTokenIssuer {
     privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   };
   writeJson(file, issuer);
+  // For `npm run token -- sign --key <dir>/token-private.pem ...` against the local gateway.
+  writeFileSync(join(dir, 'token-private.pem'), issuer.privateKeyPem, { mode: 0o600 });
   return issuer;
 }
 
