@@ -21,7 +21,10 @@ const folderNameSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(1024)
-  .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), 'must not contain control characters');
+  .refine(
+    (value) => ![...value].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f),
+    'must not contain control characters',
+  );
 
 /**
  * A file name in the connector's export directory (`restore.exportDir` of its configuration): the
