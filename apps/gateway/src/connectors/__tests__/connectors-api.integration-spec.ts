@@ -103,18 +103,18 @@ describe('gateway: connectors and enrolment API', () => {
       token: adminToken,
       body: { name: 'Head office', kind: 'imap' },
     });
-    expect(created.status).toBe(201);
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
     expect(created.headers.get('cache-control')).toBe('no-store');
     expect(created.headers.get('location')).toBe(`/v1/tenants/${tenantId}/connectors/${created.body.connector.id}`);
     expect(created.body.enrolmentToken).toMatch(/^mlr-enrol-/);
     expect(created.body.connector).toMatchObject({ name: 'Head office', state: 'awaiting_enrolment' });
 
     const listed = await http('GET', `/v1/tenants/${tenantId}/connectors`, { token: adminToken });
-    expect(listed.status).toBe(200);
+    expect(listed.status, JSON.stringify(listed.body)).toBe(200);
     expect(JSON.stringify(listed.body)).not.toContain(created.body.enrolmentToken);
 
     const enrolled = await http('POST', '/v1/enrolments', { body: enrolment(created.body.enrolmentToken) });
-    expect(enrolled.status).toBe(201);
+    expect(enrolled.status, JSON.stringify(enrolled.body)).toBe(201);
     expect(enrolled.headers.get('cache-control')).toBe('no-store');
     expect(enrolled.body).toMatchObject({ tenantId, connectorId: created.body.connector.id });
     expect(typeof enrolled.body.userJwt).toBe('string');
