@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import {
   seedFolder,
   type ProvisionedConnector,
 } from '@mlr/testing';
+import { runConnectorCli } from './support/connector-cli.js';
 import { PlatformFixture } from './support/platform-fixture.js';
 
 const TENANT = 'e2e-backup';
@@ -253,20 +253,3 @@ describe('backup pipeline end to end, on the whole corpus', () => {
     }
   });
 });
-
-function runConnectorCli(args: string[]): Promise<{ stdout: string; stderr: string; code: number | null }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', '@swc-node/register/esm-register', 'apps/connector/src/main.ts', ...args],
-      {
-        cwd: REPO_ROOT,
-      },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('close', (code) => resolve({ stdout, stderr, code }));
-  });
-}

@@ -16,6 +16,7 @@ import {
   type ProvisionedConnector,
 } from '@mlr/testing';
 import { readEmlZip, readMboxrd } from '../../apps/connector/src/restore/export/index.js';
+import { runConnectorCli } from './support/connector-cli.js';
 import { PlatformFixture } from './support/platform-fixture.js';
 
 const TENANT = 'e2e-restore';
@@ -274,6 +275,41 @@ describe('restore end to end', () => {
     const fromZip = (await readEmlZip(join(exportDir, 'carol.zip'))).filter((entry) => entry.name.endsWith('.eml'));
     expect(fromZip).toHaveLength(40);
     expect(new Set(fromZip.map((entry) => contentId(keys, entry.data)))).toEqual(expected);
+  });
+
+  it('without "Receive As", restores from the connector CLI with the owner\'s own IMAP login', async () => {
+    // A connector whose configuration has no service account: only the owner's own login opens carol.
+    const config = JSON.parse(readFileSync(connector.configFile, 'utf8')) as { source: Record<string, unknown> };
+    const { serviceAccount: _serviceAccount, ...source } = config.source;
+    const ownConfig = join(dir, 'connector-own-credentials.json');
+    writeFileSync(ownConfig, JSON.stringify({ ...config, source: { ...source, mailboxes: [] } }, null, 2));
+    const token = await platform.token({ sub: 'carol@e2e', role: 'user', tenant: TENANT, mailboxes: ['carol'] });
+    const gateway = `http://127.0.0.1:${platform.app('gateway').port}`;
+    const args = ['restore', '--config', ownConfig, '--gateway', gateway, '--token', token, '--json'];
+    const selection = ['--mailbox', 'carol', '--folder', FOLDER, '--target', 'folder:Own Credentials'];
+
+    const wrong = await runConnectorCli([...args, ...selection, '--own-credentials', '--login', 'carol'], {
+      MLR_MAILBOX_PASSWORD: 'not-her-password',
+    });
+    expect(wrong.code, wrong.stderr).toBe(1);
+    expect(JSON.parse(wrong.stdout.trim().split('\n').pop()!)).toMatchObject({ state: 'failed' });
+
+    const { stdout, stderr, code } = await runConnectorCli(
+      [...args, ...selection, '--own-credentials', '--login', 'carol'],
+      { MLR_MAILBOX_PASSWORD: 'carol-password' },
+    );
+    expect(code, stderr).toBe(0);
+    const summary = JSON.parse(stdout.trim().split('\n').pop()!) as {
+      jobId: string;
+      state: string;
+      counters: { restored: number };
+    };
+    expect(summary).toMatchObject({ state: 'succeeded', counters: { restored: 40 } });
+    expect(await folderFingerprints('carol', 'Own Credentials')).toEqual(original);
+    // Never queued for the agent: the job was handed to the command line when it was created.
+    const job = await platform.prisma.job.findUniqueOrThrow({ where: { id: summary.jobId } });
+    expect(job.publishedAt?.getTime()).toBe(job.createdAt.getTime());
+    expect(JSON.stringify(job.request)).not.toContain('carol-password');
   });
 
   it('refuses a bad restore request whole, naming the problem', async () => {

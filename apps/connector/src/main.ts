@@ -1,17 +1,22 @@
 import { parseArgs } from 'node:util';
 import { ContractViolation } from '@mlr/contracts';
-import { createLogger } from '@mlr/telemetry';
+import { createLogger, type Logger } from '@mlr/telemetry';
 import { ConnectorAgent } from './agent.js';
 import { runBackupCommand } from './cli/backup-command.js';
 import { GatewayClient, GatewayError } from './cli/gateway-client.js';
-import { runRestoreCommand } from './cli/restore-command.js';
+import { runRestoreCommand, type RestoreCliOptions } from './cli/restore-command.js';
 import { runSearchCommand, SEARCH_OPTIONS } from './cli/search-command.js';
-import { ConnectorConfigError, keyFilePath, loadConnectorConfig } from './config/connector-config.js';
+import {
+  ConnectorConfigError,
+  keyFilePath,
+  loadConnectorConfig,
+  type ConnectorConfig,
+} from './config/connector-config.js';
 import { createTenantKeyFile, KeyFileError } from './keys/key-file.js';
 import { RecoveryKitError } from '@mlr/crypto';
 import { AGENT_VERSION } from './enrol/agent-version.js';
 import { runEnrolCommand, runExportRecoveryKit } from './enrol/enrol-command.js';
-import { PassphraseError } from './enrol/passphrase.js';
+import { PassphraseError, promptHidden } from './enrol/passphrase.js';
 
 const USAGE = `usage: connector <command> --config <file> [options]
 
@@ -40,6 +45,9 @@ commands:
              --record <id> (repeatable, ids from search) or the search options above
              --target original | folder:<folder> | mailbox:<address>[:<folder>] | mbox:<file> | eml-zip:<file>
              --duplicate   restore even when the same message is already in the target folder
+             --own-credentials --login <address>   run the restore here with the mailbox owner's own
+                           IMAP login (password from MLR_MAILBOX_PASSWORD or typed), for when the
+                           service account has no "Receive As"; the password never leaves this machine
              --json        machine-readable summary only
   search and restore talk to the gateway: --gateway <url> (or MLR_GATEWAY_URL) with the token of the
   person asking: --token <token> (or MLR_TOKEN)`;
@@ -57,6 +65,8 @@ async function main(argv: string[]): Promise<number> {
       record: { type: 'string', multiple: true },
       target: { type: 'string' },
       duplicate: { type: 'boolean', default: false },
+      'own-credentials': { type: 'boolean', default: false },
+      login: { type: 'string' },
       limit: { type: 'string' },
       gateway: { type: 'string' },
       token: { type: 'string' },
@@ -185,12 +195,47 @@ async function main(argv: string[]): Promise<number> {
         target: values.target,
         duplicate: values.duplicate ?? false,
         json: values.json ?? false,
+        ...(values['own-credentials'] ? { runHere: await ownCredentialsRunner(config, logger, values.login) } : {}),
       });
     }
     default:
       process.stderr.write(`connector: unknown command "${command}"\n${USAGE}\n`);
       return 2;
   }
+}
+
+/**
+ * The restore runner of `restore --own-credentials`: this process runs the job with the mailbox
+ * owner's own IMAP login instead of the service account (no "Receive As"). The password is read
+ * here and used only for this run: it is never written, and never sent anywhere but the IMAP server.
+ */
+async function ownCredentialsRunner(
+  config: ConnectorConfig,
+  logger: Logger,
+  login: string | undefined,
+): Promise<NonNullable<RestoreCliOptions['runHere']>> {
+  if (!login) throw new ConnectorConfigError("--own-credentials needs --login <the mailbox owner's IMAP login>");
+  const fromEnv = process.env['MLR_MAILBOX_PASSWORD'];
+  let password = fromEnv ?? '';
+  if (!password) {
+    if (!process.stdin.isTTY) {
+      throw new ConnectorConfigError(
+        `--own-credentials needs the password of ${login}: set MLR_MAILBOX_PASSWORD or run the command in a terminal`,
+      );
+    }
+    password = await promptHidden(`IMAP password of ${login}: `);
+  }
+  const { serviceAccount: _serviceAccount, ...source } = config.source;
+  const own: ConnectorConfig = { ...config, source: { ...source, mailboxes: [{ address: login, password }] } };
+  return async (command, onProgress) => {
+    const agent = new ConnectorAgent(own, logger);
+    await agent.start();
+    try {
+      await agent.jobs.execute(command, (_state, counters) => onProgress(counters));
+    } finally {
+      await agent.stop();
+    }
+  };
 }
 
 main(process.argv.slice(2)).then(

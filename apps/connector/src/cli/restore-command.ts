@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SingleBar } from 'cli-progress';
-import { parseContract, restoreTargetSchema, type JobDetail, type RestoreTarget } from '@mlr/contracts';
+import {
+  parseContract,
+  restoreTargetSchema,
+  type JobCommand,
+  type JobCounters,
+  type JobDetail,
+  type RestoreTarget,
+} from '@mlr/contracts';
 import type { GatewayClient } from './gateway-client.js';
 import { criteriaFromFlags, type SearchFlags } from './search-command.js';
 
@@ -51,6 +58,15 @@ export interface RestoreCliOptions {
   json: boolean;
   /** Stop waiting after this long (the job goes on); default 24 h. */
   waitSeconds?: number;
+  /**
+   * Run the job here instead of on the connector's agent: the fallback when the service account has
+   * no "Receive As". The job is created with `runBy: 'caller'` (never queued for the agent) and
+   * this function runs it with the mailbox owner's own credentials, which stay on this machine.
+   */
+  runHere?: (
+    command: Extract<JobCommand, { kind: 'restore' }>,
+    onProgress: (counters: JobCounters) => void,
+  ) => Promise<void>;
 }
 
 interface ItemPage {
@@ -84,13 +100,14 @@ export async function runRestoreCommand(gateway: GatewayClient, options: Restore
     );
   }
   const started = Date.now();
-  const accepted = await gateway.post<{ jobId: string; itemCount: number; kind: string }>(
+  const accepted = await gateway.post<{ jobId: string; itemCount: number; kind: string; requestedAt: string }>(
     `/v1/tenants/${options.tenantId}/restores`,
     {
       connectorId: options.connectorId,
       ...(options.recordIds.length > 0 ? { recordIds: options.recordIds } : { query: criteria }),
       target,
       duplicate: options.duplicate,
+      runBy: options.runHere ? 'caller' : 'connector',
     },
   );
   const bar =
@@ -105,6 +122,22 @@ export async function runRestoreCommand(gateway: GatewayClient, options: Restore
   bar?.start(accepted.itemCount, 0, { restored: 0, skipped: 0, failed: 0 });
   if (!bar && !options.json)
     process.stderr.write(`${accepted.kind} job ${accepted.jobId}: ${accepted.itemCount} messages\n`);
+  if (options.runHere) {
+    await options.runHere(
+      {
+        kind: 'restore',
+        jobId: accepted.jobId,
+        tenantId: options.tenantId,
+        connectorId: options.connectorId,
+        requestedAt: accepted.requestedAt,
+        requestedBy: 'connector-cli',
+        itemCount: accepted.itemCount,
+        target,
+        duplicate: options.duplicate,
+      },
+      ({ restored, skipped, failed }) => bar?.update(restored + skipped + failed, { restored, skipped, failed }),
+    );
+  }
   const deadline = started + (options.waitSeconds ?? 86_400) * 1000;
   let job: JobDetail;
   let lastLine = 0;

@@ -6,7 +6,7 @@ export class PassphraseError extends Error {
 }
 
 /** Asks on the terminal without echoing what is typed. */
-async function promptHidden(question: string): Promise<string> {
+export async function promptHidden(question: string): Promise<string> {
   let muted = false;
   const output = new Writable({
     write(chunk: Buffer, _encoding, callback) {

@@ -33,6 +33,8 @@ export interface RestoreRepository {
     kind: 'restore' | 'export';
     items: readonly ResolvedRecord[];
     createdAt: Date;
+    /** The caller runs the job: it counts as handed over at creation and is never published. */
+    handedToCaller?: boolean;
   }): Promise<void>;
   /** Whether the tenant has a restore or export job of that id. */
   restoreJobExists(tenantId: string, jobId: string): Promise<boolean>;
@@ -104,6 +106,7 @@ export class PrismaRestoreRepository implements RestoreRepository {
     kind: 'restore' | 'export';
     items: readonly ResolvedRecord[];
     createdAt: Date;
+    handedToCaller?: boolean;
   }): Promise<void> {
     const { command } = input;
     await this.prisma.$transaction(
@@ -118,6 +121,7 @@ export class PrismaRestoreRepository implements RestoreRepository {
             request: command as unknown as Prisma.InputJsonObject,
             requestedBy: command.requestedBy,
             createdAt: input.createdAt,
+            ...(input.handedToCaller ? { publishedAt: input.createdAt } : {}),
           },
         });
         for (let start = 0; start < input.items.length; start += INSERT_CHUNK) {

@@ -54,6 +54,7 @@ const request = {
   recordIds: ['r1'],
   target: { kind: 'original' as const },
   duplicate: false,
+  runBy: 'connector' as const,
 };
 
 describe('RestoresService.create', () => {
@@ -63,6 +64,13 @@ describe('RestoresService.create', () => {
     expect(accepted).toMatchObject({ state: 'queued', kind: 'restore', itemCount: 1, connectorId: 'imap' });
     expect(purposes).toEqual(['restore']);
     expect(steps).toEqual(['gate', 'resolve', 'createJob', 'publish:restore']);
+  });
+
+  it('does not publish a job the caller runs (the connector CLI with the owner\'s own credentials)', async () => {
+    const { service, steps } = serviceWith({ allowed: true });
+    const accepted = await service.create({ ...request, runBy: 'caller' });
+    expect(accepted).toMatchObject({ state: 'queued', runBy: 'caller', requestedAt: '2026-11-24T10:00:00.000Z' });
+    expect(steps).toEqual(['gate', 'resolve', 'createJob']);
   });
 
   it('reads and writes nothing when licensing refuses', async () => {

@@ -125,10 +125,20 @@ export class RestoresService {
       duplicate: request.duplicate,
     };
     const kind = request.target.kind === 'export' ? 'export' : 'restore';
-    await this.restores.createJob({ command, kind, items, createdAt: now });
-    // The job is committed: a failure to publish now is repaired by the dispatcher's ticks.
-    await this.dispatcher.publish(command);
-    return { jobId: command.jobId, state: 'queued', kind, itemCount: items.length, connectorId };
+    const byCaller = request.runBy === 'caller';
+    await this.restores.createJob({ command, kind, items, createdAt: now, handedToCaller: byCaller });
+    // The job is committed: a failure to publish now is repaired by the dispatcher's ticks. A job the
+    // caller runs is never published (it was handed over at creation).
+    if (!byCaller) await this.dispatcher.publish(command);
+    return {
+      jobId: command.jobId,
+      state: 'queued',
+      kind,
+      itemCount: items.length,
+      connectorId,
+      runBy: request.runBy,
+      requestedAt: command.requestedAt,
+    };
   }
 
   /** `restore.items` (tenant call of the connector): a page of the job's items by `seq`. */

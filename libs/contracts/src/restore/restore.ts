@@ -107,6 +107,13 @@ const restoreInputFields = {
   target: restoreTargetSchema,
   /** Restore even when the same message is already in the target folder. */
   duplicate: z.boolean().default(false),
+  /**
+   * Who runs the job. `connector`: queued for the connector's agent, which acts with its service
+   * account. `caller`: not queued; the caller — the connector's command line on the customer's side,
+   * acting with the mailbox owner's own credentials, which never reach the cloud — runs it and
+   * reports its events (the fallback when the service account has no "Receive As").
+   */
+  runBy: z.enum(['connector', 'caller']).default('connector'),
 };
 
 function exactlyOneSelection(input: { recordIds?: unknown; query?: unknown }, ctx: z.RefinementCtx): void {
@@ -171,6 +178,9 @@ export const restoreAcceptedSchema = z.strictObject({
   kind: z.enum(['restore', 'export']),
   itemCount: z.number().int().positive(),
   connectorId: connectorIdSchema,
+  runBy: z.enum(['connector', 'caller']),
+  /** When the job was created (the job command's `requestedAt`). */
+  requestedAt: isoDateSchema,
 });
 
 /** One item of a restore job as the API shows it: what it was, and what became of it. */

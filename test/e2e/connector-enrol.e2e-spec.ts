@@ -25,7 +25,7 @@ import {
   type RunningApp,
   type ServiceHandle,
 } from '@mlr/testing';
-import { loadConnectorConfig } from '../config/connector-config.js';
+import { loadConnectorConfig } from '../../apps/connector/src/config/connector-config.js';
 
 const execFileAsync = promisify(execFile);
 const PASSPHRASE = 'a long recovery passphrase';
