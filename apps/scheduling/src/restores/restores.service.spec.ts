@@ -66,7 +66,7 @@ describe('RestoresService.create', () => {
     expect(steps).toEqual(['gate', 'resolve', 'createJob', 'publish:restore']);
   });
 
-  it('does not publish a job the caller runs (the connector CLI with the owner\'s own credentials)', async () => {
+  it("does not publish a job the caller runs (the connector CLI with the owner's own credentials)", async () => {
     const { service, steps } = serviceWith({ allowed: true });
     const accepted = await service.create({ ...request, runBy: 'caller' });
     expect(accepted).toMatchObject({ state: 'queued', runBy: 'caller', requestedAt: '2026-11-24T10:00:00.000Z' });
