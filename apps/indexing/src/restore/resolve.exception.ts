@@ -1,7 +1,13 @@
-import { Catch, type RpcExceptionFilter } from '@nestjs/common';
-import { throwError, type Observable } from 'rxjs';
 import type { z } from 'zod';
 import type { ServiceErrorReply } from '@mlr/contracts';
+import {
+  DomainException,
+  type ReplyCodes,
+  describeInvalidRequest,
+  domainErrorReply,
+  domainExceptionFilter,
+  parseOrRefuse,
+} from '@mlr/runtime';
 
 export enum ResolveErrorCode {
   /** The request does not match its contract. */
@@ -16,68 +22,34 @@ export enum ResolveErrorCode {
   RECORDS_NOT_VISIBLE = 'RECORDS_NOT_VISIBLE',
 }
 
+/** What callers are told for each resolve code. */
+const REPLY_CODES: ReplyCodes<ResolveErrorCode> = {
+  [ResolveErrorCode.INVALID_REQUEST]: 'invalid_request',
+  [ResolveErrorCode.INVALID_CURSOR]: 'invalid_request',
+  [ResolveErrorCode.TOO_MANY_RECORDS]: 'invalid_request',
+  [ResolveErrorCode.RECORDS_NOT_FOUND]: 'not_found',
+  [ResolveErrorCode.RECORDS_NOT_VISIBLE]: 'forbidden',
+};
+
 /** A `records.resolve` request the indexing service refuses; `field` names the request field at fault. */
-export class ResolveException extends Error {
+export class ResolveException extends DomainException<ResolveErrorCode> {
   override readonly name = 'ResolveException';
 
-  constructor(
-    readonly code: ResolveErrorCode,
-    message: string,
-    readonly field?: string,
-    readonly problems?: ReadonlyArray<{ path: string; message: string }>,
-  ) {
-    super(message);
-  }
-
   static fromZod(what: string, error: z.ZodError): ResolveException {
-    const problems = error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
-    const text = problems.map((p) => `${p.path || '(request)'}: ${p.message}`).join('; ');
-    return new ResolveException(
-      ResolveErrorCode.INVALID_REQUEST,
-      `invalid ${what}: ${text}`,
-      problems[0]?.path || undefined,
-      problems,
-    );
+    const { message, field, problems } = describeInvalidRequest(what, error, '(request)');
+    return new ResolveException(ResolveErrorCode.INVALID_REQUEST, message, field, problems);
   }
 }
 
-function assertUnreachable(value: never): never {
-  throw new Error(`unhandled resolve error code ${String(value)}`);
-}
-
-/** The one place where resolve error codes become the service error replies callers understand. */
+/** The one place where resolve codes become the service error replies callers understand. */
 export function toServiceErrorReply(error: ResolveException): ServiceErrorReply {
-  const reply = (code: ServiceErrorReply['code']): ServiceErrorReply => ({
-    code,
-    message: error.message,
-    ...(error.field ? { field: error.field } : {}),
-    ...(error.problems ? { problems: [...error.problems] } : {}),
-  });
-  switch (error.code) {
-    case ResolveErrorCode.INVALID_REQUEST:
-    case ResolveErrorCode.INVALID_CURSOR:
-    case ResolveErrorCode.TOO_MANY_RECORDS:
-      return reply('invalid_request');
-    case ResolveErrorCode.RECORDS_NOT_FOUND:
-      return reply('not_found');
-    case ResolveErrorCode.RECORDS_NOT_VISIBLE:
-      return reply('forbidden');
-    default:
-      return assertUnreachable(error.code);
-  }
+  return domainErrorReply(error, REPLY_CODES);
 }
 
 /** Sends a ResolveException back to the caller as its structured error reply. */
-@Catch(ResolveException)
-export class ResolveExceptionFilter implements RpcExceptionFilter<ResolveException> {
-  catch(exception: ResolveException): Observable<never> {
-    return throwError(() => toServiceErrorReply(exception));
-  }
-}
+export const ResolveExceptionFilter = domainExceptionFilter([ResolveException], toServiceErrorReply);
 
 /** Validates a request against its schema; a bad one becomes INVALID_REQUEST naming every bad field. */
 export function parseResolveRequest<T extends z.ZodType>(what: string, schema: T, data: unknown): z.output<T> {
-  const result = schema.safeParse(data);
-  if (!result.success) throw ResolveException.fromZod(what, result.error);
-  return result.data;
+  return parseOrRefuse(schema, data, (error) => ResolveException.fromZod(what, error));
 }

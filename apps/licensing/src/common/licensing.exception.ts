@@ -1,7 +1,13 @@
-import { Catch, type RpcExceptionFilter } from '@nestjs/common';
-import { throwError, type Observable } from 'rxjs';
 import type { z } from 'zod';
 import type { ServiceErrorReply } from '@mlr/contracts';
+import {
+  DomainException,
+  type ReplyCodes,
+  describeInvalidRequest,
+  domainErrorReply,
+  domainExceptionFilter,
+  parseOrRefuse,
+} from '@mlr/runtime';
 
 export enum LicensingErrorCode {
   INVALID_REQUEST = 'INVALID_REQUEST',
@@ -30,78 +36,44 @@ export enum LicensingErrorCode {
   SLUG_TAKEN = 'SLUG_TAKEN',
 }
 
+/** What callers are told for each licensing code. */
+const REPLY_CODES: ReplyCodes<LicensingErrorCode> = {
+  [LicensingErrorCode.INVALID_REQUEST]: 'invalid_request',
+  [LicensingErrorCode.LICENCE_MALFORMED]: 'invalid_request',
+  [LicensingErrorCode.LICENCE_TAMPERED]: 'invalid_request',
+  [LicensingErrorCode.LICENCE_WRONG_VENDOR_KEY]: 'invalid_request',
+  [LicensingErrorCode.LICENCE_EXPIRED]: 'invalid_request',
+  [LicensingErrorCode.LICENCE_NOT_FOUND]: 'not_found',
+  [LicensingErrorCode.TENANT_NOT_FOUND]: 'not_found',
+  [LicensingErrorCode.VENDOR_KEY_NOT_CONFIGURED]: 'conflict',
+  [LicensingErrorCode.LICENCE_SUPERSEDED]: 'conflict',
+  [LicensingErrorCode.NO_LICENCE]: 'conflict',
+  [LicensingErrorCode.LICENCE_LAPSED]: 'conflict',
+  [LicensingErrorCode.LICENCE_LACKS_FEATURE]: 'conflict',
+  [LicensingErrorCode.TENANT_LIMIT_REACHED]: 'conflict',
+  [LicensingErrorCode.MAILBOX_LIMIT_REACHED]: 'conflict',
+  [LicensingErrorCode.SLUG_TAKEN]: 'conflict',
+};
+
 /** A request the licensing service refuses; `field` names the request field at fault. */
-export class LicensingException extends Error {
+export class LicensingException extends DomainException<LicensingErrorCode> {
   override readonly name = 'LicensingException';
 
-  constructor(
-    readonly code: LicensingErrorCode,
-    message: string,
-    readonly field?: string,
-    readonly problems?: ReadonlyArray<{ path: string; message: string }>,
-  ) {
-    super(message);
-  }
-
   static fromZod(what: string, error: z.ZodError): LicensingException {
-    const problems = error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
-    const text = problems.map((p) => `${p.path || '(body)'}: ${p.message}`).join('; ');
-    return new LicensingException(
-      LicensingErrorCode.INVALID_REQUEST,
-      `invalid ${what}: ${text}`,
-      problems[0]?.path || undefined,
-      problems,
-    );
+    const { message, field, problems } = describeInvalidRequest(what, error, '(body)');
+    return new LicensingException(LicensingErrorCode.INVALID_REQUEST, message, field, problems);
   }
 }
 
-function assertUnreachable(value: never): never {
-  throw new Error(`unhandled licensing error code ${String(value)}`);
-}
-
-/** The one place where domain codes become the service error replies the gateway understands. */
+/** The one place where licensing codes become the service error replies callers understand. */
 export function toServiceErrorReply(error: LicensingException): ServiceErrorReply {
-  const reply = (code: ServiceErrorReply['code']): ServiceErrorReply => ({
-    code,
-    message: error.message,
-    ...(error.field ? { field: error.field } : {}),
-    ...(error.problems ? { problems: [...error.problems] } : {}),
-  });
-  switch (error.code) {
-    case LicensingErrorCode.INVALID_REQUEST:
-    case LicensingErrorCode.LICENCE_MALFORMED:
-    case LicensingErrorCode.LICENCE_TAMPERED:
-    case LicensingErrorCode.LICENCE_WRONG_VENDOR_KEY:
-    case LicensingErrorCode.LICENCE_EXPIRED:
-      return reply('invalid_request');
-    case LicensingErrorCode.LICENCE_NOT_FOUND:
-    case LicensingErrorCode.TENANT_NOT_FOUND:
-      return reply('not_found');
-    case LicensingErrorCode.VENDOR_KEY_NOT_CONFIGURED:
-    case LicensingErrorCode.LICENCE_SUPERSEDED:
-    case LicensingErrorCode.NO_LICENCE:
-    case LicensingErrorCode.LICENCE_LAPSED:
-    case LicensingErrorCode.LICENCE_LACKS_FEATURE:
-    case LicensingErrorCode.TENANT_LIMIT_REACHED:
-    case LicensingErrorCode.MAILBOX_LIMIT_REACHED:
-    case LicensingErrorCode.SLUG_TAKEN:
-      return reply('conflict');
-    default:
-      return assertUnreachable(error.code);
-  }
+  return domainErrorReply(error, REPLY_CODES);
 }
 
 /** Sends a LicensingException back to the caller as its structured error reply. */
-@Catch(LicensingException)
-export class LicensingExceptionFilter implements RpcExceptionFilter<LicensingException> {
-  catch(exception: LicensingException): Observable<never> {
-    return throwError(() => toServiceErrorReply(exception));
-  }
-}
+export const LicensingExceptionFilter = domainExceptionFilter([LicensingException], toServiceErrorReply);
 
 /** Validates a request against its schema; a bad one becomes INVALID_REQUEST naming every bad field. */
 export function parseRequest<T extends z.ZodType>(what: string, schema: T, data: unknown): z.output<T> {
-  const result = schema.safeParse(data);
-  if (!result.success) throw LicensingException.fromZod(what, result.error);
-  return result.data;
+  return parseOrRefuse(schema, data, (error) => LicensingException.fromZod(what, error));
 }

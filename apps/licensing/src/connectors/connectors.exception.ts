@@ -1,6 +1,5 @@
-import { Catch, type RpcExceptionFilter } from '@nestjs/common';
-import { throwError, type Observable } from 'rxjs';
 import type { ServiceErrorReply } from '@mlr/contracts';
+import { DomainException, type ReplyCodes, domainErrorReply, domainExceptionFilter } from '@mlr/runtime';
 import { LicensingException, toServiceErrorReply as licensingErrorReply } from '../common/licensing.exception.js';
 
 export enum ConnectorErrorCode {
@@ -23,56 +22,32 @@ export enum ConnectorErrorCode {
   SIGNING_KEY_NOT_CONFIGURED = 'SIGNING_KEY_NOT_CONFIGURED',
 }
 
+/** What callers are told for each connector code. */
+const REPLY_CODES: ReplyCodes<ConnectorErrorCode> = {
+  [ConnectorErrorCode.NATS_KEY_INVALID]: 'invalid_request',
+  [ConnectorErrorCode.CONNECTOR_NOT_FOUND]: 'not_found',
+  [ConnectorErrorCode.TOKEN_UNKNOWN]: 'forbidden',
+  [ConnectorErrorCode.TOKEN_EXPIRED]: 'forbidden',
+  [ConnectorErrorCode.TOKEN_USED]: 'forbidden',
+  [ConnectorErrorCode.CONNECTOR_REVOKED]: 'forbidden',
+  [ConnectorErrorCode.NAME_TAKEN]: 'conflict',
+  [ConnectorErrorCode.NATS_KEY_TAKEN]: 'conflict',
+  [ConnectorErrorCode.SIGNING_KEY_NOT_CONFIGURED]: 'conflict',
+};
+
 /** A connector request the licensing service refuses; `field` names the request field at fault. */
-export class ConnectorException extends Error {
+export class ConnectorException extends DomainException<ConnectorErrorCode> {
   override readonly name = 'ConnectorException';
-
-  constructor(
-    readonly code: ConnectorErrorCode,
-    message: string,
-    readonly field?: string,
-  ) {
-    super(message);
-  }
 }
 
-function assertUnreachable(value: never): never {
-  throw new Error(`unhandled connector error code ${String(value)}`);
-}
-
-/** The one place where connector codes become the service error replies the gateway understands. */
+/** The one place where connector codes become the service error replies callers understand. */
 export function toServiceErrorReply(error: ConnectorException): ServiceErrorReply {
-  const reply = (code: ServiceErrorReply['code']): ServiceErrorReply => ({
-    code,
-    message: error.message,
-    ...(error.field ? { field: error.field } : {}),
-  });
-  switch (error.code) {
-    case ConnectorErrorCode.NATS_KEY_INVALID:
-      return reply('invalid_request');
-    case ConnectorErrorCode.CONNECTOR_NOT_FOUND:
-      return reply('not_found');
-    // The token is the caller's only credential: a bad one is a refusal, whatever is wrong with it.
-    case ConnectorErrorCode.TOKEN_UNKNOWN:
-    case ConnectorErrorCode.TOKEN_EXPIRED:
-    case ConnectorErrorCode.TOKEN_USED:
-    case ConnectorErrorCode.CONNECTOR_REVOKED:
-      return reply('forbidden');
-    case ConnectorErrorCode.NAME_TAKEN:
-    case ConnectorErrorCode.NATS_KEY_TAKEN:
-    case ConnectorErrorCode.SIGNING_KEY_NOT_CONFIGURED:
-      return reply('conflict');
-    default:
-      return assertUnreachable(error.code);
-  }
+  return domainErrorReply(error, REPLY_CODES);
 }
 
 /** Sends connector (and licensing, e.g. invalid request or unknown tenant) refusals back as error replies. */
-@Catch(ConnectorException, LicensingException)
-export class ConnectorExceptionFilter implements RpcExceptionFilter<ConnectorException | LicensingException> {
-  catch(exception: ConnectorException | LicensingException): Observable<never> {
-    const reply =
-      exception instanceof ConnectorException ? toServiceErrorReply(exception) : licensingErrorReply(exception);
-    return throwError(() => reply);
-  }
-}
+export const ConnectorExceptionFilter = domainExceptionFilter<ConnectorException | LicensingException>(
+  [ConnectorException, LicensingException],
+  (exception) =>
+    exception instanceof ConnectorException ? toServiceErrorReply(exception) : licensingErrorReply(exception),
+);

@@ -1,7 +1,13 @@
-import { Catch, type RpcExceptionFilter } from '@nestjs/common';
-import { throwError, type Observable } from 'rxjs';
 import type { z } from 'zod';
 import type { ServiceErrorReply } from '@mlr/contracts';
+import {
+  DomainException,
+  type ReplyCodes,
+  describeInvalidRequest,
+  domainErrorReply,
+  domainExceptionFilter,
+  parseOrRefuse,
+} from '@mlr/runtime';
 
 export enum RestoreErrorCode {
   /** The request does not match its contract, or cannot be done as asked (e.g. nothing to restore). */
@@ -20,70 +26,36 @@ export enum RestoreErrorCode {
   MLR_NOT_ALLOWED = 'MLR_NOT_ALLOWED',
 }
 
+/** What callers are told for each restore code. */
+const REPLY_CODES: ReplyCodes<RestoreErrorCode> = {
+  [RestoreErrorCode.INVALID_REQUEST]: 'invalid_request',
+  [RestoreErrorCode.CONNECTOR_NOT_FOUND]: 'invalid_request',
+  [RestoreErrorCode.TOO_MANY_ITEMS]: 'invalid_request',
+  [RestoreErrorCode.RECORDS_NOT_FOUND]: 'not_found',
+  [RestoreErrorCode.JOB_NOT_FOUND]: 'not_found',
+  [RestoreErrorCode.FORBIDDEN]: 'forbidden',
+  [RestoreErrorCode.MLR_NOT_ALLOWED]: 'conflict',
+};
+
 /** A restore request the scheduling service refuses; `field` names the request field at fault. */
-export class RestoreException extends Error {
+export class RestoreException extends DomainException<RestoreErrorCode> {
   override readonly name = 'RestoreException';
 
-  constructor(
-    readonly code: RestoreErrorCode,
-    message: string,
-    readonly field?: string,
-    readonly problems?: ReadonlyArray<{ path: string; message: string }>,
-  ) {
-    super(message);
+  static fromZod(what: string, error: z.ZodError): RestoreException {
+    const { message, field, problems } = describeInvalidRequest(what, error, '(request)');
+    return new RestoreException(RestoreErrorCode.INVALID_REQUEST, message, field, problems);
   }
 }
 
-function assertUnreachable(value: never): never {
-  throw new Error(`unhandled restore error code ${String(value)}`);
-}
-
-/** The one place where restore error codes become service error replies (and so HTTP statuses). */
+/** The one place where restore codes become the service error replies callers understand. */
 export function toServiceErrorReply(error: RestoreException): ServiceErrorReply {
-  const reply = (code: ServiceErrorReply['code']): ServiceErrorReply => ({
-    code,
-    message: error.message,
-    ...(error.field ? { field: error.field } : {}),
-    ...(error.problems ? { problems: [...error.problems] } : {}),
-  });
-  switch (error.code) {
-    case RestoreErrorCode.INVALID_REQUEST:
-    case RestoreErrorCode.CONNECTOR_NOT_FOUND:
-    case RestoreErrorCode.TOO_MANY_ITEMS:
-      return reply('invalid_request');
-    case RestoreErrorCode.RECORDS_NOT_FOUND:
-    case RestoreErrorCode.JOB_NOT_FOUND:
-      return reply('not_found');
-    case RestoreErrorCode.FORBIDDEN:
-      return reply('forbidden');
-    case RestoreErrorCode.MLR_NOT_ALLOWED:
-      return reply('conflict');
-    default:
-      return assertUnreachable(error.code);
-  }
+  return domainErrorReply(error, REPLY_CODES);
 }
 
 /** Sends a RestoreException back to the caller as its structured error reply. */
-@Catch(RestoreException)
-export class RestoreExceptionFilter implements RpcExceptionFilter<RestoreException> {
-  catch(exception: RestoreException): Observable<never> {
-    return throwError(() => toServiceErrorReply(exception));
-  }
-}
+export const RestoreExceptionFilter = domainExceptionFilter([RestoreException], toServiceErrorReply);
 
 /** Validates a request against its schema; a bad one becomes INVALID_REQUEST naming every bad field. */
 export function parseRestoreRequest<T extends z.ZodType>(what: string, schema: T, data: unknown): z.output<T> {
-  const result = schema.safeParse(data);
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((issue) => ({
-    path: issue.path.map(String).join('.'),
-    message: issue.message,
-  }));
-  const text = problems.map((p) => `${p.path || '(request)'}: ${p.message}`).join('; ');
-  throw new RestoreException(
-    RestoreErrorCode.INVALID_REQUEST,
-    `invalid ${what}: ${text}`,
-    problems[0]?.path || undefined,
-    problems,
-  );
+  return parseOrRefuse(schema, data, (error) => RestoreException.fromZod(what, error));
 }
