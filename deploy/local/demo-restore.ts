@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import type { SearchHit, SearchResult } from '@mlr/contracts';
 import { fetchFolder, imapSessionAs, type ImapInfo, type PlatformRunner } from '@mlr/testing';
 
@@ -17,17 +18,21 @@ interface Accepted {
 export async function demoSearchAndRestore(
   platform: PlatformRunner,
   imap: ImapInfo,
-  options: { tenantId: string; mailbox: string; folder: string },
+  options: { tenantId: string; mailbox: string; folder: string; exportDir: string },
 ): Promise<void> {
   const { tenantId, mailbox, folder } = options;
+  // Messages sent before 2005 (by their Date header), newest first; five with a Message-ID to delete.
   const search = await platform.http<SearchResult>('POST', `/v1/tenants/${tenantId}/search`, {
     mailboxes: [mailbox],
     folder,
-    limit: 5,
+    toDate: '2004-12-31T23:59:59Z',
+    limit: 20,
   });
   if (search.status !== 200) throw new Error(`search: HTTP ${search.status} ${JSON.stringify(search.body)}`);
-  const hits: SearchHit[] = search.body.items;
-  console.log(`\nsearch ${mailbox}/${folder}, newest first (POST /v1/tenants/${tenantId}/search):`);
+  const hits: SearchHit[] = search.body.items.filter((hit) => hit.messageId !== null).slice(0, 5);
+  console.log(
+    `\nsearch ${mailbox}/${folder} for messages dated before 2005, newest first (POST /v1/tenants/${tenantId}/search):`,
+  );
   for (const hit of hits) {
     console.log(
       `  ${(hit.date ?? '(no date)').slice(0, 10)}  ${(hit.from?.address ?? '-').padEnd(30).slice(0, 30)}  ${(hit.subject ?? '(no subject)').slice(0, 50)}`,
@@ -72,14 +77,15 @@ export async function demoSearchAndRestore(
     `${mailbox}/${folder} holds ${after.size} messages again; ${back} are byte-identical to before the deletion`,
   );
 
+  const fileName = `${mailbox}-${folder.replace(/[^A-Za-z0-9]+/g, '-')}-${Date.now()}.mbox`;
   const exported = await platform.http<Accepted>('POST', `/v1/tenants/${tenantId}/restores`, {
     query: { mailboxes: [mailbox], folder },
-    target: { kind: 'export', format: 'mbox', fileName: `${mailbox}-${folder.replace(/[^A-Za-z0-9]+/g, '-')}.mbox` },
+    target: { kind: 'export', format: 'mbox', fileName },
   });
   if (exported.status !== 202) throw new Error(`export: HTTP ${exported.status} ${JSON.stringify(exported.body)}`);
   const exportJob = await platform.waitForJob(tenantId, exported.body.jobId);
   console.log(
-    `export job ${exportJob.id}: ${exportJob.state} — ${exportJob.counters.restored} messages written to an mbox ` +
-      `file in the connector's export directory`,
+    `export job ${exportJob.id}: ${exportJob.state} — ${exportJob.counters.restored} messages written to ` +
+      `${join(options.exportDir, fileName)} (and its .manifest.json) on the connector's side`,
   );
 }

@@ -2,17 +2,20 @@
 // migrations, starts every service as its own process, seeds a demo mailbox from the shared test
 // corpus, backs it up through a plan and prints what was stored, then searches the backup, deletes a
 // few messages, restores them and exports the folder to mbox. Ctrl-C (or --once) stops it all.
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import {
   PLATFORM_SERVICES,
   PlatformRunner,
+  cephRunning,
   corpusMessages,
   fetchFolder,
   freePort,
   mintAccessToken,
   provisionConnector,
+  readInfrastructure,
   required,
   seedFolder,
   startInfrastructure,
@@ -77,6 +80,15 @@ async function main(): Promise<void> {
     },
   });
   const dir = values.dir ?? DEFAULT_LOCAL_DIR;
+  if (existsSync(join(dir, 'postgres')) && !(await cephRunning(join(dir, 'ceph')))) {
+    // The local S3 keeps objects in memory only (Ceph memstore): once it has stopped, the index of
+    // an earlier run points at objects that are gone. Start the demo from a clean state instead.
+    console.log(
+      `the local S3 of ${dir} has stopped since the last run and lost its objects: starting from a clean state`,
+    );
+    if (readInfrastructure(dir)) await (await startInfrastructure({ dir })).stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
   console.log(`starting PostgreSQL, NATS, Ceph S3 and Dovecot (state in ${dir}) ...`);
   const { infra, stop: stopInfra } = await startInfrastructure({ dir });
   if (infra.postgres) migrate(infra.postgres.databaseUrl);
@@ -141,7 +153,12 @@ async function main(): Promise<void> {
     );
     for (const error of job.errors ?? []) console.log(`  ${error.scope} ${error.target}: ${error.message}`);
     await printStored(required(infra, 'postgres').databaseUrl);
-    await demoSearchAndRestore(platform, imap, { tenantId: TENANT, mailbox: 'alice', folder: DEMO_FOLDER });
+    await demoSearchAndRestore(platform, imap, {
+      tenantId: TENANT,
+      mailbox: 'alice',
+      folder: DEMO_FOLDER,
+      exportDir: join(connector.stateDir, 'exports'),
+    });
   } catch (error) {
     await shutdown();
     throw error;

@@ -106,6 +106,16 @@ export async function startCeph(opts: CephOptions): Promise<ServiceHandle<S3Info
   }
 }
 
+/**
+ * Whether a Ceph instance of `dir` is running now. The OSD keeps objects in memory (memstore): an
+ * instance that stopped has lost every object, whatever other state (PostgreSQL) says they exist.
+ */
+export async function cephRunning(dir: string): Promise<boolean> {
+  const layout = layoutOf(resolve(dir));
+  const existing = readJson<CephState>(layout.stateFile);
+  return existing !== undefined && (await isRunning(existing, layout));
+}
+
 function handleFor(
   layout: Layout,
   state: CephState,
