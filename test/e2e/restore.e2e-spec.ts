@@ -310,6 +310,20 @@ describe('restore end to end', () => {
     const job = await platform.prisma.job.findUniqueOrThrow({ where: { id: summary.jobId } });
     expect(job.publishedAt?.getTime()).toBe(job.createdAt.getTime());
     expect(JSON.stringify(job.request)).not.toContain('carol-password');
+
+    // Carol's job list holds her jobs only; the tenant admin's holds the others too.
+    const carols = await platform.http<{ jobs: Array<{ id: string; requestedBy: string }> }>(
+      'GET',
+      `/v1/tenants/${TENANT}/jobs?limit=1`,
+      undefined,
+      { token },
+    );
+    expect(carols.body.jobs).toEqual([expect.objectContaining({ id: summary.jobId, requestedBy: 'carol@e2e' })]);
+    const all = await platform.http<{ jobs: Array<{ requestedBy: string }> }>(
+      'GET',
+      `/v1/tenants/${TENANT}/jobs?limit=100`,
+    );
+    expect(new Set(all.body.jobs.map((listed) => listed.requestedBy)).size).toBeGreaterThan(1);
   });
 
   it('refuses a bad restore request whole, naming the problem', async () => {

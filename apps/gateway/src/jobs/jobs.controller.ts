@@ -35,14 +35,14 @@ export class JobsController {
   ): Promise<{ jobs: JobSummary[] }> {
     const { tenantId } = parseHttp('path', tenantPath, params);
     const { planId, limit } = parseHttp('query', listQuery, query);
-    const listed = await this.services.call('scheduling', 'jobs.list', {
+    const principal = principalOf(request);
+    // A user sees only the jobs they asked for: filtered by scheduling, so a page is a full page.
+    return this.services.call('scheduling', 'jobs.list', {
       tenantId,
       limit,
       ...(planId ? { planId } : {}),
+      ...(principal.role === 'user' ? { requestedBy: principal.sub } : {}),
     });
-    const principal = principalOf(request);
-    if (principal.role !== 'user') return listed;
-    return { jobs: listed.jobs.filter((job) => job.requestedBy === principal.sub) };
   }
 
   @Get(':jobId')

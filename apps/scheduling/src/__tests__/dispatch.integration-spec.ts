@@ -134,4 +134,39 @@ describe('scheduling: due plans with two replicas', () => {
     });
     expect(await h.nextJob(tenantId, connectorId, 2_000)).toBeNull();
   });
+  it('runs no plan of a revoked connector: run-now refused, a due run recorded as failed, nothing published', async () => {
+    const revokedId = `${tenantId}-old`;
+    await h.prisma.connector.create({
+      data: { id: revokedId, tenantId, name: revokedId, kind: 'imap' },
+    });
+    const plan = await h.call('plans.create', {
+      tenantId,
+      actor: 'test',
+      name: 'on-a-revoked-connector',
+      connectorId: revokedId,
+      mailboxes: { kind: 'all' },
+      schedule: { cron: '0 4 * * *', timezone: 'UTC' },
+    });
+    // Revoked after the plan was made (a plan cannot be made for a revoked connector).
+    await h.prisma.connector.update({
+      where: { id: revokedId },
+      data: { revokedAt: new Date('2026-11-01T00:00:00Z') },
+    });
+    expect(await h.refusal('plans.run', { tenantId, planId: plan.id, actor: 'test' })).toMatchObject({
+      code: 'conflict',
+      field: 'planId',
+      message: expect.stringMatching(/backup refused, no job was created: connector .* was revoked on 2026-11-01/),
+    });
+
+    await h.prisma.backupPlan.update({ where: { id: plan.id }, data: { nextRunAt: new Date(Date.now() - 1_000) } });
+    await waitFor(async () => (await h.prisma.job.count({ where: { planId: plan.id } })) === 1, {
+      what: 'the due run of the revoked connector to be recorded',
+      timeoutMs: 30_000,
+    });
+    const [job] = await h.prisma.job.findMany({ where: { planId: plan.id } });
+    expect(job).toMatchObject({ state: 'failed', publishedAt: null });
+    expect(job?.error).toMatch(/backup refused before any mail was read: connector .* was revoked/);
+    // Never published: the connector's job queue was not even created.
+    expect(await h.prisma.job.count({ where: { planId: plan.id, publishedAt: { not: null } } })).toBe(0);
+  });
 });

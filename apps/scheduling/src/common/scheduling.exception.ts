@@ -19,6 +19,8 @@ export enum SchedulingErrorCode {
   JOB_NOT_FOUND = 'JOB_NOT_FOUND',
   /** Licensing does not allow jobs of the tenant (MLR not enabled, licence expired or without MLR). */
   MLR_NOT_ALLOWED = 'MLR_NOT_ALLOWED',
+  /** The plan's connector was revoked: it takes no jobs. */
+  CONNECTOR_REVOKED = 'CONNECTOR_REVOKED',
 }
 
 /** What callers are told for each scheduling code. */
@@ -31,6 +33,7 @@ const REPLY_CODES: ReplyCodes<SchedulingErrorCode> = {
   [SchedulingErrorCode.PLAN_NAME_TAKEN]: 'conflict',
   [SchedulingErrorCode.PLAN_DISABLED]: 'conflict',
   [SchedulingErrorCode.MLR_NOT_ALLOWED]: 'conflict',
+  [SchedulingErrorCode.CONNECTOR_REVOKED]: 'conflict',
 };
 
 /** A request the scheduling service refuses; `field` names the request field at fault. */

@@ -13,7 +13,8 @@ import {
 
 type Tx = Prisma.TransactionClient;
 
-export type PlanRunOutcome = { queued: BackupCommand } | { refused: 'not_found' | 'disabled' };
+export type PlanRunOutcome =
+  { queued: BackupCommand } | { refused: 'not_found' | 'disabled' } | { refused: 'connector_revoked'; reason: string };
 
 /** A due plan whose tenant licensing refused: recorded as a failed job that was never published. */
 export interface RefusedRun {
@@ -67,6 +68,11 @@ interface CheckpointRow {
   highest_mod_seq: bigint | null;
 }
 
+/** Why a plan of a revoked connector does not run: its credentials are void, it takes no jobs. */
+function revokedConnector(connectorId: string, revokedAt: Date): string {
+  return `connector ${connectorId} was revoked on ${revokedAt.toISOString()}; move the plan to an enrolled connector`;
+}
+
 @Injectable()
 export class PrismaDispatchRepository implements DispatchRepository {
   constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
@@ -103,14 +109,23 @@ export class PrismaDispatchRepository implements DispatchRepository {
           LIMIT ${limit}
           FOR UPDATE SKIP LOCKED`;
         if (due.length === 0) return { queued: [], refused: [] };
-        const rows = await tx.backupPlan.findMany({ where: { id: { in: due.map((d) => d.id) } } });
+        const rows = await tx.backupPlan.findMany({
+          where: { id: { in: due.map((d) => d.id) } },
+          include: { connector: { select: { revokedAt: true } } },
+        });
         const queued: BackupCommand[] = [];
         const refused: RefusedRun[] = [];
         for (const row of rows) {
           const plan = planFromRow(row);
           const verdict = verdicts.get(plan.tenantId);
-          if (verdict && !verdict.allowed) {
-            const reason = `backup refused before any mail was read: ${verdict.message}`;
+          const refusal =
+            verdict && !verdict.allowed
+              ? verdict.message
+              : row.connector.revokedAt
+                ? revokedConnector(plan.connectorId, row.connector.revokedAt)
+                : null;
+          if (refusal) {
+            const reason = `backup refused before any mail was read: ${refusal}`;
             const command = await this.queueJob(tx, plan, SCHEDULE_REQUESTER, false, now, reason);
             refused.push({ jobId: command.jobId, tenantId: plan.tenantId, planId: plan.id, reason });
           } else {
@@ -138,8 +153,14 @@ export class PrismaDispatchRepository implements DispatchRepository {
           WHERE id = ${planId} AND tenant_id = ${tenantId} AND deleted_at IS NULL
           FOR UPDATE`;
         if (locked.length === 0) return { refused: 'not_found' };
-        const row = await tx.backupPlan.findUniqueOrThrow({ where: { id: planId } });
+        const row = await tx.backupPlan.findUniqueOrThrow({
+          where: { id: planId },
+          include: { connector: { select: { revokedAt: true } } },
+        });
         if (!row.enabled) return { refused: 'disabled' };
+        if (row.connector.revokedAt) {
+          return { refused: 'connector_revoked', reason: revokedConnector(row.connectorId, row.connector.revokedAt) };
+        }
         const command = await this.queueJob(tx, planFromRow(row), requestedBy, full, now);
         await tx.backupPlan.update({ where: { id: planId }, data: { lastRunAt: now } });
         return { queued: command };

@@ -70,6 +70,13 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
     const outcome = await this.repository.queuePlanRun(tenantId, planId, requestedBy, full, this.clock.now());
     if ('refused' in outcome) {
       if (outcome.refused === 'not_found') throw planNotFound(tenantId, planId);
+      if (outcome.refused === 'connector_revoked') {
+        throw new SchedulingException(
+          SchedulingErrorCode.CONNECTOR_REVOKED,
+          `planId: backup refused, no job was created: ${outcome.reason}`,
+          'planId',
+        );
+      }
       throw new SchedulingException(
         SchedulingErrorCode.PLAN_DISABLED,
         `planId: backup plan ${planId} is disabled; enable it before running it`,

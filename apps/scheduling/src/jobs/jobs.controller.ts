@@ -31,6 +31,12 @@ export class JobsController {
   @MessagePattern(serviceSubject('scheduling', 'jobs.list'))
   async list(@Payload() data: unknown): Promise<{ jobs: JobSummary[] }> {
     const request = parseRequest('jobs.list request', schedulingCallSchemas['jobs.list'].request, data);
-    return { jobs: await this.jobs.list(request.tenantId, { planId: request.planId, limit: request.limit }) };
+    return {
+      jobs: await this.jobs.list(request.tenantId, {
+        planId: request.planId,
+        requestedBy: request.requestedBy,
+        limit: request.limit,
+      }),
+    };
   }
 }

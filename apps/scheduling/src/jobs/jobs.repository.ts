@@ -5,7 +5,10 @@ import type { JobDetail, JobItemErrorView, JobSummary } from '@mlr/contracts';
 /** Reads jobs of a tenant (newest first) with their counters and item errors. */
 export interface JobRepository {
   get(tenantId: string, jobId: string, errorLimit: number): Promise<JobDetail | null>;
-  list(tenantId: string, options: { planId?: string | undefined; limit: number }): Promise<JobSummary[]>;
+  list(
+    tenantId: string,
+    options: { planId?: string | undefined; requestedBy?: string | undefined; limit: number },
+  ): Promise<JobSummary[]>;
 }
 
 export const JOB_REPOSITORY = Symbol('JOB_REPOSITORY');
@@ -66,9 +69,16 @@ export class PrismaJobRepository implements JobRepository {
     };
   }
 
-  async list(tenantId: string, options: { planId?: string | undefined; limit: number }): Promise<JobSummary[]> {
+  async list(
+    tenantId: string,
+    options: { planId?: string | undefined; requestedBy?: string | undefined; limit: number },
+  ): Promise<JobSummary[]> {
     const jobs = await this.prisma.job.findMany({
-      where: { tenantId, ...(options.planId ? { planId: options.planId } : {}) },
+      where: {
+        tenantId,
+        ...(options.planId ? { planId: options.planId } : {}),
+        ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
+      },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: options.limit,
       include: { _count: { select: { itemErrors: true } } },

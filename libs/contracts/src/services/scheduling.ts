@@ -156,6 +156,8 @@ export const getJobRequestSchema = z.strictObject({
 export const listJobsRequestSchema = z.strictObject({
   ...tenantScoped,
   planId: planIdSchema.optional(),
+  /** Only the jobs this principal asked for (a user sees their own jobs only). */
+  requestedBy: actorSchema.optional(),
   limit: z.number().int().min(1).max(500).default(50),
 });
 
