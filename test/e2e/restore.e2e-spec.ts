@@ -94,14 +94,14 @@ describe('restore end to end', () => {
   }
 
   beforeAll(async () => {
-    for (const name of ['carol', 'dave']) {
+    for (const name of ['rosa', 'ruben']) {
       await addDovecotUser(join(infra.dir, 'dovecot'), { name, password: `${name}-password` });
     }
     // Forty corpus messages with a variety of flags, keywords and dates, in a nested folder.
     const corpus = corpusMessages().slice(40, 80);
     await seedFolder(
       imap,
-      'carol',
+      'rosa',
       FOLDER,
       corpus.map((m, i) => ({
         bytes: m.bytes,
@@ -114,7 +114,7 @@ describe('restore end to end', () => {
         internalDate: new Date(Date.UTC(2023, i % 12, 1 + (i % 27), i % 24, i, 0)),
       })),
     );
-    original = await folderFingerprints('carol', FOLDER);
+    original = await folderFingerprints('rosa', FOLDER);
     expect(original).toHaveLength(40);
 
     await platform.startPlatform();
@@ -123,7 +123,7 @@ describe('restore end to end', () => {
       tenantId: TENANT,
       connectorId: CONNECTOR,
       dir,
-      mailboxes: ['carol', 'dave'],
+      mailboxes: ['rosa', 'ruben'],
       healthPort,
     });
     const config = JSON.parse(readFileSync(connector.configFile, 'utf8')) as Record<string, unknown>;
@@ -132,9 +132,9 @@ describe('restore end to end', () => {
     await platform.startConnector(connector.configFile, healthPort);
 
     const planId = await platform.createPlan(TENANT, {
-      name: 'carol',
+      name: 'rosa',
       connectorId: CONNECTOR,
-      mailboxes: { kind: 'list', mailboxes: ['carol'] },
+      mailboxes: { kind: 'list', mailboxes: ['rosa'] },
     });
     const job = await platform.waitForJob(TENANT, await platform.runPlan(TENANT, planId));
     expect(job.state).toBe('succeeded');
@@ -146,88 +146,88 @@ describe('restore end to end', () => {
   });
 
   it('restores deleted messages into their folder: same bytes, flags, keywords and INTERNALDATE', async () => {
-    const session = await imapSessionAs(imap, 'carol');
+    const session = await imapSessionAs(imap, 'rosa');
     await session.mailboxOpen(FOLDER);
     await session.messageDelete('1:*');
     await session.logout();
-    expect(await folderFingerprints('carol', FOLDER)).toEqual([]);
+    expect(await folderFingerprints('rosa', FOLDER)).toEqual([]);
 
-    const accepted = await restore({ query: { mailboxes: ['carol'], folder: FOLDER }, target: { kind: 'original' } });
+    const accepted = await restore({ query: { mailboxes: ['rosa'], folder: FOLDER }, target: { kind: 'original' } });
     expect(accepted.itemCount).toBe(40);
     const job = await platform.waitForJob(TENANT, accepted.jobId);
     expect(job.errors ?? []).toEqual([]);
     expect(job.state).toBe('succeeded');
     expect(job.counters.restored).toBe(40);
-    expect(await folderFingerprints('carol', FOLDER)).toEqual(original);
+    expect(await folderFingerprints('rosa', FOLDER)).toEqual(original);
 
     const results = await items(accepted.jobId);
     expect(results.map((item) => item.outcome)).toEqual(Array(40).fill('restored'));
     expect(new Set(results.map((item) => `${item.targetMailbox}/${item.targetFolder}`))).toEqual(
-      new Set([`carol/${FOLDER}`]),
+      new Set([`rosa/${FOLDER}`]),
     );
   });
 
   it('a restore run twice leaves exactly one copy of each message', async () => {
-    const accepted = await restore({ recordIds: await recordIdsOf('carol', FOLDER), target: { kind: 'original' } });
+    const accepted = await restore({ recordIds: await recordIdsOf('rosa', FOLDER), target: { kind: 'original' } });
     const job = await platform.waitForJob(TENANT, accepted.jobId);
     expect(job.state).toBe('succeeded');
     expect(job.counters.skipped).toBe(40);
     expect(job.counters.restored).toBe(0);
-    expect(await folderFingerprints('carol', FOLDER)).toEqual(original);
+    expect(await folderFingerprints('rosa', FOLDER)).toEqual(original);
     expect((await items(accepted.jobId)).every((item) => item.outcome === 'skipped')).toBe(true);
   });
 
   it('restores into another folder (created) and, as tenant admin, into another mailbox', async () => {
-    const ids = await recordIdsOf('carol', FOLDER);
+    const ids = await recordIdsOf('rosa', FOLDER);
     const toFolder = await restore({ recordIds: ids, target: { kind: 'folder', folder: 'Restored Items/2026-11-24' } });
     expect((await platform.waitForJob(TENANT, toFolder.jobId)).state).toBe('succeeded');
-    expect(await folderFingerprints('carol', 'Restored Items/2026-11-24')).toEqual(original);
+    expect(await folderFingerprints('rosa', 'Restored Items/2026-11-24')).toEqual(original);
 
     const toMailbox = await restore({
       recordIds: ids,
-      target: { kind: 'mailbox', mailbox: 'dave', folder: 'From Carol' },
+      target: { kind: 'mailbox', mailbox: 'ruben', folder: 'From Rosa' },
     });
     const job = await platform.waitForJob(TENANT, toMailbox.jobId);
     expect(job.state).toBe('succeeded');
-    expect(await folderFingerprints('dave', 'From Carol')).toEqual(original);
+    expect(await folderFingerprints('ruben', 'From Rosa')).toEqual(original);
   });
 
   it("refuses a plain user restoring another user's mail, writes nothing, and audits it", async () => {
-    const dave = { sub: 'dave@e2e', role: 'user' as const, tenant: TENANT, mailboxes: ['dave'] };
+    const ruben = { sub: 'ruben@e2e', role: 'user' as const, tenant: TENANT, mailboxes: ['ruben'] };
     const jobsBefore = await platform.prisma.job.count({ where: { tenantId: TENANT } });
-    const davesFolders = await fetchFolder(imap, 'dave', 'INBOX');
+    const rubensFolders = await fetchFolder(imap, 'ruben', 'INBOX');
     const refused = await platform.http<{ message: string }>(
       'POST',
       `/v1/tenants/${TENANT}/restores`,
-      { recordIds: await recordIdsOf('carol', FOLDER), target: { kind: 'original' } },
-      { as: dave },
+      { recordIds: await recordIdsOf('rosa', FOLDER), target: { kind: 'original' } },
+      { as: ruben },
     );
     expect(refused.status).toBe(403);
     const intoOther = await platform.http<{ message: string }>(
       'POST',
       `/v1/tenants/${TENANT}/restores`,
-      { query: { mailboxes: ['carol'] }, target: { kind: 'mailbox', mailbox: 'dave' } },
-      { as: dave },
+      { query: { mailboxes: ['rosa'] }, target: { kind: 'mailbox', mailbox: 'ruben' } },
+      { as: ruben },
     );
     expect(intoOther.status).toBe(403);
     const search = await platform.http<{ message: string }>(
       'POST',
       `/v1/tenants/${TENANT}/search`,
-      { mailboxes: ['carol'] },
-      { as: dave },
+      { mailboxes: ['rosa'] },
+      { as: ruben },
     );
     expect(search.status).toBe(403);
     expect(await platform.prisma.job.count({ where: { tenantId: TENANT } })).toBe(jobsBefore);
-    expect((await fetchFolder(imap, 'dave', 'INBOX')).size).toBe(davesFolders.size);
+    expect((await fetchFolder(imap, 'ruben', 'INBOX')).size).toBe(rubensFolders.size);
     const denied = await platform.prisma.auditEvent.findMany({
-      where: { tenantId: TENANT, actor: dave.sub, outcome: 'denied' },
+      where: { tenantId: TENANT, actor: ruben.sub, outcome: 'denied' },
     });
     expect(denied.length).toBeGreaterThanOrEqual(3);
   });
 
   it('reports a tampered object as failed for that item and restores the rest', async () => {
     const records = await platform.prisma.indexRecord.findMany({
-      where: { tenantId: TENANT, mailbox: 'carol', folder: FOLDER },
+      where: { tenantId: TENANT, mailbox: 'rosa', folder: FOLDER },
       include: { object: true },
       orderBy: { uid: 'asc' },
       take: 5,
@@ -250,53 +250,53 @@ describe('restore end to end', () => {
     const results = await items(accepted.jobId);
     const failed = results.filter((item) => item.outcome === 'failed');
     expect(failed).toEqual([expect.objectContaining({ recordId: victim.id, reason: expect.any(String) })]);
-    expect((await fetchFolder(imap, 'carol', 'Tamper Check')).size).toBe(4);
+    expect((await fetchFolder(imap, 'rosa', 'Tamper Check')).size).toBe(4);
 
     // Put the original bytes back as the newest version, for the tests after this one.
     await platform.store.put({ bucket: victim.object.bucket, key: victim.object.key }, sealed);
   });
 
   it('exports to mbox and to a zip of .eml files, every message byte-identical', async () => {
-    const ids = await recordIdsOf('carol', FOLDER);
+    const ids = await recordIdsOf('rosa', FOLDER);
     const expected = new Set(
       (await platform.prisma.indexRecord.findMany({ where: { id: { in: ids } }, select: { contentId: true } })).map(
         (record) => record.contentId,
       ),
     );
 
-    const mbox = await restore({ recordIds: ids, target: { kind: 'export', format: 'mbox', fileName: 'carol.mbox' } });
+    const mbox = await restore({ recordIds: ids, target: { kind: 'export', format: 'mbox', fileName: 'rosa.mbox' } });
     expect((await platform.waitForJob(TENANT, mbox.jobId)).state).toBe('succeeded');
-    const fromMbox = await readMboxrd(join(exportDir, 'carol.mbox'));
+    const fromMbox = await readMboxrd(join(exportDir, 'rosa.mbox'));
     expect(fromMbox).toHaveLength(40);
     expect(new Set(fromMbox.map((bytes) => contentId(keys, bytes)))).toEqual(expected);
 
-    const zip = await restore({ recordIds: ids, target: { kind: 'export', format: 'eml-zip', fileName: 'carol.zip' } });
+    const zip = await restore({ recordIds: ids, target: { kind: 'export', format: 'eml-zip', fileName: 'rosa.zip' } });
     expect((await platform.waitForJob(TENANT, zip.jobId)).state).toBe('succeeded');
-    const fromZip = (await readEmlZip(join(exportDir, 'carol.zip'))).filter((entry) => entry.name.endsWith('.eml'));
+    const fromZip = (await readEmlZip(join(exportDir, 'rosa.zip'))).filter((entry) => entry.name.endsWith('.eml'));
     expect(fromZip).toHaveLength(40);
     expect(new Set(fromZip.map((entry) => contentId(keys, entry.data)))).toEqual(expected);
   });
 
   it('without "Receive As", restores from the connector CLI with the owner\'s own IMAP login', async () => {
-    // A connector whose configuration has no service account: only the owner's own login opens carol.
+    // A connector whose configuration has no service account: only the owner's own login opens rosa.
     const config = JSON.parse(readFileSync(connector.configFile, 'utf8')) as { source: Record<string, unknown> };
     const { serviceAccount: _serviceAccount, ...source } = config.source;
     const ownConfig = join(dir, 'connector-own-credentials.json');
     writeFileSync(ownConfig, JSON.stringify({ ...config, source: { ...source, mailboxes: [] } }, null, 2));
-    const token = await platform.token({ sub: 'carol@e2e', role: 'user', tenant: TENANT, mailboxes: ['carol'] });
+    const token = await platform.token({ sub: 'rosa@e2e', role: 'user', tenant: TENANT, mailboxes: ['rosa'] });
     const gateway = `http://127.0.0.1:${platform.app('gateway').port}`;
     const args = ['restore', '--config', ownConfig, '--gateway', gateway, '--token', token, '--json'];
-    const selection = ['--mailbox', 'carol', '--folder', FOLDER, '--target', 'folder:Own Credentials'];
+    const selection = ['--mailbox', 'rosa', '--folder', FOLDER, '--target', 'folder:Own Credentials'];
 
-    const wrong = await runConnectorCli([...args, ...selection, '--own-credentials', '--login', 'carol'], {
+    const wrong = await runConnectorCli([...args, ...selection, '--own-credentials', '--login', 'rosa'], {
       MLR_MAILBOX_PASSWORD: 'not-her-password',
     });
     expect(wrong.code, wrong.stderr).toBe(1);
     expect(JSON.parse(wrong.stdout.trim().split('\n').pop()!)).toMatchObject({ state: 'failed' });
 
     const { stdout, stderr, code } = await runConnectorCli(
-      [...args, ...selection, '--own-credentials', '--login', 'carol'],
-      { MLR_MAILBOX_PASSWORD: 'carol-password' },
+      [...args, ...selection, '--own-credentials', '--login', 'rosa'],
+      { MLR_MAILBOX_PASSWORD: 'rosa-password' },
     );
     expect(code, stderr).toBe(0);
     const summary = JSON.parse(stdout.trim().split('\n').pop()!) as {
@@ -305,20 +305,20 @@ describe('restore end to end', () => {
       counters: { restored: number };
     };
     expect(summary).toMatchObject({ state: 'succeeded', counters: { restored: 40 } });
-    expect(await folderFingerprints('carol', 'Own Credentials')).toEqual(original);
+    expect(await folderFingerprints('rosa', 'Own Credentials')).toEqual(original);
     // Never queued for the agent: the job was handed to the command line when it was created.
     const job = await platform.prisma.job.findUniqueOrThrow({ where: { id: summary.jobId } });
     expect(job.publishedAt?.getTime()).toBe(job.createdAt.getTime());
-    expect(JSON.stringify(job.request)).not.toContain('carol-password');
+    expect(JSON.stringify(job.request)).not.toContain('rosa-password');
 
-    // Carol's job list holds her jobs only; the tenant admin's holds the others too.
-    const carols = await platform.http<{ jobs: Array<{ id: string; requestedBy: string }> }>(
+    // Rosa's job list holds her jobs only; the tenant admin's holds the others too.
+    const rosas = await platform.http<{ jobs: Array<{ id: string; requestedBy: string }> }>(
       'GET',
       `/v1/tenants/${TENANT}/jobs?limit=1`,
       undefined,
       { token },
     );
-    expect(carols.body.jobs).toEqual([expect.objectContaining({ id: summary.jobId, requestedBy: 'carol@e2e' })]);
+    expect(rosas.body.jobs).toEqual([expect.objectContaining({ id: summary.jobId, requestedBy: 'rosa@e2e' })]);
     const all = await platform.http<{ jobs: Array<{ requestedBy: string }> }>(
       'GET',
       `/v1/tenants/${TENANT}/jobs?limit=100`,
@@ -338,7 +338,7 @@ describe('restore end to end', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.body.message).toMatch(/does-not-exist/);
     const badExport = await platform.http<{ message: string }>('POST', `/v1/tenants/${TENANT}/restores`, {
-      recordIds: await recordIdsOf('carol', FOLDER),
+      recordIds: await recordIdsOf('rosa', FOLDER),
       target: { kind: 'export', format: 'mbox', fileName: '../../etc/passwd' },
     });
     expect(badExport.status).toBe(400);
