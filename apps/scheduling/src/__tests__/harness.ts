@@ -18,6 +18,7 @@ import {
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
 import {
   connectMessaging,
+  ensureConnectorJobsConsumer,
   PLATFORM_CONSUMERS,
   platformValidator,
   Publisher,
@@ -90,6 +91,10 @@ export async function openHarness(infra: LocalInfrastructure): Promise<Harness> 
       return ack.seq;
     },
     nextJob: async (tenantId, connectorId, waitMs = 20_000) => {
+      // Scheduling declares the connector's consumer when it first publishes, just after committing
+      // the job; the test may ask before that. The same idempotent declaration here removes the race
+      // (the stream keeps what was published before, and the consumer delivers it all).
+      await ensureConnectorJobsConsumer(messaging, tenantId, connectorId);
       const consumer = await messaging.js.consumers.get(
         STREAMS.jobs.name,
         connectorJobsConsumer(tenantId, connectorId),
