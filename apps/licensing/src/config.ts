@@ -2,6 +2,7 @@ import { databaseEnvSchema, serviceEnvSchema } from '@mlr/config';
 import { z } from 'zod';
 import { parseVendorPublicKey } from './licences/licence-signature.js';
 import { parseConnectorSigningKey } from './connectors/connector-jwt.js';
+import { parseOperatorSigningSeed, readSystemCreds } from './connectors/nats-revocations.js';
 
 export const licensingConfigSchema = serviceEnvSchema
   .extend(databaseEnvSchema.shape)
@@ -29,6 +30,49 @@ export const licensingConfigSchema = serviceEnvSchema
      */
     LICENSING_NATS_ACCOUNT_PUBLIC_KEY: z.string().min(1).optional(),
     LICENSING_NATS_ACCOUNT_SIGNING_SEED: z.string().min(1).optional(),
+    /**
+     * Revoking a connector on the NATS server: an operator signing key (seed `SO…`, a secret) that
+     * re-signs the platform account's JWT with the revoked keys, and the `.creds` file of a system
+     * account user that pushes it (the server must use the `full` account resolver). Both or
+     * neither; without them a revoked connector gets no jobs but its NATS credentials keep working.
+     */
+    LICENSING_NATS_OPERATOR_SIGNING_SEED: z.string().min(1).optional(),
+    LICENSING_NATS_SYSTEM_CREDS: z.string().min(1).optional(),
+  })
+  .superRefine((config, context) => {
+    const seed = config.LICENSING_NATS_OPERATOR_SIGNING_SEED;
+    const creds = config.LICENSING_NATS_SYSTEM_CREDS;
+    if (seed === undefined && creds === undefined) return;
+    if (seed === undefined || creds === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: [seed === undefined ? 'LICENSING_NATS_OPERATOR_SIGNING_SEED' : 'LICENSING_NATS_SYSTEM_CREDS'],
+        message:
+          'is required together with the other of LICENSING_NATS_OPERATOR_SIGNING_SEED / LICENSING_NATS_SYSTEM_CREDS',
+      });
+      return;
+    }
+    if (config.LICENSING_NATS_ACCOUNT_PUBLIC_KEY === undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['LICENSING_NATS_ACCOUNT_PUBLIC_KEY'],
+        message: 'is required for NATS revocation (the account whose JWT lists the revoked keys)',
+      });
+    }
+    try {
+      parseOperatorSigningSeed(seed);
+    } catch (error) {
+      context.addIssue({
+        code: 'custom',
+        path: ['LICENSING_NATS_OPERATOR_SIGNING_SEED'],
+        message: (error as Error).message,
+      });
+    }
+    try {
+      readSystemCreds(creds);
+    } catch (error) {
+      context.addIssue({ code: 'custom', path: ['LICENSING_NATS_SYSTEM_CREDS'], message: (error as Error).message });
+    }
   })
   .superRefine((config, context) => {
     const publicKey = config.LICENSING_NATS_ACCOUNT_PUBLIC_KEY;

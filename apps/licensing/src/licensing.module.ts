@@ -59,6 +59,16 @@ export class LicensingModule {
                 signingSeed: config.LICENSING_NATS_ACCOUNT_SIGNING_SEED,
               }
             : null,
+          config.LICENSING_NATS_OPERATOR_SIGNING_SEED &&
+            config.LICENSING_NATS_SYSTEM_CREDS &&
+            config.LICENSING_NATS_ACCOUNT_PUBLIC_KEY
+            ? {
+                servers: config.NATS_URL,
+                accountPublicKey: config.LICENSING_NATS_ACCOUNT_PUBLIC_KEY,
+                operatorSigningSeed: config.LICENSING_NATS_OPERATOR_SIGNING_SEED,
+                systemCredsFile: config.LICENSING_NATS_SYSTEM_CREDS,
+              }
+            : null,
         ),
       ],
       controllers: [LicencesController, TenantsController, UsageController, AccessController, AuditController],

@@ -8,7 +8,7 @@ import {
   type KeyPair,
   type User,
 } from '@nats-io/jwt';
-import { connectorPermissions } from '@mlr/contracts';
+import { connectorUserClaims, connectorUserName } from '@mlr/messaging';
 
 /**
  * The account key that signs connector user JWTs: the platform account's public key (`A…`) and one
@@ -47,16 +47,6 @@ export function parseConnectorSigningKey(key: ConnectorSigningKey): { account: K
   return { account, signer };
 }
 
-/** The NATS permissions a connector's JWT carries: exactly its tenant's connector permissions. */
-export function connectorUserClaims(tenantId: string, connectorId: string): Partial<User> {
-  const permissions = connectorPermissions(tenantId, connectorId);
-  return {
-    pub: { allow: permissions.publish },
-    sub: { allow: permissions.subscribe },
-    tags: [`tenant:${tenantId}`, `connector:${connectorId}`],
-  };
-}
-
 /** Mints connector user JWTs (no expiry: a connector runs for years; revocation is per user key). */
 export class ConnectorJwtIssuer {
   private readonly account: KeyPair;
@@ -77,7 +67,7 @@ export class ConnectorJwtIssuer {
   /** A user JWT for the connector's own public key (`U…`); the seed stays with the connector. */
   async mint(input: { tenantId: string; connectorId: string; userPublicKey: string }): Promise<string> {
     const user = fromPublic(input.userPublicKey);
-    const name = `connector-${input.tenantId}-${input.connectorId}`;
+    const name = connectorUserName(input.tenantId, input.connectorId);
     const claims = connectorUserClaims(input.tenantId, input.connectorId);
     const identity = this.signer.getPublicKey() === this.account.getPublicKey();
     // Signed by a signing key, the JWT names the account as `issuer_account`; by the identity key, it does not.

@@ -18,6 +18,7 @@ const base: ConnectorRecord = {
   capabilityCheckedAt: null,
   agentVersion: null,
   revokedAt: null,
+  natsRevokedAt: null,
   createdAt: now,
   updatedAt: now,
 };

@@ -29,6 +29,7 @@ export function connectorView(connector: ConnectorRecord, now: Date): ConnectorV
     capabilityCheckedAt: connector.capabilityCheckedAt?.toISOString() ?? null,
     agentVersion: connector.agentVersion,
     revokedAt: connector.revokedAt?.toISOString() ?? null,
+    natsRevokedAt: connector.natsRevokedAt?.toISOString() ?? null,
     createdAt: connector.createdAt.toISOString(),
     updatedAt: connector.updatedAt.toISOString(),
   };

@@ -4,9 +4,11 @@ import type { Logger } from '@mlr/telemetry';
 import { AUDIT_REPOSITORY, PrismaAuditRepository } from '../audit/audit.repository.js';
 import { CLOCK, systemClock } from '../common/clock.js';
 import { ConnectorJwtIssuer, type ConnectorSigningKey } from './connector-jwt.js';
+import { ConnectorRevocations, CREDENTIAL_REVOKER } from './connector-revocations.js';
 import { ConnectorsController } from './connectors.controller.js';
 import { CONNECTOR_REPOSITORY, PrismaConnectorRepository } from './connectors.repository.js';
 import { CONNECTOR_JWT_ISSUER, ConnectorsService } from './connectors.service.js';
+import { NatsAccountRevoker, type NatsRevocationSettings } from './nats-revocations.js';
 
 /** Says at start-up which account connector credentials are issued for, or that none can be. */
 class SigningKeyAnnouncement implements OnApplicationBootstrap {
@@ -34,12 +36,13 @@ class SigningKeyAnnouncement implements OnApplicationBootstrap {
 }
 
 /**
- * Connectors and their enrolment. Needs the database (global) and the platform account's signing
- * key (null: enrolment is refused, saying why).
+ * Connectors and their enrolment. Needs the database (global), the platform account's signing
+ * key (null: enrolment is refused, saying why) and the NATS revocation settings (null: a revoked
+ * connector's NATS credentials keep working; its jobs stop).
  */
 @Module({})
 export class ConnectorsModule {
-  static forRoot(signingKey: ConnectorSigningKey | null): DynamicModule {
+  static forRoot(signingKey: ConnectorSigningKey | null, revocation: NatsRevocationSettings | null): DynamicModule {
     return {
       module: ConnectorsModule,
       controllers: [ConnectorsController],
@@ -48,6 +51,13 @@ export class ConnectorsModule {
         { provide: AUDIT_REPOSITORY, useClass: PrismaAuditRepository },
         { provide: CONNECTOR_JWT_ISSUER, useValue: signingKey ? new ConnectorJwtIssuer(signingKey) : null },
         { provide: CONNECTOR_REPOSITORY, useClass: PrismaConnectorRepository },
+        {
+          provide: CREDENTIAL_REVOKER,
+          useFactory: (logger: Logger) =>
+            revocation ? new NatsAccountRevoker(revocation, logger.child({ scope: 'nats-revocations' })) : null,
+          inject: [LOGGER],
+        },
+        ConnectorRevocations,
         ConnectorsService,
         SigningKeyAnnouncement,
       ],

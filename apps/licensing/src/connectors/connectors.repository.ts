@@ -16,8 +16,17 @@ export interface ConnectorRecord {
   capabilityCheckedAt: Date | null;
   agentVersion: string | null;
   revokedAt: Date | null;
+  natsRevokedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** A revoked connector that had NATS credentials, and whether the server revokes them yet. */
+export interface RevokedCredentials {
+  id: string;
+  tenantId: string;
+  natsUserPublicKey: string;
+  natsRevokedAt: Date | null;
 }
 
 export interface EnrolmentUpdate {
@@ -50,6 +59,10 @@ export interface ConnectorRepository {
   enroll(update: EnrolmentUpdate): Promise<ConnectorRecord | null>;
   /** Marks the connector revoked (a revoked connector stays revoked, with its first date). */
   revoke(tenantId: string, connectorId: string, now: Date): Promise<ConnectorRecord | null>;
+  /** Every revoked connector with a NATS user key (all tenants), for the revocation reconciler. */
+  revokedCredentials(): Promise<RevokedCredentials[]>;
+  /** Records that the NATS server revokes these connectors' keys (the first date is kept). */
+  markNatsRevoked(connectorIds: string[], now: Date): Promise<void>;
 }
 
 export const CONNECTOR_REPOSITORY = Symbol('CONNECTOR_REPOSITORY');
@@ -68,6 +81,7 @@ const connectorColumns = {
   capabilityCheckedAt: true,
   agentVersion: true,
   revokedAt: true,
+  natsRevokedAt: true,
   createdAt: true,
   updatedAt: true,
 } as const;
@@ -142,5 +156,22 @@ export class PrismaConnectorRepository implements ConnectorRepository {
       data: { revokedAt: now },
     });
     return this.get(tenantId, connectorId);
+  }
+
+  async revokedCredentials(): Promise<RevokedCredentials[]> {
+    const rows = await this.prisma.connector.findMany({
+      where: { revokedAt: { not: null }, natsUserPublicKey: { not: null } },
+      select: { id: true, tenantId: true, natsUserPublicKey: true, natsRevokedAt: true },
+      orderBy: { revokedAt: 'asc' },
+    });
+    return rows.map((row) => ({ ...row, natsUserPublicKey: row.natsUserPublicKey ?? '' }));
+  }
+
+  async markNatsRevoked(connectorIds: string[], now: Date): Promise<void> {
+    if (connectorIds.length === 0) return;
+    await this.prisma.connector.updateMany({
+      where: { id: { in: connectorIds }, natsRevokedAt: null },
+      data: { natsRevokedAt: now },
+    });
   }
 }

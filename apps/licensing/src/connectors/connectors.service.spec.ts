@@ -2,6 +2,7 @@ import { createAccount, createUser } from '@nats-io/nkeys';
 import { describe, expect, it, vi } from 'vitest';
 import type { AuditRepository } from '../audit/audit.repository.js';
 import { ConnectorJwtIssuer } from './connector-jwt.js';
+import { ConnectorRevocations, type CredentialRevoker } from './connector-revocations.js';
 import { ConnectorErrorCode, ConnectorException, toServiceErrorReply } from './connectors.exception.js';
 import type { ConnectorRecord, ConnectorRepository, EnrolmentUpdate } from './connectors.repository.js';
 import { ConnectorsService } from './connectors.service.js';
@@ -41,6 +42,7 @@ class MemoryConnectors implements ConnectorRepository {
       capabilityCheckedAt: null,
       agentVersion: null,
       revokedAt: null,
+      natsRevokedAt: null,
       createdAt: NOW,
       updatedAt: NOW,
     };
@@ -72,9 +74,38 @@ class MemoryConnectors implements ConnectorRepository {
     if (row && !row.revokedAt) row.revokedAt = now;
     return row;
   }
+  async revokedCredentials() {
+    return this.rows
+      .filter((r) => r.revokedAt && r.natsUserPublicKey)
+      .map((r) => ({
+        id: r.id,
+        tenantId: r.tenantId,
+        natsUserPublicKey: r.natsUserPublicKey!,
+        natsRevokedAt: r.natsRevokedAt,
+      }));
+  }
+  async markNatsRevoked(connectorIds: string[], now: Date) {
+    for (const row of this.rows) if (connectorIds.includes(row.id)) row.natsRevokedAt ??= now;
+  }
 }
 
-function service(options: { issuer?: boolean; audit?: AuditRepository } = {}) {
+/** Stands in for the NATS server's account: the keys it revokes; `failing` makes the server unreachable. */
+class MemoryRevoker implements CredentialRevoker {
+  readonly revoked = new Set<string>();
+  failing = false;
+  async revoke(keys: readonly string[]) {
+    if (this.failing) throw new Error('nats: no responders');
+    const added = keys.filter((key) => !this.revoked.has(key));
+    for (const key of added) this.revoked.add(key);
+    return { added };
+  }
+  closed = false;
+  async close() {
+    this.closed = true;
+  }
+}
+
+function service(options: { issuer?: boolean; audit?: AuditRepository; revoker?: CredentialRevoker | null } = {}) {
   const repository = new MemoryConnectors();
   const account = createAccount();
   const issuer =
@@ -86,7 +117,14 @@ function service(options: { issuer?: boolean; audit?: AuditRepository } = {}) {
         });
   const audit = options.audit ?? { record: vi.fn(async () => ({ id: '1', at: NOW })), list: vi.fn() };
   const clock = { now: () => NOW };
-  return { repository, audit, connectors: new ConnectorsService(repository, issuer, clock, audit, silent as never) };
+  const revoker = options.revoker === undefined ? new MemoryRevoker() : options.revoker;
+  const revocations = new ConnectorRevocations(repository, revoker, clock, silent as never);
+  return {
+    repository,
+    audit,
+    revocations,
+    connectors: new ConnectorsService(repository, issuer, clock, audit, revocations, silent as never),
+  };
 }
 
 const request = (token: string) => ({
@@ -176,5 +214,59 @@ describe('ConnectorsService', () => {
     const enrolment = await connectors.enroll(request(created.enrolmentToken));
     expect(enrolment.userJwt.split('.')).toHaveLength(3);
     expect(failing.record).toHaveBeenCalledTimes(1);
+  });
+
+  describe('revoke', () => {
+    async function enrolled(connectors: ConnectorsService) {
+      const created = await connectors.create({ tenantId: 'acme', name: 'HQ', kind: 'imap' }, 'admin');
+      const enrolment = request(created.enrolmentToken);
+      await connectors.enroll(enrolment);
+      return { id: created.connector.id, key: enrolment.natsPublicKey };
+    }
+
+    it("revokes the connector's NATS key on the server and says since when", async () => {
+      const revoker = new MemoryRevoker();
+      const { connectors } = service({ revoker });
+      const { id, key } = await enrolled(connectors);
+      const view = await connectors.revoke('acme', id, 'admin');
+      expect(view.state).toBe('revoked');
+      expect(view.natsRevokedAt).toBe(NOW.toISOString());
+      expect([...revoker.revoked]).toEqual([key]);
+    });
+
+    it('keeps the connector revoked when the server cannot be reached, and the reconciler catches up', async () => {
+      const revoker = new MemoryRevoker();
+      revoker.failing = true;
+      const { connectors, revocations } = service({ revoker });
+      const { id, key } = await enrolled(connectors);
+      const view = await connectors.revoke('acme', id, 'admin');
+      expect(view.state).toBe('revoked');
+      expect(view.natsRevokedAt).toBeNull();
+      expect(revoker.revoked.size).toBe(0);
+
+      revoker.failing = false;
+      expect(await revocations.reconcile()).toBe(true);
+      expect([...revoker.revoked]).toEqual([key]);
+      expect((await connectors.get('acme', id)).natsRevokedAt).toBe(NOW.toISOString());
+    });
+
+    it('without revocation settings the connector is revoked here only, and the view says so', async () => {
+      const { connectors, revocations } = service({ revoker: null });
+      const { id } = await enrolled(connectors);
+      const view = await connectors.revoke('acme', id, 'admin');
+      expect(view.state).toBe('revoked');
+      expect(view.natsRevokedAt).toBeNull();
+      expect(revocations.enforced).toBe(false);
+    });
+
+    it('re-adds revocations the server lost (an account JWT pushed without them)', async () => {
+      const revoker = new MemoryRevoker();
+      const { connectors, revocations } = service({ revoker });
+      const { id, key } = await enrolled(connectors);
+      await connectors.revoke('acme', id, 'admin');
+      revoker.revoked.clear();
+      await revocations.reconcile();
+      expect([...revoker.revoked]).toEqual([key]);
+    });
   });
 });

@@ -14,6 +14,7 @@ import { AUDIT_REPOSITORY, type AuditRepository } from '../audit/audit.repositor
 import { CLOCK, type Clock } from '../common/clock.js';
 import { tenantNotFound } from '../tenants/tenants.service.js';
 import type { ConnectorJwtIssuer } from './connector-jwt.js';
+import { ConnectorRevocations } from './connector-revocations.js';
 import { connectorView } from './connector-view.js';
 import { ConnectorErrorCode, ConnectorException } from './connectors.exception.js';
 import { CONNECTOR_REPOSITORY, type ConnectorRecord, type ConnectorRepository } from './connectors.repository.js';
@@ -31,6 +32,7 @@ export class ConnectorsService {
     @Inject(CONNECTOR_JWT_ISSUER) private readonly issuer: ConnectorJwtIssuer | null,
     @Inject(CLOCK) private readonly clock: Clock,
     @Inject(AUDIT_REPOSITORY) private readonly audit: AuditRepository,
+    private readonly revocations: ConnectorRevocations,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.logger = logger.child({ scope: 'connectors' });
@@ -165,10 +167,21 @@ export class ConnectorsService {
     };
   }
 
+  /**
+   * Revokes the connector: scheduling gives it no more jobs, and its NATS credentials are revoked on
+   * the server (the view's `natsRevokedAt` says when that took effect; null while it is pending or
+   * not configured, in which case the reconciler keeps trying).
+   */
   async revoke(tenantId: string, connectorId: string, actor: string): Promise<ConnectorView> {
-    const connector = await this.connectors.revoke(tenantId, connectorId, this.clock.now());
+    let connector = await this.connectors.revoke(tenantId, connectorId, this.clock.now());
     if (!connector) throw connectorNotFound(tenantId, connectorId);
     this.logger.info({ event: 'connector.revoked', tenantId, connectorId, actor }, 'connector revoked');
+    if (connector.natsUserPublicKey && !connector.natsRevokedAt) {
+      const { natsUserPublicKey, natsRevokedAt } = connector;
+      if (await this.revocations.apply([{ id: connectorId, tenantId, natsUserPublicKey, natsRevokedAt }])) {
+        connector = (await this.connectors.get(tenantId, connectorId)) ?? connector;
+      }
+    }
     return connectorView(connector, this.clock.now());
   }
 

@@ -85,6 +85,8 @@ export const connectorSchema = z.strictObject({
   capabilityCheckedAt: isoDateSchema.nullable(),
   agentVersion: z.string().nullable(),
   revokedAt: isoDateSchema.nullable(),
+  /** When the NATS server started refusing the connector's credentials; null while only revoked here. */
+  natsRevokedAt: isoDateSchema.nullable(),
   createdAt: isoDateSchema,
   updatedAt: isoDateSchema,
 });
