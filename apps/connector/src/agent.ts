@@ -23,6 +23,7 @@ export class ConnectorAgent {
   private messaging?: MessagingConnection;
   private server?: Server;
   private executor?: JobExecutor;
+  private stopping = false;
 
   constructor(
     private readonly config: ConnectorConfig,
@@ -44,6 +45,9 @@ export class ConnectorAgent {
       waitOnFirstConnect: true,
       logger: this.logger,
     });
+    this.connectionLost = this.messaging.closed.then((error) =>
+      this.stopping ? null : (error ?? new Error('the NATS connection was closed')),
+    );
     this.executor = new JobExecutor(this.config, this.messaging, keys, this.logger);
     if (options.daemon) this.executor.startJobIntake();
     const first = await this.health();
@@ -125,10 +129,29 @@ export class ConnectorAgent {
     return this.executor;
   }
 
+  /**
+   * Resolves with the reason when the NATS connection ends for good while the agent runs (the
+   * client gives up only when the server keeps refusing the credentials, e.g. once the connector
+   * was revoked); with null after `stop()`.
+   */
+  connectionLost: Promise<Error | null> = new Promise(() => undefined);
+
   async stop(): Promise<void> {
+    this.stopping = true;
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await this.executor?.stop();
     await this.messaging?.close();
     this.logger.info({ event: 'stopped' }, 'connector stopped');
   }
+}
+
+/** Why the agent stopped when the platform's NATS let it go, and what to do. */
+export function connectionLostMessage(error: Error): string {
+  if (/revoked|authori[sz]ation violation|authentication/i.test(error.message)) {
+    return (
+      `the platform no longer accepts this connector's NATS credentials (${error.message}): ` +
+      'the connector was probably revoked. Ask for a new connector and enrolment token and run "connector enroll".'
+    );
+  }
+  return `the connection to the platform's NATS ended: ${error.message}`;
 }

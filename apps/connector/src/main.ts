@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ContractViolation } from '@mlr/contracts';
 import { createLogger, type Logger } from '@mlr/telemetry';
-import { ConnectorAgent } from './agent.js';
+import { ConnectorAgent, connectionLostMessage } from './agent.js';
 import { runBackupCommand } from './cli/backup-command.js';
 import { GatewayClient, GatewayError } from './cli/gateway-client.js';
 import { runRestoreCommand, type RestoreCliOptions } from './cli/restore-command.js';
@@ -149,12 +149,17 @@ async function main(argv: string[]): Promise<number> {
     case 'run': {
       const agent = new ConnectorAgent(config, logger);
       await agent.start({ daemon: true });
-      await new Promise<void>((resolve) => {
-        process.once('SIGTERM', resolve);
-        process.once('SIGINT', resolve);
-      });
+      const lost = await Promise.race([
+        new Promise<null>((resolve) => {
+          process.once('SIGTERM', () => resolve(null));
+          process.once('SIGINT', () => resolve(null));
+        }),
+        agent.connectionLost,
+      ]);
       await agent.stop();
-      return 0;
+      if (!lost) return 0;
+      process.stderr.write(`connector: ${connectionLostMessage(lost)}\n`);
+      return 1;
     }
     case 'backup': {
       const agent = new ConnectorAgent(config, logger);
