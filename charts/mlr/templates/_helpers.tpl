@@ -96,10 +96,27 @@ gateway: { database: false, s3: false }
 {{- if $result -}}true{{- end -}}
 {{- end -}}
 
+{{/*
+How the services authenticate to NATS: none, password or creds. `nats.auth.enabled: false`, the
+switch of earlier chart versions, still means none (mlr.validate refuses it beside another mode).
+*/}}
+{{- define "mlr.natsAuthMode" -}}
+{{- $auth := .Values.nats.auth -}}
+{{- if and (hasKey $auth "enabled") (not $auth.enabled) -}}none{{- else -}}{{ $auth.mode }}{{- end -}}
+{{- end -}}
+
+{{/* Where the services read their NATS .creds file (NATS_CREDS) in creds mode. */}}
+{{- define "mlr.natsCredsDir" -}}/var/run/secrets/mlr/nats{{- end -}}
+{{- define "mlr.natsCredsPath" -}}{{ include "mlr.natsCredsDir" . }}/nats.creds{{- end -}}
+
+{{/* Where licensing reads the NATS system account user's .creds file (LICENSING_NATS_SYSTEM_CREDS). */}}
+{{- define "mlr.natsSystemCredsDir" -}}/var/run/secrets/mlr/nats-system{{- end -}}
+{{- define "mlr.natsSystemCredsPath" -}}{{ include "mlr.natsSystemCredsDir" . }}/system.creds{{- end -}}
+
 {{/* Inline credentials the chart has to put into its own Secret, as a map of key to value. */}}
 {{- define "mlr.inlineCredentials" -}}
 {{- $values := .Values -}}
-{{- if and $values.nats.auth.enabled (not $values.nats.auth.existingSecret) }}
+{{- if and (eq (include "mlr.natsAuthMode" .) "password") (not $values.nats.auth.existingSecret) }}
 NATS_USER: {{ $values.nats.auth.user | quote }}
 NATS_PASSWORD: {{ $values.nats.auth.password | quote }}
 {{- end }}
@@ -117,8 +134,48 @@ Combinations the schema cannot express, with messages that say what to set.
 */}}
 {{- define "mlr.validate" -}}
 {{- $values := .Values -}}
-{{- if and $values.nats.auth.enabled (not $values.nats.auth.existingSecret) (or (not $values.nats.auth.user) (not $values.nats.auth.password)) -}}
-{{- fail "nats.auth: set nats.auth.existingSecret (a Secret with NATS_USER and NATS_PASSWORD) or both nats.auth.user and nats.auth.password, or nats.auth.enabled=false" -}}
+{{- $natsAuth := $values.nats.auth -}}
+{{- $natsMode := include "mlr.natsAuthMode" . -}}
+{{- if hasKey $natsAuth "enabled" -}}
+{{- if and (not $natsAuth.enabled) (ne $natsAuth.mode "password") -}}
+{{- fail (printf "nats.auth: enabled=false (no credentials) contradicts mode=%s; remove nats.auth.enabled and set nats.auth.mode (none, password or creds)" $natsAuth.mode) -}}
+{{- end -}}
+{{- if and $natsAuth.enabled (eq $natsAuth.mode "none") -}}
+{{- fail "nats.auth: enabled=true contradicts mode=none; remove nats.auth.enabled and set nats.auth.mode (none, password or creds)" -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq $natsMode "password") (not $natsAuth.existingSecret) (or (not $natsAuth.user) (not $natsAuth.password)) -}}
+{{- fail "nats.auth: set nats.auth.existingSecret (a Secret with NATS_USER and NATS_PASSWORD) or both nats.auth.user and nats.auth.password, or nats.auth.mode=creds (a .creds file from nats.auth.credsSecret) or mode=none" -}}
+{{- end -}}
+{{- if and (ne $natsMode "password") (or $natsAuth.user $natsAuth.password) -}}
+{{- fail (printf "nats.auth: user and password are used only with mode=password, not with mode=%s; remove them from the values" $natsMode) -}}
+{{- end -}}
+{{- if eq $natsMode "creds" -}}
+{{- if not $natsAuth.credsSecret -}}
+{{- fail "nats.auth: mode=creds needs nats.auth.credsSecret, an existing Secret whose key nats.auth.credsKey holds the services user's .creds file (nsc generate creds)" -}}
+{{- end -}}
+{{- end -}}
+{{- $licensing := $values.licensing -}}
+{{- if $licensing.connectorCredentials.existingSecret -}}
+{{- if ne $natsMode "creds" -}}
+{{- fail (printf "licensing.connectorCredentials: connector credentials are user JWTs for a NATS server in operator mode, where the services connect with nats.auth.mode=creds (not %s)" $natsMode) -}}
+{{- end -}}
+{{- if eq $licensing.connectorCredentials.accountPublicKeyKey $licensing.connectorCredentials.accountSigningSeedKey -}}
+{{- fail "licensing.connectorCredentials: accountPublicKeyKey and accountSigningSeedKey name the same key of the Secret; the public key (A...) and the signing seed (SA...) are two different values" -}}
+{{- end -}}
+{{- end -}}
+{{- if $licensing.natsRevocation.existingSecret -}}
+{{- if not $licensing.connectorCredentials.existingSecret -}}
+{{- fail "licensing.natsRevocation: revoking connector credentials needs licensing.connectorCredentials.existingSecret (the platform account whose JWT is re-signed)" -}}
+{{- end -}}
+{{- if eq $licensing.natsRevocation.operatorSigningSeedKey $licensing.natsRevocation.systemCredsKey -}}
+{{- fail "licensing.natsRevocation: operatorSigningSeedKey and systemCredsKey name the same key of the Secret; the operator signing seed (SO...) and the system user's .creds file are two different values" -}}
+{{- end -}}
+{{- end -}}
+{{- if or (eq $natsMode "creds") $licensing.natsRevocation.existingSecret -}}
+{{- if not (get $values.podSecurityContext "fsGroup") -}}
+{{- fail "podSecurityContext.fsGroup: the NATS .creds files are mounted with mode 0440 for the pod's fsGroup; set podSecurityContext.fsGroup (the default is 1000) so that the non-root services can read them" -}}
+{{- end -}}
 {{- end -}}
 {{- if and (include "mlr.needsDatabase" .) (not $values.database.existingSecret) (not $values.database.url) -}}
 {{- fail "database: set database.existingSecret (a Secret with the key database.urlKey holding a postgresql:// URL) or database.url" -}}
@@ -180,7 +237,8 @@ Combinations the schema cannot express, with messages that say what to set.
   value: {{ $values.logLevel | quote }}
 - name: NATS_URL
   value: {{ $values.nats.url | quote }}
-{{- if $values.nats.auth.enabled }}
+{{- $natsMode := include "mlr.natsAuthMode" $root }}
+{{- if eq $natsMode "password" }}
 {{- if $values.nats.auth.existingSecret }}
 {{ include "mlr.secretEnv" (dict "name" "NATS_USER" "secret" $values.nats.auth.existingSecret "key" $values.nats.auth.userKey) }}
 {{ include "mlr.secretEnv" (dict "name" "NATS_PASSWORD" "secret" $values.nats.auth.existingSecret "key" $values.nats.auth.passwordKey) }}
@@ -188,6 +246,9 @@ Combinations the schema cannot express, with messages that say what to set.
 {{ include "mlr.secretEnv" (dict "name" "NATS_USER" "secret" $credentials "key" "NATS_USER") }}
 {{ include "mlr.secretEnv" (dict "name" "NATS_PASSWORD" "secret" $credentials "key" "NATS_PASSWORD") }}
 {{- end }}
+{{- else if eq $natsMode "creds" }}
+- name: NATS_CREDS
+  value: {{ include "mlr.natsCredsPath" $root | quote }}
 {{- end }}
 {{- with $values.otel.endpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
@@ -213,6 +274,21 @@ Combinations the schema cannot express, with messages that say what to set.
 {{- else }}
 {{ include "mlr.secretEnv" (dict "name" "S3_ACCESS_KEY" "secret" $credentials "key" "S3_ACCESS_KEY") }}
 {{ include "mlr.secretEnv" (dict "name" "S3_SECRET_KEY" "secret" $credentials "key" "S3_SECRET_KEY") }}
+{{- end }}
+{{- end }}
+{{- if eq .component "licensing" }}
+{{- with $values.licensing.connectorCredentials }}
+{{- if .existingSecret }}
+{{ include "mlr.secretEnv" (dict "name" "LICENSING_NATS_ACCOUNT_PUBLIC_KEY" "secret" .existingSecret "key" .accountPublicKeyKey) }}
+{{ include "mlr.secretEnv" (dict "name" "LICENSING_NATS_ACCOUNT_SIGNING_SEED" "secret" .existingSecret "key" .accountSigningSeedKey) }}
+{{- end }}
+{{- end }}
+{{- with $values.licensing.natsRevocation }}
+{{- if .existingSecret }}
+{{ include "mlr.secretEnv" (dict "name" "LICENSING_NATS_OPERATOR_SIGNING_SEED" "secret" .existingSecret "key" .operatorSigningSeedKey) }}
+- name: LICENSING_NATS_SYSTEM_CREDS
+  value: {{ include "mlr.natsSystemCredsPath" $root | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- if eq .component "gateway" }}
@@ -242,6 +318,23 @@ Combinations the schema cannot express, with messages that say what to set.
 - name: {{ $name }}
   value: {{ $value | toString | quote }}
 {{- end }}
+{{- end -}}
+
+{{/*
+Credential files mounted into one service's pod: (dict "root" $ "component" NAME). A list of
+(dict "name" VOLUME "secret" SECRET "key" KEY "dir" MOUNT_DIR "file" FILE_NAME), empty when none.
+Only the one key is projected, read-only, as 0440 (owner root, group the pod's fsGroup).
+*/}}
+{{- define "mlr.credentialFiles" -}}
+{{- $values := .root.Values -}}
+{{- $files := list -}}
+{{- if eq (include "mlr.natsAuthMode" .root) "creds" -}}
+{{- $files = append $files (dict "name" "nats-creds" "secret" $values.nats.auth.credsSecret "key" $values.nats.auth.credsKey "dir" (include "mlr.natsCredsDir" .root) "file" (base (include "mlr.natsCredsPath" .root))) -}}
+{{- end -}}
+{{- if and (eq .component "licensing") $values.licensing.natsRevocation.existingSecret -}}
+{{- $files = append $files (dict "name" "nats-system-creds" "secret" $values.licensing.natsRevocation.existingSecret "key" $values.licensing.natsRevocation.systemCredsKey "dir" (include "mlr.natsSystemCredsDir" .root) "file" (base (include "mlr.natsSystemCredsPath" .root))) -}}
+{{- end -}}
+{{- toYaml (dict "files" $files) -}}
 {{- end -}}
 
 {{/* Default scheduling preference: replicas of one service on different nodes, when there is room. */}}

