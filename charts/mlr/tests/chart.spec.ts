@@ -359,9 +359,14 @@ describe('production values', () => {
   });
 
   it('reads credentials from the named Secrets and keys, and migrates with the owner credentials', () => {
-    const env = envOf(container(deploymentOf(rendered, 'mlr', 'storage').spec?.template.spec));
+    const spec = deploymentOf(rendered, 'mlr', 'storage').spec?.template.spec;
+    const env = envOf(container(spec));
     expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-postgres-app', key: 'uri' });
-    expect(env.get('NATS_USER')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-nats-services', key: 'user' });
+    expect(env.has('NATS_USER')).toBe(false);
+    expect(secretFileAt(spec, container(spec), env.get('NATS_CREDS')?.value ?? '')).toMatchObject({
+      secretName: 'mlr-nats-services',
+      key: 'services.creds',
+    });
     expect(env.get('S3_ACCESS_KEY')?.valueFrom?.secretKeyRef).toEqual({
       name: 'mlr-s3-credentials',
       key: 'AWS_ACCESS_KEY_ID',
@@ -372,6 +377,28 @@ describe('production values', () => {
       key: 'uri',
     });
     expect(byKind(rendered, 'Secret').size).toBe(0);
+  });
+
+  it('gives licensing the connector signing key and the NATS revocation credentials from their Secrets', () => {
+    const spec = deploymentOf(rendered, 'mlr', 'licensing').spec?.template.spec;
+    const c = container(spec);
+    const env = envOf(c);
+    expect(env.get('LICENSING_NATS_ACCOUNT_PUBLIC_KEY')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-nats-connector-signing',
+      key: 'account-public-key',
+    });
+    expect(env.get('LICENSING_NATS_ACCOUNT_SIGNING_SEED')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-nats-connector-signing',
+      key: 'account-signing-seed',
+    });
+    expect(env.get('LICENSING_NATS_OPERATOR_SIGNING_SEED')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-nats-revocation',
+      key: 'operator-signing-seed',
+    });
+    expect(secretFileAt(spec, c, env.get('LICENSING_NATS_SYSTEM_CREDS')?.value ?? '')).toMatchObject({
+      secretName: 'mlr-nats-revocation',
+      key: 'system.creds',
+    });
   });
 
   it("verifies tokens with the identity provider's JWKS endpoint and issuer", () => {
