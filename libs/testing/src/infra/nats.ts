@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Algorithms, encodeAccount, encodeOperator, encodeUser, fmtCreds, type KeyPair } from '@nats-io/jwt';
+import { Algorithms, encodeAccount, encodeOperator, encodeUser, fmtCreds, type KeyPair, type User } from '@nats-io/jwt';
 import { createAccount, createOperator, createUser, fromPublic, fromSeed } from '@nats-io/nkeys';
 import { freePort, isAlive, readJson, spawnDaemon, stopPid, tailLog, waitFor, writeJson } from './process.js';
 import type { LauncherOptions, ServiceHandle } from './types.js';
@@ -38,9 +38,11 @@ export interface NatsOptions extends LauncherOptions {
    */
   accounts?: Record<string, NatsAccount>;
   /**
-   * Operator (JWT) mode instead of `accounts`: the server trusts this operator and has its account
-   * JWTs preloaded in a memory resolver; users authenticate with a user JWT and their own NKey seed
-   * (see `createNatsOperator` and `natsUserCreds`). Opt-in: the default stays password accounts.
+   * Operator (JWT) mode instead of `accounts`: the server trusts this operator; users authenticate
+   * with a user JWT and their own NKey seed (see `createNatsOperator` and `natsUserCreds`). Account
+   * JWTs live in a `full` resolver under `<dir>/resolver`, preloaded with the operator's accounts and
+   * updatable at runtime by a system-account user (`$SYS.REQ.CLAIMS.UPDATE`, e.g. to revoke users);
+   * a preloaded JWT never replaces a newer one the resolver already holds, so updates survive restarts.
    */
   operator?: NatsOperator;
 }
@@ -60,6 +62,14 @@ export interface NatsOperatorAccount {
 
 export interface NatsOperator {
   operatorJwt: string;
+  /** The operator's identity (`O…`). */
+  operatorPublicKey: string;
+  /**
+   * An operator signing key listed in the operator JWT's `signing_keys`, public (`O…`) and seed
+   * (`SO…`): account JWTs re-signed with it (e.g. with user revocations) are trusted by the server.
+   */
+  operatorSigningPublicKey: string;
+  operatorSigningSeed: string;
   system: NatsOperatorAccount;
   accounts: Record<string, NatsOperatorAccount>;
 }
@@ -94,69 +104,98 @@ async function operatorAccount(name: string, operator: KeyPair, jetstream: boole
 }
 
 /**
- * A fresh operator with a system account (`SYS`) and the named accounts (JetStream enabled for the
- * ones in `jetstream`, by default all of them), for an operator-mode server.
+ * A fresh operator (with one signing key) and a system account (`SYS`) and the named accounts
+ * (JetStream enabled for the ones in `jetstream`, by default all of them), for an operator-mode
+ * server. The account JWTs are signed by the operator's identity key.
  */
 export async function createNatsOperator(
   accountNames: string[] = ['MLR'],
   options: { jetstream?: string[] } = {},
 ): Promise<NatsOperator> {
   const operator = createOperator();
+  const signing = createOperator();
   const system = await operatorAccount('SYS', operator, false);
   const accounts: Record<string, NatsOperatorAccount> = {};
   for (const name of accountNames) {
     accounts[name] = await operatorAccount(name, operator, (options.jetstream ?? accountNames).includes(name));
   }
   const operatorJwt = await encodeOperator(
-    'MLR-TEST',
+    'MLR-LOCAL',
     operator,
-    { system_account: system.publicKey },
-    {
-      algorithm: Algorithms.v2,
-    },
+    { system_account: system.publicKey, signing_keys: [signing.getPublicKey()] },
+    { algorithm: Algorithms.v2 },
   );
-  return { operatorJwt, system, accounts };
+  return {
+    operatorJwt,
+    operatorPublicKey: operator.getPublicKey(),
+    operatorSigningPublicKey: signing.getPublicKey(),
+    operatorSigningSeed: text(signing.getSeed()),
+    system,
+    accounts,
+  };
 }
 
 /**
  * A user of an operator-mode account as a `.creds` text (JWT + seed), signed with the account's
- * signing key. Without `permissions` the user may use every subject of the account. Pass `seed`
- * to mint for an existing key pair (a connector's own key).
+ * signing key. Without `permissions` or `claims` the user may use every subject of the account.
+ * `claims` are the user JWT's claims as they are (e.g. a connector's, as enrolment gives them).
+ * Pass `seed` to mint for an existing key pair (a connector's own key).
  */
 export async function natsUserCreds(
-  account: NatsOperatorAccount,
+  account: Pick<NatsOperatorAccount, 'publicKey' | 'signingSeed'>,
   name: string,
-  options: { permissions?: NatsPermissions; seed?: string } = {},
-): Promise<{ creds: string; publicKey: string; jwt: string }> {
+  options: { permissions?: NatsPermissions; claims?: Partial<User>; seed?: string } = {},
+): Promise<{ creds: string; publicKey: string; seed: string; jwt: string }> {
+  if (options.permissions && options.claims) throw new Error('natsUserCreds: give permissions or claims, not both');
   const user = options.seed ? fromSeed(new TextEncoder().encode(options.seed)) : createUser();
-  const claims = options.permissions
-    ? { pub: { allow: options.permissions.publish }, sub: { allow: options.permissions.subscribe } }
-    : {};
+  if (!user.getPublicKey().startsWith('U')) throw new Error(`natsUserCreds: the seed of ${name} is not a user seed`);
+  const claims: Partial<User> =
+    options.claims ??
+    (options.permissions
+      ? { pub: { allow: options.permissions.publish }, sub: { allow: options.permissions.subscribe } }
+      : {});
   const jwt = await encodeUser(name, fromPublic(user.getPublicKey()), fromPublic(account.publicKey), claims, {
     algorithm: Algorithms.v2,
     signer: fromSeed(new TextEncoder().encode(account.signingSeed)),
   });
-  return { creds: text(fmtCreds(jwt, user)), publicKey: user.getPublicKey(), jwt };
+  return { creds: text(fmtCreds(jwt, user)), publicKey: user.getPublicKey(), seed: text(user.getSeed()), jwt };
 }
 
-function renderOperatorMode(operator: NatsOperator, operatorFile: string): string[] {
-  const preload = [operator.system, ...Object.values(operator.accounts)].map(
+/** Operator mode and where its files go (see `NatsOptions.operator`). */
+interface OperatorConfig {
+  setup: NatsOperator;
+  /** The operator JWT is written here. */
+  operatorFile: string;
+  /** The `full` resolver's store of account JWTs. */
+  resolverDir: string;
+}
+
+function renderOperatorMode(operator: OperatorConfig): string[] {
+  const { setup } = operator;
+  const preload = [setup.system, ...Object.values(setup.accounts)].map(
     (account) => `  ${account.publicKey}: ${quote(account.jwt)}`,
   );
   return [
-    `operator: ${quote(operatorFile)}`,
-    `system_account: ${operator.system.publicKey}`,
-    'resolver: MEMORY',
+    `operator: ${quote(operator.operatorFile)}`,
+    `system_account: ${setup.system.publicKey}`,
+    // `full`: the server keeps every account JWT in the directory and takes updates signed by the
+    // operator (or its signing key) from the system account; deleting accounts stays off.
+    `resolver: { type: full, dir: ${quote(operator.resolverDir)}, allow_delete: false, interval: "2m" }`,
     'resolver_preload: {',
     ...preload,
     '}',
   ];
 }
 
+/** How a server authenticates; a running server is reused only in the mode asked for. */
+type NatsMode = 'open' | 'accounts' | `operator:${string}`;
+
 interface NatsState {
   pid: number;
   port: number;
   monitorPort: number;
+  /** Absent in state files of older versions (they only knew open and password-account servers). */
+  mode?: NatsMode;
   systemUser?: NatsUser;
 }
 
@@ -184,7 +223,7 @@ export function renderNatsConfig(options: {
   storeDir: string;
   accounts?: Record<string, NatsAccount>;
   /** Operator mode (see `NatsOptions.operator`); the operator JWT is written to `operatorFile`. */
-  operator?: { setup: NatsOperator; operatorFile: string };
+  operator?: OperatorConfig;
 }): string {
   const lines = [
     `listen: "127.0.0.1:${options.port}"`,
@@ -193,7 +232,7 @@ export function renderNatsConfig(options: {
     `jetstream { store_dir: ${quote(options.storeDir)}, max_memory_store: 268435456, max_file_store: 8589934592 }`,
   ];
   if (options.operator) {
-    lines.push(...renderOperatorMode(options.operator.setup, options.operator.operatorFile));
+    lines.push(...renderOperatorMode(options.operator));
   } else if (options.accounts) {
     lines.push('accounts {');
     for (const [name, account] of Object.entries(options.accounts)) {
@@ -220,9 +259,12 @@ async function monitorHealthy(monitorPort: number): Promise<boolean> {
 }
 
 /**
- * Starts nats-server with JetStream. State (config, JetStream store, log, state.json) lives in `dir`.
- * After a stop, starting again with the same dir reuses the same ports and keeps JetStream data,
- * so clients reconnect by themselves (used by restart tests).
+ * Starts nats-server with JetStream. State (config, JetStream store, account resolver, log,
+ * state.json) lives in `dir`. After a stop, starting again with the same dir reuses the same ports
+ * and keeps JetStream data, so clients reconnect by themselves (used by restart tests). A server
+ * still running from the same dir is reused when it runs in the mode asked for (password accounts
+ * are reloaded with the given users; an operator-mode server must have the same configuration);
+ * otherwise it is stopped and started again in the new mode.
  */
 export async function startNats(options: NatsOptions): Promise<ServiceHandle<NatsInfo>> {
   const dir = options.dir;
@@ -230,11 +272,19 @@ export async function startNats(options: NatsOptions): Promise<ServiceHandle<Nat
   const stateFile = join(dir, 'state.json');
   const configFile = join(dir, 'nats.conf');
   const logFile = join(dir, 'nats.log');
+  const storeDir = join(dir, 'jetstream');
   const previous = readJson<NatsState>(stateFile);
   if (options.operator && options.accounts) throw new Error('startNats: give either accounts or operator, not both');
-  const operatorFile = join(dir, 'operator.jwt');
-  if (options.operator) writeFileSync(operatorFile, options.operator.operatorJwt);
-  const operator = options.operator ? { setup: options.operator, operatorFile } : undefined;
+  const operator: OperatorConfig | undefined = options.operator
+    ? { setup: options.operator, operatorFile: join(dir, 'operator.jwt'), resolverDir: join(dir, 'resolver') }
+    : undefined;
+  const mode: NatsMode = operator
+    ? `operator:${operator.setup.operatorPublicKey}`
+    : options.accounts
+      ? 'accounts'
+      : 'open';
+  const render = (ports: { port: number; monitorPort: number }) =>
+    renderNatsConfig({ ...ports, storeDir, accounts: options.accounts, operator });
 
   const handleFor = (state: NatsState, reused: boolean): ServiceHandle<NatsInfo> => ({
     info: {
@@ -248,24 +298,34 @@ export async function startNats(options: NatsOptions): Promise<ServiceHandle<Nat
   });
 
   if (previous && isAlive(previous.pid) && (await monitorHealthy(previous.monitorPort))) {
-    if (options.accounts || operator) {
-      writeFileSync(
-        configFile,
-        renderNatsConfig({ ...previous, storeDir: join(dir, 'jetstream'), accounts: options.accounts, operator }),
-      );
+    const runningMode = previous.mode ?? (previous.systemUser ? 'accounts' : 'open');
+    const unchanged = (file: string, content: string) => existsSync(file) && readFileSync(file, 'utf8') === content;
+    if (runningMode === mode && mode === 'accounts') {
+      // Users may have been added since: a reload takes them without a restart.
+      writeFileSync(configFile, render(previous));
       process.kill(previous.pid, 'SIGHUP');
+      return handleFor(previous, true);
     }
-    return handleFor(previous, true);
+    if (
+      runningMode === mode &&
+      (!operator ||
+        (unchanged(configFile, render(previous)) && unchanged(operator.operatorFile, operator.setup.operatorJwt)))
+    ) {
+      return handleFor(previous, true);
+    }
+    // Another mode or another operator set-up (nats-server cannot switch by a reload): restart.
+    await stopPid(previous.pid);
   }
 
   const port = previous?.port ?? (await freePort());
   const monitorPort = previous?.monitorPort ?? (await freePort());
-  writeFileSync(
-    configFile,
-    renderNatsConfig({ port, monitorPort, storeDir: join(dir, 'jetstream'), accounts: options.accounts, operator }),
-  );
+  if (operator) {
+    writeFileSync(operator.operatorFile, operator.setup.operatorJwt);
+    mkdirSync(operator.resolverDir, { recursive: true });
+  }
+  writeFileSync(configFile, render({ port, monitorPort }));
   const pid = spawnDaemon({ name: 'nats', command: 'nats-server', args: ['-c', configFile], logFile });
-  const state: NatsState = { pid, port, monitorPort, ...(options.accounts ? { systemUser: SYSTEM_USER } : {}) };
+  const state: NatsState = { pid, port, monitorPort, mode, ...(options.accounts ? { systemUser: SYSTEM_USER } : {}) };
   writeJson(stateFile, state);
   try {
     await waitFor(
@@ -286,6 +346,11 @@ export async function startNats(options: NatsOptions): Promise<ServiceHandle<Nat
 export async function reloadNatsAccounts(dir: string, accounts: Record<string, NatsAccount>): Promise<void> {
   const state = readJson<NatsState>(join(dir, 'state.json'));
   if (!state || !isAlive(state.pid)) throw new Error(`no running nats-server in ${dir}`);
+  if (state.mode?.startsWith('operator:')) {
+    throw new Error(
+      `the nats-server in ${dir} runs in operator mode: its users are JWTs, there are no accounts to reload`,
+    );
+  }
   const logFile = join(dir, 'nats.log');
   const reloads = () =>
     existsSync(logFile) ? readFileSync(logFile, 'utf8').split('Reloaded server configuration').length - 1 : 0;
