@@ -76,3 +76,4 @@ export {
   type ServiceReply,
 } from './service.js';
 export * from './platform-topology.js';
+export { connectorUserClaims, connectorUserName } from './connector-user.js';
