@@ -22,14 +22,19 @@ export function loadConfig<T extends z.ZodObject>(
   env: NodeJS.ProcessEnv,
 ): Readonly<z.output<T>> {
   const result = schema.safeParse(env);
-  if (!result.success) {
-    throw new ConfigError(
-      app,
-      result.error.issues.map((issue) => ({
-        variable: issue.path.map(String).join('.') || '(env)',
-        message: issue.message,
-      })),
-    );
+  // The NATS credential rule spans variables; it lives here so that schemas built on natsEnvSchema
+  // stay plain objects that apps can extend (zod refuses to override keys of refined objects).
+  const natsProblems = 'NATS_URL' in schema.shape ? natsCredentialProblems(env) : [];
+  if (!result.success || natsProblems.length > 0) {
+    throw new ConfigError(app, [
+      ...(result.success
+        ? []
+        : result.error.issues.map((issue) => ({
+            variable: issue.path.map(String).join('.') || '(env)',
+            message: issue.message,
+          }))),
+      ...natsProblems,
+    ]);
   }
   return Object.freeze(result.data);
 }
@@ -55,12 +60,45 @@ export const env = {
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
-/** NATS connection settings shared by every service. */
+/**
+ * NATS connection settings shared by every service. The services authenticate with a creds file
+ * (operator mode: a user JWT and its NKey seed), with a user and password, or not at all; never
+ * with both kinds (`loadConfig` checks that, see `natsCredentialProblems`).
+ */
 export const natsEnvSchema = z.object({
   NATS_URL: env.url(['nats', 'tls']),
+  /** Path of a `.creds` file (as `nsc generate creds` writes it); read when the service starts. */
+  NATS_CREDS: env.optionalString(),
   NATS_USER: env.optionalString(),
   NATS_PASSWORD: env.optionalString(),
 });
+
+/** What is wrong with the combination of NATS credential variables in `env` (empty: nothing). */
+export function natsCredentialProblems(
+  env: Readonly<Record<string, unknown>>,
+): Array<{ variable: string; message: string }> {
+  const given = (name: string) => env[name] !== undefined;
+  if (given('NATS_CREDS') && (given('NATS_USER') || given('NATS_PASSWORD'))) {
+    return [
+      {
+        variable: 'NATS_CREDS',
+        message: `give NATS_CREDS (a creds file) or NATS_USER and NATS_PASSWORD, not both (${[
+          'NATS_USER',
+          'NATS_PASSWORD',
+        ]
+          .filter(given)
+          .join(' and ')} also set)`,
+      },
+    ];
+  }
+  if (given('NATS_USER') && !given('NATS_PASSWORD')) {
+    return [{ variable: 'NATS_PASSWORD', message: 'is required with NATS_USER' }];
+  }
+  if (given('NATS_PASSWORD') && !given('NATS_USER')) {
+    return [{ variable: 'NATS_USER', message: 'is required with NATS_PASSWORD' }];
+  }
+  return [];
+}
 
 /** Settings every service has. */
 export const serviceEnvSchema = natsEnvSchema.extend({

@@ -14,16 +14,15 @@ import { createLogger, PinoNestLogger, type Logger, type Telemetry } from '@mlr/
 import { createNatsHealthController, HttpHealthController, TELEMETRY } from './health/health.controller.js';
 import { HEALTH_CHECKS, HealthService, SERVICE_IDENTITY, type HealthCheck } from './health/health.service.js';
 import { MESSAGING, NatsConnectionModule, natsHealthCheck } from './nats-connection.module.js';
-import type { MessagingConnection } from '@mlr/messaging';
+import { natsCredentials, natsTransportCredentials, type NatsCredentialSettings } from './nats-credentials.js';
+import type { MessagingConnection, NatsCredentials } from '@mlr/messaging';
 
-/** The part of every service's validated configuration that the bootstrap needs. */
 /** Provided and exported by every app module: the checks of its own dependencies. */
 export const APP_HEALTH_CHECKS = Symbol('APP_HEALTH_CHECKS');
 
-export interface ServiceRuntimeConfig {
+/** The part of every service's validated configuration that the bootstrap needs. */
+export interface ServiceRuntimeConfig extends NatsCredentialSettings {
   NATS_URL: string;
-  NATS_USER?: string | undefined;
-  NATS_PASSWORD?: string | undefined;
   HTTP_PORT: number;
   HTTP_HOST: string;
   LOG_LEVEL: string;
@@ -72,11 +71,19 @@ class LoggerModule {
   }
 }
 
-export function natsTransportOptions(config: ServiceRuntimeConfig, name: string) {
+/**
+ * Options of Nest's NATS transport (server) and clients for the configured server and credentials;
+ * reads the creds file (NATS_CREDS), so a missing or broken file fails the start naming it.
+ */
+export function natsTransportOptions(
+  config: ServiceRuntimeConfig,
+  name: string,
+  credentials: NatsCredentials | undefined = natsCredentials(config),
+) {
   return {
     servers: [config.NATS_URL],
     name,
-    ...(config.NATS_USER ? { user: config.NATS_USER, pass: config.NATS_PASSWORD } : {}),
+    ...natsTransportCredentials(credentials),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
   };
@@ -93,14 +100,14 @@ export async function bootstrapService(options: ServiceBootstrapOptions): Promis
     level: options.config.LOG_LEVEL,
     instanceId: options.instance,
   });
+  const credentials = natsCredentials(options.config);
   const root: DynamicModule = {
     module: ServiceRootModule,
     imports: [
       LoggerModule.forRoot(logger),
       NatsConnectionModule.forRoot({
         url: options.config.NATS_URL,
-        user: options.config.NATS_USER,
-        password: options.config.NATS_PASSWORD,
+        credentials,
         name: `mlr-${options.service}-${options.instance}`,
         logger,
       }),
@@ -131,7 +138,7 @@ export async function bootstrapService(options: ServiceBootstrapOptions): Promis
       {
         transport: Transport.NATS,
         options: {
-          ...natsTransportOptions(options.config, `mlr-${options.service}-${options.instance}`),
+          ...natsTransportOptions(options.config, `mlr-${options.service}-${options.instance}`, credentials),
           queue: `mlr-${options.service}`,
         },
       },

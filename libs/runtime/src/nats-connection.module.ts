@@ -4,6 +4,7 @@ import {
   ensurePlatformStreams,
   type MessagingConnection,
   type MessagingLogger,
+  type NatsCredentials,
 } from '@mlr/messaging';
 import type { Logger } from '@mlr/telemetry';
 import type { HealthCheck } from './health/health.service.js';
@@ -16,8 +17,8 @@ export const MESSAGING = Symbol('MESSAGING');
 
 export interface NatsConnectionSettings {
   url: string;
-  user?: string | undefined;
-  password?: string | undefined;
+  /** A creds file's content or a user and password (see `natsCredentials`); none: no authentication. */
+  credentials?: NatsCredentials | undefined;
   name: string;
   logger: Logger;
 }
@@ -52,15 +53,7 @@ export class NatsConnectionModule {
             const connection = await connectMessaging({
               servers: settings.url,
               name: settings.name,
-              ...(settings.user
-                ? {
-                    credentials: {
-                      kind: 'userPassword' as const,
-                      user: settings.user,
-                      password: settings.password ?? '',
-                    },
-                  }
-                : {}),
+              ...(settings.credentials ? { credentials: settings.credentials } : {}),
               logger: messagingLogger(settings.logger),
             });
             // Every service declares the same topology; declaring is idempotent.
