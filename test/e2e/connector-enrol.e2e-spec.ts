@@ -9,26 +9,31 @@ import {
   CAPABILITY_WARNINGS,
   serviceSubject,
   subjects,
+  tenantCallSubjects,
   tenantInboxPrefix,
   type CreatedConnector,
+  type SearchResult,
 } from '@mlr/contracts';
-import { createPrismaClient, type PrismaClient } from '@mlr/db';
-import { connectMessaging, type MessagingConnection } from '@mlr/messaging';
+import { contentId } from '@mlr/crypto';
+import { connectMessaging, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
 import {
-  createNatsOperator,
   REPO_ROOT,
-  startApp,
-  startNats,
+  addDovecotUser,
+  corpusMessages,
+  fetchFolder,
+  freePort,
+  seedFolder,
+  servicesNatsClientOptions,
   waitFor,
-  type NatsInfo,
-  type NatsOperator,
-  type RunningApp,
-  type ServiceHandle,
 } from '@mlr/testing';
 import { loadConnectorConfig } from '../../apps/connector/src/config/connector-config.js';
+import { loadTenantKeys } from '../../apps/connector/src/keys/key-file.js';
+import { PlatformFixture } from './support/platform-fixture.js';
 
 const execFileAsync = promisify(execFile);
 const PASSPHRASE = 'a long recovery passphrase';
+/** The mailbox the enrolled connectors protect: a user of its own (e2e files share Dovecot). */
+const MAILBOX = 'enid';
 
 interface CliResult {
   code: number;
@@ -37,21 +42,21 @@ interface CliResult {
 }
 
 /**
- * `connector enroll` as a customer runs it: against the real gateway and licensing services, the
- * real Dovecot (the Receive-As check) and a real NATS server in operator mode that the credentials
- * it writes must open — for its own tenant only.
+ * `connector enroll` as a customer runs it: against the whole platform (gateway, licensing and the
+ * rest), the real Dovecot (the Receive-As check) and the platform's own NATS in operator mode. The
+ * credentials it writes open NATS for its own tenant only, and are all the connector needs to back
+ * up its mailboxes on the platform.
  */
 describe('connector enroll (CLI)', () => {
   const infra = inject('infra');
   const dir = mkdtempSync(join(REPO_ROOT, 'tmp', 'connector-enroll-'));
   const suffix = Date.now().toString(36);
-  let nats: ServiceHandle<NatsInfo>;
-  let operator: NatsOperator;
-  let prisma: PrismaClient;
+  const platform = new PlatformFixture(infra, dir);
   let client: ClientProxy;
   let gatewayUrl: string;
   let tenantId: string;
-  const apps: RunningApp[] = [];
+  /** The health port of connector A (enrolled with the master user), for `connector run`. */
+  let healthPortA: number;
   const connections: MessagingConnection[] = [];
 
   async function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
@@ -81,7 +86,11 @@ describe('connector enroll (CLI)', () => {
   }
 
   /** A configuration as the customer writes it before enrolment: mail server, NATS address, state. */
-  function preEnrolmentConfig(name: string, serviceAccount: { user: string; password: string }): string {
+  function preEnrolmentConfig(
+    name: string,
+    serviceAccount: { user: string; password: string },
+    extra: Record<string, unknown> = {},
+  ): string {
     const imap = infra.imap!;
     const home = join(dir, name);
     mkdirSync(home, { recursive: true });
@@ -90,16 +99,17 @@ describe('connector enroll (CLI)', () => {
       path,
       JSON.stringify(
         {
-          nats: { url: nats.info.url },
+          nats: { url: infra.nats!.url },
           source: {
             kind: 'imap',
             host: imap.host,
             port: imap.port,
             serviceAccount,
-            mailboxes: imap.users.map((user) => ({ address: user.name })),
+            mailboxes: [{ address: MAILBOX }],
           },
           stateDir: join(home, 'state'),
           logLevel: 'warn',
+          ...extra,
         },
         null,
         2,
@@ -109,59 +119,41 @@ describe('connector enroll (CLI)', () => {
   }
 
   beforeAll(async () => {
-    operator = await createNatsOperator(['MLR']);
-    nats = await startNats({ dir: join(dir, 'nats'), operator });
-    prisma = createPrismaClient(infra.postgres!.databaseUrl, { maxConnections: 2 });
-    tenantId = (await prisma.tenant.create({ data: { name: 'Acme', slug: `cli-enrol-${suffix}` } })).id;
-    client = ClientProxyFactory.create({
-      transport: Transport.NATS,
-      options: {
-        servers: [infra.nats!.url],
-        user: infra.nats!.servicesUser.user,
-        pass: infra.nats!.servicesUser.password,
-      },
-    });
+    await addDovecotUser(join(infra.dir, 'dovecot'), { name: MAILBOX, password: `${MAILBOX}-password` });
+    await seedFolder(
+      infra.imap!,
+      MAILBOX,
+      'INBOX',
+      corpusMessages()
+        .slice(100, 112)
+        .map((message) => ({ bytes: message.bytes })),
+    );
+    await platform.startPlatform();
+    gatewayUrl = `http://127.0.0.1:${platform.app('gateway').port}`;
+    tenantId = (
+      await platform.prisma.tenant.create({
+        data: { name: 'Acme', slug: `cli-enrol-${suffix}`, mlrEnabled: true, enabledAt: new Date(), enabledBy: 'e2e' },
+      })
+    ).id;
+    client = ClientProxyFactory.create({ transport: Transport.NATS, options: servicesNatsClientOptions(infra) });
     await client.connect();
-    const account = operator.accounts['MLR']!;
-    const logDir = join(dir, 'logs');
-    apps.push(
-      await startApp({
-        app: 'licensing',
-        env: {
-          ...infra.serviceEnv,
-          LICENSING_NATS_ACCOUNT_PUBLIC_KEY: account.publicKey,
-          LICENSING_NATS_ACCOUNT_SIGNING_SEED: account.signingSeed,
-        },
-        logDir,
-      }),
-    );
-    // The gateway's health needs every service; enrolment needs only licensing.
-    const gateway = await startApp({ app: 'gateway', env: infra.serviceEnv, logDir, waitHealthy: false });
-    apps.push(gateway);
-    gatewayUrl = `http://127.0.0.1:${gateway.port}`;
-    await waitFor(
-      async () => {
-        const response = await fetch(`${gatewayUrl}/v1/enrolments`, { method: 'POST', body: '{}' }).catch(
-          () => undefined,
-        );
-        return response?.status === 400;
-      },
-      { what: 'the gateway to answer', timeoutMs: 60_000 },
-    );
-  }, 180_000);
+  }, 300_000);
 
   afterAll(async () => {
     await Promise.allSettled(connections.map((c) => c.close()));
-    await Promise.allSettled(apps.map((app) => app.stop()));
     await client?.close();
-    await prisma?.$disconnect();
-    await nats?.stop();
+    await platform.stop();
   });
 
   it('enrols with the master user: Receive As found, creds and key written 0600, NATS works for its tenant only', async () => {
     const created = await createConnector(`cli-a-${suffix}`);
     const imap = infra.imap!;
-    const configPath = preEnrolmentConfig('a', { user: imap.masterUser.name, password: imap.masterUser.password });
+    healthPortA = await freePort();
+    const configPath = preEnrolmentConfig(
+      'a',
+      { user: imap.masterUser.name, password: imap.masterUser.password },
+      { health: { port: healthPortA } },
+    );
     const result = await cli([
       'enroll',
       '--config',
@@ -185,12 +177,12 @@ describe('connector enroll (CLI)', () => {
     expect(statSync(join(config.stateDir, 'tenant.key')).mode & 0o777).toBe(0o600);
     expect(readFileSync(credsFile, 'utf8')).toMatch(/BEGIN NATS USER JWT[\s\S]*BEGIN USER NKEY SEED/);
 
-    const row = await prisma.connector.findUniqueOrThrow({ where: { id: created.connector.id } });
+    const row = await platform.prisma.connector.findUniqueOrThrow({ where: { id: created.connector.id } });
     expect(row).toMatchObject({ receiveAs: 'yes', capabilityWarnings: [] });
 
-    // The creds it wrote open the NATS server, for its own tenant only.
+    // The creds it wrote open the platform's NATS, for its own tenant only.
     const connection = await connectMessaging({
-      servers: nats.info.url,
+      servers: infra.nats!.url,
       name: 'enrolled',
       credentials: { kind: 'creds', creds: readFileSync(credsFile, 'utf8') },
       inboxPrefix: tenantInboxPrefix(tenantId),
@@ -203,7 +195,14 @@ describe('connector enroll (CLI)', () => {
         if (error?.name === 'PermissionViolationError') violations.push(`${error.operation} ${error.subject}`);
       }
     })();
-    connection.nc.publish(subjects.objects(tenantId), 'own');
+    // Its tenant's calls are answered (the reply comes back under its tenant's inbox) ...
+    const status = await tenantCallClient(connection).request(
+      'tenant.status',
+      tenantCallSubjects['tenant.status'](tenantId),
+      { tenantId },
+    );
+    expect(status).toMatchObject({ ok: true, value: { tenantId, mlrEnabled: true, backupAllowed: true } });
+    // ... another tenant's subjects are refused by the server.
     connection.nc.publish(subjects.objects('globex'), 'other');
     await connection.nc.flush();
     await waitFor(() => violations.length > 0, { what: 'the permission violation', timeoutMs: 5_000 });
@@ -221,6 +220,44 @@ describe('connector enroll (CLI)', () => {
     ]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already used/);
+  });
+
+  it('the enrolled connector, with only the creds file enrolment wrote, backs up its mailbox on the platform', async () => {
+    const configPath = join(dir, 'a', 'connector.json');
+    const config = loadConnectorConfig(configPath);
+    // What enrolment wrote is all it has: no password anywhere in its configuration.
+    expect(config.nats).toEqual({ url: infra.nats!.url, credsFile: join(dir, 'a', 'state', 'nats.creds') });
+    await platform.startConnector(configPath, healthPortA);
+
+    const planId = await platform.createPlan(tenantId, {
+      name: `enid-${suffix}`,
+      connectorId: config.connectorId,
+      mailboxes: { kind: 'list', mailboxes: [MAILBOX] },
+    });
+    const job = await platform.waitForJob(tenantId, await platform.runPlan(tenantId, planId), {
+      timeoutMs: 180_000,
+    });
+    expect(job.errors ?? []).toEqual([]);
+    expect(job.state).toBe('succeeded');
+    expect(job.counters.seen).toBe(12);
+    expect(job.counters.new + job.counters.deduplicated).toBe(12);
+    expect(job.counters.failed).toBe(0);
+
+    // Stored and indexed under the tenant's own key: the search through the gateway finds exactly
+    // the messages Dovecot serves.
+    const keys = loadTenantKeys(join(config.stateDir, 'tenant.key'));
+    const served = [...(await fetchFolder(infra.imap!, MAILBOX, 'INBOX')).values()].map((m) =>
+      contentId(keys, m.bytes),
+    );
+    const found = await platform.http<SearchResult>('POST', `/v1/tenants/${tenantId}/search`, {
+      mailboxes: [MAILBOX],
+      limit: 100,
+    });
+    expect(found.status).toBe(200);
+    expect(found.body.items.map((hit) => hit.contentId).sort()).toEqual([...served].sort());
+    expect(found.body.items.every((hit) => hit.mailbox === MAILBOX && hit.folder === 'INBOX')).toBe(true);
+    const objects = await platform.prisma.storedObject.count({ where: { tenantId, contentId: { in: served } } });
+    expect(objects).toBe(new Set(served).size);
   });
 
   it('records "no" with the warning when the service account cannot open other mailboxes, and imports the key from a recovery kit', async () => {
@@ -253,7 +290,7 @@ describe('connector enroll (CLI)', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/wrong passphrase/);
     expect(
-      (await prisma.connector.findUniqueOrThrow({ where: { id: created.connector.id } })).enrolmentTokenUsedAt,
+      (await platform.prisma.connector.findUniqueOrThrow({ where: { id: created.connector.id } })).enrolmentTokenUsedAt,
     ).toBeNull();
 
     const result = await cli(args, { MLR_RECOVERY_PASSPHRASE: PASSPHRASE });
@@ -264,13 +301,13 @@ describe('connector enroll (CLI)', () => {
     expect(result.stdout).toMatch(/Imported the tenant key [0-9a-f]{16} from the recovery kit/);
     const keyA = readFileSync(join(dir, 'a', 'state', 'tenant.key'), 'utf8');
     expect(readFileSync(join(dir, 'b', 'state', 'tenant.key'), 'utf8')).toBe(keyA);
-    const row = await prisma.connector.findUniqueOrThrow({ where: { id: created.connector.id } });
+    const row = await platform.prisma.connector.findUniqueOrThrow({ where: { id: created.connector.id } });
     expect(row).toMatchObject({ receiveAs: 'no', capabilityWarnings: [CAPABILITY_WARNINGS.notFullAdministrator] });
   });
 
   it('refuses an expired token through the gateway, saying so, and writes nothing', async () => {
     const created = await createConnector(`cli-c-${suffix}`);
-    await prisma.connector.update({
+    await platform.prisma.connector.update({
       where: { id: created.connector.id },
       data: { enrolmentTokenExpiresAt: new Date(Date.now() - 1_000) },
     });

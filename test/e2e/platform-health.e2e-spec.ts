@@ -1,14 +1,12 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { connectorPermissions } from '@mlr/contracts';
 import {
   PLATFORM_SERVICES,
   REPO_ROOT,
   fetchHealth,
   freePort,
-  addNatsUsers,
+  provisionConnector,
   startApp,
   type RunningApp,
 } from '@mlr/testing';
@@ -29,35 +27,16 @@ describe('the platform starts, reports healthy and stops cleanly', () => {
     for (const app of started) apps.set(app.name, app);
     apps.set('gateway', await startApp({ app: 'gateway', env: infra.serviceEnv, logDir }));
 
-    // The connector: a scoped NATS user of its tenant, the IMAP service account, a config file.
-    const nats = infra.nats!;
-    const imap = infra.imap!;
-    await addNatsUsers(infra, [
-      { user: 'acme-imap-1', password: 'connector-secret', permissions: connectorPermissions('acme', 'imap-1') },
-    ]);
+    // The connector: its own NATS user (a JWT with its tenant's permissions), the IMAP service
+    // account, a config file.
     const healthPort = await freePort();
-    const configFile = join(logDir, 'connector.json');
-    mkdirSync(join(logDir, 'connector-state'), { recursive: true });
-    writeFileSync(join(logDir, 'connector-state', 'tenant.key'), `${randomBytes(32).toString('hex')}\n`, {
-      mode: 0o600,
+    const { configFile } = await provisionConnector(infra, {
+      tenantId: 'e2e-health',
+      connectorId: 'imap-1',
+      dir: join(logDir, 'connector'),
+      mailboxes: ['alice', 'bob'],
+      healthPort,
     });
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        tenantId: 'acme',
-        connectorId: 'imap-1',
-        nats: { url: nats.url, user: 'acme-imap-1', password: 'connector-secret' },
-        source: {
-          kind: 'imap',
-          host: imap.host,
-          port: imap.port,
-          serviceAccount: { user: imap.masterUser.name, password: imap.masterUser.password },
-          mailboxes: [{ address: 'alice' }, { address: 'bob' }],
-        },
-        stateDir: join(logDir, 'connector-state'),
-        health: { port: healthPort },
-      }),
-    );
     apps.set(
       'connector',
       await startApp({ app: 'connector', args: ['run', '--config', configFile], env: {}, logDir, port: healthPort }),

@@ -10,7 +10,7 @@ import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microse
 import pg from 'pg';
 import { firstValueFrom, timeout } from 'rxjs';
 import { searchRequestSchema, searchResultSchema, serviceSubject, type SearchResult } from '@mlr/contracts';
-import { REPO_ROOT, startApp, startInfrastructure } from '@mlr/testing';
+import { REPO_ROOT, servicesNatsClientOptions, startApp, startInfrastructure } from '@mlr/testing';
 import { toSearchFilter } from '../../apps/indexing/src/search/record-search.js';
 import { SEARCH_EFFECTIVE_CACHE_SIZE } from '../../apps/indexing/src/search/repositories/search.repository.js';
 import { searchStatement } from '../../apps/indexing/src/search/search-sql.js';
@@ -306,9 +306,8 @@ async function main(): Promise<void> {
     dir: join(dir, 'infra'),
     services: ['postgres', 'nats'],
   });
-  const nats = infra.nats;
   const databaseUrl = infra.postgres?.databaseUrl;
-  if (!nats || !databaseUrl) throw new Error('the benchmark needs PostgreSQL and NATS');
+  if (!infra.nats || !databaseUrl) throw new Error('the benchmark needs PostgreSQL and NATS');
   migrate(databaseUrl);
   // The planner settings the indexing service searches with, so that EXPLAIN shows the same plans.
   const pool = new pg.Pool({
@@ -347,10 +346,7 @@ async function main(): Promise<void> {
       logDir: join(dir, 'logs'),
     });
     stopApp = () => app.stop();
-    client = ClientProxyFactory.create({
-      transport: Transport.NATS,
-      options: { servers: [nats.url], user: nats.servicesUser.user, pass: nats.servicesUser.password },
-    });
+    client = ClientProxyFactory.create({ transport: Transport.NATS, options: servicesNatsClientOptions(infra) });
     await client.connect();
     const proxy = client;
     const search = async (criteria: Criteria): Promise<SearchResult> =>

@@ -7,6 +7,7 @@ export * from './infra/nats.js';
 export * from './infra/ceph.js';
 export * from './infra/dovecot.js';
 export * from './infra/local-infrastructure.js';
+export * from './nats-credentials.js';
 export * from './mail-fixtures.js';
 export * from './tenant-fixture.js';
 export * from './platform-runner.js';

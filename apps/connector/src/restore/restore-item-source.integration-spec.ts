@@ -8,6 +8,7 @@ import {
   type MessagingConnection,
   type Responder,
 } from '@mlr/messaging';
+import { servicesNatsCredentials } from '@mlr/testing';
 import { readAllItems, RestoreItemsError, TenantCallRestoreItemSource } from './restore-item-source.js';
 
 const TENANT = `items-it-${randomUUID().slice(0, 8)}`;
@@ -38,7 +39,7 @@ describe('TenantCallRestoreItemSource', () => {
     connection = await connectMessaging({
       servers: infra.nats!.url,
       name: 'restore-items-it',
-      credentials: { kind: 'userPassword', ...infra.nats!.servicesUser },
+      credentials: servicesNatsCredentials(infra),
     });
   });
 

@@ -5,7 +5,15 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connectorJobsConsumer, jobCommandSchema, STREAMS, type JobCommand } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
 import { connectMessaging, type MessagingConnection } from '@mlr/messaging';
-import { fetchHealth, mintAccessToken, REPO_ROOT, startApp, waitFor, type RunningApp } from '@mlr/testing';
+import {
+  fetchHealth,
+  mintAccessToken,
+  REPO_ROOT,
+  servicesNatsCredentials,
+  startApp,
+  waitFor,
+  type RunningApp,
+} from '@mlr/testing';
 
 /** The plans and jobs API over HTTP, through the gateway to a real scheduling service. */
 describe('gateway: backup plans and jobs API', () => {
@@ -32,7 +40,7 @@ describe('gateway: backup plans and jobs API', () => {
     messaging = await connectMessaging({
       servers: nats.url,
       name: 'gateway-test',
-      credentials: { kind: 'userPassword', user: nats.servicesUser.user, password: nats.servicesUser.password },
+      credentials: servicesNatsCredentials(infra),
     });
     apps.push(await startApp({ app: 'scheduling', env: { ...infra.serviceEnv, SCHEDULING_TICK_MS: '500' }, logDir }));
     // Licensing answers what a tenant admin may reach and keeps the audit trail.

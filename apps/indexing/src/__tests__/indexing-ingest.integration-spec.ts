@@ -10,7 +10,7 @@ import {
   Publisher,
   type MessagingConnection,
 } from '@mlr/messaging';
-import { REPO_ROOT, startApp, waitFor, type RunningApp } from '@mlr/testing';
+import { REPO_ROOT, servicesNatsCredentials, startApp, waitFor, type RunningApp } from '@mlr/testing';
 import type { Subscription } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { aStoredRecord } from '../../test/factories/stored-record.js';
@@ -97,7 +97,7 @@ beforeAll(async () => {
   messaging = await connectMessaging({
     servers: infra.nats.url,
     name: `indexing-it-${tenantId}`,
-    credentials: { kind: 'userPassword', ...infra.nats.servicesUser },
+    credentials: servicesNatsCredentials(infra),
   });
   // A core subscription sees every IndexedEvent published, including ones the stream deduplicates.
   subscription = messaging.nc.subscribe(subjects.indexed(tenantId), {

@@ -12,7 +12,7 @@ import {
   type SignedLicence,
 } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
-import { REPO_ROOT, startApp, waitFor, type RunningApp } from '@mlr/testing';
+import { REPO_ROOT, servicesNatsClientOptions, startApp, waitFor, type RunningApp } from '@mlr/testing';
 import { testVendor } from './licence-factory.js';
 
 const DAY = 86_400_000;
@@ -65,11 +65,7 @@ describe('licensing service', () => {
     prisma = createPrismaClient(infra.postgres!.databaseUrl, { maxConnections: 2 });
     client = ClientProxyFactory.create({
       transport: Transport.NATS,
-      options: {
-        servers: [infra.nats!.url],
-        user: infra.nats!.servicesUser.user,
-        pass: infra.nats!.servicesUser.password,
-      },
+      options: servicesNatsClientOptions(infra),
     });
     await client.connect();
     app = await startApp({

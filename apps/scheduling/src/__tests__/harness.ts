@@ -24,7 +24,7 @@ import {
   Publisher,
   type MessagingConnection,
 } from '@mlr/messaging';
-import type { LocalInfrastructure } from '@mlr/testing';
+import { servicesNatsClientOptions, servicesNatsCredentials, type LocalInfrastructure } from '@mlr/testing';
 
 /** A tenant id no other test file uses. */
 export const uniqueTenant = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
@@ -58,11 +58,11 @@ export async function openHarness(infra: LocalInfrastructure): Promise<Harness> 
   const messaging = await connectMessaging({
     servers: nats.url,
     name: 'scheduling-test',
-    credentials: { kind: 'userPassword', user: nats.servicesUser.user, password: nats.servicesUser.password },
+    credentials: servicesNatsCredentials(infra),
   });
   const client = ClientProxyFactory.create({
     transport: Transport.NATS,
-    options: { servers: [nats.url], user: nats.servicesUser.user, pass: nats.servicesUser.password },
+    options: servicesNatsClientOptions(infra),
   });
   await client.connect();
   const publisher = new Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>(messaging, {

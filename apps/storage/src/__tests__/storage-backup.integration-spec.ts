@@ -16,7 +16,7 @@ import {
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
 import { connectMessaging, platformValidator, Publisher, type MessagingConnection } from '@mlr/messaging';
 import { createS3ObjectStore, messageObjectKey, type ObjectStore } from '@mlr/objectstore';
-import { REPO_ROOT, startApp, type RunningApp } from '@mlr/testing';
+import { REPO_ROOT, servicesNatsCredentials, startApp, type RunningApp } from '@mlr/testing';
 import type { JetStreamManager, MsgRequest } from '@nats-io/jetstream';
 import { buildObjectCommit } from './object-commit.factory.js';
 
@@ -70,7 +70,7 @@ describe('storage backup path', () => {
     messaging = await connectMessaging({
       servers: infra.nats!.url,
       name: `storage-it-${tenantId}`,
-      credentials: { kind: 'userPassword', ...infra.nats!.servicesUser },
+      credentials: servicesNatsCredentials(infra),
     });
     jsm = await messaging.manager();
     publisher = new Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>(messaging, {

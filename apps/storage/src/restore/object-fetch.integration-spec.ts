@@ -2,17 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  FETCH_MAX_BYTES,
-  connectorPermissions,
-  tenantCallSubjects,
-  tenantInboxPrefix,
-  type TenantCalls,
-} from '@mlr/contracts';
+import { FETCH_MAX_BYTES, tenantCallSubjects, tenantInboxPrefix, type TenantCalls } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
 import { connectMessaging, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
 import { createS3ObjectStore, messageObjectKey, type ObjectStore } from '@mlr/objectstore';
-import { addNatsUsers, REPO_ROOT, startApp, type RunningApp } from '@mlr/testing';
+import { connectorNatsCreds, REPO_ROOT, servicesNatsCredentials, startApp, type RunningApp } from '@mlr/testing';
 
 type LogEntry = Record<string, unknown> & { msg?: string };
 type FetchRequest = TenantCalls['objects.fetch']['request'];
@@ -58,11 +52,13 @@ describe('storage objects.fetch', () => {
     };
   }
 
-  async function connectAs(tenantId: string, user: string, password: string): Promise<MessagingConnection> {
+  /** A connector of `tenantId` with the credentials enrolment gives it. */
+  async function connectAs(tenantId: string, connectorId: string): Promise<MessagingConnection> {
+    const { creds } = await connectorNatsCreds(infra, tenantId, connectorId);
     return connectMessaging({
       servers: infra.nats!.url,
-      name: user,
-      credentials: { kind: 'userPassword', user, password },
+      name: `${tenantId}-${connectorId}`,
+      credentials: { kind: 'creds', creds },
       inboxPrefix: tenantInboxPrefix(tenantId),
     });
   }
@@ -86,17 +82,12 @@ describe('storage objects.fetch', () => {
         row(tenantA, lost.contentId, `${tenantA}/never-written/${suffix}`, 10_000),
       ],
     });
-    const password = randomBytes(12).toString('hex');
-    await addNatsUsers(infra, [
-      { user: `${tenantA}-c1`, password, permissions: connectorPermissions(tenantA, 'c1') },
-      { user: `${tenantB}-c1`, password, permissions: connectorPermissions(tenantB, 'c1') },
-    ]);
-    connectorA = await connectAs(tenantA, `${tenantA}-c1`, password);
-    connectorB = await connectAs(tenantB, `${tenantB}-c1`, password);
+    connectorA = await connectAs(tenantA, 'c1');
+    connectorB = await connectAs(tenantB, 'c1');
     services = await connectMessaging({
       servers: infra.nats!.url,
       name: `fetch-it-services-${suffix}`,
-      credentials: { kind: 'userPassword', ...infra.nats!.servicesUser },
+      credentials: servicesNatsCredentials(infra),
     });
   });
 

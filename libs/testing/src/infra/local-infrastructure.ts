@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localTokenIssuer, tokenVerificationEnv, type LocalTokenIssuer } from '../access-tokens.js';
 import { startCeph } from './ceph.js';
 import { startDovecot, type ImapInfo } from './dovecot.js';
-import { reloadNatsAccounts, startNats, type NatsUser } from './nats.js';
+import { createNatsOperator, natsUserCreds, startNats, type NatsOperator, type NatsOperatorAccount } from './nats.js';
 import { createDatabase, startPostgres } from './postgres.js';
 import { readJson, writeJson } from './process.js';
 import type { ServiceHandle } from './types.js';
@@ -15,12 +16,21 @@ export const ALL_SERVICES: readonly InfraService[] = ['postgres', 'nats', 's3', 
 export interface LocalInfrastructure {
   dir: string;
   postgres?: { host: string; port: number; adminUrl: string; databaseUrl: string; database: string };
+  /** NATS in operator (JWT) mode: every user is a JWT signed by an account key, plus its own seed. */
   nats?: {
     url: string;
     monitorPort: number;
-    /** The services account; tenant connector users are added to it with scoped permissions. */
+    /** The platform account's name; services and connectors (tenant-scoped JWTs) are its users. */
     account: string;
-    servicesUser: { user: string; password: string };
+    /** The platform account (`A…`) and the seed of its signing key (`SA…`): connector JWTs are signed with it. */
+    accountPublicKey: string;
+    accountSigningSeed: string;
+    /** Seed of the operator's signing key (`SO…`): re-signs the account JWT (user revocations). */
+    operatorSigningSeed: string;
+    /** `.creds` file (0600) of the services' user: the whole platform account, no limits. */
+    servicesCredsFile: string;
+    /** `.creds` file (0600) of a user of the system account (`$SYS.REQ.CLAIMS.UPDATE`). */
+    systemCredsFile: string;
   };
   s3?: { endpoint: string; region: string; accessKey: string; secretKey: string; bucket: string };
   imap?: ImapInfo;
@@ -35,11 +45,19 @@ export interface StartedInfrastructure {
   stop(): Promise<void>;
 }
 
+/** NATS keys and credentials, created once per infrastructure directory. */
+interface NatsSecrets {
+  operator: NatsOperator;
+  servicesCreds: string;
+  systemCreds: string;
+}
+
 interface Secrets {
-  natsServicesPassword: string;
   s3AccessKey: string;
   s3SecretKey: string;
   imapMasterPassword: string;
+  /** Absent in secrets files written before NATS ran in operator mode: created then. */
+  nats?: NatsSecrets;
 }
 
 export const SERVICES_ACCOUNT = 'MLR';
@@ -48,24 +66,48 @@ export const DEMO_IMAP_USERS = [
   { name: 'bob', password: 'bob-password' },
 ];
 
-function secretsFor(dir: string): Secrets {
-  const file = join(dir, 'secrets.json');
-  const existing = readJson<Secrets>(file);
-  if (existing) return existing;
-  const token = (bytes: number) => randomBytes(bytes).toString('hex');
-  const secrets: Secrets = {
-    natsServicesPassword: token(16),
-    s3AccessKey: `MLR${token(8).toUpperCase()}`,
-    s3SecretKey: token(20),
-    imapMasterPassword: token(12),
-  };
-  writeJson(file, secrets);
-  return secrets;
+function platformAccount(operator: NatsOperator): NatsOperatorAccount {
+  const account = operator.accounts[SERVICES_ACCOUNT];
+  if (!account) throw new Error(`the NATS operator set-up has no ${SERVICES_ACCOUNT} account`);
+  return account;
+}
+
+async function createNatsSecrets(): Promise<NatsSecrets> {
+  const operator = await createNatsOperator([SERVICES_ACCOUNT]);
+  const services = await natsUserCreds(platformAccount(operator), 'mlr-services');
+  const system = await natsUserCreds(operator.system, 'mlr-system');
+  return { operator, servicesCreds: services.creds, systemCreds: system.creds };
 }
 
 /**
- * Starts (or reuses, when already running from the same `dir`) PostgreSQL, NATS with JetStream and
- * accounts, Ceph RGW (S3) and Dovecot (IMAP), in parallel. Safe to call twice.
+ * The directory's secrets, created on first use and kept (the same keys across restarts and reuse,
+ * so JetStream data and minted credentials stay valid). The file holds seeds: owner-only.
+ */
+async function secretsFor(dir: string): Promise<Secrets & { nats: NatsSecrets }> {
+  const file = join(dir, 'secrets.json');
+  const existing = readJson<Secrets>(file);
+  const token = (bytes: number) => randomBytes(bytes).toString('hex');
+  const secrets = {
+    s3AccessKey: existing?.s3AccessKey ?? `MLR${token(8).toUpperCase()}`,
+    s3SecretKey: existing?.s3SecretKey ?? token(20),
+    imapMasterPassword: existing?.imapMasterPassword ?? token(12),
+    nats: existing?.nats ?? (await createNatsSecrets()),
+  };
+  if (JSON.stringify(existing) !== JSON.stringify(secrets)) writeJson(file, secrets);
+  chmodSync(file, 0o600);
+  return secrets;
+}
+
+/** Writes `content` to `file` (owner-only) unless it already holds exactly that. */
+function writeSecretFile(file: string, content: string): void {
+  if (!existsSync(file) || readFileSync(file, 'utf8') !== content) writeFileSync(file, content, { mode: 0o600 });
+  chmodSync(file, 0o600);
+}
+
+/**
+ * Starts (or reuses, when already running from the same `dir`) PostgreSQL, NATS with JetStream in
+ * operator mode (a system account `SYS` and the platform account `MLR`), Ceph RGW (S3) and Dovecot
+ * (IMAP), in parallel. Safe to call twice.
  */
 export async function startInfrastructure(options: {
   dir: string;
@@ -73,10 +115,10 @@ export async function startInfrastructure(options: {
   imapUsers?: Array<{ name: string; password: string }>;
 }): Promise<StartedInfrastructure> {
   const wanted = new Set(options.services ?? ALL_SERVICES);
-  const secrets = secretsFor(options.dir);
+  mkdirSync(options.dir, { recursive: true });
+  const secrets = await secretsFor(options.dir);
   const handles: Array<ServiceHandle<unknown>> = [];
   const infra: LocalInfrastructure = { dir: options.dir, tokens: localTokenIssuer(options.dir), serviceEnv: {} };
-  const servicesUser = { user: 'mlr-services', password: secrets.natsServicesPassword };
 
   const starts: Array<Promise<void>> = [];
   if (wanted.has('postgres')) {
@@ -96,20 +138,25 @@ export async function startInfrastructure(options: {
     );
   }
   if (wanted.has('nats')) {
+    const natsDir = join(options.dir, 'nats');
+    const { operator } = secrets.nats;
+    const account = platformAccount(operator);
     starts.push(
-      startNats({
-        dir: join(options.dir, 'nats'),
-        // Users added later (connectors) are kept when a running server is reused or restarted.
-        accounts: {
-          [SERVICES_ACCOUNT]: { jetstream: true, users: [servicesUser, ...registeredNatsUsers(options.dir)] },
-        },
-      }).then((handle) => {
+      startNats({ dir: natsDir, operator }).then((handle) => {
         handles.push(handle);
+        const servicesCredsFile = join(natsDir, 'services.creds');
+        const systemCredsFile = join(natsDir, 'system.creds');
+        writeSecretFile(servicesCredsFile, secrets.nats.servicesCreds);
+        writeSecretFile(systemCredsFile, secrets.nats.systemCreds);
         infra.nats = {
           url: handle.info.url,
           monitorPort: handle.info.monitorPort,
           account: SERVICES_ACCOUNT,
-          servicesUser,
+          accountPublicKey: account.publicKey,
+          accountSigningSeed: account.signingSeed,
+          operatorSigningSeed: operator.operatorSigningSeed,
+          servicesCredsFile,
+          systemCredsFile,
         };
       }),
     );
@@ -156,7 +203,15 @@ export async function startInfrastructure(options: {
     ...tokenVerificationEnv(infra.tokens),
     ...(infra.postgres ? { DATABASE_URL: infra.postgres.databaseUrl } : {}),
     ...(infra.nats
-      ? { NATS_URL: infra.nats.url, NATS_USER: servicesUser.user, NATS_PASSWORD: servicesUser.password }
+      ? {
+          NATS_URL: infra.nats.url,
+          NATS_CREDS: infra.nats.servicesCredsFile,
+          // Licensing mints connector JWTs at enrolment and revokes them through the system account.
+          LICENSING_NATS_ACCOUNT_PUBLIC_KEY: infra.nats.accountPublicKey,
+          LICENSING_NATS_ACCOUNT_SIGNING_SEED: infra.nats.accountSigningSeed,
+          LICENSING_NATS_OPERATOR_SIGNING_SEED: infra.nats.operatorSigningSeed,
+          LICENSING_NATS_SYSTEM_CREDS: infra.nats.systemCredsFile,
+        }
       : {}),
     ...(infra.s3
       ? {
@@ -175,26 +230,6 @@ export async function startInfrastructure(options: {
 /** Reads what `startInfrastructure` wrote for a running local infrastructure. */
 export function readInfrastructure(dir: string): LocalInfrastructure | undefined {
   return readJson<LocalInfrastructure>(join(dir, 'infra.json'));
-}
-
-function registeredNatsUsers(dir: string): NatsUser[] {
-  return readJson<NatsUser[]>(join(dir, 'nats-users.json')) ?? [];
-}
-
-/**
- * Adds NATS users (e.g. connectors with tenant-scoped permissions) to the services account of a
- * running local infrastructure. Users added earlier are kept: the account is rewritten with all of
- * them and the server reloads its configuration.
- */
-export async function addNatsUsers(infra: LocalInfrastructure, users: NatsUser[]): Promise<void> {
-  if (!infra.nats) throw new Error('the local infrastructure runs no NATS server');
-  const registryFile = join(infra.dir, 'nats-users.json');
-  const registered = new Map(registeredNatsUsers(infra.dir).map((user) => [user.user, user]));
-  for (const user of users) registered.set(user.user, user);
-  writeJson(registryFile, [...registered.values()]);
-  await reloadNatsAccounts(join(infra.dir, 'nats'), {
-    [infra.nats.account]: { jetstream: true, users: [infra.nats.servicesUser, ...registered.values()] },
-  });
 }
 
 /** The part of the infrastructure a caller needs, or a clear error when it was not started. */

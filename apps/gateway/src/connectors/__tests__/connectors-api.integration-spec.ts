@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { createAccount, createUser } from '@nats-io/nkeys';
+import { createUser } from '@nats-io/nkeys';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
 import { fetchHealth, mintAccessToken, REPO_ROOT, startApp, waitFor, type RunningApp } from '@mlr/testing';
@@ -54,18 +54,8 @@ describe('gateway: connectors and enrolment API', () => {
     for (const id of [tenantId, otherTenant]) {
       await prisma.tenant.create({ data: { id, name: id, slug: id, mlrEnabled: true } });
     }
-    const account = createAccount();
-    apps.push(
-      await startApp({
-        app: 'licensing',
-        env: {
-          ...infra.serviceEnv,
-          LICENSING_NATS_ACCOUNT_PUBLIC_KEY: account.getPublicKey(),
-          LICENSING_NATS_ACCOUNT_SIGNING_SEED: new TextDecoder().decode(createAccount().getSeed()),
-        },
-        logDir,
-      }),
-    );
+    // The local infrastructure's environment gives licensing the platform account's signing key.
+    apps.push(await startApp({ app: 'licensing', env: infra.serviceEnv, logDir }));
     const gateway = await startApp({ app: 'gateway', env: infra.serviceEnv, logDir, waitHealthy: false });
     apps.push(gateway);
     await waitFor(async () => (await fetchHealth(gateway.port)).body?.checks?.['service:licensing']?.ok === true, {

@@ -12,7 +12,7 @@ import {
   type ServiceErrorReply,
 } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
-import { REPO_ROOT, startApp, type RunningApp } from '@mlr/testing';
+import { REPO_ROOT, servicesNatsClientOptions, startApp, type RunningApp } from '@mlr/testing';
 import { aRecord, insertRecords, resultOrder, type StoredSpec } from '../../search/__tests__/search-fixtures.js';
 
 /** `records.resolve` over NATS against a real indexing service and PostgreSQL. */
@@ -100,11 +100,7 @@ beforeAll(async () => {
     ),
   );
   app = await startApp({ app: 'indexing', env: { ...infra.serviceEnv, LOG_LEVEL: 'info' }, logDir });
-  const nats = infra.nats;
-  client = ClientProxyFactory.create({
-    transport: Transport.NATS,
-    options: { servers: [nats.url], user: nats.servicesUser.user, pass: nats.servicesUser.password },
-  });
+  client = ClientProxyFactory.create({ transport: Transport.NATS, options: servicesNatsClientOptions(infra) });
   await client.connect();
 }, 120_000);
 

@@ -12,7 +12,7 @@ import {
   type ServiceErrorReply,
 } from '@mlr/contracts';
 import type { PrismaClient } from '@mlr/db';
-import type { LocalInfrastructure } from '@mlr/testing';
+import { servicesNatsClientOptions, type LocalInfrastructure } from '@mlr/testing';
 
 /** One index record as a search test writes it (the columns searches look at). */
 export interface RecordSpec {
@@ -140,11 +140,7 @@ export class SearchClient {
   private constructor(private readonly client: ClientProxy) {}
 
   static async connect(infra: LocalInfrastructure): Promise<SearchClient> {
-    const nats = infra.nats!;
-    const client = ClientProxyFactory.create({
-      transport: Transport.NATS,
-      options: { servers: [nats.url], user: nats.servicesUser.user, pass: nats.servicesUser.password },
-    });
+    const client = ClientProxyFactory.create({ transport: Transport.NATS, options: servicesNatsClientOptions(infra) });
     await client.connect();
     return new SearchClient(client);
   }

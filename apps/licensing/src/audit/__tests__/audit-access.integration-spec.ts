@@ -6,7 +6,7 @@ import { firstValueFrom, timeout } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { serviceSubject, type AuditEventInput, type ServiceCalls, type ServiceVerb } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
-import { REPO_ROOT, startApp, type RunningApp } from '@mlr/testing';
+import { REPO_ROOT, servicesNatsClientOptions, startApp, type RunningApp } from '@mlr/testing';
 
 /** The licensing service's `tenants.access`, `audit.record` and `audit.list`, over real NATS and PostgreSQL. */
 describe('licensing: tenant access and the audit trail', () => {
@@ -49,11 +49,7 @@ describe('licensing: tenant access and the audit trail', () => {
     for (const id of [tenant, other]) await prisma.tenant.create({ data: { id, name: id, slug: id } });
     client = ClientProxyFactory.create({
       transport: Transport.NATS,
-      options: {
-        servers: [infra.nats!.url],
-        user: infra.nats!.servicesUser.user,
-        pass: infra.nats!.servicesUser.password,
-      },
+      options: servicesNatsClientOptions(infra),
     });
     await client.connect();
     app = await startApp({ app: 'licensing', env: infra.serviceEnv, logDir });

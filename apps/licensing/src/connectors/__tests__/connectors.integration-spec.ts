@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { createAccount, createUser } from '@nats-io/nkeys';
+import { createUser, fromSeed } from '@nats-io/nkeys';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
 import { firstValueFrom, timeout } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -14,19 +14,16 @@ import {
   type ServiceVerb,
 } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
-import { REPO_ROOT, startApp, type RunningApp } from '@mlr/testing';
+import { REPO_ROOT, servicesNatsClientOptions, startApp, type RunningApp } from '@mlr/testing';
 import { decodeUserJwt } from '../connector-jwt.js';
 import { hashEnrolmentToken } from '../enrolment-token.js';
 
-const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const suffix = randomBytes(3).toString('hex');
 
 /** The licensing service as its own process: connectors, their single-use tokens and enrolment. */
 describe('connector enrolment (licensing service)', () => {
   const infra = inject('infra');
   const logDir = mkdtempSync(join(REPO_ROOT, 'tmp', 'licensing-connectors-'));
-  const account = createAccount();
-  const signingKey = createAccount();
   let app: RunningApp;
   let prisma: PrismaClient;
   let client: ClientProxy;
@@ -64,22 +61,11 @@ describe('connector enrolment (licensing service)', () => {
     tenantId = (await prisma.tenant.create({ data: { name: 'Acme', slug: `enrol-${suffix}` } })).id;
     client = ClientProxyFactory.create({
       transport: Transport.NATS,
-      options: {
-        servers: [infra.nats!.url],
-        user: infra.nats!.servicesUser.user,
-        pass: infra.nats!.servicesUser.password,
-      },
+      options: servicesNatsClientOptions(infra),
     });
     await client.connect();
-    app = await startApp({
-      app: 'licensing',
-      env: {
-        ...infra.serviceEnv,
-        LICENSING_NATS_ACCOUNT_PUBLIC_KEY: account.getPublicKey(),
-        LICENSING_NATS_ACCOUNT_SIGNING_SEED: text(signingKey.getSeed()),
-      },
-      logDir,
-    });
+    // The local infrastructure's environment names the platform account and its signing key.
+    app = await startApp({ app: 'licensing', env: infra.serviceEnv, logDir });
   }, 120_000);
 
   afterAll(async () => {
@@ -110,8 +96,9 @@ describe('connector enrolment (licensing service)', () => {
     const claims = decodeUserJwt(enrolled.userJwt);
     const permissions = connectorPermissions(tenantId, created.connector.id);
     expect(claims.sub).toBe(key.getPublicKey());
-    expect(claims.iss).toBe(signingKey.getPublicKey());
-    expect(claims.nats.issuer_account).toBe(account.getPublicKey());
+    const nats = infra.nats!;
+    expect(claims.iss).toBe(fromSeed(new TextEncoder().encode(nats.accountSigningSeed)).getPublicKey());
+    expect(claims.nats.issuer_account).toBe(nats.accountPublicKey);
     expect(claims.nats.pub?.allow).toEqual(permissions.publish);
     expect(claims.nats.sub?.allow).toEqual(permissions.subscribe);
 
