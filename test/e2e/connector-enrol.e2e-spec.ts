@@ -11,6 +11,7 @@ import {
   subjects,
   tenantCallSubjects,
   tenantInboxPrefix,
+  type ConnectorView,
   type CreatedConnector,
   type SearchResult,
 } from '@mlr/contracts';
@@ -26,7 +27,7 @@ import {
   servicesNatsClientOptions,
   waitFor,
 } from '@mlr/testing';
-import { loadConnectorConfig } from '../../apps/connector/src/config/connector-config.js';
+import { loadConnectorConfig, natsCredentials } from '../../apps/connector/src/config/connector-config.js';
 import { loadTenantKeys } from '../../apps/connector/src/keys/key-file.js';
 import { PlatformFixture } from './support/platform-fixture.js';
 
@@ -327,5 +328,55 @@ describe('connector enroll (CLI)', () => {
     expect(result.stderr).toMatch(/expired on/);
     expect(readFileSync(configPath, 'utf8')).toBe(before);
     expect(() => statSync(join(dir, 'c', 'state', 'nats.creds'))).toThrow();
+  });
+
+  it('revoking a connector cuts its NATS credentials: the running agent stops saying why, its sibling keeps working', async () => {
+    const configA = loadConnectorConfig(join(dir, 'a', 'connector.json'));
+    const configB = loadConnectorConfig(join(dir, 'b', 'connector.json'));
+    const agent = platform.app('connector');
+
+    const revoked = await platform.http<ConnectorView>(
+      'POST',
+      `/v1/tenants/${tenantId}/connectors/${configA.connectorId}/revoke`,
+    );
+    expect(revoked.status).toBe(200);
+    expect(revoked.body.state).toBe('revoked');
+    expect(revoked.body.natsRevokedAt).not.toBeNull();
+
+    // The server closed the agent's connection and refuses its credentials: it stops, saying why.
+    const exit = await Promise.race([
+      agent.exited,
+      new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 60_000)),
+    ]);
+    expect(exit).toMatchObject({ code: 1 });
+    expect(readFileSync(agent.logFile, 'utf8')).toMatch(
+      /no longer accepts this connector's NATS credentials .*probably revoked/,
+    );
+    const refused = await connectMessaging({
+      servers: infra.nats!.url,
+      name: 'revoked-connector',
+      credentials: natsCredentials(configA),
+      inboxPrefix: tenantInboxPrefix(tenantId),
+    }).then(
+      async (connection) => {
+        await connection.close();
+        return 'connected';
+      },
+      (error: Error) => error.message,
+    );
+    expect(refused).toMatch(/authorization violation/i);
+
+    // Connector B of the same tenant still asks its tenant calls with its own credentials.
+    const b = await connectMessaging({
+      servers: infra.nats!.url,
+      name: 'connector-b',
+      credentials: natsCredentials(configB),
+      inboxPrefix: tenantInboxPrefix(tenantId),
+    });
+    connections.push(b);
+    const status = await tenantCallClient(b).request('tenant.status', tenantCallSubjects['tenant.status'](tenantId), {
+      tenantId,
+    });
+    expect(status).toMatchObject({ ok: true, value: { mlrEnabled: true } });
   });
 });

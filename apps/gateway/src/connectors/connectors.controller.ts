@@ -64,7 +64,10 @@ export class ConnectorsController {
     return this.services.call('licensing', 'connectors.get', parseHttp('path', connectorPath, params));
   }
 
-  /** Revokes the connector: its enrolment token can no longer be used. */
+  /**
+   * Revokes the connector: its enrolment token can no longer be used, it gets no more jobs, and its
+   * NATS credentials are revoked on the server (`natsRevokedAt` says when that took effect).
+   */
   @Post(':connectorId/revoke')
   @HttpCode(200)
   @Audited('connector.revoke')

@@ -166,6 +166,10 @@ export class NatsAccountRevoker {
     const claims = await this.accountClaims();
     const missing = missingRevocations(claims, keys);
     if (missing.length === 0) return { added: [] };
+    // JWT dates are whole seconds and the resolver keeps the newer JWT: issue ours a second later
+    // than the one it replaces, or a restart could prefer a preloaded JWT of the same second.
+    const wait = (claims.iat + 1) * 1000 - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const account = accountWithRevocations(claims, missing, this.clock());
     const jwt = await encodeAccount(claims.name, fromPublic(claims.sub), account, {
       algorithm: Algorithms.v2,
