@@ -83,6 +83,7 @@ describe('connector enroll (against a stand-in gateway)', () => {
       path: '/v1/enrolments',
       token: TOKEN,
       agentVersion: '9.9.9',
+      sourceKind: 'imap',
       capability: { receiveAs: 'no', warnings: [CAPABILITY_WARNINGS.notFullAdministrator] },
     });
     expect(sent['natsPublicKey']).toMatch(/^U[A-Z2-7]{55}$/);

@@ -95,6 +95,7 @@ export async function runEnrolCommand(options: EnrolCommandOptions): Promise<num
     natsPublicKey: key.getPublicKey(),
     capability: { receiveAs: capability.receiveAs, warnings: capability.warnings, checkedAt: capability.checkedAt },
     agentVersion: options.agentVersion,
+    sourceKind: config.source.kind,
   };
   const gateway = new GatewayClient({ url: options.gatewayUrl });
   const answer = await gateway.post<unknown>('/v1/enrolments', request);

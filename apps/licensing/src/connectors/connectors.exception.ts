@@ -20,6 +20,8 @@ const connectorErrors = defineDomainErrors({
     NAME_TAKEN: 'conflict',
     /** Another connector already enrolled with this NATS public key. */
     NATS_KEY_TAKEN: 'conflict',
+    /** The agent's mail source is not the kind the connector was created for. */
+    KIND_MISMATCH: 'conflict',
     /** This service has no NATS account signing key, so it cannot issue connector credentials. */
     SIGNING_KEY_NOT_CONFIGURED: 'conflict',
   },

@@ -132,6 +132,7 @@ const request = (token: string) => ({
   natsPublicKey: createUser().getPublicKey(),
   capability: { receiveAs: 'yes' as const, warnings: [], checkedAt: NOW.toISOString() },
   agentVersion: '1.0.0',
+  sourceKind: 'imap' as const,
 });
 
 async function refusalOf(promise: Promise<unknown>): Promise<ConnectorException> {
@@ -176,6 +177,27 @@ describe('ConnectorsService', () => {
     );
     expect(toServiceErrorReply(refusal)).toMatchObject({ code: 'invalid_request', field: 'natsPublicKey' });
     expect(repository.enrollCalls).toBe(0);
+  });
+
+  it('refuses an agent configured for another mail system without spending the token, and audits it', async () => {
+    const { connectors, repository, audit } = service();
+    const created = await connectors.create({ tenantId: 'acme', name: 'M365', kind: 'graph' }, 'admin');
+    const refusal = await refusalOf(connectors.enroll(request(created.enrolmentToken)));
+    expect(refusal.code).toBe(ConnectorErrorCode.KIND_MISMATCH);
+    expect(refusal.message).toBe(
+      `sourceKind: connector ${created.connector.id} was created for Microsoft 365 (Graph) (graph), but this agent is ` +
+        'configured for an IMAP server (imap); create a connector of kind imap for it. The token was not used',
+    );
+    expect(toServiceErrorReply(refusal)).toMatchObject({ code: 'conflict', field: 'sourceKind' });
+    expect(repository.enrollCalls).toBe(0);
+    expect(repository.rows[0]?.enrolmentTokenUsedAt).toBeNull();
+    expect(audit.record).toHaveBeenCalledWith(
+      expect.objectContaining({
+        action: 'connector.enroll',
+        outcome: 'denied',
+        detail: expect.objectContaining({ reason: 'KIND_MISMATCH' }),
+      }),
+    );
   });
 
   it('names the reason of a refusal: revoked before used before expired', async () => {

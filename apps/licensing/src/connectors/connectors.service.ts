@@ -116,6 +116,19 @@ export class ConnectorsService {
     }
     const now = this.clock.now();
     const tokenHash = hashEnrolmentToken(request.token);
+    // Checked before the token is taken: an agent set up for another mail system keeps the token usable.
+    const intended = await this.connectors.byTokenHash(tokenHash);
+    if (intended && intended.kind !== request.sourceKind && tokenUsable(intended, now)) {
+      const refusal = new ConnectorException(
+        ConnectorErrorCode.KIND_MISMATCH,
+        `sourceKind: connector ${intended.id} was created for ${KIND_LABELS[intended.kind]} (${intended.kind}), but this ` +
+          `agent is configured for ${KIND_LABELS[request.sourceKind]} (${request.sourceKind}); create a connector of kind ` +
+          `${request.sourceKind} for it. The token was not used`,
+        'sourceKind',
+      );
+      await this.recordEnrolment(intended, request, { denied: refusal });
+      throw refusal;
+    }
     let connector: ConnectorRecord | null;
     try {
       connector = await this.connectors.enroll({
@@ -279,3 +292,24 @@ function connectorNotFound(tenantId: string, connectorId: string): ConnectorExce
 function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'P2002';
 }
+
+/** A token that enrolment would take: not revoked, not used, not expired (a usable token's connector). */
+function tokenUsable(connector: ConnectorRecord, now: Date): boolean {
+  return (
+    !connector.revokedAt &&
+    !connector.enrolmentTokenUsedAt &&
+    connector.enrolmentTokenExpiresAt !== null &&
+    !isEnrolmentExpired(connector.enrolmentTokenExpiresAt, now)
+  );
+}
+
+/** The mail systems of the connector kinds, in words. */
+const KIND_LABELS: Record<ConnectorKind, string> = {
+  imap: 'an IMAP server',
+  graph: 'Microsoft 365 (Graph)',
+  pst: 'Outlook PST files',
+  outlook_profile: 'an Outlook profile',
+  mail_files: 'mail files',
+  domino: 'HCL Domino',
+  groupwise: 'GroupWise',
+};

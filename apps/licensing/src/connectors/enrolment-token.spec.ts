@@ -46,6 +46,7 @@ describe('enrolment tokens', () => {
       natsPublicKey: `U${'A'.repeat(55)}`,
       capability: { receiveAs: 'yes', warnings: [], checkedAt: '2026-11-24T10:00:00Z' },
       agentVersion: '0.1.0',
+      sourceKind: 'imap',
     };
     expect(enrolmentRequestSchema.safeParse(request).success).toBe(true);
     const bad = enrolmentRequestSchema.safeParse({ ...request, token: 'abc', natsPublicKey: 'SUAXXX' });

@@ -126,6 +126,8 @@ export const enrolmentRequestSchema = z.strictObject({
     ),
   capability: connectorCapabilitySchema,
   agentVersion: z.string().min(1).max(100),
+  /** The kind of mail source the agent is configured for: it must be the kind the connector was created for. */
+  sourceKind: z.enum(CONNECTOR_KINDS, { error: `sourceKind must be one of ${CONNECTOR_KINDS.join(', ')}` }),
 });
 export type EnrolmentRequest = z.infer<typeof enrolmentRequestSchema>;
 

@@ -47,6 +47,7 @@ describe('gateway: connectors and enrolment API', () => {
     natsPublicKey: createUser().getPublicKey(),
     capability: { receiveAs: 'unknown', warnings: [], checkedAt: new Date().toISOString() },
     agentVersion: '0.1.0-test',
+    sourceKind: 'imap',
   });
 
   beforeAll(async () => {
@@ -153,5 +154,21 @@ describe('gateway: connectors and enrolment API', () => {
     const refused = await http('POST', '/v1/enrolments', { body: enrolment(created.body.enrolmentToken) });
     expect(refused.status).toBe(403);
     expect(refused.body.message).toMatch(/revoked/);
+  });
+
+  it('refuses (409) an agent configured for another mail system than the connector, keeping the token usable', async () => {
+    const created = await http('POST', `/v1/tenants/${tenantId}/connectors`, {
+      token: adminToken,
+      body: { name: 'Exchange Online', kind: 'graph' },
+    });
+    const refused = await http('POST', '/v1/enrolments', { body: enrolment(created.body.enrolmentToken) });
+    expect(refused.status).toBe(409);
+    expect(refused.body.message).toMatch(
+      /created for Microsoft 365 \(Graph\).*configured for an IMAP server.*not used/,
+    );
+    const still = await http('GET', `/v1/tenants/${tenantId}/connectors/${created.body.connector.id}`, {
+      token: adminToken,
+    });
+    expect(still.body.state).toBe('awaiting_enrolment');
   });
 });

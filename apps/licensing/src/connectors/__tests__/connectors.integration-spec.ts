@@ -52,6 +52,7 @@ describe('connector enrolment (licensing service)', () => {
       checkedAt: new Date().toISOString(),
     },
     agentVersion: '0.1.0-test',
+    sourceKind: 'imap',
   });
   const create = (name: string, extra: { enrolmentTtlMinutes?: number } = {}) =>
     call('connectors.create', { tenantId, name, kind: 'imap', actor: 'admin@acme', ...extra });
