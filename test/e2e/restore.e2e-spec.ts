@@ -326,6 +326,35 @@ describe('restore end to end', () => {
     expect(new Set(all.body.jobs.map((listed) => listed.requestedBy)).size).toBeGreaterThan(1);
   });
 
+  it('without "Receive As", backs up the owner\'s mailbox from the connector CLI with her own IMAP login', async () => {
+    const config = JSON.parse(readFileSync(connector.configFile, 'utf8')) as { source: Record<string, unknown> };
+    const { serviceAccount: _serviceAccount, ...source } = config.source;
+    const ownConfig = join(dir, 'connector-own-backup.json');
+    writeFileSync(ownConfig, JSON.stringify({ ...config, source: { ...source, mailboxes: [] } }, null, 2));
+    const args = ['backup', '--config', ownConfig, '--own-credentials', '--login', 'rosa', '--json'];
+
+    const someoneElse = await runConnectorCli([...args, '--mailbox', 'ruben'], {
+      MLR_MAILBOX_PASSWORD: 'rosa-password',
+    });
+    expect(someoneElse.code).toBe(2);
+    expect(someoneElse.stderr).toContain('--own-credentials backs up only the mailbox of rosa, not ruben');
+
+    const wrong = await runConnectorCli(args, { MLR_MAILBOX_PASSWORD: 'not-her-password' });
+    expect(wrong.code, wrong.stderr).toBe(1);
+    expect(JSON.parse(wrong.stdout.trim().split('\n').pop()!)).toMatchObject({ state: 'failed' });
+
+    const { stdout, stderr, code } = await runConnectorCli(args, { MLR_MAILBOX_PASSWORD: 'rosa-password' });
+    expect(code, stderr).toBe(0);
+    const summary = JSON.parse(stdout.trim().split('\n').pop()!) as {
+      state: string;
+      counters: { seen: number; failed: number; new: number; deduplicated: number };
+    };
+    expect(summary.state).toBe('succeeded');
+    expect(summary.counters.seen).toBeGreaterThanOrEqual(40);
+    expect(summary.counters.failed).toBe(0);
+    expect(stdout + stderr).not.toContain('rosa-password');
+  });
+
   it('refuses a bad restore request whole, naming the problem', async () => {
     const noSelection = await platform.http<{ message: string }>('POST', `/v1/tenants/${TENANT}/restores`, {
       target: { kind: 'original' },

@@ -35,6 +35,9 @@ commands:
   backup     run a one-off backup now, with a progress bar
              --mailbox <address>   (repeatable; default: every configured mailbox + public folders)
              --filter '<json>'     e.g. '{"fromDate":"2026-01-01T00:00:00Z","hasAttachment":true}'
+             --own-credentials --login <address>   back up only the owner's mailbox with their own
+                           IMAP login (password from MLR_MAILBOX_PASSWORD or typed), for when the
+                           service account has no "Receive As"; the password is never stored or sent
              --json                machine-readable summary only
   search     search the backups of this connector's tenant (through the gateway)
              --from-date/--to-date <date>  --from/--to <address or domain>  --subject <text>
@@ -162,11 +165,25 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     case 'backup': {
-      const agent = new ConnectorAgent(config, logger);
+      let mailboxes = values.mailbox ?? [];
+      let runConfig = config;
+      if (values['own-credentials']) {
+        const login = values.login;
+        runConfig = await ownCredentialsConfig(config, login);
+        const others = mailboxes.filter((mailbox) => mailbox !== login);
+        if (others.length > 0) {
+          process.stderr.write(
+            `connector backup: --own-credentials backs up only the mailbox of ${login}, not ${others.join(', ')}\n`,
+          );
+          return 2;
+        }
+        mailboxes = runConfig.source.mailboxes.map((mailbox) => mailbox.address);
+      }
+      const agent = new ConnectorAgent(runConfig, logger);
       await agent.start();
       try {
-        return await runBackupCommand(agent, config, {
-          mailboxes: values.mailbox ?? [],
+        return await runBackupCommand(agent, runConfig, {
+          mailboxes,
           filterJson: values.filter,
           full: true,
           json: values.json ?? false,
@@ -210,15 +227,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /**
- * The restore runner of `restore --own-credentials`: this process runs the job with the mailbox
- * owner's own IMAP login instead of the service account (no "Receive As"). The password is read
- * here and used only for this run: it is never written, and never sent anywhere but the IMAP server.
+ * The configuration of a `--own-credentials` run: the mailbox owner's own IMAP login instead of the
+ * service account (no "Receive As"), for their mailbox only. The password is read here and used
+ * only for this run: it is never written, and never sent anywhere but the IMAP server.
  */
-async function ownCredentialsRunner(
-  config: ConnectorConfig,
-  logger: Logger,
-  login: string | undefined,
-): Promise<NonNullable<RestoreCliOptions['runHere']>> {
+async function ownCredentialsConfig(config: ConnectorConfig, login: string | undefined): Promise<ConnectorConfig> {
   if (!login) throw new ConnectorConfigError("--own-credentials needs --login <the mailbox owner's IMAP login>");
   const fromEnv = process.env['MLR_MAILBOX_PASSWORD'];
   let password = fromEnv ?? '';
@@ -231,7 +244,16 @@ async function ownCredentialsRunner(
     password = await promptHidden(`IMAP password of ${login}: `);
   }
   const { serviceAccount: _serviceAccount, ...source } = config.source;
-  const own: ConnectorConfig = { ...config, source: { ...source, mailboxes: [{ address: login, password }] } };
+  return { ...config, source: { ...source, mailboxes: [{ address: login, password }] } };
+}
+
+/** The restore runner of `restore --own-credentials`: this process runs the job with the owner's login. */
+async function ownCredentialsRunner(
+  config: ConnectorConfig,
+  logger: Logger,
+  login: string | undefined,
+): Promise<NonNullable<RestoreCliOptions['runHere']>> {
+  const own = await ownCredentialsConfig(config, login);
   return async (command, onProgress) => {
     const agent = new ConnectorAgent(own, logger);
     await agent.start();
