@@ -47,7 +47,11 @@ export interface MessagingConnection {
   readonly closed: Promise<Error | undefined>;
 }
 
-function authenticatorFor(
+/**
+ * The credentials as options of `connect()` of `@nats-io/transport-node` — also what Nest's NATS
+ * transport and clients take, since they load the same package.
+ */
+export function natsAuthOptions(
   credentials: NatsCredentials | undefined,
 ): Pick<ConnectionOptions, 'user' | 'pass' | 'token' | 'authenticator'> {
   if (!credentials) return {};
@@ -110,7 +114,7 @@ export async function connectMessaging(options: MessagingConnectOptions): Promis
   const nc = await connect({
     servers: options.servers,
     name: options.name,
-    ...authenticatorFor(options.credentials),
+    ...natsAuthOptions(options.credentials),
     ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: options.reconnectWaitMs ?? 1_000,

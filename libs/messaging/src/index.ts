@@ -29,6 +29,7 @@ export {
 export { exponentialDelay, redeliveryDelay, type ExponentialDelayOptions } from './timing.js';
 export {
   connectMessaging,
+  natsAuthOptions,
   type MessagingConnectOptions,
   type MessagingConnection,
   type NatsCredentials,

@@ -14,8 +14,8 @@ import { createLogger, PinoNestLogger, type Logger, type Telemetry } from '@mlr/
 import { createNatsHealthController, HttpHealthController, TELEMETRY } from './health/health.controller.js';
 import { HEALTH_CHECKS, HealthService, SERVICE_IDENTITY, type HealthCheck } from './health/health.service.js';
 import { MESSAGING, NatsConnectionModule, natsHealthCheck } from './nats-connection.module.js';
-import { natsCredentials, natsTransportCredentials, type NatsCredentialSettings } from './nats-credentials.js';
-import type { MessagingConnection, NatsCredentials } from '@mlr/messaging';
+import { natsCredentials, type NatsCredentialSettings } from './nats-credentials.js';
+import { natsAuthOptions, type MessagingConnection, type NatsCredentials } from '@mlr/messaging';
 
 /** Provided and exported by every app module: the checks of its own dependencies. */
 export const APP_HEALTH_CHECKS = Symbol('APP_HEALTH_CHECKS');
@@ -83,7 +83,7 @@ export function natsTransportOptions(
   return {
     servers: [config.NATS_URL],
     name,
-    ...natsTransportCredentials(credentials),
+    ...natsAuthOptions(credentials),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
   };

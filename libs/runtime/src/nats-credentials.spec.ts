@@ -5,7 +5,8 @@ import { Algorithms, encodeUser, fmtCreds } from '@nats-io/jwt';
 import { createAccount, createUser } from '@nats-io/nkeys';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { natsTransportOptions } from './bootstrap.js';
-import { NatsCredentialsError, natsCredentials, natsTransportCredentials } from './nats-credentials.js';
+import { natsAuthOptions } from '@mlr/messaging';
+import { NatsCredentialsError, natsCredentials } from './nats-credentials.js';
 
 describe('NATS credentials of a service', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mlr-nats-creds-'));
@@ -47,12 +48,12 @@ describe('NATS credentials of a service', () => {
   it('keeps user and password', () => {
     const credentials = natsCredentials({ NATS_USER: 'svc', NATS_PASSWORD: 'secret' });
     expect(credentials).toEqual({ kind: 'userPassword', user: 'svc', password: 'secret' });
-    expect(natsTransportCredentials(credentials)).toEqual({ user: 'svc', pass: 'secret' });
+    expect(natsAuthOptions(credentials)).toEqual({ user: 'svc', pass: 'secret' });
   });
 
   it('connects without credentials when none are configured', () => {
     expect(natsCredentials({})).toBeUndefined();
-    expect(natsTransportCredentials(undefined)).toEqual({});
+    expect(natsAuthOptions(undefined)).toEqual({});
   });
 
   it('fails naming the file when the creds file is missing or unreadable', () => {

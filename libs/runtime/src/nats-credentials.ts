@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { credsAuthenticator, type Authenticator } from '@nats-io/nats-core';
+import { credsAuthenticator } from '@nats-io/nats-core';
 import type { NatsCredentials } from '@mlr/messaging';
 
 /** The NATS settings of a service's validated configuration (see `natsEnvSchema` of @mlr/config). */
@@ -47,23 +47,4 @@ export function natsCredentials(config: NatsCredentialSettings): NatsCredentials
     return { kind: 'userPassword', user: config.NATS_USER, password: config.NATS_PASSWORD };
   }
   return undefined;
-}
-
-/** The same credentials as options of Nest's NATS transport and client (`@nats-io/transport-node`). */
-export function natsTransportCredentials(
-  credentials: NatsCredentials | undefined,
-): { user: string; pass: string } | { token: string } | { authenticator: Authenticator } | Record<string, never> {
-  if (!credentials) return {};
-  switch (credentials.kind) {
-    case 'userPassword':
-      return { user: credentials.user, pass: credentials.password };
-    case 'token':
-      return { token: credentials.token };
-    case 'creds':
-      return {
-        authenticator: credsAuthenticator(
-          typeof credentials.creds === 'string' ? new TextEncoder().encode(credentials.creds) : credentials.creds,
-        ),
-      };
-  }
 }
