@@ -26,6 +26,7 @@ describe('buildIndexRecord', () => {
       flags: { seen: true, answered: false, flagged: false, draft: false, deleted: false },
       followUp: false,
       keywords: [],
+      observedAt: '2024-03-02T07:30:00.123Z',
       itemType: 'mail',
       size: raw.length,
       parseProblems: [],
@@ -127,6 +128,8 @@ describe('buildIndexRecord', () => {
     ['uid', { uid: 0 }],
     ['contentId', { contentId: 'abc' }],
     ['backupJobId', { backupJobId: 'Job 1' }],
+    ['observedAt', { observedAt: new Date('not a date') }],
+    ['observedAt', { observedAt: '2024-03-02T07:30:00Z' as unknown as Date }],
   ] as const)('refuses a sighting with an invalid %s rather than altering it', (field, overrides) => {
     const build = () => buildIndexRecord(facts(), aSighting('', overrides));
     expect(build).toThrow(InvalidSightingError);

@@ -18,6 +18,8 @@ export interface MessageSighting {
   flags: string[];
   /** Keywords (IMAP keywords, Outlook categories) reported separately by the source. */
   keywords: string[];
+  /** When `flags` and `keywords` were read from the source (the connector's clock). */
+  observedAt: Date;
   backupJobId: string | null;
 }
 
@@ -110,6 +112,9 @@ function validateSighting(s: MessageSighting): void {
   check('backupJobId', shape.backupJobId, s.backupJobId);
   if (!Array.isArray(s.flags)) throw new InvalidSightingError('flags', 'must be an array');
   if (!Array.isArray(s.keywords)) throw new InvalidSightingError('keywords', 'must be an array');
+  if (!(s.observedAt instanceof Date) || Number.isNaN(s.observedAt.getTime())) {
+    throw new InvalidSightingError('observedAt', 'must be a valid Date');
+  }
 }
 
 interface MappedFlags {
@@ -203,6 +208,7 @@ export function buildIndexRecord(facts: MessageFacts, sighting: MessageSighting)
     itemType: facts.itemType,
     flags,
     keywords,
+    observedAt: sighting.observedAt.toISOString(),
     size: Number.isSafeInteger(facts.size) && facts.size >= 0 ? facts.size : 0,
     parseProblems: [],
     backupJobId: sighting.backupJobId,

@@ -8,7 +8,7 @@ import { openImapSession } from '../sources/imap/imap-session.js';
 import { CheckpointWindow } from './checkpoint-window.js';
 import { folderSelected, imapSearchQuery, matchesFilter } from './filter.js';
 import type { JobReporter } from './job-reporter.js';
-import type { MessageUploader } from './message-uploader.js';
+import type { SightingUploader } from './message-uploader.js';
 
 export type BackupCommand = Extract<JobCommand, { kind: 'backup' }>;
 
@@ -74,16 +74,23 @@ export function planFetchBatches(uids: readonly number[], sizes: ReadonlyMap<num
  */
 export class BackupRunner {
   private readonly limiter: Limiter;
+  private readonly now: () => Date;
 
   constructor(
     private readonly source: ImapSourceConfig,
     private readonly keys: TenantKeys,
-    private readonly uploader: MessageUploader,
+    private readonly uploader: SightingUploader,
     private readonly reporter: JobReporter,
     private readonly logger: Logger,
-    private readonly options: { concurrency?: number; publicFolders?: boolean } = {},
+    private readonly options: {
+      concurrency?: number;
+      publicFolders?: boolean;
+      /** The clock that dates each reading of a message's flags. */
+      now?: () => Date;
+    } = {},
   ) {
     this.limiter = new Limiter(options.concurrency ?? 32);
+    this.now = options.now ?? (() => new Date());
   }
 
   async run(job: BackupCommand): Promise<JobState> {
@@ -248,6 +255,9 @@ export class BackupRunner {
           const raw = message.source;
           if (!raw) continue;
           returned.add(message.uid);
+          // The server reports a message's flags as it answers for it: they were read no later than
+          // now. The index orders a sighting's records by this time, not by when they arrive.
+          const observedAt = this.now();
           const flags = [...(message.flags ?? [])];
           const internalDate =
             message.internalDate instanceof Date
@@ -259,7 +269,11 @@ export class BackupRunner {
           // the batch, bounds what is in flight.
           const release = await this.limiter.acquire();
           tasks.push(
-            this.backupMessage(job, { mailbox, folder, uidValidity, uid: message.uid, raw, flags, internalDate }, isNew)
+            this.backupMessage(
+              job,
+              { mailbox, folder, uidValidity, uid: message.uid, raw, flags, internalDate, observedAt },
+              isNew,
+            )
               .then((outcome) => {
                 if (isNew) window.finish(message.uid);
                 if (outcome === 'failed') {
@@ -307,6 +321,7 @@ export class BackupRunner {
       raw: Buffer;
       flags: string[];
       internalDate: Date | null;
+      observedAt: Date;
     },
     isNew: boolean,
   ): Promise<'stored' | 'skipped' | 'failed'> {
@@ -337,6 +352,7 @@ export class BackupRunner {
         internalDate: message.internalDate,
         flags: message.flags,
         keywords: [],
+        observedAt: message.observedAt,
         backupJobId: job.jobId,
       });
       const outcome = await this.uploader.upload(job.jobId, message.raw, record);

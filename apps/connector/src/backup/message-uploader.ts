@@ -35,13 +35,18 @@ export interface UploadOutcome {
   recordStored: IndexedEvent['recordStored'];
 }
 
+/** Where a backup hands each sighting it reads (the MessageUploader, or a recording one in tests). */
+export interface SightingUploader {
+  upload(jobId: string, raw: Buffer, record: IndexRecord): Promise<UploadOutcome>;
+}
+
 /**
  * Sends sightings of messages through the platform and waits for the end-to-end acknowledgement:
  * seal (zstd + AES-256-GCM) → chunks on `mlr.<t>.chunks.<upload>` → commit on `mlr.<t>.objects` →
  * IndexedEvent on `mlr.<t>.indexed` once storage and indexing have it durably. A commit that is not
  * acknowledged in time is sent again (every step is idempotent), then given up with an error.
  */
-export class MessageUploader {
+export class MessageUploader implements SightingUploader {
   private readonly waiters = new Map<string, Waiter>();
   private subscription?: Subscription;
   private readonly publisher: PlatformPublisher;

@@ -32,6 +32,7 @@ export function aStoredRecord(
       itemType: 'mail',
       flags: { seen: true, answered: false, flagged: false, draft: false, deleted: false },
       keywords: ['$Forwarded'],
+      observedAt: '2024-03-02T07:30:00.000Z',
       size: 4096,
       parseProblems: [],
       backupJobId: 'job-1',

@@ -27,6 +27,7 @@ export function buildIndexRecord(
     itemType: 'mail',
     flags: { seen: true, answered: false, flagged: false, draft: false, deleted: false },
     keywords: [],
+    observedAt: '2026-02-03T11:00:00.000Z',
     size: 4242,
     parseProblems: [],
     backupJobId: null,

@@ -115,3 +115,61 @@ describe('connector permissions', () => {
     expect(permissions.publish.some((s) => s.includes('>') && s.startsWith('$JS.API'))).toBe(false);
   });
 });
+
+describe('index records', () => {
+  const record = {
+    tenantId: 'acme',
+    mailbox: 'alice@acme.example',
+    folder: 'INBOX',
+    sourceKey: { uidValidity: '1700000000', uid: 7 },
+    contentId: 'c'.repeat(64),
+    messageId: null,
+    submissionDate: null,
+    internalDate: null,
+    from: null,
+    to: [],
+    cc: [],
+    bcc: [],
+    subject: null,
+    attachmentNames: [],
+    hasAttachment: false,
+    importance: 'normal',
+    followUp: false,
+    itemType: 'mail',
+    flags: { seen: true, answered: false, flagged: false, draft: false, deleted: false },
+    keywords: [],
+    observedAt: '2026-11-24T06:00:01.250Z',
+    size: 10,
+    parseProblems: [],
+    backupJobId: 'job-1',
+  };
+  const commit = (overrides: Record<string, unknown>) => ({
+    tenantId: 'acme',
+    jobId: 'job-1',
+    contentId: 'c'.repeat(64),
+    keyId: '0123456789abcdef',
+    plainSize: 10,
+    upload: null,
+    record: { ...record, ...overrides },
+  });
+
+  it('carry when the connector read the flags', () => {
+    const parsed = parseChannelPayload('objects', 'mlr.acme.objects', commit({}));
+    expect(parsed.record.observedAt).toBe('2026-11-24T06:00:01.250Z');
+    const offset = parseChannelPayload(
+      'objects',
+      'mlr.acme.objects',
+      commit({ observedAt: '2026-11-24T07:00:01+01:00' }),
+    );
+    expect(offset.record.observedAt).toBe('2026-11-24T07:00:01+01:00');
+  });
+
+  it('are refused without an observation time, or with one that is not a date-time', () => {
+    expect(() => parseChannelPayload('objects', 'mlr.acme.objects', commit({ observedAt: undefined }))).toThrow(
+      /record\.observedAt/,
+    );
+    expect(() => parseChannelPayload('objects', 'mlr.acme.objects', commit({ observedAt: 'yesterday' }))).toThrow(
+      /record\.observedAt: must be an ISO 8601 date-time/,
+    );
+  });
+});

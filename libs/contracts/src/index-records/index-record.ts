@@ -52,6 +52,12 @@ export const indexRecordSchema = z.strictObject({
     deleted: z.boolean(),
   }),
   keywords: z.array(z.string().min(1).max(256)),
+  /**
+   * When the connector read this sighting's flags and keywords from the mail server. JetStream may
+   * deliver an older record of a sighting after a newer one; the index keeps the facts of the latest
+   * observation, so a late older record changes nothing.
+   */
+  observedAt: isoDateSchema,
   size: z.number().int().nonnegative(),
   parseProblems: z.array(z.string().max(2048)),
   backupJobId: jobIdSchema.nullable(),

@@ -13,6 +13,7 @@ export function aSighting(raw: Buffer | string = '', overrides: Partial<MessageS
     internalDate: new Date('2024-03-01T10:00:00Z'),
     flags: ['\\Seen'],
     keywords: [],
+    observedAt: new Date('2024-03-02T07:30:00.123Z'),
     backupJobId: 'job-1',
     ...overrides,
   };

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  indexRecordSchema,
+  jobEventSchema,
+  type FolderCheckpoint,
+  type IndexRecord,
+  type JobEvent,
+  type JobState,
+} from '@mlr/contracts';
+import { deriveTenantKeys, generateRootKey, type TenantKeys } from '@mlr/crypto';
+import { createLogger } from '@mlr/telemetry';
+import { addDovecotUser, imapSessionAs, seedFolder } from '@mlr/testing';
+import type { ImapSourceConfig } from '../config/connector-config.js';
+import { BackupRunner } from './backup-runner.js';
+import { JobReporter } from './job-reporter.js';
+import type { PlatformPublisher, SightingUploader, UploadOutcome } from './message-uploader.js';
+
+const TENANT = 'backup-it';
+
+/** Takes every sighting as stored, keeping the records in the order they were handed over. */
+class RecordingUploader implements SightingUploader {
+  readonly records: IndexRecord[] = [];
+  async upload(_jobId: string, _raw: Buffer, record: IndexRecord): Promise<UploadOutcome> {
+    this.records.push(indexRecordSchema.parse(record));
+    return { objectStored: 'new', recordStored: 'new' };
+  }
+}
+
+const message = (subject: string) =>
+  Buffer.from(
+    `From: carol@example.org\r\nTo: owner@example.org\r\nSubject: ${subject}\r\n` +
+      `Message-ID: <${subject.replace(/\W/g, '-')}@example.org>\r\nDate: Tue, 24 Nov 2026 08:00:00 +0000\r\n\r\n${subject}\r\n`,
+  );
+
+describe('BackupRunner against Dovecot', () => {
+  const infra = inject('infra');
+  const imap = infra.imap!;
+  const logger = createLogger({ service: 'backup-it', level: 'silent' });
+  // A mailbox of its own per run: the infrastructure (and its mail) may be reused between runs.
+  const owner = { name: `bkp-${randomBytes(4).toString('hex')}`, password: 'bkp-owner-secret' };
+  let keys: TenantKeys;
+  let uids: number[];
+
+  const source = (): ImapSourceConfig => ({
+    kind: 'imap',
+    host: imap.host,
+    port: imap.port,
+    secure: false,
+    allowSelfSigned: false,
+    serviceAccount: { user: imap.masterUser.name, password: imap.masterUser.password },
+    mailboxes: [{ address: owner.name }],
+  });
+
+  async function backUp(
+    jobId: string,
+    checkpoints: FolderCheckpoint[],
+    now?: () => Date,
+  ): Promise<{ state: JobState; records: IndexRecord[]; checkpoints: FolderCheckpoint[] }> {
+    const events: JobEvent[] = [];
+    const publisher = {
+      publish: async (_channel: string, _subject: string, event: JobEvent) => {
+        events.push(jobEventSchema.parse(event));
+      },
+    } as unknown as PlatformPublisher;
+    const reporter = new JobReporter(publisher, { tenantId: TENANT, jobId, connectorId: 'imap-1', kind: 'backup' });
+    const uploader = new RecordingUploader();
+    const runner = new BackupRunner(source(), keys, uploader, reporter, logger, {
+      publicFolders: false,
+      ...(now ? { now } : {}),
+    });
+    const state = await runner.run({
+      kind: 'backup',
+      jobId,
+      tenantId: TENANT,
+      connectorId: 'imap-1',
+      requestedAt: new Date().toISOString(),
+      requestedBy: 'admin@example.com',
+      mailboxes: { kind: 'all' },
+      filter: {},
+      full: false,
+      checkpoints,
+    });
+    const latest = new Map<string, FolderCheckpoint>();
+    for (const checkpoint of events.flatMap((event) => event.checkpoints)) {
+      latest.set(JSON.stringify([checkpoint.mailbox, checkpoint.folder]), checkpoint);
+    }
+    return { state, records: uploader.records, checkpoints: [...latest.values()] };
+  }
+
+  beforeAll(async () => {
+    await addDovecotUser(join(infra.dir, 'dovecot'), owner);
+    keys = deriveTenantKeys(generateRootKey());
+    const seeded = await seedFolder(imap, owner.name, 'INBOX', [
+      { bytes: message('first message'), flags: ['\\Seen'] },
+      { bytes: message('second message') },
+    ]);
+    uids = seeded.map((result) => result.uid!);
+  });
+
+  it('dates each record with the moment its flags were read, and a later run with a later moment', async () => {
+    // A clock an hour behind that answers a new second at every reading: each message must get a
+    // reading of its own.
+    const readings: string[] = [];
+    const hourAgo = Date.now() - 3_600_000;
+    const clock = () => {
+      const reading = new Date(hourAgo + readings.length * 1_000);
+      readings.push(reading.toISOString());
+      return reading;
+    };
+    const first = await backUp('job-observed-1', [], clock);
+    expect(first.state).toBe('succeeded');
+    expect(first.records.map((record) => record.sourceKey.uid).sort()).toEqual([...uids].sort());
+    const observed = first.records.map((record) => record.observedAt);
+    expect(new Set(observed).size).toBe(2);
+    for (const at of observed) expect(readings).toContain(at);
+    const firstOf = (uid: number) => first.records.find((record) => record.sourceKey.uid === uid)!;
+    expect(firstOf(uids[1]!).flags.flagged).toBe(false);
+
+    // The user flags the second message; the next (incremental) run re-sends it with its new flags.
+    const session = await imapSessionAs(imap, owner.name);
+    try {
+      await session.mailboxOpen('INBOX');
+      await session.messageFlagsAdd(String(uids[1]), ['\\Flagged'], { uid: true });
+    } finally {
+      await session.logout();
+    }
+    const started = Date.now();
+    const second = await backUp('job-observed-2', first.checkpoints);
+    const finished = Date.now();
+    expect(second.state).toBe('succeeded');
+    expect(second.records).toHaveLength(1);
+    const [changed] = second.records as [IndexRecord];
+    expect(changed).toMatchObject({ sourceKey: { uid: uids[1] }, backupJobId: 'job-observed-2' });
+    expect(changed.flags.flagged).toBe(true);
+    // Without an injected clock, the connector's own clock dates the reading, within the run.
+    const at = Date.parse(changed.observedAt);
+    expect(at).toBeGreaterThanOrEqual(started);
+    expect(at).toBeLessThanOrEqual(finished);
+    expect(at).toBeGreaterThan(Date.parse(firstOf(uids[1]!).observedAt));
+  });
+});
