@@ -148,6 +148,7 @@ describe('indexing ingest', () => {
         itemType: 'phone_message',
         flags: { seen: false, answered: true, flagged: true, draft: false, deleted: false },
         keywords: ['$Label1', '$Forwarded'],
+        observedAt: '2024-03-05T09:00:00.000Z',
         size: 2 ** 33 + 17,
         parseProblems: ['Content-Type: unknown charset "x-foo"'],
         backupJobId: 'job-1',
@@ -173,6 +174,7 @@ describe('indexing ingest', () => {
       itemType: 'mail',
       flags: { seen: true, answered: false, flagged: false, draft: true, deleted: true },
       keywords: [],
+      observedAt: '2024-03-05T10:00:00.5+01:00',
       size: 0,
       parseProblems: [],
       backupJobId: null,
@@ -211,6 +213,7 @@ describe('indexing ingest', () => {
       draft: false,
       deleted: false,
       keywords: ['$Forwarded', '$Label1'],
+      observedAt: new Date('2024-03-05T09:00:00.000Z'),
       size: 2n ** 33n + 17n,
       parseProblems: ['Content-Type: unknown charset "x-foo"'],
       backupJobId: 'job-1',
@@ -239,6 +242,7 @@ describe('indexing ingest', () => {
       draft: true,
       deleted: true,
       keywords: [],
+      observedAt: new Date('2024-03-05T09:00:00.500Z'),
       size: 0n,
       parseProblems: ['subject: characters that cannot be stored (NUL or unpaired surrogate) replaced by U+FFFD'],
       backupJobId: null,
@@ -285,6 +289,7 @@ describe('indexing ingest', () => {
         ...full.record,
         flags: { ...full.record.flags, seen: true },
         keywords: ['$Forwarded'],
+        observedAt: '2024-03-06T09:00:00.000Z',
         backupJobId: 'job-2',
       },
     };
@@ -297,10 +302,102 @@ describe('indexing ingest', () => {
       seen: true,
       keywords: ['$Forwarded'],
       backupJobId: 'job-2',
+      observedAt: new Date('2024-03-06T09:00:00.000Z'),
       updatedAt: after?.updatedAt,
     });
     expect(after!.updatedAt.getTime()).toBeGreaterThanOrEqual(before!.updatedAt.getTime());
     expect(await refCount(fullObject)).toBe(1);
+  });
+
+  it('keeps the newer flags when the older record of a sighting is delivered after them', async () => {
+    const before = await rowsOf(mailbox);
+    // JetStream redelivers job-1's record (read on March 5th) after job-2's (read on March 6th).
+    await publish([full]);
+    const [event] = (await waitForEvents(mailbox, 6)).slice(5);
+    expect(event).toMatchObject({ recordStored: 'unchanged', recordId: before[0]?.id, jobId: 'job-1' });
+    expect(await rowsOf(mailbox)).toEqual(before);
+    expect(before[0]).toMatchObject({ seen: true, keywords: ['$Forwarded'], backupJobId: 'job-2' });
+    expect(await refCount(fullObject)).toBe(1);
+  });
+
+  it('applies the facts of the latest observation whatever order the records arrive in', async () => {
+    const object = await storedObject();
+    const owner = 'late.delivery@example.com';
+    const at = { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '300', uid: 9 } };
+    const unflagged = { seen: false, answered: false, flagged: false, draft: false, deleted: false };
+    const observed = (job: string, observedAt: string, flags: Partial<typeof unflagged>, keywords: string[] = []) =>
+      sighting(
+        object,
+        {
+          ...at,
+          observedAt,
+          flags: { ...unflagged, ...flags },
+          followUp: flags.flagged ?? false,
+          keywords,
+          backupJobId: job,
+        },
+        { jobId: job },
+      );
+    const row = async () => (await rowsOf(owner))[0];
+    const send = async (record: StoredRecord) => {
+      const count = eventsOf(owner).length;
+      await publish([record]);
+      return (await waitForEvents(owner, count + 1))[count];
+    };
+
+    // The later backup's record arrives first.
+    expect(
+      await send(observed('job-b', '2026-11-20T10:00:00.000Z', { seen: true, flagged: true }, ['$Label1'])),
+    ).toMatchObject({ recordStored: 'new' });
+    const newer = await row();
+    // The earlier backup's record, redelivered late, changes nothing.
+    expect(await send(observed('job-a', '2026-11-19T10:00:00.000Z', {}))).toMatchObject({
+      recordStored: 'unchanged',
+      recordId: newer?.id,
+      jobId: 'job-a',
+    });
+    expect(await row()).toEqual(newer);
+    expect(newer).toMatchObject({
+      seen: true,
+      flagged: true,
+      followUp: true,
+      keywords: ['$Label1'],
+      backupJobId: 'job-b',
+      observedAt: new Date('2026-11-20T10:00:00.000Z'),
+    });
+
+    // A still later one applies.
+    expect(await send(observed('job-c', '2026-11-21T10:00:00.000Z', { seen: true, deleted: true }))).toMatchObject({
+      recordStored: 'updated',
+      recordId: newer?.id,
+    });
+    expect(await row()).toMatchObject({
+      seen: true,
+      flagged: false,
+      deleted: true,
+      followUp: false,
+      keywords: [],
+      backupJobId: 'job-c',
+      observedAt: new Date('2026-11-21T10:00:00.000Z'),
+    });
+
+    // The same facts read again later move the observation on, so a reading made in between and
+    // delivered last does not take over.
+    expect(await send(observed('job-c', '2026-11-23T10:00:00.000Z', { seen: true, deleted: true }))).toMatchObject({
+      recordStored: 'updated',
+    });
+    expect(await send(observed('job-d', '2026-11-22T10:00:00.000Z', { answered: true }))).toMatchObject({
+      recordStored: 'unchanged',
+    });
+    expect(await row()).toMatchObject({
+      seen: true,
+      answered: false,
+      deleted: true,
+      backupJobId: 'job-c',
+      observedAt: new Date('2026-11-23T10:00:00.000Z'),
+    });
+    expect(await rowsOf(owner)).toHaveLength(1);
+    expect(await refCount(object)).toBe(1);
   });
 
   it('counts one reference per sighting of the same object', async () => {

@@ -33,6 +33,7 @@ describe('toIndexRow', () => {
       draft: false,
       deleted: false,
       keywords: ['$Forwarded'],
+      observedAt: '2024-03-02T07:30:00.000Z',
       size: 4096,
       parseProblems: [],
       backupJobId: 'job-1',
@@ -68,6 +69,11 @@ describe('toIndexRow', () => {
     const b = toIndexRow(aStoredRecord({ record: { keywords: ['$Forwarded', '$Label2'] } }));
     expect(a.keywords).toEqual(['$Forwarded', '$Label2']);
     expect(b.keywords).toEqual(a.keywords);
+  });
+
+  it('stores the observation time in UTC at the column’s millisecond precision', () => {
+    const row = toIndexRow(aStoredRecord({ record: { observedAt: '2024-03-02T08:30:00.1239+01:00' } }));
+    expect(row.observedAt).toBe('2024-03-02T07:30:00.123Z');
   });
 
   it('normalises UIDVALIDITY so that "007" and "7" are one sighting', () => {

@@ -64,6 +64,11 @@ export interface IndexRow {
   deleted: boolean;
   /** Sorted, without duplicates: IMAP keywords are a set, so their order must not look like a change. */
   keywords: string[];
+  /**
+   * When the connector read the flags and keywords (ISO 8601 in UTC, millisecond precision): the
+   * mutable facts above are replaced only by those of an observation at least as recent.
+   */
+  observedAt: string;
   size: number;
   parseProblems: string[];
   backupJobId: string | null;
@@ -100,6 +105,8 @@ class TextCleaner {
   }
 }
 
+function utcMillis(field: string, value: string): string;
+function utcMillis(field: string, value: string | null): string | null;
 function utcMillis(field: string, value: string | null): string | null {
   if (value === null) return null;
   const date = new Date(value);
@@ -147,6 +154,7 @@ export function toIndexRow(stored: StoredRecord): IndexRow {
     draft: record.flags.draft,
     deleted: record.flags.deleted,
     keywords: [...new Set(record.keywords.map((k) => clean.text('keywords', k)))].sort(),
+    observedAt: utcMillis('observedAt', record.observedAt),
     size: record.size,
     parseProblems: [],
     backupJobId: record.backupJobId,

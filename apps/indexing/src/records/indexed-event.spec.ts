@@ -40,6 +40,7 @@ describe('indexedEventMsgId', () => {
     expect(msgId(aStoredRecord({ record: { flags } }))).not.toBe(base);
     expect(msgId(aStoredRecord({ record: { keywords: ['$Junk'] } }))).not.toBe(base);
     expect(msgId(aStoredRecord({ record: { followUp: true } }))).not.toBe(base);
+    expect(msgId(aStoredRecord({ record: { observedAt: '2024-03-03T07:30:00.000Z' } }))).not.toBe(base);
     expect(msgId(aStoredRecord({ jobId: 'job-2' }))).not.toBe(base);
     expect(msgId(aStoredRecord({ record: { sourceKey: { uidValidity: '1700000000', uid: 8 } } }))).not.toBe(base);
   });

@@ -25,10 +25,11 @@ export function indexedEventOf(
 }
 
 /**
- * Deduplication id of the IndexedEvent: the sighting plus the state the index now holds for it (and
- * the job waiting for it). A redelivered record — whose upsert now answers 'unchanged' — therefore
- * publishes under the same id and the stream keeps one event; a real change (flags, keywords,
- * another job) is a new event.
+ * Deduplication id of the IndexedEvent: the sighting plus the state its record carries (and the job
+ * waiting for it). A redelivered record — whose upsert now answers 'unchanged' — therefore publishes
+ * under the same id and the stream keeps one event; another state (flags, keywords, a later
+ * observation, another job) is a new event. A record older than what the index holds also answers
+ * 'unchanged', under an id of its own: the job that sent it waits for its acknowledgement.
  */
 export function indexedEventMsgId(stored: StoredRecord, row: IndexRow): string {
   const state = JSON.stringify([
@@ -48,6 +49,7 @@ export function indexedEventMsgId(stored: StoredRecord, row: IndexRow): string {
     row.followUp,
     row.keywords,
     row.backupJobId,
+    row.observedAt,
   ]);
   return `indexed-${createHash('sha256').update(state).digest('hex')}`;
 }

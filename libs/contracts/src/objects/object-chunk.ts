@@ -89,7 +89,10 @@ export const indexedEventSchema = z.strictObject({
   uidValidity: z.string().regex(/^\d+$/),
   uid: z.number().int().positive(),
   objectStored: z.enum(['new', 'deduplicated']),
-  /** Whether this sighting was new to the index, or an update of a known one (flags, keywords). */
+  /**
+   * Whether this sighting was new to the index, or an update of a known one (flags, keywords);
+   * 'unchanged' when the index already held these facts, or those of a later observation.
+   */
   recordStored: z.enum(['new', 'updated', 'unchanged']),
   recordId: z.string().min(1),
 });

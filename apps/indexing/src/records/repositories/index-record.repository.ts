@@ -71,6 +71,7 @@ function toJsonRow(row: IndexRow, ord: number, id: string): Record<string, unkno
     draft: row.draft,
     deleted: row.deleted,
     keywords: row.keywords,
+    observed_at: row.observedAt,
     size: row.size,
     parse_problems: row.parseProblems,
     backup_job_id: row.backupJobId,
@@ -88,6 +89,12 @@ function toJsonRow(row: IndexRow, ord: number, id: string): Record<string, unkno
  * - `upserted`: a conflicting sighting is updated only when a mutable fact differs, so an identical
  *   redelivery writes nothing and is not returned; `xmax = 0` tells a fresh insert from an update.
  *   Rows go in key order so that two transactions with overlapping sightings lock them in one order.
+ *   The mutable facts are those of the latest observation (`observed_at`, when the connector read
+ *   them): JetStream may deliver a record of an earlier backup after that of a later one, and the
+ *   earlier record then writes nothing — not its flags, nor its job id — and answers 'unchanged'
+ *   like a redelivery. An equally recent record applies (a redelivery of the same record still
+ *   differs in nothing); a later one with the same facts moves `observed_at` on, so that an
+ *   observation made between the two and delivered last cannot take over.
  * - `superseded`: after a UIDVALIDITY change the folder is scanned again and its messages come back
  *   under new UIDs; a new sighting replaces the old-UIDVALIDITY record of the same message in the
  *   same folder, so the index keeps one record per sighting. Records of messages not seen again stay
@@ -103,7 +110,8 @@ WITH input AS (
     sender text, sender_name text, to_addresses text[], cc_addresses text[], bcc_addresses text[],
     subject text, attachment_names text[], has_attachment boolean, follow_up boolean,
     importance "importance", item_type "item_type", seen boolean, answered boolean, flagged boolean,
-    draft boolean, deleted boolean, keywords text[], size bigint, parse_problems text[], backup_job_id text)
+    draft boolean, deleted boolean, keywords text[], observed_at timestamptz, size bigint, parse_problems text[],
+    backup_job_id text)
 ),
 checked AS (
   SELECT i.*, so.id IS NOT NULL AS object_ok
@@ -116,12 +124,12 @@ upserted AS (
     id, tenant_id, mailbox, folder, uid_validity, uid, content_id, object_id, message_id,
     submission_date, internal_date, sender, sender_name, to_addresses, cc_addresses, bcc_addresses,
     subject, attachment_names, has_attachment, follow_up, importance, item_type,
-    seen, answered, flagged, draft, deleted, keywords, size, parse_problems, backup_job_id, updated_at)
+    seen, answered, flagged, draft, deleted, keywords, observed_at, size, parse_problems, backup_job_id, updated_at)
   SELECT
     id, tenant_id, mailbox, folder, uid_validity, uid, content_id, object_id, message_id,
     submission_date, internal_date, sender, sender_name, to_addresses, cc_addresses, bcc_addresses,
     subject, attachment_names, has_attachment, follow_up, importance, item_type,
-    seen, answered, flagged, draft, deleted, keywords, size, parse_problems, backup_job_id, now()
+    seen, answered, flagged, draft, deleted, keywords, observed_at, size, parse_problems, backup_job_id, now()
   FROM checked
   WHERE object_ok
   ORDER BY tenant_id, mailbox, folder, uid_validity, uid
@@ -134,11 +142,14 @@ upserted AS (
     follow_up = EXCLUDED.follow_up,
     keywords = EXCLUDED.keywords,
     backup_job_id = EXCLUDED.backup_job_id,
+    observed_at = EXCLUDED.observed_at,
     updated_at = now()
-  WHERE (r.seen, r.answered, r.flagged, r.draft, r.deleted, r.follow_up, r.keywords, r.backup_job_id)
+  WHERE EXCLUDED.observed_at >= r.observed_at
+    AND (r.seen, r.answered, r.flagged, r.draft, r.deleted, r.follow_up, r.keywords, r.backup_job_id,
+      r.observed_at)
     IS DISTINCT FROM
     (EXCLUDED.seen, EXCLUDED.answered, EXCLUDED.flagged, EXCLUDED.draft, EXCLUDED.deleted,
-     EXCLUDED.follow_up, EXCLUDED.keywords, EXCLUDED.backup_job_id)
+     EXCLUDED.follow_up, EXCLUDED.keywords, EXCLUDED.backup_job_id, EXCLUDED.observed_at)
   RETURNING r.id, r.tenant_id, r.mailbox, r.folder, r.uid_validity, r.uid, r.object_id, r.content_id,
     (r.xmax = 0) AS inserted
 ),

@@ -1,0 +1,105 @@
+import { randomBytes } from 'node:crypto';
+import type { IndexRecord } from '@mlr/contracts';
+import { createPrismaClient, type PrismaClient, type StoredObject } from '@mlr/db';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { aStoredRecord } from '../../../test/factories/stored-record.js';
+import { toIndexRow, type IndexRow } from '../index-row.js';
+import { PrismaIndexRecordRepository, type SightingOutcome } from './index-record.repository.js';
+
+const infra = inject('infra');
+const tenantId = `index-repo-it-${randomBytes(4).toString('hex')}`;
+
+let prisma: PrismaClient;
+let repository: PrismaIndexRecordRepository;
+
+async function storedObject(): Promise<StoredObject> {
+  const contentId = randomBytes(32).toString('hex');
+  return prisma.storedObject.create({
+    data: {
+      tenantId,
+      contentId,
+      bucket: 'mlr-objects',
+      key: `tenants/${tenantId}/objects/${contentId.slice(0, 2)}/${contentId}`,
+      plainSize: 4096,
+      sealedSize: 4200,
+      keyId: '0123456789abcdef',
+    },
+  });
+}
+
+const unflagged = { seen: false, answered: false, flagged: false, draft: false, deleted: false };
+
+/** The row of one reading of the flags of UID 1 in `mailbox`'s INBOX. */
+function reading(
+  object: StoredObject,
+  mailbox: string,
+  backupJobId: string,
+  observedAt: string,
+  flags: Partial<IndexRecord['flags']>,
+): IndexRow {
+  return toIndexRow(
+    aStoredRecord({
+      tenantId,
+      objectId: object.id,
+      jobId: backupJobId,
+      record: {
+        contentId: object.contentId,
+        mailbox,
+        folder: 'INBOX',
+        sourceKey: { uidValidity: '42', uid: 1 },
+        flags: { ...unflagged, ...flags },
+        followUp: flags.flagged ?? false,
+        observedAt,
+        backupJobId,
+      },
+    }),
+  );
+}
+
+const stored = (outcomes: SightingOutcome[]) =>
+  outcomes.map((outcome) => (outcome.kind === 'stored' ? outcome.recordStored : outcome.kind));
+
+const rowOf = (mailbox: string) => prisma.indexRecord.findFirstOrThrow({ where: { tenantId, mailbox } });
+
+beforeAll(async () => {
+  if (!infra.postgres) throw new Error('the integration tier needs PostgreSQL');
+  prisma = createPrismaClient(infra.postgres.databaseUrl);
+  await prisma.tenant.create({ data: { id: tenantId, name: `Index repository IT ${tenantId}`, slug: tenantId } });
+  repository = new PrismaIndexRecordRepository(prisma);
+});
+
+afterAll(async () => {
+  await prisma?.$disconnect();
+});
+
+describe('PrismaIndexRecordRepository.upsertBatch', () => {
+  it('keeps the later reading when the earlier one comes after it in the same batch', async () => {
+    const object = await storedObject();
+    const later = reading(object, 'one.batch@example.com', 'job-2', '2026-11-20T10:00:00.000Z', { flagged: true });
+    const earlier = reading(object, 'one.batch@example.com', 'job-1', '2026-11-19T10:00:00.000Z', { seen: true });
+    expect(stored(await repository.upsertBatch([later, earlier]))).toEqual(['new', 'unchanged']);
+    expect(await rowOf('one.batch@example.com')).toMatchObject({
+      seen: false,
+      flagged: true,
+      followUp: true,
+      backupJobId: 'job-2',
+      observedAt: new Date('2026-11-20T10:00:00.000Z'),
+    });
+    // In arrival order the other way round, the later reading wins too.
+    expect(stored(await repository.upsertBatch([earlier, later]))).toEqual(['unchanged', 'unchanged']);
+    expect((await prisma.storedObject.findUniqueOrThrow({ where: { id: object.id } })).refCount).toBe(1);
+  });
+
+  it('applies a reading as recent as the stored one, and writes nothing for the same reading again', async () => {
+    const object = await storedObject();
+    const mailbox = 'same.moment@example.com';
+    const first = reading(object, mailbox, 'job-1', '2026-11-20T10:00:00.000Z', { seen: true });
+    const sameMoment = reading(object, mailbox, 'job-1', '2026-11-20T10:00:00.000Z', { seen: true, answered: true });
+    expect(stored(await repository.upsertBatch([first]))).toEqual(['new']);
+    expect(stored(await repository.upsertBatch([sameMoment]))).toEqual(['updated']);
+    const updated = await rowOf(mailbox);
+    expect(updated).toMatchObject({ seen: true, answered: true });
+    expect(stored(await repository.upsertBatch([sameMoment]))).toEqual(['unchanged']);
+    expect(await rowOf(mailbox)).toEqual(updated);
+  });
+});
