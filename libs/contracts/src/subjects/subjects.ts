@@ -274,8 +274,8 @@ export function connectorPermissions(
       `mlr.${tenantId}.restore.*`,
       tenantCallSubjects['objects.fetch'](tenantId),
       tenantCallSubjects['tenant.status'](tenantId),
-      `$JS.API.INFO`,
-      `$JS.API.STREAM.INFO.${STREAMS.jobs.name}`,
+      // Its own consumer only: no `$JS.API.INFO` or stream info, whose answers (e.g. a stream's
+      // subjects with `subjects_filter`) would name other tenants, their connectors and job counts.
       `$JS.API.CONSUMER.INFO.${STREAMS.jobs.name}.${consumer}`,
       `$JS.API.CONSUMER.MSG.NEXT.${STREAMS.jobs.name}.${consumer}`,
       `$JS.ACK.${STREAMS.jobs.name}.${consumer}.>`,

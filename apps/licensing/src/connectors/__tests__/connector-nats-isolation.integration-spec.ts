@@ -68,6 +68,30 @@ describe('connector credentials from enrolment, on a real NATS server in operato
     return violations[0] ?? null;
   }
 
+  /**
+   * A request the server must refuse: the connector gets no answer and the server reports the
+   * permission violation. The subject has a responder on the services' connection (JetStream's own
+   * API subjects are answered by the server), so a missing permission would show as an answer.
+   */
+  async function refusedRequest(nc: NatsConnection, subject: string, body = '{}'): Promise<string | null> {
+    const responder = subject.startsWith('$JS.')
+      ? undefined
+      : services.nc.subscribe(subject, { callback: (_error, message) => void message.respond('answered') });
+    await services.nc.flush();
+    let answered = false;
+    try {
+      return await permissionErrorFor(nc, () => {
+        nc.request(subject, body, { timeout: 1_000 }).then(
+          () => (answered = true),
+          () => undefined,
+        );
+      });
+    } finally {
+      responder?.unsubscribe();
+      expect(answered, `${subject} was answered`).toBe(false);
+    }
+  }
+
   beforeAll(async () => {
     dir = mkdtempSync(join(REPO_ROOT, 'tmp', 'nats-operator-'));
     operator = await createNatsOperator(['MLR']);
@@ -149,8 +173,8 @@ describe('connector credentials from enrolment, on a real NATS server in operato
       'subscription _INBOX_globex.>',
     );
     expect(await permissionErrorFor(a.nc, () => a.nc.subscribe('mlr.>'))).toBe('subscription mlr.>');
-    await expect(a.nc.request(tenantCallSubjects['objects.fetch']('globex'), '{}', { timeout: 1_000 })).rejects.toThrow(
-      /permission|no responders|timeout/i,
+    expect(await refusedRequest(a.nc, tenantCallSubjects['objects.fetch']('globex'))).toBe(
+      `publish ${tenantCallSubjects['objects.fetch']('globex')}`,
     );
     // Tenant B's jobs consumer through the JetStream API.
     expect(
@@ -170,9 +194,14 @@ describe('connector credentials from enrolment, on a real NATS server in operato
       'publish mlr.svc.licensing.connectors.enroll',
     );
     expect(await permissionErrorFor(a.nc, () => a.nc.subscribe('mlr.svc.>'))).toBe('subscription mlr.svc.>');
-    await expect(a.nc.request('mlr.svc.storage.health', '{}', { timeout: 1_000 })).rejects.toThrow(
-      /permission|no responders|timeout/i,
+    expect(await refusedRequest(a.nc, 'mlr.svc.storage.health')).toBe('publish mlr.svc.storage.health');
+    // No JetStream account or stream information either: a stream's subjects name every tenant's
+    // connectors and their pending jobs.
+    expect(await refusedRequest(a.nc, '$JS.API.INFO')).toBe('publish $JS.API.INFO');
+    expect(await refusedRequest(a.nc, '$JS.API.STREAM.INFO.MLR_JOBS', '{"subjects_filter":">"}')).toBe(
+      'publish $JS.API.STREAM.INFO.MLR_JOBS',
     );
+    expect(await refusedRequest(a.nc, '$JS.API.STREAM.NAMES')).toBe('publish $JS.API.STREAM.NAMES');
     expect(await permissionErrorFor(a.nc, () => a.nc.publish('$JS.API.STREAM.DELETE.MLR_JOBS', ''))).toBe(
       'publish $JS.API.STREAM.DELETE.MLR_JOBS',
     );
