@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { ImapFlow } from 'imapflow';
-import { tenantCallSubjects, tenantInboxPrefix, type TenantMlrStatus } from '@mlr/contracts';
-import { connectMessaging, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
+import { tenantInboxPrefix, type TenantMlrStatus } from '@mlr/contracts';
+import { connectMessaging, type MessagingConnection } from '@mlr/messaging';
 import type { Logger } from '@mlr/telemetry';
 import { keyFilePath, natsCredentials, type ConnectorConfig } from './config/connector-config.js';
 import { JobExecutor } from './jobs/job-executor.js';
@@ -108,19 +108,10 @@ export class ConnectorAgent {
   /**
    * Asks licensing whether this tenant's jobs may run (`tenant.status`), before a job given on the
    * command line: a tenant without MLR is refused before any mail is read. Jobs from the platform's
-   * queue were checked by scheduling when it created them.
+   * queue were checked by scheduling when it created them, and again when taken (`executeQueued`).
    */
   async mlrStatus(): Promise<TenantMlrStatus> {
-    if (!this.messaging) throw new Error('connector not started');
-    const reply = await tenantCallClient(this.messaging).request(
-      'tenant.status',
-      tenantCallSubjects['tenant.status'](this.config.tenantId),
-      { tenantId: this.config.tenantId },
-    );
-    if (!reply.ok) {
-      throw new Error(`cannot ask whether MLR is enabled for tenant ${this.config.tenantId}: ${reply.error.message}`);
-    }
-    return reply.value;
+    return this.jobs.tenantStatus();
   }
 
   /** The job executor (after `start()`), for one-off jobs from the command line. */

@@ -1,10 +1,18 @@
-import { connectorJobsConsumer, type JobCommand, type JobCounters, type JobState } from '@mlr/contracts';
+import {
+  connectorJobsConsumer,
+  tenantCallSubjects,
+  type JobCommand,
+  type JobCounters,
+  type JobState,
+  type TenantMlrStatus,
+} from '@mlr/contracts';
 import type { TenantKeys } from '@mlr/crypto';
 import {
   PLATFORM_STREAMS,
   Publisher,
   platformValidator,
   runConsumer,
+  tenantCallClient,
   type ConsumerRunner,
   type MessagingConnection,
 } from '@mlr/messaging';
@@ -42,12 +50,60 @@ export class JobExecutor {
     this.uploader.start();
   }
 
-  async execute(job: JobCommand, onProgress?: ProgressListener): Promise<JobResult> {
-    const reporter = new JobReporter(
+  private reporterFor(job: JobCommand, onProgress?: ProgressListener): JobReporter {
+    return new JobReporter(
       this.publisher,
       { tenantId: job.tenantId, jobId: job.jobId, connectorId: this.config.connectorId, kind: job.kind },
       { ...(onProgress ? { onProgress } : {}) },
     );
+  }
+
+  /** Whether this tenant's jobs may run now (licensing's `tenant.status`, a tenant call). */
+  async tenantStatus(): Promise<TenantMlrStatus> {
+    const reply = await tenantCallClient(this.messaging).request(
+      'tenant.status',
+      tenantCallSubjects['tenant.status'](this.config.tenantId),
+      { tenantId: this.config.tenantId },
+    );
+    if (!reply.ok) {
+      throw new Error(`cannot ask whether MLR is enabled for tenant ${this.config.tenantId}: ${reply.error.message}`);
+    }
+    return reply.value;
+  }
+
+  /**
+   * A queued job was allowed when scheduling created it, but MLR may have been disabled (or the
+   * licence may have lapsed) while it waited: asked again before any mail is read. Why it may not
+   * run, or null. When licensing cannot be asked the job runs, as scheduling allowed it (logged).
+   */
+  private async refusal(job: JobCommand): Promise<string | null> {
+    let status: TenantMlrStatus;
+    try {
+      status = await this.tenantStatus();
+    } catch (error) {
+      this.logger.warn(
+        { event: 'job-mlr-check-failed', jobId: job.jobId, error: (error as Error).message },
+        'cannot ask licensing whether the job may run; running it as scheduling allowed it',
+      );
+      return null;
+    }
+    if (!status.allowed || (job.kind === 'backup' && !status.backupAllowed)) return status.message;
+    return null;
+  }
+
+  /** A job from the platform's queue: checked against the tenant's MLR status first. */
+  async executeQueued(job: JobCommand): Promise<JobResult> {
+    const refusal = await this.refusal(job);
+    if (refusal === null) return this.execute(job);
+    const reporter = this.reporterFor(job);
+    reporter.error({ scope: 'job', target: job.jobId, message: `refused before any mail was read: ${refusal}` });
+    await reporter.flush('failed');
+    this.logger.warn({ event: 'job-refused', jobId: job.jobId, kind: job.kind, reason: refusal }, 'job refused');
+    return { state: 'failed', counters: reporter.counters, errors: reporter.errors };
+  }
+
+  async execute(job: JobCommand, onProgress?: ProgressListener): Promise<JobResult> {
+    const reporter = this.reporterFor(job, onProgress);
     const log = this.logger.child({ jobId: job.jobId, kind: job.kind });
     if (job.tenantId !== this.config.tenantId || job.connectorId !== this.config.connectorId) {
       reporter.error({
@@ -111,7 +167,7 @@ export class JobExecutor {
       workingIntervalMs: 30_000,
       logger: this.messaging.logger,
       handler: async (delivery) => {
-        await this.execute(delivery.payload);
+        await this.executeQueued(delivery.payload);
       },
     });
   }
