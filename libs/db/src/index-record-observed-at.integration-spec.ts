@@ -1,14 +1,13 @@
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@mlr/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { applyMigrations, DEFAULT_MIGRATIONS_DIR } from './index.js';
 
 const MIGRATION = '20261124142000_add_index_record_observed_at';
 const DATABASE = `observed_at_${process.pid}`;
+const MIGRATIONS_DIR = join(REPO_ROOT, 'prisma', 'migrations');
 
-let dir: string;
 let adminUrl: string;
 let databaseUrl: string;
 
@@ -22,23 +21,26 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string, valu
   }
 }
 
-/** A migrations directory holding the repository's migrations whose names sort before `before` (all without it). */
-function migrationsDir(name: string, before?: string): string {
-  const target = join(dir, name);
-  mkdirSync(target);
-  for (const entry of readdirSync(DEFAULT_MIGRATIONS_DIR)) {
-    if (before === undefined || entry === 'migration_lock.toml' || entry < before) {
-      cpSync(join(DEFAULT_MIGRATIONS_DIR, entry), join(target, entry), { recursive: true });
-    }
+/**
+ * Runs the repository's migration scripts in order, those from `from` (inclusive) up to `to`
+ * (exclusive). Plain SQL through `pg`, not the Prisma schema engine: its WebAssembly build breaks
+ * when a second test file of the same process uses it (migrations.integration-spec.ts does).
+ */
+async function runMigrations(range: { from?: string; to?: string }): Promise<string[]> {
+  const names = readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => entry.name)
+    .filter((name) => (range.from === undefined || name >= range.from) && (range.to === undefined || name < range.to))
+    .sort();
+  for (const name of names) {
+    await query(databaseUrl, readFileSync(join(MIGRATIONS_DIR, name, 'migration.sql'), 'utf8'));
   }
-  return target;
+  return names;
 }
 
 beforeAll(async () => {
   const postgres = inject('infra').postgres;
   if (!postgres) throw new Error('the integration tier needs PostgreSQL');
-  mkdirSync(join(REPO_ROOT, 'tmp'), { recursive: true });
-  dir = mkdtempSync(join(REPO_ROOT, 'tmp', 'observed-at-migration-'));
   adminUrl = postgres.adminUrl;
   const url = new URL(adminUrl);
   url.pathname = `/${DATABASE}`;
@@ -49,13 +51,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (adminUrl) await query(adminUrl, `DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe(`migration ${MIGRATION}`, () => {
   it('dates the records indexed before it as observed when they were last written', async () => {
-    const applied = await applyMigrations(databaseUrl, { migrationsDir: migrationsDir('before', MIGRATION) });
-    expect(applied).not.toContain(MIGRATION);
+    expect(await runMigrations({ to: MIGRATION })).not.toContain(MIGRATION);
     await query(
       databaseUrl,
       `INSERT INTO tenants (id, name, slug, updated_at) VALUES ('acme', 'Acme', 'acme', now());
@@ -66,7 +66,7 @@ describe(`migration ${MIGRATION}`, () => {
                 ('record-2', 'acme', 'alice', 'INBOX', 1, 2, 'c', 'object-1', 1, '2026-05-02T11:30:00Z')`,
     );
 
-    expect(await applyMigrations(databaseUrl, { migrationsDir: migrationsDir('all') })).toContain(MIGRATION);
+    expect(await runMigrations({ from: MIGRATION })).toContain(MIGRATION);
     const rows = await query<{ id: string; observed_at: Date; updated_at: Date }>(
       databaseUrl,
       'SELECT id, observed_at, updated_at FROM index_records ORDER BY id',
