@@ -1,0 +1,97 @@
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { applyMigrations, DEFAULT_MIGRATIONS_DIR } from '@mlr/db';
+import { REPO_ROOT } from '@mlr/testing';
+
+const MIGRATION = '20261124150000_add_tenant_key_id';
+const DATABASE = `tenant_key_id_${process.pid}`;
+
+let dir: string;
+let adminUrl: string;
+let databaseUrl: string;
+
+async function query<T extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** A migrations directory holding the repository's migrations whose names sort before `before` (all without it). */
+function migrationsDir(name: string, before?: string): string {
+  const target = join(dir, name);
+  mkdirSync(target);
+  for (const entry of readdirSync(DEFAULT_MIGRATIONS_DIR)) {
+    if (before === undefined || entry === 'migration_lock.toml' || entry < before) {
+      cpSync(join(DEFAULT_MIGRATIONS_DIR, entry), join(target, entry), { recursive: true });
+    }
+  }
+  return target;
+}
+
+beforeAll(async () => {
+  const postgres = inject('infra').postgres;
+  if (!postgres) throw new Error('the integration tier needs PostgreSQL');
+  mkdirSync(join(REPO_ROOT, 'tmp'), { recursive: true });
+  dir = mkdtempSync(join(REPO_ROOT, 'tmp', 'tenant-key-migration-'));
+  adminUrl = postgres.adminUrl;
+  const url = new URL(adminUrl);
+  url.pathname = `/${DATABASE}`;
+  databaseUrl = url.toString();
+  await query(adminUrl, `DROP DATABASE IF EXISTS ${DATABASE}`);
+  await query(adminUrl, `CREATE DATABASE ${DATABASE}`);
+});
+
+afterAll(async () => {
+  if (adminUrl) await query(adminUrl, `DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe(`migration ${MIGRATION}`, () => {
+  it('gives a tenant with backups the key of its first sealed object, unless another tenant has objects of that key', async () => {
+    const applied = await applyMigrations(databaseUrl, { migrationsDir: migrationsDir('before', MIGRATION) });
+    expect(applied).not.toContain(MIGRATION);
+    const object = (id: string, tenant: string, keyId: string, createdAt: string) =>
+      `('${id}', '${tenant}', '${id}', 'mlr-objects', '${id}', 1, 1, '${keyId}', '${createdAt}')`;
+    await query(
+      databaseUrl,
+      `INSERT INTO tenants (id, name, slug, updated_at) VALUES
+         ('acme', 'Acme', 'acme', now()), ('globex', 'Globex', 'globex', now()), ('initech', 'Initech', 'initech', now()),
+         ('umbrella', 'Umbrella', 'umbrella', now()), ('empty', 'Empty', 'empty', now());
+       INSERT INTO stored_objects (id, tenant_id, content_id, bucket, key, plain_size, sealed_size, key_id, created_at)
+       VALUES ${[
+         // Acme's first connector sealed with aaaa...; a second one (before this migration) with bbbb...
+         object('acme-2', 'acme', 'bbbbbbbbbbbbbbbb', '2026-05-01T00:00:00Z'),
+         object('acme-1', 'acme', 'aaaaaaaaaaaaaaaa', '2026-04-01T00:00:00Z'),
+         object('acme-3', 'acme', 'aaaaaaaaaaaaaaaa', '2026-06-01T00:00:00Z'),
+         object('globex-1', 'globex', 'cccccccccccccccc', '2026-04-01T00:00:00Z'),
+         // One key under two tenants: neither is given it.
+         object('initech-1', 'initech', 'dddddddddddddddd', '2026-04-01T00:00:00Z'),
+         object('umbrella-1', 'umbrella', 'dddddddddddddddd', '2026-04-02T00:00:00Z'),
+       ].join(', ')}`,
+    );
+
+    expect(await applyMigrations(databaseUrl, { migrationsDir: migrationsDir('all') })).toContain(MIGRATION);
+    const rows = await query<{ id: string; tenant_key_id: string | null }>(
+      databaseUrl,
+      'SELECT id, tenant_key_id FROM tenants ORDER BY id',
+    );
+    expect(rows).toEqual([
+      { id: 'acme', tenant_key_id: 'aaaaaaaaaaaaaaaa' },
+      { id: 'empty', tenant_key_id: null },
+      { id: 'globex', tenant_key_id: 'cccccccccccccccc' },
+      { id: 'initech', tenant_key_id: null },
+      { id: 'umbrella', tenant_key_id: null },
+    ]);
+
+    // One key belongs to one tenant.
+    await expect(
+      query(databaseUrl, `UPDATE tenants SET tenant_key_id = 'aaaaaaaaaaaaaaaa' WHERE id = 'empty'`),
+    ).rejects.toThrow(/tenants_tenant_key_id_key/);
+  });
+});
