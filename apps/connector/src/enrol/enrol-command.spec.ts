@@ -1,13 +1,15 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CAPABILITY_WARNINGS } from '@mlr/contracts';
+import { exportRecoveryKit, generateRootKey, rootKeyId } from '@mlr/crypto';
 import { loadConnectorConfig } from '../config/connector-config.js';
 import { runEnrolCommand } from './enrol-command.js';
 
 const TOKEN = `mlr-enrol-${'x'.repeat(43)}`;
+const PASSPHRASE = 'a long recovery passphrase';
 
 describe('connector enroll (against a stand-in gateway)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mlr-enrol-command-'));
@@ -55,9 +57,13 @@ describe('connector enroll (against a stand-in gateway)', () => {
     inboxPrefix: `_INBOX_${tenantId}`,
   });
 
-  async function enrol(configPath: string): Promise<{ code: number; out: string }> {
+  async function enrol(
+    configPath: string,
+    extra: { recoveryKitPath?: string; passphraseFromEnv?: string } = {},
+  ): Promise<{ code: number; out: string }> {
     let out = '';
     const code = await runEnrolCommand({
+      ...extra,
       configPath,
       gatewayUrl,
       token: TOKEN,
@@ -88,6 +94,10 @@ describe('connector enroll (against a stand-in gateway)', () => {
     });
     expect(sent['natsPublicKey']).toMatch(/^U[A-Z2-7]{55}$/);
     expect(JSON.stringify(sent)).not.toMatch(/SU[A-Z2-7]{50,}/);
+    // The key id of the key it made travels; the key does not.
+    const root = readFileSync(join(dir, 'ok', 'tenant.key'), 'utf8').trim();
+    expect(sent['tenantKeyId']).toBe(rootKeyId(Buffer.from(root, 'hex')));
+    expect(JSON.stringify(sent)).not.toContain(root);
 
     const loaded = loadConnectorConfig(path);
     expect(loaded).toMatchObject({ tenantId: 'acme', connectorId: 'c-1' });
@@ -121,6 +131,40 @@ describe('connector enroll (against a stand-in gateway)', () => {
     const path = config('refused');
     await expect(enrol(path)).rejects.toThrow(/expired on/);
     expect(existsSync(join(dir, 'refused'))).toBe(false);
+  });
+
+  it("passes on the refusal of a key that is not the tenant's, writing neither creds nor key", async () => {
+    const message =
+      'tenantKeyId: the backups of tenant acme are sealed with tenant key 0123456789abcdef, but this connector would ' +
+      "use key fedcba9876543210; every connector of a tenant must use the tenant's key. Import it with " +
+      '--recovery-kit <file> (a recovery kit made by "connector export-recovery-kit" on a connector that has the key). ' +
+      'The token was not used';
+    answer = { status: 409, body: { statusCode: 409, error: 'conflict', message, field: 'tenantKeyId' } };
+    const path = config('other-key');
+    const before = readFileSync(path, 'utf8');
+    await expect(enrol(path)).rejects.toThrow(/sealed with tenant key 0123456789abcdef.*--recovery-kit <file>/);
+    expect(received.at(-1)?.['tenantKeyId']).toMatch(/^[0-9a-f]{16}$/);
+    expect(existsSync(join(dir, 'other-key'))).toBe(false);
+    expect(readFileSync(path, 'utf8')).toBe(before);
+  });
+
+  it('sends the id of the key it keeps, and of the key it imports from a recovery kit', async () => {
+    answer = { status: 201, body: enrolled('acme', 'c-2') };
+    const kept = config('kept');
+    mkdirSync(join(dir, 'kept'));
+    const root = generateRootKey();
+    writeFileSync(join(dir, 'kept', 'tenant.key'), `${root.toString('hex')}\n`, { mode: 0o600 });
+    const { out } = await enrol(kept);
+    expect(received.at(-1)?.['tenantKeyId']).toBe(rootKeyId(root));
+    expect(out).toContain(`Kept the tenant key ${rootKeyId(root)}`);
+
+    const kitFile = join(dir, 'kit.json');
+    writeFileSync(kitFile, await exportRecoveryKit(root, PASSPHRASE));
+    const imported = config('imported');
+    const { out: importedOut } = await enrol(imported, { recoveryKitPath: kitFile, passphraseFromEnv: PASSPHRASE });
+    expect(received.at(-1)?.['tenantKeyId']).toBe(rootKeyId(root));
+    expect(importedOut).toContain(`Imported the tenant key ${rootKeyId(root)}`);
+    expect(readFileSync(join(dir, 'imported', 'tenant.key'), 'utf8').trim()).toBe(root.toString('hex'));
   });
 
   it('refuses something that is not an enrolment token before calling anyone', async () => {

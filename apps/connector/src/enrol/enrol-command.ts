@@ -51,7 +51,9 @@ function writeSecretFile(path: string, content: Uint8Array | string): void {
  * (configuration, token shape, recovery kit and passphrase), checks the service account, generates
  * the connector's own NATS key pair (the seed stays here), exchanges the token and the public key
  * for the connector's NATS user JWT, then writes the creds file (0600), the tenant key (created or
- * imported) and the configuration. Returns the exit code.
+ * imported) and the configuration. The request names the tenant key's id: a connector whose key is not
+ * the one the tenant's backups are sealed with is refused, and then nothing is written. Returns the
+ * exit code.
  */
 export async function runEnrolCommand(options: EnrolCommandOptions): Promise<number> {
   const { raw, config } = readEnrolmentConfig(options.configPath);
@@ -96,6 +98,8 @@ export async function runEnrolCommand(options: EnrolCommandOptions): Promise<num
     capability: { receiveAs: capability.receiveAs, warnings: capability.warnings, checkedAt: capability.checkedAt },
     agentVersion: options.agentVersion,
     sourceKind: config.source.kind,
+    // Only the id: the key stays here. Licensing refuses a key that is not the tenant's.
+    tenantKeyId: keyPlan.keyId,
   };
   const gateway = new GatewayClient({ url: options.gatewayUrl });
   const answer = await gateway.post<unknown>('/v1/enrolments', request);

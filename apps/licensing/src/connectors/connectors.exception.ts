@@ -22,6 +22,10 @@ const connectorErrors = defineDomainErrors({
     NATS_KEY_TAKEN: 'conflict',
     /** The agent's mail source is not the kind the connector was created for. */
     KIND_MISMATCH: 'conflict',
+    /** The tenant's backups are sealed with another tenant key than the one the agent would use. */
+    TENANT_KEY_MISMATCH: 'conflict',
+    /** The agent's tenant key is recorded as another tenant's (one key belongs to one tenant). */
+    TENANT_KEY_OF_ANOTHER_TENANT: 'conflict',
     /** This service has no NATS account signing key, so it cannot issue connector credentials. */
     SIGNING_KEY_NOT_CONFIGURED: 'conflict',
   },

@@ -4,19 +4,26 @@ import type { AuditRepository } from '../audit/audit.repository.js';
 import { ConnectorJwtIssuer } from './connector-jwt.js';
 import { ConnectorRevocations, type CredentialRevoker } from './connector-revocations.js';
 import { ConnectorErrorCode, ConnectorException, toServiceErrorReply } from './connectors.exception.js';
-import type { ConnectorRecord, ConnectorRepository, EnrolmentUpdate } from './connectors.repository.js';
+import type {
+  ConnectorRecord,
+  ConnectorRepository,
+  EnrolmentOutcome,
+  EnrolmentUpdate,
+} from './connectors.repository.js';
 import { ConnectorsService } from './connectors.service.js';
 import { hashEnrolmentToken } from './enrolment-token.js';
 
 const NOW = new Date('2026-11-24T10:00:00.000Z');
 const silent = { child: () => silent, info: () => undefined, warn: () => undefined, error: () => undefined };
 
-/** An in-memory repository with the same single-use rule as the SQL one. */
+/** An in-memory repository with the same single-use and one-key-per-tenant rules as the SQL one. */
 class MemoryConnectors implements ConnectorRepository {
   readonly rows: ConnectorRecord[] = [];
+  /** tenants.tenant_key_id */
+  readonly tenantKeys = new Map<string, string>();
   enrollCalls = 0;
   async tenantExists(tenantId: string) {
-    return tenantId === 'acme';
+    return tenantId === 'acme' || tenantId === 'globex';
   }
   async create(input: {
     tenantId: string;
@@ -58,16 +65,29 @@ class MemoryConnectors implements ConnectorRepository {
   async byTokenHash(tokenHash: string) {
     return this.rows.find((r) => r.enrolmentTokenHash === tokenHash) ?? null;
   }
-  async enroll(update: EnrolmentUpdate) {
+  async enroll(update: EnrolmentUpdate): Promise<EnrolmentOutcome> {
     this.enrollCalls += 1;
     const row = await this.byTokenHash(update.tokenHash);
-    if (!row || row.enrolmentTokenUsedAt || row.revokedAt || row.enrolmentTokenExpiresAt! <= update.now) return null;
+    if (!row || row.enrolmentTokenUsedAt || row.revokedAt || row.enrolmentTokenExpiresAt! <= update.now) {
+      return { outcome: 'token_not_taken' };
+    }
+    const target = { id: row.id, tenantId: row.tenantId };
+    const recorded = this.tenantKeys.get(row.tenantId);
+    if (recorded !== undefined && recorded !== update.tenantKeyId) {
+      return { outcome: 'tenant_key_differs', connector: target, tenantKeyId: recorded };
+    }
+    if (recorded === undefined) {
+      if ([...this.tenantKeys.values()].includes(update.tenantKeyId)) {
+        return { outcome: 'key_of_another_tenant', connector: target };
+      }
+      this.tenantKeys.set(row.tenantId, update.tenantKeyId);
+    }
     Object.assign(row, {
       enrolmentTokenUsedAt: update.now,
       natsUserPublicKey: update.natsUserPublicKey,
       receiveAs: update.capability.receiveAs,
     });
-    return row;
+    return { outcome: 'enrolled', connector: row };
   }
   async revoke(tenantId: string, connectorId: string, now: Date) {
     const row = await this.get(tenantId, connectorId);
@@ -127,12 +147,16 @@ function service(options: { issuer?: boolean; audit?: AuditRepository; revoker?:
   };
 }
 
-const request = (token: string) => ({
+const KEY_A = '0123456789abcdef';
+const KEY_B = 'fedcba9876543210';
+
+const request = (token: string, tenantKeyId = KEY_A) => ({
   token,
   natsPublicKey: createUser().getPublicKey(),
   capability: { receiveAs: 'yes' as const, warnings: [], checkedAt: NOW.toISOString() },
   agentVersion: '1.0.0',
   sourceKind: 'imap' as const,
+  tenantKeyId,
 });
 
 async function refusalOf(promise: Promise<unknown>): Promise<ConnectorException> {
@@ -222,6 +246,81 @@ describe('ConnectorsService', () => {
     expect((await refusalOf(connectors.enroll(request(`mlr-enrol-${'B'.repeat(43)}`)))).code).toBe(
       ConnectorErrorCode.TOKEN_UNKNOWN,
     );
+  });
+
+  describe('one tenant key per tenant', () => {
+    it("records the key of the tenant's first enrolment and lets later connectors with that key in", async () => {
+      const { connectors, repository, audit } = service();
+      const first = await connectors.create({ tenantId: 'acme', name: 'HQ', kind: 'imap' }, 'admin');
+      const second = await connectors.create({ tenantId: 'acme', name: 'Branch', kind: 'imap' }, 'admin');
+      await connectors.enroll(request(first.enrolmentToken, KEY_A));
+      expect(repository.tenantKeys.get('acme')).toBe(KEY_A);
+      const enrolment = await connectors.enroll(request(second.enrolmentToken, KEY_A));
+      expect(enrolment.connectorId).toBe(second.connector.id);
+      expect(audit.record).toHaveBeenLastCalledWith(
+        expect.objectContaining({ outcome: 'success', detail: expect.objectContaining({ tenantKeyId: KEY_A }) }),
+      );
+    });
+
+    it('refuses a connector that would use another key, says how to import the right one, keeps the token usable, and audits it', async () => {
+      const { connectors, repository, audit } = service();
+      const first = await connectors.create({ tenantId: 'acme', name: 'HQ', kind: 'imap' }, 'admin');
+      const second = await connectors.create({ tenantId: 'acme', name: 'Branch', kind: 'imap' }, 'admin');
+      await connectors.enroll(request(first.enrolmentToken, KEY_A));
+
+      const refusal = await refusalOf(connectors.enroll(request(second.enrolmentToken, KEY_B)));
+      expect(refusal.code).toBe(ConnectorErrorCode.TENANT_KEY_MISMATCH);
+      expect(refusal.message).toBe(
+        `tenantKeyId: the backups of tenant acme are sealed with tenant key ${KEY_A}, but this connector would use ` +
+          `key ${KEY_B}; every connector of a tenant must use the tenant's key. Import it with --recovery-kit <file> ` +
+          '(a recovery kit made by "connector export-recovery-kit" on a connector that has the key). The token was not used',
+      );
+      expect(toServiceErrorReply(refusal)).toMatchObject({ code: 'conflict', field: 'tenantKeyId' });
+      const row = repository.rows.find((r) => r.id === second.connector.id)!;
+      expect(row.enrolmentTokenUsedAt).toBeNull();
+      expect(row.natsUserPublicKey).toBeNull();
+      expect(repository.tenantKeys.get('acme')).toBe(KEY_A);
+      expect(audit.record).toHaveBeenLastCalledWith(
+        expect.objectContaining({
+          tenantId: 'acme',
+          action: 'connector.enroll',
+          target: `connector:${second.connector.id}`,
+          outcome: 'denied',
+          detail: expect.objectContaining({ reason: 'TENANT_KEY_MISMATCH', tenantKeyId: KEY_B }),
+        }),
+      );
+
+      // With the tenant's key (imported from the recovery kit), the same token enrols it.
+      const enrolment = await connectors.enroll(request(second.enrolmentToken, KEY_A));
+      expect(enrolment.connectorId).toBe(second.connector.id);
+    });
+
+    it("refuses another tenant's key at a tenant's first enrolment, recording nothing", async () => {
+      const { connectors, repository } = service();
+      const acme = await connectors.create({ tenantId: 'acme', name: 'HQ', kind: 'imap' }, 'admin');
+      const globex = await connectors.create({ tenantId: 'globex', name: 'HQ', kind: 'imap' }, 'admin');
+      await connectors.enroll(request(acme.enrolmentToken, KEY_A));
+      const refusal = await refusalOf(connectors.enroll(request(globex.enrolmentToken, KEY_A)));
+      expect(refusal.code).toBe(ConnectorErrorCode.TENANT_KEY_OF_ANOTHER_TENANT);
+      expect(refusal.message).toMatch(
+        new RegExp(`^tenantKeyId: key ${KEY_A} is the tenant key of another tenant.*a key is made for tenant globex`),
+      );
+      expect(refusal.message).not.toContain('acme');
+      expect(toServiceErrorReply(refusal)).toMatchObject({ code: 'conflict', field: 'tenantKeyId' });
+      expect(repository.tenantKeys.has('globex')).toBe(false);
+      expect(repository.rows.find((r) => r.id === globex.connector.id)?.enrolmentTokenUsedAt).toBeNull();
+    });
+
+    it('names the token problem, not the key, when the token could not be used anyway', async () => {
+      const { connectors, repository } = service();
+      const first = await connectors.create({ tenantId: 'acme', name: 'HQ', kind: 'imap' }, 'admin');
+      const second = await connectors.create({ tenantId: 'acme', name: 'Branch', kind: 'imap' }, 'admin');
+      await connectors.enroll(request(first.enrolmentToken, KEY_A));
+      repository.rows.find((r) => r.id === second.connector.id)!.enrolmentTokenExpiresAt = new Date(NOW.getTime() - 1);
+      expect((await refusalOf(connectors.enroll(request(second.enrolmentToken, KEY_B)))).code).toBe(
+        ConnectorErrorCode.TOKEN_EXPIRED,
+      );
+    });
   });
 
   it('still hands out the credentials when the audit trail cannot be written (the token is spent by then)', async () => {

@@ -17,7 +17,13 @@ import type { ConnectorJwtIssuer } from './connector-jwt.js';
 import { ConnectorRevocations } from './connector-revocations.js';
 import { connectorView } from './connector-view.js';
 import { ConnectorErrorCode, ConnectorException } from './connectors.exception.js';
-import { CONNECTOR_REPOSITORY, type ConnectorRecord, type ConnectorRepository } from './connectors.repository.js';
+import {
+  CONNECTOR_REPOSITORY,
+  type ConnectorRecord,
+  type ConnectorRepository,
+  type EnrolmentOutcome,
+  type EnrolmentTarget,
+} from './connectors.repository.js';
 import { enrolmentExpiry, hashEnrolmentToken, isEnrolmentExpired, newEnrolmentToken } from './enrolment-token.js';
 
 /** The issuer of connector NATS credentials; null when the service has no account signing key. */
@@ -95,6 +101,9 @@ export class ConnectorsService {
   /**
    * Exchanges a single-use token and the connector's own NATS public key for its user JWT. The
    * token is taken atomically; a replayed, expired, unknown or revoked one is refused, saying which.
+   * Every connector of a tenant seals with the tenant's one key: the first enrolment of the tenant
+   * records the key id the agent sends, a later one with another key is refused and its token stays
+   * usable.
    */
   async enroll(request: EnrolmentRequest): Promise<Enrolment> {
     // Checked before the token is taken, so that a misconfigured service does not burn tokens.
@@ -126,17 +135,17 @@ export class ConnectorsService {
           `${request.sourceKind} for it. The token was not used`,
         'sourceKind',
       );
-      await this.recordEnrolment(intended, request, { denied: refusal });
-      throw refusal;
+      throw await this.deny(intended, request, refusal);
     }
-    let connector: ConnectorRecord | null;
+    let outcome: EnrolmentOutcome;
     try {
-      connector = await this.connectors.enroll({
+      outcome = await this.connectors.enroll({
         tokenHash,
         now,
         natsUserPublicKey: request.natsPublicKey,
         capability: request.capability,
         agentVersion: request.agentVersion,
+        tenantKeyId: request.tenantKeyId,
       });
     } catch (error) {
       if (isUniqueViolation(error)) {
@@ -148,12 +157,34 @@ export class ConnectorsService {
       }
       throw error;
     }
-    if (!connector) {
+    if (outcome.outcome === 'token_not_taken') {
       const known = await this.connectors.byTokenHash(tokenHash);
-      const refusal = this.refusal(known, now);
-      await this.recordEnrolment(known, request, { denied: refusal });
-      throw refusal;
+      throw await this.deny(known, request, this.refusal(known, now));
     }
+    if (outcome.outcome === 'tenant_key_differs') {
+      const { tenantId } = outcome.connector;
+      const refusal = new ConnectorException(
+        ConnectorErrorCode.TENANT_KEY_MISMATCH,
+        `tenantKeyId: the backups of tenant ${tenantId} are sealed with tenant key ${outcome.tenantKeyId}, but this ` +
+          `connector would use key ${request.tenantKeyId}; every connector of a tenant must use the tenant's key. ` +
+          'Import it with --recovery-kit <file> (a recovery kit made by "connector export-recovery-kit" on a ' +
+          'connector that has the key). The token was not used',
+        'tenantKeyId',
+      );
+      throw await this.deny(outcome.connector, request, refusal);
+    }
+    if (outcome.outcome === 'key_of_another_tenant') {
+      const { tenantId } = outcome.connector;
+      const refusal = new ConnectorException(
+        ConnectorErrorCode.TENANT_KEY_OF_ANOTHER_TENANT,
+        `tenantKeyId: key ${request.tenantKeyId} is the tenant key of another tenant, and a tenant key belongs to one ` +
+          `tenant; enrol with a new stateDir (or keyFile) so that a key is made for tenant ${tenantId}, or import ` +
+          "this tenant's key with --recovery-kit <file>. The token was not used",
+        'tenantKeyId',
+      );
+      throw await this.deny(outcome.connector, request, refusal);
+    }
+    const { connector } = outcome;
     const userJwt = await this.issuer.mint({
       tenantId: connector.tenantId,
       connectorId: connector.id,
@@ -168,6 +199,7 @@ export class ConnectorsService {
         receiveAs: request.capability.receiveAs,
         warnings: request.capability.warnings.length,
         agentVersion: request.agentVersion,
+        tenantKeyId: request.tenantKeyId,
       },
       'connector enrolled',
     );
@@ -204,7 +236,7 @@ export class ConnectorsService {
    * write it is logged, never turned into a failed enrolment (the token is already spent then).
    */
   private async recordEnrolment(
-    connector: ConnectorRecord | null,
+    connector: EnrolmentTarget | null,
     request: EnrolmentRequest,
     outcome: { denied?: ConnectorException },
   ): Promise<void> {
@@ -217,11 +249,17 @@ export class ConnectorsService {
         target: connector ? `connector:${connector.id}` : null,
         outcome: outcome.denied ? 'denied' : 'success',
         detail: outcome.denied
-          ? { reason: outcome.denied.code, message: outcome.denied.message, agentVersion: request.agentVersion }
+          ? {
+              reason: outcome.denied.code,
+              message: outcome.denied.message,
+              agentVersion: request.agentVersion,
+              tenantKeyId: request.tenantKeyId,
+            }
           : {
               receiveAs: request.capability.receiveAs,
               warnings: request.capability.warnings,
               agentVersion: request.agentVersion,
+              tenantKeyId: request.tenantKeyId,
             },
       });
     } catch (error) {
@@ -232,42 +270,12 @@ export class ConnectorsService {
     }
   }
 
-  /** Why a token was not taken: the refusal names the reason, and the log keeps the attempt. */
-  private refusal(connector: ConnectorRecord | null, now: Date): ConnectorException {
-    let refusal: ConnectorException;
-    if (!connector) {
-      refusal = new ConnectorException(
-        ConnectorErrorCode.TOKEN_UNKNOWN,
-        'token: this enrolment token is unknown (mistyped, or not issued by this platform); ask for a new one',
-        'token',
-      );
-    } else if (connector.revokedAt) {
-      refusal = new ConnectorException(
-        ConnectorErrorCode.CONNECTOR_REVOKED,
-        `token: connector ${connector.id} was revoked on ${connector.revokedAt.toISOString()}; its token can no longer be used`,
-        'token',
-      );
-    } else if (connector.enrolmentTokenUsedAt) {
-      refusal = new ConnectorException(
-        ConnectorErrorCode.TOKEN_USED,
-        `token: this enrolment token was already used on ${connector.enrolmentTokenUsedAt.toISOString()} ` +
-          '(a token enrols one connector once); ask for a new connector and token',
-        'token',
-      );
-    } else if (connector.enrolmentTokenExpiresAt && isEnrolmentExpired(connector.enrolmentTokenExpiresAt, now)) {
-      refusal = new ConnectorException(
-        ConnectorErrorCode.TOKEN_EXPIRED,
-        `token: this enrolment token expired on ${connector.enrolmentTokenExpiresAt.toISOString()}; ask for a new one`,
-        'token',
-      );
-    } else {
-      // Taken by a concurrent enrolment between the update and this read.
-      refusal = new ConnectorException(
-        ConnectorErrorCode.TOKEN_USED,
-        'token: this enrolment token was used by another enrolment at the same moment; ask for a new one',
-        'token',
-      );
-    }
+  /** Logs and audits a refused enrolment; returns the refusal to throw. */
+  private async deny(
+    connector: EnrolmentTarget | null,
+    request: EnrolmentRequest,
+    refusal: ConnectorException,
+  ): Promise<ConnectorException> {
     this.logger.warn(
       {
         event: 'connector.enroll.refused',
@@ -277,7 +285,45 @@ export class ConnectorsService {
       },
       refusal.message,
     );
+    await this.recordEnrolment(connector, request, { denied: refusal });
     return refusal;
+  }
+
+  /** Why a token was not taken: the refusal names the reason. */
+  private refusal(connector: ConnectorRecord | null, now: Date): ConnectorException {
+    if (!connector) {
+      return new ConnectorException(
+        ConnectorErrorCode.TOKEN_UNKNOWN,
+        'token: this enrolment token is unknown (mistyped, or not issued by this platform); ask for a new one',
+        'token',
+      );
+    } else if (connector.revokedAt) {
+      return new ConnectorException(
+        ConnectorErrorCode.CONNECTOR_REVOKED,
+        `token: connector ${connector.id} was revoked on ${connector.revokedAt.toISOString()}; its token can no longer be used`,
+        'token',
+      );
+    } else if (connector.enrolmentTokenUsedAt) {
+      return new ConnectorException(
+        ConnectorErrorCode.TOKEN_USED,
+        `token: this enrolment token was already used on ${connector.enrolmentTokenUsedAt.toISOString()} ` +
+          '(a token enrols one connector once); ask for a new connector and token',
+        'token',
+      );
+    } else if (connector.enrolmentTokenExpiresAt && isEnrolmentExpired(connector.enrolmentTokenExpiresAt, now)) {
+      return new ConnectorException(
+        ConnectorErrorCode.TOKEN_EXPIRED,
+        `token: this enrolment token expired on ${connector.enrolmentTokenExpiresAt.toISOString()}; ask for a new one`,
+        'token',
+      );
+    } else {
+      // Taken by a concurrent enrolment between the update and this read.
+      return new ConnectorException(
+        ConnectorErrorCode.TOKEN_USED,
+        'token: this enrolment token was used by another enrolment at the same moment; ask for a new one',
+        'token',
+      );
+    }
   }
 }
 

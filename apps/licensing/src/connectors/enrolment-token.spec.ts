@@ -47,12 +47,24 @@ describe('enrolment tokens', () => {
       capability: { receiveAs: 'yes', warnings: [], checkedAt: '2026-11-24T10:00:00Z' },
       agentVersion: '0.1.0',
       sourceKind: 'imap',
+      tenantKeyId: '0123456789abcdef',
     };
     expect(enrolmentRequestSchema.safeParse(request).success).toBe(true);
-    const bad = enrolmentRequestSchema.safeParse({ ...request, token: 'abc', natsPublicKey: 'SUAXXX' });
+    const bad = enrolmentRequestSchema.safeParse({
+      ...request,
+      token: 'abc',
+      natsPublicKey: 'SUAXXX',
+      tenantKeyId: '0123456789ABCDEF',
+    });
     expect(bad.success).toBe(false);
     const fields = bad.error?.issues.map((issue) => issue.path.join('.'));
-    expect(fields).toEqual(['token', 'natsPublicKey']);
+    expect(fields).toEqual(['token', 'natsPublicKey', 'tenantKeyId']);
     expect(bad.error?.issues[0]?.message).toMatch(/enrolment token/);
+    expect(bad.error?.issues[2]?.message).toMatch(/key id of a tenant key/);
+    // An agent that does not say which key it seals with is not enrolled.
+    const { tenantKeyId: _omitted, ...withoutKey } = request;
+    expect(enrolmentRequestSchema.safeParse(withoutKey).error?.issues.map((issue) => issue.path.join('.'))).toEqual([
+      'tenantKeyId',
+    ]);
   });
 });

@@ -19,6 +19,7 @@ export interface TenantRecord {
   enabledAt: Date | null;
   enabledBy: string | null;
   disabledAt: Date | null;
+  tenantKeyId: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -62,6 +63,7 @@ export function tenantView(tenant: TenantRecord): TenantView {
     enabledAt: tenant.enabledAt?.toISOString() ?? null,
     enabledBy: tenant.enabledBy,
     disabledAt: tenant.disabledAt?.toISOString() ?? null,
+    tenantKeyId: tenant.tenantKeyId,
     createdAt: tenant.createdAt.toISOString(),
     updatedAt: tenant.updatedAt.toISOString(),
   };
@@ -75,6 +77,7 @@ const tenantColumns = {
   enabledAt: true,
   enabledBy: true,
   disabledAt: true,
+  tenantKeyId: true,
   createdAt: true,
   updatedAt: true,
 } as const;

@@ -6,7 +6,9 @@ import { connectorIdSchema, isoDateSchema, tenantIdSchema } from '../common/ids.
  * connector and is shown a single-use enrolment token once (only its SHA-256 is stored). On the
  * customer's side `connector enroll` generates the connector's own NATS user key pair (the seed never
  * leaves the customer), sends the public key with the token, and receives a user JWT that allows
- * only its tenant's subjects. The tenant key is created (or imported from a recovery kit) locally.
+ * only its tenant's subjects. The tenant key is created (or imported from a recovery kit) locally and
+ * never leaves the customer; only its key id travels, so that licensing can hold every connector of a
+ * tenant to the tenant's one key.
  */
 
 /** Mail systems a connector reads (the `connector_kind` of the database). */
@@ -44,6 +46,12 @@ export const ENROLMENT_TOKEN_PATTERN = /^mlr-enrol-[A-Za-z0-9_-]{43}$/;
 
 /** NATS user NKey public key (base32, 56 characters starting with `U`); its checksum is checked by licensing. */
 export const NATS_USER_PUBLIC_KEY_PATTERN = /^U[A-Z2-7]{55}$/;
+
+/**
+ * Key id of a tenant key: 8 bytes of SHA-256 over a label and the key, in lower-case hex (libs/crypto
+ * `rootKeyId`). A fingerprint, not a secret: it cannot give back the key.
+ */
+export const TENANT_KEY_ID_PATTERN = /^[0-9a-f]{16}$/;
 
 export const connectorNameSchema = z
   .string()
@@ -128,6 +136,13 @@ export const enrolmentRequestSchema = z.strictObject({
   agentVersion: z.string().min(1).max(100),
   /** The kind of mail source the agent is configured for: it must be the kind the connector was created for. */
   sourceKind: z.enum(CONNECTOR_KINDS, { error: `sourceKind must be one of ${CONNECTOR_KINDS.join(', ')}` }),
+  /**
+   * The key id of the tenant key the agent will seal with (the one it creates, imports or keeps). The
+   * first enrolment of a tenant records it; a later connector of the tenant must use the same key.
+   */
+  tenantKeyId: z
+    .string()
+    .regex(TENANT_KEY_ID_PATTERN, 'tenantKeyId must be the key id of a tenant key (16 lower-case hex characters)'),
 });
 export type EnrolmentRequest = z.infer<typeof enrolmentRequestSchema>;
 

@@ -142,6 +142,11 @@ export const tenantSchema = z.strictObject({
   enabledAt: isoDateSchema.nullable(),
   enabledBy: z.string().nullable(),
   disabledAt: isoDateSchema.nullable(),
+  /**
+   * Key id (not secret) of the tenant key its backups are sealed with, recorded at its first connector
+   * enrolment; every connector of the tenant must use that key. Null until a connector enrolled.
+   */
+  tenantKeyId: z.string().nullable(),
   createdAt: isoDateSchema,
   updatedAt: isoDateSchema,
 });

@@ -3,22 +3,28 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { createUser, fromSeed } from '@nats-io/nkeys';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
+import pg from 'pg';
 import { firstValueFrom, timeout } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   CAPABILITY_WARNINGS,
   connectorPermissions,
   serviceSubject,
+  type CreatedConnector,
   type EnrolmentRequest,
   type ServiceCalls,
   type ServiceVerb,
 } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
-import { REPO_ROOT, servicesNatsClientOptions, startApp, type RunningApp } from '@mlr/testing';
+import { REPO_ROOT, servicesNatsClientOptions, startApp, waitFor, type RunningApp } from '@mlr/testing';
 import { decodeUserJwt } from '../connector-jwt.js';
 import { hashEnrolmentToken } from '../enrolment-token.js';
 
 const suffix = randomBytes(3).toString('hex');
+/** A tenant key id (16 hex characters); fresh per run, as tenant keys are unique across tenants. */
+const newKeyId = () => randomBytes(8).toString('hex');
+/** The key of the suite's tenant: every connector of it enrols with this one. */
+const tenantKey = newKeyId();
 
 /** The licensing service as its own process: connectors, their single-use tokens and enrolment. */
 describe('connector enrolment (licensing service)', () => {
@@ -43,7 +49,11 @@ describe('connector enrolment (licensing service)', () => {
     }
     throw new Error(`${verb} was expected to be refused`);
   };
-  const enrolment = (token: string, publicKey = createUser().getPublicKey()): EnrolmentRequest => ({
+  const enrolment = (
+    token: string,
+    publicKey = createUser().getPublicKey(),
+    tenantKeyId = tenantKey,
+  ): EnrolmentRequest => ({
     token,
     natsPublicKey: publicKey,
     capability: {
@@ -53,8 +63,9 @@ describe('connector enrolment (licensing service)', () => {
     },
     agentVersion: '0.1.0-test',
     sourceKind: 'imap',
+    tenantKeyId,
   });
-  const create = (name: string, extra: { enrolmentTtlMinutes?: number } = {}) =>
+  const create = (name: string, extra: { enrolmentTtlMinutes?: number; tenantId?: string } = {}) =>
     call('connectors.create', { tenantId, name, kind: 'imap', actor: 'admin@acme', ...extra });
 
   beforeAll(async () => {
@@ -204,6 +215,133 @@ describe('connector enrolment (licensing service)', () => {
       actor: 'admin@acme',
     });
     expect(noTenant).toMatchObject({ code: 'not_found', field: 'tenantId' });
+  });
+
+  describe('one tenant key per tenant', () => {
+    let tenants = 0;
+    /** A tenant of its own (no key recorded yet) and one connector per name. */
+    async function tenantWith(...names: string[]) {
+      const id = (await prisma.tenant.create({ data: { name: 'Keyed', slug: `keyed-${suffix}-${++tenants}` } })).id;
+      const connectors = [];
+      for (const name of names) connectors.push(await create(name, { tenantId: id }));
+      return { id, connectors };
+    }
+    const tokenUnused = async (connectorId: string) => {
+      const row = await prisma.connector.findUniqueOrThrow({ where: { id: connectorId } });
+      return row.enrolmentTokenUsedAt === null && row.natsUserPublicKey === null;
+    };
+    const mismatch = (id: string, recorded: string, sent: string) =>
+      `tenantKeyId: the backups of tenant ${id} are sealed with tenant key ${recorded}, but this connector would use ` +
+      `key ${sent}; every connector of a tenant must use the tenant's key. Import it with --recovery-kit <file> ` +
+      '(a recovery kit made by "connector export-recovery-kit" on a connector that has the key). The token was not used';
+
+    it("records the key of the tenant's first enrolment, shows it, and refuses another key keeping the token usable", async () => {
+      const tenant = await tenantWith('first', 'second');
+      const [first, second] = tenant.connectors as [CreatedConnector, CreatedConnector];
+      expect((await call('tenants.get', { tenantId: tenant.id })).tenantKeyId).toBeNull();
+      const key = newKeyId();
+      await call('connectors.enroll', enrolment(first.enrolmentToken, undefined, key));
+      expect((await call('tenants.get', { tenantId: tenant.id })).tenantKeyId).toBe(key);
+
+      const otherKey = newKeyId();
+      const natsKey = createUser().getPublicKey();
+      const refused = await refusal('connectors.enroll', enrolment(second.enrolmentToken, natsKey, otherKey));
+      expect(refused).toMatchObject({ code: 'conflict', field: 'tenantKeyId' });
+      expect(refused.message).toBe(mismatch(tenant.id, key, otherKey));
+      expect(await tokenUnused(second.connector.id)).toBe(true);
+      expect((await call('connectors.get', { tenantId: tenant.id, connectorId: second.connector.id })).state).toBe(
+        'awaiting_enrolment',
+      );
+      const audit = await prisma.auditEvent.findMany({
+        where: { tenantId: tenant.id, action: 'connector.enroll', target: `connector:${second.connector.id}` },
+      });
+      expect(audit.map((event) => [event.outcome, event.detail])).toEqual([
+        ['denied', expect.objectContaining({ reason: 'TENANT_KEY_MISMATCH', tenantKeyId: otherKey })],
+      ]);
+
+      // With the tenant's key (imported from a recovery kit) the same token enrols it.
+      const enrolled = await call('connectors.enroll', enrolment(second.enrolmentToken, natsKey, key));
+      expect(enrolled.connectorId).toBe(second.connector.id);
+      expect((await call('tenants.get', { tenantId: tenant.id })).tenantKeyId).toBe(key);
+    });
+
+    it("refuses another tenant's key at a tenant's first enrolment, recording nothing", async () => {
+      const acme = await tenantWith('acme');
+      const globex = await tenantWith('globex');
+      const key = newKeyId();
+      await call('connectors.enroll', enrolment(acme.connectors[0]!.enrolmentToken, undefined, key));
+      const refused = await refusal(
+        'connectors.enroll',
+        enrolment(globex.connectors[0]!.enrolmentToken, undefined, key),
+      );
+      expect(refused).toMatchObject({ code: 'conflict', field: 'tenantKeyId' });
+      expect(refused.message).toMatch(new RegExp(`^tenantKeyId: key ${key} is the tenant key of another tenant`));
+      expect(refused.message).not.toContain(acme.id);
+      expect(await tokenUnused(globex.connectors[0]!.connector.id)).toBe(true);
+      expect((await prisma.tenant.findUniqueOrThrow({ where: { id: globex.id } })).tenantKeyId).toBeNull();
+    });
+
+    it('lets exactly one of several simultaneous first enrolments with different keys through', async () => {
+      const names = ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'];
+      const tenant = await tenantWith(...names);
+      const keys = names.map(() => newKeyId());
+      const outcomes = await Promise.allSettled(
+        tenant.connectors.map((created, i) =>
+          call('connectors.enroll', enrolment(created.enrolmentToken, undefined, keys[i])),
+        ),
+      );
+      const won = outcomes.flatMap((outcome, i) => (outcome.status === 'fulfilled' ? [i] : []));
+      expect(won).toHaveLength(1);
+      const winner = won[0]!;
+      expect((await prisma.tenant.findUniqueOrThrow({ where: { id: tenant.id } })).tenantKeyId).toBe(keys[winner]);
+      for (const [i, outcome] of outcomes.entries()) {
+        if (i === winner) continue;
+        expect((outcome as PromiseRejectedResult).reason).toMatchObject({
+          code: 'conflict',
+          field: 'tenantKeyId',
+          message: mismatch(tenant.id, keys[winner]!, keys[i]!),
+        });
+        expect(await tokenUnused(tenant.connectors[i]!.connector.id)).toBe(true);
+      }
+    });
+
+    it('an enrolment waiting for a concurrent first enrolment of the tenant sees its key: refused after a commit, recorded after a rollback', async () => {
+      const tenant = await tenantWith('held-1', 'held-2');
+      const [one, two] = tenant.connectors as [CreatedConnector, CreatedConnector];
+      const db = new pg.Client({ connectionString: infra.postgres!.databaseUrl });
+      await db.connect();
+      const waitingOnTheTenant = async () =>
+        (
+          await db.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid))',
+          )
+        ).rows[0]!.n > 0;
+      try {
+        // Another first enrolment holds the tenant row, its key written but not committed ...
+        const held = newKeyId();
+        const sent = newKeyId();
+        await db.query('BEGIN');
+        await db.query('UPDATE tenants SET tenant_key_id = $2 WHERE id = $1', [tenant.id, held]);
+        const attempt = refusal('connectors.enroll', enrolment(one.enrolmentToken, undefined, sent));
+        await waitFor(waitingOnTheTenant, { what: 'the enrolment to wait for the tenant row', timeoutMs: 10_000 });
+        // ... and commits: the waiting enrolment finds the key set, and is refused without its token taken.
+        await db.query('COMMIT');
+        expect(await attempt).toMatchObject({ code: 'conflict', message: mismatch(tenant.id, held, sent) });
+        expect(await tokenUnused(one.connector.id)).toBe(true);
+
+        // A first enrolment that rolls back leaves the tenant without a key: the waiting one records its own.
+        await db.query('UPDATE tenants SET tenant_key_id = NULL WHERE id = $1', [tenant.id]);
+        await db.query('BEGIN');
+        await db.query('UPDATE tenants SET tenant_key_id = $2 WHERE id = $1', [tenant.id, newKeyId()]);
+        const enrolling = call('connectors.enroll', enrolment(two.enrolmentToken, undefined, sent));
+        await waitFor(waitingOnTheTenant, { what: 'the enrolment to wait for the tenant row', timeoutMs: 10_000 });
+        await db.query('ROLLBACK');
+        expect((await enrolling).connectorId).toBe(two.connector.id);
+        expect((await prisma.tenant.findUniqueOrThrow({ where: { id: tenant.id } })).tenantKeyId).toBe(sent);
+      } finally {
+        await db.end();
+      }
+    });
   });
 
   it("lists the tenant's connectors by name", async () => {
