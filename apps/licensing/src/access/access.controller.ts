@@ -5,7 +5,10 @@ import { LicensingExceptionFilter, parseRequest } from '../common/licensing.exce
 import { ACCESS_REPOSITORY, type AccessRepository } from './access.repository.js';
 import { tenantAccess } from './tenant-access.js';
 
-/** `mlr.svc.licensing.tenants.access`: may a tenant admin see every mailbox of the tenant? */
+/**
+ * `mlr.svc.licensing.tenants.access`: may a tenant admin see every mailbox of the tenant (or, given
+ * `connectorId`, of that connector), and may the service account act for them?
+ */
 @Controller()
 @UseFilters(LicensingExceptionFilter)
 export class AccessController {
@@ -13,7 +16,11 @@ export class AccessController {
 
   @MessagePattern(serviceSubject('licensing', 'tenants.access'))
   async tenantAccess(@Payload() data: unknown): Promise<TenantAccess> {
-    const { tenantId } = parseRequest('tenants.access request', auditCallSchemas['tenants.access'].request, data);
-    return tenantAccess(tenantId, await this.access.connectorsInService(tenantId));
+    const { tenantId, connectorId } = parseRequest(
+      'tenants.access request',
+      auditCallSchemas['tenants.access'].request,
+      data,
+    );
+    return tenantAccess(tenantId, await this.access.connectorsInService(tenantId), connectorId);
   }
 }

@@ -9,7 +9,10 @@ export interface ConnectorCapability {
 }
 
 export interface AccessRepository {
-  /** The tenant's connectors in service (not revoked), oldest first. */
+  /**
+   * The tenant's connectors in service, oldest first: enrolled (their enrolment token used, or
+   * provisioned without one) and not revoked.
+   */
   connectorsInService(tenantId: string): Promise<ConnectorCapability[]>;
 }
 
@@ -21,7 +24,13 @@ export class PrismaAccessRepository implements AccessRepository {
 
   async connectorsInService(tenantId: string): Promise<ConnectorCapability[]> {
     const rows = await this.prisma.connector.findMany({
-      where: { tenantId, revokedAt: null },
+      where: {
+        tenantId,
+        revokedAt: null,
+        // Enrolled, as licensing's connector view says it: the token was used, or there never was one
+        // (a connector provisioned directly with its credentials). Awaiting enrolment: not checked yet.
+        OR: [{ enrolmentTokenUsedAt: { not: null } }, { enrolmentTokenHash: null }],
+      },
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
       select: { id: true, name: true, receiveAs: true, capabilityCheckedAt: true },
     });

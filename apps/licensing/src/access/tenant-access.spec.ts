@@ -26,4 +26,28 @@ describe('tenantAccess', () => {
   ])('keeps the admin to their own mailboxes with %s', (_case, connectors) => {
     expect(tenantAccess('acme', connectors).receiveAs).toBe(false);
   });
+
+  describe('for one connector', () => {
+    const connectors = [connector('imap-yes', 'yes'), connector('imap-no', 'no'), connector('imap-unknown', 'unknown')];
+
+    it('answers with that connector’s own capability, whatever the others say', () => {
+      expect(tenantAccess('acme', connectors).receiveAs).toBe(false);
+      expect(tenantAccess('acme', connectors, 'imap-yes').receiveAs).toBe(true);
+      expect(tenantAccess('acme', connectors, 'imap-no').receiveAs).toBe(false);
+      expect(tenantAccess('acme', connectors, 'imap-unknown').receiveAs).toBe(false);
+    });
+
+    it('says no for a connector that is not in service (unknown, awaiting enrolment or revoked)', () => {
+      expect(tenantAccess('acme', connectors, 'imap-gone').receiveAs).toBe(false);
+      expect(tenantAccess('acme', [], 'imap-yes').receiveAs).toBe(false);
+    });
+
+    it('still lists every connector in service', () => {
+      expect(tenantAccess('acme', connectors, 'imap-yes').connectors.map((c) => c.id)).toEqual([
+        'imap-yes',
+        'imap-no',
+        'imap-unknown',
+      ]);
+    });
+  });
 });

@@ -52,16 +52,22 @@ export type AccessTokenClaimsInput = z.input<typeof accessTokenClaimsSchema>;
 /** What enrolment found about a connector's service account (`connectors.receive_as`). */
 const receiveAsCapabilities = ['yes', 'no', 'unknown'] as const;
 
-export const tenantAccessRequestSchema = z.strictObject({ tenantId: tenantIdSchema });
+export const tenantAccessRequestSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  /** Answer for this connector (e.g. the one a restore names) instead of for the whole tenant. */
+  connectorId: connectorIdSchema.optional(),
+});
 export const tenantAccessSchema = z.strictObject({
   tenantId: tenantIdSchema,
   /**
-   * May a tenant admin see every mailbox of the tenant? Only when the tenant has connectors and the
-   * service account of every connector in service has "Receive As" (`yes`): `no` or `unknown` on any
-   * of them narrows the admin to their own mailboxes, since doubt never widens access.
+   * May a tenant admin see every mailbox, and may the service account act for them? Only connectors
+   * in service count (enrolled, not revoked; one still awaiting enrolment has not been checked yet).
+   * With `connectorId`: when that connector is in service and its service account has "Receive As"
+   * (`yes`). Without: when the tenant has connectors in service and every one of them says `yes`.
+   * `no` or `unknown` narrows the admin to their own mailboxes, since doubt never widens access.
    */
   receiveAs: z.boolean(),
-  /** The connectors in service (not revoked) and what enrolment found about their service account. */
+  /** The connectors in service (enrolled, not revoked) and what enrolment found about their service account. */
   connectors: z.array(
     z.strictObject({
       id: connectorIdSchema,
