@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -16,7 +16,24 @@ export interface ProvisionedConnector {
   keyFile: string;
   /** The tenant root key, hex (tests use it to open sealed objects; in production it never leaves the customer). */
   rootKeyHex: string;
+  /** Its key id, as recorded in the tenants row (what enrolment records). */
+  tenantKeyId: string;
   stateDir: string;
+}
+
+/**
+ * The key id of a tenant root key (hex), derived as the connector derives it: the first 8 bytes of
+ * SHA-256("mlr/key-id/v1" ‖ K_root), in hex. It repeats libs/crypto `rootKeyId` because the shared
+ * test harness may not import connector-side code; apps/connector/src/enrol/tenant-key.spec.ts
+ * checks that the two agree.
+ */
+export function tenantKeyIdOf(rootKeyHex: string): string {
+  return createHash('sha256')
+    .update('mlr/key-id/v1')
+    .update(Buffer.from(rootKeyHex, 'hex'))
+    .digest()
+    .subarray(0, 8)
+    .toString('hex');
 }
 
 /** The seed (`SU…`) of a `.creds` file's user, or undefined when the file holds none. */
@@ -27,9 +44,11 @@ function credsSeed(creds: string): string | undefined {
 /**
  * What enrolment does, done directly for tests, the demo and benchmarks: the tenant (MLR enabled)
  * and connector rows, the connector's own NATS user key and a user JWT with the claims enrolment
- * gives (signed by the platform account's signing key) in a creds file, the tenant key file and
- * the connector's configuration file. Provisioning again in the same `dir` keeps the NATS key and
- * the tenant key.
+ * gives (signed by the platform account's signing key) in a creds file, the tenant key file (its key
+ * id recorded as the tenant's, as the tenant's first enrolment records it) and the connector's
+ * configuration file. Provisioning again in the same `dir` keeps the NATS key and the tenant key. A
+ * tenant has one key: provisioning a tenant whose recorded key is not the one in `dir`, or a `dir`
+ * that holds another tenant's key, fails saying so.
  */
 export async function provisionConnector(
   infra: LocalInfrastructure,
@@ -54,6 +73,16 @@ export async function provisionConnector(
     ? (JSON.parse(readFileSync(configFile, 'utf8')) as { tenantId?: string; connectorId?: string })
     : undefined;
   const sameConnector = previous?.tenantId === options.tenantId && previous.connectorId === options.connectorId;
+  const keyFile = join(stateDir, 'tenant.key');
+  const keptKey = existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : undefined;
+  if (keptKey !== undefined && previous?.tenantId !== undefined && previous.tenantId !== options.tenantId) {
+    throw new Error(
+      `${keyFile} holds the tenant key of tenant ${previous.tenantId}: provision tenant ${options.tenantId} in ` +
+        'another directory (a tenant key belongs to one tenant)',
+    );
+  }
+  const rootKeyHex = keptKey ?? randomBytes(32).toString('hex');
+  const tenantKeyId = tenantKeyIdOf(rootKeyHex);
   const previousSeed = sameConnector && existsSync(credsFile) ? credsSeed(readFileSync(credsFile, 'utf8')) : undefined;
   const user = await connectorNatsCreds(infra, options.tenantId, options.connectorId, {
     ...(previousSeed ? { seed: previousSeed } : {}),
@@ -64,11 +93,29 @@ export async function provisionConnector(
   const client = new pg.Client({ connectionString: infra.postgres.databaseUrl });
   await client.connect();
   try {
-    await client.query(
-      `INSERT INTO tenants (id, name, slug, mlr_enabled, enabled_at, enabled_by, updated_at)
-       VALUES ($1, $1, $1, true, now(), 'test-fixture', now()) ON CONFLICT (id) DO NOTHING`,
-      [options.tenantId],
-    );
+    // The tenant keeps the key it has; one without records this one, as its first enrolment would.
+    let recorded: string | null;
+    try {
+      const { rows } = await client.query<{ tenant_key_id: string | null }>(
+        `INSERT INTO tenants (id, name, slug, mlr_enabled, enabled_at, enabled_by, tenant_key_id, updated_at)
+         VALUES ($1, $1, $1, true, now(), 'test-fixture', $2, now())
+         ON CONFLICT (id) DO UPDATE SET tenant_key_id = COALESCE(tenants.tenant_key_id, EXCLUDED.tenant_key_id)
+         RETURNING tenant_key_id`,
+        [options.tenantId, tenantKeyId],
+      );
+      recorded = rows[0]?.tenant_key_id ?? null;
+    } catch (error) {
+      if ((error as { constraint?: string }).constraint === 'tenants_tenant_key_id_key') {
+        throw new Error(`the tenant key ${tenantKeyId} in ${keyFile} is recorded as another tenant's key`);
+      }
+      throw error;
+    }
+    if (recorded !== tenantKeyId) {
+      throw new Error(
+        `the backups of tenant ${options.tenantId} are sealed with tenant key ${recorded}, but ${keyFile} would hold ` +
+          `key ${tenantKeyId}: provision the tenant's connectors in the directory that holds its key`,
+      );
+    }
     // The connector reads mail as the IMAP master user: its service account has "Receive As".
     await client.query(
       `INSERT INTO connectors (id, tenant_id, name, kind, receive_as, capability_checked_at, nats_user_public_key, updated_at)
@@ -79,8 +126,6 @@ export async function provisionConnector(
   } finally {
     await client.end();
   }
-  const keyFile = join(stateDir, 'tenant.key');
-  const rootKeyHex = existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : randomBytes(32).toString('hex');
   writeFileSync(keyFile, `${rootKeyHex}\n`, { mode: 0o600 });
   writeFileSync(
     configFile,
@@ -114,6 +159,7 @@ export async function provisionConnector(
     natsUserPublicKey: user.publicKey,
     keyFile,
     rootKeyHex,
+    tenantKeyId,
     stateDir,
   };
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exportRecoveryKit, generateRootKey, rootKeyId } from '@mlr/crypto';
+import { tenantKeyIdOf } from '@mlr/testing';
 import { applyTenantKeyPlan, KEY_LOSS_WARNING, planTenantKey, readRootKey, writeRecoveryKit } from './tenant-key.js';
 
 const PASSPHRASE = 'correct horse battery staple';
@@ -10,6 +11,12 @@ const PASSPHRASE = 'correct horse battery staple';
 describe('tenant key at enrolment', () => {
   const dir = mkdtempSync(join(tmpdir(), 'mlr-tenant-key-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('derives key ids as the test fixtures do, which record them as the tenant key of provisioned tenants', () => {
+    for (const root of [generateRootKey(), generateRootKey(), Buffer.alloc(32)]) {
+      expect(tenantKeyIdOf(root.toString('hex'))).toBe(rootKeyId(root));
+    }
+  });
 
   it('creates a new key (0600) when there is none and no kit', async () => {
     const keyFile = join(dir, 'new', 'tenant.key');

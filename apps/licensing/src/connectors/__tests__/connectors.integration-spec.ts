@@ -16,7 +16,14 @@ import {
   type ServiceVerb,
 } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
-import { REPO_ROOT, servicesNatsClientOptions, startApp, waitFor, type RunningApp } from '@mlr/testing';
+import {
+  provisionConnector,
+  REPO_ROOT,
+  servicesNatsClientOptions,
+  startApp,
+  waitFor,
+  type RunningApp,
+} from '@mlr/testing';
 import { decodeUserJwt } from '../connector-jwt.js';
 import { hashEnrolmentToken } from '../enrolment-token.js';
 
@@ -342,6 +349,32 @@ describe('connector enrolment (licensing service)', () => {
         await db.end();
       }
     });
+  });
+
+  it("holds a tenant provisioned by the test fixture to the key in the fixture's directory", async () => {
+    const provisionedTenant = `provisioned-${suffix}`;
+    const provision = (tenant: string, dir: string) =>
+      provisionConnector(infra, { tenantId: tenant, connectorId: `imap-${tenant}`, dir, mailboxes: ['alice'] });
+    const home = join(logDir, 'provisioned');
+    const provisioned = await provision(provisionedTenant, home);
+    expect(provisioned.tenantKeyId).toMatch(/^[0-9a-f]{16}$/);
+    expect((await call('tenants.get', { tenantId: provisionedTenant })).tenantKeyId).toBe(provisioned.tenantKeyId);
+    // Again in the same directory: the same key.
+    expect((await provision(provisionedTenant, home)).tenantKeyId).toBe(provisioned.tenantKeyId);
+
+    const created = await create(`provisioned-${suffix}`, { tenantId: provisionedTenant });
+    const refused = await refusal('connectors.enroll', enrolment(created.enrolmentToken, undefined, newKeyId()));
+    expect(refused).toMatchObject({ code: 'conflict', field: 'tenantKeyId' });
+    expect(refused.message).toContain(`sealed with tenant key ${provisioned.tenantKeyId}`);
+    await call('connectors.enroll', enrolment(created.enrolmentToken, undefined, provisioned.tenantKeyId));
+
+    // A second directory would make a second key for the tenant; the directory of one tenant is not another's.
+    await expect(provision(provisionedTenant, join(logDir, 'provisioned-elsewhere'))).rejects.toThrow(
+      new RegExp(`backups of tenant ${provisionedTenant} are sealed with tenant key ${provisioned.tenantKeyId}`),
+    );
+    await expect(provision(`other-${suffix}`, home)).rejects.toThrow(
+      new RegExp(`holds the tenant key of tenant ${provisionedTenant}`),
+    );
   });
 
   it("lists the tenant's connectors by name", async () => {
