@@ -159,6 +159,8 @@ describe('backup pipeline end to end, on the whole corpus', () => {
     await seedFolder(imap, 'alice', 'INBOX', fresh);
     const before = await fetchFolder(imap, 'alice', 'INBOX');
     const flaggedUids = [...before.keys()].slice(0, 3);
+    const flaggedWhere = { tenantId: TENANT, mailbox: 'alice', folder: 'INBOX', uid: { in: flaggedUids.map(BigInt) } };
+    const observedBefore = await platform.prisma.indexRecord.findMany({ where: flaggedWhere, orderBy: { uid: 'asc' } });
     const session = await imapSessionAs(imap, 'alice');
     await session.mailboxOpen('INBOX');
     await session.messageFlagsAdd(flaggedUids.join(','), ['\\Flagged'], { uid: true });
@@ -170,10 +172,13 @@ describe('backup pipeline end to end, on the whole corpus', () => {
     expect(job.counters.seen).toBe(13);
     expect(await sightingCount()).toBe(sightings + 10);
     expect(await objectCount()).toBe(objects + 10);
-    const flagged = await platform.prisma.indexRecord.findMany({
-      where: { tenantId: TENANT, mailbox: 'alice', folder: 'INBOX', uid: { in: flaggedUids.map(BigInt) } },
-    });
+    const flagged = await platform.prisma.indexRecord.findMany({ where: flaggedWhere, orderBy: { uid: 'asc' } });
     expect(flagged.map((r) => r.flagged)).toEqual([true, true, true]);
+    // Each record now carries the later reading of its flags: an older record delivered late cannot undo them.
+    expect(observedBefore).toHaveLength(3);
+    for (const [i, record] of flagged.entries()) {
+      expect(record.observedAt.getTime()).toBeGreaterThan(observedBefore[i]!.observedAt.getTime());
+    }
   });
 
   it('records a clear error for a mailbox it cannot open and backs up the others', async () => {
