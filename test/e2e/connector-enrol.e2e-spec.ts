@@ -306,6 +306,58 @@ describe('connector enroll (CLI)', () => {
     expect(row).toMatchObject({ receiveAs: 'no', capabilityWarnings: [CAPABILITY_WARNINGS.notFullAdministrator] });
   });
 
+  it("refuses a connector that would make a key of its own (the tenant's backups are sealed with A's), writing nothing; its token then enrols it with the kit", async () => {
+    const keyIdA = loadTenantKeys(join(dir, 'a', 'state', 'tenant.key')).keyId;
+    const tenant = await platform.http<{ tenantKeyId: string | null }>('GET', `/v1/tenants/${tenantId}`);
+    expect(tenant.status).toBe(200);
+    expect(tenant.body.tenantKeyId).toBe(keyIdA);
+
+    const created = await createConnector(`cli-d-${suffix}`);
+    const imap = infra.imap!;
+    const configPath = preEnrolmentConfig('d', { user: imap.masterUser.name, password: imap.masterUser.password });
+    const before = readFileSync(configPath, 'utf8');
+    const enroll = [
+      'enroll',
+      '--config',
+      configPath,
+      '--gateway',
+      gatewayUrl,
+      '--enrolment-token',
+      created.enrolmentToken,
+    ];
+    const refused = await cli(enroll);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      new RegExp(
+        `HTTP 409: tenantKeyId: the backups of tenant ${tenantId} are sealed with tenant key ${keyIdA}, but this ` +
+          'connector would use key [0-9a-f]{16}; .*--recovery-kit <file> \\(a recovery kit made by "connector ' +
+          'export-recovery-kit" on a connector that has the key\\)\\. The token was not used',
+      ),
+    );
+    // Nothing written: no creds, no key, the configuration as it was.
+    expect(readFileSync(configPath, 'utf8')).toBe(before);
+    expect(() => statSync(join(dir, 'd', 'state', 'nats.creds'))).toThrow();
+    expect(() => statSync(join(dir, 'd', 'state', 'tenant.key'))).toThrow();
+    // The token is still usable, and the refused attempt is in the tenant's audit trail.
+    const row = await platform.prisma.connector.findUniqueOrThrow({ where: { id: created.connector.id } });
+    expect(row).toMatchObject({ enrolmentTokenUsedAt: null, natsUserPublicKey: null });
+    const audit = await platform.prisma.auditEvent.findMany({
+      where: { tenantId, action: 'connector.enroll', target: `connector:${created.connector.id}` },
+    });
+    expect(audit.map((event) => [event.outcome, (event.detail as { reason?: string }).reason])).toEqual([
+      ['denied', 'TENANT_KEY_MISMATCH'],
+    ]);
+
+    // With the recovery kit of A's key, the same token enrols it.
+    const enrolled = await cli([...enroll, '--recovery-kit', join(dir, 'kit.json')], {
+      MLR_RECOVERY_PASSPHRASE: PASSPHRASE,
+    });
+    expect(enrolled.stderr).toBe('');
+    expect(enrolled.code).toBe(0);
+    expect(enrolled.stdout).toContain(`Imported the tenant key ${keyIdA} from the recovery kit`);
+    expect(loadTenantKeys(join(dir, 'd', 'state', 'tenant.key')).keyId).toBe(keyIdA);
+  });
+
   it('refuses an expired token through the gateway, saying so, and writes nothing', async () => {
     const created = await createConnector(`cli-c-${suffix}`);
     await platform.prisma.connector.update({

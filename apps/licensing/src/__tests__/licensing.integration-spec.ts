@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
 import { firstValueFrom, timeout } from 'rxjs';
@@ -13,6 +13,7 @@ import {
 } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
 import { REPO_ROOT, servicesNatsClientOptions, startApp, waitFor, type RunningApp } from '@mlr/testing';
+import { BackupHistory } from './backup-history.factory.js';
 import { testVendor } from './licence-factory.js';
 
 const DAY = 86_400_000;
@@ -259,7 +260,7 @@ describe('licensing service', () => {
     expect(await call('tenants.status', { tenantId: enabled })).toMatchObject({ allowed: true, licence: 'valid' });
   });
 
-  it('reports usage per tenant from index records and stored objects, and keeps it as a usage sample', async () => {
+  it('reports usage per tenant from its backups and stored objects, and keeps it as a usage sample', async () => {
     const tenantId = unique('lic-usage');
     await prisma.tenant.create({ data: { id: tenantId, name: 'Usage Ltd', slug: tenantId, mlrEnabled: true } });
     const sizes = [1_000, 2_500, 40_000];
@@ -298,9 +299,17 @@ describe('licensing service', () => {
         record('carol@usage.example', 'INBOX', 1, 2),
       ],
     });
-    // Carol's only record is older than the 30-day window: her mailbox is no longer protected.
+    // Every message was indexed 40 days ago: nothing new arrived since.
     await prisma.$executeRaw`UPDATE index_records SET created_at = now() - interval '40 days',
-      updated_at = now() - interval '40 days' WHERE tenant_id = ${tenantId} AND mailbox = 'carol@usage.example'`;
+      updated_at = now() - interval '40 days' WHERE tenant_id = ${tenantId}`;
+    const history = await BackupHistory.forNewConnector(prisma, tenantId);
+    for (const mailbox of ['alice@usage.example', 'bob@usage.example', 'carol@usage.example']) {
+      await history.checkpoint(mailbox, 'INBOX', 40);
+    }
+    // Alice and Bob are backed up every week with nothing new; Carol's last backup was 31 days ago.
+    for (const daysAgo of [22, 15, 8, 1])
+      await history.backupJob(['alice@usage.example', 'bob@usage.example'], daysAgo);
+    await history.backupJob(['carol@usage.example'], 31);
 
     const report = await call('usage.report', { tenantId });
     expect(report.windowDays).toBe(30);
@@ -330,35 +339,17 @@ describe('licensing service', () => {
     expect(all.tenants.find((row) => row.tenantId === tenantId)).toMatchObject({ storedBytes: 43_500 });
     expect(all.totals.tenants).toBe(all.tenants.length);
     expect(all.limits).not.toBeNull();
+    // The licence limit counts the same mailboxes: those of the tenants with MLR enabled.
+    const mlrProtected = all.tenants.filter((row) => row.mlrEnabled).reduce((n, row) => n + row.protectedMailboxes, 0);
+    expect((await call('tenants.status', { tenantId })).protectedMailboxes.count).toBe(mlrProtected);
     expect(await refusal('usage.report', { tenantId: 'no-such-tenant' })).toMatchObject({ code: 'not_found' });
   });
   it('enforces the protected-mailbox limit: no new MLR tenant when full, no backups (but restores) beyond it', async () => {
     const tenantId = unique('lic-seats');
     await prisma.tenant.create({ data: { id: tenantId, name: 'Seats Ltd', slug: tenantId, mlrEnabled: true } });
-    const object = await prisma.storedObject.create({
-      data: {
-        tenantId,
-        contentId: randomBytes(32).toString('hex'),
-        bucket: 'mlr-test',
-        key: `tenants/${tenantId}/objects/seat`,
-        plainSize: 200n,
-        sealedSize: 100n,
-        keyId: 'k1',
-        refCount: 2,
-      },
-    });
-    await prisma.indexRecord.createMany({
-      data: ['erin@seats.example', 'frank@seats.example'].map((mailbox) => ({
-        tenantId,
-        mailbox,
-        folder: 'INBOX',
-        uidValidity: 1n,
-        uid: 1n,
-        contentId: object.contentId,
-        objectId: object.id,
-        size: 200n,
-      })),
-    });
+    const history = await BackupHistory.forNewConnector(prisma, tenantId);
+    for (const mailbox of ['erin@seats.example', 'frank@seats.example']) await history.checkpoint(mailbox, 'INBOX', 10);
+    await history.backupJob('all', 1);
     await licenceWithRoom(5);
     const protectedNow = (await call('tenants.status', { tenantId })).protectedMailboxes.count;
     expect(protectedNow).toBeGreaterThanOrEqual(2);
@@ -385,5 +376,69 @@ describe('licensing service', () => {
     });
     expect(status.message).toMatch(/backups of tenant .* are refused: .* restores still run/);
     await licenceWithRoom(5);
+  });
+  it('treats a stored licence that no longer verifies as no licence, saying why, until the genuine one is imported again', async () => {
+    const total = (await importLicence(vendor.issue())).tenants.total;
+    const signed = vendor.issue({ maxTenants: total + 5, maxProtectedMailboxes: 100_000 });
+    const serial = signed.document['serial'] as string;
+    await importLicence(signed);
+    const [enabled, candidate] = [await createTenant('Enabled before'), await createTenant('Candidate')];
+    await call('tenants.enableMlr', { tenantId: enabled, actor: 'operator@msp' });
+    const doesNotVerify = `no valid licence is in force: the stored licence ${serial} does not verify`;
+
+    // The limit raised in the row's column, the signed document left as it was.
+    await prisma.$executeRaw`UPDATE licences SET max_protected_mailboxes = 999999999 WHERE serial = ${serial}`;
+    const refused = await refusal('tenants.enableMlr', { tenantId: candidate, actor: 'operator@msp' });
+    expect(refused.code).toBe('conflict');
+    expect(refused.message).toBe(
+      `MLR cannot be enabled for tenant ${(await call('tenants.get', { tenantId: candidate })).slug}: ${doesNotVerify}: its max_protected_mailboxes column differs from its signed document, so the row was changed after the import; import the vendor's signed licence again (POST /v1/licence)`,
+    );
+    expect((await call('tenants.get', { tenantId: candidate })).mlrEnabled).toBe(false);
+
+    // The document edited as well, consistently with the column: the signature no longer matches.
+    await prisma.$executeRaw`UPDATE licences
+      SET document = replace(document, '"maxProtectedMailboxes":100000', '"maxProtectedMailboxes":999999999')
+      WHERE serial = ${serial}`;
+    expect((await prisma.licence.findUniqueOrThrow({ where: { serial } })).document).toContain(
+      '"maxProtectedMailboxes":999999999',
+    );
+    const tampered = await refusal('tenants.enableMlr', { tenantId: candidate, actor: 'operator@msp' });
+    expect(tampered.message).toMatch(
+      new RegExp(
+        `: ${doesNotVerify}: the signature of vendor key ${vendor.trusted.keyId} does not match its document; the document was changed after it was signed`,
+      ),
+    );
+    expect(
+      (await refusal('tenants.create', { name: 'x', slug: unique('lic'), actor: 'operator@msp' })).message,
+    ).toMatch(new RegExp(`^tenants cannot be created: ${doesNotVerify}`));
+    // Where the licence's status is reported: the licence itself, a tenant's status, the usage report.
+    expect(await refusal('licence.get', {})).toMatchObject({
+      code: 'not_found',
+      message: expect.stringMatching(new RegExp(`^${doesNotVerify}: the signature`)),
+    });
+    const status = await call('tenants.status', { tenantId: enabled });
+    expect(status).toMatchObject({
+      allowed: false,
+      backupAllowed: false,
+      licence: 'none',
+      reason: 'licence_lacks_mlr',
+    });
+    expect(status.message).toMatch(new RegExp(`^MLR is enabled for tenant .*, but ${doesNotVerify}`));
+    const usage = await call('usage.report', {});
+    expect(usage.limits).toBeNull();
+    expect(usage.warnings[0]).toMatch(new RegExp(`^no licence limits apply: ${doesNotVerify}`));
+    await waitFor(() => /"licence\.unverified"/.test(readFileSync(app.logFile, 'utf8')), {
+      what: 'the unverified licence to be logged',
+      timeoutMs: 5_000,
+      intervalMs: 100,
+    });
+    expect(readFileSync(app.logFile, 'utf8')).toMatch(/tenant\.mlr\.enable\.refused.*does not verify/);
+
+    // Importing the genuine licence again replaces the edited row.
+    expect(await importLicence(signed)).toMatchObject({ serial, maxProtectedMailboxes: 100_000 });
+    expect(await call('tenants.enableMlr', { tenantId: candidate, actor: 'operator@msp' })).toMatchObject({
+      mlrEnabled: true,
+    });
+    expect(await call('tenants.status', { tenantId: enabled })).toMatchObject({ allowed: true, licence: 'valid' });
   });
 });

@@ -147,7 +147,7 @@ export function verifyLicence(input: unknown, trusted: VendorKey, now: Date): Li
       field: 'document',
     };
   }
-  if (!verify(null, Buffer.from(canonical, 'utf8'), trusted.key, Buffer.from(signature, 'base64'))) {
+  if (!signatureMatches(canonical, signature, trusted)) {
     return {
       ok: false,
       reason: 'tampered',
@@ -182,4 +182,67 @@ export function verifyLicence(input: unknown, trusted: VendorKey, now: Date): Li
     };
   }
   return { ok: true, licence: { document: licence, canonical, signature, keyId } };
+}
+
+function signatureMatches(text: string, signature: string, trusted: VendorKey): boolean {
+  return verify(null, Buffer.from(text, 'utf8'), trusted.key, Buffer.from(signature, 'base64'));
+}
+
+/** A licence as the licensing service stores it: the signed canonical text, verbatim. */
+export interface StoredSignedLicence {
+  document: string;
+  signature: string;
+  keyId: string;
+}
+
+export type StoredLicenceVerification =
+  | { ok: true; document: LicenceDocument }
+  | { ok: false; reason: Exclude<LicenceRefusalReason, 'expired'>; problem: string };
+
+/**
+ * Verifies a stored licence again, as it is loaded: the signature of the trusted vendor key over
+ * the stored text, byte for byte, and that the text is a licence document. Unlike an import, an
+ * expired licence verifies (expiry and grace are the licence's status, not its integrity).
+ * `problem` completes "the stored licence ... does not verify: ".
+ */
+export function verifyStoredLicence(stored: StoredSignedLicence, trusted: VendorKey): StoredLicenceVerification {
+  if (stored.keyId !== trusted.keyId) {
+    return {
+      ok: false,
+      reason: 'wrong_vendor_key',
+      problem: `it names vendor key ${JSON.stringify(stored.keyId)}, but this service trusts only vendor key ${trusted.keyId}`,
+    };
+  }
+  if (!SIGNATURE_PATTERN.test(stored.signature)) {
+    return {
+      ok: false,
+      reason: 'malformed',
+      problem: 'its signature is not the base64 of a 64-byte Ed25519 signature',
+    };
+  }
+  if (!signatureMatches(stored.document, stored.signature, trusted)) {
+    return {
+      ok: false,
+      reason: 'tampered',
+      problem: `the signature of vendor key ${trusted.keyId} does not match its document; the document was changed after it was signed`,
+    };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(stored.document);
+  } catch (error) {
+    return { ok: false, reason: 'malformed', problem: `its document is not JSON (${(error as Error).message})` };
+  }
+  const parsed = licenceDocumentSchema.safeParse(value);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `${['document', ...issue.path.map(String)].join('.')}: ${issue.message}`,
+    );
+    return {
+      ok: false,
+      reason: 'malformed',
+      problem: `its signed document is not a licence this service can read: ${problems.join('; ')}`,
+    };
+  }
+  return { ok: true, document: parsed.data };
 }

@@ -1,32 +1,49 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PRISMA, type Prisma, type PrismaClient } from '@mlr/db';
-import { licenceDocumentSchema } from '@mlr/contracts';
 import type { LicenceRecord } from './licence.js';
+import {
+  VENDOR_KEY,
+  loadLicenceInForce,
+  readStoredLicence,
+  type LicenceInForce,
+  type StoredLicence,
+} from './licence-in-force.js';
+import type { VendorKey } from './licence-signature.js';
 
 export type Tx = Prisma.TransactionClient;
-
-/** A stored licence, with when (if ever) a newer import replaced it. */
-export interface StoredLicence extends LicenceRecord {
-  supersededAt: Date | null;
-}
+export type { StoredLicence } from './licence-in-force.js';
 
 /** What `importLicence` should do, decided by the caller from the state under the lock. */
 export type ImportDecision = 'import' | 'unchanged';
 
+export interface ImportOutcome {
+  outcome: 'imported' | 'unchanged';
+  licence: LicenceRecord;
+  /**
+   * The stored licence of the same serial did not verify (its row or document had been changed)
+   * and was overwritten with the imported one; null otherwise.
+   */
+  replacedUnverified: string | null;
+}
+
 export interface LicenceRepository {
-  /** The licence in force: the latest import not superseded; null when none was ever imported. */
-  current(): Promise<LicenceRecord | null>;
+  /**
+   * The licence in force, verified with the vendor key: the latest import not superseded, or why
+   * it is not in force (it does not verify); licence and problem both null when none was imported.
+   */
+  current(): Promise<LicenceInForce>;
   /** Tenants in all, and tenants with MLR enabled. */
   tenantCounts(): Promise<{ total: number; mlrEnabled: number }>;
   /**
    * In one transaction holding the licensing lock: shows `decide` the licence in force and any
-   * stored licence with the same serial; on `import` stores `licence` and supersedes the one in force.
-   * `decide` refuses by throwing.
+   * stored licence with the same serial (both only when they verify: one that does not is no
+   * licence); on `import` stores `licence` and supersedes the one in force. A stored licence of
+   * the same serial that does not verify is overwritten. `decide` refuses by throwing.
    */
   importLicence(
     licence: LicenceRecord,
     decide: (current: LicenceRecord | null, sameSerial: StoredLicence | null) => ImportDecision,
-  ): Promise<{ outcome: 'imported' | 'unchanged'; licence: LicenceRecord }>;
+  ): Promise<ImportOutcome>;
 }
 
 export const LICENCE_REPOSITORY = Symbol('LICENCE_REPOSITORY');
@@ -39,53 +56,6 @@ export async function lockLicensing(tx: Tx): Promise<void> {
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('mlr.licensing.limits'))`;
 }
 
-type LicenceRow = Awaited<ReturnType<PrismaClient['licence']['findFirstOrThrow']>>;
-
-function licenceFromRow(row: LicenceRow): StoredLicence {
-  // Grace days live only in the signed document (stored verbatim), which is the source of truth.
-  const document = licenceDocumentSchema.parse(JSON.parse(row.document));
-  return {
-    serial: row.serial,
-    licensee: row.licensee,
-    features: row.features,
-    maxTenants: row.maxTenants ?? document.maxTenants,
-    maxProtectedMailboxes: row.maxProtectedMailboxes ?? document.maxProtectedMailboxes,
-    issuedAt: row.issuedAt,
-    expiresAt: row.expiresAt,
-    graceDays: document.graceDays,
-    document: row.document,
-    signature: row.signature,
-    keyId: row.signingKeyId,
-    importedAt: row.importedAt,
-    importedBy: row.importedBy,
-    supersededAt: row.supersededAt,
-  };
-}
-
-/** The licence in force as seen inside `tx`. */
-export async function currentLicence(tx: Tx | PrismaClient): Promise<LicenceRecord | null> {
-  const row = await tx.licence.findFirst({ where: { supersededAt: null }, orderBy: { importedAt: 'desc' } });
-  return row ? licenceFromRow(row) : null;
-}
-
-/** Days a mailbox stays "protected" after its last backup (the metering window of the licence). */
-export const PROTECTED_WINDOW_DAYS = 30;
-
-/**
- * Protected mailboxes of all tenants with MLR enabled: distinct mailboxes with a record backed up
- * (or seen again) in the last 30 days. What the licence's `maxProtectedMailboxes` limits.
- */
-export async function countProtectedMailboxes(tx: Tx | PrismaClient, now: Date): Promise<number> {
-  const since = new Date(now.getTime() - PROTECTED_WINDOW_DAYS * 86_400_000);
-  const rows = await tx.$queryRaw<Array<{ mailboxes: bigint }>>`
-    SELECT count(*)::bigint AS mailboxes FROM (
-      SELECT DISTINCT r.tenant_id, r.mailbox
-        FROM index_records r JOIN tenants t ON t.id = r.tenant_id
-       WHERE t.mlr_enabled AND r.updated_at >= ${since}
-    ) protected`;
-  return Number(rows[0]?.mailboxes ?? 0);
-}
-
 export async function countTenants(tx: Tx | PrismaClient): Promise<{ total: number; mlrEnabled: number }> {
   // One after the other: inside a transaction the queries share one connection anyway.
   const total = await tx.tenant.count();
@@ -95,10 +65,13 @@ export async function countTenants(tx: Tx | PrismaClient): Promise<{ total: numb
 
 @Injectable()
 export class PrismaLicenceRepository implements LicenceRepository {
-  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+  constructor(
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    @Inject(VENDOR_KEY) private readonly vendorKey: VendorKey | null,
+  ) {}
 
-  current(): Promise<LicenceRecord | null> {
-    return currentLicence(this.prisma);
+  current(): Promise<LicenceInForce> {
+    return loadLicenceInForce(this.prisma, this.vendorKey);
   }
 
   tenantCounts(): Promise<{ total: number; mlrEnabled: number }> {
@@ -108,33 +81,38 @@ export class PrismaLicenceRepository implements LicenceRepository {
   async importLicence(
     licence: LicenceRecord,
     decide: (current: LicenceRecord | null, sameSerial: StoredLicence | null) => ImportDecision,
-  ): Promise<{ outcome: 'imported' | 'unchanged'; licence: LicenceRecord }> {
+  ): Promise<ImportOutcome> {
     return this.prisma.$transaction(async (tx) => {
       await lockLicensing(tx);
-      const current = await currentLicence(tx);
+      const current = await loadLicenceInForce(tx, this.vendorKey);
       const sameSerialRow = await tx.licence.findUnique({ where: { serial: licence.serial } });
-      const sameSerial = sameSerialRow ? licenceFromRow(sameSerialRow) : null;
-      if (decide(current, sameSerial) === 'unchanged') {
-        return { outcome: 'unchanged' as const, licence: current ?? licence };
+      const sameSerial = sameSerialRow ? readStoredLicence(sameSerialRow, this.vendorKey) : null;
+      if (decide(current.licence, sameSerial?.verified ? sameSerial.licence : null) === 'unchanged') {
+        return { outcome: 'unchanged' as const, licence: current.licence ?? licence, replacedUnverified: null };
       }
       await tx.licence.updateMany({ where: { supersededAt: null }, data: { supersededAt: licence.importedAt } });
-      await tx.licence.create({
-        data: {
-          serial: licence.serial,
-          document: licence.document,
-          signature: licence.signature,
-          signingKeyId: licence.keyId,
-          licensee: licence.licensee,
-          features: licence.features,
-          maxTenants: licence.maxTenants,
-          maxProtectedMailboxes: licence.maxProtectedMailboxes,
-          issuedAt: licence.issuedAt,
-          expiresAt: licence.expiresAt,
-          importedAt: licence.importedAt,
-          importedBy: licence.importedBy,
-        },
-      });
-      return { outcome: 'imported' as const, licence };
+      const data = {
+        serial: licence.serial,
+        document: licence.document,
+        signature: licence.signature,
+        signingKeyId: licence.keyId,
+        licensee: licence.licensee,
+        features: licence.features,
+        maxTenants: licence.maxTenants,
+        maxProtectedMailboxes: licence.maxProtectedMailboxes,
+        issuedAt: licence.issuedAt,
+        expiresAt: licence.expiresAt,
+        importedAt: licence.importedAt,
+        importedBy: licence.importedBy,
+        supersededAt: null,
+      };
+      if (sameSerialRow && sameSerial && !sameSerial.verified) {
+        // The serial is taken by a row that no longer verifies: the genuine licence replaces it.
+        await tx.licence.update({ where: { id: sameSerialRow.id }, data });
+        return { outcome: 'imported' as const, licence, replacedUnverified: sameSerial.problem };
+      }
+      await tx.licence.create({ data });
+      return { outcome: 'imported' as const, licence, replacedUnverified: null };
     });
   }
 }

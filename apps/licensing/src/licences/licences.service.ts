@@ -6,10 +6,10 @@ import { CLOCK, type Clock } from '../common/clock.js';
 import { LicensingErrorCode, LicensingException } from '../common/licensing.exception.js';
 import { licenceView, type LicenceRecord } from './licence.js';
 import { verifyLicence, type LicenceRefusalReason, type VendorKey } from './licence-signature.js';
+import { VENDOR_KEY } from './licence-in-force.js';
 import { LICENCE_REPOSITORY, type LicenceRepository, type StoredLicence } from './licences.repository.js';
 
-/** The vendor public key the service verifies licences with; null when none is configured. */
-export const VENDOR_KEY = Symbol('VENDOR_KEY');
+export { VENDOR_KEY } from './licence-in-force.js';
 
 const refusalCodes: Record<LicenceRefusalReason, LicensingErrorCode> = {
   malformed: LicensingErrorCode.LICENCE_MALFORMED,
@@ -76,9 +76,16 @@ export class LicencesService {
       importedAt: now,
       importedBy: actor,
     };
-    const { outcome, licence } = await this.licences.importLicence(candidate, (current, sameSerial) =>
-      decideImport(candidate, current, sameSerial),
+    const { outcome, licence, replacedUnverified } = await this.licences.importLicence(
+      candidate,
+      (current, sameSerial) => decideImport(candidate, current, sameSerial),
     );
+    if (replacedUnverified) {
+      this.logger.warn(
+        { event: 'licence.unverified.replaced', serial: licence.serial, actor, detail: replacedUnverified },
+        'the stored licence of this serial did not verify; the imported licence replaced it',
+      );
+    }
     this.logger.info(
       {
         event: outcome === 'imported' ? 'licence.imported' : 'licence.reimported',
@@ -94,7 +101,11 @@ export class LicencesService {
   }
 
   async get(): Promise<LicenceView> {
-    const licence = await this.licences.current();
+    const { licence, problem } = await this.licences.current();
+    if (problem) {
+      this.logger.warn({ event: 'licence.unverified', detail: problem }, 'the stored licence does not verify');
+      throw new LicensingException(LicensingErrorCode.LICENCE_NOT_FOUND, `no valid licence is in force: ${problem}`);
+    }
     if (!licence) {
       throw new LicensingException(
         LicensingErrorCode.LICENCE_NOT_FOUND,

@@ -29,6 +29,7 @@ const inGrace = licence({ expiresAt: new Date(now.getTime() - 13 * DAY) });
 const tenant = { id: 't-1', slug: 'acme', mlrEnabled: false };
 const snapshot = (terms: Partial<LimitsSnapshot> = {}): LimitsSnapshot => ({
   licence: licence(),
+  licenceProblem: null,
   tenants: 1,
   mlrTenants: 1,
   protectedMailboxes: 10,
@@ -71,6 +72,15 @@ describe('enabling MLR', () => {
     const refusal = mlrEnableRefusal(tenant, limits, now);
     expect(refusal?.code).toBe(code);
     expect(refusal?.message).toMatch(message);
+  });
+
+  it('is refused, saying why, when the stored licence does not verify', () => {
+    const problem = 'the stored licence MLR-1 does not verify: the signature does not match its document';
+    const refusal = mlrEnableRefusal(tenant, snapshot({ licence: null, licenceProblem: problem }), now);
+    expect(refusal?.code).toBe(LicensingErrorCode.NO_LICENCE);
+    expect(refusal?.message).toBe(`MLR cannot be enabled for tenant acme: no valid licence is in force: ${problem}`);
+    const creation = tenantCreationRefusal(snapshot({ licence: null, licenceProblem: problem }), now);
+    expect(creation?.message).toBe(`tenants cannot be created: no valid licence is in force: ${problem}`);
   });
 
   it('is a no-op for an enabled tenant at the limit, but not once the licence no longer allows MLR', () => {
@@ -150,5 +160,21 @@ describe('tenant status for jobs', () => {
   it('decides by the tenant flag alone when no licence was ever imported', () => {
     expect(mlrStatus('t-1', enabled, null, now)).toMatchObject({ allowed: true, licence: 'none' });
     expect(mlrStatus('t-1', tenant, null, now)).toMatchObject({ allowed: false, reason: 'mlr_disabled' });
+  });
+
+  it('refuses every job when the stored licence does not verify: an unreadable licence lifts no limit', () => {
+    const problem = 'the stored licence MLR-1 does not verify: its max_tenants column differs from its signed document';
+    const status = mlrStatus('t-1', enabled, null, now, 0, problem);
+    expect(status).toEqual({
+      tenantId: 't-1',
+      mlrEnabled: true,
+      allowed: false,
+      backupAllowed: false,
+      reason: 'licence_lacks_mlr',
+      licence: 'none',
+      protectedMailboxes: { count: 0, limit: null },
+      message: `MLR is enabled for tenant acme, but no valid licence is in force: ${problem}`,
+    });
+    expect(mlrStatus('t-1', tenant, null, now, 0, problem)).toMatchObject({ reason: 'mlr_disabled' });
   });
 });

@@ -9,8 +9,13 @@ import { hasMlr, licenceStatus, type LicenceRecord } from '../licences/licence.j
  */
 
 export interface LimitsSnapshot {
-  /** The licence in force (the latest imported, not superseded); null when none was ever imported. */
+  /**
+   * The licence in force (the latest imported, not superseded, verified with the vendor key); null
+   * when none was ever imported or the stored one does not verify.
+   */
   licence: LicenceRecord | null;
+  /** Why the stored licence is not in force although one was imported (it does not verify). */
+  licenceProblem: string | null;
   tenants: number;
   mlrTenants: number;
   /** Protected mailboxes of all tenants with MLR enabled (last 30 days). */
@@ -31,17 +36,20 @@ function lapsed(licence: LicenceRecord, now: Date): LicensingException | null {
   return new LicensingException(LicensingErrorCode.LICENCE_LAPSED, `${describe(licence)} ${status.message}`);
 }
 
-function noLicence(action: string): LicensingException {
+/** `refused`: the sentence's subject when a stored licence does not verify (`problem`). */
+function noLicence(action: string, refused: string, problem: string | null): LicensingException {
   return new LicensingException(
     LicensingErrorCode.NO_LICENCE,
-    `no licence has been imported: import the vendor's signed licence (POST /v1/licence) before ${action}`,
+    problem
+      ? `${refused}: no valid licence is in force: ${problem}`
+      : `no licence has been imported: import the vendor's signed licence (POST /v1/licence) before ${action}`,
   );
 }
 
 /** Why a new tenant may not be created now; null when it may. */
 export function tenantCreationRefusal(snapshot: LimitsSnapshot, now: Date): LicensingException | null {
   const { licence } = snapshot;
-  if (!licence) return noLicence('creating tenants');
+  if (!licence) return noLicence('creating tenants', 'tenants cannot be created', snapshot.licenceProblem);
   const expired = lapsed(licence, now);
   if (expired) return expired;
   if (snapshot.tenants + 1 > licence.maxTenants) {
@@ -57,7 +65,7 @@ export function tenantCreationRefusal(snapshot: LimitsSnapshot, now: Date): Lice
 export function mlrEnableRefusal(tenant: TenantRef, snapshot: LimitsSnapshot, now: Date): LicensingException | null {
   const { licence } = snapshot;
   const subject = `MLR cannot be enabled for tenant ${tenant.slug}`;
-  if (!licence) return noLicence(`enabling MLR (tenant ${tenant.slug})`);
+  if (!licence) return noLicence(`enabling MLR (tenant ${tenant.slug})`, subject, snapshot.licenceProblem);
   const expired = lapsed(licence, now);
   if (expired) return new LicensingException(expired.code, `${subject}: ${expired.message}`);
   if (!hasMlr(licence)) {
@@ -87,7 +95,10 @@ export function mlrEnableRefusal(tenant: TenantRef, snapshot: LimitsSnapshot, no
 /**
  * May jobs of the tenant run? Only with MLR enabled, and not while the licence in force lacks the
  * feature or is past its grace period. A tenant enabled without any licence ever imported (only
- * possible by writing the database directly, as test fixtures and the demo do) is allowed.
+ * possible by writing the database directly, as test fixtures and the demo do) is allowed; one
+ * whose stored licence does not verify (`licenceProblem`) is not: a licence made unreadable must
+ * not lift its own limits. The contract has no reason of its own for that yet, so it is reported
+ * as `licence_lacks_mlr` (no licence granting MLR is in force), with the problem in the message.
  */
 export function mlrStatus(
   tenantId: string,
@@ -95,6 +106,7 @@ export function mlrStatus(
   licence: LicenceRecord | null,
   now: Date,
   protectedMailboxes = 0,
+  licenceProblem: string | null = null,
 ): TenantMlrStatus {
   const licenceState = licence ? licenceStatus(licence, now) : null;
   const common = {
@@ -113,6 +125,14 @@ export function mlrStatus(
       allowed: false,
       reason: 'mlr_disabled',
       message: `MLR is not enabled for tenant ${tenant.slug}: an operator must enable it before backup or restore jobs can run`,
+    };
+  }
+  if (!licence && licenceProblem) {
+    return {
+      ...common,
+      allowed: false,
+      reason: 'licence_lacks_mlr',
+      message: `MLR is enabled for tenant ${tenant.slug}, but no valid licence is in force: ${licenceProblem}`,
     };
   }
   if (licence && licenceState?.state === 'expired') {

@@ -2,14 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PRISMA, type PrismaClient } from '@mlr/db';
 import type { TenantView } from '@mlr/contracts';
 import type { LicenceRecord } from '../licences/licence.js';
-import {
-  countProtectedMailboxes,
-  countTenants,
-  currentLicence,
-  lockLicensing,
-  type Tx,
-} from '../licences/licences.repository.js';
+import { VENDOR_KEY, loadLicenceInForce } from '../licences/licence-in-force.js';
+import type { VendorKey } from '../licences/licence-signature.js';
+import { countTenants, lockLicensing, type Tx } from '../licences/licences.repository.js';
 import type { LimitsSnapshot } from './mlr-policy.js';
+import { countProtectedMailboxes } from './protected-mailboxes.js';
 
 export interface TenantRecord {
   id: string;
@@ -29,15 +26,20 @@ export interface TenantRepository {
   bySlug(slug: string): Promise<TenantRecord | null>;
   /** Tenants ordered by slug, after `after` (exclusive). */
   list(limit: number, after: string | undefined): Promise<TenantRecord[]>;
-  /** The tenant (or null) and the licence in force, for `tenants.status`. */
-  statusInputs(
-    tenantId: string,
-  ): Promise<{ tenant: TenantRecord | null; licence: LicenceRecord | null; protectedMailboxes: number }>;
+  /**
+   * The tenant (or null), the licence in force (or why the stored one is not: it does not verify)
+   * and the protected mailboxes at `now`, for `tenants.status`.
+   */
+  statusInputs(tenantId: string, now: Date): Promise<StatusInputs>;
   /**
    * Creates the tenant in one transaction holding the licensing lock, after `check` has seen the
-   * licence and the counts (it refuses by throwing).
+   * licence and the counts at `now` (it refuses by throwing).
    */
-  create(input: { name: string; slug: string }, check: (snapshot: LimitsSnapshot) => void): Promise<TenantRecord>;
+  create(
+    input: { name: string; slug: string },
+    now: Date,
+    check: (snapshot: LimitsSnapshot) => void,
+  ): Promise<TenantRecord>;
   /**
    * Enables MLR under the licensing lock after `check` has seen the tenant, the licence and the
    * counts; enabling an enabled tenant changes nothing. Null when the tenant does not exist.
@@ -50,6 +52,14 @@ export interface TenantRepository {
   ): Promise<TenantRecord | null>;
   /** Disables MLR (a disabled tenant stays as it is). Null when the tenant does not exist. */
   disableMlr(tenantId: string, now: Date): Promise<TenantRecord | null>;
+}
+
+export interface StatusInputs {
+  tenant: TenantRecord | null;
+  licence: LicenceRecord | null;
+  /** Why the stored licence is not in force (it does not verify); null when it is or none was imported. */
+  licenceProblem: string | null;
+  protectedMailboxes: number;
 }
 
 export const TENANT_REPOSITORY = Symbol('TENANT_REPOSITORY');
@@ -82,16 +92,25 @@ const tenantColumns = {
   updatedAt: true,
 } as const;
 
-async function snapshot(tx: Tx): Promise<LimitsSnapshot> {
-  const licence = await currentLicence(tx);
+async function snapshot(tx: Tx, now: Date, vendorKey: VendorKey | null): Promise<LimitsSnapshot> {
+  const { licence, problem } = await loadLicenceInForce(tx, vendorKey);
   const counts = await countTenants(tx);
-  const protectedMailboxes = await countProtectedMailboxes(tx, new Date());
-  return { licence, tenants: counts.total, mlrTenants: counts.mlrEnabled, protectedMailboxes };
+  const protectedMailboxes = await countProtectedMailboxes(tx, now);
+  return {
+    licence,
+    licenceProblem: problem,
+    tenants: counts.total,
+    mlrTenants: counts.mlrEnabled,
+    protectedMailboxes,
+  };
 }
 
 @Injectable()
 export class PrismaTenantRepository implements TenantRepository {
-  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+  constructor(
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    @Inject(VENDOR_KEY) private readonly vendorKey: VendorKey | null,
+  ) {}
 
   get(tenantId: string): Promise<TenantRecord | null> {
     return this.prisma.tenant.findUnique({ where: { id: tenantId }, select: tenantColumns });
@@ -110,20 +129,22 @@ export class PrismaTenantRepository implements TenantRepository {
     });
   }
 
-  async statusInputs(
-    tenantId: string,
-  ): Promise<{ tenant: TenantRecord | null; licence: LicenceRecord | null; protectedMailboxes: number }> {
-    const [tenant, licence] = await Promise.all([this.get(tenantId), currentLicence(this.prisma)]);
-    // Counted only when a limit applies: the count reads the index of the last 30 days.
+  async statusInputs(tenantId: string, now: Date): Promise<StatusInputs> {
+    const [tenant, inForce] = await Promise.all([this.get(tenantId), loadLicenceInForce(this.prisma, this.vendorKey)]);
+    // Counted only when a limit applies: the count reads the backups of the last 30 days.
     const protectedMailboxes =
-      licence && tenant?.mlrEnabled ? await countProtectedMailboxes(this.prisma, new Date()) : 0;
-    return { tenant, licence, protectedMailboxes };
+      inForce.licence && tenant?.mlrEnabled ? await countProtectedMailboxes(this.prisma, now) : 0;
+    return { tenant, licence: inForce.licence, licenceProblem: inForce.problem, protectedMailboxes };
   }
 
-  create(input: { name: string; slug: string }, check: (snapshot: LimitsSnapshot) => void): Promise<TenantRecord> {
+  create(
+    input: { name: string; slug: string },
+    now: Date,
+    check: (snapshot: LimitsSnapshot) => void,
+  ): Promise<TenantRecord> {
     return this.prisma.$transaction(async (tx) => {
       await lockLicensing(tx);
-      check(await snapshot(tx));
+      check(await snapshot(tx, now, this.vendorKey));
       return tx.tenant.create({ data: { name: input.name, slug: input.slug }, select: tenantColumns });
     });
   }
@@ -138,7 +159,7 @@ export class PrismaTenantRepository implements TenantRepository {
       await lockLicensing(tx);
       const tenant = await tx.tenant.findUnique({ where: { id: tenantId }, select: tenantColumns });
       if (!tenant) return null;
-      check(tenant, await snapshot(tx));
+      check(tenant, await snapshot(tx, now, this.vendorKey));
       if (tenant.mlrEnabled) return tenant;
       return tx.tenant.update({
         where: { id: tenantId },

@@ -32,8 +32,9 @@ export class TenantsService {
     if (taken) throw slugTaken(input.slug, taken.id);
     let tenant: TenantRecord;
     try {
-      tenant = await this.tenants.create(input, (snapshot) => {
-        const refusal = tenantCreationRefusal(snapshot, this.clock.now());
+      const now = this.clock.now();
+      tenant = await this.tenants.create(input, now, (snapshot) => {
+        const refusal = tenantCreationRefusal(snapshot, now);
         if (refusal) throw refusal;
       });
     } catch (error) {
@@ -63,8 +64,9 @@ export class TenantsService {
   async enableMlr(tenantId: string, actor: string): Promise<TenantView> {
     let tenant: TenantRecord | null;
     try {
-      tenant = await this.tenants.enableMlr(tenantId, actor, this.clock.now(), (current, snapshot) => {
-        const refusal = mlrEnableRefusal(current, snapshot, this.clock.now());
+      const now = this.clock.now();
+      tenant = await this.tenants.enableMlr(tenantId, actor, now, (current, snapshot) => {
+        const refusal = mlrEnableRefusal(current, snapshot, now);
         if (refusal) throw refusal;
       });
     } catch (error) {
@@ -83,8 +85,16 @@ export class TenantsService {
   }
 
   async status(tenantId: string): Promise<TenantMlrStatus> {
-    const { tenant, licence, protectedMailboxes } = await this.tenants.statusInputs(tenantId);
-    return mlrStatus(tenantId, tenant, licence, this.clock.now(), protectedMailboxes);
+    const now = this.clock.now();
+    const { tenant, licence, licenceProblem, protectedMailboxes } = await this.tenants.statusInputs(tenantId, now);
+    const status = mlrStatus(tenantId, tenant, licence, now, protectedMailboxes, licenceProblem);
+    if (licenceProblem && tenant?.mlrEnabled) {
+      this.logger.warn(
+        { event: 'tenant.status.refused', reason: 'licence_unverified', tenantId, detail: licenceProblem },
+        status.message,
+      );
+    }
+    return status;
   }
 
   /** Logs a refusal of the licence (operators' attempts beyond it are worth seeing) and passes it on. */

@@ -1,13 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PRISMA, Prisma, type PrismaClient } from '@mlr/db';
 import type { UsageRow } from '@mlr/contracts';
+import { protectedMailboxesByTenant } from '../tenants/protected-mailboxes.js';
 
 export interface UsageRepository {
   /**
-   * Usage of every tenant (or of `tenantId` only), ordered by slug: mailboxes with an index record
-   * created or updated since `since`, and the objects and sealed bytes in storage.
+   * Usage of every tenant (or of `tenantId` only) at `now`, ordered by slug: its protected
+   * mailboxes (backed up in the window, as the licence counts them: tenants/protected-mailboxes),
+   * and the objects in storage (one per distinct content) with their sealed bytes.
    */
-  measure(since: Date, tenantId: string | undefined): Promise<UsageRow[]>;
+  measure(now: Date, tenantId: string | undefined): Promise<UsageRow[]>;
   /** Keeps the measured rows as usage samples taken at `at`. */
   recordSamples(rows: UsageRow[], at: Date): Promise<void>;
 }
@@ -19,7 +21,6 @@ interface UsageSqlRow {
   slug: string;
   name: string;
   mlr_enabled: boolean;
-  protected_mailboxes: bigint;
   stored_objects: bigint;
   stored_bytes: bigint;
 }
@@ -34,18 +35,18 @@ function count(value: bigint, what: string): number {
 export class PrismaUsageRepository implements UsageRepository {
   constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
 
-  async measure(since: Date, tenantId: string | undefined): Promise<UsageRow[]> {
+  async measure(now: Date, tenantId: string | undefined): Promise<UsageRow[]> {
     const onlyTenant = tenantId === undefined ? Prisma.empty : Prisma.sql`WHERE t.id = ${tenantId}`;
-    // Per tenant (LATERAL), so that each aggregate walks that tenant's rows through its tenant index.
+    const protectedMailboxes = await protectedMailboxesByTenant(
+      this.prisma,
+      now,
+      tenantId === undefined ? {} : { tenantId },
+    );
+    // Per tenant (LATERAL), so that the aggregate walks that tenant's rows through its tenant index.
+    // A stored object is one S3 object (one per tenant and content id), `sealed_size` its size.
     const rows = await this.prisma.$queryRaw<UsageSqlRow[]>`
-      SELECT t.id, t.slug, t.name, t.mlr_enabled,
-        m.protected_mailboxes, o.stored_objects, o.stored_bytes
+      SELECT t.id, t.slug, t.name, t.mlr_enabled, o.stored_objects, o.stored_bytes
       FROM tenants t
-      CROSS JOIN LATERAL (
-        SELECT count(DISTINCT r.mailbox)::bigint AS protected_mailboxes
-        FROM index_records r
-        WHERE r.tenant_id = t.id AND r.updated_at >= ${since}
-      ) m
       CROSS JOIN LATERAL (
         SELECT count(*)::bigint AS stored_objects, COALESCE(sum(s.sealed_size), 0)::bigint AS stored_bytes
         FROM stored_objects s
@@ -58,7 +59,7 @@ export class PrismaUsageRepository implements UsageRepository {
       slug: row.slug,
       name: row.name,
       mlrEnabled: row.mlr_enabled,
-      protectedMailboxes: count(row.protected_mailboxes, 'protected mailboxes'),
+      protectedMailboxes: protectedMailboxes.get(row.id) ?? 0,
       storedObjects: count(row.stored_objects, 'stored objects'),
       storedBytes: count(row.stored_bytes, 'stored bytes'),
     }));

@@ -1,14 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { UsageReport, UsageRow } from '@mlr/contracts';
+import { LOGGER } from '@mlr/runtime';
+import type { Logger } from '@mlr/telemetry';
 import { CLOCK, type Clock } from '../common/clock.js';
 import type { LicenceRecord } from '../licences/licence.js';
 import { LICENCE_REPOSITORY, type LicenceRepository } from '../licences/licences.repository.js';
+import { PROTECTED_WINDOW_DAYS } from '../tenants/protected-mailboxes.js';
 import { tenantNotFound } from '../tenants/tenants.service.js';
 import { USAGE_REPOSITORY, type UsageRepository } from './usage.repository.js';
 
-/** A mailbox counts as protected while it has an index record created or updated this many days back. */
-export const USAGE_WINDOW_DAYS = 30;
-const DAY_MS = 86_400_000;
+/** A mailbox counts as protected while it was backed up this many days back (as the licence counts). */
+export const USAGE_WINDOW_DAYS = PROTECTED_WINDOW_DAYS;
 
 /**
  * Metered usage for billing and the licence limits. Every computed report is also kept as usage
@@ -17,18 +19,26 @@ const DAY_MS = 86_400_000;
  */
 @Injectable()
 export class UsageService {
+  private readonly logger: Logger;
+
   constructor(
     @Inject(USAGE_REPOSITORY) private readonly usage: UsageRepository,
     @Inject(LICENCE_REPOSITORY) private readonly licences: LicenceRepository,
     @Inject(CLOCK) private readonly clock: Clock,
-  ) {}
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.logger = logger.child({ scope: 'usage' });
+  }
 
   async report(tenantId: string | undefined): Promise<UsageReport> {
     const now = this.clock.now();
-    const rows = await this.usage.measure(new Date(now.getTime() - USAGE_WINDOW_DAYS * DAY_MS), tenantId);
+    const rows = await this.usage.measure(now, tenantId);
     if (tenantId !== undefined && rows.length === 0) throw tenantNotFound(tenantId);
     await this.usage.recordSamples(rows, now);
-    const licence = await this.licences.current();
+    const { licence, problem } = await this.licences.current();
+    if (problem) {
+      this.logger.warn({ event: 'licence.unverified', detail: problem }, 'the stored licence does not verify');
+    }
     const totals = summarise(rows);
     return {
       generatedAt: now.toISOString(),
@@ -37,7 +47,11 @@ export class UsageService {
       totals,
       limits: licence ? { maxTenants: licence.maxTenants, maxProtectedMailboxes: licence.maxProtectedMailboxes } : null,
       // Limits are about the whole MSP: a one-tenant report cannot say whether they are exceeded.
-      warnings: licence && tenantId === undefined ? limitWarnings(licence, rows) : [],
+      // Without a licence that verifies no limit applies, which the operator must not miss.
+      warnings: [
+        ...(problem ? [`no licence limits apply: no valid licence is in force: ${problem}`] : []),
+        ...(licence && tenantId === undefined ? limitWarnings(licence, rows) : []),
+      ],
     };
   }
 }

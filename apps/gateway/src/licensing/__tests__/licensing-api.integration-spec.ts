@@ -257,6 +257,36 @@ describe('gateway: licence, tenants, MLR enablement and usage', () => {
         contentId: object.contentId,
         objectId: object.id,
         size: 900n,
+        // Indexed long ago: Dora counts because her mailbox was backed up yesterday, nothing new or not.
+        createdAt: new Date(Date.now() - 90 * 86_400_000),
+      },
+    });
+    const connector = await prisma.connector.create({ data: { tenantId, name: 'usage-imap', kind: 'imap' } });
+    await prisma.folderCheckpoint.create({
+      data: {
+        tenantId,
+        connectorId: connector.id,
+        mailbox: 'dora@usage.example',
+        folder: 'INBOX',
+        uidValidity: 7n,
+        lastUid: 1n,
+      },
+    });
+    await prisma.$executeRaw`UPDATE folder_checkpoints SET updated_at = now() - interval '90 days'
+      WHERE connector_id = ${connector.id}`;
+    await prisma.$executeRaw`UPDATE index_records SET updated_at = now() - interval '90 days' WHERE tenant_id = ${tenantId}`;
+    const finishedAt = new Date(Date.now() - 86_400_000);
+    await prisma.job.create({
+      data: {
+        tenantId,
+        connectorId: connector.id,
+        kind: 'backup',
+        state: 'succeeded',
+        request: { kind: 'backup', mailboxes: { kind: 'all' } },
+        requestedBy: 'schedule',
+        createdAt: finishedAt,
+        startedAt: finishedAt,
+        finishedAt,
       },
     });
 
