@@ -62,14 +62,19 @@ export class RestoresController {
   ): Promise<RestoreAccepted> {
     const { tenantId } = parseHttp('path', tenantPath, params);
     const input = parseHttp('body', restoreInputSchema, body);
-    const requester = await requesterOf(request, this.services);
-    // What was asked, never mail content: the kind of target and selection, and whose mailboxes.
+    // The connector the restore names decides whether its service account may act for the requester.
+    const requester = await requesterOf(request, this.services, { connectorId: input.connectorId });
+    // What was asked, never mail content: the kind of target and selection, whose mailboxes, and who
+    // would act (the agent with the service account, or the caller with the owner's own credentials).
     noteAudit(request, {
       target: input.target.kind,
       ...(input.target.kind === 'mailbox' ? { targetMailbox: input.target.mailbox } : {}),
       ...(input.recordIds ? { recordIds: input.recordIds.length } : {}),
       ...(input.query ? { criteria: Object.keys(input.query) } : {}),
+      ...(input.connectorId ? { connectorId: input.connectorId } : {}),
+      runBy: input.runBy,
       scope: requester.visibleMailboxes,
+      serviceAccount: requester.serviceAccount,
     });
     const accepted = await this.services.call(
       'scheduling',

@@ -18,11 +18,13 @@ const INSERT_CHUNK = 1_000;
 export interface ConnectorRef {
   id: string;
   revoked: boolean;
+  /** Enrolled: its enrolment token was used, or it was provisioned without one. */
+  enrolled: boolean;
 }
 
 /** Restore and export jobs with their items, always within one tenant. */
 export interface RestoreRepository {
-  /** The tenant's connectors (revoked ones flagged). */
+  /** The tenant's connectors (revoked and not yet enrolled ones flagged). */
   connectors(tenantId: string): Promise<ConnectorRef[]>;
   /**
    * In one transaction: the job (queued, its command as request) and its items, numbered from 0 in
@@ -95,10 +97,14 @@ export class PrismaRestoreRepository implements RestoreRepository {
   async connectors(tenantId: string): Promise<ConnectorRef[]> {
     const rows = await this.prisma.connector.findMany({
       where: { tenantId },
-      select: { id: true, revokedAt: true },
+      select: { id: true, revokedAt: true, enrolmentTokenUsedAt: true, enrolmentTokenHash: true },
       orderBy: { id: 'asc' },
     });
-    return rows.map((row) => ({ id: row.id, revoked: row.revokedAt !== null }));
+    return rows.map((row) => ({
+      id: row.id,
+      revoked: row.revokedAt !== null,
+      enrolled: row.enrolmentTokenUsedAt !== null || row.enrolmentTokenHash === null,
+    }));
   }
 
   async createJob(input: {

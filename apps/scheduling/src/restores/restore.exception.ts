@@ -22,6 +22,11 @@ export const {
     JOB_NOT_FOUND: 'not_found',
     /** The requester's role may not do this restore (operators never; users not into other mailboxes). */
     FORBIDDEN: 'forbidden',
+    /**
+     * The agent would act with the connector's service account for someone it may not act for (a
+     * user, or a tenant admin without "Receive As"): they restore with their own credentials instead.
+     */
+    OWN_CREDENTIALS_REQUIRED: 'forbidden',
     /** Licensing does not allow jobs of the tenant. */
     MLR_NOT_ALLOWED: 'conflict',
   },

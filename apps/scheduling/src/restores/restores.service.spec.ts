@@ -25,7 +25,7 @@ function serviceWith(verdict: MlrVerdict) {
   const steps: string[] = [];
   const purposes: Array<JobPurpose | undefined> = [];
   const repository = {
-    connectors: async () => [{ id: 'imap', revoked: false }],
+    connectors: async () => [{ id: 'imap', revoked: false, enrolled: true }],
     createJob: async () => void steps.push('createJob'),
   } as unknown as RestoreRepository;
   const resolver: RecordResolver = {
@@ -50,7 +50,8 @@ function serviceWith(verdict: MlrVerdict) {
 
 const request = {
   tenantId: 'acme',
-  requester: { actor: 'admin', role: 'tenant_admin' as const, visibleMailboxes: 'all' as const },
+  // A tenant admin whose connector has "Receive As": the agent may act for them.
+  requester: { actor: 'admin', role: 'tenant_admin' as const, visibleMailboxes: 'all' as const, serviceAccount: true },
   recordIds: ['r1'],
   target: { kind: 'original' as const },
   duplicate: false,
@@ -79,6 +80,27 @@ describe('RestoresService.create', () => {
     expect(refusal).toBeInstanceOf(RestoreException);
     expect(refusal).toMatchObject({ code: RestoreErrorCode.MLR_NOT_ALLOWED, field: 'tenantId' });
     expect(steps).toEqual(['gate']);
+  });
+
+  it.each([
+    ['a user', { actor: 'alice', role: 'user' as const, visibleMailboxes: ['alice@acme.test'], serviceAccount: false }],
+    [
+      'a tenant admin without "Receive As"',
+      { actor: 'admin', role: 'tenant_admin' as const, visibleMailboxes: ['admin@acme.test'], serviceAccount: false },
+    ],
+  ])('refuses %s a restore through the agent before reading or writing anything', async (_who, requester) => {
+    const { service, steps } = serviceWith({ allowed: true });
+    const refusal = await service.create({ ...request, requester }).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(RestoreException);
+    expect(refusal).toMatchObject({ code: RestoreErrorCode.OWN_CREDENTIALS_REQUIRED, field: 'runBy' });
+    expect((refusal as Error).message).toContain('connector restore --own-credentials --login <address>');
+    expect(steps).toEqual([]);
+
+    // The same request run by the caller with the owner's own credentials is accepted, never published.
+    const own = serviceWith({ allowed: true });
+    const accepted = await own.service.create({ ...request, requester, runBy: 'caller' });
+    expect(accepted).toMatchObject({ runBy: 'caller', kind: 'restore' });
+    expect(own.steps).toEqual(['gate', 'resolve', 'createJob']);
   });
 
   it('refuses an operator before asking anyone', async () => {

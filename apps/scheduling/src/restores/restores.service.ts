@@ -71,6 +71,39 @@ export function authorise(requester: Requester, target: RestoreTarget): void {
   }
 }
 
+/**
+ * Who acts for the requester when the job runs (the issue's rule, for every restore): the agent
+ * (`runBy: 'connector'`) opens mailboxes as the connector's service account, which it may do only
+ * for a tenant admin while that connector has "Receive As" (`requester.serviceAccount`, decided by
+ * the gateway from licensing). Anyone else restores with the mailbox owner's own credentials, given
+ * for that request on the customer's side and never sent to the cloud: the connector's command line
+ * runs the job (`runBy: 'caller'`).
+ *
+ * Exports (mbox, eml-zip) are not held to this: the agent opens no mailbox for them (it fetches the
+ * sealed objects from storage and writes the file into its `restore.exportDir`), so no service
+ * account acts, and what they hold is already limited to the mailboxes the requester may see.
+ */
+export function requireActingCredentials(
+  requester: Requester,
+  target: RestoreTarget,
+  runBy: 'connector' | 'caller',
+  connectorId: string,
+): void {
+  if (runBy === 'caller' || target.kind === 'export') return;
+  if (requester.serviceAccount && requester.role === 'tenant_admin') return;
+  const who =
+    requester.role === 'tenant_admin'
+      ? `the service account of connector ${connectorId} is not known to have "Receive As" (enrolment found none or could not verify it), so it may not act for you`
+      : "the connector's service account acts only for tenant admins";
+  throw new RestoreException(
+    RestoreErrorCode.OWN_CREDENTIALS_REQUIRED,
+    `runBy: ${who}; restore with your own mailbox credentials from the connector instead: ` +
+      'connector restore --own-credentials --login <address> (the job then runs on your side with runBy "caller", ' +
+      'and your password never reaches the cloud). No job was created',
+    'runBy',
+  );
+}
+
 @Injectable()
 export class RestoresService {
   constructor(
@@ -82,13 +115,15 @@ export class RestoresService {
   ) {}
 
   /**
-   * `restores.create`: checks who asks, picks the connector, asks licensing, resolves the selection,
+   * `restores.create`: checks who asks, picks the connector, checks who would act for the requester
+   * (`requireActingCredentials`), asks licensing, resolves the selection,
    * then writes the job and all its items in one transaction and publishes the job. A request refused
    * at any step leaves nothing behind.
    */
   async create(request: Request<'restores.create'>): Promise<RestoreAccepted> {
     authorise(request.requester, request.target);
     const connectorId = await this.pickConnector(request.tenantId, request.connectorId);
+    requireActingCredentials(request.requester, request.target, request.runBy, connectorId);
     // Restores still run when backups are refused beyond the licence's protected-mailbox limit.
     const verdict = await this.mlrGate.check(request.tenantId, 'restore');
     if (!verdict.allowed) {
@@ -209,9 +244,17 @@ export class RestoresService {
           'connectorId',
         );
       }
+      if (!connector.enrolled) {
+        throw new RestoreException(
+          RestoreErrorCode.CONNECTOR_NOT_FOUND,
+          `connectorId: connector ${connectorId} has not enrolled yet; enrol it (connector enroll) or name another connector`,
+          'connectorId',
+        );
+      }
       return connector.id;
     }
-    const usable = connectors.filter((c) => !c.revoked);
+    // A connector awaiting enrolment runs nothing yet: it is no candidate.
+    const usable = connectors.filter((c) => !c.revoked && c.enrolled);
     const [only] = usable;
     if (only && usable.length === 1) return only.id;
     throw new RestoreException(

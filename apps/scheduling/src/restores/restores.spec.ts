@@ -3,12 +3,18 @@ import type { Requester, RestoreTarget } from '@mlr/contracts';
 import { restoreRefusal } from './record-resolver.js';
 import { lastResultPerItem } from './restore-results.js';
 import { RestoreErrorCode, RestoreException, toServiceErrorReply } from './restore.exception.js';
-import { authorise, fitReply, MAX_REPLY_ITEM_BYTES } from './restores.service.js';
+import { authorise, fitReply, MAX_REPLY_ITEM_BYTES, requireActingCredentials } from './restores.service.js';
 
-const admin: Requester = { actor: 'admin', role: 'tenant_admin', visibleMailboxes: 'all' };
-const narrowAdmin: Requester = { actor: 'admin', role: 'tenant_admin', visibleMailboxes: ['admin@acme.test'] };
-const user: Requester = { actor: 'alice', role: 'user', visibleMailboxes: ['alice@acme.test'] };
-const operator: Requester = { actor: 'ops', role: 'operator', visibleMailboxes: 'all' };
+const admin: Requester = { actor: 'admin', role: 'tenant_admin', visibleMailboxes: 'all', serviceAccount: true };
+/** A tenant admin whose connector has no "Receive As": their own mailboxes, their own credentials. */
+const narrowAdmin: Requester = {
+  actor: 'admin',
+  role: 'tenant_admin',
+  visibleMailboxes: ['admin@acme.test'],
+  serviceAccount: false,
+};
+const user: Requester = { actor: 'alice', role: 'user', visibleMailboxes: ['alice@acme.test'], serviceAccount: false };
+const operator: Requester = { actor: 'ops', role: 'operator', visibleMailboxes: 'all', serviceAccount: false };
 
 const original: RestoreTarget = { kind: 'original' };
 const folder: RestoreTarget = { kind: 'folder', folder: 'Restored Items' };
@@ -40,6 +46,53 @@ describe('authorise', () => {
     expect(refusal(admin, intoBob)).toBeNull();
     expect(refusal(narrowAdmin, intoBob)).toMatchObject({ code: RestoreErrorCode.FORBIDDEN, field: 'target.mailbox' });
     expect(refusal(narrowAdmin, { kind: 'mailbox', mailbox: 'admin@acme.test' })).toBeNull();
+  });
+});
+
+describe('requireActingCredentials', () => {
+  function refusalOf(requester: Requester, target: RestoreTarget, runBy: 'connector' | 'caller') {
+    try {
+      requireActingCredentials(requester, target, runBy, 'imap-1');
+      return null;
+    } catch (error) {
+      return error as RestoreException;
+    }
+  }
+
+  it('lets the agent act with the service account for a tenant admin with "Receive As"', () => {
+    for (const target of [original, folder, intoBob, exportFile]) {
+      expect(refusalOf(admin, target, 'connector')).toBeNull();
+      expect(refusalOf(admin, target, 'caller')).toBeNull();
+    }
+  });
+
+  it('sends users and tenant admins without "Receive As" to their own credentials', () => {
+    const own: RestoreTarget = { kind: 'mailbox', mailbox: 'admin@acme.test' };
+    for (const [requester, target] of [
+      [user, original],
+      [user, folder],
+      [narrowAdmin, original],
+      [narrowAdmin, own],
+    ] as const) {
+      const refusal = refusalOf(requester, target, 'connector');
+      expect(refusal).toMatchObject({ code: RestoreErrorCode.OWN_CREDENTIALS_REQUIRED, field: 'runBy' });
+      expect(refusal?.message).toContain('connector restore --own-credentials --login <address>');
+      expect(refusalOf(requester, target, 'caller')).toBeNull();
+    }
+    expect(refusalOf(narrowAdmin, original, 'connector')?.message).toContain('connector imap-1');
+    expect(refusalOf(user, original, 'connector')?.message).toContain('acts only for tenant admins');
+  });
+
+  it('lets anyone export through the agent: it opens no mailbox', () => {
+    expect(refusalOf(user, exportFile, 'connector')).toBeNull();
+    expect(refusalOf(narrowAdmin, { kind: 'export', format: 'eml-zip', fileName: 'a.zip' }, 'connector')).toBeNull();
+  });
+
+  it('never trusts serviceAccount on anyone but a tenant admin', () => {
+    const claimed = { ...user, serviceAccount: true };
+    expect(refusalOf(claimed, original, 'connector')).toMatchObject({
+      code: RestoreErrorCode.OWN_CREDENTIALS_REQUIRED,
+    });
   });
 });
 
@@ -81,6 +134,7 @@ describe('toServiceErrorReply', () => {
     expect(codeOf(RestoreErrorCode.RECORDS_NOT_FOUND)).toBe('not_found');
     expect(codeOf(RestoreErrorCode.JOB_NOT_FOUND)).toBe('not_found');
     expect(codeOf(RestoreErrorCode.FORBIDDEN)).toBe('forbidden');
+    expect(codeOf(RestoreErrorCode.OWN_CREDENTIALS_REQUIRED)).toBe('forbidden');
     expect(codeOf(RestoreErrorCode.MLR_NOT_ALLOWED)).toBe('conflict');
   });
 });

@@ -109,9 +109,12 @@ const restoreInputFields = {
   duplicate: z.boolean().default(false),
   /**
    * Who runs the job. `connector`: queued for the connector's agent, which acts with its service
-   * account. `caller`: not queued; the caller — the connector's command line on the customer's side,
-   * acting with the mailbox owner's own credentials, which never reach the cloud — runs it and
-   * reports its events (the fallback when the service account has no "Receive As").
+   * account — only for a tenant admin while that connector's service account has "Receive As"
+   * (`requester.serviceAccount`); anyone else is refused. `caller`: not queued; the caller — the
+   * connector's command line on the customer's side (`connector restore --own-credentials --login
+   * <address>`), acting with the mailbox owner's own credentials, which never reach the cloud — runs
+   * it and reports its events. Exports (mbox, eml-zip) open no mailbox and may run on the agent for
+   * anyone who may see the records.
    */
   runBy: z.enum(['connector', 'caller']).default('connector'),
 };
@@ -125,13 +128,42 @@ function exactlyOneSelection(input: { recordIds?: unknown; query?: unknown }, ct
 /** Body of `POST /v1/tenants/:tenantId/restores`. */
 export const restoreInputSchema = z.strictObject(restoreInputFields).superRefine(exactlyOneSelection);
 
-/** The role the gateway authenticated (issue 5); services decide with it, they never guess it. */
-export const requesterSchema = z.strictObject({
-  actor: z.string().min(1).max(320),
-  role: z.enum(['operator', 'tenant_admin', 'user']),
-  /** The mailboxes the requester may read and restore: `all`, or their own and delegated ones. */
-  visibleMailboxes: visibleMailboxesSchema,
-});
+/**
+ * The role the gateway authenticated (issue 5) and what follows from it; services decide with it,
+ * they never guess it. For each request: a tenant admin whose connector's service account has
+ * "Receive As" sees every mailbox and the connector may act for them with the service account;
+ * anyone else sees their own (and delegated) mailboxes, and the connector acts for them only with
+ * the mailbox owner's own credentials, given for that request on the customer's side.
+ */
+export const requesterSchema = z
+  .strictObject({
+    actor: z.string().min(1).max(320),
+    role: z.enum(['operator', 'tenant_admin', 'user']),
+    /** The mailboxes the requester may read and restore: `all`, or their own and delegated ones. */
+    visibleMailboxes: visibleMailboxesSchema,
+    /**
+     * May the connector's service account ("Receive As") act for this requester? True only for a
+     * tenant admin while the connector concerned (the one the request names, else every connector
+     * of the tenant) has "Receive As". Absent counts as false: doubt never widens access.
+     */
+    serviceAccount: z.boolean().default(false),
+  })
+  .superRefine((requester, ctx) => {
+    if (!requester.serviceAccount) return;
+    if (requester.role !== 'tenant_admin') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serviceAccount'],
+        message: `the service account acts only for tenant admins, not for the role ${requester.role}`,
+      });
+    } else if (requester.visibleMailboxes !== 'all') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['serviceAccount'],
+        message: 'a requester the service account acts for sees every mailbox (visibleMailboxes "all")',
+      });
+    }
+  });
 
 export type RestoreTarget = z.infer<typeof restoreTargetSchema>;
 export type RestoreItem = z.infer<typeof restoreItemSchema>;

@@ -15,6 +15,8 @@ describe('gateway: restores API', () => {
   const tenantId = `gw-restore-${randomBytes(4).toString('hex')}`;
   const connectorId = `${tenantId}-imap`;
   const disabledTenant = `${tenantId}-off`;
+  /** Two connectors: one without "Receive As", one with it. */
+  const mixedTenant = `${tenantId}-mixed`;
   const logDir = mkdtempSync(join(REPO_ROOT, 'tmp', 'gw-restore-'));
   const ALICE = 'alice@acme.test';
   const BOB = 'bob@acme.test';
@@ -28,6 +30,8 @@ describe('gateway: restores API', () => {
     alice: { sub: ALICE, role: 'user', tenant: tenantId, mailboxes: [ALICE] },
     operator: { sub: 'ops@msp.test', role: 'operator' },
     disabledAdmin: { sub: 'admin@off.test', role: 'tenant_admin', tenant: disabledTenant },
+    // Their own mailbox is Bob's, so that the fallback scope has records.
+    mixedAdmin: { sub: 'admin@mixed.test', role: 'tenant_admin', tenant: mixedTenant, mailboxes: [BOB] },
   } satisfies Record<string, AccessTokenClaimsInput>;
 
   async function insertRecord(tenant: string, uid: number, mailbox: string): Promise<string> {
@@ -74,6 +78,28 @@ describe('gateway: restores API', () => {
         data: { id: `${id}-imap`, tenantId: id, name: 'imap', kind: 'imap', receiveAs: 'yes' },
       });
     }
+    // A connector just created, its enrolment token not used yet: nobody has checked its service
+    // account, so it neither narrows the admin nor is picked for a restore.
+    await prisma.connector.create({
+      data: {
+        id: `${tenantId}-new`,
+        tenantId,
+        name: 'new',
+        kind: 'imap',
+        enrolmentTokenHash: randomBytes(32).toString('hex'),
+        enrolmentTokenExpiresAt: new Date(Date.now() + 86_400_000),
+      },
+    });
+    await prisma.tenant.create({ data: { id: mixedTenant, name: mixedTenant, slug: mixedTenant, mlrEnabled: true } });
+    for (const receiveAs of ['no', 'yes'] as const) {
+      await prisma.connector.create({
+        data: { id: `${mixedTenant}-${receiveAs}`, tenantId: mixedTenant, name: receiveAs, kind: 'imap', receiveAs },
+      });
+    }
+    recordIds[mixedTenant] = [];
+    for (const [uid, mailbox] of [ALICE, ALICE, BOB, BOB, BOB].entries()) {
+      recordIds[mixedTenant].push(await insertRecord(mixedTenant, uid + 1, mailbox));
+    }
     recordIds[ALICE] = [];
     for (let uid = 1; uid <= 5; uid++) recordIds[ALICE].push(await insertRecord(tenantId, uid, ALICE));
     recordIds[BOB] = [await insertRecord(tenantId, 6, BOB)];
@@ -114,9 +140,9 @@ describe('gateway: restores API', () => {
   }
 
   /** The audit events of restore requests of the tenant, once `count` of them are recorded. */
-  async function restoreAudits(count: number) {
+  async function restoreAudits(count: number, tenant = tenantId) {
     const find = () =>
-      prisma.auditEvent.findMany({ where: { tenantId, action: 'restore.create' }, orderBy: { id: 'asc' } });
+      prisma.auditEvent.findMany({ where: { tenantId: tenant, action: 'restore.create' }, orderBy: { id: 'asc' } });
     try {
       await waitFor(async () => (await find()).length >= count, {
         what: `${count} restore.create audit events`,
@@ -157,8 +183,112 @@ describe('gateway: restores API', () => {
       target: { kind: 'export', format: 'eml-zip', fileName: 'reports.zip' },
     });
     expect(exported.status).toBe(202);
-    // Alice's search covers her own mailbox only.
-    expect(exported.body).toMatchObject({ kind: 'export', itemCount: 5 });
+    // Alice's search covers her own mailbox only; an export opens no mailbox, so the agent writes it.
+    expect(exported.body).toMatchObject({ kind: 'export', itemCount: 5, runBy: 'connector' });
+  });
+
+  it("sends a user to their own credentials: the agent's service account never restores for them", async () => {
+    const before = await jobs(tenantId);
+    const agent = await http(principals.alice, 'POST', `/${tenantId}/restores`, {
+      recordIds: recordIds[ALICE],
+      target: { kind: 'folder', folder: 'Restored' },
+    });
+    expect(agent.status).toBe(403);
+    expect(agent.body).toMatchObject({ error: 'forbidden', field: 'runBy' });
+    expect(agent.body.message).toContain('connector restore --own-credentials --login <address>');
+    expect(await jobs(tenantId)).toBe(before);
+
+    // The connector's command line runs it with her own login: created, never queued for the agent.
+    const own = await http(principals.alice, 'POST', `/${tenantId}/restores`, {
+      recordIds: recordIds[ALICE],
+      target: { kind: 'folder', folder: 'Restored' },
+      runBy: 'caller',
+    });
+    expect(own.status).toBe(202);
+    expect(own.body).toMatchObject({ kind: 'restore', itemCount: 5, runBy: 'caller', connectorId });
+    const job = await prisma.job.findUniqueOrThrow({ where: { id: own.body.jobId } });
+    expect(job.publishedAt?.getTime()).toBe(job.createdAt.getTime());
+
+    const audits = await restoreAudits(4);
+    const refused = audits.find((event) => event.actor === ALICE && event.outcome === 'denied');
+    expect(refused?.detail).toMatchObject({
+      runBy: 'connector',
+      serviceAccount: false,
+      scope: [ALICE],
+      status: 403,
+      reason: expect.stringContaining('--own-credentials'),
+    });
+  });
+
+  it('a tenant admin without Receive As falls back to own-mailbox scope for a restore', async () => {
+    const admin = principals.mixedAdmin;
+    const noReceiveAs = `${mixedTenant}-no`;
+    const before = await jobs(mixedTenant);
+    // Through the agent: its service account may not act for them.
+    const agent = await http(admin, 'POST', `/${mixedTenant}/restores`, {
+      connectorId: noReceiveAs,
+      query: {},
+      target: { kind: 'original' },
+    });
+    expect(agent.status).toBe(403);
+    expect(agent.body).toMatchObject({ error: 'forbidden', field: 'runBy' });
+    expect(agent.body.message).toContain(`connector ${noReceiveAs}`);
+    expect(agent.body.message).toContain('--own-credentials');
+
+    // With their own credentials: only their own mailbox (Bob's), though the search names everything.
+    const own = await http(admin, 'POST', `/${mixedTenant}/restores`, {
+      connectorId: noReceiveAs,
+      query: {},
+      target: { kind: 'original' },
+      runBy: 'caller',
+    });
+    expect(own.status, JSON.stringify(own.body)).toBe(202);
+    expect(own.body).toMatchObject({ itemCount: 3, runBy: 'caller', connectorId: noReceiveAs });
+    const items = await prisma.restoreItem.findMany({ where: { jobId: own.body.jobId } });
+    expect(new Set(items.map((item) => item.mailbox))).toEqual(new Set([BOB]));
+
+    // Naming Alice's records, or her mailbox as the target, is refused like for a user.
+    const alices = await http(admin, 'POST', `/${mixedTenant}/restores`, {
+      connectorId: noReceiveAs,
+      recordIds: recordIds[mixedTenant]!.slice(0, 2),
+      target: { kind: 'original' },
+      runBy: 'caller',
+    });
+    expect(alices.status).toBe(403);
+    expect(alices.body.field).toBe('recordIds');
+    const intoAlice = await http(admin, 'POST', `/${mixedTenant}/restores`, {
+      connectorId: noReceiveAs,
+      recordIds: recordIds[mixedTenant]!.slice(2),
+      target: { kind: 'mailbox', mailbox: ALICE },
+      runBy: 'caller',
+    });
+    expect(intoAlice.status).toBe(403);
+    expect(intoAlice.body.field).toBe('target.mailbox');
+    expect(await jobs(mixedTenant)).toBe(before + 1);
+
+    const audits = await restoreAudits(4, mixedTenant);
+    expect(audits.map((event) => event.outcome).sort()).toEqual(['denied', 'denied', 'denied', 'success']);
+    const throughAgent = audits.find((event) => (event.detail as { runBy?: string } | null)?.runBy === 'connector');
+    expect(throughAgent).toMatchObject({ actor: admin.sub, outcome: 'denied' });
+    expect(throughAgent?.detail).toMatchObject({ connectorId: noReceiveAs, scope: [BOB], serviceAccount: false });
+  });
+
+  it('decides with the connector a restore names: the one with Receive As acts for the admin on every mailbox', async () => {
+    const accepted = await http(principals.mixedAdmin, 'POST', `/${mixedTenant}/restores`, {
+      connectorId: `${mixedTenant}-yes`,
+      query: {},
+      target: { kind: 'mailbox', mailbox: ALICE, folder: 'Everything' },
+    });
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+    expect(accepted.body).toMatchObject({ itemCount: 5, runBy: 'connector', connectorId: `${mixedTenant}-yes` });
+    // Naming no connector, the tenant has one without it: the admin keeps to their own mailbox, and
+    // scheduling asks which connector.
+    const unnamed = await http(principals.mixedAdmin, 'POST', `/${mixedTenant}/restores`, {
+      query: {},
+      target: { kind: 'original' },
+    });
+    expect(unnamed.status).toBe(400);
+    expect(unnamed.body).toMatchObject({ field: 'connectorId' });
   });
 
   it('refuses a bad body with 400 naming the field, before any service is asked', async () => {
@@ -209,6 +339,7 @@ describe('gateway: restores API', () => {
     const bobsMail = await http(principals.alice, 'POST', `/${tenantId}/restores`, {
       recordIds: [...recordIds[ALICE]!, ...recordIds[BOB]!],
       target: { kind: 'original' },
+      runBy: 'caller',
     });
     expect(bobsMail.status).toBe(403);
     expect(bobsMail.body.message).toContain(recordIds[BOB]![0]);
@@ -219,10 +350,10 @@ describe('gateway: restores API', () => {
     });
     expect(operator.status).toBe(403);
     expect(await jobs(tenantId)).toBe(before);
-    // Two accepted, four refused as bad requests, and these three denied.
-    const audits = await restoreAudits(9);
+    // Two accepted and one denied before, one run by Alice; four refused as bad requests, and these three denied.
+    const audits = await restoreAudits(11);
     const denied = audits.filter((event) => event.outcome === 'denied').map((event) => event.actor);
-    expect(denied.sort()).toEqual([ALICE, ALICE, principals.operator.sub]);
+    expect(denied.sort()).toEqual([ALICE, ALICE, ALICE, principals.operator.sub]);
   });
 
   it('refuses with 409 a tenant without MLR enabled', async () => {

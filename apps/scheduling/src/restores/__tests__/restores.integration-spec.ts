@@ -18,9 +18,22 @@ const zero: JobCounters = { seen: 0, new: 0, deduplicated: 0, bytes: 0, failed: 
 const ALICE = 'alice@acme.test';
 const BOB = 'bob@acme.test';
 
-const admin: Requester = { actor: 'admin@acme.test', role: 'tenant_admin', visibleMailboxes: 'all' };
-const alice: Requester = { actor: ALICE, role: 'user', visibleMailboxes: [ALICE] };
-const operator: Requester = { actor: 'ops@msp.test', role: 'operator', visibleMailboxes: 'all' };
+/** A tenant admin whose connector has "Receive As": the agent may act for them with the service account. */
+const admin: Requester = {
+  actor: 'admin@acme.test',
+  role: 'tenant_admin',
+  visibleMailboxes: 'all',
+  serviceAccount: true,
+};
+const alice: Requester = { actor: ALICE, role: 'user', visibleMailboxes: [ALICE], serviceAccount: false };
+/** A tenant admin without "Receive As": their own mailbox (Alice's here), their own credentials. */
+const narrowAdmin: Requester = {
+  actor: 'admin@acme.test',
+  role: 'tenant_admin',
+  visibleMailboxes: [ALICE],
+  serviceAccount: false,
+};
+const operator: Requester = { actor: 'ops@msp.test', role: 'operator', visibleMailboxes: 'all', serviceAccount: false };
 
 interface Seeded {
   id: string;
@@ -93,6 +106,18 @@ describe('scheduling: restore jobs', () => {
     await h.prisma.connector.create({
       data: { id: `${tenantId}-old`, tenantId, name: 'revoked', kind: 'imap', revokedAt: new Date() },
     });
+    // Created, its enrolment token not used yet: it runs nothing, so a restore naming no connector
+    // still goes to the one enrolled connector.
+    await h.prisma.connector.create({
+      data: {
+        id: `${tenantId}-new`,
+        tenantId,
+        name: 'awaiting enrolment',
+        kind: 'imap',
+        enrolmentTokenHash: randomBytes(32).toString('hex'),
+        enrolmentTokenExpiresAt: new Date(Date.now() + 86_400_000),
+      },
+    });
     await createTenant(h.prisma, disabledTenant, [`${disabledTenant}-imap`]);
     await h.prisma.tenant.update({ where: { id: disabledTenant }, data: { mlrEnabled: false } });
     await createTenant(h.prisma, twoConnectorTenant, [`${twoConnectorTenant}-a`, `${twoConnectorTenant}-b`]);
@@ -162,7 +187,7 @@ describe('scheduling: restore jobs', () => {
     });
   });
 
-  it('creates an export job for an export target; a user restores their own mail by search', async () => {
+  it('creates an export job for an export target; a user restores their own mail by search, with their own credentials', async () => {
     const exported = await h.call('restores.create', {
       tenantId,
       connectorId,
@@ -173,19 +198,48 @@ describe('scheduling: restore jobs', () => {
     expect(exported).toMatchObject({ kind: 'export', itemCount: 7 });
     expect((await h.prisma.job.findUniqueOrThrow({ where: { id: exported.jobId } })).kind).toBe('export');
 
-    // Alice's search names every budget, but she sees only her own mailbox.
+    // Alice's search names every budget, but she sees only her own mailbox. The connector's command
+    // line runs her job with her own login (runBy caller): it is never queued for the agent.
     const own = await h.call('restores.create', {
       tenantId,
       requester: alice,
       query: { subject: 'budget' },
       target: { kind: 'folder', folder: 'Restored Items/2026-11-24' },
       duplicate: true,
+      runBy: 'caller',
     });
-    expect(own).toMatchObject({ kind: 'restore', itemCount: 6 });
+    expect(own).toMatchObject({ kind: 'restore', itemCount: 6, runBy: 'caller' });
     const items = await h.prisma.restoreItem.findMany({ where: { jobId: own.jobId }, orderBy: { seq: 'asc' } });
     expect(items.map((item) => item.recordId)).toEqual(newestFirst(records));
-    const command = (await h.prisma.job.findUniqueOrThrow({ where: { id: own.jobId } })).request;
-    expect(command).toMatchObject({ duplicate: true, target: { kind: 'folder', folder: 'Restored Items/2026-11-24' } });
+    const job = await h.prisma.job.findUniqueOrThrow({ where: { id: own.jobId } });
+    expect(job.request).toMatchObject({
+      duplicate: true,
+      target: { kind: 'folder', folder: 'Restored Items/2026-11-24' },
+    });
+    expect(job.publishedAt?.getTime()).toBe(job.createdAt.getTime());
+
+    // An export opens no mailbox: the agent writes it for her (her records only).
+    const exportedByAlice = await h.call('restores.create', {
+      tenantId,
+      requester: alice,
+      query: { subject: 'budget' },
+      target: { kind: 'export', format: 'eml-zip', fileName: 'alice.zip' },
+    });
+    expect(exportedByAlice).toMatchObject({ kind: 'export', itemCount: 6, runBy: 'connector' });
+  });
+
+  it('queues nothing for the agent when a tenant admin without "Receive As" restores with their own credentials', async () => {
+    const accepted = await h.call('restores.create', {
+      tenantId,
+      requester: narrowAdmin,
+      query: { subject: 'budget' },
+      target: { kind: 'original' },
+      runBy: 'caller',
+    });
+    // Only their own mailbox: Bob's budget is not among the items.
+    expect(accepted).toMatchObject({ kind: 'restore', itemCount: 6, runBy: 'caller' });
+    const job = await h.prisma.job.findUniqueOrThrow({ where: { id: accepted.jobId } });
+    expect(job.publishedAt?.getTime()).toBe(job.createdAt.getTime());
   });
 
   describe('refusals write nothing', () => {
@@ -216,8 +270,43 @@ describe('scheduling: restore jobs', () => {
         says: 'tenant admin',
       },
       {
+        what: 'a user restoring through the agent (its service account may not act for users)',
+        request: () => ({ requester: alice, recordIds: [records[0]!.id], target: { kind: 'original' } }),
+        code: 'forbidden',
+        field: 'runBy',
+        says: 'connector restore --own-credentials --login <address>',
+      },
+      {
+        what: 'a tenant admin without "Receive As" restoring through the agent',
+        request: () => ({
+          requester: narrowAdmin,
+          query: { subject: 'budget' },
+          target: { kind: 'folder', folder: 'Restored' },
+          runBy: 'connector',
+        }),
+        code: 'forbidden',
+        field: 'runBy',
+        says: `the service account of connector ${connectorId} is not known to have "Receive As"`,
+      },
+      {
+        what: 'a requester who claims the service account without being a tenant admin who sees all',
+        request: () => ({
+          requester: { ...alice, serviceAccount: true },
+          recordIds: [records[0]!.id],
+          target: { kind: 'original' },
+        }),
+        code: 'invalid_request',
+        field: 'requester.serviceAccount',
+        says: 'acts only for tenant admins',
+      },
+      {
         what: 'a user naming a record of a mailbox they may not see',
-        request: () => ({ requester: alice, recordIds: [records[0]!.id, bobsRecord.id], target: { kind: 'original' } }),
+        request: () => ({
+          requester: alice,
+          recordIds: [records[0]!.id, bobsRecord.id],
+          target: { kind: 'original' },
+          runBy: 'caller',
+        }),
         code: 'forbidden',
         field: 'recordIds',
         says: () => bobsRecord.id,
@@ -256,6 +345,18 @@ describe('scheduling: restore jobs', () => {
         code: 'invalid_request',
         field: 'connectorId',
         says: 'revoked',
+      },
+      {
+        what: 'a connector awaiting enrolment',
+        request: () => ({
+          requester: admin,
+          connectorId: `${tenantId}-new`,
+          recordIds: [records[0]!.id],
+          target: { kind: 'original' },
+        }),
+        code: 'invalid_request',
+        field: 'connectorId',
+        says: 'has not enrolled yet',
       },
       {
         what: 'no connector named when the tenant has two',
@@ -531,7 +632,7 @@ describe('scheduling: restore jobs', () => {
         field: 'requester',
       });
       expect((await h.call('jobs.items', { tenantId, jobId, requester: alice })).items).toHaveLength(6);
-      const bob: Requester = { actor: BOB, role: 'user', visibleMailboxes: [BOB] };
+      const bob: Requester = { actor: BOB, role: 'user', visibleMailboxes: [BOB], serviceAccount: false };
       expect(await h.call('jobs.items', { tenantId, jobId, requester: bob })).toEqual({ items: [], nextAfter: null });
 
       const unknown = await h.refusal('jobs.items', { tenantId: twoConnectorTenant, jobId });
