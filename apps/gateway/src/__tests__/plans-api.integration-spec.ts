@@ -20,6 +20,7 @@ describe('gateway: backup plans and jobs API', () => {
   const infra = inject('infra');
   const tenantId = `gw-plans-${randomBytes(4).toString('hex')}`;
   const connectorId = `${tenantId}-imap`;
+  const plainConnectorId = `${tenantId}-plain`;
   const logDir = mkdtempSync(join(REPO_ROOT, 'tmp', 'gw-plans-'));
   const apps: RunningApp[] = [];
   let prisma: PrismaClient;
@@ -35,6 +36,10 @@ describe('gateway: backup plans and jobs API', () => {
     // "Receive As": the tenant admin may back up any mailbox of the tenant.
     await prisma.connector.create({
       data: { id: connectorId, tenantId, name: connectorId, kind: 'imap', receiveAs: 'yes' },
+    });
+    // A second connector whose service account has no "Receive As".
+    await prisma.connector.create({
+      data: { id: plainConnectorId, tenantId, name: plainConnectorId, kind: 'imap', receiveAs: 'no' },
     });
     const nats = infra.nats!;
     messaging = await connectMessaging({
@@ -73,11 +78,12 @@ describe('gateway: backup plans and jobs API', () => {
     method: string,
     path: string,
     body?: unknown,
+    token = adminToken,
   ): Promise<{ status: number; body: Json; location: string | null }> {
     const response = await fetch(`${base}${path}`, {
       method,
       headers: {
-        authorization: `Bearer ${adminToken}`,
+        authorization: `Bearer ${token}`,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -204,6 +210,78 @@ describe('gateway: backup plans and jobs API', () => {
     const disabled = await http('POST', '/plans', { ...plan, name: 'disabled', enabled: false });
     expect((await http('POST', `/plans/${disabled.body.id}/run`)).status).toBe(409);
     expect((await http('POST', `/plans/${created.body.id}/run`, { full: 'yes' })).body.field).toBe('full');
+  });
+
+  describe('the backup scope of the connector a plan runs on', () => {
+    const notYours = (connector: string) =>
+      `without "Receive As" on connector ${connector} a plan may back up only your own mailboxes; not yours: alice, bob`;
+    const deniedEvents = (action: string) =>
+      prisma.auditEvent.findMany({ where: { tenantId, action, outcome: 'denied' }, orderBy: { id: 'asc' } });
+
+    it('keeps a tenant admin to their own mailboxes on a connector without Receive As, when creating or moving a plan', async () => {
+      const onPlain = await http('POST', '/plans', { ...plan, name: 'on-plain', connectorId: plainConnectorId });
+      expect(onPlain.status).toBe(403);
+      expect(onPlain.body.message).toBe(notYours(plainConnectorId));
+      expect(await prisma.backupPlan.count({ where: { tenantId, name: 'on-plain' } })).toBe(0);
+
+      const created = await http('POST', '/plans', { ...plan, name: 'to-move' });
+      expect(created.status).toBe(201);
+      const moved = await http('PATCH', `/plans/${created.body.id}`, { connectorId: plainConnectorId });
+      expect(moved.status).toBe(403);
+      expect(moved.body.message).toBe(notYours(plainConnectorId));
+      expect((await http('GET', `/plans/${created.body.id}`)).body.connectorId).toBe(connectorId);
+
+      // Someone whose own mailboxes they are may set it up there.
+      const owner = await mintAccessToken(infra.tokens, {
+        sub: 'owner@gw-plans.test',
+        role: 'tenant_admin',
+        tenant: tenantId,
+        mailboxes: ['alice', 'bob'],
+      });
+      const own = await http('PATCH', `/plans/${created.body.id}`, { connectorId: plainConnectorId }, owner);
+      expect(own.status, JSON.stringify(own.body)).toBe(200);
+      expect(own.body.connectorId).toBe(plainConnectorId);
+      await waitFor(async () => (await deniedEvents('plan.update')).length === 1, {
+        what: 'the denied plan update to be audited',
+        timeoutMs: 20_000,
+      });
+    });
+
+    it('re-checks it when a plan is run now: a tenant admin without Receive As runs no plan of other mailboxes', async () => {
+      const created = await http('POST', '/plans', { ...plan, name: 'run-scope', schedule: null });
+      expect(created.status).toBe(201);
+      const planId = created.body.id as string;
+      await prisma.connector.update({ where: { id: connectorId }, data: { receiveAs: 'no' } });
+      try {
+        const refused = await http('POST', `/plans/${planId}/run`);
+        expect(refused.status).toBe(403);
+        expect(refused.body.message).toBe(notYours(connectorId));
+        expect(await prisma.job.count({ where: { planId } })).toBe(0);
+        expect(await nextJob(2_000)).toBeNull();
+        await waitFor(async () => (await deniedEvents('plan.run')).length === 1, {
+          what: 'the denied run to be audited',
+          timeoutMs: 20_000,
+        });
+        expect((await deniedEvents('plan.run'))[0]).toMatchObject({
+          actor: ADMIN,
+          role: 'tenant_admin',
+          target: `plan:${planId}`,
+          detail: expect.objectContaining({ status: 403, reason: notYours(connectorId) }),
+        });
+
+        // Operators set up and run backups without seeing the content: exempt.
+        const operator = await mintAccessToken(infra.tokens, { sub: 'ops@msp.test', role: 'operator' });
+        const byOperator = await http('POST', `/plans/${planId}/run`, undefined, operator);
+        expect(byOperator.status, JSON.stringify(byOperator.body)).toBe(202);
+        expect(await nextJob(20_000)).toMatchObject({ jobId: byOperator.body.jobId, requestedBy: 'ops@msp.test' });
+      } finally {
+        await prisma.connector.update({ where: { id: connectorId }, data: { receiveAs: 'yes' } });
+      }
+      // With Receive As back, the admin runs it again.
+      const run = await http('POST', `/plans/${planId}/run`);
+      expect(run.status).toBe(202);
+      expect(await nextJob(20_000)).toMatchObject({ jobId: run.body.jobId, requestedBy: ADMIN });
+    });
   });
 
   it('answers 404 for unknown plans and jobs; another tenant is refused to a tenant admin', async () => {

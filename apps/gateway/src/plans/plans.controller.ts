@@ -28,6 +28,7 @@ import { Audited } from '../audit/audit.decorators.js';
 import { Roles } from '../auth/auth.decorators.js';
 import { actorOf } from '../http/actor.js';
 import { checkBackupScope } from '../auth/backup-scope.js';
+import { principalOf } from '../auth/principal.js';
 import { ServiceErrorFilter } from '../http/service-error.filter.js';
 import { parseHttp } from '../http/validation.js';
 import { ServiceClient } from '../services/service-client.js';
@@ -54,7 +55,7 @@ export class PlansController {
   async create(@Param() params: unknown, @Body() body: unknown, @Req() request: Request): Promise<Plan> {
     const { tenantId } = parseHttp('path', tenantPath, params);
     const plan = parseHttp('body', planInputSchema, body);
-    await checkBackupScope(request, this.services, plan.mailboxes);
+    await checkBackupScope(request, this.services, plan.mailboxes, plan.connectorId);
     return this.services.call('scheduling', 'plans.create', { ...plan, tenantId, actor: actorOf(request) });
   }
 
@@ -75,7 +76,10 @@ export class PlansController {
   async update(@Param() params: unknown, @Body() body: unknown, @Req() request: Request): Promise<Plan> {
     const path = parseHttp('path', planPath, params);
     const changes = parseHttp('body', planPatchSchema, body);
-    if (changes.mailboxes !== undefined) await checkBackupScope(request, this.services, changes.mailboxes);
+    // Another connector may have no "Receive As" for the same mailboxes: either change is checked.
+    if (changes.mailboxes !== undefined || changes.connectorId !== undefined) {
+      await this.checkPlanScope(request, path, changes);
+    }
     return this.services.call('scheduling', 'plans.update', { ...path, actor: actorOf(request), changes });
   }
 
@@ -98,8 +102,29 @@ export class PlansController {
   ): Promise<{ jobId: string; state: 'queued' }> {
     const path = parseHttp('path', planPath, params);
     const { full } = parseHttp('body', planRunInputSchema, body);
+    // The plan was within the scope of whoever set it; the one who runs it now must reach it too.
+    await this.checkPlanScope(request, path, {});
     const accepted = await this.services.call('scheduling', 'plans.run', { ...path, actor: actorOf(request), full });
     response.location(`/v1/tenants/${path.tenantId}/jobs/${accepted.jobId}`);
     return accepted;
+  }
+
+  /**
+   * `checkBackupScope` of a stored plan, with `changes` applied (what it will back up, through which
+   * connector). Operators are exempt, so their requests do not read the plan first.
+   */
+  private async checkPlanScope(
+    request: Request,
+    path: z.infer<typeof planPath>,
+    changes: { mailboxes?: Plan['mailboxes'] | undefined; connectorId?: string | undefined },
+  ): Promise<void> {
+    if (principalOf(request).role === 'operator') return;
+    let { mailboxes, connectorId } = changes;
+    if (mailboxes === undefined || connectorId === undefined) {
+      const stored = await this.services.call('scheduling', 'plans.get', path);
+      mailboxes ??= stored.mailboxes;
+      connectorId ??= stored.connectorId;
+    }
+    await checkBackupScope(request, this.services, mailboxes, connectorId);
   }
 }

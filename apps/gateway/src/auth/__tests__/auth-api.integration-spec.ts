@@ -96,6 +96,17 @@ describe('gateway: authentication, authorisation and audit', () => {
         revokedAt: new Date(),
       },
     });
+    // Nor does a connector still awaiting enrolment: nobody has checked its service account yet.
+    await prisma.connector.create({
+      data: {
+        id: `${tenant}-new`,
+        tenantId: tenant,
+        name: 'new',
+        kind: 'imap',
+        enrolmentTokenHash: randomBytes(32).toString('hex'),
+        enrolmentTokenExpiresAt: new Date(Date.now() + 86_400_000),
+      },
+    });
     let uid = 0;
     for (const [name, count] of [
       ['alice', 3],
@@ -306,7 +317,7 @@ describe('gateway: authentication, authorisation and audit', () => {
       expect((await call('GET', `/v1/tenants/${acme}/audit`, { as: alice })).status).toBe(403);
     });
 
-    it('shows a tenant admin every mailbox while the connectors have Receive As', async () => {
+    it('shows a tenant admin every mailbox while the connectors in service have Receive As', async () => {
       const answer = await search(acme, acmeAdmin);
       expect(answer.status).toBe(200);
       expect(answer.body.items.map((i: { id: string }) => i.id).sort()).toEqual(idsOf(acme, 'alice', 'bob'));
