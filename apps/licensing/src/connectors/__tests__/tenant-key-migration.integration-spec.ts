@@ -1,14 +1,13 @@
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { applyMigrations, DEFAULT_MIGRATIONS_DIR } from '@mlr/db';
 import { REPO_ROOT } from '@mlr/testing';
 
 const MIGRATION = '20261124150000_add_tenant_key_id';
 const DATABASE = `tenant_key_id_${process.pid}`;
+const MIGRATIONS_DIR = join(REPO_ROOT, 'prisma', 'migrations');
 
-let dir: string;
 let adminUrl: string;
 let databaseUrl: string;
 
@@ -22,23 +21,25 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string, valu
   }
 }
 
-/** A migrations directory holding the repository's migrations whose names sort before `before` (all without it). */
-function migrationsDir(name: string, before?: string): string {
-  const target = join(dir, name);
-  mkdirSync(target);
-  for (const entry of readdirSync(DEFAULT_MIGRATIONS_DIR)) {
-    if (before === undefined || entry === 'migration_lock.toml' || entry < before) {
-      cpSync(join(DEFAULT_MIGRATIONS_DIR, entry), join(target, entry), { recursive: true });
-    }
+/**
+ * Runs the repository's migration scripts that `select` picks, in order. Plain SQL through `pg`, not
+ * the Prisma schema engine: its WebAssembly build breaks when a second test file of the same process
+ * uses it (libs/db/src/migrations.integration-spec.ts does).
+ */
+async function runMigrations(select: (name: string) => boolean): Promise<string[]> {
+  const names = readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && select(entry.name))
+    .map((entry) => entry.name)
+    .sort();
+  for (const name of names) {
+    await query(databaseUrl, readFileSync(join(MIGRATIONS_DIR, name, 'migration.sql'), 'utf8'));
   }
-  return target;
+  return names;
 }
 
 beforeAll(async () => {
   const postgres = inject('infra').postgres;
   if (!postgres) throw new Error('the integration tier needs PostgreSQL');
-  mkdirSync(join(REPO_ROOT, 'tmp'), { recursive: true });
-  dir = mkdtempSync(join(REPO_ROOT, 'tmp', 'tenant-key-migration-'));
   adminUrl = postgres.adminUrl;
   const url = new URL(adminUrl);
   url.pathname = `/${DATABASE}`;
@@ -49,13 +50,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (adminUrl) await query(adminUrl, `DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe(`migration ${MIGRATION}`, () => {
   it('gives a tenant with backups the key of its first sealed object, unless another tenant has objects of that key', async () => {
-    const applied = await applyMigrations(databaseUrl, { migrationsDir: migrationsDir('before', MIGRATION) });
-    expect(applied).not.toContain(MIGRATION);
+    expect(await runMigrations((name) => name < MIGRATION)).not.toContain(MIGRATION);
     const object = (id: string, tenant: string, keyId: string, createdAt: string) =>
       `('${id}', '${tenant}', '${id}', 'mlr-objects', '${id}', 1, 1, '${keyId}', '${createdAt}')`;
     await query(
@@ -76,7 +75,7 @@ describe(`migration ${MIGRATION}`, () => {
        ].join(', ')}`,
     );
 
-    expect(await applyMigrations(databaseUrl, { migrationsDir: migrationsDir('all') })).toContain(MIGRATION);
+    expect(await runMigrations((name) => name === MIGRATION)).toEqual([MIGRATION]);
     const rows = await query<{ id: string; tenant_key_id: string | null }>(
       databaseUrl,
       'SELECT id, tenant_key_id FROM tenants ORDER BY id',
