@@ -196,13 +196,15 @@ describe('restore end to end', () => {
     const ruben = { sub: 'ruben@e2e', role: 'user' as const, tenant: TENANT, mailboxes: ['ruben'] };
     const jobsBefore = await platform.prisma.job.count({ where: { tenantId: TENANT } });
     const rubensFolders = await fetchFolder(imap, 'ruben', 'INBOX');
-    const refused = await platform.http<{ message: string }>(
+    // Even run with his own credentials (never by the agent for a user), Rosa's records are not his.
+    const refused = await platform.http<{ message: string; field: string }>(
       'POST',
       `/v1/tenants/${TENANT}/restores`,
-      { recordIds: await recordIdsOf('rosa', FOLDER), target: { kind: 'original' } },
+      { recordIds: await recordIdsOf('rosa', FOLDER), target: { kind: 'original' }, runBy: 'caller' },
       { as: ruben },
     );
     expect(refused.status).toBe(403);
+    expect(refused.body.field).toBe('recordIds');
     const intoOther = await platform.http<{ message: string }>(
       'POST',
       `/v1/tenants/${TENANT}/restores`,
@@ -287,6 +289,22 @@ describe('restore end to end', () => {
     const gateway = `http://127.0.0.1:${platform.app('gateway').port}`;
     const args = ['restore', '--config', ownConfig, '--gateway', gateway, '--token', token, '--json'];
     const selection = ['--mailbox', 'rosa', '--folder', FOLDER, '--target', 'folder:Own Credentials'];
+
+    // Through the agent, the service account would open her mailbox: it acts only for tenant admins
+    // with "Receive As", so the request is refused, says what to do instead, and is audited.
+    const jobsBefore = await platform.prisma.job.count({ where: { tenantId: TENANT } });
+    const viaAgent = await runConnectorCli([
+      ...['restore', '--config', connector.configFile, '--gateway', gateway, '--token', token, '--json'],
+      ...selection,
+    ]);
+    expect(viaAgent.code, viaAgent.stderr).toBe(1);
+    expect(viaAgent.stderr).toContain('HTTP 403');
+    expect(viaAgent.stderr).toContain('connector restore --own-credentials --login <address>');
+    expect(await platform.prisma.job.count({ where: { tenantId: TENANT } })).toBe(jobsBefore);
+    const denied = await platform.prisma.auditEvent.findMany({
+      where: { tenantId: TENANT, actor: 'rosa@e2e', action: 'restore.create', outcome: 'denied' },
+    });
+    expect(denied.map((event) => (event.detail as { runBy?: string } | null)?.runBy)).toContain('connector');
 
     const wrong = await runConnectorCli([...args, ...selection, '--own-credentials', '--login', 'rosa'], {
       MLR_MAILBOX_PASSWORD: 'not-her-password',
