@@ -42,12 +42,15 @@ describe('gateway: connectors and enrolment API', () => {
     return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
   }
 
+  // The tenant key every connector of the tenant uses (key ids are unique across tenants).
+  const tenantKeyId = randomBytes(8).toString('hex');
   const enrolment = (token: string) => ({
     token,
     natsPublicKey: createUser().getPublicKey(),
     capability: { receiveAs: 'unknown', warnings: [], checkedAt: new Date().toISOString() },
     agentVersion: '0.1.0-test',
     sourceKind: 'imap',
+    tenantKeyId,
   });
 
   beforeAll(async () => {
