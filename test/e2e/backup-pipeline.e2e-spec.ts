@@ -1,8 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { UsageReport } from '@mlr/contracts';
 import { contentId, deriveTenantKeys, openSealedObject, type TenantKeys } from '@mlr/crypto';
+import { tenantObjectsPrefix } from '@mlr/objectstore';
 import {
   REPO_ROOT,
   corpusMessages,
@@ -35,7 +38,28 @@ describe('backup pipeline end to end, on the whole corpus', () => {
   let connector: ProvisionedConnector;
   let keys: TenantKeys;
   let planId: string;
+  const s3 = infra.s3!;
+  const s3Client = new S3Client({
+    endpoint: s3.endpoint,
+    region: s3.region,
+    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
+    forcePathStyle: true,
+  });
   const sightingCount = async () => platform.prisma.indexRecord.count({ where: { tenantId: TENANT } });
+
+  /** Every object S3 holds under `prefix` in the platform's bucket (current versions), with its size. */
+  async function listS3Objects(prefix: string): Promise<Array<{ key: string; size: number }>> {
+    const objects: Array<{ key: string; size: number }> = [];
+    let continuationToken: string | undefined;
+    do {
+      const page = await s3Client.send(
+        new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: prefix, ContinuationToken: continuationToken }),
+      );
+      for (const object of page.Contents ?? []) objects.push({ key: object.Key!, size: object.Size! });
+      continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (continuationToken);
+    return objects;
+  }
   const objectCount = async () => platform.prisma.storedObject.count({ where: { tenantId: TENANT } });
 
   /** What IMAP serves now, per mailbox and folder: the truth the backup must match. */
@@ -92,6 +116,7 @@ describe('backup pipeline end to end, on the whole corpus', () => {
 
   afterAll(async () => {
     await platform.stop();
+    s3Client.destroy();
   });
 
   it('backs up every message sighting, each object byte-exact and stored once', async () => {
@@ -256,5 +281,83 @@ describe('backup pipeline end to end, on the whole corpus', () => {
     } finally {
       await platform.prisma.tenant.update({ where: { id: TENANT }, data: { mlrEnabled: true } });
     }
+  });
+  it('reports usage through the gateway that matches what was backed up and what S3 holds', async () => {
+    // A month passes in which every night's backup finds nothing new: the index records and folder
+    // checkpoints stand still, and the backups so far fall out of the 30-day window.
+    const db = platform.prisma;
+    await db.$executeRaw`UPDATE index_records SET created_at = created_at - interval '40 days',
+      updated_at = updated_at - interval '40 days', observed_at = observed_at - interval '40 days'
+      WHERE tenant_id = ${TENANT}`;
+    await db.$executeRaw`UPDATE folder_checkpoints SET updated_at = updated_at - interval '40 days'
+      WHERE tenant_id = ${TENANT}`;
+    await db.$executeRaw`UPDATE jobs SET created_at = created_at - interval '40 days',
+      started_at = started_at - interval '40 days', finished_at = finished_at - interval '40 days'
+      WHERE tenant_id = ${TENANT}`;
+    const usage = async () => {
+      const { status, body } = await platform.http<UsageReport>('GET', `/v1/usage?tenantId=${TENANT}`);
+      expect(status).toBe(200);
+      expect(body.tenants).toHaveLength(1);
+      return body.tenants[0]!;
+    };
+    expect((await usage()).protectedMailboxes).toBe(0);
+
+    // Tonight's run: nothing new, nothing indexed, no checkpoint moves; every mailbox was backed up.
+    const checkpointsBefore = await db.folderCheckpoint.findMany({
+      where: { tenantId: TENANT },
+      orderBy: { id: 'asc' },
+    });
+    const job = await platform.waitForJob(TENANT, await platform.runPlan(TENANT, planId));
+    expect(job.state).toBe('succeeded');
+    expect(job.counters.new).toBe(0);
+    expect(await db.folderCheckpoint.findMany({ where: { tenantId: TENANT }, orderBy: { id: 'asc' } })).toEqual(
+      checkpointsBefore,
+    );
+    const windowStart = new Date(Date.now() - 30 * 86_400_000);
+    expect(await db.indexRecord.count({ where: { tenantId: TENANT, updatedAt: { gte: windowStart } } })).toBe(0);
+
+    // What was backed up: Alice's and Bob's mailboxes and the public folders; what S3 holds under
+    // the tenant's prefix: one object per distinct message, of the sealed size.
+    const backedUp = new Set(
+      (
+        await db.indexRecord.findMany({ where: { tenantId: TENANT }, select: { mailbox: true }, distinct: ['mailbox'] })
+      ).map((record) => record.mailbox),
+    );
+    expect(backedUp).toEqual(new Set(['alice', 'bob', PUBLIC_MAILBOX]));
+    const distinctContent = (
+      await db.indexRecord.findMany({
+        where: { tenantId: TENANT },
+        select: { contentId: true },
+        distinct: ['contentId'],
+      })
+    ).length;
+    const inS3 = await listS3Objects(tenantObjectsPrefix(TENANT));
+    expect(await objectCount()).toBe(distinctContent);
+    expect(inS3.length).toBe(distinctContent);
+    const bytesInS3 = inS3.reduce((sum, object) => sum + object.size, 0);
+
+    // The tenant fixture names the tenant by its id.
+    const row = await usage();
+    expect(row).toEqual({
+      tenantId: TENANT,
+      slug: TENANT,
+      name: TENANT,
+      mlrEnabled: true,
+      protectedMailboxes: backedUp.size,
+      storedObjects: inS3.length,
+      storedBytes: bytesInS3,
+    });
+
+    const response = await fetch(`http://127.0.0.1:${platform.app('gateway').port}/v1/usage.csv?tenantId=${TENANT}`, {
+      headers: { authorization: `Bearer ${await platform.token({ sub: 'billing@e2e', role: 'operator' })}` },
+    });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^text\/csv/);
+    const [header, line, ...rest] = (await response.text()).split('\r\n');
+    expect(header).toBe('generatedAt,tenantId,slug,name,mlrEnabled,protectedMailboxes,storedObjects,storedBytes');
+    expect(rest).toEqual(['']);
+    expect(line).toMatch(
+      new RegExp(`^[^,]+,${TENANT},${TENANT},${TENANT},true,${backedUp.size},${inS3.length},${bytesInS3}$`),
+    );
   });
 });
