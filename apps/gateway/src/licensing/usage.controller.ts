@@ -33,7 +33,7 @@ export class UsageController {
 
   private measure(query: unknown): Promise<UsageReport> {
     const { tenantId } = parseHttp('query', usageQuerySchema, query);
-    // Measuring walks every tenant's index records and objects: give it longer than a lookup.
+    // Measuring walks every tenant's backup jobs, checkpoints and objects: give it longer than a lookup.
     return this.services.call('licensing', 'usage.report', tenantId ? { tenantId } : {}, 30_000);
   }
 }
