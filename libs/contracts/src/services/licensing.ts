@@ -185,7 +185,10 @@ export const usageRowSchema = z.strictObject({
   slug: z.string(),
   name: z.string(),
   mlrEnabled: z.boolean(),
-  /** Distinct mailboxes with an index record created or updated within the usage window. */
+  /**
+   * Distinct mailboxes that a finished backup job selected without a mailbox error (or whose
+   * checkpoint advanced) within the usage window, whether or not anything new was found.
+   */
   protectedMailboxes: z.number().int().nonnegative(),
   storedObjects: z.number().int().nonnegative(),
   /** Sealed (compressed + encrypted) bytes in object storage. */
