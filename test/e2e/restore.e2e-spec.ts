@@ -306,6 +306,14 @@ describe('restore end to end', () => {
     });
     expect(denied.map((event) => (event.detail as { runBy?: string } | null)?.runBy)).toContain('connector');
 
+    // An export opens no mailbox: no credentials to give.
+    const exported = await runConnectorCli(
+      [...args, '--mailbox', 'rosa', '--target', 'mbox:rosa.mbox', '--own-credentials', '--login', 'rosa'],
+      { MLR_MAILBOX_PASSWORD: 'rosa-password' },
+    );
+    expect(exported.code).toBe(2);
+    expect(exported.stderr).toContain('an export opens no mailbox, so it needs no --own-credentials');
+
     const wrong = await runConnectorCli([...args, ...selection, '--own-credentials', '--login', 'rosa'], {
       MLR_MAILBOX_PASSWORD: 'not-her-password',
     });

@@ -209,6 +209,12 @@ async function main(argv: string[]): Promise<number> {
         }
         return runSearchCommand(gateway, { tenantId: config.tenantId, flags, limit, json: values.json ?? false });
       }
+      if (values['own-credentials'] && /^(mbox|eml-zip):/.test(values.target ?? '')) {
+        process.stderr.write(
+          'connector restore: an export opens no mailbox, so it needs no --own-credentials (the agent writes the file)\n',
+        );
+        return 2;
+      }
       return runRestoreCommand(gateway, {
         tenantId: config.tenantId,
         connectorId: config.connectorId,
