@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ENROLMENT_TOKEN_PATTERN, enrolmentRequestSchema } from '@mlr/contracts';
+import { CAPABILITY_WARNINGS, ENROLMENT_TOKEN_PATTERN, enrolmentRequestSchema } from '@mlr/contracts';
 import {
   DEFAULT_ENROLMENT_TTL_MINUTES,
   enrolmentExpiry,
@@ -66,5 +66,25 @@ describe('enrolment tokens', () => {
     expect(enrolmentRequestSchema.safeParse(withoutKey).error?.issues.map((issue) => issue.path.join('.'))).toEqual([
       'tenantKeyId',
     ]);
+  });
+
+  it("accept only the product's warnings, as the finding implies", () => {
+    const capability = (receiveAs: string, warnings: string[]) =>
+      enrolmentRequestSchema.safeParse({
+        token: newEnrolmentToken(),
+        natsPublicKey: `U${'A'.repeat(55)}`,
+        capability: { receiveAs, warnings, checkedAt: '2026-11-24T10:00:00Z' },
+        agentVersion: '0.1.0',
+        sourceKind: 'imap',
+        tenantKeyId: '0123456789abcdef',
+      }).error?.issues[0]?.message ?? 'ok';
+    expect(capability('yes', [])).toBe('ok');
+    expect(capability('no', [CAPABILITY_WARNINGS.notFullAdministrator])).toBe('ok');
+    expect(capability('no', [CAPABILITY_WARNINGS.notDomainAdmin, CAPABILITY_WARNINGS.notFullAdministrator])).toBe('ok');
+    expect(capability('unknown', [CAPABILITY_WARNINGS.cannotVerify])).toBe('ok');
+    expect(capability('yes', [CAPABILITY_WARNINGS.cannotVerify])).toMatch(/empty when receiveAs is "yes"/);
+    expect(capability('unknown', [])).toMatch(/exactly the "cannot verify" warning/);
+    expect(capability('no', [])).toMatch(/name what the service account lacks/);
+    expect(capability('no', ['all good, trust me'])).toMatch(/product's capability warnings; not one: all good/);
   });
 });

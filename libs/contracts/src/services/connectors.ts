@@ -70,12 +70,36 @@ export const connectorInputSchema = z.strictObject({
 export const CONNECTOR_STATES = ['awaiting_enrolment', 'enrolment_expired', 'enrolled', 'revoked'] as const;
 export type ConnectorState = (typeof CONNECTOR_STATES)[number];
 
-export const connectorCapabilitySchema = z.strictObject({
-  receiveAs: z.enum(RECEIVE_AS_CAPABILITIES),
-  /** The warnings shown to whoever enrolled the connector (in words). */
-  warnings: z.array(z.string().min(1).max(1_000)).max(10),
-  checkedAt: isoDateSchema,
-});
+const PRODUCT_WARNINGS: readonly string[] = Object.values(CAPABILITY_WARNINGS);
+
+/** What is wrong with a reported capability: its warnings must be the product's, as the finding implies. */
+function capabilityProblem(capability: { receiveAs: ReceiveAsCapability; warnings: string[] }): string | null {
+  const { receiveAs, warnings } = capability;
+  const foreign = warnings.find((warning) => !PRODUCT_WARNINGS.includes(warning));
+  if (foreign !== undefined) {
+    return `warnings must be the product's capability warnings; not one: ${foreign.slice(0, 80)}`;
+  }
+  if (receiveAs === 'yes' && warnings.length > 0) return 'warnings must be empty when receiveAs is "yes"';
+  if (receiveAs === 'unknown' && (warnings.length !== 1 || warnings[0] !== CAPABILITY_WARNINGS.cannotVerify)) {
+    return 'warnings must be exactly the "cannot verify" warning when receiveAs is "unknown"';
+  }
+  if (receiveAs === 'no' && (warnings.length === 0 || warnings.includes(CAPABILITY_WARNINGS.cannotVerify))) {
+    return 'warnings must name what the service account lacks (not "cannot verify") when receiveAs is "no"';
+  }
+  return null;
+}
+
+export const connectorCapabilitySchema = z
+  .strictObject({
+    receiveAs: z.enum(RECEIVE_AS_CAPABILITIES),
+    /** The warnings shown to whoever enrolled the connector (in words). */
+    warnings: z.array(z.string().min(1).max(1_000)).max(10),
+    checkedAt: isoDateSchema,
+  })
+  .superRefine((capability, context) => {
+    const problem = capabilityProblem(capability);
+    if (problem) context.addIssue({ code: 'custom', path: ['warnings'], message: problem });
+  });
 export type ConnectorCapability = z.infer<typeof connectorCapabilitySchema>;
 
 export const connectorSchema = z.strictObject({

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CAPABILITY_WARNINGS } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
 import { fetchHealth, mintAccessToken, REPO_ROOT, startApp, waitFor, type RunningApp } from '@mlr/testing';
 
@@ -47,7 +48,11 @@ describe('gateway: connectors and enrolment API', () => {
   const enrolment = (token: string) => ({
     token,
     natsPublicKey: createUser().getPublicKey(),
-    capability: { receiveAs: 'unknown', warnings: [], checkedAt: new Date().toISOString() },
+    capability: {
+      receiveAs: 'unknown',
+      warnings: [CAPABILITY_WARNINGS.cannotVerify],
+      checkedAt: new Date().toISOString(),
+    },
     agentVersion: '0.1.0-test',
     sourceKind: 'imap',
     tenantKeyId,
