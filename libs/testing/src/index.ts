@@ -12,3 +12,4 @@ export * from './mail-fixtures.js';
 export * from './tenant-fixture.js';
 export * from './platform-runner.js';
 export * from './access-tokens.js';
+export * from './licence-vendor.js';

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { LICENCE_FORMAT, type LicenceDocument, type SignedLicence } from '@mlr/contracts';
 import { signLicence, vendorKeyId, type VendorKey } from '../licences/licence-signature.js';
 
@@ -14,8 +14,14 @@ export interface TestVendor {
   issue(terms?: Partial<LicenceDocument>): SignedLicence;
 }
 
-export function testVendor(): TestVendor {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+/** A fresh vendor, or the one whose private key (PKCS#8 PEM) is given, e.g. the local infrastructure's. */
+export function testVendor(privateKeyPem?: string): TestVendor {
+  const { publicKey, privateKey } = privateKeyPem
+    ? (() => {
+        const key = createPrivateKey(privateKeyPem);
+        return { privateKey: key, publicKey: createPublicKey(key) };
+      })()
+    : generateKeyPairSync('ed25519');
   return {
     privateKey,
     trusted: { key: publicKey, keyId: vendorKeyId(publicKey) },

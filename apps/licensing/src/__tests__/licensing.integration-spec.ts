@@ -27,7 +27,8 @@ const unique = (prefix: string) => `${prefix}-${suffix}-${randomBytes(2).toStrin
  */
 describe('licensing service', () => {
   const infra = inject('infra');
-  const vendor = testVendor();
+  // The infrastructure's vendor: the licence this file leaves in force verifies for every file after it.
+  const vendor = testVendor(readFileSync(join(infra.licenceVendor.keyDir, 'vendor-private.pem'), 'utf8'));
   const logDir = mkdtempSync(join(REPO_ROOT, 'tmp', 'licensing-'));
   let app: RunningApp;
   let prisma: PrismaClient;
@@ -71,7 +72,7 @@ describe('licensing service', () => {
     await client.connect();
     app = await startApp({
       app: 'licensing',
-      env: { ...infra.serviceEnv, LICENSING_VENDOR_PUBLIC_KEY: vendor.publicKeyEnv },
+      env: infra.serviceEnv,
       logDir,
     });
   }, 120_000);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { localTokenIssuer, tokenVerificationEnv, type LocalTokenIssuer } from '../access-tokens.js';
+import { localLicenceVendor, type LocalLicenceVendor } from '../licence-vendor.js';
 import { startCeph } from './ceph.js';
 import { startDovecot, type ImapInfo } from './dovecot.js';
 import { createNatsOperator, natsUserCreds, startNats, type NatsOperator, type NatsOperatorAccount } from './nats.js';
@@ -36,6 +37,8 @@ export interface LocalInfrastructure {
   imap?: ImapInfo;
   /** The development issuer of the gateway's access tokens (`mintAccessToken(infra.tokens, ...)`). */
   tokens: LocalTokenIssuer;
+  /** The licence vendor licensing trusts here (`LICENSING_VENDOR_PUBLIC_KEY`); sign with its key dir. */
+  licenceVendor: LocalLicenceVendor;
   /** Environment variables for the platform's services, derived from the above. */
   serviceEnv: Record<string, string>;
 }
@@ -118,7 +121,12 @@ export async function startInfrastructure(options: {
   mkdirSync(options.dir, { recursive: true });
   const secrets = await secretsFor(options.dir);
   const handles: Array<ServiceHandle<unknown>> = [];
-  const infra: LocalInfrastructure = { dir: options.dir, tokens: localTokenIssuer(options.dir), serviceEnv: {} };
+  const infra: LocalInfrastructure = {
+    dir: options.dir,
+    tokens: localTokenIssuer(options.dir),
+    licenceVendor: localLicenceVendor(options.dir),
+    serviceEnv: {},
+  };
 
   const starts: Array<Promise<void>> = [];
   if (wanted.has('postgres')) {
@@ -201,6 +209,8 @@ export async function startInfrastructure(options: {
   infra.serviceEnv = {
     // The gateway verifies access tokens of the local development issuer.
     ...tokenVerificationEnv(infra.tokens),
+    // Licensing verifies licences signed with the local vendor key (one licence in force for all).
+    LICENSING_VENDOR_PUBLIC_KEY: infra.licenceVendor.publicKeyEnv,
     ...(infra.postgres ? { DATABASE_URL: infra.postgres.databaseUrl } : {}),
     ...(infra.nats
       ? {

@@ -34,7 +34,14 @@ interface ErrorBody {
 describe('gateway: licence, tenants, MLR enablement and usage', () => {
   const infra = inject('infra');
   const dir = mkdtempSync(join(REPO_ROOT, 'tmp', 'gateway-licensing-'));
-  const keyDir = join(dir, 'vendor-keys');
+  /** Where this file's `keygen` writes (the tool under test). */
+  const newKeyDir = join(dir, 'vendor-keys');
+  /**
+   * The vendor key licences are signed with: the local infrastructure's (same layout as `keygen`'s),
+   * which every licensing process of the test run trusts, so the licence left in force verifies for
+   * the files that run after this one.
+   */
+  const keyDir = infra.licenceVendor.keyDir;
   let platform: PlatformRunner;
   let prisma: PrismaClient;
   let vendorKeyId: string;
@@ -107,16 +114,16 @@ describe('gateway: licence, tenants, MLR enablement and usage', () => {
   }
 
   beforeAll(async () => {
-    const keygen = await tool('keygen', '--out', keyDir);
-    expect(statSync(join(keyDir, 'vendor-private.pem')).mode & 0o777).toBe(0o600);
-    const publicKey = /^LICENSING_VENDOR_PUBLIC_KEY=(.+)$/m.exec(keygen)?.[1];
-    expect(publicKey).toBeDefined();
-    vendorKeyId = /^vendor key ([0-9a-f]{16})$/m.exec(keygen)?.[1] as string;
+    const keygen = await tool('keygen', '--out', newKeyDir);
+    expect(statSync(join(newKeyDir, 'vendor-private.pem')).mode & 0o777).toBe(0o600);
+    expect(keygen).toMatch(/^LICENSING_VENDOR_PUBLIC_KEY=.+$/m);
+    expect(keygen).toMatch(/^vendor key [0-9a-f]{16}$/m);
+    vendorKeyId = (await toolSigned({ maxTenants: 1 }))['keyId'] as string;
     prisma = createPrismaClient(infra.postgres!.databaseUrl, { maxConnections: 2 });
     platform = new PlatformRunner(
       {
         ...infra,
-        serviceEnv: { ...infra.serviceEnv, LICENSING_VENDOR_PUBLIC_KEY: publicKey!, SCHEDULING_TICK_MS: '300' },
+        serviceEnv: { ...infra.serviceEnv, SCHEDULING_TICK_MS: '300' },
       },
       dir,
     );
@@ -317,6 +324,6 @@ describe('gateway: licence, tenants, MLR enablement and usage', () => {
     );
     const samples = await prisma.usageSample.count({ where: { tenantId } });
     expect(samples).toBe(2);
-    expect(readFileSync(join(keyDir, 'vendor-public.pem'), 'utf8')).toMatch(/BEGIN PUBLIC KEY/);
+    expect(readFileSync(join(newKeyDir, 'vendor-public.pem'), 'utf8')).toMatch(/BEGIN PUBLIC KEY/);
   });
 });
