@@ -1,7 +1,6 @@
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createDatabase, REPO_ROOT, startPostgres, type PostgresInfo, type ServiceHandle } from '@mlr/testing';
-import pg from 'pg';
+import { createDatabase, pgQuery, REPO_ROOT, startPostgres, type PostgresInfo, type ServiceHandle } from '@mlr/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   applyMigrations,
@@ -36,15 +35,7 @@ let postgres: ServiceHandle<PostgresInfo>;
 let databaseUrl: string;
 let migrationNames: string[];
 
-async function query<T extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
+const query = pgQuery;
 
 beforeAll(async () => {
   mkdirSync(join(REPO_ROOT, 'tmp'), { recursive: true });

@@ -13,3 +13,4 @@ export * from './tenant-fixture.js';
 export * from './platform-runner.js';
 export * from './access-tokens.js';
 export * from './licence-vendor.js';
+export * from './scratch-database.js';

@@ -1,64 +1,26 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { REPO_ROOT } from '@mlr/testing';
+import { createScratchDatabase, type ScratchDatabase } from '@mlr/testing';
 
 const MIGRATION = '20261124150000_add_tenant_key_id';
 const DATABASE = `tenant_key_id_${process.pid}`;
-const MIGRATIONS_DIR = join(REPO_ROOT, 'prisma', 'migrations');
-
-let adminUrl: string;
-let databaseUrl: string;
-
-async function query<T extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-/**
- * Runs the repository's migration scripts that `select` picks, in order. Plain SQL through `pg`, not
- * the Prisma schema engine: its WebAssembly build breaks when a second test file of the same process
- * uses it (libs/db/src/migrations.integration-spec.ts does).
- */
-async function runMigrations(select: (name: string) => boolean): Promise<string[]> {
-  const names = readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && select(entry.name))
-    .map((entry) => entry.name)
-    .sort();
-  for (const name of names) {
-    await query(databaseUrl, readFileSync(join(MIGRATIONS_DIR, name, 'migration.sql'), 'utf8'));
-  }
-  return names;
-}
+let db: ScratchDatabase;
 
 beforeAll(async () => {
   const postgres = inject('infra').postgres;
   if (!postgres) throw new Error('the integration tier needs PostgreSQL');
-  adminUrl = postgres.adminUrl;
-  const url = new URL(adminUrl);
-  url.pathname = `/${DATABASE}`;
-  databaseUrl = url.toString();
-  await query(adminUrl, `DROP DATABASE IF EXISTS ${DATABASE}`);
-  await query(adminUrl, `CREATE DATABASE ${DATABASE}`);
+  db = await createScratchDatabase(postgres.adminUrl, DATABASE);
 });
 
 afterAll(async () => {
-  if (adminUrl) await query(adminUrl, `DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`);
+  await db?.drop();
 });
 
 describe(`migration ${MIGRATION}`, () => {
   it('gives a tenant with backups the key of its first sealed object, unless another tenant has objects of that key', async () => {
-    expect(await runMigrations((name) => name < MIGRATION)).not.toContain(MIGRATION);
+    expect(await db.runMigrations((name) => name < MIGRATION)).not.toContain(MIGRATION);
     const object = (id: string, tenant: string, keyId: string, createdAt: string) =>
       `('${id}', '${tenant}', '${id}', 'mlr-objects', '${id}', 1, 1, '${keyId}', '${createdAt}')`;
-    await query(
-      databaseUrl,
+    await db.query(
       `INSERT INTO tenants (id, name, slug, updated_at) VALUES
          ('acme', 'Acme', 'acme', now()), ('globex', 'Globex', 'globex', now()), ('initech', 'Initech', 'initech', now()),
          ('umbrella', 'Umbrella', 'umbrella', now()), ('empty', 'Empty', 'empty', now());
@@ -75,9 +37,8 @@ describe(`migration ${MIGRATION}`, () => {
        ].join(', ')}`,
     );
 
-    expect(await runMigrations((name) => name === MIGRATION)).toEqual([MIGRATION]);
-    const rows = await query<{ id: string; tenant_key_id: string | null }>(
-      databaseUrl,
+    expect(await db.runMigrations((name) => name === MIGRATION)).toEqual([MIGRATION]);
+    const rows = await db.query<{ id: string; tenant_key_id: string | null }>(
       'SELECT id, tenant_key_id FROM tenants ORDER BY id',
     );
     expect(rows).toEqual([
@@ -89,8 +50,8 @@ describe(`migration ${MIGRATION}`, () => {
     ]);
 
     // One key belongs to one tenant.
-    await expect(
-      query(databaseUrl, `UPDATE tenants SET tenant_key_id = 'aaaaaaaaaaaaaaaa' WHERE id = 'empty'`),
-    ).rejects.toThrow(/tenants_tenant_key_id_key/);
+    await expect(db.query(`UPDATE tenants SET tenant_key_id = 'aaaaaaaaaaaaaaaa' WHERE id = 'empty'`)).rejects.toThrow(
+      /tenants_tenant_key_id_key/,
+    );
   });
 });
