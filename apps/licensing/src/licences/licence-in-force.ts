@@ -1,6 +1,6 @@
 import type { Prisma, PrismaClient } from '@mlr/db';
 import type { LicenceDocument } from '@mlr/contracts';
-import type { LicenceRecord } from './licence.js';
+import { licenceTerms, type LicenceRecord } from './licence.js';
 import { verifyStoredLicence, type VendorKey } from './licence-signature.js';
 
 /*
@@ -83,14 +83,7 @@ export function readStoredLicence(row: LicenceRow, trusted: VendorKey | null): S
   return {
     verified: true,
     licence: {
-      serial: document.serial,
-      licensee: document.licensee,
-      features: document.features,
-      maxTenants: document.maxTenants,
-      maxProtectedMailboxes: document.maxProtectedMailboxes,
-      issuedAt: new Date(document.issuedAt),
-      expiresAt: new Date(document.expiresAt),
-      graceDays: document.graceDays,
+      ...licenceTerms(document),
       document: row.document,
       signature: row.signature,
       keyId: trusted.keyId,

@@ -1,4 +1,4 @@
-import { MLR_FEATURE, type LicenceStatus, type LicenceView } from '@mlr/contracts';
+import { MLR_FEATURE, type LicenceDocument, type LicenceStatus, type LicenceView } from '@mlr/contracts';
 
 const DAY_MS = 86_400_000;
 
@@ -18,6 +18,25 @@ export interface LicenceRecord {
   keyId: string;
   importedAt: Date;
   importedBy: string;
+}
+
+/** The terms of a licence record, as its signed document states them (the only source of terms). */
+export function licenceTerms(
+  document: LicenceDocument,
+): Pick<
+  LicenceRecord,
+  'serial' | 'licensee' | 'features' | 'maxTenants' | 'maxProtectedMailboxes' | 'issuedAt' | 'expiresAt' | 'graceDays'
+> {
+  return {
+    serial: document.serial,
+    licensee: document.licensee,
+    features: document.features,
+    maxTenants: document.maxTenants,
+    maxProtectedMailboxes: document.maxProtectedMailboxes,
+    issuedAt: new Date(document.issuedAt),
+    expiresAt: new Date(document.expiresAt),
+    graceDays: document.graceDays,
+  };
 }
 
 export function graceEndsAt(licence: Pick<LicenceRecord, 'expiresAt' | 'graceDays'>): Date {

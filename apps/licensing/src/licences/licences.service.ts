@@ -4,7 +4,7 @@ import { LOGGER } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 import { CLOCK, type Clock } from '../common/clock.js';
 import { LicensingErrorCode, LicensingException } from '../common/licensing.exception.js';
-import { licenceView, type LicenceRecord } from './licence.js';
+import { licenceTerms, licenceView, type LicenceRecord } from './licence.js';
 import { verifyLicence, type LicenceRefusalReason, type VendorKey } from './licence-signature.js';
 import { VENDOR_KEY } from './licence-in-force.js';
 import { LICENCE_REPOSITORY, type LicenceRepository, type StoredLicence } from './licences.repository.js';
@@ -62,14 +62,7 @@ export class LicencesService {
     }
     const { document, canonical, signature, keyId } = verification.licence;
     const candidate: LicenceRecord = {
-      serial: document.serial,
-      licensee: document.licensee,
-      features: document.features,
-      maxTenants: document.maxTenants,
-      maxProtectedMailboxes: document.maxProtectedMailboxes,
-      issuedAt: new Date(document.issuedAt),
-      expiresAt: new Date(document.expiresAt),
-      graceDays: document.graceDays,
+      ...licenceTerms(document),
       document: canonical,
       signature,
       keyId,
