@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { PRISMA, type PrismaClient } from '@mlr/db';
+import { enrolledConnectorWhere, PRISMA, type PrismaClient } from '@mlr/db';
 
 export interface ConnectorCapability {
   id: string;
@@ -27,9 +27,7 @@ export class PrismaAccessRepository implements AccessRepository {
       where: {
         tenantId,
         revokedAt: null,
-        // Enrolled, as licensing's connector view says it: the token was used, or there never was one
-        // (a connector provisioned directly with its credentials). Awaiting enrolment: not checked yet.
-        OR: [{ enrolmentTokenUsedAt: { not: null } }, { enrolmentTokenHash: null }],
+        ...enrolledConnectorWhere,
       },
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
       select: { id: true, name: true, receiveAs: true, capabilityCheckedAt: true },

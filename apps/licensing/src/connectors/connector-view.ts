@@ -1,12 +1,12 @@
 import type { ConnectorState, ConnectorView } from '@mlr/contracts';
+import { isEnrolledConnector } from '@mlr/db';
 import type { ConnectorRecord } from './connectors.repository.js';
 import { isEnrolmentExpired } from './enrolment-token.js';
 
 /** Where a connector is in its life, as of `now`. */
 export function connectorState(connector: ConnectorRecord, now: Date): ConnectorState {
   if (connector.revokedAt) return 'revoked';
-  // A connector without a token was provisioned directly (tests, demo): it has its credentials.
-  if (connector.enrolmentTokenUsedAt || !connector.enrolmentTokenHash) return 'enrolled';
+  if (isEnrolledConnector(connector)) return 'enrolled';
   if (!connector.enrolmentTokenExpiresAt || isEnrolmentExpired(connector.enrolmentTokenExpiresAt, now)) {
     return 'enrolment_expired';
   }

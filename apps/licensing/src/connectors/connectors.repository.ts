@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { PRISMA, type Prisma, type PrismaClient } from '@mlr/db';
+import { isUniqueViolation, PRISMA, type Prisma, type PrismaClient } from '@mlr/db';
 import type { ConnectorCapability, ConnectorKind, ReceiveAsCapability } from '@mlr/contracts';
 
 export interface ConnectorRecord {
@@ -238,7 +238,7 @@ async function holdTenantToKey(
     if (recorded.count === 1) return;
   } catch (error) {
     // tenants.tenant_key_id is unique: the key is another tenant's.
-    if ((error as { code?: unknown } | null)?.code === 'P2002') {
+    if (isUniqueViolation(error)) {
       throw new EnrolmentRolledBack({ outcome: 'key_of_another_tenant', connector: target });
     }
     throw error;

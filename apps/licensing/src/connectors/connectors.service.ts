@@ -8,6 +8,7 @@ import {
   type Enrolment,
   type EnrolmentRequest,
 } from '@mlr/contracts';
+import { isUniqueViolation } from '@mlr/db';
 import { LOGGER } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 import { AUDIT_REPOSITORY, type AuditRepository } from '../audit/audit.repository.js';
@@ -15,7 +16,7 @@ import { CLOCK, type Clock } from '../common/clock.js';
 import { tenantNotFound } from '../tenants/tenants.service.js';
 import type { ConnectorJwtIssuer } from './connector-jwt.js';
 import { ConnectorRevocations } from './connector-revocations.js';
-import { connectorView } from './connector-view.js';
+import { connectorState, connectorView } from './connector-view.js';
 import { ConnectorErrorCode, ConnectorException } from './connectors.exception.js';
 import {
   CONNECTOR_REPOSITORY,
@@ -127,7 +128,7 @@ export class ConnectorsService {
     const tokenHash = hashEnrolmentToken(request.token);
     // Checked before the token is taken: an agent set up for another mail system keeps the token usable.
     const intended = await this.connectors.byTokenHash(tokenHash);
-    if (intended && intended.kind !== request.sourceKind && tokenUsable(intended, now)) {
+    if (intended && intended.kind !== request.sourceKind && connectorState(intended, now) === 'awaiting_enrolment') {
       const refusal = new ConnectorException(
         ConnectorErrorCode.KIND_MISMATCH,
         `sourceKind: connector ${intended.id} was created for ${KIND_LABELS[intended.kind]} (${intended.kind}), but this ` +
@@ -332,20 +333,6 @@ function connectorNotFound(tenantId: string, connectorId: string): ConnectorExce
     ConnectorErrorCode.CONNECTOR_NOT_FOUND,
     `connectorId: tenant ${tenantId} has no connector ${connectorId}`,
     'connectorId',
-  );
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 'P2002';
-}
-
-/** A token that enrolment would take: not revoked, not used, not expired (a usable token's connector). */
-function tokenUsable(connector: ConnectorRecord, now: Date): boolean {
-  return (
-    !connector.revokedAt &&
-    !connector.enrolmentTokenUsedAt &&
-    connector.enrolmentTokenExpiresAt !== null &&
-    !isEnrolmentExpired(connector.enrolmentTokenExpiresAt, now)
   );
 }
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { TenantMlrStatus, TenantView } from '@mlr/contracts';
+import { isUniqueViolation } from '@mlr/db';
 import { LOGGER } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 import { CLOCK, type Clock } from '../common/clock.js';
@@ -112,8 +113,4 @@ function slugTaken(slug: string, tenantId: string): LicensingException {
     `slug: "${slug}" is already the slug of tenant ${tenantId}`,
     'slug',
   );
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 'P2002';
 }

@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { PRISMA, type Prisma, type PrismaClient, type RestoreItem as RestoreItemRow } from '@mlr/db';
+import {
+  isEnrolledConnector,
+  PRISMA,
+  type Prisma,
+  type PrismaClient,
+  type RestoreItem as RestoreItemRow,
+} from '@mlr/db';
 import {
   messageFlagsSchema,
   type JobCommand,
@@ -103,7 +109,7 @@ export class PrismaRestoreRepository implements RestoreRepository {
     return rows.map((row) => ({
       id: row.id,
       revoked: row.revokedAt !== null,
-      enrolled: row.enrolmentTokenUsedAt !== null || row.enrolmentTokenHash === null,
+      enrolled: isEnrolledConnector(row),
     }));
   }
 
