@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseCreds } from '@nats-io/jwt';
 import pg from 'pg';
 import type { LocalInfrastructure } from './infra/local-infrastructure.js';
 import { connectorNatsCreds } from './nats-credentials.js';
@@ -34,11 +35,6 @@ export function tenantKeyIdOf(rootKeyHex: string): string {
     .digest()
     .subarray(0, 8)
     .toString('hex');
-}
-
-/** The seed (`SU…`) of a `.creds` file's user, or undefined when the file holds none. */
-function credsSeed(creds: string): string | undefined {
-  return /-----BEGIN USER NKEY SEED-----\s*(SU[A-Z2-7]+)\s*-/.exec(creds)?.[1];
 }
 
 /**
@@ -83,7 +79,8 @@ export async function provisionConnector(
   }
   const rootKeyHex = keptKey ?? randomBytes(32).toString('hex');
   const tenantKeyId = tenantKeyIdOf(rootKeyHex);
-  const previousSeed = sameConnector && existsSync(credsFile) ? credsSeed(readFileSync(credsFile, 'utf8')) : undefined;
+  const previousSeed =
+    sameConnector && existsSync(credsFile) ? (await parseCreds(readFileSync(credsFile))).key : undefined;
   const user = await connectorNatsCreds(infra, options.tenantId, options.connectorId, {
     ...(previousSeed ? { seed: previousSeed } : {}),
   });
