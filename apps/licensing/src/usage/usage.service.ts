@@ -9,9 +9,6 @@ import { PROTECTED_WINDOW_DAYS } from '../tenants/protected-mailboxes.js';
 import { tenantNotFound } from '../tenants/tenants.service.js';
 import { USAGE_REPOSITORY, type UsageRepository } from './usage.repository.js';
 
-/** A mailbox counts as protected while it was backed up this many days back (as the licence counts). */
-export const USAGE_WINDOW_DAYS = PROTECTED_WINDOW_DAYS;
-
 /**
  * Metered usage for billing and the licence limits. Every computed report is also kept as usage
  * samples (one per tenant), so the samples are exactly the numbers operators and billing saw; a
@@ -42,7 +39,8 @@ export class UsageService {
     const totals = summarise(rows);
     return {
       generatedAt: now.toISOString(),
-      windowDays: USAGE_WINDOW_DAYS,
+      // A mailbox counts as protected while it was backed up this many days back (as the licence counts).
+      windowDays: PROTECTED_WINDOW_DAYS,
       tenants: rows,
       totals,
       limits: licence ? { maxTenants: licence.maxTenants, maxProtectedMailboxes: licence.maxProtectedMailboxes } : null,
