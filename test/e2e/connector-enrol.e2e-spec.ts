@@ -78,6 +78,18 @@ describe('connector enroll (CLI)', () => {
     }
   }
 
+  /** `connector enroll` of the configuration at `configPath` with `token`, through the gateway. */
+  const enrollArgs = (configPath: string, token: string, ...extra: string[]) => [
+    'enroll',
+    '--config',
+    configPath,
+    '--gateway',
+    gatewayUrl,
+    '--enrolment-token',
+    token,
+    ...extra,
+  ];
+
   async function createConnector(name: string): Promise<CreatedConnector> {
     return (await firstValueFrom(
       client
@@ -155,15 +167,7 @@ describe('connector enroll (CLI)', () => {
       { user: imap.masterUser.name, password: imap.masterUser.password },
       { health: { port: healthPortA } },
     );
-    const result = await cli([
-      'enroll',
-      '--config',
-      configPath,
-      '--gateway',
-      gatewayUrl,
-      '--enrolment-token',
-      created.enrolmentToken,
-    ]);
+    const result = await cli(enrollArgs(configPath, created.enrolmentToken));
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/Service account check: receive-as yes: the service account opened mailbox/);
@@ -210,15 +214,7 @@ describe('connector enroll (CLI)', () => {
     expect(violations).toEqual(['publish mlr.globex.objects']);
 
     // The token cannot be used twice.
-    const again = await cli([
-      'enroll',
-      '--config',
-      configPath,
-      '--gateway',
-      gatewayUrl,
-      '--enrolment-token',
-      created.enrolmentToken,
-    ]);
+    const again = await cli(enrollArgs(configPath, created.enrolmentToken));
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already used/);
   });
@@ -275,17 +271,7 @@ describe('connector enroll (CLI)', () => {
     const created = await createConnector(`cli-b-${suffix}`);
     const alice = infra.imap!.users[0]!;
     const configPath = preEnrolmentConfig('b', { user: alice.name, password: alice.password });
-    const args = [
-      'enroll',
-      '--config',
-      configPath,
-      '--gateway',
-      gatewayUrl,
-      '--enrolment-token',
-      created.enrolmentToken,
-      '--recovery-kit',
-      kitFile,
-    ];
+    const args = enrollArgs(configPath, created.enrolmentToken, '--recovery-kit', kitFile);
     // A wrong passphrase is refused before the token is spent.
     const wrong = await cli(args, { MLR_RECOVERY_PASSPHRASE: 'not the right passphrase' });
     expect(wrong.code).toBe(1);
@@ -316,15 +302,7 @@ describe('connector enroll (CLI)', () => {
     const imap = infra.imap!;
     const configPath = preEnrolmentConfig('d', { user: imap.masterUser.name, password: imap.masterUser.password });
     const before = readFileSync(configPath, 'utf8');
-    const enroll = [
-      'enroll',
-      '--config',
-      configPath,
-      '--gateway',
-      gatewayUrl,
-      '--enrolment-token',
-      created.enrolmentToken,
-    ];
+    const enroll = enrollArgs(configPath, created.enrolmentToken);
     const refused = await cli(enroll);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(
@@ -367,15 +345,7 @@ describe('connector enroll (CLI)', () => {
     const imap = infra.imap!;
     const configPath = preEnrolmentConfig('c', { user: imap.masterUser.name, password: imap.masterUser.password });
     const before = readFileSync(configPath, 'utf8');
-    const result = await cli([
-      'enroll',
-      '--config',
-      configPath,
-      '--gateway',
-      gatewayUrl,
-      '--enrolment-token',
-      created.enrolmentToken,
-    ]);
+    const result = await cli(enrollArgs(configPath, created.enrolmentToken));
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/expired on/);
     expect(readFileSync(configPath, 'utf8')).toBe(before);
