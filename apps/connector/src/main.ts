@@ -249,7 +249,7 @@ async function ownCredentialsConfig(config: ConnectorConfig, login: string | und
     }
     password = await promptHidden(`IMAP password of ${login}: `);
   }
-  const { serviceAccount: _serviceAccount, ...source } = config.source;
+  const { serviceAccount: _serviceAccount, microsoft365App: _app, ...source } = config.source;
   return { ...config, source: { ...source, mailboxes: [{ address: login, password }] } };
 }
 

@@ -6,21 +6,55 @@ import type { NatsCredentials } from '@mlr/messaging';
 
 const credentialsSchema = z.strictObject({ user: z.string().min(1), password: z.string().min(1) });
 
-export const imapSourceSchema = z.strictObject({
-  kind: z.literal('imap'),
-  host: z.string().min(1),
-  port: z.number().int().min(1).max(65535),
-  /** Implicit TLS (993). STARTTLS is used automatically when the server offers it. */
-  secure: z.boolean().default(false),
-  /** Accept self-signed server certificates (on-premises servers often have them). */
-  allowSelfSigned: z.boolean().default(false),
-  /** The service account; with the master-user ("Receive As") right it opens every mailbox. */
-  serviceAccount: credentialsSchema.optional(),
-  /** Mailboxes this connector protects, with their own credentials where there is no service account. */
-  mailboxes: z
-    .array(z.strictObject({ address: z.string().min(1), password: z.string().min(1).optional() }))
-    .default([]),
+/**
+ * Microsoft 365 (Exchange Online) read over IMAP with an app-only token instead of a service
+ * account's password: an Entra ID app registration with the `IMAP.AccessAsApp` application
+ * permission (admin consent), registered in Exchange Online as a service principal with FullAccess
+ * on the mailboxes it backs up. Every mailbox is opened with the app's token and its own address.
+ */
+export const microsoft365AppSchema = z.strictObject({
+  /** The organisation's directory (tenant) id, or one of its verified domains. */
+  tenant: z.string().min(1),
+  /** The app registration's application (client) id. */
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+  /** The Microsoft identity platform of the tenant's cloud (e.g. https://login.microsoftonline.us for GCC High). */
+  authorityHost: z
+    .string()
+    .regex(
+      /^https?:\/\/[^/\s]+\/?$/,
+      'must be the origin of the identity platform, e.g. https://login.microsoftonline.com',
+    )
+    .default('https://login.microsoftonline.com'),
+  /** Exchange Online's resource with `/.default`: the app gets the permissions consented to it. */
+  scope: z
+    .string()
+    .regex(/\/\.default$/, 'must end with /.default (client credentials take the consented permissions of a resource)')
+    .default('https://outlook.office365.com/.default'),
 });
+
+export const imapSourceSchema = z
+  .strictObject({
+    kind: z.literal('imap'),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    /** Implicit TLS (993). STARTTLS is used automatically when the server offers it. */
+    secure: z.boolean().default(false),
+    /** Accept self-signed server certificates (on-premises servers often have them). */
+    allowSelfSigned: z.boolean().default(false),
+    /** The service account; with the master-user ("Receive As") right it opens every mailbox. */
+    serviceAccount: credentialsSchema.optional(),
+    /** Microsoft 365: the app that opens every mailbox (instead of a service account). */
+    microsoft365App: microsoft365AppSchema.optional(),
+    /** Mailboxes this connector protects, with their own credentials where there is no service account. */
+    mailboxes: z
+      .array(z.strictObject({ address: z.string().min(1), password: z.string().min(1).optional() }))
+      .default([]),
+  })
+  .refine((source) => !(source.serviceAccount && source.microsoft365App), {
+    path: ['microsoft365App'],
+    message: 'give serviceAccount or microsoft365App, not both: each opens every mailbox on its own',
+  });
 
 export const natsSchema = z
   .strictObject({
@@ -93,6 +127,7 @@ export const connectorConfigSchema = z.strictObject({
 
 export type ConnectorConfig = z.output<typeof connectorConfigSchema>;
 export type ImapSourceConfig = z.output<typeof imapSourceSchema>;
+export type Microsoft365AppConfig = z.output<typeof microsoft365AppSchema>;
 
 export function keyFilePath(config: ConnectorConfig): string {
   return config.keyFile ?? `${config.stateDir.replace(/\/$/, '')}/tenant.key`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CAPABILITY_WARNINGS } from '@mlr/contracts';
-import { capabilityWarnings, checkImapCapability, graphCapability } from './capability.js';
+import { capabilityWarnings, checkImapCapability, microsoft365Permission } from './capability.js';
 
 const now = new Date('2026-11-24T10:00:00.000Z');
 
@@ -65,26 +65,23 @@ describe('IMAP capability check without a server to ask', () => {
   });
 });
 
-describe('Microsoft 365 capability', () => {
-  it('is "yes" with an application mail permission', () => {
-    expect(graphCapability({ roles: ['User.Read.All', 'Mail.ReadWrite'] }, now)).toMatchObject({
-      receiveAs: 'yes',
-      warnings: [],
+describe('Microsoft 365 app permission', () => {
+  it('is granted by the application permission IMAP.AccessAsApp', () => {
+    expect(microsoft365Permission({ roles: ['User.Read.All', 'IMAP.AccessAsApp'] })).toEqual({
+      granted: true,
+      finding: 'the app holds the application permission IMAP.AccessAsApp',
     });
-    expect(graphCapability({ roles: ['full_access_as_app'] }, now).receiveAs).toBe('yes');
   });
 
-  it('is "no" with delegated permissions only, or application permissions without mail', () => {
-    const delegated = graphCapability({ scp: 'Mail.ReadWrite User.Read' }, now);
-    expect(delegated).toMatchObject({ receiveAs: 'no' });
-    expect(delegated.finding).toMatch(/delegated permissions only/);
-    expect(graphCapability({ roles: ['User.Read.All'] }, now).receiveAs).toBe('no');
-  });
-
-  it('is "unknown" when the token names no permission', () => {
-    expect(graphCapability({}, now)).toMatchObject({
-      receiveAs: 'unknown',
-      warnings: [CAPABILITY_WARNINGS.cannotVerify],
-    });
+  it('is not granted by delegated permissions, other application permissions, or none', () => {
+    const delegated = microsoft365Permission({ scp: 'IMAP.AccessAsUser.All User.Read' });
+    expect(delegated.granted).toBe(false);
+    expect(delegated.finding).toMatch(/delegated permissions only \(IMAP.AccessAsUser.All User.Read\)/);
+    const other = microsoft365Permission({ roles: ['Mail.Read'] });
+    expect(other).toMatchObject({ granted: false });
+    expect(other.finding).toMatch(/\(Mail.Read\) do not include IMAP.AccessAsApp/);
+    const none = microsoft365Permission({});
+    expect(none.granted).toBe(false);
+    expect(none.finding).toMatch(/no application permission: grant it IMAP.AccessAsApp/);
   });
 });

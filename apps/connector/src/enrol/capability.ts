@@ -1,6 +1,7 @@
 import { CAPABILITY_WARNINGS, type ConnectorCapability, type ReceiveAsCapability } from '@mlr/contracts';
 import type { ImapSourceConfig } from '../config/connector-config.js';
-import { openImapSession } from '../sources/imap/imap-session.js';
+import { ImapLoginError, openImapSession } from '../sources/imap/imap-session.js';
+import { appTokenSource, IMAP_APP_ROLE, tokenRoles, type AppToken } from '../sources/microsoft365/app-token.js';
 
 /** What the check found, in words as well as the recorded capability. */
 export interface CapabilityReport extends ConnectorCapability {
@@ -79,29 +80,87 @@ export async function checkImapCapability(
   return report('no', `the service account logs in but cannot open mailbox ${probe}: ${refusal}`, now());
 }
 
-/** Application permissions of Microsoft Graph that let an app read and write every mailbox. */
-const GRAPH_MAILBOX_ROLES = ['Mail.ReadWrite', 'full_access_as_app'];
-
 /**
- * Microsoft 365: does the app hold application (not delegated) mail permissions? Reads the claims
- * of an app-only access token: application permissions arrive as `roles`; delegated permissions
- * (`scp`) act as one signed-in user only, so they do not count.
+ * Microsoft 365: does the app hold an application (not delegated) permission to open every mailbox
+ * over IMAP? Application permissions arrive in an app-only token's `roles`; delegated ones (`scp`)
+ * act as one signed-in user only, so they do not count; Entra omits `roles` when none is granted.
  */
-export function graphCapability(claims: { roles?: unknown; scp?: unknown }, now: Date = new Date()): CapabilityReport {
-  const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
-  const granted = roles.filter((role) => GRAPH_MAILBOX_ROLES.includes(role));
-  if (granted.length > 0) {
-    return report('yes', `the app holds the application permission ${granted.join(', ')}`, now);
+export function microsoft365Permission(claims: Record<string, unknown>): { granted: boolean; finding: string } {
+  const roles = tokenRoles(claims);
+  if (roles.includes(IMAP_APP_ROLE)) {
+    return { granted: true, finding: `the app holds the application permission ${IMAP_APP_ROLE}` };
   }
-  if (typeof claims.scp === 'string' && claims.scp.length > 0) {
-    return report(
-      'no',
-      `the app holds delegated permissions only (${claims.scp}): it acts as one user, not on every mailbox`,
-      now,
-    );
+  const delegated = claims['scp'];
+  if (typeof delegated === 'string' && delegated.length > 0) {
+    return {
+      granted: false,
+      finding: `the app holds delegated permissions only (${delegated}): they act as one signed-in user, not on every mailbox`,
+    };
   }
   if (roles.length > 0) {
-    return report('no', `the app's application permissions (${roles.join(', ')}) include no mail permission`, now);
+    return {
+      granted: false,
+      finding: `the app's application permissions (${roles.join(', ')}) do not include ${IMAP_APP_ROLE}`,
+    };
   }
-  return report('unknown', 'the access token names no permissions', now);
+  return {
+    granted: false,
+    finding: `the app holds no application permission: grant it ${IMAP_APP_ROLE} (Office 365 Exchange Online) with admin consent`,
+  };
+}
+
+/**
+ * Microsoft 365 (an app instead of a service account): the app signs in (client credentials), its
+ * token must carry the application permission, and it must open a mailbox with it: Exchange also
+ * needs the app's service principal to hold FullAccess on the mailbox. Sign-in failing, or the
+ * mailbox unreachable, leaves it "unknown"; a permission missing or a mailbox refusing the token, "no".
+ */
+export async function checkMicrosoft365Capability(
+  source: ImapSourceConfig,
+  options: { probeMailbox?: string; now?: () => Date } = {},
+): Promise<CapabilityReport> {
+  const now = options.now ?? (() => new Date());
+  const app = source.microsoft365App;
+  if (!app) return report('no', 'no Microsoft 365 app is configured', now());
+  let token: AppToken;
+  try {
+    token = await appTokenSource(app).token();
+  } catch (error) {
+    return report('unknown', `the app could not sign in: ${(error as Error).message}`, now());
+  }
+  let permission = 'the app signed in (its token names no permissions)';
+  if (token.claims) {
+    const found = microsoft365Permission(token.claims);
+    if (!found.granted) return report('no', found.finding, now());
+    permission = found.finding;
+  }
+  const probe = options.probeMailbox ?? source.mailboxes[0]?.address;
+  if (!probe) {
+    return report(
+      'unknown',
+      `${permission}, but no mailbox is configured to try it on (use --probe-mailbox <address>)`,
+      now(),
+    );
+  }
+  try {
+    const session = await openImapSession(source, { mailbox: probe, clientName: 'mlr-connector-enrol' });
+    await session.mailboxOpen('INBOX', { readOnly: true });
+    await session.logout().catch(() => undefined);
+    return report('yes', `${permission} and opened mailbox ${probe}`, now());
+  } catch (error) {
+    const refused = error instanceof ImapLoginError && error.refused;
+    return report(
+      refused ? 'no' : 'unknown',
+      `${permission}, but ${refused ? 'the mail server refused' : 'could not open'} mailbox ${probe}: ${(error as Error).message}`,
+      now(),
+    );
+  }
+}
+
+/** The check that fits the source: the Microsoft 365 app's, or the IMAP service account's. */
+export function checkCapability(
+  source: ImapSourceConfig,
+  options: { probeMailbox?: string; now?: () => Date } = {},
+): Promise<CapabilityReport> {
+  return source.microsoft365App ? checkMicrosoft365Capability(source, options) : checkImapCapability(source, options);
 }

@@ -13,7 +13,7 @@ import {
 import { GatewayClient } from '../cli/gateway-client.js';
 import { ConnectorConfigError } from '../config/connector-config.js';
 import { KeyFileError } from '../keys/key-file.js';
-import { checkImapCapability, type CapabilityReport } from './capability.js';
+import { checkCapability, type CapabilityReport } from './capability.js';
 import { defaultCredsFile, readEnrolmentConfig, writeEnrolledConfig } from './enrolment-config.js';
 import { recoveryPassphrase } from './passphrase.js';
 import { applyTenantKeyPlan, KEY_LOSS_WARNING, planTenantKey, writeRecoveryKit } from './tenant-key.js';
@@ -85,10 +85,10 @@ export async function runEnrolCommand(options: EnrolCommandOptions): Promise<num
   }
   const keyPlan = await planTenantKey(keyFile, kit);
 
-  const check =
-    options.checkCapability ?? ((c) => checkImapCapability(c.source, { probeMailbox: options.probeMailbox }));
+  const check = options.checkCapability ?? ((c) => checkCapability(c.source, { probeMailbox: options.probeMailbox }));
   const capability = await check(config);
-  options.print(`Service account check: receive-as ${capability.receiveAs}: ${capability.finding}.\n`);
+  const checked = config.source.microsoft365App ? 'Microsoft 365 app check' : 'Service account check';
+  options.print(`${checked}: receive-as ${capability.receiveAs}: ${capability.finding}.\n`);
   for (const warning of capability.warnings) options.print(`WARNING: ${warning}\n`);
 
   const key = createUser();
