@@ -6,6 +6,7 @@ export * from './infra/postgres.js';
 export * from './infra/nats.js';
 export * from './infra/ceph.js';
 export * from './infra/dovecot.js';
+export * from './infra/identity-provider.js';
 export * from './infra/local-infrastructure.js';
 export * from './nats-credentials.js';
 export * from './mail-fixtures.js';
