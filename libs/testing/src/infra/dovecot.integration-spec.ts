@@ -1,9 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDovecotUser, startDovecot, type ImapInfo } from './dovecot.js';
+import { startTestIdentityProvider, type TestIdentityProvider } from './identity-provider.js';
 import type { ServiceHandle } from './types.js';
 
 const CRLF_MESSAGE = '/work/shared/corpus/cpython-test_email/msg_26.txt';
@@ -152,5 +154,139 @@ describe('startDovecot', () => {
     expect(again.reused).toBe(true);
     expect(again.info.port).toBe(dovecot.info.port);
     expect(again.info.users.map((u) => u.name).sort()).toEqual(['alice', 'bob', 'carol']);
+  });
+});
+
+/** The untagged greeting: before login it lists the SASL mechanisms (imapflow's view is after login). */
+function readGreetingLine(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    let data = '';
+    socket.setTimeout(5_000, () => socket.destroy(new Error('no greeting')));
+    socket.on('error', reject);
+    socket.on('data', (chunk) => {
+      data += chunk.toString('latin1');
+      if (data.includes('\r\n')) {
+        socket.destroy();
+        resolve(data.slice(0, data.indexOf('\r\n')));
+      }
+    });
+  });
+}
+
+describe('startDovecot with oauth2 (app-only XOAUTH2 as Exchange Online takes it)', () => {
+  const ALICE_MAILBOX = { name: 'alice@example.com', password: 'alice-secret' };
+  const BOB_MAILBOX = { name: 'bob@example.com', password: 'bob-secret' };
+  const BACKUP_APP = { clientId: 'mlr-backup-app', clientSecret: 'backup-app-secret', roles: ['IMAP.AccessAsApp'] };
+  const BARE_APP = { clientId: 'mlr-bare-app', clientSecret: 'bare-app-secret', roles: [] };
+  const SCOPE = 'https://outlook.office365.com/.default';
+  let dir: string;
+  let idp: TestIdentityProvider;
+  let dovecot: ServiceHandle<ImapInfo>;
+  const open: ImapFlow[] = [];
+
+  async function login(auth: ImapFlowOptions['auth']): Promise<ImapFlow> {
+    const client = new ImapFlow({
+      host: dovecot.info.host,
+      port: dovecot.info.port,
+      secure: false,
+      auth,
+      logger: false,
+      connectionTimeout: 5_000,
+      greetingTimeout: 5_000,
+    });
+    client.on('error', () => undefined);
+    await client.connect();
+    open.push(client);
+    return client;
+  }
+
+  async function accessToken(app: { clientId: string; clientSecret: string }): Promise<string> {
+    const response = await fetch(`${idp.authorityHost}/${idp.tenant}/oauth2/v2.0/token`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: app.clientId,
+        client_secret: app.clientSecret,
+        scope: SCOPE,
+      }),
+    });
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { access_token: string }).access_token;
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'mlr-dovecot-oauth2-'));
+    idp = await startTestIdentityProvider({ apps: [BACKUP_APP, BARE_APP] });
+    dovecot = await startDovecot({
+      dir,
+      users: [ALICE_MAILBOX, BOB_MAILBOX],
+      oauth2: { introspectionUrl: idp.introspectionUrl, requiredScope: 'IMAP.AccessAsApp' },
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.allSettled(open.map((client) => client.logout()));
+    await dovecot?.stop();
+    await idp?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('offers XOAUTH2 but not OAUTHBEARER (as Exchange Online), and records the settings', async () => {
+    const greeting = await readGreetingLine(dovecot.info.port);
+    expect(greeting).toContain('AUTH=XOAUTH2');
+    expect(greeting).not.toContain('AUTH=OAUTHBEARER');
+    expect(dovecot.info.oauth2).toEqual({ introspectionUrl: idp.introspectionUrl, requiredScope: 'IMAP.AccessAsApp' });
+  });
+
+  it("opens bob's and alice's own mailboxes with a token of an app holding IMAP.AccessAsApp", async () => {
+    const mail = (to: string) => Buffer.from(`From: carol@example.com\r\nTo: ${to}\r\nSubject: hi\r\n\r\nHi.\r\n`);
+    const bobByPassword = await login({ user: BOB_MAILBOX.name, pass: BOB_MAILBOX.password });
+    await bobByPassword.append('INBOX', mail(BOB_MAILBOX.name));
+    const aliceByPassword = await login({ user: ALICE_MAILBOX.name, pass: ALICE_MAILBOX.password });
+    await aliceByPassword.append('INBOX', mail(ALICE_MAILBOX.name));
+    await aliceByPassword.append('INBOX', mail(ALICE_MAILBOX.name));
+
+    // One token for every mailbox, as the connector caches it.
+    const token = await accessToken(BACKUP_APP);
+    const bob = await login({ user: BOB_MAILBOX.name, accessToken: token });
+    expect(await messageCount(bob, 'INBOX')).toBe(1);
+    const alice = await login({ user: ALICE_MAILBOX.name, accessToken: token });
+    expect(await messageCount(alice, 'INBOX')).toBe(2);
+  });
+
+  it('refuses a token of an app without roles and a garbage token', async () => {
+    const bare = await accessToken(BARE_APP);
+    await expect(login({ user: BOB_MAILBOX.name, accessToken: bare })).rejects.toMatchObject({
+      authenticationFailed: true,
+    });
+    await expect(login({ user: BOB_MAILBOX.name, accessToken: 'not-a-token' })).rejects.toMatchObject({
+      authenticationFailed: true,
+    });
+  });
+
+  it('refuses a valid token for a mailbox that does not exist', async () => {
+    await expect(
+      login({ user: 'mallory@example.com', accessToken: await accessToken(BACKUP_APP) }),
+    ).rejects.toMatchObject({ authenticationFailed: true });
+  });
+
+  it('still takes passwords, and not a token as password', async () => {
+    const alice = await login({ user: ALICE_MAILBOX.name, pass: ALICE_MAILBOX.password });
+    expect(alice.usable).toBe(true);
+    await expect(login({ user: ALICE_MAILBOX.name, pass: await accessToken(BACKUP_APP) })).rejects.toMatchObject({
+      authenticationFailed: true,
+    });
+  });
+
+  it('reuses the instance only with the same oauth2 settings', async () => {
+    const oauth2 = { introspectionUrl: idp.introspectionUrl, requiredScope: 'IMAP.AccessAsApp' };
+    const again = await startDovecot({ dir, users: [ALICE_MAILBOX, BOB_MAILBOX], oauth2 });
+    expect(again.reused).toBe(true);
+    expect(again.info.oauth2).toEqual(oauth2);
+    await expect(
+      startDovecot({ dir, users: [ALICE_MAILBOX], oauth2: { ...oauth2, requiredScope: 'IMAP.Other' } }),
+    ).rejects.toThrow(/oauth2/);
+    await expect(startDovecot({ dir, users: [ALICE_MAILBOX] })).rejects.toThrow(/oauth2/);
   });
 });

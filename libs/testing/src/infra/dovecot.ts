@@ -34,11 +34,26 @@ export interface ImapInfo {
   masterUser: ImapCredentials;
   /** Prefix of the public namespace, e.g. `Public/`; `Public/Announcements` exists from the start. */
   publicPrefix: string;
+  /** Set when the instance also accepts SASL XOAUTH2 logins (see DovecotOAuth2). */
+  oauth2?: DovecotOAuth2;
+}
+
+/**
+ * XOAUTH2 logins the way Exchange Online takes them from a daemon: user = the mailbox, token = an
+ * app-only access token. Dovecot asks `introspectionUrl` about each token (POST `token=<token>`,
+ * e.g. a startTestIdentityProvider's) and lets it open any mailbox when the answer is active and
+ * lists `requiredScope` among its space-separated `scope`.
+ */
+export interface DovecotOAuth2 {
+  introspectionUrl: string;
+  /** e.g. `IMAP.AccessAsApp`. */
+  requiredScope: string;
 }
 
 export interface DovecotOptions extends LauncherOptions {
   users: ImapCredentials[];
   masterUser?: ImapCredentials;
+  oauth2?: DovecotOAuth2;
 }
 
 interface DovecotState {
@@ -67,6 +82,7 @@ interface Layout {
   passwdFile: string;
   masterFile: string;
   aclFile: string;
+  oauth2File: string;
   runDir: string;
   stateDir: string;
   mailDir: string;
@@ -83,6 +99,7 @@ function layout(dir: string): Layout {
     passwdFile: join(root, 'etc', 'users.passwd'),
     masterFile: join(root, 'etc', 'master-users.passwd'),
     aclFile: join(root, 'etc', 'global.acl'),
+    oauth2File: join(root, 'etc', 'oauth2.conf.ext'),
     runDir: join(root, 'run'),
     stateDir: join(root, 'state'),
     mailDir: join(root, 'mail'),
@@ -95,7 +112,8 @@ function layout(dir: string): Layout {
 /**
  * Starts a self-contained Dovecot (IMAP only, plain text on 127.0.0.1, no TLS) with passwd-file
  * users, a master user ("Receive As", default `mlr-backup`), the acl plugin (the master user has
- * every right everywhere, other users may read the public folders) and a public namespace `Public/`.
+ * every right everywhere, other users may read the public folders) and a public namespace `Public/`;
+ * with `oauth2` it also takes app-only XOAUTH2 logins (see DovecotOAuth2).
  * Called again for the same live dir it returns that instance (`reused: true`) after adding any
  * missing users. Requires root: the master binds and drops to Dovecot's own `dovecot`/`dovenull`
  * accounts, and mail is written as the `mail` uid (see MAIL_ACCOUNTS).
@@ -104,6 +122,7 @@ export async function startDovecot(opts: DovecotOptions): Promise<ServiceHandle<
   const paths = layout(opts.dir);
   const masterUser = opts.masterUser ?? DEFAULT_MASTER;
   for (const user of [...opts.users, masterUser]) validateCredentials(user);
+  if (opts.oauth2 !== undefined) validateOAuth2(opts.oauth2);
 
   const previous = readJson<DovecotState>(paths.stateFile);
   const previousAlive = previous !== undefined && isOurDovecot(previous.pid, paths.conf);
@@ -114,6 +133,11 @@ export async function startDovecot(opts: DovecotOptions): Promise<ServiceHandle<
     ) {
       throw new Error(
         `dovecot in ${paths.dir} is running with master user ${previous.info.masterUser.name}; stop it before changing the master user`,
+      );
+    }
+    if (!sameOAuth2(previous.info.oauth2, opts.oauth2)) {
+      throw new Error(
+        `dovecot in ${paths.dir} is running with oauth2 ${JSON.stringify(previous.info.oauth2 ?? 'off')}; stop it before changing the oauth2 settings`,
       );
     }
     for (const user of opts.users) await addDovecotUser(paths.dir, user);
@@ -132,7 +156,10 @@ export async function startDovecot(opts: DovecotOptions): Promise<ServiceHandle<
   const port = await freePort();
   writeUsers(paths, opts.users, masterUser);
   writeFileSync(paths.aclFile, globalAcl(masterUser.name));
-  writeFileSync(paths.conf, dovecotConfig(paths, port, account));
+  // Read by the auth process, which runs as the `dovecot` account.
+  if (opts.oauth2 !== undefined) writeFileSync(paths.oauth2File, oauth2Config(opts.oauth2), { mode: 0o644 });
+  else rmSync(paths.oauth2File, { force: true });
+  writeFileSync(paths.conf, dovecotConfig(paths, port, account, opts.oauth2));
 
   const pid = spawnDaemon({
     name: 'dovecot',
@@ -147,6 +174,7 @@ export async function startDovecot(opts: DovecotOptions): Promise<ServiceHandle<
     users: readUsers(paths.passwdFile),
     masterUser,
     publicPrefix: PUBLIC_PREFIX,
+    ...(opts.oauth2 !== undefined ? { oauth2: { ...opts.oauth2 } } : {}),
   };
   const state: DovecotState = { pid, info };
   try {
@@ -394,6 +422,35 @@ function validateCredentials(user: ImapCredentials): void {
   }
 }
 
+/** Both values go into Dovecot's settings files verbatim: one line each. */
+function validateOAuth2(oauth2: DovecotOAuth2): void {
+  if (!/^https?:\/\/\S+$/.test(oauth2.introspectionUrl))
+    throw new Error(`invalid oauth2 introspectionUrl ${JSON.stringify(oauth2.introspectionUrl)}: an http(s) URL`);
+  if (!/^\S+$/.test(oauth2.requiredScope))
+    throw new Error(`invalid oauth2 requiredScope ${JSON.stringify(oauth2.requiredScope)}: one scope, no spaces`);
+}
+
+function sameOAuth2(a: DovecotOAuth2 | undefined, b: DovecotOAuth2 | undefined): boolean {
+  return a?.introspectionUrl === b?.introspectionUrl && a?.requiredScope === b?.requiredScope;
+}
+
+/**
+ * Dovecot compares username_format expanded from the login user with it expanded from the token's
+ * username_attribute; see the comment in the file for why the format is a constant.
+ */
+function oauth2Config(oauth2: DovecotOAuth2): string {
+  return `introspection_mode = post
+introspection_url = ${oauth2.introspectionUrl}
+username_attribute = appid
+# App-only tokens name the app, not a mailbox: every mailbox may be opened with a valid token
+# holding the scope (Exchange's FullAccess for the app); a constant format makes the check pass.
+username_format = mlr-app
+active_attribute = active
+active_value = true
+scope = ${oauth2.requiredScope}
+`;
+}
+
 function dedupeUsers(users: ImapCredentials[]): ImapCredentials[] {
   const byName = new Map<string, ImapCredentials>();
   for (const user of users) byName.set(user.name, { name: user.name, password: user.password });
@@ -427,7 +484,18 @@ function globalAcl(masterName: string): string {
   return [`* user=${masterName} lrwstipekxa`, `${PUBLIC_PREFIX}* authenticated lr`, ''].join('\n');
 }
 
-function dovecotConfig(paths: Layout, port: number, account: MailAccount): string {
+function dovecotConfig(paths: Layout, port: number, account: MailAccount, oauth2: DovecotOAuth2 | undefined): string {
+  // Passwords never reach the oauth2 passdb, tokens never the passwd-file.
+  const userPassdbMechanisms = oauth2 !== undefined ? '\n  mechanisms = plain login' : '';
+  const oauth2Passdb =
+    oauth2 !== undefined
+      ? `passdb {
+  driver = oauth2
+  mechanisms = xoauth2
+  args = ${paths.oauth2File}
+}
+`
+      : '';
   const instance = `mlr-${paths.dir.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '')}`.slice(0, 100);
   return `# Generated by libs/testing/src/infra/dovecot.ts; everything lives under ${paths.dir}
 instance_name = ${instance}
@@ -437,7 +505,7 @@ protocols = imap
 listen = ${HOST}
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login${oauth2 !== undefined ? ' xoauth2' : ''}
 auth_master_user_separator = *
 auth_verbose = yes
 # Test instance: answer a wrong password at once (see also service anvil below).
@@ -464,9 +532,9 @@ passdb {
 }
 passdb {
   driver = passwd-file
-  args = ${paths.passwdFile}
+  args = ${paths.passwdFile}${userPassdbMechanisms}
 }
-userdb {
+${oauth2Passdb}userdb {
   driver = passwd-file
   args = ${paths.passwdFile}
   default_fields = uid=${account.uid} gid=${account.gid} home=${paths.mailDir}/%n
