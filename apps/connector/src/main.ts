@@ -21,12 +21,14 @@ import { PassphraseError, promptHidden } from './enrol/passphrase.js';
 const USAGE = `usage: connector <command> --config <file> [options]
 
 commands:
-  enroll     enrol this connector with the platform (once): checks the service account, makes the
+  enroll     enrol this connector with the platform (once): checks the service account (or the
+             Microsoft 365 app: sign-in, IMAP.AccessAsApp, a mailbox opened with it), makes the
              connector's own NATS key, exchanges the one-time token for its NATS credentials, creates
              the tenant key (or imports it: --recovery-kit <file>) and updates the configuration
              --gateway <url> (or MLR_GATEWAY_URL)  --enrolment-token <token> (or MLR_ENROLMENT_TOKEN)
              --recovery-kit <file>  passphrase from MLR_RECOVERY_PASSPHRASE or typed in
-             --probe-mailbox <address>  a mailbox not the service account's, to check "Receive As"
+             --probe-mailbox <address>  a mailbox not the service account's (Microsoft 365: one the
+                           app should open; default the first configured), to check "Receive As"
              --creds-file <file>  (default <stateDir>/nats.creds)
   export-recovery-kit  write the tenant key under a passphrase to --out <file> (keep it elsewhere)
   init-key   create the tenant key (once, on the customer's side; keep a recovery copy safe)

@@ -209,7 +209,7 @@ describe('ConnectorsService', () => {
     const refusal = await refusalOf(connectors.enroll(request(created.enrolmentToken)));
     expect(refusal.code).toBe(ConnectorErrorCode.KIND_MISMATCH);
     expect(refusal.message).toBe(
-      `sourceKind: connector ${created.connector.id} was created for Microsoft 365 (Graph) (graph), but this agent is ` +
+      `sourceKind: connector ${created.connector.id} was created for Microsoft Graph (graph), but this agent is ` +
         'configured for an IMAP server (imap); create a connector of kind imap for it. The token was not used',
     );
     expect(toServiceErrorReply(refusal)).toMatchObject({ code: 'conflict', field: 'sourceKind' });

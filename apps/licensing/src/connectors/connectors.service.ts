@@ -339,7 +339,7 @@ function connectorNotFound(tenantId: string, connectorId: string): ConnectorExce
 /** The mail systems of the connector kinds, in words. */
 const KIND_LABELS: Record<ConnectorKind, string> = {
   imap: 'an IMAP server',
-  graph: 'Microsoft 365 (Graph)',
+  graph: 'Microsoft Graph',
   pst: 'Outlook PST files',
   outlook_profile: 'an Outlook profile',
   mail_files: 'mail files',

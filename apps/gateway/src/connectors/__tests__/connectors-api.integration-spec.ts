@@ -172,7 +172,7 @@ describe('gateway: connectors and enrolment API', () => {
     const refused = await http('POST', '/v1/enrolments', { body: enrolment(created.body.enrolmentToken) });
     expect(refused.status).toBe(409);
     expect(refused.body.message).toMatch(
-      /created for Microsoft 365 \(Graph\).*configured for an IMAP server.*not used/,
+      /created for Microsoft Graph \(graph\).*configured for an IMAP server.*not used/,
     );
     const still = await http('GET', `/v1/tenants/${tenantId}/connectors/${created.body.connector.id}`, {
       token: adminToken,
