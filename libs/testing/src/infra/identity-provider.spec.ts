@@ -200,6 +200,18 @@ describe('startTestIdentityProvider', () => {
       expect(await introspect(await accessToken(BARE_APP))).toMatchObject({ active: true, scope: '' });
     });
 
+    it("gives as scope only the token's roles the app still holds", async () => {
+      const app = {
+        clientId: 'withdrawn-app',
+        clientSecret: 'withdrawn-secret',
+        roles: ['IMAP.AccessAsApp', 'Mail.Read'],
+      };
+      idp.register(app);
+      const token = await accessToken(app);
+      idp.register({ ...app, roles: ['Mail.Read'] });
+      expect(await introspect(token)).toMatchObject({ active: true, scope: 'Mail.Read' });
+    });
+
     it('answers inactive for garbage, a changed token, a token of another provider and an expired token', async () => {
       expect(await introspect('not-a-token')).toEqual({ active: false });
 

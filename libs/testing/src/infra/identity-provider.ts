@@ -187,7 +187,11 @@ export async function startTestIdentityProvider(opts: TestIdentityProviderOption
     const now = Math.floor(Date.now() / 1000);
     if (claims === undefined || claims.iss !== issuer || claims.exp <= now || claims.nbf > now)
       return { active: false };
-    return { active: true, appid: claims.appid, scope: (claims.roles ?? []).join(' '), exp: claims.exp };
+    // The resource decides with the app's permissions as they are now, as Exchange does with the
+    // app's mailbox permissions: a role withdrawn after the token was issued no longer counts.
+    const current = apps.get(claims.appid)?.roles ?? [];
+    const scope = (claims.roles ?? []).filter((role) => current.includes(role));
+    return { active: true, appid: claims.appid, scope: scope.join(' '), exp: claims.exp };
   };
 
   const handleRequest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
