@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestIdentityProvider, type TestIdentityProvider } from './identity-provider.js';
 
 const EXCHANGE_SCOPE = 'https://outlook.office365.com/.default';
@@ -8,6 +8,18 @@ const BACKUP_APP = {
   roles: ['IMAP.AccessAsApp'],
 };
 const BARE_APP = { clientId: '0b7e2d94-1c35-4f6a-8e20-9d4c7b1a3e58', clientSecret: 'bare~secret', roles: [] };
+/** An app a mailbox owner signs in to with the device code flow ("own credentials"). */
+const SIGN_IN_APP = {
+  clientId: '7c2e9a41-5b8d-4f30-a6e1-3d9f0b4c8e72',
+  clientSecret: 'sign-in~secret',
+  roles: [],
+  delegatedPermissions: [
+    'https://outlook.office365.com/IMAP.AccessAsUser.All',
+    'https://graph.microsoft.com/User.Read',
+  ],
+};
+const OWN_MAILBOX_SCOPE = 'https://outlook.office365.com/IMAP.AccessAsUser.All offline_access';
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 interface TokenAnswer {
   status: number;
@@ -17,6 +29,20 @@ interface TokenAnswer {
 async function post(url: string, form: Record<string, string>): Promise<TokenAnswer> {
   const response = await fetch(url, { method: 'POST', body: new URLSearchParams(form) });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+function expectEntraError(answer: TokenAnswer, status: number, error: string, code: number, text: string): void {
+  expect(answer.status).toBe(status);
+  expect(answer.body).toMatchObject({
+    error,
+    error_codes: [code],
+    trace_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    correlation_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/),
+  });
+  expect(answer.body.error_description).toMatch(new RegExp(`^AADSTS${code}: `));
+  expect(answer.body.error_description).toContain(text);
+  expect(answer.body).not.toHaveProperty('access_token');
 }
 
 function decodePart(token: string, index: number): Record<string, unknown> {
@@ -45,7 +71,7 @@ describe('startTestIdentityProvider', () => {
   };
 
   beforeAll(async () => {
-    idp = await startTestIdentityProvider({ apps: [BACKUP_APP, BARE_APP] });
+    idp = await startTestIdentityProvider({ apps: [BACKUP_APP, BARE_APP, SIGN_IN_APP] });
     tokenUrl = `${idp.authorityHost}/${idp.tenant}/oauth2/v2.0/token`;
   });
 
@@ -91,36 +117,22 @@ describe('startTestIdentityProvider', () => {
   });
 
   describe('refuses like Entra ID', () => {
-    async function expectEntraError(answer: TokenAnswer, status: number, error: string, code: number, text: string) {
-      expect(answer.status).toBe(status);
-      expect(answer.body).toMatchObject({
-        error,
-        error_codes: [code],
-        trace_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
-        correlation_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
-        timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$/),
-      });
-      expect(answer.body.error_description).toMatch(new RegExp(`^AADSTS${code}: `));
-      expect(answer.body.error_description).toContain(text);
-      expect(answer.body).not.toHaveProperty('access_token');
-    }
-
     it('an unknown tenant', async () => {
       const answer = await requestToken(
         clientCredentials(BACKUP_APP),
         `${idp.authorityHost}/contoso.onmicrosoft.com/oauth2/v2.0/token`,
       );
-      await expectEntraError(answer, 400, 'invalid_request', 90002, "Tenant 'contoso.onmicrosoft.com' not found.");
+      expectEntraError(answer, 400, 'invalid_request', 90002, "Tenant 'contoso.onmicrosoft.com' not found.");
     });
 
     it('a grant type other than client_credentials', async () => {
       const answer = await requestToken({ ...clientCredentials(BACKUP_APP), grant_type: 'password' });
-      await expectEntraError(answer, 400, 'unsupported_grant_type', 70003, "unsupported grant type 'password'");
+      expectEntraError(answer, 400, 'unsupported_grant_type', 70003, "unsupported grant type 'password'");
     });
 
     it('an unknown client id', async () => {
       const answer = await requestToken(clientCredentials({ clientId: 'no-such-app', clientSecret: 'x' }));
-      await expectEntraError(
+      expectEntraError(
         answer,
         400,
         'unauthorized_client',
@@ -131,13 +143,13 @@ describe('startTestIdentityProvider', () => {
 
     it('a wrong client secret', async () => {
       const answer = await requestToken(clientCredentials({ ...BACKUP_APP, clientSecret: 'the secret id' }));
-      await expectEntraError(answer, 401, 'invalid_client', 7000215, 'Invalid client secret provided.');
+      expectEntraError(answer, 401, 'invalid_client', 7000215, 'Invalid client secret provided.');
     });
 
     it('a scope without /.default', async () => {
       const scope = 'https://outlook.office365.com/IMAP.AccessAsUser.All';
       const answer = await requestToken(clientCredentials(BACKUP_APP, scope));
-      await expectEntraError(
+      expectEntraError(
         answer,
         400,
         'invalid_scope',
@@ -148,7 +160,7 @@ describe('startTestIdentityProvider', () => {
 
     it('a missing parameter and a body that is not a form', async () => {
       const { scope: _omitted, ...withoutScope } = clientCredentials(BACKUP_APP);
-      await expectEntraError(await requestToken(withoutScope), 400, 'invalid_request', 900144, "parameter: 'scope'");
+      expectEntraError(await requestToken(withoutScope), 400, 'invalid_request', 900144, "parameter: 'scope'");
 
       const response = await fetch(tokenUrl, {
         method: 'POST',
@@ -156,7 +168,7 @@ describe('startTestIdentityProvider', () => {
         body: JSON.stringify(clientCredentials(BACKUP_APP)),
       });
       const answer = { status: response.status, body: (await response.json()) as Record<string, unknown> };
-      await expectEntraError(answer, 400, 'invalid_request', 900144, "parameter: 'grant_type'");
+      expectEntraError(answer, 400, 'invalid_request', 900144, "parameter: 'grant_type'");
     });
 
     it('echoes the client-request-id as correlation id', async () => {
@@ -194,6 +206,8 @@ describe('startTestIdentityProvider', () => {
       expect(await introspect(token)).toEqual({
         active: true,
         appid: BACKUP_APP.clientId,
+        // RFC 7662's resource owner: for an app-only token, the app itself.
+        username: BACKUP_APP.clientId,
         scope: 'IMAP.AccessAsApp',
         exp: decodePart(token, 1).exp,
       });
@@ -235,6 +249,251 @@ describe('startTestIdentityProvider', () => {
       } finally {
         await other.close();
       }
+    });
+  });
+
+  describe('device code flow (a user signs in with their own account)', () => {
+    const deviceCodeUrl = () => `${idp.authorityHost}/${idp.tenant}/oauth2/v2.0/devicecode`;
+    const startDeviceCode = (scope = OWN_MAILBOX_SCOPE, clientId = SIGN_IN_APP.clientId, url = deviceCodeUrl()) =>
+      post(url, { client_id: clientId, scope });
+    const deviceCodeOf = async (scope?: string) => {
+      const answer = await startDeviceCode(scope);
+      expect(answer.status).toBe(200);
+      return answer.body.device_code as string;
+    };
+    const redeem = (deviceCode: string, extra: Record<string, string> = {}) =>
+      requestToken({
+        grant_type: DEVICE_CODE_GRANT,
+        client_id: SIGN_IN_APP.clientId,
+        device_code: deviceCode,
+        ...extra,
+      });
+    const signedIn = async (user: string, scope?: string) => {
+      idp.signInWithDeviceCode(() => ({ user }));
+      const answer = await redeem(await deviceCodeOf(scope));
+      expect(answer.status).toBe(200);
+      return answer;
+    };
+
+    afterEach(() => {
+      idp.signInWithDeviceCode(undefined);
+    });
+
+    it("starts like Entra: a nine-character user code, Microsoft's sign-in page, 15 minutes, every 5 seconds", async () => {
+      const answer = await startDeviceCode();
+      expect(answer.status).toBe(200);
+      const userCode = answer.body.user_code as string;
+      expect(userCode).toMatch(/^[A-Z0-9]{9}$/);
+      expect(answer.body).toEqual({
+        user_code: userCode,
+        device_code: expect.stringMatching(/^[A-Za-z0-9_-]{100,}$/),
+        verification_uri: 'https://microsoft.com/devicelogin',
+        expires_in: 900,
+        interval: 5,
+        message: `To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code ${userCode} to authenticate.`,
+      });
+      expect((await startDeviceCode()).body.device_code).not.toBe(answer.body.device_code);
+    });
+
+    it('answers authorization_pending while nobody has signed in, then a delegated token once', async () => {
+      const deviceCode = await deviceCodeOf();
+      expectEntraError(await redeem(deviceCode), 400, 'authorization_pending', 70016, 'Authorization is pending.');
+
+      const before = idp.issued;
+      idp.signInWithDeviceCode(() => ({ user: 'megan@contoso.example', name: 'Megan Bowen' }));
+      const answer = await redeem(deviceCode);
+      expect(answer.status).toBe(200);
+      expect(answer.body).toEqual({
+        token_type: 'Bearer',
+        // Outside Microsoft Graph the granted scopes carry their resource; offline_access is no permission.
+        scope: 'https://outlook.office365.com/IMAP.AccessAsUser.All',
+        expires_in: 3599,
+        ext_expires_in: 3599,
+        access_token: expect.any(String),
+      });
+      expect(idp.issued).toBe(before + 1);
+
+      const token = answer.body.access_token as string;
+      expect(decodePart(token, 0)).toEqual({ typ: 'JWT', alg: 'RS256', kid: expect.any(String) });
+      const claims = decodePart(token, 1);
+      expect(claims).toMatchObject({
+        aud: 'https://outlook.office365.com',
+        iss: `https://sts.windows.net/${idp.tenant}/`,
+        tid: idp.tenant,
+        appid: SIGN_IN_APP.clientId,
+        appidacr: '0',
+        idtyp: 'user',
+        scp: 'IMAP.AccessAsUser.All',
+        upn: 'megan@contoso.example',
+        unique_name: 'megan@contoso.example',
+        name: 'Megan Bowen',
+        oid: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        ver: '1.0',
+      });
+      expect(claims).not.toHaveProperty('roles');
+      expect(claims.sub).toEqual(expect.any(String));
+      expect(claims.sub).not.toBe(claims.oid);
+      expect(claims.exp).toBe((claims.iat as number) + 3599);
+
+      // One token per device code.
+      expectEntraError(await redeem(deviceCode), 400, 'invalid_grant', 54005, 'already redeemed');
+      expect(idp.issued).toBe(before + 1);
+    });
+
+    it('asks the sign-in handler at each poll until it decides, with the user code and the scopes', async () => {
+      const start = await startDeviceCode();
+      const requests: unknown[] = [];
+      idp.signInWithDeviceCode((request) => {
+        requests.push(request);
+        return requests.length < 3 ? 'pending' : { user: 'bob@example.com' };
+      });
+      const deviceCode = start.body.device_code as string;
+      expect((await redeem(deviceCode)).body.error).toBe('authorization_pending');
+      expect((await redeem(deviceCode)).body.error).toBe('authorization_pending');
+      const approved = await redeem(deviceCode);
+      expect(approved.status).toBe(200);
+      expect(requests).toEqual(
+        Array(3).fill({
+          userCode: start.body.user_code,
+          clientId: SIGN_IN_APP.clientId,
+          scopes: ['https://outlook.office365.com/IMAP.AccessAsUser.All', 'offline_access'],
+        }),
+      );
+      // Without a name, the token names the user by the UPN.
+      expect(decodePart(approved.body.access_token as string, 1).name).toBe('bob@example.com');
+    });
+
+    it('answers authorization_declined when the user declines, and keeps that answer', async () => {
+      const deviceCode = await deviceCodeOf();
+      idp.signInWithDeviceCode(() => 'decline');
+      expectEntraError(await redeem(deviceCode), 400, 'authorization_declined', 65004, 'declined');
+      idp.signInWithDeviceCode(() => ({ user: 'bob@example.com' }));
+      expect((await redeem(deviceCode)).body.error).toBe('authorization_declined');
+    });
+
+    it('answers expired_token after expires_in, even once the user has signed in', async () => {
+      const short = await startTestIdentityProvider({
+        apps: [SIGN_IN_APP],
+        deviceCodeLifetimeSeconds: 0,
+        deviceCodeIntervalSeconds: 0,
+      });
+      try {
+        short.signInWithDeviceCode(() => ({ user: 'bob@example.com' }));
+        const start = await post(`${short.authorityHost}/${short.tenant}/oauth2/v2.0/devicecode`, {
+          client_id: SIGN_IN_APP.clientId,
+          scope: OWN_MAILBOX_SCOPE,
+        });
+        expect(start.body).toMatchObject({ expires_in: 0, interval: 0 });
+        const answer = await post(`${short.authorityHost}/${short.tenant}/oauth2/v2.0/token`, {
+          grant_type: DEVICE_CODE_GRANT,
+          client_id: SIGN_IN_APP.clientId,
+          device_code: start.body.device_code as string,
+        });
+        expectEntraError(answer, 400, 'expired_token', 70020, 'This device code has expired.');
+        expect(short.issued).toBe(0);
+      } finally {
+        await short.close();
+      }
+    });
+
+    it('answers bad_verification_code for an unknown device code or one of another app', async () => {
+      idp.signInWithDeviceCode(() => ({ user: 'bob@example.com' }));
+      expectEntraError(await redeem('no-such-code'), 400, 'bad_verification_code', 70018, "'device_code' is not valid");
+      const othersCode = (await startDeviceCode(OWN_MAILBOX_SCOPE, BACKUP_APP.clientId)).body.device_code as string;
+      expect((await redeem(othersCode)).body.error).toBe('bad_verification_code');
+    });
+
+    it('takes a confidential client that also sends its secret, and refuses a wrong one', async () => {
+      idp.signInWithDeviceCode(() => ({ user: 'bob@example.com' }));
+      const wrong = await redeem(await deviceCodeOf(), { client_secret: 'wrong' });
+      expectEntraError(wrong, 401, 'invalid_client', 7000215, 'Invalid client secret provided.');
+      const right = await redeem(await deviceCodeOf(), { client_secret: SIGN_IN_APP.clientSecret });
+      expect(decodePart(right.body.access_token as string, 1).appidacr).toBe('1');
+    });
+
+    it('gives a user the same object id in every token, whatever the case of the UPN', async () => {
+      const first = decodePart((await signedIn('Bob@Example.com')).body.access_token as string, 1);
+      const second = decodePart((await signedIn('bob@example.com')).body.access_token as string, 1);
+      const other = decodePart((await signedIn('alice@example.com')).body.access_token as string, 1);
+      expect(first.upn).toBe('Bob@Example.com');
+      expect(second.oid).toBe(first.oid);
+      expect(other.oid).not.toBe(first.oid);
+    });
+
+    it("reads scope as Entra does: <resource>/.default is the registration's delegated permissions, a bare name is Graph's", async () => {
+      const byDefault = await signedIn('bob@example.com', 'https://outlook.office365.com/.default offline_access');
+      expect(byDefault.body.scope).toBe('https://outlook.office365.com/IMAP.AccessAsUser.All');
+      expect(decodePart(byDefault.body.access_token as string, 1).scp).toBe('IMAP.AccessAsUser.All');
+
+      const graph = decodePart(
+        (await signedIn('bob@example.com', 'User.Read openid profile')).body.access_token as string,
+        1,
+      );
+      expect(graph).toMatchObject({ aud: 'https://graph.microsoft.com', scp: 'User.Read' });
+    });
+
+    describe('refuses to start like Entra ID', () => {
+      it('an unknown tenant and a GET', async () => {
+        const answer = await startDeviceCode(
+          OWN_MAILBOX_SCOPE,
+          SIGN_IN_APP.clientId,
+          `${idp.authorityHost}/contoso.onmicrosoft.com/oauth2/v2.0/devicecode`,
+        );
+        expectEntraError(answer, 400, 'invalid_request', 90002, "Tenant 'contoso.onmicrosoft.com' not found.");
+        const response = await fetch(deviceCodeUrl());
+        expect(response.status).toBe(400);
+        expect(((await response.json()) as Record<string, unknown>).error_codes).toEqual([900561]);
+      });
+
+      it('an unknown client id and a missing scope', async () => {
+        const answer = await startDeviceCode(OWN_MAILBOX_SCOPE, 'no-such-app');
+        expectEntraError(answer, 400, 'unauthorized_client', 700016, "Application with identifier 'no-such-app'");
+        const noScope = await post(deviceCodeUrl(), { client_id: SIGN_IN_APP.clientId });
+        expectEntraError(noScope, 400, 'invalid_request', 900144, "parameter: 'scope'");
+      });
+
+      it('scopes of two resources, or of none', async () => {
+        const two = await startDeviceCode('https://outlook.office365.com/IMAP.AccessAsUser.All User.Read');
+        expectEntraError(two, 400, 'invalid_scope', 28000, 'contains more than one resource');
+        expectEntraError(await startDeviceCode('openid offline_access'), 400, 'invalid_scope', 70011, 'is not valid');
+      });
+
+      it('an application permission, which no user can grant', async () => {
+        const answer = await startDeviceCode('https://outlook.office365.com/IMAP.AccessAsApp');
+        expectEntraError(answer, 400, 'invalid_scope', 650053, "asked for scope 'IMAP.AccessAsApp' that doesn't exist");
+      });
+
+      it('<resource>/.default for a resource the registration lists no permission of', async () => {
+        const answer = await startDeviceCode('https://outlook.office365.com/.default', BACKUP_APP.clientId);
+        expectEntraError(
+          answer,
+          400,
+          'invalid_client',
+          650057,
+          'Resource value from request: https://outlook.office365.com.',
+        );
+      });
+    });
+
+    it("introspects a user's token: the user as upn and username, the delegated permissions as scope", async () => {
+      const token = (await signedIn('megan@contoso.example')).body.access_token as string;
+      expect(await introspect(token)).toEqual({
+        active: true,
+        appid: SIGN_IN_APP.clientId,
+        upn: 'megan@contoso.example',
+        username: 'megan@contoso.example',
+        scope: 'IMAP.AccessAsUser.All',
+        exp: decodePart(token, 1).exp,
+      });
+    });
+
+    it('refuses option values that are not non-negative integers', async () => {
+      await expect(startTestIdentityProvider({ deviceCodeIntervalSeconds: -1 })).rejects.toThrow(
+        /deviceCodeIntervalSeconds/,
+      );
+      await expect(startTestIdentityProvider({ deviceCodeLifetimeSeconds: 1.5 })).rejects.toThrow(
+        /deviceCodeLifetimeSeconds/,
+      );
     });
   });
 
