@@ -174,12 +174,13 @@ function readGreetingLine(port: number): Promise<string> {
   });
 }
 
-describe('startDovecot with oauth2 (app-only XOAUTH2 as Exchange Online takes it)', () => {
+describe("startDovecot with oauth2 (XOAUTH2 with app-only and users' own tokens, as Exchange Online takes them)", () => {
   const ALICE_MAILBOX = { name: 'alice@example.com', password: 'alice-secret' };
   const BOB_MAILBOX = { name: 'bob@example.com', password: 'bob-secret' };
   const BACKUP_APP = { clientId: 'mlr-backup-app', clientSecret: 'backup-app-secret', roles: ['IMAP.AccessAsApp'] };
   const BARE_APP = { clientId: 'mlr-bare-app', clientSecret: 'bare-app-secret', roles: [] };
   const SCOPE = 'https://outlook.office365.com/.default';
+  const OWN_MAILBOX_SCOPE = 'https://outlook.office365.com/IMAP.AccessAsUser.All offline_access';
   let dir: string;
   let idp: TestIdentityProvider;
   let dovecot: ServiceHandle<ImapInfo>;
@@ -215,6 +216,28 @@ describe('startDovecot with oauth2 (app-only XOAUTH2 as Exchange Online takes it
     return ((await response.json()) as { access_token: string }).access_token;
   }
 
+  /** A user's own token: the device code flow, with `user` signing in at once. */
+  async function userToken(user: string, scope = OWN_MAILBOX_SCOPE): Promise<string> {
+    const endpoint = `${idp.authorityHost}/${idp.tenant}/oauth2/v2.0`;
+    idp.signInWithDeviceCode(() => ({ user }));
+    const code = await fetch(`${endpoint}/devicecode`, {
+      method: 'POST',
+      body: new URLSearchParams({ client_id: BACKUP_APP.clientId, scope }),
+    });
+    expect(code.status).toBe(200);
+    const { device_code: deviceCode } = (await code.json()) as { device_code: string };
+    const response = await fetch(`${endpoint}/token`, {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+        client_id: BACKUP_APP.clientId,
+        device_code: deviceCode,
+      }),
+    });
+    expect(response.status).toBe(200);
+    return ((await response.json()) as { access_token: string }).access_token;
+  }
+
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mlr-dovecot-oauth2-'));
     idp = await startTestIdentityProvider({ apps: [BACKUP_APP, BARE_APP] });
@@ -236,7 +259,11 @@ describe('startDovecot with oauth2 (app-only XOAUTH2 as Exchange Online takes it
     const greeting = await readGreetingLine(dovecot.info.port);
     expect(greeting).toContain('AUTH=XOAUTH2');
     expect(greeting).not.toContain('AUTH=OAUTHBEARER');
-    expect(dovecot.info.oauth2).toEqual({ introspectionUrl: idp.introspectionUrl, requiredScope: 'IMAP.AccessAsApp' });
+    expect(dovecot.info.oauth2).toEqual({
+      introspectionUrl: idp.introspectionUrl,
+      requiredScope: 'IMAP.AccessAsApp',
+      delegatedScope: 'IMAP.AccessAsUser.All',
+    });
   });
 
   it("opens bob's and alice's own mailboxes with a token of an app holding IMAP.AccessAsApp", async () => {
@@ -265,6 +292,33 @@ describe('startDovecot with oauth2 (app-only XOAUTH2 as Exchange Online takes it
     });
   });
 
+  it("opens a user's own mailbox with the user's own token, whatever the case of its UPN, and no other", async () => {
+    const bobByPassword = await login({ user: BOB_MAILBOX.name, pass: BOB_MAILBOX.password });
+    const bobCount = await messageCount(bobByPassword, 'INBOX');
+
+    const bobToken = await userToken(BOB_MAILBOX.name);
+    const bob = await login({ user: BOB_MAILBOX.name, accessToken: bobToken });
+    expect(await messageCount(bob, 'INBOX')).toBe(bobCount);
+    const mixedCase = await login({ user: BOB_MAILBOX.name, accessToken: await userToken('Bob@Example.com') });
+    expect(mixedCase.usable).toBe(true);
+
+    // Bob signed in to an app that holds IMAP.AccessAsApp: his token still opens only his mailbox.
+    await expect(login({ user: ALICE_MAILBOX.name, accessToken: bobToken })).rejects.toMatchObject({
+      authenticationFailed: true,
+    });
+  });
+
+  it("refuses a user's own token without IMAP.AccessAsUser.All, and one for a mailbox that does not exist", async () => {
+    const popOnly = await userToken(BOB_MAILBOX.name, 'https://outlook.office365.com/POP.AccessAsUser.All');
+    await expect(login({ user: BOB_MAILBOX.name, accessToken: popOnly })).rejects.toMatchObject({
+      authenticationFailed: true,
+    });
+    const mallory = 'mallory@example.com';
+    await expect(login({ user: mallory, accessToken: await userToken(mallory) })).rejects.toMatchObject({
+      authenticationFailed: true,
+    });
+  });
+
   it('refuses a valid token for a mailbox that does not exist', async () => {
     await expect(
       login({ user: 'mallory@example.com', accessToken: await accessToken(BACKUP_APP) }),
@@ -283,9 +337,14 @@ describe('startDovecot with oauth2 (app-only XOAUTH2 as Exchange Online takes it
     const oauth2 = { introspectionUrl: idp.introspectionUrl, requiredScope: 'IMAP.AccessAsApp' };
     const again = await startDovecot({ dir, users: [ALICE_MAILBOX, BOB_MAILBOX], oauth2 });
     expect(again.reused).toBe(true);
-    expect(again.info.oauth2).toEqual(oauth2);
+    expect(again.info.oauth2).toEqual({ ...oauth2, delegatedScope: 'IMAP.AccessAsUser.All' });
+    const explicit = { ...oauth2, delegatedScope: 'IMAP.AccessAsUser.All' };
+    expect((await startDovecot({ dir, users: [ALICE_MAILBOX], oauth2: explicit })).reused).toBe(true);
     await expect(
       startDovecot({ dir, users: [ALICE_MAILBOX], oauth2: { ...oauth2, requiredScope: 'IMAP.Other' } }),
+    ).rejects.toThrow(/oauth2/);
+    await expect(
+      startDovecot({ dir, users: [ALICE_MAILBOX], oauth2: { ...oauth2, delegatedScope: 'IMAP.Other' } }),
     ).rejects.toThrow(/oauth2/);
     await expect(startDovecot({ dir, users: [ALICE_MAILBOX] })).rejects.toThrow(/oauth2/);
   });

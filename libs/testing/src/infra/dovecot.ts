@@ -39,15 +39,19 @@ export interface ImapInfo {
 }
 
 /**
- * XOAUTH2 logins the way Exchange Online takes them from a daemon: user = the mailbox, token = an
- * app-only access token. Dovecot asks `introspectionUrl` about each token (POST `token=<token>`,
- * e.g. a startTestIdentityProvider's) and lets it open any mailbox when the answer is active and
- * lists `requiredScope` among its space-separated `scope`.
+ * XOAUTH2 logins the way Exchange Online takes them: user = the mailbox, token = an access token.
+ * Dovecot asks `introspectionUrl` about each token (POST `token=<token>`, e.g. a
+ * startTestIdentityProvider's) and needs an active answer. A user's own (delegated) token opens
+ * only the mailbox named by the answer's `username` (the user's UPN; case does not matter), and only
+ * when its space-separated `scope` lists `delegatedScope`. An app-only token (`username` = the app)
+ * opens any mailbox when `scope` lists `requiredScope`.
  */
 export interface DovecotOAuth2 {
   introspectionUrl: string;
   /** e.g. `IMAP.AccessAsApp`. */
   requiredScope: string;
+  /** Default `IMAP.AccessAsUser.All`; recorded in ImapInfo with the default filled in. */
+  delegatedScope?: string;
 }
 
 export interface DovecotOptions extends LauncherOptions {
@@ -65,6 +69,7 @@ const HOST = '127.0.0.1';
 const PUBLIC_PREFIX = 'Public/';
 const PUBLIC_FOLDERS = ['Announcements'];
 const DEFAULT_MASTER: ImapCredentials = { name: 'mlr-backup', password: 'mlr-backup-secret' };
+const DEFAULT_DELEGATED_SCOPE = 'IMAP.AccessAsUser.All';
 const START_TIMEOUT_MS = 15_000;
 const STOP_GRACE_MS = 5_000;
 const COMMAND_TIMEOUT_MS = 10_000;
@@ -83,6 +88,7 @@ interface Layout {
   masterFile: string;
   aclFile: string;
   oauth2File: string;
+  oauth2UserFile: string;
   runDir: string;
   stateDir: string;
   mailDir: string;
@@ -100,6 +106,7 @@ function layout(dir: string): Layout {
     masterFile: join(root, 'etc', 'master-users.passwd'),
     aclFile: join(root, 'etc', 'global.acl'),
     oauth2File: join(root, 'etc', 'oauth2.conf.ext'),
+    oauth2UserFile: join(root, 'etc', 'oauth2-user.conf.ext'),
     runDir: join(root, 'run'),
     stateDir: join(root, 'state'),
     mailDir: join(root, 'mail'),
@@ -113,7 +120,7 @@ function layout(dir: string): Layout {
  * Starts a self-contained Dovecot (IMAP only, plain text on 127.0.0.1, no TLS) with passwd-file
  * users, a master user ("Receive As", default `mlr-backup`), the acl plugin (the master user has
  * every right everywhere, other users may read the public folders) and a public namespace `Public/`;
- * with `oauth2` it also takes app-only XOAUTH2 logins (see DovecotOAuth2).
+ * with `oauth2` it also takes XOAUTH2 logins with app-only or the user's own tokens (see DovecotOAuth2).
  * Called again for the same live dir it returns that instance (`reused: true`) after adding any
  * missing users. Requires root: the master binds and drops to Dovecot's own `dovecot`/`dovenull`
  * accounts, and mail is written as the `mail` uid (see MAIL_ACCOUNTS).
@@ -122,7 +129,8 @@ export async function startDovecot(opts: DovecotOptions): Promise<ServiceHandle<
   const paths = layout(opts.dir);
   const masterUser = opts.masterUser ?? DEFAULT_MASTER;
   for (const user of [...opts.users, masterUser]) validateCredentials(user);
-  if (opts.oauth2 !== undefined) validateOAuth2(opts.oauth2);
+  const oauth2 = opts.oauth2 === undefined ? undefined : withDefaults(opts.oauth2);
+  if (oauth2 !== undefined) validateOAuth2(oauth2);
 
   const previous = readJson<DovecotState>(paths.stateFile);
   const previousAlive = previous !== undefined && isOurDovecot(previous.pid, paths.conf);
@@ -135,7 +143,7 @@ export async function startDovecot(opts: DovecotOptions): Promise<ServiceHandle<
         `dovecot in ${paths.dir} is running with master user ${previous.info.masterUser.name}; stop it before changing the master user`,
       );
     }
-    if (!sameOAuth2(previous.info.oauth2, opts.oauth2)) {
+    if (!sameOAuth2(previous.info.oauth2, oauth2)) {
       throw new Error(
         `dovecot in ${paths.dir} is running with oauth2 ${JSON.stringify(previous.info.oauth2 ?? 'off')}; stop it before changing the oauth2 settings`,
       );
@@ -157,9 +165,14 @@ export async function startDovecot(opts: DovecotOptions): Promise<ServiceHandle<
   writeUsers(paths, opts.users, masterUser);
   writeFileSync(paths.aclFile, globalAcl(masterUser.name));
   // Read by the auth process, which runs as the `dovecot` account.
-  if (opts.oauth2 !== undefined) writeFileSync(paths.oauth2File, oauth2Config(opts.oauth2), { mode: 0o644 });
-  else rmSync(paths.oauth2File, { force: true });
-  writeFileSync(paths.conf, dovecotConfig(paths, port, account, opts.oauth2));
+  if (oauth2 !== undefined) {
+    writeFileSync(paths.oauth2File, oauth2AppConfig(oauth2), { mode: 0o644 });
+    writeFileSync(paths.oauth2UserFile, oauth2UserConfig(oauth2), { mode: 0o644 });
+  } else {
+    rmSync(paths.oauth2File, { force: true });
+    rmSync(paths.oauth2UserFile, { force: true });
+  }
+  writeFileSync(paths.conf, dovecotConfig(paths, port, account, oauth2));
 
   const pid = spawnDaemon({
     name: 'dovecot',
@@ -174,7 +187,7 @@ export async function startDovecot(opts: DovecotOptions): Promise<ServiceHandle<
     users: readUsers(paths.passwdFile),
     masterUser,
     publicPrefix: PUBLIC_PREFIX,
-    ...(opts.oauth2 !== undefined ? { oauth2: { ...opts.oauth2 } } : {}),
+    ...(oauth2 !== undefined ? { oauth2 } : {}),
   };
   const state: DovecotState = { pid, info };
   try {
@@ -422,23 +435,41 @@ function validateCredentials(user: ImapCredentials): void {
   }
 }
 
-/** Both values go into Dovecot's settings files verbatim: one line each. */
-function validateOAuth2(oauth2: DovecotOAuth2): void {
-  if (!/^https?:\/\/\S+$/.test(oauth2.introspectionUrl))
-    throw new Error(`invalid oauth2 introspectionUrl ${JSON.stringify(oauth2.introspectionUrl)}: an http(s) URL`);
-  if (!/^\S+$/.test(oauth2.requiredScope))
-    throw new Error(`invalid oauth2 requiredScope ${JSON.stringify(oauth2.requiredScope)}: one scope, no spaces`);
+function withDefaults(oauth2: DovecotOAuth2): Required<DovecotOAuth2> {
+  return {
+    introspectionUrl: oauth2.introspectionUrl,
+    requiredScope: oauth2.requiredScope,
+    delegatedScope: oauth2.delegatedScope ?? DEFAULT_DELEGATED_SCOPE,
+  };
 }
 
+/** The values go into Dovecot's settings files verbatim: one line each. */
+function validateOAuth2(oauth2: Required<DovecotOAuth2>): void {
+  if (!/^https?:\/\/\S+$/.test(oauth2.introspectionUrl))
+    throw new Error(`invalid oauth2 introspectionUrl ${JSON.stringify(oauth2.introspectionUrl)}: an http(s) URL`);
+  for (const key of ['requiredScope', 'delegatedScope'] as const) {
+    if (!/^\S+$/.test(oauth2[key]))
+      throw new Error(`invalid oauth2 ${key} ${JSON.stringify(oauth2[key])}: one scope, no spaces`);
+  }
+  // Else a user's token, refused for another user's mailbox, would pass as an app's.
+  if (oauth2.requiredScope === oauth2.delegatedScope)
+    throw new Error(`oauth2 requiredScope and delegatedScope must differ, both are ${oauth2.requiredScope}`);
+}
+
+/** An instance recorded before delegatedScope existed has no delegated passdb: it differs. */
 function sameOAuth2(a: DovecotOAuth2 | undefined, b: DovecotOAuth2 | undefined): boolean {
-  return a?.introspectionUrl === b?.introspectionUrl && a?.requiredScope === b?.requiredScope;
+  return (
+    a?.introspectionUrl === b?.introspectionUrl &&
+    a?.requiredScope === b?.requiredScope &&
+    a?.delegatedScope === b?.delegatedScope
+  );
 }
 
 /**
  * Dovecot compares username_format expanded from the login user with it expanded from the token's
  * username_attribute; see the comment in the file for why the format is a constant.
  */
-function oauth2Config(oauth2: DovecotOAuth2): string {
+function oauth2AppConfig(oauth2: Required<DovecotOAuth2>): string {
   return `introspection_mode = post
 introspection_url = ${oauth2.introspectionUrl}
 username_attribute = appid
@@ -448,6 +479,21 @@ username_format = mlr-app
 active_attribute = active
 active_value = true
 scope = ${oauth2.requiredScope}
+`;
+}
+
+/**
+ * With the default username_format (%Lu) the token's `username` must be the login user. RFC 7662's
+ * `username` is the resource owner: the user (upn) for a user's token, the app for an app-only one,
+ * which therefore fails here as an unknown user and goes on to the app passdb.
+ */
+function oauth2UserConfig(oauth2: Required<DovecotOAuth2>): string {
+  return `introspection_mode = post
+introspection_url = ${oauth2.introspectionUrl}
+username_attribute = username
+active_attribute = active
+active_value = true
+scope = ${oauth2.delegatedScope}
 `;
 }
 
@@ -487,9 +533,29 @@ function globalAcl(masterName: string): string {
 function dovecotConfig(paths: Layout, port: number, account: MailAccount, oauth2: DovecotOAuth2 | undefined): string {
   // Passwords never reach the oauth2 passdb, tokens never the passwd-file.
   const userPassdbMechanisms = oauth2 !== undefined ? '\n  mechanisms = plain login' : '';
-  const oauth2Passdb =
+  const oauth2Passdbs =
     oauth2 !== undefined
-      ? `passdb {
+      ? `# A token for a mailbox that does not exist: refused here as an unknown user, a clean NO as
+# from Exchange. Without this, the oauth2 passdb accepts it and the userdb lookup fails after
+# authentication ("Internal login failure"), which clients see as a dropped connection.
+passdb {
+  driver = passwd-file
+  args = ${paths.passwdFile}
+  mechanisms = xoauth2
+  default_fields = noauthenticate
+  result_success = continue
+  result_failure = return-fail
+}
+# A user's own token next: the app passdb refuses it as "user disabled" (scope), which ends the
+# chain whatever result_failure says; an app token fails this one as an unknown user.
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2
+  args = ${paths.oauth2UserFile}
+  result_failure = continue
+  result_internalfail = continue
+}
+passdb {
   driver = oauth2
   mechanisms = xoauth2
   args = ${paths.oauth2File}
@@ -534,7 +600,7 @@ passdb {
   driver = passwd-file
   args = ${paths.passwdFile}${userPassdbMechanisms}
 }
-${oauth2Passdb}userdb {
+${oauth2Passdbs}userdb {
   driver = passwd-file
   args = ${paths.passwdFile}
   default_fields = uid=${account.uid} gid=${account.gid} home=${paths.mailDir}/%n
