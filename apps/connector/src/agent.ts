@@ -6,7 +6,7 @@ import type { Logger } from '@mlr/telemetry';
 import { keyFilePath, natsCredentials, type ConnectorConfig } from './config/connector-config.js';
 import { JobExecutor } from './jobs/job-executor.js';
 import { loadTenantKeys } from './keys/key-file.js';
-import { openImapSession } from './sources/imap/imap-session.js';
+import { mailboxLogin, openImapSession } from './sources/imap/imap-session.js';
 
 export interface ConnectorHealth {
   status: 'ok' | 'down';
@@ -87,8 +87,7 @@ export class ConnectorAgent {
       // IMAP has no session of "the server": prove access by opening the first protected mailbox.
       const [first] = this.config.source.mailboxes;
       imap = await openImapSession(this.config.source, {
-        mailbox: first?.address,
-        ownPassword: first?.password,
+        ...(first ? mailboxLogin(this.config.source, first.address) : {}),
         clientName: 'mlr-connector-health',
       });
       checks['imap'] = { ok: true };

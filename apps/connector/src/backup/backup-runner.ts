@@ -4,7 +4,7 @@ import { contentId, type TenantKeys } from '@mlr/crypto';
 import { buildIndexRecord, extractMessageFacts } from '@mlr/mime';
 import type { Logger } from '@mlr/telemetry';
 import type { ImapSourceConfig } from '../config/connector-config.js';
-import { openImapSession } from '../sources/imap/imap-session.js';
+import { mailboxLogin, openImapSession, type MailboxLogin } from '../sources/imap/imap-session.js';
 import { CheckpointWindow } from './checkpoint-window.js';
 import { folderSelected, imapSearchQuery, matchesFilter } from './filter.js';
 import type { JobReporter } from './job-reporter.js';
@@ -22,9 +22,8 @@ const FETCH_BATCH_BYTES = 32 * 1024 * 1024;
 interface MailboxTarget {
   /** The mailbox as indexed (user address, or PUBLIC_FOLDERS_MAILBOX). */
   name: string;
-  /** Whose session opens it. */
-  login: string;
-  ownPassword?: string;
+  /** Whose session opens it, with the owner's own credentials where configured. */
+  login: MailboxLogin & { mailbox: string };
   /** Which folders belong to this target: the personal namespace, or the public ones. */
   scope: 'personal' | 'public';
 }
@@ -109,18 +108,16 @@ export class BackupRunner {
   }
 
   private targets(job: BackupCommand): MailboxTarget[] {
-    const configured = new Map(this.source.mailboxes.map((m) => [m.address, m]));
-    const names = job.mailboxes.kind === 'all' ? [...configured.keys()] : job.mailboxes.mailboxes;
+    const names = job.mailboxes.kind === 'all' ? this.source.mailboxes.map((m) => m.address) : job.mailboxes.mailboxes;
     const targets: MailboxTarget[] = names.map((name) => ({
       name,
-      login: name,
-      ...(configured.get(name)?.password ? { ownPassword: configured.get(name)?.password } : {}),
+      login: mailboxLogin(this.source, name),
       scope: 'personal',
     }));
     // Public folders need the service account ("Receive As"); they are backed up once, not per user.
     const first = this.source.mailboxes[0];
     if ((this.options.publicFolders ?? true) && this.source.serviceAccount && first && job.mailboxes.kind === 'all') {
-      targets.push({ name: PUBLIC_FOLDERS_MAILBOX, login: first.address, scope: 'public' });
+      targets.push({ name: PUBLIC_FOLDERS_MAILBOX, login: { mailbox: first.address }, scope: 'public' });
     }
     return targets;
   }
@@ -132,7 +129,7 @@ export class BackupRunner {
   ): Promise<boolean> {
     let client: ImapFlow | undefined;
     try {
-      client = await openImapSession(this.source, { mailbox: target.login, ownPassword: target.ownPassword });
+      client = await openImapSession(this.source, target.login);
     } catch (error) {
       this.reporter.error({ scope: 'mailbox', target: target.name, message: (error as Error).message });
       return false;
@@ -156,7 +153,7 @@ export class BackupRunner {
             message: (error as Error).message,
           });
           if (!client.usable) {
-            client = await openImapSession(this.source, { mailbox: target.login, ownPassword: target.ownPassword });
+            client = await openImapSession(this.source, target.login);
           }
         }
       }

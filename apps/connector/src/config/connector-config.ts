@@ -125,8 +125,13 @@ export const connectorConfigSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
-export type ConnectorConfig = z.output<typeof connectorConfigSchema>;
-export type ImapSourceConfig = z.output<typeof imapSourceSchema>;
+/**
+ * A protected mailbox. `accessToken` is never read from a file: it is the owner's own Microsoft 365
+ * sign-in, held in memory for one `--own-credentials` run.
+ */
+export type MailboxConfig = z.output<typeof imapSourceSchema>['mailboxes'][number] & { accessToken?: string };
+export type ImapSourceConfig = Omit<z.output<typeof imapSourceSchema>, 'mailboxes'> & { mailboxes: MailboxConfig[] };
+export type ConnectorConfig = Omit<z.output<typeof connectorConfigSchema>, 'source'> & { source: ImapSourceConfig };
 export type Microsoft365AppConfig = z.output<typeof microsoft365AppSchema>;
 
 export function keyFilePath(config: ConnectorConfig): string {

@@ -6,7 +6,7 @@ import type { Logger } from '@mlr/telemetry';
 import { PUBLIC_FOLDERS_MAILBOX } from '../backup/backup-runner.js';
 import type { JobReporter } from '../backup/job-reporter.js';
 import type { ImapSourceConfig } from '../config/connector-config.js';
-import { openImapSession } from '../sources/imap/imap-session.js';
+import { mailboxLogin, openImapSession, type MailboxLogin } from '../sources/imap/imap-session.js';
 import { openExportWriter, type ExportFormat, type ExportWriter } from './export/index.js';
 import { ImapMailboxWriter } from './imap-mailbox-writer.js';
 import { openRestoreItem, RestoreItemFailure, type SealedObjectSource } from './open-restore-item.js';
@@ -238,7 +238,7 @@ export class RestoreRunner {
   }
 
   /** Whose session writes into `mailbox`: its own, or the first mailbox's for public folders. */
-  private loginFor(mailbox: string): { mailbox: string; ownPassword?: string } {
+  private loginFor(mailbox: string): MailboxLogin {
     const { source } = this.options;
     if (mailbox === PUBLIC_FOLDERS_MAILBOX) {
       const first = source.mailboxes[0];
@@ -249,8 +249,7 @@ export class RestoreRunner {
       }
       return { mailbox: first.address };
     }
-    const password = source.mailboxes.find((m) => m.address === mailbox)?.password;
-    return password ? { mailbox, ownPassword: password } : { mailbox };
+    return mailboxLogin(source, mailbox);
   }
 
   // -------------------------------------------------------------------------------------------------

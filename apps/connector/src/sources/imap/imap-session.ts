@@ -15,16 +15,32 @@ export class ImapLoginError extends Error {
 
 type SessionAuth = { user: string; pass: string; authzid?: string } | { user: string; accessToken: string };
 
+/** Which mailbox a session opens, and the owner's own credentials when it is not the service account's doing. */
+export interface MailboxLogin {
+  mailbox?: string;
+  ownPassword?: string;
+  /** The owner's own Microsoft 365 sign-in (delegated token), for this run only. */
+  ownAccessToken?: string;
+}
+
+/** How `mailbox` of the source is opened: with the owner's credentials if configured, else for them. */
+export function mailboxLogin(source: ImapSourceConfig, mailbox: string): MailboxLogin & { mailbox: string } {
+  const configured = source.mailboxes.find((m) => m.address === mailbox);
+  return {
+    mailbox,
+    ...(configured?.password ? { ownPassword: configured.password } : {}),
+    ...(configured?.accessToken ? { ownAccessToken: configured.accessToken } : {}),
+  };
+}
+
 /**
- * How `mailbox` is opened: with its own password; with the Microsoft 365 app's token (XOAUTH2,
- * the mailbox's address as user); or through the service account (master user, SASL PLAIN with the
+ * How `mailbox` is opened: with the owner's own password or Microsoft 365 sign-in; with the
+ * Microsoft 365 app's token (XOAUTH2, the mailbox's address as user); or through the service account (master user, SASL PLAIN with the
  * mailbox as authorisation identity, the IMAP form of "Receive As"). Without `mailbox`, the service
  * account's own session.
  */
-async function sessionAuth(
-  source: ImapSourceConfig,
-  options: { mailbox?: string; ownPassword?: string },
-): Promise<SessionAuth> {
+async function sessionAuth(source: ImapSourceConfig, options: MailboxLogin): Promise<SessionAuth> {
+  if (options.ownAccessToken) return { user: options.mailbox ?? '', accessToken: options.ownAccessToken };
   if (options.ownPassword) return { user: options.mailbox ?? '', pass: options.ownPassword };
   if (source.microsoft365App) {
     if (!options.mailbox) {
@@ -48,7 +64,7 @@ async function sessionAuth(
 /** Opens an IMAP session for `mailbox` (see sessionAuth for whose credentials). */
 export async function openImapSession(
   source: ImapSourceConfig,
-  options: { mailbox?: string; ownPassword?: string; clientName?: string } = {},
+  options: MailboxLogin & { clientName?: string } = {},
 ): Promise<ImapFlow> {
   const auth = await sessionAuth(source, options);
   const client = new ImapFlow({
@@ -72,7 +88,7 @@ export async function openImapSession(
     const refused = (error as { authenticationFailed?: boolean }).authenticationFailed === true;
     const who = options.mailbox ? `mailbox ${options.mailbox}` : 'the service account';
     const hint =
-      refused && 'accessToken' in auth
+      refused && 'accessToken' in auth && !options.ownAccessToken
         ? ` (the app needs the ${IMAP_APP_ROLE} application permission with admin consent, a service principal in Exchange Online and FullAccess on the mailbox)`
         : '';
     throw new ImapLoginError(
