@@ -27,6 +27,11 @@ const MEGAN = 'megan@contoso.test';
 const ADELE = 'adele@contoso.test';
 const IMAP_APP_ROLE = 'IMAP.AccessAsApp';
 
+/** A folder's messages as exact bytes, in an order that does not depend on UIDs. */
+function bytes(messages: Map<number, { bytes: Buffer }>): string[] {
+  return [...messages.values()].map((m) => m.bytes.toString('base64')).sort();
+}
+
 /**
  * A Microsoft 365 customer: no service account password, an Entra ID app with the application
  * permission IMAP.AccessAsApp instead. The stand-ins are a token endpoint that issues app-only tokens
@@ -122,7 +127,7 @@ describe('Microsoft 365 connector (app-only IMAP)', () => {
   beforeAll(async () => {
     // Dovecot's unprivileged processes pass through this directory to their own below it.
     chmodSync(dir, 0o711);
-    identity = await startTestIdentityProvider({ apps: [backupApp, readerApp] });
+    identity = await startTestIdentityProvider({ apps: [backupApp, readerApp], deviceCodeIntervalSeconds: 0 });
     exchange = await startDovecot({
       dir: join(dir, 'exchange'),
       users: [
@@ -131,18 +136,19 @@ describe('Microsoft 365 connector (app-only IMAP)', () => {
       ],
       oauth2: { introspectionUrl: identity.introspectionUrl, requiredScope: IMAP_APP_ROLE },
     });
+    // Messages with distinct Message-IDs: a restore skips one already in its target folder.
     const corpus = corpusMessages();
     await seedFolder(
       exchange.info,
       MEGAN,
       'INBOX',
-      corpus.slice(200, 208).map((message) => ({ bytes: message.bytes, flags: ['\\Seen'] })),
+      corpus.slice(213, 221).map((message) => ({ bytes: message.bytes, flags: ['\\Seen'] })),
     );
     await seedFolder(
       exchange.info,
       ADELE,
       'Projects',
-      corpus.slice(208, 213).map((message) => ({ bytes: message.bytes })),
+      corpus.slice(221, 226).map((message) => ({ bytes: message.bytes })),
     );
     await platform.startPlatform();
     gatewayUrl = `http://127.0.0.1:${platform.app('gateway').port}`;
@@ -212,13 +218,41 @@ describe('Microsoft 365 connector (app-only IMAP)', () => {
     expect(restore.status).toBe(202);
     const restored = await platform.waitForJob(tenantId, restore.body.jobId, { timeoutMs: 120_000 });
     expect(restored.state).toBe('succeeded');
-    const bytes = (messages: Map<number, { bytes: Buffer }>) =>
-      [...messages.values()].map((m) => m.bytes.toString('base64')).sort();
     expect(bytes(await fetchFolder(exchange.info, MEGAN, 'From Adele'))).toEqual(
       bytes(await fetchFolder(exchange.info, ADELE, 'Projects')),
     );
     // The agent signed in once and used that token for every mailbox, backup and restore alike.
     expect(identity.issued - signInsBefore).toBe(1);
+  });
+
+  it('a mailbox owner restores her own mail from the connector CLI with her own Microsoft 365 sign-in', async () => {
+    const token = await platform.token({ sub: MEGAN, role: 'user', tenant: tenantId, mailboxes: [MEGAN] });
+    const args = [
+      ...['restore', '--config', join(dir, 'backup', 'connector.json'), '--gateway', gatewayUrl, '--token', token],
+      ...['--mailbox', MEGAN, '--folder', 'INBOX', '--target', 'folder:Own Sign-in', '--json'],
+      ...['--own-credentials', '--login', MEGAN],
+    ];
+    // Someone else signing in for her mailbox is refused before anything is asked of the platform.
+    identity.signInWithDeviceCode(() => ({ user: ADELE }));
+    const jobsBefore = await platform.prisma.job.count({ where: { tenantId } });
+    const wrong = await runConnectorCli(args);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain(`the sign-in was ${ADELE}'s, but the mailbox is ${MEGAN}: sign in as ${MEGAN}`);
+    expect(await platform.prisma.job.count({ where: { tenantId } })).toBe(jobsBefore);
+
+    identity.signInWithDeviceCode(() => ({ user: MEGAN }));
+    const { stdout, stderr, code } = await runConnectorCli(args);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/open the page https:\/\/microsoft\.com\/devicelogin and enter the code [A-Z0-9]{9}/);
+    const summary = JSON.parse(stdout.trim().split('\n').pop()!) as { jobId: string; state: string };
+    expect(summary).toMatchObject({ state: 'succeeded', counters: { restored: 8 } });
+    expect(bytes(await fetchFolder(exchange.info, MEGAN, 'Own Sign-in'))).toEqual(
+      bytes(await fetchFolder(exchange.info, MEGAN, 'INBOX')),
+    );
+    // Run by the command line, not queued for the agent; her token went nowhere but the mail server.
+    const job = await platform.prisma.job.findUniqueOrThrow({ where: { id: summary.jobId } });
+    expect(job.publishedAt?.getTime()).toBe(job.createdAt.getTime());
+    expect(JSON.stringify(job.request)).not.toMatch(/eyJ[A-Za-z0-9_-]+\.eyJ/);
   });
 
   it('records "no" with the warning for an app whose permissions do not include IMAP.AccessAsApp', async () => {

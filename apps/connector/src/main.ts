@@ -17,6 +17,8 @@ import { RecoveryKitError } from '@mlr/crypto';
 import { AGENT_VERSION } from './enrol/agent-version.js';
 import { runEnrolCommand, runExportRecoveryKit } from './enrol/enrol-command.js';
 import { PassphraseError, promptHidden } from './enrol/passphrase.js';
+import { Microsoft365SignInError } from './sources/microsoft365/app-token.js';
+import { signInWithDeviceCode } from './sources/microsoft365/device-sign-in.js';
 
 const USAGE = `usage: connector <command> --config <file> [options]
 
@@ -38,8 +40,9 @@ commands:
              --mailbox <address>   (repeatable; default: every configured mailbox + public folders)
              --filter '<json>'     e.g. '{"fromDate":"2026-01-01T00:00:00Z","hasAttachment":true}'
              --own-credentials --login <address>   back up only the owner's mailbox with their own
-                           IMAP login (password from MLR_MAILBOX_PASSWORD or typed), for when the
-                           service account has no "Receive As"; the password is never stored or sent
+                           IMAP login (password from MLR_MAILBOX_PASSWORD or typed; Microsoft 365:
+                           their own sign-in with a code shown here), for when the service account
+                           has no "Receive As"; the password or token is never stored or sent
              --json                machine-readable summary only
   search     search the backups of this connector's tenant (through the gateway)
              --from-date/--to-date <date>  --from/--to <address or domain>  --subject <text>
@@ -51,8 +54,9 @@ commands:
              --target original | folder:<folder> | mailbox:<address>[:<folder>] | mbox:<file> | eml-zip:<file>
              --duplicate   restore even when the same message is already in the target folder
              --own-credentials --login <address>   run the restore here with the mailbox owner's own
-                           IMAP login (password from MLR_MAILBOX_PASSWORD or typed), for when the
-                           service account has no "Receive As"; the password never leaves this machine
+                           IMAP login (password from MLR_MAILBOX_PASSWORD or typed; Microsoft 365:
+                           their own sign-in with a code shown here), for when the service account
+                           has no "Receive As"; the password or token never leaves this machine
              --json        machine-readable summary only
   search and restore talk to the gateway: --gateway <url> (or MLR_GATEWAY_URL) with the token of the
   person asking: --token <token> (or MLR_TOKEN)`;
@@ -236,11 +240,21 @@ async function main(argv: string[]): Promise<number> {
 
 /**
  * The configuration of a `--own-credentials` run: the mailbox owner's own IMAP login instead of the
- * service account (no "Receive As"), for their mailbox only. The password is read here and used
- * only for this run: it is never written, and never sent anywhere but the IMAP server.
+ * service account (no "Receive As"), for their mailbox only. The password (Microsoft 365: their own
+ * sign-in, with a device code) is obtained here and used only for this run: it is never written,
+ * and never sent anywhere but the IMAP server.
  */
 async function ownCredentialsConfig(config: ConnectorConfig, login: string | undefined): Promise<ConnectorConfig> {
   if (!login) throw new ConnectorConfigError("--own-credentials needs --login <the mailbox owner's IMAP login>");
+  const { serviceAccount: _serviceAccount, microsoft365App: app, ...source } = config.source;
+  if (app) {
+    // Exchange Online takes no passwords over IMAP: the owner signs in to Microsoft 365 instead.
+    const accessToken = await signInWithDeviceCode(app, {
+      login,
+      print: (text) => process.stderr.write(text),
+    });
+    return { ...config, source: { ...source, mailboxes: [{ address: login, accessToken }] } };
+  }
   const fromEnv = process.env['MLR_MAILBOX_PASSWORD'];
   let password = fromEnv ?? '';
   if (!password) {
@@ -251,7 +265,6 @@ async function ownCredentialsConfig(config: ConnectorConfig, login: string | und
     }
     password = await promptHidden(`IMAP password of ${login}: `);
   }
-  const { serviceAccount: _serviceAccount, microsoft365App: _app, ...source } = config.source;
   return { ...config, source: { ...source, mailboxes: [{ address: login, password }] } };
 }
 
@@ -282,6 +295,7 @@ main(process.argv.slice(2)).then(
       error instanceof GatewayError ||
       error instanceof RecoveryKitError ||
       error instanceof PassphraseError ||
+      error instanceof Microsoft365SignInError ||
       error instanceof ContractViolation;
     process.stderr.write(
       `${known ? '' : 'connector failed: '}${error instanceof Error ? error.message : String(error)}\n`,

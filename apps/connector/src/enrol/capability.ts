@@ -1,7 +1,7 @@
 import { CAPABILITY_WARNINGS, type ConnectorCapability, type ReceiveAsCapability } from '@mlr/contracts';
 import type { ImapSourceConfig } from '../config/connector-config.js';
 import { ImapLoginError, openImapSession } from '../sources/imap/imap-session.js';
-import { appTokenSource, IMAP_APP_ROLE, tokenRoles, type AppToken } from '../sources/microsoft365/app-token.js';
+import { appTokenSource, IMAP_APP_ROLE, tokenRoles, type IssuedToken } from '../sources/microsoft365/app-token.js';
 
 /** What the check found, in words as well as the recorded capability. */
 export interface CapabilityReport extends ConnectorCapability {
@@ -122,7 +122,7 @@ export async function checkMicrosoft365Capability(
   const now = options.now ?? (() => new Date());
   const app = source.microsoft365App;
   if (!app) return report('no', 'no Microsoft 365 app is configured', now());
-  let token: AppToken;
+  let token: IssuedToken;
   try {
     token = await appTokenSource(app).token();
   } catch (error) {
