@@ -18,26 +18,29 @@ async function messageCount(client: ImapFlow, path: string): Promise<number | un
   return status === false ? undefined : status.messages;
 }
 
+/** Logs in to the instance; the session is added to `open` (closed after the tests). */
+async function loginTo(info: ImapInfo, auth: ImapFlowOptions['auth'], open: ImapFlow[]): Promise<ImapFlow> {
+  const client = new ImapFlow({
+    host: info.host,
+    port: info.port,
+    secure: info.secure,
+    auth,
+    logger: false,
+    connectionTimeout: 5_000,
+    greetingTimeout: 5_000,
+  });
+  client.on('error', () => undefined);
+  await client.connect();
+  open.push(client);
+  return client;
+}
+
 describe('startDovecot', () => {
   let dir: string;
   let dovecot: ServiceHandle<ImapInfo>;
   const open: ImapFlow[] = [];
 
-  async function login(auth: ImapFlowOptions['auth']): Promise<ImapFlow> {
-    const client = new ImapFlow({
-      host: dovecot.info.host,
-      port: dovecot.info.port,
-      secure: dovecot.info.secure,
-      auth,
-      logger: false,
-      connectionTimeout: 5_000,
-      greetingTimeout: 5_000,
-    });
-    client.on('error', () => undefined);
-    await client.connect();
-    open.push(client);
-    return client;
-  }
+  const login = (auth: ImapFlowOptions['auth']) => loginTo(dovecot.info, auth, open);
 
   const bobMessage = Buffer.from(
     [
@@ -186,21 +189,7 @@ describe("startDovecot with oauth2 (XOAUTH2 with app-only and users' own tokens,
   let dovecot: ServiceHandle<ImapInfo>;
   const open: ImapFlow[] = [];
 
-  async function login(auth: ImapFlowOptions['auth']): Promise<ImapFlow> {
-    const client = new ImapFlow({
-      host: dovecot.info.host,
-      port: dovecot.info.port,
-      secure: false,
-      auth,
-      logger: false,
-      connectionTimeout: 5_000,
-      greetingTimeout: 5_000,
-    });
-    client.on('error', () => undefined);
-    await client.connect();
-    open.push(client);
-    return client;
-  }
+  const login = (auth: ImapFlowOptions['auth']) => loginTo(dovecot.info, auth, open);
 
   async function accessToken(app: { clientId: string; clientSecret: string }): Promise<string> {
     const response = await fetch(`${idp.authorityHost}/${idp.tenant}/oauth2/v2.0/token`, {
