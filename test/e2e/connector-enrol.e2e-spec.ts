@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
@@ -29,6 +29,7 @@ import {
 } from '@mlr/testing';
 import { loadConnectorConfig, natsCredentials } from '../../apps/connector/src/config/connector-config.js';
 import { loadTenantKeys } from '../../apps/connector/src/keys/key-file.js';
+import { writePreEnrolmentConfig } from './support/connector-cli.js';
 import { PlatformFixture } from './support/platform-fixture.js';
 
 const execFileAsync = promisify(execFile);
@@ -105,30 +106,14 @@ describe('connector enroll (CLI)', () => {
     extra: Record<string, unknown> = {},
   ): string {
     const imap = infra.imap!;
-    const home = join(dir, name);
-    mkdirSync(home, { recursive: true });
-    const path = join(home, 'connector.json');
-    writeFileSync(
-      path,
-      JSON.stringify(
-        {
-          nats: { url: infra.nats!.url },
-          source: {
-            kind: 'imap',
-            host: imap.host,
-            port: imap.port,
-            serviceAccount,
-            mailboxes: [{ address: MAILBOX }],
-          },
-          stateDir: join(home, 'state'),
-          logLevel: 'warn',
-          ...extra,
-        },
-        null,
-        2,
-      ),
-    );
-    return path;
+    const source = {
+      kind: 'imap',
+      host: imap.host,
+      port: imap.port,
+      serviceAccount,
+      mailboxes: [{ address: MAILBOX }],
+    };
+    return writePreEnrolmentConfig(dir, name, infra.nats!.url, source, extra);
   }
 
   beforeAll(async () => {

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
 import { firstValueFrom, timeout } from 'rxjs';
@@ -20,7 +20,7 @@ import {
 } from '@mlr/testing';
 import { loadConnectorConfig } from '../../apps/connector/src/config/connector-config.js';
 import { loadTenantKeys } from '../../apps/connector/src/keys/key-file.js';
-import { runConnectorCli } from './support/connector-cli.js';
+import { runConnectorCli, writePreEnrolmentConfig } from './support/connector-cli.js';
 import { PlatformFixture } from './support/platform-fixture.js';
 
 const MEGAN = 'megan@contoso.test';
@@ -76,36 +76,17 @@ describe('Microsoft 365 connector (app-only IMAP)', () => {
   }
 
   /** The connector's configuration before enrolment, as the customer writes it for Microsoft 365. */
-  function m365Config(name: string, app: { clientId: string; clientSecret: string }, extra: object = {}): string {
-    const home = join(dir, name);
-    mkdirSync(home, { recursive: true });
-    const path = join(home, 'connector.json');
-    writeFileSync(
-      path,
-      JSON.stringify(
-        {
-          nats: { url: infra.nats!.url },
-          source: {
-            kind: 'imap',
-            host: exchange.info.host,
-            port: exchange.info.port,
-            microsoft365App: {
-              tenant: identity.tenant,
-              clientId: app.clientId,
-              clientSecret: app.clientSecret,
-              authorityHost: identity.authorityHost,
-            },
-            mailboxes: [{ address: MEGAN }, { address: ADELE }],
-          },
-          stateDir: join(home, 'state'),
-          logLevel: 'warn',
-          ...extra,
-        },
-        null,
-        2,
-      ),
-    );
-    return path;
+  function m365Config(name: string, app: { clientId: string; clientSecret: string }, extra = {}): string {
+    const { clientId, clientSecret } = app;
+    const microsoft365App = { tenant: identity.tenant, clientId, clientSecret, authorityHost: identity.authorityHost };
+    const source = {
+      kind: 'imap',
+      host: exchange.info.host,
+      port: exchange.info.port,
+      microsoft365App,
+      mailboxes: [{ address: MEGAN }, { address: ADELE }],
+    };
+    return writePreEnrolmentConfig(dir, name, infra.nats!.url, source, extra);
   }
 
   /** Enrols the configuration as a connector of `tenant` (one tenant key per tenant: each test's own tenant). */

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { REPO_ROOT } from '@mlr/testing';
 
 /** Runs the connector's command line as an operator would, and collects what it printed. */
@@ -18,4 +20,23 @@ export function runConnectorCli(
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('close', (code) => resolve({ stdout, stderr, code }));
   });
+}
+
+/**
+ * Writes a connector configuration as the customer writes it before enrolment (mail source, the
+ * platform's NATS address, a state directory) to `<dir>/<name>/connector.json`; returns its path.
+ */
+export function writePreEnrolmentConfig(
+  dir: string,
+  name: string,
+  natsUrl: string,
+  source: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): string {
+  const home = join(dir, name);
+  mkdirSync(home, { recursive: true });
+  const path = join(home, 'connector.json');
+  const config = { nats: { url: natsUrl }, source, stateDir: join(home, 'state'), logLevel: 'warn', ...extra };
+  writeFileSync(path, JSON.stringify(config, null, 2));
+  return path;
 }
