@@ -236,6 +236,31 @@ describe('Microsoft 365 connector (app-only IMAP)', () => {
     expect(JSON.stringify(job.request)).not.toMatch(/eyJ[A-Za-z0-9_-]+\.eyJ/);
   });
 
+  it('a mailbox owner backs up her own mailbox from the connector CLI with her own Microsoft 365 sign-in', async () => {
+    identity.signInWithDeviceCode(() => ({ user: MEGAN }));
+    const args = ['backup', '--config', join(dir, 'backup', 'connector.json'), '--json'];
+    const { stdout, stderr, code } = await runConnectorCli([...args, '--own-credentials', '--login', MEGAN]);
+    expect(code, stderr).toBe(0);
+    expect(stderr).toMatch(/enter the code [A-Z0-9]{9} to authenticate\.\nSign in as megan@contoso\.test\./);
+    const summary = JSON.parse(stdout.trim().split('\n').pop()!) as {
+      state: string;
+      counters: { seen: number; failed: number };
+    };
+    expect(summary.state).toBe('succeeded');
+    expect(summary.counters.failed).toBe(0);
+    // Her folders, including the two restored into, are all in the index now; nobody else's was opened.
+    const folders = await platform.prisma.indexRecord.groupBy({
+      by: ['mailbox', 'folder'],
+      where: { tenantId, mailbox: MEGAN },
+      _count: true,
+    });
+    expect(Object.fromEntries(folders.map((f) => [f.folder, f._count]))).toEqual({
+      INBOX: 8,
+      'From Adele': 5,
+      'Own Sign-in': 8,
+    });
+  });
+
   it('records "no" with the warning for an app whose permissions do not include IMAP.AccessAsApp', async () => {
     const { result, row } = await enroll(m365Config('reader', readerApp), await createTenant('Fabrikam'));
     expect(result.stderr).toBe('');

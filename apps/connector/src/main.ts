@@ -42,7 +42,9 @@ commands:
              --own-credentials --login <address>   back up only the owner's mailbox with their own
                            IMAP login (password from MLR_MAILBOX_PASSWORD or typed; Microsoft 365:
                            their own sign-in with a code shown here), for when the service account
-                           has no "Receive As"; the password or token is never stored or sent
+                           (or the Microsoft 365 app) has no "Receive As"; the password or token
+                           is never stored or sent; --sign-in-name <name> where the owner's
+                           Microsoft 365 sign-in name is not the mailbox address
              --json                machine-readable summary only
   search     search the backups of this connector's tenant (through the gateway)
              --from-date/--to-date <date>  --from/--to <address or domain>  --subject <text>
@@ -56,7 +58,8 @@ commands:
              --own-credentials --login <address>   run the restore here with the mailbox owner's own
                            IMAP login (password from MLR_MAILBOX_PASSWORD or typed; Microsoft 365:
                            their own sign-in with a code shown here), for when the service account
-                           has no "Receive As"; the password or token never leaves this machine
+                           (or the Microsoft 365 app) has no "Receive As"; the password or token
+                           never leaves this machine; --sign-in-name as for backup
              --json        machine-readable summary only
   search and restore talk to the gateway: --gateway <url> (or MLR_GATEWAY_URL) with the token of the
   person asking: --token <token> (or MLR_TOKEN)`;
@@ -75,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
       target: { type: 'string' },
       duplicate: { type: 'boolean', default: false },
       'own-credentials': { type: 'boolean', default: false },
+      'sign-in-name': { type: 'string' },
       login: { type: 'string' },
       limit: { type: 'string' },
       gateway: { type: 'string' },
@@ -175,7 +179,7 @@ async function main(argv: string[]): Promise<number> {
       let runConfig = config;
       if (values['own-credentials']) {
         const login = values.login;
-        runConfig = await ownCredentialsConfig(config, login);
+        runConfig = await ownCredentialsConfig(config, login, values['sign-in-name']);
         const others = mailboxes.filter((mailbox) => mailbox !== login);
         if (others.length > 0) {
           process.stderr.write(
@@ -229,7 +233,9 @@ async function main(argv: string[]): Promise<number> {
         target: values.target,
         duplicate: values.duplicate ?? false,
         json: values.json ?? false,
-        ...(values['own-credentials'] ? { runHere: await ownCredentialsRunner(config, logger, values.login) } : {}),
+        ...(values['own-credentials']
+          ? { runHere: await ownCredentialsRunner(config, logger, values.login, values['sign-in-name']) }
+          : {}),
       });
     }
     default:
@@ -244,13 +250,18 @@ async function main(argv: string[]): Promise<number> {
  * sign-in, with a device code) is obtained here and used only for this run: it is never written,
  * and never sent anywhere but the IMAP server.
  */
-async function ownCredentialsConfig(config: ConnectorConfig, login: string | undefined): Promise<ConnectorConfig> {
+async function ownCredentialsConfig(
+  config: ConnectorConfig,
+  login: string | undefined,
+  signInName: string | undefined,
+): Promise<ConnectorConfig> {
   if (!login) throw new ConnectorConfigError("--own-credentials needs --login <the mailbox owner's IMAP login>");
   const { serviceAccount: _serviceAccount, microsoft365App: app, ...source } = config.source;
   if (app) {
     // Exchange Online takes no passwords over IMAP: the owner signs in to Microsoft 365 instead.
     const accessToken = await signInWithDeviceCode(app, {
       login,
+      ...(signInName ? { signInName } : {}),
       print: (text) => process.stderr.write(text),
     });
     return { ...config, source: { ...source, mailboxes: [{ address: login, accessToken }] } };
@@ -273,8 +284,9 @@ async function ownCredentialsRunner(
   config: ConnectorConfig,
   logger: Logger,
   login: string | undefined,
+  signInName: string | undefined,
 ): Promise<NonNullable<RestoreCliOptions['runHere']>> {
-  const own = await ownCredentialsConfig(config, login);
+  const own = await ownCredentialsConfig(config, login, signInName);
   return async (command, onProgress) => {
     const agent = new ConnectorAgent(own, logger);
     await agent.start();

@@ -45,7 +45,19 @@ describe('connector configuration: Microsoft 365 app', () => {
       loadConnectorConfig(
         write({ microsoft365App: { ...app, authorityHost: 'https://login.microsoftonline.com/contoso/oauth2' } }),
       ),
-    ).toThrow(/source\.microsoft365App\.authorityHost.*must be the origin of the identity platform/s);
+    ).toThrow(/source\.microsoft365App\.authorityHost.*must be the https origin of the identity platform/s);
+    expect(() =>
+      loadConnectorConfig(write({ microsoft365App: { ...app, authorityHost: 'http://login.microsoftonline.com' } })),
+    ).toThrow(/source\.microsoft365App\.authorityHost.*must be the https origin/s);
+    expect(
+      loadConnectorConfig(write({ microsoft365App: { ...app, authorityHost: 'http://127.0.0.1:8080' } })).source
+        .microsoft365App?.authorityHost,
+    ).toBe('http://127.0.0.1:8080');
+    expect(() =>
+      loadConnectorConfig(
+        write({ microsoft365App: app, mailboxes: [{ address: 'megan@contoso.com', password: 'x' }] }),
+      ),
+    ).toThrow(/source\.mailboxes.*no passwords with microsoft365App/s);
     expect(() => loadConnectorConfig(write({ microsoft365App: { tenant: 'contoso' } }))).toThrow(
       /source\.microsoft365App\.clientId/,
     );

@@ -18,12 +18,15 @@ export const microsoft365AppSchema = z.strictObject({
   /** The app registration's application (client) id. */
   clientId: z.string().min(1),
   clientSecret: z.string().min(1),
-  /** The Microsoft identity platform of the tenant's cloud (e.g. https://login.microsoftonline.us for GCC High). */
+  /**
+   * The Microsoft identity platform of the tenant's cloud (e.g. https://login.microsoftonline.us for
+   * GCC High). https: the client secret travels to it; plain http only to this machine (a local proxy).
+   */
   authorityHost: z
     .string()
     .regex(
-      /^https?:\/\/[^/\s]+\/?$/,
-      'must be the origin of the identity platform, e.g. https://login.microsoftonline.com',
+      /^(https:\/\/[^/\s]+|http:\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?)\/?$/,
+      'must be the https origin of the identity platform, e.g. https://login.microsoftonline.com',
     )
     .default('https://login.microsoftonline.com'),
   /** Exchange Online's resource with `/.default`: the app gets the permissions consented to it. */
@@ -54,6 +57,11 @@ export const imapSourceSchema = z
   .refine((source) => !(source.serviceAccount && source.microsoft365App), {
     path: ['microsoft365App'],
     message: 'give serviceAccount or microsoft365App, not both: each opens every mailbox on its own',
+  })
+  .refine((source) => !(source.microsoft365App && source.mailboxes.some((mailbox) => mailbox.password)), {
+    path: ['mailboxes'],
+    message:
+      'no passwords with microsoft365App: Exchange Online takes no passwords over IMAP (the app opens every mailbox)',
   });
 
 export const natsSchema = z

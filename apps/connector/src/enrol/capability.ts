@@ -1,6 +1,7 @@
 import { CAPABILITY_WARNINGS, type ConnectorCapability, type ReceiveAsCapability } from '@mlr/contracts';
 import type { ImapSourceConfig } from '../config/connector-config.js';
-import { ImapLoginError, openImapSession } from '../sources/imap/imap-session.js';
+import type { ImapFlow } from 'imapflow';
+import { imapErrorText, ImapLoginError, openImapSession } from '../sources/imap/imap-session.js';
 import { appTokenSource, IMAP_APP_ROLE, tokenRoles, type IssuedToken } from '../sources/microsoft365/app-token.js';
 
 /** What the check found, in words as well as the recorded capability. */
@@ -64,7 +65,7 @@ export async function checkImapCapability(
     await other.logout().catch(() => undefined);
     return report('yes', `the service account opened mailbox ${probe}, which is not its own`, now());
   } catch (error) {
-    refusal = (error as Error).message;
+    refusal = imapErrorText(error);
   }
   // Refused: a "no" only if the account itself is fine (right password, server reachable).
   try {
@@ -142,11 +143,9 @@ export async function checkMicrosoft365Capability(
       now(),
     );
   }
+  let session: ImapFlow;
   try {
-    const session = await openImapSession(source, { mailbox: probe, clientName: 'mlr-connector-enrol' });
-    await session.mailboxOpen('INBOX', { readOnly: true });
-    await session.logout().catch(() => undefined);
-    return report('yes', `${permission} and opened mailbox ${probe}`, now());
+    session = await openImapSession(source, { mailbox: probe, clientName: 'mlr-connector-enrol' });
   } catch (error) {
     const refused = error instanceof ImapLoginError && error.refused;
     return report(
@@ -154,6 +153,22 @@ export async function checkMicrosoft365Capability(
       `${permission}, but ${refused ? 'the mail server refused' : 'could not open'} mailbox ${probe}: ${(error as Error).message}`,
       now(),
     );
+  }
+  try {
+    await session.mailboxOpen('INBOX', { readOnly: true });
+    return report('yes', `${permission} and opened mailbox ${probe}`, now());
+  } catch (error) {
+    // Exchange Online takes the token, then answers "User is authenticated but not connected" when
+    // the app's service principal has no access to the mailbox.
+    const answered = (error as { responseText?: string }).responseText !== undefined;
+    return report(
+      answered ? 'no' : 'unknown',
+      `${permission} and signed in for mailbox ${probe}, but ${answered ? 'the mail server refused to open' : 'could not open'} ` +
+        `its INBOX: ${imapErrorText(error)}${answered ? " (the app's service principal needs FullAccess on the mailbox: Add-MailboxPermission)" : ''}`,
+      now(),
+    );
+  } finally {
+    await session.logout().catch(() => undefined);
   }
 }
 

@@ -85,7 +85,7 @@ describe('Microsoft 365 capability check (real Dovecot, token endpoint stand-in)
     expect(report.finding).toMatch(
       new RegExp(
         `^the app holds the application permission ${ROLE}, but the mail server refused mailbox ${MEGAN}: ` +
-          `IMAP login for mailbox ${MEGAN} .* failed: .*FullAccess on the mailbox\\)$`,
+          `IMAP login for mailbox ${MEGAN} .* failed: .*FullAccess on the mailbox \\(Add-MailboxPermission\\).*does not exist\\)$`,
       ),
     );
   });

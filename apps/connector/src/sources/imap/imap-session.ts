@@ -1,6 +1,20 @@
 import { ImapFlow } from 'imapflow';
 import type { ImapSourceConfig } from '../../config/connector-config.js';
-import { appTokenSource, IMAP_APP_ROLE } from '../microsoft365/app-token.js';
+import { appTokenSource, IMAP_APP_ROLE, readJwtClaims } from '../microsoft365/app-token.js';
+
+/** What Exchange Online needs before it takes the app's token for a mailbox. */
+const APP_TOKEN_HINT =
+  ` (Exchange Online takes the app's token for a mailbox once the app holds the ${IMAP_APP_ROLE} application ` +
+  'permission with admin consent, its service principal is registered (New-ServicePrincipal with the Object ID ' +
+  'of the Enterprise application) and has FullAccess on the mailbox (Add-MailboxPermission), and IMAP is enabled ' +
+  'for the mailbox (Set-CASMailbox -ImapEnabled $true); or the mailbox does not exist)';
+const OWN_TOKEN_HINT =
+  " (the sign-in must be the mailbox owner's, or of someone with FullAccess on it, and IMAP enabled for the mailbox)";
+
+/** The server's own words for a refused command when it gave them, else the error's message. */
+export function imapErrorText(error: unknown): string {
+  return (error as { responseText?: string }).responseText ?? (error as Error).message;
+}
 
 export class ImapLoginError extends Error {
   override readonly name = 'ImapLoginError';
@@ -40,7 +54,16 @@ export function mailboxLogin(source: ImapSourceConfig, mailbox: string): Mailbox
  * account's own session.
  */
 async function sessionAuth(source: ImapSourceConfig, options: MailboxLogin): Promise<SessionAuth> {
-  if (options.ownAccessToken) return { user: options.mailbox ?? '', accessToken: options.ownAccessToken };
+  if (options.ownAccessToken) {
+    const expires = readJwtClaims(options.ownAccessToken)?.['exp'];
+    if (typeof expires === 'number' && expires * 1000 <= Date.now()) {
+      throw new ImapLoginError(
+        `the Microsoft 365 sign-in for mailbox ${options.mailbox ?? ''} expired at ${new Date(expires * 1000).toISOString()} ` +
+          '(a sign-in lasts about an hour): run the command again and sign in',
+      );
+    }
+    return { user: options.mailbox ?? '', accessToken: options.ownAccessToken };
+  }
   if (options.ownPassword) return { user: options.mailbox ?? '', pass: options.ownPassword };
   if (source.microsoft365App) {
     if (!options.mailbox) {
@@ -84,13 +107,10 @@ export async function openImapSession(
   try {
     await client.connect();
   } catch (error) {
-    const detail = (error as { responseText?: string }).responseText ?? (error as Error).message;
+    const detail = imapErrorText(error);
     const refused = (error as { authenticationFailed?: boolean }).authenticationFailed === true;
     const who = options.mailbox ? `mailbox ${options.mailbox}` : 'the service account';
-    const hint =
-      refused && 'accessToken' in auth && !options.ownAccessToken
-        ? ` (the app needs the ${IMAP_APP_ROLE} application permission with admin consent, a service principal in Exchange Online and FullAccess on the mailbox)`
-        : '';
+    const hint = !refused || !('accessToken' in auth) ? '' : options.ownAccessToken ? OWN_TOKEN_HINT : APP_TOKEN_HINT;
     throw new ImapLoginError(
       `IMAP login for ${who} at ${source.host}:${source.port} failed: ${detail}${hint}`,
       refused,

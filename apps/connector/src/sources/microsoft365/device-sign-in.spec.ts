@@ -48,7 +48,16 @@ describe("a mailbox owner's own Microsoft 365 sign-in (device code)", () => {
   it('refuses the sign-in of someone else than the mailbox owner', async () => {
     identity.signInWithDeviceCode(() => ({ user: 'adele@contoso.test' }));
     await expect(signInWithDeviceCode(app, options)).rejects.toThrow(
-      "the sign-in was adele@contoso.test's, but the mailbox is megan@contoso.test: sign in as megan@contoso.test",
+      "the sign-in was adele@contoso.test's, but the mailbox is megan@contoso.test: sign in as megan@contoso.test (where the owner's sign-in name is not the mailbox address, give it with --sign-in-name)",
+    );
+  });
+
+  it('takes the sign-in name the owner gives when it is not the mailbox address, in any letter case', async () => {
+    identity.signInWithDeviceCode(() => ({ user: 'M.Bowen@contoso.onmicrosoft.com' }));
+    const token = await signInWithDeviceCode(app, { ...options, signInName: 'm.bowen@contoso.onmicrosoft.com' });
+    expect(readJwtClaims(token)).toMatchObject({ upn: 'M.Bowen@contoso.onmicrosoft.com' });
+    await expect(signInWithDeviceCode(app, { ...options, signInName: 'someone@contoso.test' })).rejects.toThrow(
+      "the sign-in was M.Bowen@contoso.onmicrosoft.com's, not someone@contoso.test's: sign in as someone@contoso.test",
     );
   });
 

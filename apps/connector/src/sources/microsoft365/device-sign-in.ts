@@ -8,8 +8,10 @@ export const IMAP_USER_PERMISSION = 'IMAP.AccessAsUser.All';
 const GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
 
 export interface DeviceSignInOptions {
-  /** The mailbox the owner says is theirs: the sign-in must be that user's. */
+  /** The mailbox the owner says is theirs. */
   login: string;
+  /** Whose sign-in it must be, where the owner's sign-in name is not the mailbox address; default `login`. */
+  signInName?: string;
   /** Where the sign-in instructions go (the terminal of whoever runs the command). */
   print: (text: string) => void;
   wait?: (ms: number) => Promise<void>;
@@ -42,7 +44,7 @@ export async function signInWithDeviceCode(app: Microsoft365AppConfig, options: 
   if (typeof deviceCode !== 'string' || typeof message !== 'string') {
     throw new Microsoft365SignInError(`sign-in of ${who}: ${base}/devicecode answered without a device code`);
   }
-  options.print(`${message}\nSign in as ${options.login}.\n`);
+  options.print(`${message}\nSign in as ${options.signInName ?? options.login}.\n`);
   let interval = Math.max(0, Number(started.body['interval'] ?? 5)) * 1000;
   const deadline = now() + Math.max(1, Number(started.body['expires_in'] ?? 900)) * 1000;
 
@@ -60,7 +62,16 @@ export async function signInWithDeviceCode(app: Microsoft365AppConfig, options: 
         `the sign-in of ${who} was not completed before its code expired: run the command again and sign in`,
       );
     }
-    if (!waiting) throw polled.refusal;
+    if (!waiting) {
+      // A confidential client's device code is refused at redemption without its secret.
+      if (polled.refusal.message.includes('AADSTS7000218')) {
+        throw new Microsoft365SignInError(
+          `${polled.refusal.message} The app registration must allow public client flows (Authentication: ` +
+            '"Allow public client flows") for owners to sign in with a code.',
+        );
+      }
+      throw polled.refusal;
+    }
     if (polled.error === 'slow_down') interval += 5_000;
   }
 }
@@ -71,9 +82,13 @@ function checkedToken({ accessToken, claims }: IssuedToken, options: DeviceSignI
   const user = [claims['upn'], claims['unique_name'], claims['preferred_username']].find(
     (value): value is string => typeof value === 'string' && value.length > 0,
   );
-  if (user && user.toLowerCase() !== options.login.toLowerCase()) {
+  const expected = options.signInName ?? options.login;
+  if (user && user.toLowerCase() !== expected.toLowerCase()) {
     throw new Microsoft365SignInError(
-      `the sign-in was ${user}'s, but the mailbox is ${options.login}: sign in as ${options.login}`,
+      options.signInName
+        ? `the sign-in was ${user}'s, not ${expected}'s: sign in as ${expected}`
+        : `the sign-in was ${user}'s, but the mailbox is ${options.login}: sign in as ${options.login} ` +
+            "(where the owner's sign-in name is not the mailbox address, give it with --sign-in-name)",
     );
   }
   const granted = typeof claims['scp'] === 'string' ? claims['scp'].split(' ') : [];
