@@ -29,7 +29,7 @@ import {
 } from '@mlr/testing';
 import { loadConnectorConfig, natsCredentials } from '../../apps/connector/src/config/connector-config.js';
 import { loadTenantKeys } from '../../apps/connector/src/keys/key-file.js';
-import { writePreEnrolmentConfig } from './support/connector-cli.js';
+import { enrollArgs as enrollArgsOf, writePreEnrolmentConfig } from './support/connector-cli.js';
 import { PlatformFixture } from './support/platform-fixture.js';
 
 const execFileAsync = promisify(execFile);
@@ -80,16 +80,8 @@ describe('connector enroll (CLI)', () => {
   }
 
   /** `connector enroll` of the configuration at `configPath` with `token`, through the gateway. */
-  const enrollArgs = (configPath: string, token: string, ...extra: string[]) => [
-    'enroll',
-    '--config',
-    configPath,
-    '--gateway',
-    gatewayUrl,
-    '--enrolment-token',
-    token,
-    ...extra,
-  ];
+  const enrollArgs = (configPath: string, token: string, ...extra: string[]) =>
+    enrollArgsOf(gatewayUrl, configPath, token, ...extra);
 
   async function createConnector(name: string): Promise<CreatedConnector> {
     return (await firstValueFrom(

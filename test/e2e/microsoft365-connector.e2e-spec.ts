@@ -20,7 +20,7 @@ import {
 } from '@mlr/testing';
 import { loadConnectorConfig } from '../../apps/connector/src/config/connector-config.js';
 import { loadTenantKeys } from '../../apps/connector/src/keys/key-file.js';
-import { runConnectorCli, writePreEnrolmentConfig } from './support/connector-cli.js';
+import { enrollArgs, runConnectorCli, writePreEnrolmentConfig } from './support/connector-cli.js';
 import { PlatformFixture } from './support/platform-fixture.js';
 
 const MEGAN = 'megan@contoso.test';
@@ -92,15 +92,7 @@ describe('Microsoft 365 connector (app-only IMAP)', () => {
   /** Enrols the configuration as a connector of `tenant` (one tenant key per tenant: each test's own tenant). */
   async function enroll(configPath: string, tenant: string) {
     const created = await createConnector(tenant, `m365-${suffix}`);
-    const result = await runConnectorCli([
-      'enroll',
-      '--config',
-      configPath,
-      '--gateway',
-      gatewayUrl,
-      '--enrolment-token',
-      created.enrolmentToken,
-    ]);
+    const result = await runConnectorCli(enrollArgs(gatewayUrl, configPath, created.enrolmentToken));
     const row = await platform.prisma.connector.findUniqueOrThrow({ where: { id: created.connector.id } });
     return { result, row };
   }

@@ -40,3 +40,8 @@ export function writePreEnrolmentConfig(
   writeFileSync(path, JSON.stringify(config, null, 2));
   return path;
 }
+
+/** `connector enroll` of the configuration at `configPath` with `token`, through the gateway at `gatewayUrl`. */
+export function enrollArgs(gatewayUrl: string, configPath: string, token: string, ...extra: string[]): string[] {
+  return ['enroll', '--config', configPath, '--gateway', gatewayUrl, '--enrolment-token', token, ...extra];
+}
