@@ -29,13 +29,14 @@ async function storedObject(): Promise<StoredObject> {
 
 const unflagged = { seen: false, answered: false, flagged: false, draft: false, deleted: false };
 
-/** The row of one reading of the flags of UID 1 in `mailbox`'s INBOX. */
+/** The row of one reading of the flags of UID 1 (by default, under UIDVALIDITY 42) in `mailbox`'s INBOX. */
 function reading(
   object: StoredObject,
   mailbox: string,
   backupJobId: string,
   observedAt: string,
   flags: Partial<IndexRecord['flags']>,
+  sourceKey = { uidValidity: '42', uid: 1 },
 ): IndexRow {
   return toIndexRow(
     aStoredRecord({
@@ -46,7 +47,7 @@ function reading(
         contentId: object.contentId,
         mailbox,
         folder: 'INBOX',
-        sourceKey: { uidValidity: '42', uid: 1 },
+        sourceKey,
         flags: { ...unflagged, ...flags },
         followUp: flags.flagged ?? false,
         observedAt,
@@ -101,5 +102,45 @@ describe('PrismaIndexRecordRepository.upsertBatch', () => {
     expect(updated).toMatchObject({ seen: true, answered: true });
     expect(stored(await repository.upsertBatch([sameMoment]))).toEqual(['unchanged']);
     expect(await rowOf(mailbox)).toEqual(updated);
+  });
+
+  it('keeps the sighting found after a folder reset when a reading from before the reset arrives later', async () => {
+    const object = await storedObject();
+    const mailbox = 'folder.reset@example.com';
+    const before = reading(object, mailbox, 'job-1', '2026-11-19T10:00:00.000Z', { seen: true });
+    const after = reading(
+      object,
+      mailbox,
+      'job-2',
+      '2026-11-20T10:00:00.000Z',
+      { flagged: true },
+      {
+        uidValidity: '43',
+        uid: 7,
+      },
+    );
+    const [first] = await repository.upsertBatch([after]);
+    expect(first).toMatchObject({ kind: 'stored', recordStored: 'new' });
+    // Delivered late, on its own or beside the new sighting: acknowledged as the newer record.
+    const late = await repository.upsertBatch([before]);
+    expect(late).toEqual([{ ...first, recordStored: 'unchanged' }]);
+    expect(stored(await repository.upsertBatch([before, after]))).toEqual(['unchanged', 'unchanged']);
+    const records = await prisma.indexRecord.findMany({ where: { tenantId, mailbox } });
+    expect(records.map((r) => [r.uidValidity, r.uid, r.flagged, r.backupJobId])).toEqual([[43n, 7n, true, 'job-2']]);
+    expect((await prisma.storedObject.findUniqueOrThrow({ where: { id: object.id } })).refCount).toBe(1);
+  });
+
+  it('keeps the newer sighting when both readings arrive in one batch, the older first', async () => {
+    const object = await storedObject();
+    const mailbox = 'reset.one.batch@example.com';
+    const before = reading(object, mailbox, 'job-1', '2026-11-19T10:00:00.000Z', { seen: true });
+    const after = reading(object, mailbox, 'job-2', '2026-11-20T10:00:00.000Z', {}, { uidValidity: '43', uid: 7 });
+    const outcomes = await repository.upsertBatch([before, after]);
+    expect(stored(outcomes)).toEqual(['unchanged', 'new']);
+    const [stale, fresh] = outcomes;
+    expect(stale?.kind === 'stored' && fresh?.kind === 'stored' && stale.recordId === fresh.recordId).toBe(true);
+    const records = await prisma.indexRecord.findMany({ where: { tenantId, mailbox } });
+    expect(records.map((r) => [r.uidValidity, r.uid])).toEqual([[43n, 7n]]);
+    expect((await prisma.storedObject.findUniqueOrThrow({ where: { id: object.id } })).refCount).toBe(1);
   });
 });

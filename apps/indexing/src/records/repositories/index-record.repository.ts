@@ -28,6 +28,8 @@ export interface IndexRecordRepository {
 interface UpsertResultRow {
   ord: number;
   object_ok: boolean;
+  /** An older reading of a message the index holds under a newer UIDVALIDITY of its folder. */
+  stale: boolean;
   record_id: string | null;
   inserted: boolean | null;
   stored_content_id: string | null;
@@ -98,7 +100,9 @@ function toJsonRow(row: IndexRow, ord: number, id: string): Record<string, unkno
  * - `superseded`: after a UIDVALIDITY change the folder is scanned again and its messages come back
  *   under new UIDs; a new sighting replaces the old-UIDVALIDITY record of the same message in the
  *   same folder, so the index keeps one record per sighting. Records of messages not seen again stay
- *   (deleted mail remains restorable).
+ *   (deleted mail remains restorable). A reading from before the reset that is delivered after the
+ *   new sighting (`stale` in `checked`: the index, or the same round, holds the message in that folder
+ *   under another UIDVALIDITY, observed later) is not inserted and supersedes nothing.
  * - `referenced`: real inserts add, superseded records remove references to their object, in the
  *   same statement and thus the same transaction, so reference counts stay exact under redelivery.
  */
@@ -114,7 +118,16 @@ WITH input AS (
     backup_job_id text)
 ),
 checked AS (
-  SELECT i.*, so.id IS NOT NULL AS object_ok
+  SELECT i.*, so.id IS NOT NULL AS object_ok,
+    EXISTS (
+      SELECT 1 FROM index_records o
+      WHERE o.tenant_id = i.tenant_id AND o.mailbox = i.mailbox AND o.folder = i.folder
+        AND o.content_id = i.content_id AND o.uid_validity <> i.uid_validity AND o.observed_at > i.observed_at
+    ) OR EXISTS (
+      SELECT 1 FROM input j
+      WHERE j.tenant_id = i.tenant_id AND j.mailbox = i.mailbox AND j.folder = i.folder
+        AND j.content_id = i.content_id AND j.uid_validity <> i.uid_validity AND j.observed_at > i.observed_at
+    ) AS stale
   FROM input i
   LEFT JOIN stored_objects so
     ON so.id = i.object_id AND so.tenant_id = i.tenant_id AND so.content_id = i.content_id
@@ -131,7 +144,7 @@ upserted AS (
     subject, attachment_names, has_attachment, follow_up, importance, item_type,
     seen, answered, flagged, draft, deleted, keywords, observed_at, size, parse_problems, backup_job_id, now()
   FROM checked
-  WHERE object_ok
+  WHERE object_ok AND NOT stale
   ORDER BY tenant_id, mailbox, folder, uid_validity, uid
   ON CONFLICT (tenant_id, mailbox, folder, uid_validity, uid) DO UPDATE SET
     seen = EXCLUDED.seen,
@@ -175,12 +188,25 @@ referenced AS (
   ) delta
   WHERE so.id = delta.object_id AND delta.n <> 0
 )
-SELECT c.ord, c.object_ok, u.id AS record_id, u.inserted, u.content_id AS stored_content_id
+SELECT c.ord, c.object_ok, c.stale, u.id AS record_id, u.inserted, u.content_id AS stored_content_id
 FROM checked c
 LEFT JOIN upserted u
   ON u.tenant_id = c.tenant_id AND u.mailbox = c.mailbox AND u.folder = c.folder
   AND u.uid_validity = c.uid_validity AND u.uid = c.uid
 ORDER BY c.ord`;
+
+/**
+ * The record that supersedes each stale sighting: the newest of the same message in the same folder
+ * under another UIDVALIDITY (read after the upsert, so it sees one inserted by the same round).
+ */
+const SUPERSEDING_SIGHTINGS = (keys: string) => Prisma.sql`
+SELECT DISTINCT ON (k.ord) k.ord, r.id AS record_id, r.content_id AS stored_content_id
+FROM jsonb_to_recordset(${keys}::jsonb) AS k(
+  ord int, tenant_id text, mailbox text, folder text, uid_validity bigint, content_id text)
+JOIN index_records r
+  ON r.tenant_id = k.tenant_id AND r.mailbox = k.mailbox AND r.folder = k.folder
+  AND r.content_id = k.content_id AND r.uid_validity <> k.uid_validity
+ORDER BY k.ord, r.observed_at DESC`;
 
 /** Ids of sightings that the upsert left as they were (not returned by it). */
 const EXISTING_SIGHTINGS = (keys: string) => Prisma.sql`
@@ -243,8 +269,10 @@ export class PrismaIndexRecordRepository implements IndexRecordRepository {
       );
       const results = await tx.$queryRaw<UpsertResultRow[]>(UPSERT_ROUND(document));
       const untouched: number[] = [];
+      const stale: number[] = [];
       for (const result of results) {
         if (!result.object_ok) outcomes[result.ord] = { kind: 'object-missing' };
+        else if (result.stale) stale.push(result.ord);
         else if (result.record_id === null) untouched.push(result.ord);
         else
           outcomes[result.ord] = {
@@ -274,6 +302,32 @@ export class PrismaIndexRecordRepository implements IndexRecordRepository {
             recordStored: 'unchanged',
             recordId: existing.record_id,
             storedContentId: existing.stored_content_id,
+          };
+        }
+      }
+      if (stale.length > 0) {
+        // Read before the folder's UIDVALIDITY changed and delivered after the message was found
+        // again: the index already holds the newer sighting, which stays; this one is acknowledged
+        // as that record, unchanged, so that the job that sent it is not left waiting.
+        const keys = JSON.stringify(
+          stale.map((ord) => {
+            const row = rows[ord] as IndexRow;
+            return {
+              ord,
+              tenant_id: row.tenantId,
+              mailbox: row.mailbox,
+              folder: row.folder,
+              uid_validity: row.uidValidity,
+              content_id: row.contentId,
+            };
+          }),
+        );
+        for (const newer of await tx.$queryRaw<ExistingRow[]>(SUPERSEDING_SIGHTINGS(keys))) {
+          outcomes[newer.ord] = {
+            kind: 'stored',
+            recordStored: 'unchanged',
+            recordId: newer.record_id,
+            storedContentId: newer.stored_content_id,
           };
         }
       }
