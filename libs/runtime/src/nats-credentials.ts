@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { credsAuthenticator } from '@nats-io/nats-core';
+import { natsCredentialProblems } from '@mlr/config';
 import type { NatsCredentials } from '@mlr/messaging';
 
 /** The NATS settings of a service's validated configuration (see `natsEnvSchema` of @mlr/config). */
@@ -19,10 +20,12 @@ export class NatsCredentialsError extends Error {
  * password, or none.
  */
 export function natsCredentials(config: NatsCredentialSettings): NatsCredentials | undefined {
+  // loadConfig has refused these already; a configuration built otherwise (tests, tools) is checked here.
+  const problems = natsCredentialProblems({ ...config });
+  if (problems.length > 0) {
+    throw new NatsCredentialsError(problems.map((problem) => `${problem.variable} ${problem.message}`).join('; '));
+  }
   if (config.NATS_CREDS !== undefined) {
-    if (config.NATS_USER !== undefined || config.NATS_PASSWORD !== undefined) {
-      throw new NatsCredentialsError('give NATS_CREDS or NATS_USER and NATS_PASSWORD, not both');
-    }
     const file = config.NATS_CREDS;
     let creds: Uint8Array;
     try {
@@ -42,8 +45,7 @@ export function natsCredentials(config: NatsCredentialSettings): NatsCredentials
     }
     return { kind: 'creds', creds };
   }
-  if (config.NATS_USER !== undefined) {
-    if (config.NATS_PASSWORD === undefined) throw new NatsCredentialsError('NATS_PASSWORD is required with NATS_USER');
+  if (config.NATS_USER !== undefined && config.NATS_PASSWORD !== undefined) {
     return { kind: 'userPassword', user: config.NATS_USER, password: config.NATS_PASSWORD };
   }
   return undefined;
