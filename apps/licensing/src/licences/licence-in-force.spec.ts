@@ -111,5 +111,10 @@ describe('reading the stored licence', () => {
     expect(problemOf({ ...storedRow(), document: text, signature })).toMatch(
       /its signed document is not a licence this service can read: document\.format/,
     );
+    const notJson = 'licence';
+    const signedNotJson = sign(null, Buffer.from(notJson, 'utf8'), vendor.privateKey).toString('base64');
+    expect(problemOf({ ...storedRow(), document: notJson, signature: signedNotJson })).toMatch(
+      /does not verify: its document is not JSON \(/,
+    );
   });
 });

@@ -133,6 +133,12 @@ describe('licence verification', () => {
     });
     expect(refusal('licence').reason).toBe('malformed');
     expect(refusal({ ...licence, extra: 1 }).message).toMatch(/malformed licence/);
+    // Only a document built in code can hold what JSON cannot carry: it has no canonical form to verify.
+    expect(refusal({ ...licence, document: { ...licence.document, maxTenants: Number.NaN } })).toMatchObject({
+      reason: 'malformed',
+      field: 'document',
+      message: expect.stringMatching(/^malformed licence: .*NaN/) as unknown,
+    });
   });
 
   it('says malformed for a correctly signed document of an unknown format', () => {

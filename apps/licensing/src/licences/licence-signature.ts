@@ -97,6 +97,125 @@ export function graceEnd(document: Pick<LicenceDocument, 'expiresAt' | 'graceDay
   return new Date(Date.parse(document.expiresAt) + document.graceDays * DAY_MS);
 }
 
+/** A signed licence as one of the two verifications reads it. */
+interface SignedText {
+  /**
+   * The stored canonical text (verified byte for byte, then read as JSON), or the document as
+   * received at import (the signature covers its canonical JSON).
+   */
+  document: string | Record<string, unknown>;
+  signature: string;
+  keyId: string;
+}
+
+/**
+ * Which step of `verifySigned` a signed licence failed. `unreadable`: the imported document has no
+ * canonical JSON, or the stored text is not JSON. `document` problems carry paths from the licence
+ * (`document.format`).
+ */
+type SignedFailure =
+  | { step: 'vendor_key' }
+  | { step: 'signature_form' }
+  | { step: 'unreadable'; error: string }
+  | { step: 'signature' }
+  | { step: 'document'; problems: Array<{ path: string; message: string }> };
+
+const REASON_OF_STEP: Record<SignedFailure['step'], Exclude<LicenceRefusalReason, 'expired'>> = {
+  vendor_key: 'wrong_vendor_key',
+  signature_form: 'malformed',
+  unreadable: 'malformed',
+  signature: 'tampered',
+  document: 'malformed',
+};
+
+/**
+ * The integrity check both an import and every later use of a stored licence rely on: the vendor
+ * key, the signature's form, the signature over the canonical text, and that the signed text is a
+ * licence document. It says which step failed and leaves the wording to its caller, who knows who
+ * reads it.
+ */
+function verifySigned(
+  signed: SignedText,
+  trusted: VendorKey,
+): { ok: true; document: LicenceDocument; canonical: string } | { ok: false; failure: SignedFailure } {
+  if (signed.keyId !== trusted.keyId) return { ok: false, failure: { step: 'vendor_key' } };
+  if (!SIGNATURE_PATTERN.test(signed.signature)) return { ok: false, failure: { step: 'signature_form' } };
+  const { document } = signed;
+  let canonical: string;
+  try {
+    canonical = typeof document === 'string' ? document : canonicalJson(document);
+  } catch (error) {
+    return { ok: false, failure: { step: 'unreadable', error: (error as Error).message } };
+  }
+  if (!signatureMatches(canonical, signed.signature, trusted)) return { ok: false, failure: { step: 'signature' } };
+  // Stored text is read as JSON only once its signature holds: a changed byte reads as tampering.
+  let value: unknown = document;
+  if (typeof document === 'string') {
+    try {
+      value = JSON.parse(document);
+    } catch (error) {
+      return { ok: false, failure: { step: 'unreadable', error: (error as Error).message } };
+    }
+  }
+  const parsed = licenceDocumentSchema.safeParse(value);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => ({
+      path: ['document', ...issue.path.map(String)].join('.'),
+      message: issue.message,
+    }));
+    return { ok: false, failure: { step: 'document', problems } };
+  }
+  return { ok: true, document: parsed.data, canonical };
+}
+
+function signatureMatches(text: string, signature: string, trusted: VendorKey): boolean {
+  return verify(null, Buffer.from(text, 'utf8'), trusted.key, Buffer.from(signature, 'base64'));
+}
+
+type LicenceRefusal = Extract<LicenceVerification, { ok: false }>;
+
+/** An import's refusal: addressed to the operator importing the file, naming the field to look at. */
+function importRefusal(failure: SignedFailure, keyId: string, trusted: VendorKey): LicenceRefusal {
+  const reason = REASON_OF_STEP[failure.step];
+  switch (failure.step) {
+    case 'vendor_key':
+      return {
+        ok: false,
+        reason,
+        message: `wrong vendor key: the licence names vendor key ${JSON.stringify(keyId)}, but this service trusts only vendor key ${trusted.keyId}`,
+        field: 'keyId',
+      };
+    case 'signature_form':
+      return {
+        ok: false,
+        reason,
+        message: 'malformed licence: signature must be the base64 of a 64-byte Ed25519 signature',
+        field: 'signature',
+      };
+    case 'unreadable':
+      return { ok: false, reason, message: `malformed licence: ${failure.error}`, field: 'document' };
+    case 'signature':
+      return {
+        ok: false,
+        reason,
+        message: `tampered licence: the signature of vendor key ${trusted.keyId} does not match the document; it was changed after it was signed`,
+        field: 'signature',
+      };
+    case 'document': {
+      const { problems } = failure;
+      return {
+        ok: false,
+        reason,
+        message: `malformed licence: the signed document is not a licence this service can read: ${problems
+          .map((p) => `${p.path}: ${p.message}`)
+          .join('; ')}`,
+        ...(problems[0] ? { field: problems[0].path } : {}),
+        problems,
+      };
+    }
+  }
+}
+
 /**
  * Verifies a signed licence for import: its shape, the vendor key, the signature over the canonical
  * JSON of the document, the document's format, and that its grace period has not ended at `now`.
@@ -119,59 +238,10 @@ export function verifyLicence(input: unknown, trusted: VendorKey, now: Date): Li
       problems,
     };
   }
-  const { document, signature, keyId } = envelope.data;
-  if (keyId !== trusted.keyId) {
-    return {
-      ok: false,
-      reason: 'wrong_vendor_key',
-      message: `wrong vendor key: the licence names vendor key ${JSON.stringify(keyId)}, but this service trusts only vendor key ${trusted.keyId}`,
-      field: 'keyId',
-    };
-  }
-  if (!SIGNATURE_PATTERN.test(signature)) {
-    return {
-      ok: false,
-      reason: 'malformed',
-      message: 'malformed licence: signature must be the base64 of a 64-byte Ed25519 signature',
-      field: 'signature',
-    };
-  }
-  let canonical: string;
-  try {
-    canonical = canonicalJson(document);
-  } catch (error) {
-    return {
-      ok: false,
-      reason: 'malformed',
-      message: `malformed licence: ${(error as Error).message}`,
-      field: 'document',
-    };
-  }
-  if (!signatureMatches(canonical, signature, trusted)) {
-    return {
-      ok: false,
-      reason: 'tampered',
-      message: `tampered licence: the signature of vendor key ${trusted.keyId} does not match the document; it was changed after it was signed`,
-      field: 'signature',
-    };
-  }
-  const parsed = licenceDocumentSchema.safeParse(document);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => ({
-      path: ['document', ...issue.path.map(String)].join('.'),
-      message: issue.message,
-    }));
-    return {
-      ok: false,
-      reason: 'malformed',
-      message: `malformed licence: the signed document is not a licence this service can read: ${problems
-        .map((p) => `${p.path}: ${p.message}`)
-        .join('; ')}`,
-      ...(problems[0] ? { field: problems[0].path } : {}),
-      problems,
-    };
-  }
-  const licence = parsed.data;
+  const { signature, keyId } = envelope.data;
+  const verified = verifySigned(envelope.data, trusted);
+  if (!verified.ok) return importRefusal(verified.failure, keyId, trusted);
+  const { document: licence, canonical } = verified;
   const ends = graceEnd(licence);
   if (ends.getTime() <= now.getTime()) {
     return {
@@ -182,10 +252,6 @@ export function verifyLicence(input: unknown, trusted: VendorKey, now: Date): Li
     };
   }
   return { ok: true, licence: { document: licence, canonical, signature, keyId } };
-}
-
-function signatureMatches(text: string, signature: string, trusted: VendorKey): boolean {
-  return verify(null, Buffer.from(text, 'utf8'), trusted.key, Buffer.from(signature, 'base64'));
 }
 
 /** A licence as the licensing service stores it: the signed canonical text, verbatim. */
@@ -200,49 +266,35 @@ export type StoredLicenceVerification =
   | { ok: false; reason: Exclude<LicenceRefusalReason, 'expired'>; problem: string };
 
 /**
+ * Why a stored licence does not verify, completing "the stored licence ... does not verify: ". Its
+ * reader is whoever finds the licence not in force, long after the import.
+ */
+function storedProblem(failure: SignedFailure, keyId: string, trusted: VendorKey): string {
+  switch (failure.step) {
+    case 'vendor_key':
+      return `it names vendor key ${JSON.stringify(keyId)}, but this service trusts only vendor key ${trusted.keyId}`;
+    case 'signature_form':
+      return 'its signature is not the base64 of a 64-byte Ed25519 signature';
+    case 'unreadable':
+      return `its document is not JSON (${failure.error})`;
+    case 'signature':
+      return `the signature of vendor key ${trusted.keyId} does not match its document; the document was changed after it was signed`;
+    case 'document':
+      return `its signed document is not a licence this service can read: ${failure.problems
+        .map((p) => `${p.path}: ${p.message}`)
+        .join('; ')}`;
+  }
+}
+
+/**
  * Verifies a stored licence again, as it is loaded: the signature of the trusted vendor key over
  * the stored text, byte for byte, and that the text is a licence document. Unlike an import, an
  * expired licence verifies (expiry and grace are the licence's status, not its integrity).
  * `problem` completes "the stored licence ... does not verify: ".
  */
 export function verifyStoredLicence(stored: StoredSignedLicence, trusted: VendorKey): StoredLicenceVerification {
-  if (stored.keyId !== trusted.keyId) {
-    return {
-      ok: false,
-      reason: 'wrong_vendor_key',
-      problem: `it names vendor key ${JSON.stringify(stored.keyId)}, but this service trusts only vendor key ${trusted.keyId}`,
-    };
-  }
-  if (!SIGNATURE_PATTERN.test(stored.signature)) {
-    return {
-      ok: false,
-      reason: 'malformed',
-      problem: 'its signature is not the base64 of a 64-byte Ed25519 signature',
-    };
-  }
-  if (!signatureMatches(stored.document, stored.signature, trusted)) {
-    return {
-      ok: false,
-      reason: 'tampered',
-      problem: `the signature of vendor key ${trusted.keyId} does not match its document; the document was changed after it was signed`,
-    };
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(stored.document);
-  } catch (error) {
-    return { ok: false, reason: 'malformed', problem: `its document is not JSON (${(error as Error).message})` };
-  }
-  const parsed = licenceDocumentSchema.safeParse(value);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (issue) => `${['document', ...issue.path.map(String)].join('.')}: ${issue.message}`,
-    );
-    return {
-      ok: false,
-      reason: 'malformed',
-      problem: `its signed document is not a licence this service can read: ${problems.join('; ')}`,
-    };
-  }
-  return { ok: true, document: parsed.data };
+  const verified = verifySigned(stored, trusted);
+  if (verified.ok) return { ok: true, document: verified.document };
+  const { failure } = verified;
+  return { ok: false, reason: REASON_OF_STEP[failure.step], problem: storedProblem(failure, stored.keyId, trusted) };
 }
