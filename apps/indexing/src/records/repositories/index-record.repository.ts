@@ -282,52 +282,28 @@ export class PrismaIndexRecordRepository implements IndexRecordRepository {
             storedContentId: result.stored_content_id ?? '',
           };
       }
-      if (untouched.length > 0) {
+      // Rows the upsert left as they were answer with their record; a stale reading (from before
+      // the folder's UIDVALIDITY changed, delivered after the message was found again) with the newer
+      // sighting, which stays. Both are 'unchanged', so that the job that sent them is not left waiting.
+      const lookups: Array<[number[], (keys: string) => Prisma.Sql, (row: IndexRow) => object]> = [
+        [untouched, EXISTING_SIGHTINGS, (row) => ({ uid: row.uid })],
+        [stale, SUPERSEDING_SIGHTINGS, (row) => ({ content_id: row.contentId })],
+      ];
+      for (const [ords, query, keyOf] of lookups) {
+        if (ords.length === 0) continue;
         const keys = JSON.stringify(
-          untouched.map((ord) => {
+          ords.map((ord) => {
             const row = rows[ord] as IndexRow;
-            return {
-              ord,
-              tenant_id: row.tenantId,
-              mailbox: row.mailbox,
-              folder: row.folder,
-              uid_validity: row.uidValidity,
-              uid: row.uid,
-            };
+            const { tenantId, mailbox, folder, uidValidity } = row;
+            return { ord, tenant_id: tenantId, mailbox, folder, uid_validity: uidValidity, ...keyOf(row) };
           }),
         );
-        for (const existing of await tx.$queryRaw<ExistingRow[]>(EXISTING_SIGHTINGS(keys))) {
-          outcomes[existing.ord] = {
+        for (const found of await tx.$queryRaw<ExistingRow[]>(query(keys))) {
+          outcomes[found.ord] = {
             kind: 'stored',
             recordStored: 'unchanged',
-            recordId: existing.record_id,
-            storedContentId: existing.stored_content_id,
-          };
-        }
-      }
-      if (stale.length > 0) {
-        // Read before the folder's UIDVALIDITY changed and delivered after the message was found
-        // again: the index already holds the newer sighting, which stays; this one is acknowledged
-        // as that record, unchanged, so that the job that sent it is not left waiting.
-        const keys = JSON.stringify(
-          stale.map((ord) => {
-            const row = rows[ord] as IndexRow;
-            return {
-              ord,
-              tenant_id: row.tenantId,
-              mailbox: row.mailbox,
-              folder: row.folder,
-              uid_validity: row.uidValidity,
-              content_id: row.contentId,
-            };
-          }),
-        );
-        for (const newer of await tx.$queryRaw<ExistingRow[]>(SUPERSEDING_SIGHTINGS(keys))) {
-          outcomes[newer.ord] = {
-            kind: 'stored',
-            recordStored: 'unchanged',
-            recordId: newer.record_id,
-            storedContentId: newer.stored_content_id,
+            recordId: found.record_id,
+            storedContentId: found.stored_content_id,
           };
         }
       }
