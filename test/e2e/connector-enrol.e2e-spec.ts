@@ -17,19 +17,11 @@ import {
 } from '@mlr/contracts';
 import { contentId } from '@mlr/crypto';
 import { connectMessaging, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
-import {
-  REPO_ROOT,
-  addDovecotUser,
-  corpusMessages,
-  fetchFolder,
-  freePort,
-  seedFolder,
-  servicesNatsClientOptions,
-  waitFor,
-} from '@mlr/testing';
+import { REPO_ROOT, fetchFolder, freePort, servicesNatsClientOptions, waitFor } from '@mlr/testing';
 import { loadConnectorConfig, natsCredentials } from '../../apps/connector/src/config/connector-config.js';
 import { loadTenantKeys } from '../../apps/connector/src/keys/key-file.js';
 import { enrollArgs as enrollArgsOf, writePreEnrolmentConfig } from './support/connector-cli.js';
+import { seedOwnMailbox } from './support/mailboxes.js';
 import { PlatformFixture } from './support/platform-fixture.js';
 
 const execFileAsync = promisify(execFile);
@@ -109,15 +101,7 @@ describe('connector enroll (CLI)', () => {
   }
 
   beforeAll(async () => {
-    await addDovecotUser(join(infra.dir, 'dovecot'), { name: MAILBOX, password: `${MAILBOX}-password` });
-    await seedFolder(
-      infra.imap!,
-      MAILBOX,
-      'INBOX',
-      corpusMessages()
-        .slice(100, 112)
-        .map((message) => ({ bytes: message.bytes })),
-    );
+    await seedOwnMailbox(infra, MAILBOX, 100, 112);
     await platform.startPlatform();
     gatewayUrl = `http://127.0.0.1:${platform.app('gateway').port}`;
     tenantId = (

@@ -1,7 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { REPO_ROOT, addDovecotUser, corpusMessages, freePort, provisionConnector, seedFolder } from '@mlr/testing';
+import { REPO_ROOT, freePort, provisionConnector } from '@mlr/testing';
+import { seedOwnMailbox } from './support/mailboxes.js';
 import { PlatformFixture } from './support/platform-fixture.js';
 
 const TENANT = 'e2e-gate';
@@ -19,15 +20,7 @@ describe('a queued job of a tenant whose MLR was disabled meanwhile', () => {
   const platform = new PlatformFixture(infra, dir);
 
   beforeAll(async () => {
-    await addDovecotUser(join(infra.dir, 'dovecot'), { name: MAILBOX, password: `${MAILBOX}-password` });
-    await seedFolder(
-      infra.imap!,
-      MAILBOX,
-      'INBOX',
-      corpusMessages()
-        .slice(200, 205)
-        .map((message) => ({ bytes: message.bytes })),
-    );
+    await seedOwnMailbox(infra, MAILBOX, 200, 205);
     await platform.startPlatform();
   }, 300_000);
 
