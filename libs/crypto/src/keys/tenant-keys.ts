@@ -1,10 +1,11 @@
 import { createHash, createSecretKey, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
+import { KEY_ID_BYTES } from '@mlr/envelope';
 
 /** Length in bytes of a tenant's root key, K_root. */
 export const ROOT_KEY_BYTES = 32;
 
-/** Length in bytes of a key id; its hex form is twice as long. */
-export const KEY_ID_BYTES = 8;
+/** Length in bytes of a key id (its hex form is twice as long), as the sealed-object header holds it. */
+export { KEY_ID_BYTES };
 
 const ENC_INFO = 'mlr/enc/v1';
 const ID_INFO = 'mlr/id/v1';

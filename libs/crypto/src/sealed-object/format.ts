@@ -1,24 +1,27 @@
+import {
+  AEAD_AES_256_GCM,
+  COMPRESSION_ZSTD,
+  CONTENT_ID_BYTES,
+  decodeDescriptor,
+  DESCRIPTOR_BYTES,
+  FINAL_SEGMENT_BIT,
+  FORMAT_VERSION,
+  HEADER_BYTES,
+  HEADER_OFFSET as OFFSET,
+  KEY_SALT_BYTES,
+  MAGIC,
+  MAX_SEGMENT_SIZE,
+  MIN_SEGMENT_SIZE,
+  NONCE_PREFIX_BYTES,
+  TAG_BYTES,
+} from '@mlr/envelope';
 import { KEY_ID_BYTES } from '../keys/tenant-keys.js';
 import { SealedObjectError, SealedObjectErrorCode } from './sealed-object.error.js';
 
 /*
- * Sealed object, format version 1 (all integers big-endian):
- *
- *   offset size  field
- *        0    4  magic "MLRO"
- *        4    1  format version = 1
- *        5    1  AEAD id: 1 = AES-256-GCM
- *        6    1  compression id: 1 = zstd
- *        7    1  flags, reserved: 0
- *        8    4  plaintext segment size S (65536)
- *       12    8  key id (first 8 bytes of SHA-256("mlr/key-id/v1" ‖ K_root))
- *       20   32  content id (HMAC-SHA256(K_id, raw message))
- *       52   16  key salt (random)
- *       68    7  nonce prefix (random)
- *       75       segments, at least one:
- *                  4  descriptor: bit 31 = final segment, bits 0..30 = plaintext length n
- *                  n  AES-256-GCM ciphertext
- *                 16  GCM tag
+ * Sealed object, format version 1: the layout (magic, header fields, segment descriptors) is public
+ * and described once in @mlr/envelope, which cloud services use to check an object's shape without
+ * a key. What only the key holder does:
  *
  * The plaintext is a zstd stream (one frame per MiB of message) cut into segments of exactly S bytes;
  * the final segment holds the rest (0..S bytes). Segment i is sealed with
@@ -31,37 +34,26 @@ import { SealedObjectError, SealedObjectErrorCode } from './sealed-object.error.
  * tell a missing final segment (Truncated) and bytes after it (TrailingData) from modification.
  */
 
-export const MAGIC = Buffer.from('MLRO', 'latin1');
-export const FORMAT_VERSION = 1;
-export const AEAD_AES_256_GCM = 1;
-export const COMPRESSION_ZSTD = 1;
+export {
+  AEAD_AES_256_GCM,
+  COMPRESSION_ZSTD,
+  CONTENT_ID_BYTES,
+  decodeDescriptor,
+  DESCRIPTOR_BYTES,
+  FINAL_SEGMENT_BIT,
+  FORMAT_VERSION,
+  HEADER_BYTES,
+  KEY_SALT_BYTES,
+  MAGIC,
+  MAX_SEGMENT_SIZE,
+  MIN_SEGMENT_SIZE,
+  NONCE_PREFIX_BYTES,
+  TAG_BYTES,
+};
 export const SEGMENT_SIZE = 64 * 1024;
-export const CONTENT_ID_BYTES = 32;
-export const KEY_SALT_BYTES = 16;
-export const NONCE_PREFIX_BYTES = 7;
 export const NONCE_BYTES = 12;
-export const TAG_BYTES = 16;
-export const DESCRIPTOR_BYTES = 4;
-export const FINAL_SEGMENT_BIT = 0x8000_0000;
 /** The counter is 32 bits wide. */
 export const MAX_SEGMENTS = 2 ** 32;
-/** Readers accept these segment sizes, so a later writer may tune it without a new version. */
-export const MIN_SEGMENT_SIZE = 1024;
-export const MAX_SEGMENT_SIZE = 16 * 1024 * 1024;
-
-const OFFSET = {
-  version: 4,
-  aead: 5,
-  compression: 6,
-  flags: 7,
-  segmentSize: 8,
-  keyId: 12,
-  contentId: 20,
-  keySalt: 52,
-  noncePrefix: 68,
-} as const;
-
-export const HEADER_BYTES = OFFSET.noncePrefix + NONCE_PREFIX_BYTES;
 
 export interface SealedHeader {
   segmentSize: number;
@@ -181,10 +173,6 @@ export function encodeDescriptor(length: number, final: boolean): Buffer {
   const descriptor = Buffer.alloc(DESCRIPTOR_BYTES);
   descriptor.writeUInt32BE((final ? FINAL_SEGMENT_BIT : 0) + length);
   return descriptor;
-}
-
-export function decodeDescriptor(value: number): { length: number; final: boolean } {
-  return { length: value % FINAL_SEGMENT_BIT, final: value >= FINAL_SEGMENT_BIT };
 }
 
 /** Size of the sealed object for a payload (compressed stream) of `payloadBytes`. */

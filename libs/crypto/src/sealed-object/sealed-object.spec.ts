@@ -12,6 +12,7 @@ import { createOpenStream, openSealedObject, type OpenOptions } from './open.js'
 import { createSealStream, sealMessage } from './seal.js';
 import { SealedObjectError, SealedObjectErrorCode } from './sealed-object.error.js';
 import { readSealedHeader } from './header.js';
+import { checkEnvelope } from '@mlr/envelope';
 
 const tenantRoot = generateRootKey();
 const tenant = deriveTenantKeys(tenantRoot);
@@ -328,5 +329,16 @@ describe('streaming', () => {
     });
     await expect(drain(flipByte(sealed, 1000))).rejects.toMatchObject({ code: SealedObjectErrorCode.Tampered });
     await expect(drain(sealed, otherTenant)).rejects.toMatchObject({ code: SealedObjectErrorCode.KeyIdMismatch });
+  });
+});
+
+describe('the public envelope of a sealed object', () => {
+  it('is what @mlr/envelope reads without a key, for small and multi-segment messages', async () => {
+    for (const size of [0, 1_000, 300_000]) {
+      const raw = pseudoRandom(size, `envelope-${size}`);
+      const sealed = await sealMessage(tenant, raw);
+      const facts = checkEnvelope(sealed.sealed, { contentId: sealed.contentId, keyId: tenant.keyId });
+      expect(facts.sealedSize).toBe(sealed.sealed.length);
+    }
   });
 });
