@@ -5,6 +5,7 @@ export type {
   ObjectKey,
   ObjectLocator,
   ObjectStore,
+  ObjectVersion,
   PutOptions,
   PutResult,
   RetentionMode,
@@ -18,3 +19,22 @@ export {
 } from './object-store.exception.js';
 export { createS3ObjectStore, type S3ObjectStoreConfig } from './s3-object-store.js';
 export { messageObjectKey, tenantObjectsPrefix } from './locators/message-object-key.js';
+export { packObjectKey, tenantPacksPrefix } from './locators/pack-key.js';
+export {
+  checkPackHeader,
+  decodePackFooter,
+  decodePackTrailer,
+  encodePack,
+  layoutMembers,
+  packFooterSchema,
+  PackFormatError,
+  packHeader,
+  packTail,
+  MAX_FOOTER_BYTES,
+  PACK_FORMAT_VERSION,
+  PACK_HEADER_BYTES,
+  PACK_TRAILER_BYTES,
+  type PackFooter,
+  type PackMember,
+  type PackTrailer,
+} from './packs/pack-format.js';

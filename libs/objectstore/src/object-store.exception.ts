@@ -18,7 +18,7 @@ export enum ObjectStoreErrorCode {
   Unknown = 'UNKNOWN',
 }
 
-export type ObjectStoreOperation = 'ensureBucket' | 'put' | 'get' | 'head' | 'delete';
+export type ObjectStoreOperation = 'ensureBucket' | 'put' | 'get' | 'head' | 'delete' | 'list';
 
 export interface ObjectStoreErrorDetails {
   operation: ObjectStoreOperation;

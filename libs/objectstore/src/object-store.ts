@@ -48,6 +48,16 @@ export interface ObjectHead {
   lastModified?: Date;
 }
 
+/** One stored version of an object, as a listing shows it. */
+export interface ObjectVersion {
+  key: string;
+  versionId: string;
+  size: number;
+  lastModified: Date;
+  /** The version a read without version id returns. */
+  isLatest: boolean;
+}
+
 export interface DeleteOptions {
   /** Lets a caller with the permission remove a version under GOVERNANCE retention. */
   bypassGovernanceRetention?: boolean;
@@ -69,6 +79,11 @@ export interface ObjectStore {
   /** Size and entity tag, or null when the object does not exist. */
   head(locator: ObjectLocator): Promise<ObjectHead | null>;
   exists(locator: ObjectLocator): Promise<boolean>;
+  /**
+   * Every version of every object whose key starts with `prefix` (delete markers left out), as S3
+   * lists them: in key order, newest version first within a key; unversioned buckets say 'null'.
+   */
+  listVersions(bucket: string, prefix: string): AsyncIterable<ObjectVersion>;
   /**
    * Removes the object for good: the version named by `locator.versionId`, or else every version
    * of the key (so no data stays behind a delete marker). Deleting what does not exist succeeds.

@@ -23,6 +23,7 @@ import type {
   ObjectKey,
   ObjectLocator,
   ObjectStore,
+  ObjectVersion,
   PutOptions,
   PutResult,
   RetentionMode,
@@ -269,6 +270,40 @@ class S3ObjectStore implements ObjectStore {
 
   async exists(locator: ObjectLocator): Promise<boolean> {
     return (await this.head(locator)) !== null;
+  }
+
+  async *listVersions(bucket: string, prefix: string): AsyncIterable<ObjectVersion> {
+    const where: Target = { operation: 'list', bucket, key: prefix };
+    let keyMarker: string | undefined;
+    let versionIdMarker: string | undefined;
+    for (;;) {
+      let output;
+      try {
+        output = await this.client.send(
+          new ListObjectVersionsCommand({
+            Bucket: bucket,
+            Prefix: prefix,
+            KeyMarker: keyMarker,
+            VersionIdMarker: versionIdMarker,
+          }),
+        );
+      } catch (error) {
+        throw this.toError(error, where);
+      }
+      for (const entry of output.Versions ?? []) {
+        if (entry.Key === undefined || entry.VersionId === undefined) continue;
+        yield {
+          key: entry.Key,
+          versionId: entry.VersionId,
+          size: entry.Size ?? 0,
+          lastModified: entry.LastModified ?? new Date(0),
+          isLatest: entry.IsLatest ?? false,
+        };
+      }
+      if (!output.IsTruncated) return;
+      keyMarker = output.NextKeyMarker;
+      versionIdMarker = output.NextVersionIdMarker;
+    }
   }
 
   async delete(locator: ObjectLocator, options: DeleteOptions = {}): Promise<void> {
