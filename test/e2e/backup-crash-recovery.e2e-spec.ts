@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { deriveTenantKeys, openSealedObject, type TenantKeys } from '@mlr/crypto';
 import { REPO_ROOT, addDovecotUser, corpusMessages, freePort, provisionConnector, seedFolder } from '@mlr/testing';
 import { PlatformFixture } from './support/platform-fixture.js';
 
@@ -18,6 +19,7 @@ describe('crash recovery during a backup', () => {
   const dir = mkdtempSync(join(REPO_ROOT, 'tmp', 'e2e-crash-'));
   const platform = new PlatformFixture(infra, dir);
   let planId: string;
+  let keys: TenantKeys;
 
   beforeAll(async () => {
     await addDovecotUser(join(infra.dir, 'dovecot'), { name: 'carol', password: 'carol-password' });
@@ -40,6 +42,7 @@ describe('crash recovery during a backup', () => {
       // Short acknowledgement wait: messages caught in a crash are sent again sooner.
       backup: { publicFolders: false, ackTimeoutSeconds: 20 },
     });
+    keys = deriveTenantKeys(Buffer.from(connector.rootKeyHex, 'hex'));
     await platform.startConnector(connector.configFile, healthPort);
     planId = await platform.createPlan(TENANT, {
       name: 'carol',
@@ -82,9 +85,15 @@ describe('crash recovery during a backup', () => {
     const objects = await platform.prisma.storedObject.findMany({ where: { tenantId: TENANT } });
     expect(objects).toHaveLength(MESSAGES);
     expect(objects.every((o) => o.refCount === 1)).toBe(true);
+    // Every locator opens: the pinned version's range is the sealed message of that content id.
     for (const object of objects) {
-      const head = await platform.store.head({ bucket: object.bucket, key: object.key });
-      expect(head?.size).toBe(Number(object.sealedSize));
+      const sealed = await platform.store.getBuffer({
+        bucket: object.bucket,
+        key: object.key,
+        versionId: object.versionId!,
+        range: { offset: Number(object.byteOffset), length: Number(object.byteLength) },
+      });
+      await openSealedObject(keys, sealed, { expectedContentId: object.contentId });
     }
   });
 });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import {
   REPO_ROOT,
   addDovecotUser,
   corpusMessages,
+  corruptObjectInPlace,
   fetchFolder,
   freePort,
   imapSessionAs,
@@ -227,19 +228,51 @@ describe('restore end to end', () => {
     expect(denied.length).toBeGreaterThanOrEqual(3);
   });
 
-  it('reports a tampered object as failed for that item and restores the rest', async () => {
+  /** Five records of Rosa's folder whose objects share one pack, the first at the pack's start. */
+  async function fiveOfOnePack() {
     const records = await platform.prisma.indexRecord.findMany({
       where: { tenantId: TENANT, mailbox: 'rosa', folder: FOLDER },
       include: { object: true },
-      orderBy: { uid: 'asc' },
-      take: 5,
     });
+    const byPack = new Map<string | null, typeof records>();
+    for (const record of records)
+      byPack.set(record.object.packId, [...(byPack.get(record.object.packId) ?? []), record]);
+    const members = [...byPack.values()].sort((a, b) => b.length - a.length)[0]!;
+    expect(members.length).toBeGreaterThanOrEqual(5);
+    return members.sort((a, b) => Number(a.object.byteOffset) - Number(b.object.byteOffset)).slice(0, 5);
+  }
+
+  it('restores every member of a pack over which a newer version was written: reads pin the version', async () => {
+    const records = await fiveOfOnePack();
+    const pack = await platform.prisma.pack.findUniqueOrThrow({ where: { id: records[0]!.object.packId! } });
+    // Anyone who may write to the bucket can put a new version over the key; Object Lock keeps the
+    // original, and the locators name it.
+    await platform.store.put({ bucket: pack.bucket, key: pack.key }, randomBytes(Number(pack.size)));
+
+    const accepted = await restore({
+      recordIds: records.map((record) => record.id),
+      target: { kind: 'folder', folder: 'Overwritten Pack' },
+    });
+    const job = await platform.waitForJob(TENANT, accepted.jobId);
+    expect(job.state).toBe('succeeded');
+    expect(job.counters.restored).toBe(5);
+    const restored = await fetchFolder(imap, 'rosa', 'Overwritten Pack');
+    expect(new Set([...restored.values()].map((m) => contentId(keys, m.bytes)))).toEqual(
+      new Set(records.map((record) => record.contentId)),
+    );
+  });
+
+  it('fails only the member of a pack that was corrupted in place, saying why, and restores its pack-mates', async () => {
+    const records = await fiveOfOnePack();
     const victim = records[0]!;
-    const sealed = await platform.store.getBuffer({ bucket: victim.object.bucket, key: victim.object.key });
-    const tampered = Buffer.from(sealed);
-    tampered[tampered.length - 20]! ^= 0x01;
-    // Object Lock keeps the original version; a newer version is what a plain GET returns.
-    await platform.store.put({ bucket: victim.object.bucket, key: victim.object.key }, tampered);
+    // Bit rot under S3: one byte of the victim's ciphertext changes in Ceph itself, in the very
+    // version its locator pins.
+    const repair = await corruptObjectInPlace({
+      cephDir: join(infra.dir, 'ceph'),
+      key: victim.object.key,
+      versionId: victim.object.versionId!,
+      offset: Number(victim.object.byteOffset) + Number(victim.object.byteLength) - 20,
+    });
 
     const accepted = await restore({
       recordIds: records.map((record) => record.id),
@@ -251,11 +284,15 @@ describe('restore end to end', () => {
     expect(job.counters.failed).toBe(1);
     const results = await items(accepted.jobId);
     const failed = results.filter((item) => item.outcome === 'failed');
-    expect(failed).toEqual([expect.objectContaining({ recordId: victim.id, reason: expect.any(String) })]);
+    expect(failed).toEqual([
+      expect.objectContaining({
+        recordId: victim.id,
+        reason: expect.stringMatching(/tampered or wrong key \(Tampered/),
+      }),
+    ]);
     expect((await fetchFolder(imap, 'rosa', 'Tamper Check')).size).toBe(4);
-
-    // Put the original bytes back as the newest version, for the tests after this one.
-    await platform.store.put({ bucket: victim.object.bucket, key: victim.object.key }, sealed);
+    // The same byte flipped back, for the tests after this one.
+    await repair();
   });
 
   it('exports to mbox and to a zip of .eml files, every message byte-identical', async () => {

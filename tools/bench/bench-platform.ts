@@ -81,7 +81,7 @@ export async function startBenchPlatform(options: {
       dir: join(dir, 'connector'),
       mailboxes: [BENCH_MAILBOX],
       healthPort,
-      backup: { publicFolders: false, concurrency: 64 },
+      backup: { publicFolders: false },
     });
     await platform.startConnector(connector.configFile, healthPort);
     const planId = await platform.createPlan(options.tenantId, {

@@ -11,10 +11,10 @@ export const indexingConfigSchema = serviceEnvSchema.extend(databaseEnvSchema.sh
   /** Batches written at the same time (each holds one database connection while it runs). */
   INDEXING_BATCH_CONCURRENCY: positiveInt(2, 16),
   /**
-   * Deliveries held at once (collecting, writing, publishing their IndexedEvent). Must stay below the
-   * durable consumer's max ack pending (4096), and above a few batches so that batches fill up.
+   * Record batches (one per commit batch, up to 512 records each) held at once while their records
+   * are collected, written and acknowledged. Must stay below the durable consumer's max ack pending.
    */
-  INDEXING_MAX_IN_FLIGHT: positiveInt(2_000, 4_000),
+  INDEXING_MAX_IN_FLIGHT: positiveInt(64, 1_000),
   /** Connections of the Prisma pool (batches plus health checks and, later, searches). */
   INDEXING_DB_MAX_CONNECTIONS: positiveInt(8, 100),
 });

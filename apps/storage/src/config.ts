@@ -14,7 +14,25 @@ export const storageConfigSchema = serviceEnvSchema
       .optional(),
     /** COMPLIANCE: nobody can shorten or lift it; GOVERNANCE: users with the bypass permission can. */
     STORAGE_RETENTION_MODE: z.enum(['COMPLIANCE', 'GOVERNANCE']).default('COMPLIANCE'),
-    /** Object commits handled at once by one replica. */
+    /** Commit batches held at once by one replica (each up to ~1 MiB; most wait for their pack). */
     STORAGE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(64),
+    /** A tenant's open pack is written once it holds this many bytes (1 MiB to 64 MiB). */
+    STORAGE_PACK_TARGET_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024 * 1024, 'must be at least 1048576 (1 MiB)')
+      .max(64 * 1024 * 1024, 'must be at most 67108864 (64 MiB)')
+      .default(8 * 1024 * 1024),
+    /** ... or this long after its first member arrived: how long a backup waits for a pack at most. */
+    STORAGE_PACK_MAX_WAIT_MS: z.coerce.number().int().min(10).max(60_000).default(2_000),
+    /** Bytes held in open packs and packs being written by one replica, all tenants together. */
+    STORAGE_PACK_BUFFER_BYTES: z.coerce
+      .number()
+      .int()
+      .min(2 * 1024 * 1024)
+      .max(4 * 1024 * 1024 * 1024)
+      .default(64 * 1024 * 1024),
+    /** Packs (or individual objects) written to S3 at once by one replica. */
+    STORAGE_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   });
 export type StorageConfig = z.output<typeof storageConfigSchema>;

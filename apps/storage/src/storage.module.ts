@@ -6,10 +6,12 @@ import { createS3ObjectStore, type ObjectStore } from '@mlr/objectstore';
 import { APP_HEALTH_CHECKS, LOGGER, MESSAGING, type HealthCheck } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 import { JetStreamChunkStore } from './backup/chunk-store.js';
-import { ObjectCommitConsumer } from './backup/object-commit.consumer.js';
+import { CommitBatchConsumer } from './backup/commit-batch.consumer.js';
 import { createStorageMetrics, type StorageMetrics } from './backup/storage-metrics.js';
 import { PrismaStoredObjectRepository } from './backup/stored-object.repository.js';
-import { jetStreamRecordSink, StoreObjectCommit } from './backup/store-object-commit.use-case.js';
+import { jetStreamOutcomeSink, StoreCommitBatch } from './backup/store-commit-batch.use-case.js';
+import { IndividualWriter } from './backup/writers/individual-writer.js';
+import { PackWriter } from './backup/writers/pack-writer.js';
 import type { StorageConfig } from './config.js';
 import { FetchObjectRange } from './restore/fetch-object-range.use-case.js';
 import { ObjectFetchServer } from './restore/object-fetch.server.js';
@@ -30,6 +32,12 @@ class BucketBootstrap implements OnModuleInit, OnApplicationShutdown {
   onApplicationShutdown(): void {
     this.store.close();
   }
+}
+
+function retentionOf(config: StorageConfig) {
+  return config.STORAGE_RETENTION_DAYS
+    ? { days: config.STORAGE_RETENTION_DAYS, mode: config.STORAGE_RETENTION_MODE }
+    : undefined;
 }
 
 @Module({})
@@ -53,45 +61,84 @@ export class StorageModule {
         BucketBootstrap,
         { provide: STORAGE_METRICS, useFactory: () => createStorageMetrics() },
         {
-          provide: StoreObjectCommit,
+          provide: PackWriter,
+          useFactory: (prisma: PrismaClient, store: ObjectStore, metrics: StorageMetrics, logger: Logger) => {
+            if (config.STORAGE_PACK_BUFFER_BYTES < 2 * config.STORAGE_PACK_TARGET_BYTES) {
+              throw new Error(
+                `STORAGE_PACK_BUFFER_BYTES (${config.STORAGE_PACK_BUFFER_BYTES}) must be at least twice STORAGE_PACK_TARGET_BYTES (${config.STORAGE_PACK_TARGET_BYTES})`,
+              );
+            }
+            return new PackWriter(
+              {
+                targetBytes: config.STORAGE_PACK_TARGET_BYTES,
+                maxWaitMs: config.STORAGE_PACK_MAX_WAIT_MS,
+                bufferBytes: config.STORAGE_PACK_BUFFER_BYTES,
+                concurrentWrites: config.STORAGE_WRITE_CONCURRENCY,
+              },
+              {
+                store,
+                repository: new PrismaStoredObjectRepository(prisma),
+                bucket: config.S3_BUCKET,
+                retention: retentionOf(config),
+                metrics,
+                logger: logger.child({ scope: 'packs' }),
+              },
+            );
+          },
+          inject: [PRISMA, OBJECT_STORE, STORAGE_METRICS, LOGGER],
+        },
+        {
+          provide: StoreCommitBatch,
           useFactory: (
             prisma: PrismaClient,
             messaging: MessagingConnection,
             store: ObjectStore,
             metrics: StorageMetrics,
             logger: Logger,
-          ) =>
-            new StoreObjectCommit({
-              objects: new PrismaStoredObjectRepository(prisma),
+            packs: PackWriter,
+          ) => {
+            const repository = new PrismaStoredObjectRepository(prisma);
+            return new StoreCommitBatch({
+              repository,
               chunks: new JetStreamChunkStore(messaging),
-              store,
-              records: jetStreamRecordSink(
+              writers: {
+                packed: packs,
+                individual: new IndividualWriter({
+                  store,
+                  repository,
+                  bucket: config.S3_BUCKET,
+                  retention: retentionOf(config),
+                  metrics,
+                  concurrentWrites: config.STORAGE_WRITE_CONCURRENCY,
+                }),
+              },
+              sink: jetStreamOutcomeSink(
                 new Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>(messaging, {
                   validator: platformValidator,
                   logger: messaging.logger,
                 }),
               ),
-              bucket: config.S3_BUCKET,
-              retention: config.STORAGE_RETENTION_DAYS
-                ? { days: config.STORAGE_RETENTION_DAYS, mode: config.STORAGE_RETENTION_MODE }
-                : undefined,
               metrics,
+              holdUpToBytes: Math.floor(config.STORAGE_PACK_TARGET_BYTES / 2),
               logger: logger.child({ scope: 'backup' }),
-            }),
-          inject: [PRISMA, MESSAGING, OBJECT_STORE, STORAGE_METRICS, LOGGER],
+            });
+          },
+          inject: [PRISMA, MESSAGING, OBJECT_STORE, STORAGE_METRICS, LOGGER, PackWriter],
         },
         {
-          provide: ObjectCommitConsumer,
+          provide: CommitBatchConsumer,
           useFactory: (
             messaging: MessagingConnection,
-            storeCommit: StoreObjectCommit,
+            storeBatch: StoreCommitBatch,
             metrics: StorageMetrics,
             logger: Logger,
+            packs: PackWriter,
           ) =>
-            new ObjectCommitConsumer(messaging, storeCommit, metrics, logger.child({ scope: 'backup' }), {
+            new CommitBatchConsumer(messaging, storeBatch, metrics, logger.child({ scope: 'backup' }), {
               concurrency: config.STORAGE_CONCURRENCY,
+              drain: () => packs.drain(),
             }),
-          inject: [MESSAGING, StoreObjectCommit, STORAGE_METRICS, LOGGER],
+          inject: [MESSAGING, StoreCommitBatch, STORAGE_METRICS, LOGGER, PackWriter],
         },
         {
           provide: ObjectFetchServer,

@@ -19,3 +19,4 @@ export {
 export * from './generated/client.js';
 export { DatabaseModule, PRISMA, postgresHealthCheck } from './nest/database.module.js';
 export { enrolledConnectorWhere, isEnrolledConnector, isUniqueViolation } from './rules.js';
+export { uuidV7 } from './uuid-v7.js';

@@ -24,6 +24,7 @@ const EXPECTED_TABLES = [
   'jobs',
   'licences',
   'mailboxes',
+  'packs',
   'restore_items',
   'stored_objects',
   'tenants',

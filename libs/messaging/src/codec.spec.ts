@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { DecodeError, decodeMessage, encodeBinary, encodeJson, ENCODING_HEADER, META_HEADER } from './codec.js';
+import {
+  DecodeError,
+  decodeMessage,
+  encodeBinary,
+  encodeFramed,
+  encodeJson,
+  ENCODING_HEADER,
+  META_HEADER,
+} from './codec.js';
 
 const noHeaders = () => undefined;
 const headerReader = (headers: Record<string, string>) => (name: string) => headers[name];
@@ -23,6 +31,21 @@ describe('codec', () => {
     const decoded = decodeMessage(encoded.body, headerReader(encoded.headers));
     expect(decoded.payload).toEqual(meta);
     expect(decoded.data).toEqual(bytes);
+  });
+
+  it('round-trips a framed message: JSON meta and the bytes it describes in one body', () => {
+    const meta = { items: [{ offset: 0, length: 3 }], text: 'Grüße' };
+    const encoded = encodeFramed(meta, [new Uint8Array([1, 2]), new Uint8Array([3])]);
+    expect(encoded.headers).toEqual({ [ENCODING_HEADER]: 'framed' });
+    const decoded = decodeMessage(encoded.body, headerReader(encoded.headers));
+    expect(decoded.payload).toEqual(meta);
+    expect([...(decoded.data ?? [])]).toEqual([1, 2, 3]);
+  });
+
+  it('refuses a framed message whose length field lies', () => {
+    const framed = headerReader({ [ENCODING_HEADER]: 'framed' });
+    expect(() => decodeMessage(new Uint8Array([0, 0]), framed)).toThrow(/shorter than its length field/);
+    expect(() => decodeMessage(new Uint8Array([0, 0, 0, 9, 123]), framed)).toThrow(/says 9 bytes of JSON/);
   });
 
   it('refuses bodies that are not JSON with a reason', () => {

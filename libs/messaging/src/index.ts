@@ -20,6 +20,8 @@ export {
   DecodeError,
   decodeMessage,
   encodeBinary,
+  encodeFramed,
+  FRAMED_ENCODING,
   encodeJson,
   ENCODING_HEADER,
   META_HEADER,

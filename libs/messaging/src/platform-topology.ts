@@ -39,7 +39,13 @@ export const PLATFORM_STREAMS: Record<Channel, StreamSpec> = {
     maxAgeMs: DAY,
     maxMsgSize: 1024 * 1024,
   },
-  objects: { ...STREAMS.objects, subjects: [...STREAMS.objects.subjects], duplicateWindowMs: 10 * 60_000 },
+  // Commit batches carry small sealed objects inline; larger ones come as chunks.
+  objects: {
+    ...STREAMS.objects,
+    subjects: [...STREAMS.objects.subjects],
+    duplicateWindowMs: 10 * 60_000,
+    maxMsgSize: 1024 * 1024,
+  },
   records: { ...STREAMS.records, subjects: [...STREAMS.records.subjects], duplicateWindowMs: 10 * 60_000 },
   indexed: {
     ...STREAMS.indexed,
@@ -70,7 +76,7 @@ export const PLATFORM_CONSUMERS = {
     consumer: {
       durable: SERVICE_CONSUMERS.indexingRecords.durable,
       ackWaitMs: 60_000,
-      maxAckPending: 4096,
+      maxAckPending: 1024,
     } satisfies ConsumerSpec,
   },
   schedulingEvents: {

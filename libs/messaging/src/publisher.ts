@@ -1,6 +1,6 @@
 import { JetStreamApiError, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
 import { errors, headers as natsHeaders, type NatsConnection } from '@nats-io/nats-core';
-import { encodeBinary, encodeJson, type EncodedMessage } from './codec.js';
+import { encodeBinary, encodeFramed, encodeJson, type EncodedMessage } from './codec.js';
 import type { AnySubjects, KindOf, SubjectTypes, Validator } from './contract-types.js';
 import { describeError, silentLogger, type MessagingLogger } from './logger.js';
 import { exponentialDelay, sleep } from './timing.js';
@@ -92,6 +92,18 @@ export class Publisher<TMap extends object, TSubjects extends SubjectTypes<TMap>
   ): Promise<PublishResult> {
     this.validateOutbound(kind, subject, header);
     return this.send(kind, subject, encodeBinary(header, data), options);
+  }
+
+  /** Publishes `meta` (the kind's payload) and `data` together in one framed body. */
+  publishFramed<K extends KindOf<TMap>>(
+    kind: K,
+    subject: TSubjects[K],
+    meta: TMap[K],
+    data: readonly Uint8Array[],
+    options: PublishOptions,
+  ): Promise<PublishResult> {
+    this.validateOutbound(kind, subject, meta);
+    return this.send(kind, subject, encodeFramed(meta, data), options);
   }
 
   private validateOutbound<K extends KindOf<TMap>>(kind: K, subject: string, payload: TMap[K]): void {

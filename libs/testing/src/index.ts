@@ -15,3 +15,5 @@ export * from './platform-runner.js';
 export * from './access-tokens.js';
 export * from './licence-vendor.js';
 export * from './scratch-database.js';
+export * from './sealed-shape.js';
+export * from './infra/ceph-corruption.js';

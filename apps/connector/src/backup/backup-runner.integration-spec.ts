@@ -15,7 +15,7 @@ import { addDovecotUser, imapSessionAs, seedFolder } from '@mlr/testing';
 import type { ImapSourceConfig } from '../config/connector-config.js';
 import { BackupRunner } from './backup-runner.js';
 import { JobReporter } from './job-reporter.js';
-import type { PlatformPublisher, SightingUploader, UploadOutcome } from './message-uploader.js';
+import type { PlatformPublisher, SightingUploader, UploadOutcome } from './commit-batcher.js';
 
 const TENANT = 'backup-it';
 

@@ -8,7 +8,7 @@ import { mailboxLogin, openImapSession, type MailboxLogin } from '../sources/ima
 import { CheckpointWindow } from './checkpoint-window.js';
 import { folderSelected, imapSearchQuery, matchesFilter } from './filter.js';
 import type { JobReporter } from './job-reporter.js';
-import type { SightingUploader } from './message-uploader.js';
+import type { SightingUploader } from './commit-batcher.js';
 
 export type BackupCommand = Extract<JobCommand, { kind: 'backup' }>;
 
@@ -28,20 +28,32 @@ interface MailboxTarget {
   scope: 'personal' | 'public';
 }
 
-/** Bounds the messages in flight; `acquire` waits for a free slot and returns its release. */
+/**
+ * Bounds the messages in flight, by count and by bytes; `acquire` waits for room and returns its
+ * release. One message larger than the byte bound alone still goes (when nothing else is in flight).
+ */
 class Limiter {
   private active = 0;
+  private bytes = 0;
   private readonly queue: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
-  async acquire(): Promise<() => void> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
+  constructor(
+    private readonly limit: number,
+    private readonly byteLimit: number,
+  ) {}
+  async acquire(weight: number): Promise<() => void> {
+    while (this.active >= this.limit || (this.active > 0 && this.bytes + weight > this.byteLimit)) {
+      await new Promise<void>((resolve) => this.queue.push(resolve));
+    }
     this.active++;
+    this.bytes += weight;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.active--;
-      this.queue.shift()?.();
+      this.bytes -= weight;
+      const waiting = this.queue.splice(0);
+      for (const wake of waiting) wake();
     };
   }
 }
@@ -82,13 +94,16 @@ export class BackupRunner {
     private readonly reporter: JobReporter,
     private readonly logger: Logger,
     private readonly options: {
+      /** Messages read and not yet acknowledged, at most. */
       concurrency?: number;
+      /** Bytes of such messages at most (their sealed copies come on top). */
+      maxInFlightBytes?: number;
       publicFolders?: boolean;
       /** The clock that dates each reading of a message's flags. */
       now?: () => Date;
     } = {},
   ) {
-    this.limiter = new Limiter(options.concurrency ?? 32);
+    this.limiter = new Limiter(options.concurrency ?? 1024, options.maxInFlightBytes ?? 128 * 1024 * 1024);
     this.now = options.now ?? (() => new Date());
   }
 
@@ -264,7 +279,7 @@ export class BackupRunner {
                 : null;
           // Messages flow on while earlier ones wait for their acknowledgement: the limiter, not
           // the batch, bounds what is in flight.
-          const release = await this.limiter.acquire();
+          const release = await this.limiter.acquire(raw.length);
           tasks.push(
             this.backupMessage(
               job,

@@ -1,12 +1,16 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
+  COMMIT_BATCH_MAX_BYTES,
+  COMMIT_BATCH_MAX_ITEMS,
+  INLINE_SEALED_MAX_BYTES,
   MAX_CHUNK_BYTES,
   parseChannelPayload,
   subjects,
   type Channel,
   type ChannelPayloads,
   type IndexRecord,
-  type IndexedEvent,
+  type ObjectCommitItem,
+  type SightingResult,
   type Subject,
 } from '@mlr/contracts';
 import { sealMessage, type TenantKeys } from '@mlr/crypto';
@@ -19,167 +23,305 @@ export class UploadError extends Error {
   override readonly name = 'UploadError';
 }
 
-/** The key of one sighting: what indexing acknowledges. */
+/** The key of one sighting: what the platform acknowledges. */
 export function sightingKey(mailbox: string, folder: string, uidValidity: string, uid: number): string {
   return JSON.stringify([mailbox, folder, uidValidity, uid]);
 }
 
-interface Waiter {
-  resolve(event: IndexedEvent): void;
-  reject(error: Error): void;
-  timer: NodeJS.Timeout;
-}
-
 export interface UploadOutcome {
-  objectStored: IndexedEvent['objectStored'];
-  recordStored: IndexedEvent['recordStored'];
+  objectStored: 'new' | 'deduplicated';
+  recordStored: 'new' | 'updated' | 'unchanged';
 }
 
-/** Where a backup hands each sighting it reads (the MessageUploader, or a recording one in tests). */
+/** Where a backup hands each sighting it reads (the CommitBatcher, or a recording one in tests). */
 export interface SightingUploader {
   upload(jobId: string, raw: Buffer, record: IndexRecord): Promise<UploadOutcome>;
 }
 
+export interface CommitBatcherOptions {
+  /** How long to wait for the platform to acknowledge a sighting before sending it again. Default 120 s. */
+  ackTimeoutMs?: number;
+  /** Sends of one sighting before it fails. Default 3. */
+  attempts?: number;
+  /** How long a batch waits for more sightings after its first. Default 20 ms. */
+  lingerMs?: number;
+  /** Bytes of one batch (framing, JSON and inline bytes) at most. Default COMMIT_BATCH_MAX_BYTES. */
+  maxBatchBytes?: number;
+  /** Sealed objects up to this size travel inline. Default INLINE_SEALED_MAX_BYTES. */
+  inlineMaxBytes?: number;
+}
+
+/** The lists of a record that can grow without bound, longest first when one must be shortened. */
+const TRIMMABLE = ['to', 'cc', 'bcc', 'attachmentNames', 'parseProblems'] as const;
+
 /**
- * Sends sightings of messages through the platform and waits for the end-to-end acknowledgement:
- * seal (zstd + AES-256-GCM) → chunks on `mlr.<t>.chunks.<upload>` → commit on `mlr.<t>.objects` →
- * IndexedEvent on `mlr.<t>.indexed` once storage and indexing have it durably. A commit that is not
- * acknowledged in time is sent again (every step is idempotent), then given up with an error.
+ * A record whose JSON fits into `maxBytes`: the longest lists (recipients, attachment names) are
+ * shortened until it does, and `parseProblems` says what was left out of the index — the message
+ * itself is backed up whole. A message to ten thousand recipients is real; a commit is bounded.
  */
-export class MessageUploader implements SightingUploader {
-  private readonly waiters = new Map<string, Waiter>();
+export function fitRecord(record: IndexRecord, maxBytes: number): IndexRecord {
+  const size = (candidate: IndexRecord) => Buffer.byteLength(JSON.stringify(candidate));
+  if (size(record) <= maxBytes) return record;
+  const fitted: IndexRecord = { ...record };
+  const kept: Partial<Record<(typeof TRIMMABLE)[number], number>> = {};
+  const note = () =>
+    `index record shortened to fit a commit: ${Object.entries(kept)
+      .map(
+        ([field, count]) => `${count} of ${(record[field as (typeof TRIMMABLE)[number]] as unknown[]).length} ${field}`,
+      )
+      .join(', ')} kept`;
+  while (size({ ...fitted, parseProblems: [...fitted.parseProblems, note()] }) > maxBytes) {
+    const longest = TRIMMABLE.map((field) => [field, fitted[field].length] as const).sort((a, b) => b[1] - a[1])[0];
+    if (!longest || longest[1] === 0) {
+      throw new UploadError(
+        `the index record of ${record.mailbox} / ${record.folder} UID ${record.sourceKey.uid} cannot be made to fit a commit`,
+      );
+    }
+    const [field, length] = longest;
+    const keep = Math.floor(length / 2);
+    (fitted as Record<string, unknown>)[field] = fitted[field].slice(0, keep);
+    kept[field] = keep;
+  }
+  return { ...fitted, parseProblems: [...fitted.parseProblems, note()] };
+}
+
+/** What the JSON of one item costs beside its inline bytes, at most (framing of the batch included). */
+const BATCH_OVERHEAD_BYTES = 512;
+
+interface Pending {
+  jobId: string;
+  item: ObjectCommitItem;
+  /** The sealed bytes when they travel inline (the item's offset is set when its batch is sealed). */
+  inline: Buffer | undefined;
+  /** Encoded size of the item's JSON. */
+  itemBytes: number;
+  key: string;
+  attempt: number;
+  resolve(outcome: UploadOutcome): void;
+  reject(error: Error): void;
+  timer?: NodeJS.Timeout;
+}
+
+interface OpenBatch {
+  jobId: string;
+  entries: Pending[];
+  bytes: number;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Sends sightings of messages through the platform in batches and answers each when the platform
+ * acknowledges it end to end: seal (zstd + AES-256-GCM) → small sealed objects inline in a commit
+ * batch on `mlr.<t>.objects` (larger ones as chunks on `mlr.<t>.chunks.<upload>` first, named in the
+ * batch by their stream sequences) → one acknowledgement per sighting on `mlr.<t>.indexed` once
+ * storage and indexing have it durably, or its refusal with the reason. A sighting that is not
+ * acknowledged in time is sent again in a later batch (every step is idempotent), then given up.
+ */
+export class CommitBatcher implements SightingUploader {
+  private readonly waiting = new Map<string, Pending>();
+  private readonly open = new Map<string, OpenBatch>();
   private subscription?: Subscription;
   private readonly publisher: PlatformPublisher;
+  private readonly ackTimeoutMs: number;
+  private readonly attempts: number;
+  private readonly lingerMs: number;
+  private readonly maxBatchBytes: number;
+  private readonly inlineMaxBytes: number;
 
   constructor(
     private readonly messaging: MessagingConnection,
     private readonly tenantId: string,
     private readonly keys: TenantKeys,
-    private readonly options: { ackTimeoutMs?: number; attempts?: number } = {},
+    options: CommitBatcherOptions = {},
   ) {
     this.publisher = new Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>(messaging, {
       validator: platformValidator,
       logger: messaging.logger,
       timeoutMs: 30_000,
     });
+    this.ackTimeoutMs = options.ackTimeoutMs ?? 120_000;
+    this.attempts = options.attempts ?? 3;
+    this.lingerMs = options.lingerMs ?? 20;
+    this.maxBatchBytes = options.maxBatchBytes ?? COMMIT_BATCH_MAX_BYTES;
+    this.inlineMaxBytes = Math.min(options.inlineMaxBytes ?? INLINE_SEALED_MAX_BYTES, this.maxBatchBytes / 2);
   }
 
   /** Listens for acknowledgements; call before the first upload. */
   start(): void {
-    const subject = subjects.indexed(this.tenantId);
-    this.subscription = this.messaging.nc.subscribe(subject, {
+    this.subscription = this.messaging.nc.subscribe(subjects.indexed(this.tenantId), {
       callback: (error, message) => {
         if (error) return;
-        let event: IndexedEvent;
+        let results: SightingResult[];
+        let jobId: string;
         try {
-          event = parseChannelPayload('indexed', message.subject, message.json());
+          ({ jobId, results } = parseChannelPayload('indexed', message.subject, message.json()));
         } catch (invalid) {
-          this.messaging.logger.warn({ reason: (invalid as Error).message }, 'ignoring invalid indexed event');
+          this.messaging.logger.warn({ reason: (invalid as Error).message }, 'ignoring invalid acknowledgement');
           return;
         }
-        const key = `${event.jobId}|${sightingKey(event.mailbox, event.folder, event.uidValidity, event.uid)}|${event.contentId}`;
-        const waiter = this.waiters.get(key);
-        if (!waiter) return;
-        this.waiters.delete(key);
-        clearTimeout(waiter.timer);
-        waiter.resolve(event);
+        for (const result of results) this.settle(jobId, result);
       },
     });
   }
 
   async stop(): Promise<void> {
     this.subscription?.unsubscribe();
-    for (const waiter of this.waiters.values()) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new UploadError('connector stopping'));
+    for (const batch of this.open.values()) clearTimeout(batch.timer);
+    this.open.clear();
+    for (const pending of this.waiting.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(new UploadError('connector stopping'));
     }
-    this.waiters.clear();
+    this.waiting.clear();
   }
 
   /** Stores one sighting. `raw` is the exact message; `record` its index record (content id already set). */
   async upload(jobId: string, raw: Buffer, record: IndexRecord): Promise<UploadOutcome> {
-    const attempts = this.options.attempts ?? 3;
     const sealed = await sealMessage(this.keys, raw, { contentId: record.contentId });
-    const keyId = sealed.keyId;
-    const upload = await this.sendChunks(record.contentId, sealed.sealed);
-    const commit: ChannelPayloads['objects'] = {
-      tenantId: this.tenantId,
-      jobId,
+    const inline = sealed.sealed.length <= this.inlineMaxBytes;
+    const item: ObjectCommitItem = {
       contentId: record.contentId,
-      keyId,
+      keyId: sealed.keyId,
       plainSize: raw.length,
-      upload,
+      sealed: inline
+        ? { kind: 'inline', offset: 0, length: sealed.sealed.length }
+        : await this.sendChunks(record.contentId, sealed.sealed),
       record,
     };
-    const sighting = sightingKey(record.mailbox, record.folder, record.sourceKey.uidValidity, record.sourceKey.uid);
-    const commitId = createHash('sha256')
-      .update(`${jobId}|${sighting}|${record.contentId}|${upload?.uploadId ?? '-'}`)
-      .digest('hex');
-    let lastError: Error | undefined;
-    for (let attempt = 1; attempt <= attempts; attempt++) {
-      const acknowledged = this.waitFor(jobId, sighting, record.contentId);
-      try {
-        // A repeated attempt gets a new msgId: the first commit was stored and consumed, but its
-        // acknowledgement got lost somewhere; the pipeline is idempotent for the same sighting.
-        await this.publisher.publish('objects', subjects.objects(this.tenantId), commit, {
-          msgId: `${commitId}:${attempt}`,
-        });
-        const event = await acknowledged.promise;
-        return { objectStored: event.objectStored, recordStored: event.recordStored };
-      } catch (error) {
-        acknowledged.cancel();
-        lastError = error as Error;
-      }
+    const room = this.maxBatchBytes - BATCH_OVERHEAD_BYTES - (inline ? sealed.sealed.length : 0);
+    // Offsets of inline bytes are filled in per batch; their digits may grow the JSON a little.
+    let itemBytes = Buffer.byteLength(JSON.stringify(item)) + 16;
+    if (itemBytes > room) {
+      item.record = fitRecord(item.record, room - (itemBytes - Buffer.byteLength(JSON.stringify(item.record))));
+      itemBytes = Buffer.byteLength(JSON.stringify(item)) + 16;
     }
-    throw new UploadError(
-      `message was not acknowledged after ${attempts} attempts: ${lastError?.message ?? 'unknown error'}`,
-    );
+    const key = `${jobId}|${sightingKey(record.mailbox, record.folder, record.sourceKey.uidValidity, record.sourceKey.uid)}|${record.contentId}`;
+    return new Promise<UploadOutcome>((resolve, reject) => {
+      this.enqueue({
+        jobId,
+        item,
+        inline: inline ? sealed.sealed : undefined,
+        itemBytes,
+        key,
+        attempt: 1,
+        resolve,
+        reject,
+      });
+    });
+  }
+
+  private settle(jobId: string, result: SightingResult): void {
+    const key = `${jobId}|${sightingKey(result.mailbox, result.folder, result.uidValidity, result.uid)}|${result.contentId}`;
+    const pending = this.waiting.get(key);
+    if (!pending) return;
+    this.waiting.delete(key);
+    clearTimeout(pending.timer);
+    if (result.outcome === 'stored') {
+      pending.resolve({ objectStored: result.objectStored, recordStored: result.recordStored });
+    } else {
+      pending.reject(new UploadError(`the platform refused it (${result.stage}): ${result.reason}`));
+    }
+  }
+
+  private enqueue(pending: Pending): void {
+    const size = pending.itemBytes + (pending.inline?.length ?? 0);
+    let batch = this.open.get(pending.jobId);
+    if (batch && (batch.bytes + size > this.maxBatchBytes || batch.entries.length >= COMMIT_BATCH_MAX_ITEMS)) {
+      this.flush(batch);
+      batch = undefined;
+    }
+    if (!batch) {
+      const opened: OpenBatch = {
+        jobId: pending.jobId,
+        entries: [],
+        bytes: BATCH_OVERHEAD_BYTES,
+        timer: setTimeout(() => this.flush(opened), this.lingerMs),
+      };
+      batch = opened;
+      this.open.set(pending.jobId, batch);
+    }
+    batch.entries.push(pending);
+    batch.bytes += size;
+    this.waiting.set(pending.key, pending);
+  }
+
+  private flush(batch: OpenBatch): void {
+    if (this.open.get(batch.jobId) === batch) this.open.delete(batch.jobId);
+    clearTimeout(batch.timer);
+    void this.publishBatch(batch);
+  }
+
+  private async publishBatch(batch: OpenBatch): Promise<void> {
+    const data: Buffer[] = [];
+    let offset = 0;
+    const items = batch.entries.map((entry) => {
+      if (!entry.inline) return entry.item;
+      const item = { ...entry.item, sealed: { kind: 'inline' as const, offset, length: entry.inline.length } };
+      data.push(entry.inline);
+      offset += entry.inline.length;
+      return item;
+    });
+    const batchId = randomBytes(16).toString('hex');
+    for (const entry of batch.entries) {
+      entry.timer = setTimeout(() => this.expired(entry), this.ackTimeoutMs);
+    }
+    try {
+      await this.publisher.publishFramed(
+        'objects',
+        subjects.objects(this.tenantId),
+        { tenantId: this.tenantId, jobId: batch.jobId, batchId, items },
+        data,
+        { msgId: batchId },
+      );
+    } catch (error) {
+      for (const entry of batch.entries)
+        this.retry(entry, `the commit could not be published: ${(error as Error).message}`);
+    }
+  }
+
+  private expired(entry: Pending): void {
+    const seconds = (this.ackTimeoutMs / 1000).toFixed(this.ackTimeoutMs < 10_000 ? 1 : 0);
+    this.retry(entry, `no acknowledgement from the platform within ${seconds} s`);
+  }
+
+  /**
+   * Sends the sighting again in a new batch, or gives up after the last attempt. A repeated send is
+   * harmless: storage keeps one object per content and indexing one record per sighting.
+   */
+  private retry(entry: Pending, why: string): void {
+    if (this.waiting.get(entry.key) !== entry) return;
+    clearTimeout(entry.timer);
+    this.waiting.delete(entry.key);
+    if (entry.attempt >= this.attempts) {
+      entry.reject(new UploadError(`message was not acknowledged after ${this.attempts} attempts: ${why}`));
+      return;
+    }
+    this.enqueue({ ...entry, attempt: entry.attempt + 1, timer: undefined });
   }
 
   private async sendChunks(
     contentId: string,
     sealed: Buffer,
-  ): Promise<{ uploadId: string; chunkCount: number; sealedSize: number }> {
+  ): Promise<Extract<ObjectCommitItem['sealed'], { kind: 'chunks' }>> {
     const uploadId = randomBytes(16).toString('hex');
-    const chunkCount = Math.max(1, Math.ceil(sealed.length / MAX_CHUNK_BYTES));
+    const chunkCount = Math.ceil(sealed.length / MAX_CHUNK_BYTES);
     const subject = subjects.chunks(this.tenantId, uploadId);
-    const sends: Array<Promise<unknown>> = [];
+    const sends: Array<Promise<{ sequence: number; offset: number; length: number }>> = [];
     for (let index = 0; index < chunkCount; index++) {
       const offset = index * MAX_CHUNK_BYTES;
       const data = sealed.subarray(offset, Math.min(sealed.length, offset + MAX_CHUNK_BYTES));
       sends.push(
-        this.publisher.publishBinary(
-          'chunks',
-          subject,
-          { tenantId: this.tenantId, uploadId, contentId, chunkIndex: index, chunkCount, offset },
-          data,
-          { msgId: `${uploadId}:${index}` },
-        ),
+        this.publisher
+          .publishBinary(
+            'chunks',
+            subject,
+            { tenantId: this.tenantId, uploadId, contentId, chunkIndex: index, chunkCount, offset },
+            data,
+            { msgId: `${uploadId}:${index}` },
+          )
+          .then((ack) => ({ sequence: ack.seq, offset, length: data.length })),
       );
     }
-    await Promise.all(sends);
-    return { uploadId, chunkCount, sealedSize: sealed.length };
-  }
-
-  private waitFor(
-    jobId: string,
-    sighting: string,
-    contentId: string,
-  ): { promise: Promise<IndexedEvent>; cancel(): void } {
-    const key = `${jobId}|${sighting}|${contentId}`;
-    const timeoutMs = this.options.ackTimeoutMs ?? 120_000;
-    let cancel = () => undefined as void;
-    const promise = new Promise<IndexedEvent>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(key);
-        reject(new UploadError(`no acknowledgement from the platform within ${Math.round(timeoutMs / 1000)} s`));
-      }, timeoutMs);
-      this.waiters.set(key, { resolve, reject, timer });
-      cancel = () => {
-        clearTimeout(timer);
-        this.waiters.delete(key);
-      };
-    });
-    return { promise, cancel };
+    return { kind: 'chunks', uploadId, sealedSize: sealed.length, chunks: await Promise.all(sends) };
   }
 }

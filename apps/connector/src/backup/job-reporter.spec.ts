@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { jobEventSchema, type JobEvent, type RestoreItemResult } from '@mlr/contracts';
 import { JobReporter, MAX_ITEMS_PER_EVENT } from './job-reporter.js';
-import type { PlatformPublisher } from './message-uploader.js';
+import type { PlatformPublisher } from './commit-batcher.js';
 
 function recordingPublisher(): { publisher: PlatformPublisher; events: JobEvent[] } {
   const events: JobEvent[] = [];

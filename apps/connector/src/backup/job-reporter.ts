@@ -6,7 +6,7 @@ import {
   type JobState,
   type RestoreItemResult,
 } from '@mlr/contracts';
-import type { PlatformPublisher } from './message-uploader.js';
+import type { PlatformPublisher } from './commit-batcher.js';
 
 export type JobError = JobEvent['errors'][number];
 

@@ -104,8 +104,13 @@ export const connectorConfigSchema = z.strictObject({
   keyFile: z.string().min(1).optional(),
   backup: z
     .strictObject({
-      /** Messages sealed and in flight at once. */
-      concurrency: z.number().int().min(1).max(512).default(32),
+      /**
+       * Messages read and not yet acknowledged, at most. Storage writes a pack when it is full or a
+       * couple of seconds old, so a fast backup needs hundreds in flight.
+       */
+      concurrency: z.number().int().min(1).max(8192).default(1024),
+      /** Megabytes of such messages at most (their sealed copies come on top). */
+      maxInFlightMiB: z.number().int().min(8).max(4096).default(128),
       /** Back up the server's public folders (needs the service account). */
       publicFolders: z.boolean().default(true),
       /** How long to wait for the platform to acknowledge one message before sending it again. */

@@ -19,7 +19,7 @@ import {
 import type { Logger } from '@mlr/telemetry';
 import { BackupRunner } from '../backup/backup-runner.js';
 import { JobReporter, type ProgressListener } from '../backup/job-reporter.js';
-import { MessageUploader, type PlatformPublisher } from '../backup/message-uploader.js';
+import { CommitBatcher, type PlatformPublisher } from '../backup/commit-batcher.js';
 import { restoreExportDir, type ConnectorConfig } from '../config/connector-config.js';
 import { ObjectFetcher } from '../restore/object-fetcher.js';
 import { TenantCallRestoreItemSource } from '../restore/restore-item-source.js';
@@ -34,7 +34,7 @@ export interface JobResult {
 /** Runs jobs for this connector, from the platform's job queue or from the command line. */
 export class JobExecutor {
   private readonly publisher: PlatformPublisher;
-  private readonly uploader: MessageUploader;
+  private readonly uploader: CommitBatcher;
   private runner?: ConsumerRunner;
 
   constructor(
@@ -44,7 +44,7 @@ export class JobExecutor {
     private readonly logger: Logger,
   ) {
     this.publisher = new Publisher(messaging, { validator: platformValidator, logger: messaging.logger });
-    this.uploader = new MessageUploader(messaging, config.tenantId, keys, {
+    this.uploader = new CommitBatcher(messaging, config.tenantId, keys, {
       ackTimeoutMs: config.backup.ackTimeoutSeconds * 1000,
     });
     this.uploader.start();
@@ -118,6 +118,7 @@ export class JobExecutor {
     log.info({ event: 'job-started' }, 'backup started');
     const runner = new BackupRunner(this.config.source, this.keys, this.uploader, reporter, log, {
       concurrency: this.config.backup.concurrency,
+      maxInFlightBytes: this.config.backup.maxInFlightMiB * 1024 * 1024,
       publicFolders: this.config.backup.publicFolders,
     });
     const state = await runner.run(job);

@@ -15,7 +15,7 @@ import { extractMessageFacts } from '@mlr/mime';
 import { createLogger } from '@mlr/telemetry';
 import { REPO_ROOT, addDovecotUser, corpusMessages, fetchFolder, imapSessionAs, seedFolder } from '@mlr/testing';
 import { JobReporter } from '../backup/job-reporter.js';
-import type { PlatformPublisher } from '../backup/message-uploader.js';
+import type { PlatformPublisher } from '../backup/commit-batcher.js';
 import type { ImapSourceConfig } from '../config/connector-config.js';
 import { openImapSession } from '../sources/imap/imap-session.js';
 import { readMboxrd } from './export/index.js';

@@ -6,7 +6,7 @@ import { jobEventSchema, type JobEvent, type RestoreItem, type RestoreTarget } f
 import { deriveTenantKeys, generateRootKey, sealMessage, type TenantKeys } from '@mlr/crypto';
 import { createLogger } from '@mlr/telemetry';
 import { JobReporter } from '../backup/job-reporter.js';
-import type { PlatformPublisher } from '../backup/message-uploader.js';
+import type { PlatformPublisher } from '../backup/commit-batcher.js';
 import type { ExportWriter } from './export/index.js';
 import type { SealedObjectSource } from './open-restore-item.js';
 import { RestoreRunner, type OpenExportWriter } from './restore-runner.js';

@@ -1,7 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { subjects, type ChannelPayloads, type IndexedEvent, type IndexRecord, type StoredRecord } from '@mlr/contracts';
+import {
+  subjects,
+  type ChannelPayloads,
+  type IndexRecord,
+  type SightingResult,
+  type StoredRecord,
+} from '@mlr/contracts';
 import { createPrismaClient, Prisma, type PrismaClient, type StoredObject } from '@mlr/db';
 import {
   connectMessaging,
@@ -24,6 +30,10 @@ let prisma: PrismaClient;
 let messaging: MessagingConnection;
 let publisher: Publisher<ChannelPayloads>;
 let subscription: Subscription;
+/** One sighting's answer, with the job and tenant of the acknowledgement that carried it. */
+type Stored = Extract<SightingResult, { outcome: 'stored' }>;
+type IndexedEvent = SightingResult &
+  Partial<Pick<Stored, 'recordStored' | 'recordId' | 'objectStored'>> & { tenantId: string; jobId: string };
 const events: IndexedEvent[] = [];
 
 const contentIdOf = () => randomBytes(32).toString('hex');
@@ -52,10 +62,16 @@ function sighting(
   return aStoredRecord({ tenantId, objectId: object.id, ...extra, record: { contentId: object.contentId, ...record } });
 }
 
+/** Publishes each record as a records batch of its own, as storage would for one-item commits. */
 async function publish(records: readonly StoredRecord[]): Promise<number[]> {
   const results = await Promise.all(
     records.map((record) =>
-      publisher.publish('records', subjects.records(tenantId), record, { msgId: `it-${randomUUID()}` }),
+      publisher.publish(
+        'records',
+        subjects.records(tenantId),
+        { tenantId: record.tenantId, jobId: record.jobId, records: [record] },
+        { msgId: `it-${randomUUID()}` },
+      ),
     ),
   );
   return results.map((result) => result.seq);
@@ -102,7 +118,9 @@ beforeAll(async () => {
   // A core subscription sees every IndexedEvent published, including ones the stream deduplicates.
   subscription = messaging.nc.subscribe(subjects.indexed(tenantId), {
     callback: (error, message) => {
-      if (!error) events.push(platformValidator.parse('indexed', message.subject, message.json()));
+      if (error) return;
+      const batch = platformValidator.parse('indexed', message.subject, message.json());
+      for (const result of batch.results) events.push({ ...result, tenantId: batch.tenantId, jobId: batch.jobId });
     },
   });
   await messaging.nc.flush();
@@ -257,6 +275,7 @@ describe('indexing ingest', () => {
       folder: 'INBOX/Projects 2024',
       uidValidity: '4294967295',
       uid: 4294967295,
+      outcome: 'stored',
       objectStored: 'new',
       recordStored: 'new',
       recordId: fullRow.id,
@@ -465,7 +484,7 @@ describe('indexing ingest', () => {
     expect(after.batches - before.batches).toBeLessThan(1_000);
   });
 
-  it('terminates a record whose stored object does not exist and stores its batch-mates', async () => {
+  it('refuses a record whose stored object does not exist, says why, and stores its batch-mates', async () => {
     const owner = 'mixed.batch@example.com';
     const good = await storedObject();
     const missingObjectId = `missing-${randomUUID()}`;
@@ -478,37 +497,35 @@ describe('indexing ingest', () => {
       }),
       sighting(good, { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '5', uid: 3 } }),
     ];
-    const [, badSeq] = await publish(records);
-    const received = await waitForEvents(owner, 2);
-    expect(received.map((event) => event.uid).sort()).toEqual([1, 3]);
-
-    // Terminated, not left for redelivery: a work queue drops a message once it is acked or terminated.
-    const jsm = await messaging.manager();
-    await waitFor(
-      async () => (await jsm.streams.getMessage(PLATFORM_STREAMS.records.name, { seq: badSeq! })) === null,
-      {
-        what: 'the bad record to leave the records stream',
-        timeoutMs: 30_000,
-        intervalMs: 100,
-      },
+    // All three in one records batch, as storage sends the records of one commit batch.
+    const { seq } = await publisher.publish(
+      'records',
+      subjects.records(tenantId),
+      { tenantId, jobId: 'job-1', records },
+      { msgId: `it-${randomUUID()}` },
     );
-    await waitFor(() => readFileSync(app.logFile, 'utf8').includes(missingObjectId), {
-      what: 'the rejection to be logged',
-      timeoutMs: 10_000,
+    const received = await waitForEvents(owner, 3);
+    expect(received.map((event) => [event.uid, event.outcome])).toEqual([
+      [1, 'stored'],
+      [2, 'rejected'],
+      [3, 'stored'],
+    ]);
+    const refused = received[1] as Extract<IndexedEvent, { outcome: 'rejected' }>;
+    expect(refused.stage).toBe('indexing');
+    expect(refused.reason).toContain(`stored object ${missingObjectId} of tenant ${tenantId}`);
+    expect(refused.reason).toContain('does not exist');
+
+    // Answered and acknowledged, not left for redelivery: the work queue drops the batch.
+    const jsm = await messaging.manager();
+    await waitFor(async () => (await jsm.streams.getMessage(PLATFORM_STREAMS.records.name, { seq })) === null, {
+      what: 'the records batch to leave the records stream',
+      timeoutMs: 30_000,
       intervalMs: 100,
     });
     const logged = readFileSync(app.logFile, 'utf8')
       .split('\n')
       .find((line) => line.includes(missingObjectId) && line.includes('record rejected'));
-    expect(logged).toContain(`stored object ${missingObjectId} of tenant ${tenantId}`);
     expect(logged).toContain('does not exist');
-
-    await messaging.nc.flush();
-    expect(
-      eventsOf(owner)
-        .map((event) => event.uid)
-        .sort(),
-    ).toEqual([1, 3]);
     expect((await rowsOf(owner)).map((row) => row.uid)).toEqual([1n, 3n]);
     expect(await refCount(good)).toBe(2);
   });

@@ -1,24 +1,22 @@
-import { indexedEventSchema } from '@mlr/contracts';
+import { sightingResultSchema } from '@mlr/contracts';
 import { describe, expect, it } from 'vitest';
 import { aStoredRecord } from '../../test/factories/stored-record.js';
 import { toIndexRow } from './index-row.js';
-import { indexedEventMsgId, indexedEventOf } from './indexed-event.js';
+import { indexedBatchMsgId, resultState, storedResultOf } from './indexed-event.js';
 
-describe('indexedEventOf', () => {
+describe('storedResultOf', () => {
   it('acknowledges the sighting as the connector sent it', () => {
     const stored = aStoredRecord({
       objectStored: 'deduplicated',
       record: { sourceKey: { uidValidity: '0042', uid: 3 } },
     });
-    const event = indexedEventOf(stored, toIndexRow(stored), { recordStored: 'updated', recordId: 'r-1' });
-    expect(indexedEventSchema.parse(event)).toEqual({
-      tenantId: 'acme',
-      jobId: 'job-1',
+    expect(sightingResultSchema.parse(storedResultOf(stored, { recordStored: 'updated', recordId: 'r-1' }))).toEqual({
       contentId: 'c'.repeat(64),
       mailbox: 'Alice@Example.com',
       folder: 'INBOX/Projects',
       uidValidity: '0042',
       uid: 3,
+      outcome: 'stored',
       objectStored: 'deduplicated',
       recordStored: 'updated',
       recordId: 'r-1',
@@ -26,15 +24,22 @@ describe('indexedEventOf', () => {
   });
 });
 
-describe('indexedEventMsgId', () => {
-  const msgId = (stored: ReturnType<typeof aStoredRecord>) => indexedEventMsgId(stored, toIndexRow(stored));
+describe('indexedBatchMsgId', () => {
+  const msgId = (...records: Array<ReturnType<typeof aStoredRecord>>) => {
+    const results = records.map((stored) => storedResultOf(stored, { recordStored: 'unchanged', recordId: 'r-1' }));
+    const batch = { tenantId: 'acme', jobId: records[0]!.jobId, results };
+    return indexedBatchMsgId(
+      batch,
+      records.map((stored, i) => resultState(stored, toIndexRow(stored), results[i]!)),
+    );
+  };
 
-  it('is the same for a redelivery of the same record', () => {
+  it('is the same for a redelivery of the same records', () => {
     expect(msgId(aStoredRecord())).toBe(msgId(aStoredRecord()));
     expect(msgId(aStoredRecord())).toMatch(/^indexed-[0-9a-f]{64}$/);
   });
 
-  it('changes with the state the index holds and with the job waiting for it', () => {
+  it('changes with the state the index holds, with the job waiting for it and with the batch', () => {
     const base = msgId(aStoredRecord());
     const flags = { seen: false, answered: false, flagged: false, draft: false, deleted: false };
     expect(msgId(aStoredRecord({ record: { flags } }))).not.toBe(base);
@@ -43,5 +48,8 @@ describe('indexedEventMsgId', () => {
     expect(msgId(aStoredRecord({ record: { observedAt: '2024-03-03T07:30:00.000Z' } }))).not.toBe(base);
     expect(msgId(aStoredRecord({ jobId: 'job-2' }))).not.toBe(base);
     expect(msgId(aStoredRecord({ record: { sourceKey: { uidValidity: '1700000000', uid: 8 } } }))).not.toBe(base);
+    expect(msgId(aStoredRecord(), aStoredRecord({ record: { sourceKey: { uidValidity: '1', uid: 1 } } }))).not.toBe(
+      base,
+    );
   });
 });

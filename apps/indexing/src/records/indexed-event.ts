@@ -1,23 +1,30 @@
 import { createHash } from 'node:crypto';
-import type { IndexedEvent, StoredRecord } from '@mlr/contracts';
+import type { IndexedBatch, SightingResult, StoredRecord } from '@mlr/contracts';
 import type { IndexRow } from './index-row.js';
 
-export type RecordStored = IndexedEvent['recordStored'];
+export type RecordStored = Extract<SightingResult, { outcome: 'stored' }>['recordStored'];
 
-/** The end-to-end acknowledgement of one stored sighting. */
-export function indexedEventOf(
+/** The sighting a record names, as results name it. */
+export function sightingOf(
   stored: StoredRecord,
-  row: IndexRow,
-  outcome: { recordStored: RecordStored; recordId: string },
-): IndexedEvent {
+): Pick<SightingResult, 'contentId' | 'mailbox' | 'folder' | 'uidValidity' | 'uid'> {
   return {
-    tenantId: stored.tenantId,
-    jobId: stored.jobId,
-    contentId: row.contentId,
+    contentId: stored.record.contentId,
     mailbox: stored.record.mailbox,
     folder: stored.record.folder,
     uidValidity: stored.record.sourceKey.uidValidity,
-    uid: row.uid,
+    uid: stored.record.sourceKey.uid,
+  };
+}
+
+/** The end-to-end acknowledgement of one stored sighting. */
+export function storedResultOf(
+  stored: StoredRecord,
+  outcome: { recordStored: RecordStored; recordId: string },
+): SightingResult {
+  return {
+    ...sightingOf(stored),
+    outcome: 'stored',
     objectStored: stored.objectStored,
     recordStored: outcome.recordStored,
     recordId: outcome.recordId,
@@ -25,14 +32,16 @@ export function indexedEventOf(
 }
 
 /**
- * Deduplication id of the IndexedEvent: the sighting plus the state its record carries (and the job
- * waiting for it). A redelivered record — whose upsert now answers 'unchanged' — therefore publishes
- * under the same id and the stream keeps one event; another state (flags, keywords, a later
- * observation, another job) is a new event. A record older than what the index holds also answers
- * 'unchanged', under an id of its own: the job that sent it waits for its acknowledgement.
+ * What a result acknowledges, for deduplication: the sighting plus the state its record carries
+ * (and the job waiting for it), or the refusal's reason. A redelivered record — whose upsert now
+ * answers 'unchanged' — gives the same state, so a redelivered batch publishes under the same id and
+ * the stream keeps one acknowledgement; another state (flags, keywords, a later observation, another
+ * job) is a new one. A record older than what the index holds also answers 'unchanged', under a
+ * state of its own: the job that sent it waits for its acknowledgement.
  */
-export function indexedEventMsgId(stored: StoredRecord, row: IndexRow): string {
-  const state = JSON.stringify([
+export function resultState(stored: StoredRecord, row: IndexRow | undefined, result: SightingResult): unknown[] {
+  if (result.outcome === 'rejected' || !row) return [stored.jobId, sightingOf(stored), result];
+  return [
     row.tenantId,
     row.mailbox,
     row.folder,
@@ -50,6 +59,12 @@ export function indexedEventMsgId(stored: StoredRecord, row: IndexRow): string {
     row.keywords,
     row.backupJobId,
     row.observedAt,
-  ]);
-  return `indexed-${createHash('sha256').update(state).digest('hex')}`;
+  ];
+}
+
+/** Deduplication id of the acknowledgement of a whole records batch: the states of its results. */
+export function indexedBatchMsgId(batch: IndexedBatch, states: readonly unknown[][]): string {
+  const hash = createHash('sha256').update(JSON.stringify([batch.tenantId, batch.jobId]));
+  for (const state of states) hash.update(JSON.stringify(state));
+  return `indexed-${hash.digest('hex')}`;
 }

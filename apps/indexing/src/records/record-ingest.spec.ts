@@ -1,7 +1,7 @@
-import type { IndexedEvent } from '@mlr/contracts';
+import type { IndexedBatch, SightingResult } from '@mlr/contracts';
 import { PermanentFailure, silentLogger } from '@mlr/messaging';
 import { describe, expect, it } from 'vitest';
-import { aStoredRecord } from '../../test/factories/stored-record.js';
+import { aRecordBatch, aStoredRecord } from '../../test/factories/stored-record.js';
 import type { IndexRow } from './index-row.js';
 import { IngestMetrics } from './ingest.metrics.js';
 import { RecordIngest, type IndexedEventSink } from './record-ingest.js';
@@ -40,11 +40,15 @@ class MemoryRepository implements IndexRecordRepository {
 }
 
 class MemorySink implements IndexedEventSink {
-  readonly published: Array<{ event: IndexedEvent; msgId: string }> = [];
+  readonly published: Array<{ batch: IndexedBatch; msgId: string }> = [];
   fail = false;
-  async publish(event: IndexedEvent, msgId: string): Promise<void> {
+  async publish(batch: IndexedBatch, msgId: string): Promise<void> {
     if (this.fail) throw new Error('no PubAck');
-    this.published.push({ event, msgId });
+    this.published.push({ batch, msgId });
+  }
+
+  get results(): SightingResult[] {
+    return this.published.flatMap((p) => p.batch.results);
   }
 }
 
@@ -68,83 +72,92 @@ const sighting = (uid: number, objectId = 'object-1', seen = true) =>
     },
   });
 
+const outcomes = (batch: IndexedBatch) =>
+  batch.results.map((r) => (r.outcome === 'stored' ? r.recordStored : 'rejected'));
+
 describe('RecordIngest', () => {
-  it('stores records in one batch and publishes one IndexedEvent each', async () => {
+  it('stores the records of a batch in one database batch and acknowledges them in one message', async () => {
     const { repository, sink, ingest } = setup();
-    await expect(Promise.all([1, 2, 3].map((uid) => ingest.ingest(sighting(uid))))).resolves.toEqual([
-      'new',
-      'new',
-      'new',
-    ]);
+    const answer = await ingest.ingest(aRecordBatch([1, 2, 3].map((uid) => sighting(uid))));
+    expect(outcomes(answer)).toEqual(['new', 'new', 'new']);
     expect(repository.batches).toEqual([3]);
-    expect(sink.published.map((p) => [p.event.uid, p.event.recordStored, p.event.recordId])).toEqual([
+    expect(sink.published).toHaveLength(1);
+    expect(
+      sink.results.map((r) => [r.uid, r.outcome === 'stored' && r.recordStored, r.outcome === 'stored' && r.recordId]),
+    ).toEqual([
       [1, 'new', 'r-1'],
       [2, 'new', 'r-2'],
       [3, 'new', 'r-3'],
     ]);
   });
 
-  it('answers unchanged and updated for known sightings, with a stable msgId for an identical one', async () => {
+  it('writes the records of several deliveries arriving together in one database batch', async () => {
+    const { repository, ingest } = setup();
+    await Promise.all([
+      ingest.ingest(aRecordBatch([sighting(1)])),
+      ingest.ingest(aRecordBatch([sighting(2), sighting(3)])),
+    ]);
+    expect(repository.batches).toEqual([3]);
+  });
+
+  it('answers unchanged and updated for known sightings, with a stable msgId for an identical batch', async () => {
     const { sink, ingest } = setup();
-    await ingest.ingest(sighting(1));
-    await expect(ingest.ingest(sighting(1))).resolves.toBe('unchanged');
-    await expect(ingest.ingest(sighting(1, 'object-1', false))).resolves.toBe('updated');
+    await ingest.ingest(aRecordBatch([sighting(1)]));
+    expect(outcomes(await ingest.ingest(aRecordBatch([sighting(1)])))).toEqual(['unchanged']);
+    expect(outcomes(await ingest.ingest(aRecordBatch([sighting(1, 'object-1', false)])))).toEqual(['updated']);
     const [first, again, changed] = sink.published;
     expect(again?.msgId).toBe(first?.msgId);
     expect(changed?.msgId).not.toBe(first?.msgId);
   });
 
-  it('terminates a record whose stored object does not exist, and only it', async () => {
-    const { repository, sink, ingest } = setup();
+  it('answers a record whose stored object does not exist as refused, and stores its batch-mates', async () => {
+    const { repository, ingest } = setup();
     repository.missing.add('gone');
-    const results = await Promise.allSettled([ingest.ingest(sighting(1)), ingest.ingest(sighting(2, 'gone'))]);
-    expect(results[0]).toEqual({ status: 'fulfilled', value: 'new' });
-    expect(results[1]).toMatchObject({ status: 'rejected', reason: expect.any(PermanentFailure) });
-    expect(String((results[1] as PromiseRejectedResult).reason.message)).toContain('stored object gone');
-    expect(sink.published.map((p) => p.event.uid)).toEqual([1]);
+    const answer = await ingest.ingest(aRecordBatch([sighting(1), sighting(2, 'gone')]));
+    expect(outcomes(answer)).toEqual(['new', 'rejected']);
+    expect(answer.results[1]).toMatchObject({
+      outcome: 'rejected',
+      stage: 'indexing',
+      reason: expect.stringContaining('stored object gone'),
+    });
   });
 
-  it('writes a batch the database refuses record by record and terminates only the bad record', async () => {
-    const { repository, sink, ingest } = setup();
+  it('writes a batch the database refuses record by record and refuses only the bad record', async () => {
+    const { repository, ingest } = setup();
     repository.refuse.add('bad');
-    const results = await Promise.allSettled([
-      ingest.ingest(sighting(1)),
-      ingest.ingest(sighting(2, 'bad')),
-      ingest.ingest(sighting(3)),
-    ]);
-    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    const reason = (results[1] as PromiseRejectedResult).reason as Error;
-    expect(reason).toBeInstanceOf(PermanentFailure);
-    expect(reason.message).toBe(
-      'the database refuses the record (SQLSTATE 23503): violates foreign key constraint (object bad)',
-    );
+    const answer = await ingest.ingest(aRecordBatch([sighting(1), sighting(2, 'bad'), sighting(3)]));
+    expect(outcomes(answer)).toEqual(['new', 'rejected', 'new']);
+    expect(answer.results[1]).toMatchObject({
+      reason: 'the database refuses the record (SQLSTATE 23503): violates foreign key constraint (object bad)',
+    });
     expect(repository.batches).toEqual([3, 1, 1, 1]);
-    expect(sink.published.map((p) => p.event.uid)).toEqual([1, 3]);
   });
 
-  it('fails the whole batch for retry when the database is unavailable', async () => {
+  it('fails the whole delivery for retry when the database is unavailable', async () => {
     const { repository, sink, ingest } = setup();
     repository.failWith = new Error("Can't reach database server");
-    const results = await Promise.allSettled([ingest.ingest(sighting(1)), ingest.ingest(sighting(2))]);
-    for (const result of results) {
-      expect(result.status).toBe('rejected');
-      expect((result as PromiseRejectedResult).reason).not.toBeInstanceOf(PermanentFailure);
-    }
+    const failure = await ingest.ingest(aRecordBatch([sighting(1), sighting(2)])).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(Error);
+    expect(failure).not.toBeInstanceOf(PermanentFailure);
     expect(repository.batches).toEqual([2]);
     expect(sink.published).toEqual([]);
   });
 
-  it('terminates a record the index can never hold without writing anything', async () => {
+  it('refuses a record the index can never hold without writing it', async () => {
     const { repository, ingest } = setup();
     const stored = aStoredRecord({ record: { sourceKey: { uidValidity: '99999999999999999999', uid: 1 } } });
-    await expect(ingest.ingest(stored)).rejects.toBeInstanceOf(PermanentFailure);
+    const answer = await ingest.ingest(aRecordBatch([stored]));
+    expect(answer.results[0]).toMatchObject({
+      outcome: 'rejected',
+      reason: expect.stringMatching(/cannot be indexed/),
+    });
     expect(repository.batches).toEqual([]);
   });
 
-  it('does not acknowledge a record whose IndexedEvent could not be published', async () => {
+  it('does not acknowledge a batch whose acknowledgement could not be published', async () => {
     const { sink, ingest } = setup();
     sink.fail = true;
-    const failure = await ingest.ingest(sighting(1)).catch((error: unknown) => error);
+    const failure = await ingest.ingest(aRecordBatch([sighting(1)])).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(Error);
     expect(failure).not.toBeInstanceOf(PermanentFailure);
   });

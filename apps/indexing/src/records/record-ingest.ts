@@ -1,16 +1,16 @@
-import type { IndexedEvent, StoredRecord } from '@mlr/contracts';
+import type { IndexedBatch, SightingResult, StoredRecord, StoredRecordBatch } from '@mlr/contracts';
 import { describeError, PermanentFailure, type MessagingLogger } from '@mlr/messaging';
 import { BatchCollector } from './batch-collector.js';
 import { toIndexRow, UnstorableRecord, type IndexRow } from './index-row.js';
-import { indexedEventMsgId, indexedEventOf, type RecordStored } from './indexed-event.js';
+import { indexedBatchMsgId, resultState, sightingOf, storedResultOf } from './indexed-event.js';
 import type { IngestMetrics } from './ingest.metrics.js';
 import type { IndexRecordRepository, SightingOutcome } from './repositories/index-record.repository.js';
 import { isDataError, sqlStateOf } from './repositories/postgres-errors.js';
 
 /** Where the end-to-end acknowledgements go (JetStream `mlr.<tenant>.indexed` in production). */
 export interface IndexedEventSink {
-  /** Resolves once the event is durably published; `msgId` deduplicates republishing. */
-  publish(event: IndexedEvent, msgId: string): Promise<void>;
+  /** Resolves once the acknowledgement is durably published; `msgId` deduplicates republishing. */
+  publish(batch: IndexedBatch, msgId: string): Promise<void>;
 }
 
 export interface RecordIngestOptions {
@@ -32,10 +32,12 @@ function describeSighting(row: IndexRow): Record<string, unknown> {
 }
 
 /**
- * The ingest path: a StoredRecord becomes a row of the index (written in batches together with the
- * records that arrive around the same time), then its IndexedEvent is published. `ingest` resolves
- * only after both, so the caller acknowledges the delivery only then; it throws PermanentFailure for a
- * record that can never be stored and any other error for one worth retrying.
+ * The ingest path: the records of a StoredRecordBatch become rows of the index (written in database
+ * batches together with the records of other deliveries that arrive around the same time), then one
+ * acknowledgement answers every sighting of the batch. `ingest` resolves only after both, so the
+ * caller acknowledges the delivery only then. A record that can never be stored is answered as
+ * refused, with the reason, and its batch-mates are stored; any other failure throws, and the whole
+ * delivery is retried (the upsert is idempotent).
  */
 export class RecordIngest {
   private readonly collector: BatchCollector<IndexRow, SightingOutcome>;
@@ -55,23 +57,65 @@ export class RecordIngest {
     });
   }
 
-  async ingest(stored: StoredRecord): Promise<RecordStored> {
+  async ingest(batch: StoredRecordBatch): Promise<IndexedBatch> {
+    const settled = await Promise.allSettled(batch.records.map((stored) => this.ingestOne(stored)));
+    const failed = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+    const answers = settled.map(
+      (outcome) => (outcome as PromiseFulfilledResult<{ result: SightingResult; state: unknown[] }>).value,
+    );
+    const acknowledgement: IndexedBatch = {
+      tenantId: batch.tenantId,
+      jobId: batch.jobId,
+      results: answers.map((answer) => answer.result),
+    };
+    try {
+      await this.sink.publish(
+        acknowledgement,
+        indexedBatchMsgId(
+          acknowledgement,
+          answers.map((a) => a.state),
+        ),
+      );
+    } catch (error) {
+      this.metrics.publishFailed();
+      throw error;
+    }
+    return acknowledgement;
+  }
+
+  /** Writes whatever has been collected; resolves when no batch is left in flight. */
+  drain(): Promise<void> {
+    return this.collector.drain();
+  }
+
+  private async ingestOne(stored: StoredRecord): Promise<{ result: SightingResult; state: unknown[] }> {
+    const refuse = (reason: string, row?: IndexRow) => {
+      const result: SightingResult = { ...sightingOf(stored), outcome: 'rejected', stage: 'indexing', reason };
+      return { result, state: resultState(stored, row, result) };
+    };
     let row: IndexRow;
     try {
       row = toIndexRow(stored);
     } catch (error) {
       if (!(error instanceof UnstorableRecord)) throw error;
       this.metrics.recordRejected('unstorable');
-      throw new PermanentFailure(`record of job ${stored.jobId} cannot be indexed: ${error.message}`);
+      return refuse(`record of job ${stored.jobId} cannot be indexed: ${error.message}`);
     }
-    const outcome = await this.collector.add(row);
+    let outcome: SightingOutcome;
+    try {
+      outcome = await this.collector.add(row);
+    } catch (error) {
+      if (error instanceof PermanentFailure) return refuse(error.message, row);
+      throw error;
+    }
     if (outcome.kind === 'object-missing') {
       this.metrics.recordRejected('object-missing');
       const reason =
         `stored object ${stored.objectId} of tenant ${row.tenantId} with content id ${row.contentId} does not exist; ` +
         'the record cannot be indexed';
       this.logger.error({ ...describeSighting(row), jobId: stored.jobId, reason }, 'record rejected');
-      throw new PermanentFailure(reason);
+      return refuse(reason, row);
     }
     if (outcome.storedContentId !== row.contentId) {
       // Only a source that reuses a UID for other content gets here; the first content stays indexed.
@@ -81,18 +125,8 @@ export class RecordIngest {
       );
     }
     this.metrics.recordStored(outcome.recordStored);
-    try {
-      await this.sink.publish(indexedEventOf(stored, row, outcome), indexedEventMsgId(stored, row));
-    } catch (error) {
-      this.metrics.publishFailed();
-      throw error;
-    }
-    return outcome.recordStored;
-  }
-
-  /** Writes whatever has been collected; resolves when no batch is left in flight. */
-  drain(): Promise<void> {
-    return this.collector.drain();
+    const result = storedResultOf(stored, outcome);
+    return { result, state: resultState(stored, row, result) };
   }
 
   private async writeBatch(rows: readonly IndexRow[]): Promise<Array<SightingOutcome | Error>> {

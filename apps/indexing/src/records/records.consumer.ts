@@ -1,5 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { subjects, type ChannelPayloads, type IndexedEvent } from '@mlr/contracts';
+import { subjects, type ChannelPayloads, type IndexedBatch } from '@mlr/contracts';
 import {
   PLATFORM_CONSUMERS,
   PLATFORM_STREAMS,
@@ -16,11 +16,11 @@ export const RECORD_INGEST = Symbol('RECORD_INGEST');
 export const RECORDS_CONSUMER_OPTIONS = Symbol('RECORDS_CONSUMER_OPTIONS');
 
 export interface RecordsConsumerOptions {
-  /** Deliveries held at once (all batches being collected, written and acknowledged). */
+  /** Record batches held at once (their records being collected, written and acknowledged). */
   maxInFlight: number;
 }
 
-/** Publishes IndexedEvents on the tenant's `indexed` subject, into the MLR_INDEXED stream. */
+/** Publishes acknowledgements on the tenant's `indexed` subject, into the MLR_INDEXED stream. */
 export class JetStreamIndexedEventSink implements IndexedEventSink {
   private readonly publisher: Publisher<ChannelPayloads>;
 
@@ -31,8 +31,8 @@ export class JetStreamIndexedEventSink implements IndexedEventSink {
     });
   }
 
-  async publish(event: IndexedEvent, msgId: string): Promise<void> {
-    await this.publisher.publish('indexed', subjects.indexed(event.tenantId), event, {
+  async publish(batch: IndexedBatch, msgId: string): Promise<void> {
+    await this.publisher.publish('indexed', subjects.indexed(batch.tenantId), batch, {
       msgId,
       expectStream: PLATFORM_STREAMS.indexed.name,
     });

@@ -1,4 +1,4 @@
-import type { IndexRecord, StoredRecord } from '@mlr/contracts';
+import type { IndexRecord, StoredRecord, StoredRecordBatch } from '@mlr/contracts';
 
 /** A valid StoredRecord (as storage publishes it); `record` fields override the defaults. */
 export function aStoredRecord(
@@ -39,4 +39,11 @@ export function aStoredRecord(
       ...overrides.record,
     },
   };
+}
+
+/** The records batch storage publishes for these records (of one tenant and job). */
+export function aRecordBatch(records: StoredRecord[]): StoredRecordBatch {
+  const first = records[0];
+  if (!first) throw new Error('a records batch holds at least one record');
+  return { tenantId: first.tenantId, jobId: first.jobId, records };
 }

@@ -42,16 +42,23 @@ export class PrismaUsageRepository implements UsageRepository {
       now,
       tenantId === undefined ? {} : { tenantId },
     );
-    // Per tenant (LATERAL), so that the aggregate walks that tenant's rows through its tenant index.
-    // A stored object is one S3 object (one per tenant and content id), `sealed_size` its size.
+    // Per tenant (LATERAL), so that the aggregates walk that tenant's rows through its tenant index.
+    // Stored objects are the sealed messages (one per tenant and content id); stored bytes are what
+    // S3 holds for the tenant: its packs whole (footers, and members another replica's copy won,
+    // included) and its objects of their own.
     const rows = await this.prisma.$queryRaw<UsageSqlRow[]>`
-      SELECT t.id, t.slug, t.name, t.mlr_enabled, o.stored_objects, o.stored_bytes
+      SELECT t.id, t.slug, t.name, t.mlr_enabled, o.stored_objects,
+        (o.individual_bytes + p.pack_bytes)::bigint AS stored_bytes
       FROM tenants t
       CROSS JOIN LATERAL (
-        SELECT count(*)::bigint AS stored_objects, COALESCE(sum(s.sealed_size), 0)::bigint AS stored_bytes
+        SELECT count(*)::bigint AS stored_objects,
+          COALESCE(sum(s.sealed_size) FILTER (WHERE s.pack_id IS NULL), 0)::bigint AS individual_bytes
         FROM stored_objects s
         WHERE s.tenant_id = t.id
       ) o
+      CROSS JOIN LATERAL (
+        SELECT COALESCE(sum(k.size), 0)::bigint AS pack_bytes FROM packs k WHERE k.tenant_id = t.id
+      ) p
       ${onlyTenant}
       ORDER BY t.slug`;
     return rows.map((row) => ({

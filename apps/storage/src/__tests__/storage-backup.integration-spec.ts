@@ -3,27 +3,46 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
+  FETCH_MAX_BYTES,
   MAX_CHUNK_BYTES,
   STREAMS,
   parseChannelPayload,
   subjects,
+  tenantCallSubjects,
   type Channel,
   type ChannelPayloads,
-  type ObjectCommit,
+  type ObjectCommitItem,
+  type SightingResult,
   type StoredRecord,
   type Subject,
 } from '@mlr/contracts';
-import { createPrismaClient, type PrismaClient } from '@mlr/db';
-import { connectMessaging, platformValidator, Publisher, type MessagingConnection } from '@mlr/messaging';
-import { createS3ObjectStore, messageObjectKey, type ObjectStore } from '@mlr/objectstore';
-import { REPO_ROOT, servicesNatsCredentials, startApp, type RunningApp } from '@mlr/testing';
+import { createPrismaClient, type PrismaClient, type StoredObject } from '@mlr/db';
+import {
+  connectMessaging,
+  platformValidator,
+  Publisher,
+  tenantCallClient,
+  type MessagingConnection,
+} from '@mlr/messaging';
+import {
+  createS3ObjectStore,
+  decodePackFooter,
+  decodePackTrailer,
+  messageObjectKey,
+  PACK_TRAILER_BYTES,
+  type ObjectStore,
+} from '@mlr/objectstore';
+import { REPO_ROOT, sealedShape, servicesNatsCredentials, startApp, type RunningApp } from '@mlr/testing';
 import type { JetStreamManager, MsgRequest } from '@nats-io/jetstream';
-import { buildObjectCommit } from './object-commit.factory.js';
+import type { Subscription } from '@nats-io/nats-core';
+import { buildCommitItem } from './commit-batch.factory.js';
 
-type Upload = NonNullable<ObjectCommit['upload']>;
+type Chunked = Extract<ObjectCommitItem['sealed'], { kind: 'chunks' }>;
 type LogEntry = Record<string, unknown> & { msg?: string };
 
 const MIB = 1024 * 1024;
+/** Packs of the storage under test are written 300 ms after their first member at the latest. */
+const PACK_WAIT_MS = 300;
 
 async function until<T>(
   what: string,
@@ -43,13 +62,15 @@ const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex')
 const newContentId = () => randomBytes(32).toString('hex');
 
 /**
- * The storage service as a connector sees it: chunks and commits go in over NATS, objects come out in
- * S3 and `stored_objects`, and records go on to indexing. The app runs as its own process; other test
- * files share the infrastructure, so everything here lives under a tenant of its own.
+ * The storage service as a connector sees it: commit batches (and chunks of large objects) go in
+ * over NATS, packs come out in S3 with their members recorded in `stored_objects`, records go on to
+ * indexing, and refusals come back to the connector. The app runs as its own process; other test
+ * files share the infrastructure, so everything here lives under tenants of its own.
  */
 describe('storage backup path', () => {
   const infra = inject('infra');
   const tenantId = `storage-it-${randomBytes(4).toString('hex')}`;
+  const individualTenant = `${tenantId}-one`;
   const bucket = infra.s3!.bucket;
   let logDir: string;
   let app: RunningApp;
@@ -59,14 +80,21 @@ describe('storage backup path', () => {
   let publisher: Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>;
   let prisma: PrismaClient;
   let store: ObjectStore;
+  let acknowledgements: Subscription[] = [];
+  const refusals: SightingResult[] = [];
   let nextUid = 1;
+
+  const storageEnv = { ...infra.serviceEnv, LOG_LEVEL: 'debug', STORAGE_PACK_MAX_WAIT_MS: String(PACK_WAIT_MS) };
 
   beforeAll(async () => {
     prisma = createPrismaClient(infra.postgres!.databaseUrl);
     await prisma.tenant.create({ data: { id: tenantId, name: `Storage IT ${tenantId}`, slug: tenantId } });
+    await prisma.tenant.create({
+      data: { id: individualTenant, name: 'one object each', slug: individualTenant, objectLayout: 'individual' },
+    });
     store = createS3ObjectStore(infra.s3!);
     logDir = mkdtempSync(join(REPO_ROOT, 'tmp', 'storage-it-'));
-    app = await startApp({ app: 'storage', env: { ...infra.serviceEnv, LOG_LEVEL: 'debug' }, logDir });
+    app = await startApp({ app: 'storage', env: storageEnv, logDir });
     messaging = await connectMessaging({
       servers: infra.nats!.url,
       name: `storage-it-${tenantId}`,
@@ -76,9 +104,19 @@ describe('storage backup path', () => {
     publisher = new Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>(messaging, {
       validator: platformValidator,
     });
+    acknowledgements = [tenantId, individualTenant, `${tenantId}-ghost`].map((tenant) =>
+      messaging.nc.subscribe(subjects.indexed(tenant), {
+        callback: (error, message) => {
+          if (error) return;
+          refusals.push(...parseChannelPayload('indexed', message.subject, message.json()).results);
+        },
+      }),
+    );
+    await messaging.nc.flush();
   });
 
   afterAll(async () => {
+    for (const subscription of acknowledgements) subscription.unsubscribe();
     await app?.stop();
     await retainingApp?.stop();
     await messaging?.close();
@@ -86,46 +124,68 @@ describe('storage backup path', () => {
     await prisma?.$disconnect();
   });
 
-  /** Publishes `sealed` as a connector does: chunks in a shuffled order (they go out in parallel). */
-  async function sendChunks(
-    contentId: string,
-    sealed: Buffer,
-    options: { chunkSize?: number; hold?: number[] } = {},
-  ): Promise<{ upload: Upload; sendHeld(): Promise<void> }> {
-    const chunkSize = options.chunkSize ?? MAX_CHUNK_BYTES;
+  /** Publishes `sealed` as a connector does: chunks first, then their stream sequences go into the commit. */
+  async function sendChunks(contentId: string, sealed: Buffer, tenant = tenantId): Promise<Chunked> {
     const uploadId = randomBytes(16).toString('hex');
-    const chunkCount = Math.ceil(sealed.length / chunkSize);
-    const send = (index: number) =>
-      publisher.publishBinary(
-        'chunks',
-        subjects.chunks(tenantId, uploadId),
-        { tenantId, uploadId, contentId, chunkIndex: index, chunkCount, offset: index * chunkSize },
-        sealed.subarray(index * chunkSize, (index + 1) * chunkSize),
-        { msgId: `${uploadId}:${index}` },
-      );
-    const indexes = Array.from({ length: chunkCount }, (_, i) => i).sort(() => Math.random() - 0.5);
-    const held = options.hold ?? [];
-    await Promise.all(indexes.filter((i) => !held.includes(i)).map(send));
-    return {
-      upload: { uploadId, chunkCount, sealedSize: sealed.length },
-      sendHeld: async () => {
-        await Promise.all(held.map(send));
-      },
-    };
+    const chunkCount = Math.ceil(sealed.length / MAX_CHUNK_BYTES);
+    const chunks = await Promise.all(
+      Array.from({ length: chunkCount }, async (_, index) => {
+        const offset = index * MAX_CHUNK_BYTES;
+        const data = sealed.subarray(offset, offset + MAX_CHUNK_BYTES);
+        const ack = await publisher.publishBinary(
+          'chunks',
+          subjects.chunks(tenant, uploadId),
+          { tenantId: tenant, uploadId, contentId, chunkIndex: index, chunkCount, offset },
+          data,
+          { msgId: `${uploadId}:${index}` },
+        );
+        return { sequence: ack.seq, offset, length: data.length };
+      }),
+    );
+    return { kind: 'chunks', uploadId, sealedSize: sealed.length, chunks };
   }
 
-  /** Publishes a commit; returns its sequence in the objects stream. */
-  async function sendCommit(commit: ObjectCommit): Promise<{ sequence: number; msgId: string }> {
-    const msgId = `commit-${randomBytes(8).toString('hex')}`;
-    const ack = await publisher.publish('objects', subjects.objects(tenantId), commit, { msgId });
-    return { sequence: ack.seq, msgId };
+  interface Part {
+    contentId: string;
+    /** Inline bytes, or chunks already sent. */
+    sealed: Buffer | Chunked;
+    mailbox?: string;
+    keyId?: string;
   }
 
-  const sighting = (mailbox = 'alice@example.test') => ({ mailbox, uid: nextUid++ });
+  /** Publishes one commit batch of `parts`; returns the items and the batch's stream sequence. */
+  async function sendBatch(
+    parts: Part[],
+    options: { tenant?: string; jobId?: string; data?: Buffer } = {},
+  ): Promise<{ items: ObjectCommitItem[]; sequence: number }> {
+    const tenant = options.tenant ?? tenantId;
+    const data: Buffer[] = [];
+    let offset = 0;
+    const items = parts.map((part) => {
+      let sealed: ObjectCommitItem['sealed'];
+      if (Buffer.isBuffer(part.sealed)) {
+        sealed = { kind: 'inline', offset, length: part.sealed.length };
+        data.push(part.sealed);
+        offset += part.sealed.length;
+      } else {
+        sealed = part.sealed;
+      }
+      return buildCommitItem(tenant, part.contentId, sealed, { mailbox: part.mailbox, uid: nextUid++ }, part.keyId);
+    });
+    const batchId = randomBytes(8).toString('hex');
+    const ack = await publisher.publishFramed(
+      'objects',
+      subjects.objects(tenant),
+      { tenantId: tenant, jobId: options.jobId ?? 'job-1', batchId, items },
+      options.data ? [options.data] : data,
+      { msgId: batchId },
+    );
+    return { items, sequence: ack.seq };
+  }
 
-  /** Every StoredRecord of this tenant, read without a consumer (the stream is indexing's work queue). */
-  async function storedRecords(): Promise<StoredRecord[]> {
-    const subject = subjects.records(tenantId);
+  /** Every StoredRecord storage forwarded for `tenant`, read without a consumer (the stream is indexing's work queue). */
+  async function storedRecords(tenant = tenantId): Promise<StoredRecord[]> {
+    const subject = subjects.records(tenant);
     const found: StoredRecord[] = [];
     let from = 1;
     for (;;) {
@@ -134,227 +194,287 @@ describe('storage backup path', () => {
       const query = { seq: from, next_by_subj: subject } as unknown as MsgRequest;
       const message = await jsm.streams.getMessage(STREAMS.records.name, query);
       if (!message) return found;
-      found.push(parseChannelPayload('records', message.subject, message.json()));
+      found.push(...parseChannelPayload('records', message.subject, message.json()).records);
       from = message.seq + 1;
     }
   }
 
-  async function recordOf(commit: ObjectCommit): Promise<StoredRecord[]> {
-    return (await storedRecords()).filter(
+  const recordOf = async (item: ObjectCommitItem, tenant = tenantId) =>
+    (await storedRecords(tenant)).filter(
       (r) =>
-        r.record.contentId === commit.contentId &&
-        r.record.mailbox === commit.record.mailbox &&
-        r.record.sourceKey.uid === commit.record.sourceKey.uid,
+        r.record.contentId === item.contentId &&
+        r.record.mailbox === item.record.mailbox &&
+        r.record.sourceKey.uid === item.record.sourceKey.uid,
     );
-  }
 
-  const waitForRecord = (commit: ObjectCommit) =>
-    until(`the StoredRecord of ${commit.record.mailbox} uid ${commit.record.sourceKey.uid}`, async () => {
-      const records = await recordOf(commit);
-      return records.length > 0 ? records : undefined;
+  const waitForRecords = (items: ObjectCommitItem[], tenant = tenantId) =>
+    Promise.all(
+      items.map((item) =>
+        until(`the StoredRecord of ${item.record.mailbox} uid ${item.record.sourceKey.uid}`, async () => {
+          const [record] = await recordOf(item, tenant);
+          return record;
+        }),
+      ),
+    );
+
+  const refusalOf = (item: ObjectCommitItem) =>
+    until(`the refusal of uid ${item.record.sourceKey.uid}`, () =>
+      refusals.find((r) => r.uid === item.record.sourceKey.uid && r.contentId === item.contentId),
+    );
+
+  const storedRow = async (contentId: string, tenant = tenantId) =>
+    prisma.storedObject.findUniqueOrThrow({ where: { tenantId_contentId: { tenantId: tenant, contentId } } });
+
+  /** The sealed bytes of a stored object, read exactly as restores read them: through its locator. */
+  const readMember = (row: StoredObject) =>
+    store.getBuffer({
+      bucket: row.bucket,
+      key: row.key,
+      ...(row.versionId ? { versionId: row.versionId } : {}),
+      ...(row.byteOffset !== null && row.byteLength !== null
+        ? { range: { offset: Number(row.byteOffset), length: Number(row.byteLength) } }
+        : {}),
     });
 
-  const storedRows = (contentId: string) => prisma.storedObject.findMany({ where: { tenantId, contentId } });
-
-  const commitPending = async (sequence: number) =>
+  const batchPending = async (sequence: number) =>
     (await jsm.streams.getMessage(STREAMS.objects.name, { seq: sequence })) !== null;
 
-  async function chunksLeft(upload: Upload): Promise<number> {
+  async function chunksLeft(upload: Chunked): Promise<number> {
     const subject = subjects.chunks(tenantId, upload.uploadId);
     const info = await jsm.streams.info(STREAMS.chunks.name, { subjects_filter: subject });
     return info.state.subjects?.[subject] ?? 0;
   }
 
-  function logEntries(): LogEntry[] {
-    return readFileSync(app.logFile, 'utf8')
+  function logEntries(running = app): LogEntry[] {
+    return readFileSync(running.logFile, 'utf8')
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as LogEntry);
   }
 
-  const readObject = (contentId: string) => store.getBuffer({ bucket, key: messageObjectKey(tenantId, contentId) });
+  describe('a batch of small messages', () => {
+    const contentIds = Array.from({ length: 5 }, newContentId);
+    const sealed = contentIds.map((id, i) => sealedShape(id, 20_000 + i * 1_000));
+    let items: ObjectCommitItem[];
 
-  describe('a message seen in two mailboxes', () => {
-    const contentId = newContentId();
-    const sealed = randomBytes(3 * MAX_CHUNK_BYTES + 12_345);
-    let first: ObjectCommit;
-
-    it('is written to S3 byte for byte, recorded, and its record forwarded', async () => {
-      const { upload } = await sendChunks(contentId, sealed);
-      first = buildObjectCommit(tenantId, contentId, upload, sighting());
-      const { sequence } = await sendCommit(first);
-
-      const [record] = await waitForRecord(first);
-      const rows = await storedRows(contentId);
-      expect(rows).toHaveLength(1);
-      const row = rows[0]!;
-      expect(row).toMatchObject({
-        bucket,
-        key: messageObjectKey(tenantId, contentId),
-        byteOffset: null,
-        byteLength: null,
-        sealedSize: BigInt(sealed.length),
-        plainSize: BigInt(first.plainSize),
-        keyId: first.keyId,
-      });
-      expect(record).toEqual({
-        tenantId,
-        jobId: first.jobId,
-        objectId: row.id,
-        objectStored: 'new',
-        record: first.record,
-      });
-      expect((await readObject(contentId)).equals(sealed)).toBe(true);
-      expect(await chunksLeft(upload)).toBe(0);
-      await until('the commit to be acknowledged', async () => ((await commitPending(sequence)) ? undefined : true));
+    it('is written as one pack, each member readable byte for byte through its locator, and forwarded', async () => {
+      const sent = await sendBatch(contentIds.map((contentId, i) => ({ contentId, sealed: sealed[i]! })));
+      items = sent.items;
+      const records = await waitForRecords(items);
+      const rows = await Promise.all(contentIds.map((id) => storedRow(id)));
+      expect(new Set(rows.map((row) => row.packId)).size).toBe(1);
+      const pack = await prisma.pack.findUniqueOrThrow({ where: { id: rows[0]!.packId! } });
+      expect(pack).toMatchObject({ tenantId, bucket, memberCount: 5 });
+      expect(pack.key).toMatch(new RegExp(`^tenants/${tenantId}/packs/\\d{4}/\\d{2}/${pack.id}$`));
+      expect(pack.versionId).toBeTruthy();
+      for (const [i, row] of rows.entries()) {
+        expect(row).toMatchObject({ key: pack.key, versionId: pack.versionId, sealedSize: BigInt(sealed[i]!.length) });
+        expect(sha256(await readMember(row))).toBe(sha256(sealed[i]!));
+        expect(records[i]).toEqual({
+          tenantId,
+          jobId: 'job-1',
+          objectId: row.id,
+          objectStored: 'new',
+          record: items[i]!.record,
+        });
+      }
+      await until('the batch to be acknowledged', async () => ((await batchPending(sent.sequence)) ? undefined : true));
     });
 
-    it('is stored once when it comes again from another mailbox', async () => {
+    it('ends with a footer from which every locator can be rebuilt', async () => {
+      const row = await storedRow(contentIds[0]!);
+      const pack = await prisma.pack.findUniqueOrThrow({ where: { id: row.packId! } });
+      const whole = await store.getBuffer({ bucket, key: pack.key, versionId: pack.versionId! });
+      expect(whole.length).toBe(Number(pack.size));
+      const trailer = decodePackTrailer(whole.subarray(whole.length - PACK_TRAILER_BYTES), whole.length);
+      const footer = decodePackFooter(
+        whole.subarray(trailer.footerOffset, trailer.footerOffset + trailer.footerLength),
+        trailer,
+      );
+      expect(footer).toMatchObject({ packId: pack.id, tenantId });
+      for (const member of footer.members) {
+        const stored = await storedRow(member.contentId);
+        expect([member.offset, member.length]).toEqual([Number(stored.byteOffset), Number(stored.byteLength)]);
+        expect(member.keyId).toBe(stored.keyId);
+      }
+    });
+
+    it('stores a message seen again in another mailbox once: deduplicated, no new member', async () => {
       // Same content id, sealed again by the connector (new nonce): other bytes, same message.
-      const { upload } = await sendChunks(contentId, randomBytes(sealed.length));
-      const second = buildObjectCommit(tenantId, contentId, upload, sighting('bob@example.test'));
-      await sendCommit(second);
-
-      const [record] = await waitForRecord(second);
-      const rows = await storedRows(contentId);
-      expect(rows).toHaveLength(1);
-      expect(record).toMatchObject({ objectId: rows[0]!.id, objectStored: 'deduplicated' });
-      expect((await readObject(contentId)).equals(sealed)).toBe(true);
-      expect(await recordOf(first)).toHaveLength(1);
-      expect(await chunksLeft(upload)).toBe(0);
+      const again = sealedShape(contentIds[0]!, 20_000);
+      const {
+        items: [item],
+      } = await sendBatch([{ contentId: contentIds[0]!, sealed: again, mailbox: 'bob@example.test' }]);
+      const [record] = await waitForRecords([item!]);
+      const row = await storedRow(contentIds[0]!);
+      expect(record).toMatchObject({ objectId: row.id, objectStored: 'deduplicated' });
+      expect(sha256(await readMember(row))).toBe(sha256(sealed[0]!));
+      expect(await prisma.storedObject.count({ where: { tenantId, contentId: contentIds[0]! } })).toBe(1);
     });
 
-    it('forwards a flag change (no upload) of the stored object', async () => {
-      const flagged = structuredClone(first);
-      flagged.upload = null;
-      flagged.jobId = 'job-2';
-      flagged.record.flags.flagged = true;
-      await sendCommit(flagged);
-      const records = await until('the flag change to be forwarded', async () => {
-        const found = (await recordOf(first)).filter((r) => r.jobId === 'job-2');
-        return found.length > 0 ? found : undefined;
-      });
-      expect(records).toHaveLength(1);
-      expect(records[0]).toMatchObject({ objectStored: 'deduplicated', record: { flags: { flagged: true } } });
-      expect(await storedRows(contentId)).toHaveLength(1);
+    it('reads a member by its pinned version after a newer version was written over its pack', async () => {
+      const row = await storedRow(contentIds[1]!);
+      await store.put({ bucket, key: row.key }, randomBytes(Number(row.byteOffset) + Number(row.byteLength) + 100));
+      const fetched = await tenantCallClient(messaging).request(
+        'objects.fetch',
+        tenantCallSubjects['objects.fetch'](tenantId),
+        { tenantId, contentId: contentIds[1]!, offset: 0, length: FETCH_MAX_BYTES },
+      );
+      expect(fetched.ok ? 'ok' : fetched.error).toBe('ok');
+      if (fetched.ok) expect(sha256(Buffer.from(fetched.value.data, 'base64'))).toBe(sha256(sealed[1]!));
     });
   });
 
-  it('ends with one object and one row when two commits of one content id arrive at once', async () => {
-    const contentId = newContentId();
-    const sealedA = randomBytes(700_000);
-    const sealedB = randomBytes(700_000);
-    const a = await sendChunks(contentId, sealedA);
-    const b = await sendChunks(contentId, sealedB);
-    const commitA = buildObjectCommit(tenantId, contentId, a.upload, sighting('alice@example.test'));
-    const commitB = buildObjectCommit(tenantId, contentId, b.upload, sighting('bob@example.test'));
-    await Promise.all([sendCommit(commitA), sendCommit(commitB)]);
+  it('stores chunked and inline objects of one batch, and drops the chunks once stored', async () => {
+    const large = newContentId();
+    const largeBytes = sealedShape(large, 700_000);
+    const upload = await sendChunks(large, largeBytes);
+    expect(upload.chunks).toHaveLength(2);
+    const small = newContentId();
+    const smallBytes = sealedShape(small, 5_000);
+    const { items } = await sendBatch([
+      { contentId: large, sealed: upload },
+      { contentId: small, sealed: smallBytes },
+    ]);
+    await waitForRecords(items);
+    const [largeRow, smallRow] = [await storedRow(large), await storedRow(small)];
+    expect(largeRow.packId).toBe(smallRow.packId);
+    expect(sha256(await readMember(largeRow))).toBe(sha256(largeBytes));
+    expect(sha256(await readMember(smallRow))).toBe(sha256(smallBytes));
+    await until('the chunks to be dropped', async () => ((await chunksLeft(upload)) === 0 ? true : undefined));
+  });
 
-    const [recordA] = await waitForRecord(commitA);
-    const [recordB] = await waitForRecord(commitB);
-    const rows = await storedRows(contentId);
-    expect(rows).toHaveLength(1);
+  it('ends with one row when two batches bring the same content at once', async () => {
+    const contentId = newContentId();
+    const [a, b] = await Promise.all([
+      sendBatch([{ contentId, sealed: sealedShape(contentId, 30_000), mailbox: 'alice@example.test' }]),
+      sendBatch([{ contentId, sealed: sealedShape(contentId, 30_000), mailbox: 'bob@example.test' }]),
+    ]);
+    const [[recordA], [recordB]] = await Promise.all([waitForRecords(a.items), waitForRecords(b.items)]);
+    const row = await storedRow(contentId);
     expect([recordA!.objectStored, recordB!.objectStored].sort()).toEqual(['deduplicated', 'new']);
-    expect(recordA!.objectId).toBe(rows[0]!.id);
-    expect(recordB!.objectId).toBe(rows[0]!.id);
-    const stored = await readObject(contentId);
-    expect(stored.equals(sealedA) || stored.equals(sealedB)).toBe(true);
+    expect(recordA!.objectId).toBe(row.id);
+    expect(recordB!.objectId).toBe(row.id);
   });
 
-  it('streams a 20 MiB object of 40 chunks into a multipart upload', async () => {
+  it('streams a 20 MiB object of 40 chunks into a pack of its own', async () => {
     const contentId = newContentId();
-    const sealed = randomBytes(20 * MIB);
-    const { upload } = await sendChunks(contentId, sealed);
-    expect(upload.chunkCount).toBe(40);
-    const commit = buildObjectCommit(tenantId, contentId, upload, sighting());
-    await sendCommit(commit);
-
-    await waitForRecord(commit);
-    const head = await store.head({ bucket, key: messageObjectKey(tenantId, contentId) });
-    expect(head?.size).toBe(sealed.length);
-    expect(sha256(await readObject(contentId))).toBe(sha256(sealed));
-    expect((await storedRows(contentId))[0]?.sealedSize).toBe(BigInt(sealed.length));
-    expect(await chunksLeft(upload)).toBe(0);
+    const sealed = sealedShape(contentId, 20 * MIB);
+    const upload = await sendChunks(contentId, sealed);
+    expect(upload.chunks.length).toBeGreaterThanOrEqual(40);
+    const { items } = await sendBatch([{ contentId, sealed: upload }]);
+    await waitForRecords(items);
+    const row = await storedRow(contentId);
+    const pack = await prisma.pack.findUniqueOrThrow({ where: { id: row.packId! } });
+    expect(pack.memberCount).toBe(1);
+    expect(sha256(await readMember(row))).toBe(sha256(sealed));
   });
 
-  it('keeps a commit whose chunk has not arrived, and stores it once the chunk is there', async () => {
+  it('refuses the bad items of a batch, each with its reason, and stores the rest', async () => {
+    const good = newContentId();
+    const goodBytes = sealedShape(good, 8_000);
+    const notSealed = newContentId();
+    const otherMessage = newContentId();
+    const wrongKey = newContentId();
+    const trailing = newContentId();
+    const foreignChunk = newContentId();
+    const stolen = await sendChunks(newContentId(), sealedShape(newContentId(), 600_000));
+    const { items, sequence } = await sendBatch([
+      { contentId: notSealed, sealed: randomBytes(5_000) },
+      { contentId: good, sealed: goodBytes },
+      { contentId: otherMessage, sealed: sealedShape(newContentId(), 5_000) },
+      { contentId: wrongKey, sealed: sealedShape(wrongKey, 5_000), keyId: 'ffffffffffffffff' },
+      { contentId: trailing, sealed: Buffer.concat([sealedShape(trailing, 5_000), Buffer.from('extra')]) },
+      { contentId: foreignChunk, sealed: { ...stolen, uploadId: randomBytes(16).toString('hex') } },
+    ]);
+    await waitForRecords([items[1]!]);
+    const reasons = await Promise.all(
+      [0, 2, 3, 4, 5].map(async (i) => {
+        const refusal = await refusalOf(items[i]!);
+        expect(refusal).toMatchObject({ outcome: 'rejected', stage: 'storage' });
+        return (refusal as Extract<SightingResult, { outcome: 'rejected' }>).reason;
+      }),
+    );
+    expect(reasons[0]).toMatch(/not a sealed object \(bad magic bytes\)/);
+    expect(reasons[1]).toMatch(/header names content id .* not /);
+    expect(reasons[2]).toMatch(/header names key id 0123456789abcdef, not ffffffffffffffff/);
+    expect(reasons[3]).toMatch(/5 bytes after its final segment/);
+    expect(reasons[4]).toMatch(/is not valid: it is a message of mlr\.[^ ]+\.chunks\.[0-9a-f]+, not of/);
+    for (const id of [notSealed, otherMessage, wrongKey, trailing, foreignChunk]) {
+      expect(await prisma.storedObject.count({ where: { tenantId, contentId: id } })).toBe(0);
+    }
+    expect(sha256(await readMember(await storedRow(good)))).toBe(sha256(goodBytes));
+    await until('the batch to be acknowledged', async () => ((await batchPending(sequence)) ? undefined : true));
+  });
+
+  it('refuses inline bytes that run past the batch, and every item of a tenant that does not exist', async () => {
     const contentId = newContentId();
-    const sealed = randomBytes(4 * 100_000 + 5);
-    const { upload, sendHeld } = await sendChunks(contentId, sealed, { chunkSize: 100_000, hold: [2] });
-    const commit = buildObjectCommit(tenantId, contentId, upload, sighting());
-    const { sequence, msgId } = await sendCommit(commit);
-
-    await until('storage to try the commit and put it back', () =>
-      logEntries().some((e) => e.msg === 'handler failed; message will be redelivered' && e['msgId'] === msgId)
-        ? true
-        : undefined,
-    );
-    const failure = logEntries().find(
-      (e) => e['msgId'] === msgId && e.msg === 'handler failed; message will be redelivered',
-    );
-    expect(JSON.stringify(failure)).toContain('chunks 2 of the 5');
-    expect(await commitPending(sequence)).toBe(true);
-    expect(await storedRows(contentId)).toHaveLength(0);
-    expect(await recordOf(commit)).toHaveLength(0);
-
-    await sendHeld();
-    const [record] = await waitForRecord(commit);
-    expect(record?.objectStored).toBe('new');
-    expect((await readObject(contentId)).equals(sealed)).toBe(true);
-    await until('the commit to be acknowledged', async () => ((await commitPending(sequence)) ? undefined : true));
+    const { items } = await sendBatch([{ contentId, sealed: sealedShape(contentId, 5_000) }], {
+      data: Buffer.alloc(10),
+    });
+    expect((await refusalOf(items[0]!)) as { reason: string }).toMatchObject({
+      reason: expect.stringMatching(/run past the 10 bytes the batch carries/),
+    });
+    const ghost = `${tenantId}-ghost`;
+    const orphan = newContentId();
+    const sent = await sendBatch([{ contentId: orphan, sealed: sealedShape(orphan, 5_000) }], { tenant: ghost });
+    expect((await refusalOf(sent.items[0]!)) as { reason: string }).toMatchObject({
+      reason: `tenant ${ghost} does not exist; nothing is stored`,
+    });
   });
 
-  it('rejects for good, with the reason in the log, a commit without upload for an unknown object', async () => {
-    const contentId = newContentId();
-    const commit = buildObjectCommit(tenantId, contentId, null, sighting());
-    const { sequence } = await sendCommit(commit);
-
-    const rejected = await until('the commit to be rejected', () =>
-      logEntries().find((e) => e.msg === 'object commit rejected for good' && e['contentId'] === contentId),
-    );
-    expect(rejected).toMatchObject({ code: 'OBJECT_NOT_STORED', tenantId, streamSequence: sequence });
-    expect(String(rejected['reason'])).toContain(`tenant ${tenantId} has no object ${contentId}`);
-    await until('the commit to be terminated', async () => ((await commitPending(sequence)) ? undefined : true));
-    expect(await storedRows(contentId)).toHaveLength(0);
-    expect(await recordOf(commit)).toHaveLength(0);
-  });
-
-  it('terminates an invalid commit', async () => {
+  it('terminates a batch that is not a commit batch', async () => {
     const msgId = `invalid-${randomBytes(8).toString('hex')}`;
     const ack = await messaging.js.publish(
       subjects.objects(tenantId),
       JSON.stringify({ tenantId, jobId: 'job-1', contentId: 'not-a-content-id' }),
       { msgID: msgId },
     );
-    const terminated = await until('the invalid commit to be terminated', () =>
+    const terminated = await until('the invalid batch to be terminated', () =>
       logEntries().find((e) => e.msg === 'invalid message terminated' && e['msgId'] === msgId),
     );
-    expect(String(terminated['reason'])).toContain('content id must be 64 lower-case hex characters');
-    await until('the invalid commit to leave the stream', async () =>
-      (await commitPending(ack.seq)) ? undefined : true,
+    expect(String(terminated['reason'])).toContain('batchId');
+    await until('the invalid batch to leave the stream', async () =>
+      (await batchPending(ack.seq)) ? undefined : true,
     );
   });
-  // Last: it replaces the storage process, so that this commit surely reaches the one with retention.
-  it('locks new objects for the configured retention', async () => {
+
+  it('writes one S3 object per message for a tenant of the individual layout', async () => {
+    const contentIds = [newContentId(), newContentId()];
+    const sealed = contentIds.map((id) => sealedShape(id, 12_000));
+    const { items } = await sendBatch(
+      contentIds.map((contentId, i) => ({ contentId, sealed: sealed[i]! })),
+      { tenant: individualTenant },
+    );
+    await waitForRecords(items, individualTenant);
+    for (const [i, contentId] of contentIds.entries()) {
+      const row = await storedRow(contentId, individualTenant);
+      expect(row).toMatchObject({ key: messageObjectKey(individualTenant, contentId), packId: null, byteOffset: null });
+      expect(row.versionId).toBeTruthy();
+      expect(sha256(await readMember(row))).toBe(sha256(sealed[i]!));
+    }
+    expect(await prisma.pack.count({ where: { tenantId: individualTenant } })).toBe(0);
+  });
+
+  // Last: it replaces the storage process, so that this batch surely reaches the one with retention.
+  it('locks new packs for the configured retention', async () => {
     await app.stop();
     retainingApp = await startApp({
       app: 'storage',
-      env: { ...infra.serviceEnv, STORAGE_RETENTION_DAYS: '1', STORAGE_RETENTION_MODE: 'GOVERNANCE' },
+      env: { ...storageEnv, STORAGE_RETENTION_DAYS: '1', STORAGE_RETENTION_MODE: 'GOVERNANCE' },
       logDir: join(logDir, 'retention'),
     });
     const contentId = newContentId();
-    const sealed = randomBytes(150_000);
-    const { upload } = await sendChunks(contentId, sealed);
-    const commit = buildObjectCommit(tenantId, contentId, upload, sighting());
     const publishedAt = Date.now();
-    await sendCommit(commit);
-
-    await waitForRecord(commit);
-    const row = (await storedRows(contentId))[0]!;
-    const head = await store.head({ bucket, key: messageObjectKey(tenantId, contentId) });
-    expect(head).toMatchObject({ size: sealed.length, retentionMode: 'GOVERNANCE' });
-    expect(row.retainUntil).not.toBeNull();
+    const { items } = await sendBatch([{ contentId, sealed: sealedShape(contentId, 150_000) }]);
+    await waitForRecords(items);
+    const row = await storedRow(contentId);
+    const pack = await prisma.pack.findUniqueOrThrow({ where: { id: row.packId! } });
+    const head = await store.head({ bucket, key: pack.key, versionId: pack.versionId! });
+    expect(head).toMatchObject({ size: Number(pack.size), retentionMode: 'GOVERNANCE' });
     expect(row.retainUntil!.getTime()).toBeGreaterThan(publishedAt + 23 * 3_600_000);
+    expect(pack.retainUntil!.getTime()).toBe(row.retainUntil!.getTime());
     expect(Math.abs(head!.retainUntil!.getTime() - row.retainUntil!.getTime())).toBeLessThan(1_000);
+    expect(logEntries(retainingApp).some((e) => e.msg === 'pack written')).toBe(true);
   });
 });

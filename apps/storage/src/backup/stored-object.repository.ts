@@ -1,4 +1,4 @@
-import type { PrismaClient, StoredObject as StoredObjectRow } from '@mlr/db';
+import { Prisma, uuidV7, type ObjectLayout, type PrismaClient, type StoredObject as StoredObjectRow } from '@mlr/db';
 import type { ObjectLocator } from '@mlr/objectstore';
 
 /** One sealed message the platform stores for a tenant (single instance per tenant and content id). */
@@ -6,8 +6,10 @@ export interface StoredObject {
   id: string;
   tenantId: string;
   contentId: string;
-  /** Where the sealed bytes are: everything that reads the object goes through it. */
+  /** Where the sealed bytes are (key, pinned version, byte range): everything that reads the object goes through it. */
   locator: ObjectLocator;
+  /** The pack it is a member of; null for an object of its own. */
+  packId: string | null;
   plainSize: number;
   sealedSize: number;
   keyId: string;
@@ -15,25 +17,57 @@ export interface StoredObject {
   createdAt: Date;
 }
 
-export interface NewStoredObject {
+/** A pack about to be recorded, after its PUT. */
+export interface NewPack {
+  id: string;
   tenantId: string;
+  bucket: string;
+  key: string;
+  versionId: string | undefined;
+  size: number;
+  retainUntil: Date | null;
+}
+
+/** A sealed object just written, as a member of a pack (`packId`, offset) or as an S3 object of its own. */
+export interface NewStoredObject {
   contentId: string;
   bucket: string;
   key: string;
+  versionId: string | undefined;
+  /** Its place in the pack; absent for an object of its own. */
+  range?: { offset: number; length: number };
   plainSize: number;
   sealedSize: number;
   keyId: string;
   retainUntil: Date | null;
 }
 
+/** What recording did for one content id: the row that is there, and whether this write made it. */
+export interface RecordedObject {
+  objectId: string;
+  inserted: boolean;
+}
+
+export interface TenantStorageSettings {
+  objectLayout: ObjectLayout;
+}
+
 export interface StoredObjectRepository {
   findByContentId(tenantId: string, contentId: string): Promise<StoredObject | null>;
-  tenantExists(tenantId: string): Promise<boolean>;
+  /** The object ids of those of `contentIds` the tenant already stores. */
+  findIdsByContentIds(tenantId: string, contentIds: readonly string[]): Promise<Map<string, string>>;
+  /** The tenant's storage settings, or null when there is no such tenant. */
+  tenantSettings(tenantId: string): Promise<TenantStorageSettings | null>;
   /**
-   * Records a stored object unless the tenant already has one with that content id (a commit of the
-   * same content elsewhere won the race); returns the row that is there and whether it is this one.
+   * Records the objects of one tenant (with their pack, when given) in one transaction. A content id
+   * the tenant already has keeps its row (another replica stored it first): its member here is an
+   * unreferenced duplicate, and the answer names the row that stands.
    */
-  insertIfAbsent(object: NewStoredObject): Promise<{ object: StoredObject; inserted: boolean }>;
+  recordObjects(
+    tenantId: string,
+    objects: readonly NewStoredObject[],
+    pack?: NewPack,
+  ): Promise<Map<string, RecordedObject>>;
 }
 
 function toStoredObject(row: StoredObjectRow): StoredObject {
@@ -45,7 +79,8 @@ function toStoredObject(row: StoredObjectRow): StoredObject {
     id: row.id,
     tenantId: row.tenantId,
     contentId: row.contentId,
-    locator: { bucket: row.bucket, key: row.key, ...range },
+    locator: { bucket: row.bucket, key: row.key, ...(row.versionId ? { versionId: row.versionId } : {}), ...range },
+    packId: row.packId,
     plainSize: Number(row.plainSize),
     sealedSize: Number(row.sealedSize),
     keyId: row.keyId,
@@ -54,39 +89,104 @@ function toStoredObject(row: StoredObjectRow): StoredObject {
   };
 }
 
+/*
+ * Every new object of the call in one statement: the rows travel as one jsonb parameter (the text
+ * is the same for every batch size; no parameter limit). ON CONFLICT leaves a content id the tenant
+ * already has as it is; RETURNING names the rows this statement made.
+ */
+const INSERT_OBJECTS = (rows: string) => Prisma.sql`
+INSERT INTO stored_objects (id, tenant_id, content_id, bucket, key, version_id, pack_id, byte_offset, byte_length,
+  plain_size, sealed_size, key_id, retain_until)
+SELECT id, tenant_id, content_id, bucket, key, version_id, pack_id, byte_offset, byte_length,
+  plain_size, sealed_size, key_id, retain_until
+FROM jsonb_to_recordset(${rows}::jsonb) AS t(id text, tenant_id text, content_id text, bucket text, key text,
+  version_id text, pack_id text, byte_offset bigint, byte_length bigint, plain_size bigint, sealed_size bigint,
+  key_id text, retain_until timestamptz)
+ORDER BY content_id
+ON CONFLICT (tenant_id, content_id) DO NOTHING
+RETURNING content_id, id`;
+
 export class PrismaStoredObjectRepository implements StoredObjectRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly newId: () => string = () => uuidV7(),
+  ) {}
 
   async findByContentId(tenantId: string, contentId: string): Promise<StoredObject | null> {
     const row = await this.prisma.storedObject.findUnique({ where: { tenantId_contentId: { tenantId, contentId } } });
     return row ? toStoredObject(row) : null;
   }
 
-  async tenantExists(tenantId: string): Promise<boolean> {
-    return (await this.prisma.tenant.count({ where: { id: tenantId } })) > 0;
+  async findIdsByContentIds(tenantId: string, contentIds: readonly string[]): Promise<Map<string, string>> {
+    if (contentIds.length === 0) return new Map();
+    const rows = await this.prisma.storedObject.findMany({
+      where: { tenantId, contentId: { in: [...contentIds] } },
+      select: { id: true, contentId: true },
+    });
+    return new Map(rows.map((row) => [row.contentId, row.id]));
   }
 
-  async insertIfAbsent(object: NewStoredObject): Promise<{ object: StoredObject; inserted: boolean }> {
-    // INSERT … ON CONFLICT DO NOTHING: a concurrent insert of the same content id is not an error.
-    const { count } = await this.prisma.storedObject.createMany({
-      data: [
-        {
-          tenantId: object.tenantId,
-          contentId: object.contentId,
-          bucket: object.bucket,
-          key: object.key,
-          plainSize: BigInt(object.plainSize),
-          sealedSize: BigInt(object.sealedSize),
-          keyId: object.keyId,
-          retainUntil: object.retainUntil,
-        },
-      ],
-      skipDuplicates: true,
+  async tenantSettings(tenantId: string): Promise<TenantStorageSettings | null> {
+    return this.prisma.tenant.findUnique({ where: { id: tenantId }, select: { objectLayout: true } });
+  }
+
+  async recordObjects(
+    tenantId: string,
+    objects: readonly NewStoredObject[],
+    pack?: NewPack,
+  ): Promise<Map<string, RecordedObject>> {
+    if (objects.length === 0) return new Map();
+    const rows = JSON.stringify(
+      objects.map((object) => ({
+        id: this.newId(),
+        tenant_id: tenantId,
+        content_id: object.contentId,
+        bucket: object.bucket,
+        key: object.key,
+        version_id: object.versionId ?? null,
+        pack_id: pack?.id ?? null,
+        byte_offset: object.range?.offset ?? null,
+        byte_length: object.range?.length ?? null,
+        plain_size: object.plainSize,
+        sealed_size: object.sealedSize,
+        key_id: object.keyId,
+        retain_until: object.retainUntil,
+      })),
+    );
+    return this.prisma.$transaction(async (tx) => {
+      if (pack) {
+        await tx.pack.create({
+          data: {
+            id: pack.id,
+            tenantId,
+            bucket: pack.bucket,
+            key: pack.key,
+            versionId: pack.versionId ?? null,
+            size: BigInt(pack.size),
+            memberCount: objects.length,
+            retainUntil: pack.retainUntil,
+          },
+        });
+      }
+      const inserted = await tx.$queryRaw<Array<{ content_id: string; id: string }>>(INSERT_OBJECTS(rows));
+      const recorded = new Map<string, RecordedObject>(
+        inserted.map((row) => [row.content_id, { objectId: row.id, inserted: true }]),
+      );
+      const lost = objects.map((o) => o.contentId).filter((id) => !recorded.has(id));
+      if (lost.length > 0) {
+        const standing = await tx.storedObject.findMany({
+          where: { tenantId, contentId: { in: lost } },
+          select: { id: true, contentId: true },
+        });
+        for (const row of standing) recorded.set(row.contentId, { objectId: row.id, inserted: false });
+      }
+      for (const object of objects) {
+        if (!recorded.has(object.contentId)) {
+          // Cannot happen short of a concurrent delete; failing retries the whole write.
+          throw new Error(`stored object ${object.contentId} of tenant ${tenantId} is neither inserted nor present`);
+        }
+      }
+      return recorded;
     });
-    const stored = await this.findByContentId(object.tenantId, object.contentId);
-    if (!stored) {
-      throw new Error(`stored object ${object.contentId} of tenant ${object.tenantId} vanished right after its insert`);
-    }
-    return { object: stored, inserted: count === 1 };
   }
 }

@@ -14,6 +14,7 @@ function storedObject(overrides: Partial<StoredObject> = {}): StoredObject {
     tenantId: TENANT,
     contentId,
     locator: { bucket: 'mlr', key: 'acme/cc' },
+    packId: null,
     plainSize: 10,
     sealedSize: 100,
     keyId: 'k1',

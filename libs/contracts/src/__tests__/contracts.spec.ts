@@ -143,33 +143,112 @@ describe('index records', () => {
     parseProblems: [],
     backupJobId: 'job-1',
   };
-  const commit = (overrides: Record<string, unknown>) => ({
-    tenantId: 'acme',
-    jobId: 'job-1',
+  const item = (overrides: Record<string, unknown>, sealed: unknown = { kind: 'inline', offset: 0, length: 100 }) => ({
     contentId: 'c'.repeat(64),
     keyId: '0123456789abcdef',
     plainSize: 10,
-    upload: null,
+    sealed,
     record: { ...record, ...overrides },
+  });
+  const commit = (overrides: Record<string, unknown>, sealed?: unknown) => ({
+    tenantId: 'acme',
+    jobId: 'job-1',
+    batchId: 'b1',
+    items: [item(overrides, sealed)],
   });
 
   it('carry when the connector read the flags', () => {
     const parsed = parseChannelPayload('objects', 'mlr.acme.objects', commit({}));
-    expect(parsed.record.observedAt).toBe('2026-11-24T06:00:01.250Z');
+    expect(parsed.items[0]!.record.observedAt).toBe('2026-11-24T06:00:01.250Z');
     const offset = parseChannelPayload(
       'objects',
       'mlr.acme.objects',
       commit({ observedAt: '2026-11-24T07:00:01+01:00' }),
     );
-    expect(offset.record.observedAt).toBe('2026-11-24T07:00:01+01:00');
+    expect(offset.items[0]!.record.observedAt).toBe('2026-11-24T07:00:01+01:00');
   });
 
   it('are refused without an observation time, or with one that is not a date-time', () => {
     expect(() => parseChannelPayload('objects', 'mlr.acme.objects', commit({ observedAt: undefined }))).toThrow(
-      /record\.observedAt/,
+      /items\.0\.record\.observedAt/,
     );
     expect(() => parseChannelPayload('objects', 'mlr.acme.objects', commit({ observedAt: 'yesterday' }))).toThrow(
       /record\.observedAt: must be an ISO 8601 date-time/,
     );
+  });
+});
+
+describe('commit batches', () => {
+  const batch = (items: unknown[]) => ({ tenantId: 'acme', jobId: 'job-1', batchId: 'b1', items });
+  const record = (tenantId = 'acme', contentId = 'c'.repeat(64)) => ({
+    tenantId,
+    mailbox: 'alice',
+    folder: 'INBOX',
+    sourceKey: { uidValidity: '1', uid: 1 },
+    contentId,
+    messageId: null,
+    submissionDate: null,
+    internalDate: null,
+    from: null,
+    to: [],
+    cc: [],
+    bcc: [],
+    subject: null,
+    attachmentNames: [],
+    hasAttachment: false,
+    importance: 'normal',
+    followUp: false,
+    itemType: 'mail',
+    flags: { seen: false, answered: false, flagged: false, draft: false, deleted: false },
+    keywords: [],
+    observedAt: '2026-11-24T06:00:01.250Z',
+    size: 10,
+    parseProblems: [],
+    backupJobId: null,
+  });
+  const item = (sealed: unknown, rec = record()) => ({
+    contentId: 'c'.repeat(64),
+    keyId: '0123456789abcdef',
+    plainSize: 10,
+    sealed,
+    record: rec,
+  });
+
+  it('take inline objects and chunked ones whose chunks add up', () => {
+    const chunks = {
+      kind: 'chunks',
+      uploadId: 'u1',
+      sealedSize: 30,
+      chunks: [
+        { sequence: 7, offset: 0, length: 20 },
+        { sequence: 9, offset: 20, length: 10 },
+      ],
+    };
+    expect(
+      parseChannelPayload(
+        'objects',
+        'mlr.acme.objects',
+        batch([item({ kind: 'inline', offset: 0, length: 5 }), item(chunks)]),
+      ).items,
+    ).toHaveLength(2);
+  });
+
+  it('refuse chunks with gaps or a wrong total, and records of another tenant or content', () => {
+    const gap = { kind: 'chunks', uploadId: 'u1', sealedSize: 30, chunks: [{ sequence: 1, offset: 5, length: 25 }] };
+    expect(() => parseChannelPayload('objects', 'mlr.acme.objects', batch([item(gap)]))).toThrow(
+      /chunk 0 starts at byte 5/,
+    );
+    const short = { kind: 'chunks', uploadId: 'u1', sealedSize: 31, chunks: [{ sequence: 1, offset: 0, length: 30 }] };
+    expect(() => parseChannelPayload('objects', 'mlr.acme.objects', batch([item(short)]))).toThrow(
+      /hold 30 bytes, not 31/,
+    );
+    const inline = { kind: 'inline', offset: 0, length: 5 };
+    expect(() => parseChannelPayload('objects', 'mlr.acme.objects', batch([item(inline, record('other'))]))).toThrow(
+      /record belongs to another tenant/,
+    );
+    expect(() =>
+      parseChannelPayload('objects', 'mlr.acme.objects', batch([item(inline, record('acme', 'd'.repeat(64)))])),
+    ).toThrow(/record names another content id/);
+    expect(() => parseChannelPayload('objects', 'mlr.acme.objects', batch([]))).toThrow(/items/);
   });
 });

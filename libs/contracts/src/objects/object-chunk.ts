@@ -32,42 +32,108 @@ export const objectChunkSchema = z
 export type ObjectChunk = z.infer<typeof objectChunkSchema>;
 
 /**
- * The commit of one message sighting, on `mlr.<tenant>.objects`: which sealed object (and, when it
- * was uploaded, which upload holds its chunks) plus the index record. Storage makes the object
- * durable first and only then forwards the record to indexing.
- * `upload: null` re-sends a record whose object the platform already stores (flag changes).
+ * Sealed objects up to this size travel inline, inside their commit batch; larger ones go as chunks
+ * first. Small enough that a batch still holds several, large enough for nearly all mail.
  */
-export const objectCommitSchema = z
+export const INLINE_SEALED_MAX_BYTES = 256 * 1024;
+/**
+ * A whole commit batch (framing, JSON meta and inline bytes) stays below this: NATS refuses messages
+ * above its `max_payload` (1 MiB by default), headers included.
+ */
+export const COMMIT_BATCH_MAX_BYTES = 896 * 1024;
+/** Items of one commit batch at most (and so records and acknowledgements per message downstream). */
+export const COMMIT_BATCH_MAX_ITEMS = 512;
+
+const byteCount = z.number().int().nonnegative();
+
+/** Where the sealed bytes of one commit item are. */
+export const sealedBytesSchema = z.discriminatedUnion('kind', [
+  /** In the commit batch's body: `length` bytes from `offset`. */
+  z.strictObject({ kind: z.literal('inline'), offset: byteCount, length: byteCount.min(1) }),
+  /**
+   * In the chunk stream, published before the commit: every chunk by its stream sequence (from the
+   * PubAck), so that storage reads each with one direct get and no consumer.
+   */
+  z.strictObject({
+    kind: z.literal('chunks'),
+    uploadId: uploadIdSchema,
+    sealedSize: byteCount.min(1),
+    chunks: z
+      .array(z.strictObject({ sequence: z.number().int().positive(), offset: byteCount, length: byteCount.min(1) }))
+      .min(1)
+      .max(65_536),
+  }),
+]);
+
+export type SealedBytes = z.infer<typeof sealedBytesSchema>;
+
+/** One message sighting of a commit batch: its sealed object and its index record. */
+export const objectCommitItemSchema = z
   .strictObject({
-    tenantId: tenantIdSchema,
-    jobId: jobIdSchema,
     contentId: contentIdSchema,
     keyId: z.string().regex(/^[0-9a-f]{16}$/, 'key id must be 16 lower-case hex characters'),
-    plainSize: z.number().int().nonnegative(),
-    upload: z
-      .strictObject({
-        uploadId: uploadIdSchema,
-        chunkCount: z.number().int().positive(),
-        sealedSize: z.number().int().positive(),
-      })
-      .nullable(),
+    plainSize: byteCount,
+    sealed: sealedBytesSchema,
     record: indexRecordSchema,
   })
-  .superRefine((commit, ctx) => {
-    if (commit.record.tenantId !== commit.tenantId) {
-      ctx.addIssue({ code: 'custom', path: ['record', 'tenantId'], message: 'record belongs to another tenant' });
-    }
-    if (commit.record.contentId !== commit.contentId) {
+  .superRefine((item, ctx) => {
+    if (item.record.contentId !== item.contentId) {
       ctx.addIssue({ code: 'custom', path: ['record', 'contentId'], message: 'record names another content id' });
+    }
+    if (item.sealed.kind === 'chunks') {
+      let expected = 0;
+      for (const [index, chunk] of item.sealed.chunks.entries()) {
+        if (chunk.offset !== expected) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sealed', 'chunks', index, 'offset'],
+            message: `chunk ${index} starts at byte ${chunk.offset}, but the chunks before it end at byte ${expected}`,
+          });
+          return;
+        }
+        expected += chunk.length;
+      }
+      if (expected !== item.sealed.sealedSize) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sealed', 'sealedSize'],
+          message: `the chunks hold ${expected} bytes, not ${item.sealed.sealedSize}`,
+        });
+      }
     }
   });
 
-export type ObjectCommit = z.infer<typeof objectCommitSchema>;
+export type ObjectCommitItem = z.infer<typeof objectCommitItemSchema>;
 
 /**
- * From storage to indexing, on `mlr.<tenant>.records`: the record of a sighting whose object is
- * durably stored. Connectors cannot publish here.
+ * A batch of message sightings of one job, on `mlr.<tenant>.objects` (a framed message: this JSON,
+ * then the inline sealed bytes as its data). Storage makes every object durable (packed with others,
+ * or one S3 object each) and records it before it forwards the records to indexing. Each item
+ * succeeds or fails on its own; a bad item is answered with its reason and its batch-mates are stored.
  */
+export const objectCommitBatchSchema = z
+  .strictObject({
+    tenantId: tenantIdSchema,
+    jobId: jobIdSchema,
+    /** Random per batch; a retried publish of the same batch reuses it. */
+    batchId: idSchema('batch id'),
+    items: z.array(objectCommitItemSchema).min(1).max(COMMIT_BATCH_MAX_ITEMS),
+  })
+  .superRefine((batch, ctx) => {
+    for (const [index, item] of batch.items.entries()) {
+      if (item.record.tenantId !== batch.tenantId) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['items', index, 'record', 'tenantId'],
+          message: 'record belongs to another tenant',
+        });
+      }
+    }
+  });
+
+export type ObjectCommitBatch = z.infer<typeof objectCommitBatchSchema>;
+
+/** The record of a sighting whose object is durably stored: storage's word to indexing. */
 export const storedRecordSchema = z.strictObject({
   tenantId: tenantIdSchema,
   jobId: jobIdSchema,
@@ -79,22 +145,75 @@ export const storedRecordSchema = z.strictObject({
 
 export type StoredRecord = z.infer<typeof storedRecordSchema>;
 
-/** Published by indexing on `mlr.<tenant>.indexed` once a record is durably stored: the end-to-end ack. */
-export const indexedEventSchema = z.strictObject({
-  tenantId: tenantIdSchema,
-  jobId: jobIdSchema,
+/**
+ * From storage to indexing, on `mlr.<tenant>.records`: the records of one commit batch whose objects
+ * are durably stored. Connectors cannot publish here.
+ */
+export const storedRecordBatchSchema = z
+  .strictObject({
+    tenantId: tenantIdSchema,
+    jobId: jobIdSchema,
+    records: z.array(storedRecordSchema).min(1).max(COMMIT_BATCH_MAX_ITEMS),
+  })
+  .superRefine((batch, ctx) => {
+    for (const [index, stored] of batch.records.entries()) {
+      if (stored.tenantId !== batch.tenantId || stored.record.tenantId !== batch.tenantId) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['records', index, 'tenantId'],
+          message: 'record belongs to another tenant',
+        });
+      }
+      if (stored.jobId !== batch.jobId) {
+        ctx.addIssue({ code: 'custom', path: ['records', index, 'jobId'], message: 'record belongs to another job' });
+      }
+    }
+  });
+
+export type StoredRecordBatch = z.infer<typeof storedRecordBatchSchema>;
+
+const sightingFields = {
   contentId: contentIdSchema,
   mailbox: z.string().min(1),
   folder: z.string().min(1),
   uidValidity: z.string().regex(/^\d+$/),
   uid: z.number().int().positive(),
-  objectStored: z.enum(['new', 'deduplicated']),
-  /**
-   * Whether this sighting was new to the index, or an update of a known one (flags, keywords);
-   * 'unchanged' when the index already held these facts, or those of a later observation.
-   */
-  recordStored: z.enum(['new', 'updated', 'unchanged']),
-  recordId: z.string().min(1),
+};
+
+/** What became of one sighting: stored and indexed, or refused for good with the reason. */
+export const sightingResultSchema = z.discriminatedUnion('outcome', [
+  z.strictObject({
+    ...sightingFields,
+    outcome: z.literal('stored'),
+    objectStored: z.enum(['new', 'deduplicated']),
+    /**
+     * Whether this sighting was new to the index, or an update of a known one (flags, keywords);
+     * 'unchanged' when the index already held these facts, or those of a later observation.
+     */
+    recordStored: z.enum(['new', 'updated', 'unchanged']),
+    recordId: z.string().min(1),
+  }),
+  z.strictObject({
+    ...sightingFields,
+    outcome: z.literal('rejected'),
+    /** Which service refused it. */
+    stage: z.enum(['storage', 'indexing']),
+    reason: z.string().min(1).max(2048),
+  }),
+]);
+
+export type SightingResult = z.infer<typeof sightingResultSchema>;
+
+/**
+ * On `mlr.<tenant>.indexed`, to the connector: the end-to-end acknowledgement of sightings of one
+ * job. Indexing publishes a stored result once a record is durably indexed (its object was stored
+ * before); storage or indexing publish a rejected one for a sighting that can never be stored, so the
+ * connector reports it at once instead of waiting and sending it again.
+ */
+export const indexedBatchSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  jobId: jobIdSchema,
+  results: z.array(sightingResultSchema).min(1).max(COMMIT_BATCH_MAX_ITEMS),
 });
 
-export type IndexedEvent = z.infer<typeof indexedEventSchema>;
+export type IndexedBatch = z.infer<typeof indexedBatchSchema>;

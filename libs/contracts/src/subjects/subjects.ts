@@ -3,14 +3,14 @@ import { ID_PATTERN } from '../common/ids.js';
 import { ContractViolation, parseContract } from '../common/contract-violation.js';
 import { jobCommandSchema, type JobCommand } from '../jobs/job-command.js';
 import {
-  indexedEventSchema,
+  indexedBatchSchema,
   objectChunkSchema,
-  objectCommitSchema,
-  storedRecordSchema,
-  type IndexedEvent,
+  objectCommitBatchSchema,
+  storedRecordBatchSchema,
+  type IndexedBatch,
   type ObjectChunk,
-  type ObjectCommit,
-  type StoredRecord,
+  type ObjectCommitBatch,
+  type StoredRecordBatch,
 } from '../objects/object-chunk.js';
 import { jobEventSchema, type JobEvent } from '../events/job-event.js';
 import {
@@ -33,12 +33,12 @@ export interface ChannelPayloads {
   jobs: JobCommand;
   /** connector → storage: sealed object bytes (binary body) */
   chunks: ObjectChunk;
-  /** connector → storage: a sighting to store (object + index record) */
-  objects: ObjectCommit;
-  /** storage → indexing: a record whose object is durable (not reachable by connectors) */
-  records: StoredRecord;
-  /** indexing → connector: the end-to-end acknowledgement */
-  indexed: IndexedEvent;
+  /** connector → storage: sightings to store (sealed objects + index records), framed with the inline bytes */
+  objects: ObjectCommitBatch;
+  /** storage → indexing: records whose objects are durable (not reachable by connectors) */
+  records: StoredRecordBatch;
+  /** indexing (or storage, for a refusal) → connector: the end-to-end acknowledgements */
+  indexed: IndexedBatch;
   /** connector → scheduling: job progress, results, checkpoints */
   events: JobEvent;
 }
@@ -51,9 +51,9 @@ export type Subject<C extends Channel> = string & { readonly [channelBrand]: C }
 export const channelSchemas: { [C in Channel]: z.ZodType<ChannelPayloads[C]> } = {
   jobs: jobCommandSchema as unknown as z.ZodType<JobCommand>,
   chunks: objectChunkSchema,
-  objects: objectCommitSchema,
-  records: storedRecordSchema,
-  indexed: indexedEventSchema,
+  objects: objectCommitBatchSchema,
+  records: storedRecordBatchSchema,
+  indexed: indexedBatchSchema,
   events: jobEventSchema as unknown as z.ZodType<JobEvent>,
 };
 

@@ -1,8 +1,7 @@
-import { Prisma, type PrismaClient } from '@mlr/db';
+import { Prisma, uuidV7, type PrismaClient } from '@mlr/db';
 import { roundsOfUniqueSightings, sightingKey, type IndexRow } from '../index-row.js';
 import type { RecordStored } from '../indexed-event.js';
 import { isTransactionConflict } from './postgres-errors.js';
-import { uuidV7 } from './uuid-v7.js';
 
 /** What became of one row of a batch. */
 export type SightingOutcome =

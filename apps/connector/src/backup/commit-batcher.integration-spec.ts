@@ -1,0 +1,224 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  connectMessaging,
+  decodeMessage,
+  ensurePlatformStreams,
+  platformValidator,
+  type MessagingConnection,
+} from '@mlr/messaging';
+import {
+  INLINE_SEALED_MAX_BYTES,
+  STREAMS,
+  subjects,
+  type IndexRecord,
+  type ObjectCommitBatch,
+  type SightingResult,
+} from '@mlr/contracts';
+import { contentId, deriveTenantKeys, generateRootKey, openSealedObject } from '@mlr/crypto';
+import { checkEnvelope } from '@mlr/envelope';
+import { servicesNatsCredentials } from '@mlr/testing';
+import type { MsgRequest } from '@nats-io/jetstream';
+import { CommitBatcher, UploadError } from './commit-batcher.js';
+
+const keys = deriveTenantKeys(generateRootKey());
+
+function recordFor(tenantId: string, raw: Buffer, uid: number): IndexRecord {
+  return {
+    tenantId,
+    mailbox: 'alice',
+    folder: 'INBOX',
+    sourceKey: { uidValidity: '7', uid },
+    contentId: contentId(keys, raw),
+    messageId: null,
+    submissionDate: null,
+    internalDate: null,
+    from: null,
+    to: [],
+    cc: [],
+    bcc: [],
+    subject: `message ${uid}`,
+    attachmentNames: [],
+    hasAttachment: false,
+    importance: 'normal',
+    followUp: false,
+    itemType: 'mail',
+    flags: { seen: false, answered: false, flagged: false, draft: false, deleted: false },
+    keywords: [],
+    observedAt: new Date().toISOString(),
+    size: raw.length,
+    parseProblems: [],
+    backupJobId: 'job-1',
+  };
+}
+
+/**
+ * The connector's side of the data path against a real NATS JetStream: what the batcher publishes
+ * (read back from the streams without consuming them) and how it takes the platform's answers, which
+ * this test plays itself on the tenant's acknowledgement subject.
+ */
+describe('CommitBatcher against NATS JetStream', () => {
+  const infra = inject('infra');
+  let messaging: MessagingConnection;
+
+  beforeAll(async () => {
+    messaging = await connectMessaging({
+      servers: infra.nats!.url,
+      name: 'commit-batcher-it',
+      credentials: servicesNatsCredentials(infra),
+    });
+    await ensurePlatformStreams(messaging);
+  });
+
+  afterAll(async () => {
+    await messaging?.close();
+  });
+
+  /** Every commit batch the tenant published, with its inline bytes. */
+  async function batchesOf(tenantId: string): Promise<Array<{ batch: ObjectCommitBatch; data: Uint8Array }>> {
+    const jsm = await messaging.manager();
+    const found: Array<{ batch: ObjectCommitBatch; data: Uint8Array }> = [];
+    let from = 1;
+    for (;;) {
+      const query = { seq: from, next_by_subj: subjects.objects(tenantId) } as unknown as MsgRequest;
+      const message = await jsm.streams.getMessage(STREAMS.objects.name, query);
+      if (!message) return found;
+      const header = (name: string) => (message.header?.has(name) ? message.header.get(name) : undefined);
+      const decoded = decodeMessage(message.data, header);
+      found.push({
+        batch: platformValidator.parse('objects', message.subject, decoded.payload),
+        data: decoded.data ?? new Uint8Array(),
+      });
+      from = message.seq + 1;
+    }
+  }
+
+  /** Answers on the tenant's acknowledgement subject as indexing (or storage) would. */
+  function answer(tenantId: string, jobId: string, results: SightingResult[]): void {
+    messaging.nc.publish(subjects.indexed(tenantId), JSON.stringify({ tenantId, jobId, results }));
+  }
+
+  const stored = (record: IndexRecord): SightingResult => ({
+    contentId: record.contentId,
+    mailbox: record.mailbox,
+    folder: record.folder,
+    uidValidity: record.sourceKey.uidValidity,
+    uid: record.sourceKey.uid,
+    outcome: 'stored',
+    objectStored: 'new',
+    recordStored: 'new',
+    recordId: `r-${record.sourceKey.uid}`,
+  });
+
+  async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  it('sends small messages inline in one batch and a large one as chunks, and answers each when acknowledged', async () => {
+    const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
+    const batcher = new CommitBatcher(messaging, tenantId, keys, { lingerMs: 50 });
+    batcher.start();
+    try {
+      const small = [1, 2, 3].map((i) => Buffer.from(`Subject: small ${i}\r\n\r\n${'text '.repeat(200 * i)}\r\n`));
+      // Random bytes do not compress: sealed, this is above the inline limit.
+      const large = Buffer.concat([
+        Buffer.from('Subject: large\r\n\r\n'),
+        randomBytes(INLINE_SEALED_MAX_BYTES + 50_000),
+      ]);
+      const raws = [...small, large];
+      const records = raws.map((raw, i) => recordFor(tenantId, raw, i + 1));
+      const uploads = raws.map((raw, i) => batcher.upload('job-1', raw, records[i]!));
+
+      const [first] = await until('the commit batch', async () => {
+        const found = await batchesOf(tenantId);
+        return found.length > 0 ? found : undefined;
+      });
+      const { batch, data } = first!;
+      expect(batch.items.map((item) => item.sealed.kind)).toEqual(['inline', 'inline', 'inline', 'chunks']);
+      for (const [i, item] of batch.items.entries()) {
+        expect(item.record).toEqual(records[i]);
+        if (item.sealed.kind !== 'inline') continue;
+        const sealed = Buffer.from(data.subarray(item.sealed.offset, item.sealed.offset + item.sealed.length));
+        checkEnvelope(sealed, { contentId: item.contentId, keyId: keys.keyId });
+        expect(await openSealedObject(keys, sealed, { expectedContentId: item.contentId })).toEqual(raws[i]);
+      }
+      const chunked = batch.items[3]!.sealed;
+      if (chunked.kind !== 'chunks') throw new Error('expected chunks');
+      const jsm = await messaging.manager();
+      const pieces = await Promise.all(
+        chunked.chunks.map(
+          async (chunk) => (await jsm.streams.getMessage(STREAMS.chunks.name, { seq: chunk.sequence }))!.data,
+        ),
+      );
+      const sealedLarge = Buffer.concat(pieces);
+      expect(sealedLarge.length).toBe(chunked.sealedSize);
+      expect(await openSealedObject(keys, sealedLarge, { expectedContentId: records[3]!.contentId })).toEqual(large);
+
+      answer(tenantId, 'job-1', records.map(stored));
+      await expect(Promise.all(uploads)).resolves.toEqual(
+        records.map(() => ({ objectStored: 'new', recordStored: 'new' })),
+      );
+    } finally {
+      await batcher.stop();
+    }
+  });
+
+  it("fails a refused sighting at once with the platform's reason", async () => {
+    const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
+    const batcher = new CommitBatcher(messaging, tenantId, keys, { lingerMs: 10 });
+    batcher.start();
+    try {
+      const raw = Buffer.from('Subject: refused\r\n\r\nbody\r\n');
+      const record = recordFor(tenantId, raw, 1);
+      const upload = batcher.upload('job-1', raw, record);
+      await until('the commit batch', async () => ((await batchesOf(tenantId)).length > 0 ? true : undefined));
+      const {
+        outcome: _outcome,
+        objectStored: _o,
+        recordStored: _r,
+        recordId: _id,
+        ...sighting
+      } = stored(record) as Extract<SightingResult, { outcome: 'stored' }>;
+      answer(tenantId, 'job-1', [
+        { ...sighting, outcome: 'rejected', stage: 'storage', reason: 'not a sealed object' },
+      ]);
+      const error = await upload.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(UploadError);
+      expect((error as Error).message).toBe('the platform refused it (storage): not a sealed object');
+    } finally {
+      await batcher.stop();
+    }
+  });
+
+  it('sends an unacknowledged sighting again in a later batch, then gives up after the last attempt', async () => {
+    const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
+    const batcher = new CommitBatcher(messaging, tenantId, keys, { lingerMs: 10, ackTimeoutMs: 300, attempts: 2 });
+    batcher.start();
+    try {
+      const acknowledged = Buffer.from('Subject: second time lucky\r\n\r\nbody\r\n');
+      const lost = Buffer.from('Subject: never acknowledged\r\n\r\nbody\r\n');
+      const [first, second] = [recordFor(tenantId, acknowledged, 1), recordFor(tenantId, lost, 2)];
+      const uploads = [batcher.upload('job-1', acknowledged, first), batcher.upload('job-1', lost, second)];
+      await until('the second send', async () => ((await batchesOf(tenantId)).length >= 2 ? true : undefined));
+      const sent = await batchesOf(tenantId);
+      expect(sent.slice(0, 2).map(({ batch }) => batch.items.map((item) => item.record.sourceKey.uid))).toEqual([
+        [1, 2],
+        [1, 2],
+      ]);
+      expect(sent[0]!.batch.batchId).not.toBe(sent[1]!.batch.batchId);
+      answer(tenantId, 'job-1', [stored(first)]);
+      await expect(uploads[0]).resolves.toEqual({ objectStored: 'new', recordStored: 'new' });
+      await expect(uploads[1]).rejects.toThrow(
+        /not acknowledged after 2 attempts: no acknowledgement from the platform within 0\.3 s/,
+      );
+    } finally {
+      await batcher.stop();
+    }
+  });
+});

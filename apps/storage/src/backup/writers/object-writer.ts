@@ -1,0 +1,62 @@
+/** A sealed object on its way into S3: in memory, or read piece by piece when it is large. */
+export interface MemberToStore {
+  contentId: string;
+  keyId: string;
+  plainSize: number;
+  sealedSize: number;
+  /** The sealed bytes, when they are held in memory. */
+  bytes?: Buffer;
+  /** Otherwise: reads them, in order, each time it is called (the bytes were checked before). */
+  read?: () => AsyncIterable<Buffer>;
+}
+
+/** What became of one member: the stored object that holds its content, and whether this write made it. */
+export interface StoredMember {
+  objectId: string;
+  objectStored: 'new' | 'deduplicated';
+}
+
+/**
+ * Makes sealed objects of one tenant durable in S3 and records them. Resolves with one result per
+ * member, in order: a StoredMember once it is durable and recorded, or the Error that kept it from
+ * being so (worth a retry: the store or the database failed).
+ */
+export interface ObjectWriter {
+  store(tenantId: string, members: readonly MemberToStore[]): Promise<Array<StoredMember | Error>>;
+}
+
+/** Retention of newly written objects (Object Lock). */
+export interface RetentionPolicy {
+  days: number;
+  mode: 'GOVERNANCE' | 'COMPLIANCE';
+}
+
+const DAY_MS = 24 * 3_600_000;
+
+export function retainUntil(policy: RetentionPolicy | undefined, now: Date): Date | null {
+  return policy ? new Date(now.getTime() + policy.days * DAY_MS) : null;
+}
+
+/**
+ * The same content asked for again while its first write is under way shares that write: one
+ * object per tenant and content id, whichever batches ask for it.
+ */
+export class InFlightMembers {
+  private readonly writes = new Map<string, Promise<StoredMember>>();
+
+  /** The write under way for the content, answered as a deduplicated member. */
+  joining(tenantId: string, contentId: string): Promise<StoredMember> | undefined {
+    const write = this.writes.get(`${tenantId}/${contentId}`);
+    return write?.then((stored) => ({ objectId: stored.objectId, objectStored: 'deduplicated' }));
+  }
+
+  track(tenantId: string, contentId: string, write: Promise<StoredMember>): Promise<StoredMember> {
+    const key = `${tenantId}/${contentId}`;
+    this.writes.set(key, write);
+    const forget = () => {
+      if (this.writes.get(key) === write) this.writes.delete(key);
+    };
+    write.then(forget, forget);
+    return write;
+  }
+}
