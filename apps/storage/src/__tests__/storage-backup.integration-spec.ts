@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -454,6 +455,74 @@ describe('storage backup path', () => {
       expect(sha256(await readMember(row))).toBe(sha256(sealed[i]!));
     }
     expect(await prisma.pack.count({ where: { tenantId: individualTenant } })).toBe(0);
+  });
+
+  describe('the locators rebuilt from the packs alone', () => {
+    async function rebuild(...args: string[]): Promise<{ code: number; summary: Record<string, unknown> }> {
+      const { stdout, code } = await new Promise<{ stdout: string; code: number }>((resolve) => {
+        execFile(
+          process.execPath,
+          [
+            '--import',
+            '@swc-node/register/esm-register',
+            'apps/storage/src/cli/rebuild-locators.ts',
+            '--tenant',
+            tenantId,
+            '--json',
+            ...args,
+          ],
+          { cwd: REPO_ROOT, env: { PATH: process.env['PATH'] ?? '', ...infra.serviceEnv } },
+          (error, out) => resolve({ stdout: out, code: error ? Number(error.code ?? 1) : 0 }),
+        );
+      });
+      return { code, summary: JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown> };
+    }
+
+    it('match what PostgreSQL records, and name the version written over a pack', async () => {
+      const { code, summary } = await rebuild();
+      const packed = await prisma.storedObject.count({ where: { tenantId, packId: { not: null } } });
+      expect(code).toBe(0);
+      expect(summary).toMatchObject({ matching: packed, missing: [], differing: [], unlisted: [] });
+      expect(summary['problems']).toEqual([expect.stringMatching(/was written over the pack and is ignored$/)]);
+    });
+
+    it('record exactly what PostgreSQL lost, and nothing else', async () => {
+      const pack = await prisma.pack.findFirstOrThrow({
+        where: { tenantId, memberCount: { gte: 2 } },
+        orderBy: { createdAt: 'desc' },
+      });
+      const lost = await prisma.storedObject.findMany({ where: { packId: pack.id }, orderBy: { contentId: 'asc' } });
+      await prisma.storedObject.deleteMany({ where: { packId: pack.id } });
+      await prisma.pack.delete({ where: { id: pack.id } });
+
+      const before = await rebuild();
+      expect(before.code).toBe(1);
+      expect((before.summary['missing'] as Array<{ contentId: string }>).map((m) => m.contentId).sort()).toEqual(
+        lost.map((row) => row.contentId),
+      );
+
+      const applied = await rebuild('--apply');
+      expect(applied.code).toBe(0);
+      expect(applied.summary['recorded']).toBe(lost.length);
+      const back = await prisma.storedObject.findMany({ where: { packId: pack.id }, orderBy: { contentId: 'asc' } });
+      const locator = (row: StoredObject) => [
+        row.contentId,
+        row.key,
+        row.versionId,
+        row.byteOffset,
+        row.byteLength,
+        row.sealedSize,
+        row.plainSize,
+        row.keyId,
+      ];
+      expect(back.map(locator)).toEqual(lost.map(locator));
+      expect(await prisma.pack.findUniqueOrThrow({ where: { id: pack.id } })).toMatchObject({
+        key: pack.key,
+        versionId: pack.versionId,
+        size: pack.size,
+        memberCount: pack.memberCount,
+      });
+    });
   });
 
   // Last: it replaces the storage process, so that this batch surely reaches the one with retention.

@@ -25,6 +25,8 @@ export interface NewPack {
   key: string;
   versionId: string | undefined;
   size: number;
+  /** Members written into it (its footer lists them all; some may be duplicates of other packs' members). */
+  memberCount: number;
   retainUntil: Date | null;
 }
 
@@ -68,6 +70,21 @@ export interface StoredObjectRepository {
     objects: readonly NewStoredObject[],
     pack?: NewPack,
   ): Promise<Map<string, RecordedObject>>;
+  /** Where every object of the tenant is, as recorded (for the locator rebuild to compare with). */
+  recordedLocators(tenantId: string): Promise<RecordedLocator[]>;
+}
+
+/** A stored object's locator as PostgreSQL records it. */
+export interface RecordedLocator {
+  contentId: string;
+  keyId: string;
+  plainSize: number;
+  packId: string | null;
+  bucket: string;
+  key: string;
+  versionId: string | null;
+  offset: number | null;
+  length: number | null;
 }
 
 function toStoredObject(row: StoredObjectRow): StoredObject {
@@ -130,6 +147,34 @@ export class PrismaStoredObjectRepository implements StoredObjectRepository {
     return this.prisma.tenant.findUnique({ where: { id: tenantId }, select: { objectLayout: true } });
   }
 
+  async recordedLocators(tenantId: string): Promise<RecordedLocator[]> {
+    const rows = await this.prisma.storedObject.findMany({
+      where: { tenantId },
+      select: {
+        contentId: true,
+        keyId: true,
+        plainSize: true,
+        packId: true,
+        bucket: true,
+        key: true,
+        versionId: true,
+        byteOffset: true,
+        byteLength: true,
+      },
+    });
+    return rows.map((row) => ({
+      contentId: row.contentId,
+      keyId: row.keyId,
+      plainSize: Number(row.plainSize),
+      packId: row.packId,
+      bucket: row.bucket,
+      key: row.key,
+      versionId: row.versionId,
+      offset: row.byteOffset === null ? null : Number(row.byteOffset),
+      length: row.byteLength === null ? null : Number(row.byteLength),
+    }));
+  }
+
   async recordObjects(
     tenantId: string,
     objects: readonly NewStoredObject[],
@@ -155,17 +200,21 @@ export class PrismaStoredObjectRepository implements StoredObjectRepository {
     );
     return this.prisma.$transaction(async (tx) => {
       if (pack) {
-        await tx.pack.create({
-          data: {
-            id: pack.id,
-            tenantId,
-            bucket: pack.bucket,
-            key: pack.key,
-            versionId: pack.versionId ?? null,
-            size: BigInt(pack.size),
-            memberCount: objects.length,
-            retainUntil: pack.retainUntil,
-          },
+        // Written once by the writer; recorded again only by a locator rebuild, which keeps the row.
+        await tx.pack.createMany({
+          data: [
+            {
+              id: pack.id,
+              tenantId,
+              bucket: pack.bucket,
+              key: pack.key,
+              versionId: pack.versionId ?? null,
+              size: BigInt(pack.size),
+              memberCount: pack.memberCount,
+              retainUntil: pack.retainUntil,
+            },
+          ],
+          skipDuplicates: true,
         });
       }
       const inserted = await tx.$queryRaw<Array<{ content_id: string; id: string }>>(INSERT_OBJECTS(rows));

@@ -250,7 +250,16 @@ export class PackWriter implements ObjectWriter {
       contentLength: size,
       ...(retention && until ? { retainUntil: until, retentionMode: retention.mode } : {}),
     });
-    const pack: NewPack = { id: packId, tenantId, bucket, key, versionId: put.versionId, size, retainUntil: until };
+    const pack: NewPack = {
+      id: packId,
+      tenantId,
+      bucket,
+      key,
+      versionId: put.versionId,
+      size,
+      memberCount: members.length,
+      retainUntil: until,
+    };
     const recorded = await this.deps.repository.recordObjects(
       tenantId,
       members.map((member) => ({
