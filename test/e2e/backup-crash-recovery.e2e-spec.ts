@@ -6,48 +6,55 @@ import { deriveTenantKeys, openSealedObject, type TenantKeys } from '@mlr/crypto
 import { REPO_ROOT, addDovecotUser, corpusMessages, freePort, provisionConnector, seedFolder } from '@mlr/testing';
 import { PlatformFixture } from './support/platform-fixture.js';
 
-const TENANT = 'e2e-crash';
-const CONNECTOR = 'imap-crash';
 const MESSAGES = 2_000;
 
 /**
  * Nothing is lost and nothing is stored twice when storage or indexing die (SIGKILL) in the middle
- * of a 2,000-message backup and come back.
+ * of a 2,000-message backup and come back: with one process of each, and with two of each side by
+ * side (as a cluster runs them), where the survivor takes the dead one's work meanwhile.
  */
-describe('crash recovery during a backup', () => {
+describe.each([
+  { replicas: 1, tenant: 'e2e-crash', mailbox: 'carol' },
+  { replicas: 2, tenant: 'e2e-crash-replicas', mailbox: 'carlos' },
+])('crash recovery during a backup, $replicas storage and indexing process(es)', ({ replicas, tenant, mailbox }) => {
   const infra = inject('infra');
-  const dir = mkdtempSync(join(REPO_ROOT, 'tmp', 'e2e-crash-'));
+  const connectorId = `imap-${tenant}`;
+  const dir = mkdtempSync(join(REPO_ROOT, 'tmp', `${tenant}-`));
   const platform = new PlatformFixture(infra, dir);
   let planId: string;
   let keys: TenantKeys;
 
   beforeAll(async () => {
-    await addDovecotUser(join(infra.dir, 'dovecot'), { name: 'carol', password: 'carol-password' });
+    await addDovecotUser(join(infra.dir, 'dovecot'), { name: mailbox, password: `${mailbox}-password` });
     // Distinct messages of realistic shapes: corpus mail made unique by a header of its own.
     const corpus = corpusMessages().filter((m) => m.bytes.length < 200_000);
     const messages = Array.from({ length: MESSAGES }, (_, i) => ({
-      bytes: Buffer.concat([Buffer.from(`X-MLR-Load: ${i}\r\n`), corpus[i % corpus.length]!.bytes]),
+      bytes: Buffer.concat([Buffer.from(`X-MLR-Load: ${tenant} ${i}\r\n`), corpus[i % corpus.length]!.bytes]),
     }));
-    const seeded = await seedFolder(infra.imap!, 'carol', 'INBOX', messages);
+    const seeded = await seedFolder(infra.imap!, mailbox, 'INBOX', messages);
     expect(seeded.filter((r) => r.refused)).toEqual([]);
 
     await platform.startPlatform();
+    if (replicas === 2) {
+      await platform.startReplica('storage', 'storage-2');
+      await platform.startReplica('indexing', 'indexing-2');
+    }
     const healthPort = await freePort();
     const connector = await provisionConnector(infra, {
-      tenantId: TENANT,
-      connectorId: CONNECTOR,
+      tenantId: tenant,
+      connectorId,
       dir,
-      mailboxes: ['carol'],
+      mailboxes: [mailbox],
       healthPort,
       // Short acknowledgement wait: messages caught in a crash are sent again sooner.
       backup: { publicFolders: false, ackTimeoutSeconds: 20 },
     });
     keys = deriveTenantKeys(Buffer.from(connector.rootKeyHex, 'hex'));
     await platform.startConnector(connector.configFile, healthPort);
-    planId = await platform.createPlan(TENANT, {
-      name: 'carol',
-      connectorId: CONNECTOR,
-      mailboxes: { kind: 'list', mailboxes: ['carol'] },
+    planId = await platform.createPlan(tenant, {
+      name: mailbox,
+      connectorId,
+      mailboxes: { kind: 'list', mailboxes: [mailbox] },
     });
   }, 600_000);
 
@@ -56,11 +63,11 @@ describe('crash recovery during a backup', () => {
   });
 
   async function waitForRecords(atLeast: number): Promise<void> {
-    while ((await platform.prisma.indexRecord.count({ where: { tenantId: TENANT } })) < atLeast) await sleep(100);
+    while ((await platform.prisma.indexRecord.count({ where: { tenantId: tenant } })) < atLeast) await sleep(100);
   }
 
   it('ends with every message stored and indexed exactly once', async () => {
-    const jobId = await platform.runPlan(TENANT, planId);
+    const jobId = await platform.runPlan(tenant, planId);
 
     await waitForRecords(300);
     await platform.app('storage').kill();
@@ -72,17 +79,17 @@ describe('crash recovery during a backup', () => {
     await sleep(2_000);
     await platform.restart('indexing');
 
-    const job = await platform.waitForJob(TENANT, jobId);
+    const job = await platform.waitForJob(tenant, jobId);
     expect(job.errors ?? []).toEqual([]);
     expect(job.state).toBe('succeeded');
 
     const records = await platform.prisma.indexRecord.findMany({
-      where: { tenantId: TENANT },
+      where: { tenantId: tenant },
       select: { uid: true, contentId: true },
     });
     expect(records).toHaveLength(MESSAGES);
     expect(new Set(records.map((r) => r.uid)).size).toBe(MESSAGES);
-    const objects = await platform.prisma.storedObject.findMany({ where: { tenantId: TENANT } });
+    const objects = await platform.prisma.storedObject.findMany({ where: { tenantId: tenant } });
     expect(objects).toHaveLength(MESSAGES);
     expect(objects.every((o) => o.refCount === 1)).toBe(true);
     // Every locator opens: the pinned version's range is the sealed message of that content id.
@@ -95,5 +102,9 @@ describe('crash recovery during a backup', () => {
       });
       await openSealedObject(keys, sealed, { expectedContentId: object.contentId });
     }
+    // A pack written by a process that died before recording it, or a member another replica's copy
+    // won, is unreferenced: garbage for the collector, never a second reference.
+    const members = await platform.prisma.pack.aggregate({ where: { tenantId: tenant }, _sum: { memberCount: true } });
+    expect(members._sum.memberCount).toBeGreaterThanOrEqual(MESSAGES);
   });
 });

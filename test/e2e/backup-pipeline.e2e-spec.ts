@@ -27,7 +27,8 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 
 /**
  * The backup flow across real processes: Dovecot → connector → NATS JetStream → storage (Ceph S3,
- * PostgreSQL) → indexing (PostgreSQL) → acknowledgement → checkpoints in scheduling.
+ * PostgreSQL; two replicas) → indexing (PostgreSQL; two replicas) → acknowledgement → checkpoints in
+ * scheduling.
  */
 describe('backup pipeline end to end, on the whole corpus', () => {
   const infra = inject('infra');
@@ -112,7 +113,11 @@ describe('backup pipeline end to end, on the whole corpus', () => {
       corpus.slice(0, 10).map((m) => ({ bytes: m.bytes, internalDate: new Date('2024-02-29T10:00:00Z') })),
     );
 
+    // Two storage and two indexing processes side by side, as a cluster runs them: they share the
+    // work, and a message is still stored and indexed once.
     await platform.startPlatform();
+    await platform.startReplica('storage', 'storage-2');
+    await platform.startReplica('indexing', 'indexing-2');
     const healthPort = await freePort();
     connector = await provisionConnector(infra, {
       tenantId: TENANT,

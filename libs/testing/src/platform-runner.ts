@@ -48,9 +48,21 @@ export class PlatformRunner {
     await this.startServices(['gateway']);
   }
 
-  async restart(service: PlatformService): Promise<void> {
-    const logDir = join(this.logDir, `${service}-${Date.now()}`);
-    this.apps.set(service, await startApp({ app: service, env: this.infra.serviceEnv, logDir }));
+  /**
+   * Starts another process of `service` beside the running one, as a cluster runs replicas (they
+   * share the service's durable consumers); `name` (e.g. `storage-2`) is how `app`, `restart` and
+   * `stop` know it.
+   */
+  async startReplica(service: PlatformService, name: string): Promise<RunningApp> {
+    const app = await startApp({ app: service, env: this.infra.serviceEnv, logDir: join(this.logDir, name) });
+    this.apps.set(name, app);
+    return app;
+  }
+
+  /** Starts `service` again under `name` (a replica's name, or the service's own). */
+  async restart(service: PlatformService, name: string = service): Promise<void> {
+    const logDir = join(this.logDir, `${name}-${Date.now()}`);
+    this.apps.set(name, await startApp({ app: service, env: this.infra.serviceEnv, logDir }));
   }
 
   async startConnector(configFile: string, healthPort: number): Promise<RunningApp> {

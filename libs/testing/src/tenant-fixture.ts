@@ -55,6 +55,8 @@ export async function provisionConnector(
     mailboxes: string[];
     healthPort?: number;
     backup?: { concurrency?: number; publicFolders?: boolean; ackTimeoutSeconds?: number };
+    /** How storage lays out the tenant's messages in S3 (set when the tenant is created). */
+    objectLayout?: 'packed' | 'individual';
   },
 ): Promise<ProvisionedConnector> {
   if (!infra.postgres || !infra.nats || !infra.imap)
@@ -94,11 +96,11 @@ export async function provisionConnector(
     let recorded: string | null;
     try {
       const { rows } = await client.query<{ tenant_key_id: string | null }>(
-        `INSERT INTO tenants (id, name, slug, mlr_enabled, enabled_at, enabled_by, tenant_key_id, updated_at)
-         VALUES ($1, $1, $1, true, now(), 'test-fixture', $2, now())
+        `INSERT INTO tenants (id, name, slug, mlr_enabled, enabled_at, enabled_by, tenant_key_id, object_layout, updated_at)
+         VALUES ($1, $1, $1, true, now(), 'test-fixture', $2, $3, now())
          ON CONFLICT (id) DO UPDATE SET tenant_key_id = COALESCE(tenants.tenant_key_id, EXCLUDED.tenant_key_id)
          RETURNING tenant_key_id`,
-        [options.tenantId, tenantKeyId],
+        [options.tenantId, tenantKeyId, options.objectLayout ?? 'packed'],
       );
       recorded = rows[0]?.tenant_key_id ?? null;
     } catch (error) {

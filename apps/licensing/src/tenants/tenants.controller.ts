@@ -14,8 +14,12 @@ export class TenantsController {
 
   @MessagePattern(serviceSubject('licensing', 'tenants.create'))
   create(@Payload() data: unknown): Promise<TenantView> {
-    const { name, slug, actor } = parseRequest('tenants.create request', schemas['tenants.create'].request, data);
-    return this.tenants.create({ name, slug }, actor);
+    const { name, slug, objectLayout, actor } = parseRequest(
+      'tenants.create request',
+      schemas['tenants.create'].request,
+      data,
+    );
+    return this.tenants.create({ name, slug, objectLayout }, actor);
   }
 
   @MessagePattern(serviceSubject('licensing', 'tenants.list'))

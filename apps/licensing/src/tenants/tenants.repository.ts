@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PRISMA, type PrismaClient } from '@mlr/db';
-import type { TenantView } from '@mlr/contracts';
+import type { ObjectLayout, TenantView } from '@mlr/contracts';
 import type { LicenceRecord } from '../licences/licence.js';
 import { VENDOR_KEY, loadLicenceInForce } from '../licences/licence-in-force.js';
 import type { VendorKey } from '../licences/licence-signature.js';
@@ -17,6 +17,7 @@ export interface TenantRecord {
   enabledBy: string | null;
   disabledAt: Date | null;
   tenantKeyId: string | null;
+  objectLayout: ObjectLayout;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -36,7 +37,7 @@ export interface TenantRepository {
    * licence and the counts at `now` (it refuses by throwing).
    */
   create(
-    input: { name: string; slug: string },
+    input: { name: string; slug: string; objectLayout: ObjectLayout },
     now: Date,
     check: (snapshot: LimitsSnapshot) => void,
   ): Promise<TenantRecord>;
@@ -74,6 +75,7 @@ export function tenantView(tenant: TenantRecord): TenantView {
     enabledBy: tenant.enabledBy,
     disabledAt: tenant.disabledAt?.toISOString() ?? null,
     tenantKeyId: tenant.tenantKeyId,
+    objectLayout: tenant.objectLayout,
     createdAt: tenant.createdAt.toISOString(),
     updatedAt: tenant.updatedAt.toISOString(),
   };
@@ -88,6 +90,7 @@ const tenantColumns = {
   enabledBy: true,
   disabledAt: true,
   tenantKeyId: true,
+  objectLayout: true,
   createdAt: true,
   updatedAt: true,
 } as const;
@@ -138,14 +141,17 @@ export class PrismaTenantRepository implements TenantRepository {
   }
 
   create(
-    input: { name: string; slug: string },
+    input: { name: string; slug: string; objectLayout: ObjectLayout },
     now: Date,
     check: (snapshot: LimitsSnapshot) => void,
   ): Promise<TenantRecord> {
     return this.prisma.$transaction(async (tx) => {
       await lockLicensing(tx);
       check(await snapshot(tx, now, this.vendorKey));
-      return tx.tenant.create({ data: { name: input.name, slug: input.slug }, select: tenantColumns });
+      return tx.tenant.create({
+        data: { name: input.name, slug: input.slug, objectLayout: input.objectLayout },
+        select: tenantColumns,
+      });
     });
   }
 

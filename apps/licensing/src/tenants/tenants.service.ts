@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { TenantMlrStatus, TenantView } from '@mlr/contracts';
+import type { ObjectLayout, TenantMlrStatus, TenantView } from '@mlr/contracts';
 import { isUniqueViolation } from '@mlr/db';
 import { LOGGER } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
@@ -28,7 +28,7 @@ export class TenantsService {
     this.logger = logger.child({ scope: 'tenants' });
   }
 
-  async create(input: { name: string; slug: string }, actor: string): Promise<TenantView> {
+  async create(input: { name: string; slug: string; objectLayout: ObjectLayout }, actor: string): Promise<TenantView> {
     const taken = await this.tenants.bySlug(input.slug);
     if (taken) throw slugTaken(input.slug, taken.id);
     let tenant: TenantRecord;
@@ -46,7 +46,10 @@ export class TenantsService {
       }
       throw this.refused('tenant.create', actor, error);
     }
-    this.logger.info({ event: 'tenant.created', tenantId: tenant.id, slug: tenant.slug, actor }, 'tenant created');
+    this.logger.info(
+      { event: 'tenant.created', tenantId: tenant.id, slug: tenant.slug, objectLayout: tenant.objectLayout, actor },
+      'tenant created',
+    );
     return tenantView(tenant);
   }
 

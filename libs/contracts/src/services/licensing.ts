@@ -121,10 +121,19 @@ export const tenantSlugSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'slug must be 1-63 lower-case letters, digits or dashes');
 
+/**
+ * How storage lays out a tenant's sealed messages in S3: many to a pack (`packed`, the default: few
+ * requests, cheap), or one S3 object each (`individual`, for customers whose policy requires it).
+ * Every message stays individually sealed and addressable either way.
+ */
+export const OBJECT_LAYOUTS = ['packed', 'individual'] as const;
+export type ObjectLayout = (typeof OBJECT_LAYOUTS)[number];
+
 /** Body of `POST /v1/tenants`. */
 export const tenantInputSchema = z.strictObject({
   name: z.string().trim().min(1, 'must not be empty').max(200),
   slug: tenantSlugSchema,
+  objectLayout: z.enum(OBJECT_LAYOUTS).default('packed'),
 });
 
 /** Query of `GET /v1/tenants` (query values arrive as text). */
@@ -147,6 +156,7 @@ export const tenantSchema = z.strictObject({
    * enrolment; every connector of the tenant must use that key. Null until a connector enrolled.
    */
   tenantKeyId: z.string().nullable(),
+  objectLayout: z.enum(OBJECT_LAYOUTS),
   createdAt: isoDateSchema,
   updatedAt: isoDateSchema,
 });

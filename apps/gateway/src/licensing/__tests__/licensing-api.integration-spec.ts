@@ -165,7 +165,8 @@ describe('gateway: licence, tenants, MLR enablement and usage', () => {
     await licenceWithRoom(1);
     const created = await http<TenantBody>('POST', '/v1/tenants', { name: 'Acme', slug: unique('gw') });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ name: 'Acme', mlrEnabled: false });
+    // Packed storage unless the operator asks for one S3 object per message.
+    expect(created.body).toMatchObject({ name: 'Acme', mlrEnabled: false, objectLayout: 'packed' });
     expect((await http('GET', `/v1/tenants/${created.body.id}`)).body).toMatchObject({ id: created.body.id });
     const listed = await http<{ tenants: TenantBody[] }>('GET', '/v1/tenants?limit=1000');
     expect(listed.body.tenants.map((t) => t.id)).toContain(created.body.id);
@@ -175,6 +176,20 @@ describe('gateway: licence, tenants, MLR enablement and usage', () => {
     expect(beyond.body.message).toMatch(/^tenant limit reached: licence .* allows \d+ tenants and there are already/);
     expect((await http<ErrorBody>('GET', '/v1/tenants/no-such-tenant')).status).toBe(404);
     expect((await http<ErrorBody>('POST', '/v1/tenants', { name: 'x', slug: 'Bad Slug' })).body.field).toBe('slug');
+    const layout = await http<ErrorBody>('POST', '/v1/tenants', { name: 'x', slug: unique('gw'), objectLayout: 'zip' });
+    expect(layout.status).toBe(400);
+    expect(layout.body.field).toBe('objectLayout');
+  });
+
+  it('creates a tenant whose messages are stored one S3 object each', async () => {
+    await licenceWithRoom(1_000);
+    const created = await http<TenantBody>('POST', '/v1/tenants', {
+      name: 'Strict policy',
+      slug: unique('gw'),
+      objectLayout: 'individual',
+    });
+    expect(created.status).toBe(201);
+    expect((await http('GET', `/v1/tenants/${created.body.id}`)).body).toMatchObject({ objectLayout: 'individual' });
   });
 
   it('refuses to enable MLR without the feature, and enables it with the feature', async () => {
