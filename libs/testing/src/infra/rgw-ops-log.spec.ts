@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { countOpsLog, parseOpsLogLine, s3RequestKind, type OpsLogEntry } from './rgw-ops-log.js';
+import { OpsLogTally, parseOpsLogEntry, s3RequestKind, scanOpsLog, type OpsLogEntry } from './rgw-ops-log.js';
 
 /** A line as Ceph 16.2's RGW writes it (fields trimmed to those that matter, plus a few others). */
 function line(operation: string, uri: string, status = '200', extra: Record<string, unknown> = {}): string {
@@ -22,12 +22,12 @@ function line(operation: string, uri: string, status = '200', extra: Record<stri
   });
 }
 
-const kind = (operation: string, uri: string) => s3RequestKind(parseOpsLogLine(line(operation, uri)) as OpsLogEntry);
+const kind = (operation: string, uri: string) => s3RequestKind(parseOpsLogEntry(line(operation, uri)) as OpsLogEntry);
 
 describe('RGW ops log', () => {
   it('reads the method, target, status and byte counts of a line', () => {
     expect(
-      parseOpsLogLine(
+      parseOpsLogEntry(
         line('put_obj', 'PUT /mlr-objects/k1?x-id=PutObject?x-id=PutObject HTTP/1.1', '200', {
           bytes_received: 13,
         }),
@@ -43,10 +43,10 @@ describe('RGW ops log', () => {
   });
 
   it('ignores blank, partial and foreign lines', () => {
-    expect(parseOpsLogLine('')).toBeUndefined();
-    expect(parseOpsLogLine('{"bucket":"mlr-objects","time":"2026')).toBeUndefined();
-    expect(parseOpsLogLine('2026-12-06 radosgw started')).toBeUndefined();
-    expect(parseOpsLogLine('{"bucket":"x"}')).toBeUndefined();
+    expect(parseOpsLogEntry('')).toBeUndefined();
+    expect(parseOpsLogEntry('{"bucket":"mlr-objects","time":"2026')).toBeUndefined();
+    expect(parseOpsLogEntry('2026-12-06 radosgw started')).toBeUndefined();
+    expect(parseOpsLogEntry('{"bucket":"x"}')).toBeUndefined();
   });
 
   it('tells HEAD from GET and parts from whole objects, which RGW logs under one operation', () => {
@@ -73,21 +73,50 @@ describe('RGW ops log', () => {
     );
   });
 
-  it('adds up a window by kind, failures and bytes, leaving out excluded lines', () => {
-    const lines = [
+  it('finds every entry also when RGW left out the newline between two, and keeps a partial one for later', () => {
+    const a = line('put_obj', 'PUT /mlr-objects/a HTTP/1.1');
+    const b = line('get_obj', 'HEAD /mlr-objects/{odd}"key" HTTP/1.1');
+    const c = line('put_obj', 'PUT /mlr-objects/c HTTP/1.1');
+    const text = `${a}\n${b}${c}\n${c.slice(0, 40)}`;
+    const scanned = scanOpsLog(Buffer.from(text));
+    expect(scanned.entries.map((e) => e.text)).toEqual([a, b, c]);
+    expect(scanned.entries.map((e) => e.end)).toEqual([
+      a.length,
+      a.length + 1 + b.length,
+      a.length + 1 + b.length + c.length,
+    ]);
+    expect(scanned.consumed).toBe(text.length - 40);
+    expect(scanned.unreadable).toBe(0);
+    // The rest of the partial entry arrives with the next read.
+    expect(scanOpsLog(Buffer.from(`${c}\n`)).entries.map((e) => e.text)).toEqual([c]);
+  });
+
+  it('counts what is not an entry, and starts again after an entry that never ends', () => {
+    const a = line('put_obj', 'PUT /mlr-objects/a HTTP/1.1');
+    const torn = `{"bucket":"mlr-objects","uri":"${'x'.repeat(70_000)}`;
+    const scanned = scanOpsLog(Buffer.from(`garbage\n${a}\n${torn}\n${a}\n`));
+    expect(scanned.entries.map((e) => e.text)).toEqual([a, a]);
+    expect(scanned.unreadable).toBe(2);
+  });
+
+  it('adds up a window by kind, failures and bytes, leaving out excluded entries', () => {
+    const tally = new OpsLogTally((entry) => entry.target.includes('.mlr-ops-log-marker'));
+    for (const text of [
       line('put_obj', 'PUT /mlr-objects/a HTTP/1.1', '200', { bytes_received: 100 }),
       line('put_obj', 'PUT /mlr-objects/b HTTP/1.1', '200', { bytes_received: 50 }),
       line('get_obj', 'HEAD /mlr-objects/missing HTTP/1.1', '404'),
       line('get_obj', 'GET /mlr-objects/a HTTP/1.1', '200', { bytes_sent: 100 }),
       line('get_obj', 'HEAD /mlr-objects/.mlr-ops-log-marker/x HTTP/1.1', '404'),
-      '',
-    ];
-    expect(countOpsLog(lines, (entry) => entry.target.includes('.mlr-ops-log-marker'))).toEqual({
+      '{"not":"an entry"}',
+    ])
+      tally.add(text);
+    expect(tally.result()).toEqual({
       total: 4,
       byKind: { 'PUT object': 2, 'GET object': 1, 'HEAD object': 1 },
       failed: 1,
       bytesReceived: 150,
       bytesSent: 100,
+      unreadable: 1,
     });
   });
 });

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { CephInfo } from './ceph.js';
 
-/** One line of RGW's ops log, as far as counting needs it. */
+/** One entry of RGW's ops log, as far as counting needs it. */
 export interface OpsLogEntry {
   /** RGW's name of the operation (`put_obj`, `get_obj`, `list_bucket`, ...). */
   operation: string;
@@ -18,13 +18,13 @@ export interface OpsLogEntry {
   bytesSent: number;
 }
 
-/** Parses one ops log line (JSON); undefined for a blank, partial or foreign line. */
-export function parseOpsLogLine(line: string): OpsLogEntry | undefined {
-  const text = line.trim();
-  if (!text.startsWith('{')) return undefined;
+/** Parses one ops log entry (a JSON object); undefined for anything else. */
+export function parseOpsLogEntry(text: string): OpsLogEntry | undefined {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('{')) return undefined;
   let raw: Record<string, unknown>;
   try {
-    raw = JSON.parse(text) as Record<string, unknown>;
+    raw = JSON.parse(trimmed) as Record<string, unknown>;
   } catch {
     return undefined;
   }
@@ -41,8 +41,72 @@ export function parseOpsLogLine(line: string): OpsLogEntry | undefined {
   };
 }
 
+/** An entry longer than this is not one: the scanner lost its place (a torn write) and resyncs. */
+const MAX_ENTRY_BYTES = 64 * 1024;
+const [OPEN, CLOSE, QUOTE, BACKSLASH, NEWLINE] = ['{', '}', '"', '\\', '\n'].map((c) => c.charCodeAt(0));
+
 /**
- * The kind of S3 request a logged line was. RGW logs HEAD Object as `get_obj` and UploadPart as
+ * Splits ops log bytes into its entries. RGW 16.2 writes the log from several threads and now and
+ * then leaves out the newline between two entries (seen here: `{...}{...}` on one line at 16
+ * requests in flight), so entries are found by their braces, not by lines. Returns the complete
+ * entries (each with the offset just after it), how many bytes they and the gaps between them take
+ * (a partial entry at the end is left for the next read), and how many stretches were not an entry.
+ */
+export function scanOpsLog(bytes: Buffer): {
+  entries: Array<{ text: string; end: number }>;
+  consumed: number;
+  unreadable: number;
+} {
+  const entries: Array<{ text: string; end: number }> = [];
+  let unreadable = 0;
+  let consumed = 0;
+  let start = -1;
+  let depth = 0;
+  let inString = false;
+  let escaped = false;
+  let junk = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i] as number;
+    if (depth === 0) {
+      if (byte === OPEN) {
+        start = i;
+        depth = 1;
+        junk = false;
+      } else if (byte > 0x20 && !junk) {
+        junk = true;
+        unreadable++;
+      }
+      if (depth === 0) consumed = i + 1;
+      continue;
+    }
+    if (i - start > MAX_ENTRY_BYTES) {
+      // Give the stretch up and start again at the next line.
+      unreadable++;
+      const next = bytes.indexOf(NEWLINE as number, i);
+      if (next < 0) return { entries, consumed: bytes.length, unreadable };
+      i = next;
+      depth = 0;
+      inString = false;
+      escaped = false;
+      consumed = next + 1;
+      continue;
+    }
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (byte === BACKSLASH) escaped = true;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) inString = true;
+    else if (byte === OPEN) depth++;
+    else if (byte === CLOSE && --depth === 0) {
+      entries.push({ text: bytes.subarray(start, i + 1).toString('utf8'), end: i + 1 });
+      consumed = i + 1;
+    }
+  }
+  return { entries, consumed, unreadable };
+}
+
+/**
+ * The kind of S3 request a logged entry was. RGW logs HEAD Object as `get_obj` and UploadPart as
  * `put_obj`, so the method and query of the request line tell them apart.
  */
 export function s3RequestKind(entry: OpsLogEntry): string {
@@ -88,6 +152,8 @@ export interface S3RequestCount {
   failed: number;
   bytesReceived: number;
   bytesSent: number;
+  /** Stretches of the log in the window that were not a readable entry (0 unless RGW tore a write). */
+  unreadable: number;
   /**
    * Every request RGW received, from its own `req` counter (admin socket): it also counts what the
    * ops log leaves out (ListBuckets, requests refused at authentication). `undefined` if unreadable.
@@ -95,22 +161,44 @@ export interface S3RequestCount {
   rgwRequests?: number;
 }
 
-/** Adds the lines of a window up; `exclude` drops lines (e.g. the window's own markers). */
-export function countOpsLog(lines: Iterable<string>, exclude: (entry: OpsLogEntry) => boolean = () => false) {
-  const count: S3RequestCount = { total: 0, byKind: {}, failed: 0, bytesReceived: 0, bytesSent: 0 };
-  const kinds = new Map<string, number>();
-  for (const line of lines) {
-    const entry = parseOpsLogLine(line);
-    if (entry === undefined || exclude(entry)) continue;
-    count.total++;
+/** Adds entries up by kind; `exclude` drops entries (e.g. the window's own markers). */
+export class OpsLogTally {
+  private readonly kinds = new Map<string, number>();
+  private readonly count: Omit<S3RequestCount, 'byKind'> = {
+    total: 0,
+    failed: 0,
+    bytesReceived: 0,
+    bytesSent: 0,
+    unreadable: 0,
+  };
+
+  constructor(private readonly exclude: (entry: OpsLogEntry) => boolean = () => false) {}
+
+  add(text: string): void {
+    const entry = parseOpsLogEntry(text);
+    if (entry === undefined) {
+      this.count.unreadable++;
+      return;
+    }
+    if (this.exclude(entry)) return;
+    this.count.total++;
     const kind = s3RequestKind(entry);
-    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-    if (entry.status >= 400) count.failed++;
-    count.bytesReceived += entry.bytesReceived;
-    count.bytesSent += entry.bytesSent;
+    this.kinds.set(kind, (this.kinds.get(kind) ?? 0) + 1);
+    if (entry.status >= 400) this.count.failed++;
+    this.count.bytesReceived += entry.bytesReceived;
+    this.count.bytesSent += entry.bytesSent;
   }
-  count.byKind = Object.fromEntries([...kinds.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])));
-  return count;
+
+  addUnreadable(stretches: number): void {
+    this.count.unreadable += stretches;
+  }
+
+  result(): S3RequestCount {
+    const byKind = Object.fromEntries(
+      [...this.kinds.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])),
+    );
+    return { ...this.count, byKind };
+  }
 }
 
 const MARKER_PREFIX = '.mlr-ops-log-marker';
@@ -119,13 +207,13 @@ const MARKER_TIMEOUT_MS = 30_000;
 /**
  * Counts the S3 requests RGW serves between `start` and `stop`, at the S3 side: from the ops log
  * of a Ceph started with `opsLog: true`, not from the code being measured. Each end of the window is
- * a marker request (a HEAD of a key that does not exist) awaited in the log, so that lines RGW has
+ * a marker request (a HEAD of a key that does not exist) awaited in the log, so that entries RGW has
  * not written yet are not missed and earlier ones are not counted; the markers themselves are not
  * counted. RGW's own request counter is read at both ends as a cross-check.
  */
 export class RgwRequestCounter {
   private constructor(
-    private readonly info: CephInfo & { opsLog: NonNullable<CephInfo['opsLog']> },
+    private readonly opsLog: NonNullable<CephInfo['opsLog']>,
     private readonly client: S3Client,
     private readonly bucket: string,
     private readonly startOffset: number,
@@ -144,22 +232,29 @@ export class RgwRequestCounter {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
-    const from = existsSync(opsLog.file) ? statSync(opsLog.file).size : 0;
-    const marker = await sendMarker(client, bucket);
-    const line = await waitForLine(opsLog.file, from, marker);
-    // Read after the marker is logged: RGW counts a request when it arrives, logs it when it ends.
-    const requests = await rgwRequestCounter(opsLog.adminSocket).catch(() => undefined);
-    return new RgwRequestCounter({ ...info, opsLog }, client, bucket, line.end, requests);
+    try {
+      const from = existsSync(opsLog.file) ? statSync(opsLog.file).size : 0;
+      const marker = await sendMarker(client, bucket);
+      const { end } = await readUntilMarker(opsLog.file, from, marker, () => undefined);
+      // Read after the marker is logged: RGW counts a request when it arrives, logs it when it ends.
+      const requests = await rgwRequestCounter(opsLog.adminSocket).catch(() => undefined);
+      return new RgwRequestCounter(opsLog, client, bucket, end, requests);
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
   }
 
   async stop(): Promise<S3RequestCount> {
     try {
       const marker = await sendMarker(this.client, this.bucket);
-      const line = await waitForLine(this.info.opsLog.file, this.startOffset, marker);
-      const endRequests = await rgwRequestCounter(this.info.opsLog.adminSocket).catch(() => undefined);
-      const count = countOpsLog(readLines(this.info.opsLog.file, this.startOffset, line.start), (entry) =>
-        entry.target.includes(`/${MARKER_PREFIX}/`),
+      const tally = new OpsLogTally();
+      const { unreadable } = await readUntilMarker(this.opsLog.file, this.startOffset, marker, (entry) =>
+        tally.add(entry),
       );
+      tally.addUnreadable(unreadable);
+      const endRequests = await rgwRequestCounter(this.opsLog.adminSocket).catch(() => undefined);
+      const count = tally.result();
       if (this.startRequests !== undefined && endRequests !== undefined) {
         // The end marker is in the counter but not in the window.
         count.rgwRequests = endRequests - this.startRequests - 1;
@@ -182,28 +277,37 @@ async function sendMarker(client: S3Client, bucket: string): Promise<string> {
   return id;
 }
 
-/** Waits until a complete line containing `needle` appears after `from`; returns its byte range. */
-async function waitForLine(file: string, from: number, needle: string): Promise<{ start: number; end: number }> {
+/**
+ * Reads the entries after `from` as RGW writes them, handing each to `onEntry`, until the entry of
+ * the marker request `marker`; returns the offset just after it and the unreadable stretches seen.
+ */
+async function readUntilMarker(
+  file: string,
+  from: number,
+  marker: string,
+  onEntry: (entry: string) => void,
+): Promise<{ end: number; unreadable: number }> {
   const deadline = Date.now() + MARKER_TIMEOUT_MS;
-  let scanned = from;
+  const slice = 4 * 1024 * 1024;
+  let offset = from;
+  let unreadable = 0;
   for (;;) {
-    if (existsSync(file)) {
-      const size = statSync(file).size;
-      if (size > scanned) {
-        const text = readRange(file, scanned, size);
-        // Only complete lines: RGW may be half-way through writing the last one.
-        const complete = text.subarray(0, text.lastIndexOf(0x0a) + 1);
-        const at = complete.indexOf(needle);
-        if (at >= 0) {
-          const lineStart = complete.lastIndexOf(0x0a, at) + 1;
-          const lineEnd = complete.indexOf(0x0a, at) + 1;
-          return { start: scanned + lineStart, end: scanned + lineEnd };
-        }
-        scanned += complete.length;
+    const size = existsSync(file) ? statSync(file).size : 0;
+    while (offset < size) {
+      const bytes = readRange(file, offset, Math.min(size, offset + slice));
+      const scanned = scanOpsLog(bytes);
+      for (const entry of scanned.entries) {
+        // The entries are in the order RGW wrote them: the marker's ends the window.
+        if (entry.text.includes(marker))
+          return { end: offset + entry.end, unreadable: unreadable + scanned.unreadable };
+        if (!entry.text.includes(`/${MARKER_PREFIX}/`)) onEntry(entry.text);
       }
+      unreadable += scanned.unreadable;
+      if (scanned.consumed === 0) break;
+      offset += scanned.consumed;
     }
     if (Date.now() > deadline) {
-      throw new Error(`RGW's ops log ${file} did not show the marker request ${needle} within ${MARKER_TIMEOUT_MS} ms`);
+      throw new Error(`RGW's ops log ${file} did not show the marker request ${marker} within ${MARKER_TIMEOUT_MS} ms`);
     }
     await sleep(20);
   }
@@ -223,19 +327,6 @@ function readRange(file: string, from: number, to: number): Buffer {
   } finally {
     closeSync(fd);
   }
-}
-
-/** The lines of `file` between two byte offsets, read in slices (a window may hold many MB). */
-function* readLines(file: string, from: number, to: number): Generator<string> {
-  const slice = 4 * 1024 * 1024;
-  let rest = '';
-  for (let offset = from; offset < to; offset += slice) {
-    const text = rest + readRange(file, offset, Math.min(to, offset + slice)).toString('utf8');
-    const lines = text.split('\n');
-    rest = lines.pop() ?? '';
-    yield* lines;
-  }
-  if (rest !== '') yield rest;
 }
 
 /**
