@@ -180,6 +180,18 @@ export function cephObjectStore(dir: string): CephObjectStore | undefined {
   return existing.version === STATE_VERSION ? existing.objectStore : 'memstore';
 }
 
+/** The object store the running OSD reports to the monitor (`ceph osd metadata`), not what was asked for. */
+export async function cephReportedObjectStore(dir: string): Promise<string> {
+  const layout = layoutOf(resolve(dir));
+  const state = readJson<CephState>(layout.stateFile);
+  if (state === undefined || !(await isRunning(state, layout))) throw new Error(`no Ceph is running in ${layout.dir}`);
+  const metadata = JSON.parse(await ceph(layout, ['osd', 'metadata', '--format', 'json'])) as Array<{
+    osd_objectstore?: string;
+  }>;
+  const kinds = [...new Set(metadata.map((osd) => osd.osd_objectstore ?? 'unknown'))];
+  return kinds.join(', ') || 'unknown';
+}
+
 /** What a caller asks of an instance beyond reaching it. */
 interface Settings {
   objectStore: CephObjectStore;

@@ -126,7 +126,7 @@ export interface PostgresDurability {
   full_page_writes: string;
 }
 
-export async function postgresDurability(info: PostgresInfo): Promise<PostgresDurability> {
+export async function postgresDurability(info: Pick<PostgresInfo, 'adminUrl'>): Promise<PostgresDurability> {
   return withAdmin(info, async (client) => {
     const { rows } = await client.query<{ name: keyof PostgresDurability; setting: string }>(
       `SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')`,
@@ -341,7 +341,7 @@ async function query1(url: string): Promise<boolean> {
   }
 }
 
-async function withAdmin<T>(info: PostgresInfo, work: (client: pg.Client) => Promise<T>): Promise<T> {
+async function withAdmin<T>(info: Pick<PostgresInfo, 'adminUrl'>, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: info.adminUrl });
   await client.connect();
   try {
