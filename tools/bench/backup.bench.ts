@@ -21,6 +21,7 @@ import {
   type Workload,
 } from './bench-platform.js';
 import { cpuResult, printResult, rssTargets, s3Result, s3Target } from './bench-report.js';
+import { checkBackups } from './backup-checks.js';
 import { imapFetchCeiling, s3PutCeiling, type Ceiling } from './ceilings.js';
 
 /** The issue's scenarios: the same 2,000 × 50 KiB spread over 10 tenants backing up at once for the third. */
@@ -85,7 +86,6 @@ async function runBackup(workload: Workload, flags: { fast: boolean; keep: boole
 
 async function measureBackup(bench: BenchPlatform, workload: Workload, startedAt: string): Promise<BenchResult> {
   const { platform } = bench;
-  const failures: string[] = [];
   console.log(`\nbacking up (timed) ...`);
   const window = await bench.openWindow();
   const started = process.hrtime.bigint();
@@ -99,43 +99,23 @@ async function measureBackup(bench: BenchPlatform, workload: Workload, startedAt
   );
   const figures = await window.close();
 
-  const verification: BenchResult['verification'] = [];
-  let achieved = 0;
-  for (const { tenant, job } of runs) {
-    const expected = tenant.messages.length;
-    const where = `tenant ${tenant.tenantId}, job ${job.id}`;
-    if (job.state !== 'succeeded') failures.push(`${where} ended ${job.state}, not succeeded`);
-    if (job.counters.failed !== 0) failures.push(`${where} failed ${job.counters.failed} messages`);
-    if (job.counters.seen !== expected) failures.push(`${where} saw ${job.counters.seen} messages, not ${expected}`);
-    if (job.counters.new !== expected)
-      failures.push(`${where} stored ${job.counters.new} new objects, not ${expected}`);
-    if ((job.errors?.length ?? 0) > 0) failures.push(`${where} reported errors: ${JSON.stringify(job.errors)}`);
-    // Independently of the job's counters: what the index and storage hold.
-    const records = await bench.queryNumber(
-      'SELECT count(*) FROM index_records WHERE tenant_id = $1 AND mailbox = $2',
-      [tenant.tenantId, tenant.mailbox],
-    );
-    const objects = await bench.queryNumber('SELECT count(*) FROM stored_objects WHERE tenant_id = $1', [
-      tenant.tenantId,
-    ]);
-    verification.push(
-      {
-        check: `index records in PostgreSQL for ${tenant.tenantId}/${tenant.mailbox}`,
-        expected,
-        actual: records,
-        ok: records === expected,
-      },
-      {
-        check: `stored objects in PostgreSQL for ${tenant.tenantId}`,
-        expected,
-        actual: objects,
-        ok: objects === expected,
-      },
-    );
-    if (records !== expected) failures.push(`the index holds ${records} records of ${where}, not ${expected}`);
-    if (objects !== expected) failures.push(`storage recorded ${objects} objects of ${where}, not ${expected}`);
-    achieved += Math.min(records, expected);
-  }
+  // Independently of the job's counters: what the index and storage hold.
+  const outcomes = await Promise.all(
+    runs.map(async ({ tenant, job }) => ({
+      tenantId: tenant.tenantId,
+      mailbox: tenant.mailbox,
+      expected: tenant.messages.length,
+      job,
+      indexRecords: await bench.queryNumber(
+        'SELECT count(*) FROM index_records WHERE tenant_id = $1 AND mailbox = $2',
+        [tenant.tenantId, tenant.mailbox],
+      ),
+      storedObjects: await bench.queryNumber('SELECT count(*) FROM stored_objects WHERE tenant_id = $1', [
+        tenant.tenantId,
+      ]),
+    })),
+  );
+  const { failures, verification, achieved } = checkBackups(outcomes);
 
   console.log('measuring the ceilings of this run (outside the timed window) ...');
   const ceilings: Ceiling[] = [];
