@@ -223,7 +223,9 @@ export async function startInfrastructure(options: {
   const results = await Promise.allSettled(starts);
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failures.length > 0) {
-    await stop();
+    // Only what this call started: a server that was running already (e.g. a refused durability
+    // mismatch next to it) stays up for whoever started it.
+    await Promise.allSettled(handles.filter((handle) => !handle.reused).map((handle) => handle.stop()));
     throw new Error(
       `local infrastructure failed to start:\n${failures.map((f) => String(f.reason?.message ?? f.reason)).join('\n')}`,
     );
