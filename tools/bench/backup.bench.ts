@@ -21,6 +21,7 @@ import {
   type Workload,
 } from './bench-platform.js';
 import { cpuResult, printResult, rssTargets, s3Result, s3Target } from './bench-report.js';
+import type { JobView } from '@mlr/testing';
 import { checkBackups } from './backup-checks.js';
 import { imapFetchCeiling, s3PutCeiling, type Ceiling } from './ceilings.js';
 
@@ -89,15 +90,25 @@ async function measureBackup(bench: BenchPlatform, workload: Workload, startedAt
   console.log(`\nbacking up (timed) ...`);
   const window = await bench.openWindow();
   const started = process.hrtime.bigint();
-  // All plans at once; the window ends when the last job has finished.
-  const runs = await Promise.all(
-    bench.tenants.map(async (tenant) => {
-      const jobId = await platform.runPlan(tenant.tenantId, tenant.planId);
-      const job = await platform.waitForJob(tenant.tenantId, jobId, { timeoutMs: 3_600_000, pollMs: 100 });
-      return { tenant, job, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
-    }),
+  // All plans at once; the window ends when the last job is seen finished.
+  const jobs = await Promise.all(
+    bench.tenants.map(async (tenant) => ({
+      tenant,
+      tenantId: tenant.tenantId,
+      jobId: await platform.runPlan(tenant.tenantId, tenant.planId),
+    })),
+  );
+  const finishedAt = await bench.waitForJobs(
+    jobs.map((j) => j.jobId),
+    started,
   );
   const figures = await window.close();
+  const views = await bench.jobViews(jobs);
+  const runs = jobs.map(({ tenant, jobId }, i) => ({
+    tenant,
+    job: views[i] as JobView,
+    seconds: finishedAt.get(jobId) ?? Number.NaN,
+  }));
 
   // Independently of the job's counters: what the index and storage hold.
   const outcomes = await Promise.all(

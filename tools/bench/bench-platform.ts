@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import {
   PlatformRunner,
@@ -13,6 +14,7 @@ import {
   required,
   startInfrastructure,
   type ImapInfo,
+  type JobView,
   type LocalInfrastructure,
   type SeedMessage,
 } from '@mlr/testing';
@@ -20,6 +22,11 @@ import { migrate } from '../../deploy/local/infra.js';
 import { benchMessage } from './bench-mail.js';
 import type { BenchResult } from './bench-result.js';
 import { MeasuredWindow } from './measured-window.js';
+
+const FINISHED = new Set(['succeeded', 'partially_failed', 'failed', 'cancelled']);
+/** How often the jobs table is read while waiting: the timed window ends at most this late. */
+const JOB_POLL_MS = 50;
+const JOB_TIMEOUT_MS = 3_600_000;
 
 /** What a backup or restore benchmark backs up: `tenants` tenants, each with one mailbox. */
 export interface Workload {
@@ -63,6 +70,14 @@ export interface BenchPlatform {
   openWindow(): Promise<MeasuredWindow>;
   /** Runs `sql` with `params` on the platform's database; returns the first column of the first row. */
   queryNumber(sql: string, params: unknown[]): Promise<number>;
+  /**
+   * Waits until every job has finished; returns each one's seconds since `since` (hrtime) when it
+   * was seen finished. Watches the jobs table every 50 ms rather than the API, so that waiting does
+   * not load the gateway and scheduling being measured.
+   */
+  waitForJobs(jobIds: readonly string[], since: bigint): Promise<Map<string, number>>;
+  /** The jobs as the gateway shows them (state, counters, errors). */
+  jobViews(jobs: ReadonlyArray<{ tenantId: string; jobId: string }>): Promise<JobView[]>;
   /** Stops the platform and the infrastructure; removes the state unless --keep. */
   stop(): Promise<void>;
 }
@@ -244,6 +259,32 @@ export async function startBenchPlatform(options: {
         const { rows } = await pool.query<Record<string, unknown>>(sql, params);
         return Number(Object.values(rows[0] ?? {})[0]);
       },
+      waitForJobs: async (jobIds, since) => {
+        const finishedAt = new Map<string, number>();
+        const deadline = Date.now() + JOB_TIMEOUT_MS;
+        for (;;) {
+          const { rows } = await pool.query<{ id: string; state: string }>(
+            'SELECT id, state FROM jobs WHERE id = ANY($1::text[])',
+            [[...jobIds]],
+          );
+          const seconds = Number(process.hrtime.bigint() - since) / 1e9;
+          for (const row of rows)
+            if (FINISHED.has(row.state) && !finishedAt.has(row.id)) finishedAt.set(row.id, seconds);
+          if (finishedAt.size === jobIds.length) return finishedAt;
+          if (Date.now() > deadline) {
+            throw new Error(`jobs not finished after ${JOB_TIMEOUT_MS / 1000} s: ${JSON.stringify(rows)}`);
+          }
+          await sleep(JOB_POLL_MS);
+        }
+      },
+      jobViews: (jobs) =>
+        Promise.all(
+          jobs.map(async ({ tenantId, jobId }) => {
+            const { status, body } = await platform.http<JobView>('GET', `/v1/tenants/${tenantId}/jobs/${jobId}`);
+            if (status !== 200) throw new Error(`job ${jobId}: HTTP ${status} ${JSON.stringify(body)}`);
+            return body;
+          }),
+        ),
       stop,
     };
   } catch (error) {

@@ -80,9 +80,11 @@ runBench(async () => {
       await window.close();
       throw new Error(`restore refused: HTTP ${accepted.status} ${JSON.stringify(accepted.body)}`);
     }
-    const job = await platform.waitForJob(tenantId, accepted.body.jobId, { timeoutMs: 3_600_000, pollMs: 100 });
-    const jobSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const finishedAt = await bench.waitForJobs([accepted.body.jobId], started);
     const figures = await window.close();
+    const [job] = await bench.jobViews([{ tenantId, jobId: accepted.body.jobId }]);
+    if (!job) throw new Error('no restore job');
+    const jobSeconds = finishedAt.get(job.id) ?? Number.NaN;
 
     if (job.state !== 'succeeded') failures.push(`restore job ${job.id} ended ${job.state}, not succeeded`);
     if (accepted.body.itemCount !== expected)
