@@ -9,6 +9,7 @@ import pg from 'pg';
 import {
   PLATFORM_SERVICES,
   PlatformRunner,
+  cephObjectStore,
   cephRunning,
   corpusMessages,
   fetchFolder,
@@ -21,7 +22,7 @@ import {
   startInfrastructure,
 } from '@mlr/testing';
 import { demoSearchAndRestore } from './demo-restore.js';
-import { DEFAULT_LOCAL_DIR, migrate } from './infra.js';
+import { DEFAULT_LOCAL_DIR, migrate, recordedSettings } from './infra.js';
 
 const TENANT = 'demo';
 const CONNECTOR = 'demo-imap';
@@ -80,13 +81,15 @@ async function main(): Promise<void> {
     },
   });
   const dir = values.dir ?? DEFAULT_LOCAL_DIR;
-  if (existsSync(join(dir, 'postgres')) && !(await cephRunning(join(dir, 'ceph')))) {
+  const cephDir = join(dir, 'ceph');
+  if (existsSync(join(dir, 'postgres')) && cephObjectStore(cephDir) !== 'bluestore' && !(await cephRunning(cephDir))) {
     // The local S3 keeps objects in memory only (Ceph memstore): once it has stopped, the index of
     // an earlier run points at objects that are gone. Start the demo from a clean state instead.
     console.log(
       `the local S3 of ${dir} has stopped since the last run and lost its objects: starting from a clean state`,
     );
-    if (readInfrastructure(dir)) await (await startInfrastructure({ dir })).stop();
+    const recorded = readInfrastructure(dir);
+    if (recorded) await (await startInfrastructure(recordedSettings(recorded))).stop();
     rmSync(dir, { recursive: true, force: true });
   }
   console.log(`starting PostgreSQL, NATS, Ceph S3 and Dovecot (state in ${dir}) ...`);

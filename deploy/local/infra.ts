@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT, readInfrastructure, startInfrastructure } from '@mlr/testing';
+import { REPO_ROOT, readInfrastructure, startInfrastructure, type LocalInfrastructure } from '@mlr/testing';
 
 export const DEFAULT_LOCAL_DIR = join(REPO_ROOT, 'tmp', 'local');
 
@@ -19,28 +19,42 @@ export function migrate(databaseUrl: string): void {
   );
 }
 
+/** How the infrastructure recorded in `infra.json` was started, to reach it again without a refusal. */
+export function recordedSettings(infra: LocalInfrastructure): { dir: string; durable: boolean; s3OpsLog: boolean } {
+  // infra.json files written before durability was recorded are memstore without an ops log.
+  return { dir: infra.dir, durable: infra.durable ?? false, s3OpsLog: infra.s3?.opsLog !== undefined };
+}
+
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { dir: { type: 'string', default: DEFAULT_LOCAL_DIR } },
+    options: {
+      dir: { type: 'string', default: DEFAULT_LOCAL_DIR },
+      /** Crash-safe PostgreSQL and Ceph on BlueStore, whose objects survive `down` and `up`. */
+      durable: { type: 'boolean', default: false },
+    },
   });
   const dir = values.dir ?? DEFAULT_LOCAL_DIR;
   switch (positionals[0]) {
     case 'up': {
-      const { infra } = await startInfrastructure({ dir });
+      const { infra } = await startInfrastructure({ dir, durable: values.durable });
       if (infra.postgres) migrate(infra.postgres.databaseUrl);
-      console.log(`local infrastructure is up (state in ${dir}); environment for the services:`);
+      console.log(
+        `local infrastructure is up (state in ${dir}, ${infra.durable ? 'durable: objects survive infra:down' : 'S3 on memstore: objects are lost at infra:down'}); environment for the services:`,
+      );
       for (const [key, value] of Object.entries(infra.serviceEnv))
         console.log(`export ${key}=${JSON.stringify(value)}`);
       break;
     }
     case 'down': {
-      if (!readInfrastructure(dir)) {
+      const running = readInfrastructure(dir);
+      if (!running) {
         console.log(`nothing to stop in ${dir}`);
         break;
       }
-      // Every launcher reuses a live instance for the same directory; its handle stops it by PID.
-      const { stop } = await startInfrastructure({ dir });
+      // Every launcher reuses a live instance for the same directory (asked with the settings it was
+      // started with, or it refuses); its handle stops it by PID.
+      const { stop } = await startInfrastructure(recordedSettings(running));
       await stop();
       console.log('local infrastructure stopped');
       break;
@@ -53,7 +67,7 @@ async function main(): Promise<void> {
       break;
     }
     default:
-      console.error('usage: infra.ts up|down|env [--dir DIR]');
+      console.error('usage: infra.ts up [--durable] | down | env [--dir DIR]');
       process.exitCode = 2;
   }
 }

@@ -1,54 +1,171 @@
 // `npm run bench:restore`: backs up 2,000 messages of ~50 KiB (not timed), deletes them from the
 // mailbox, then restores all of them through the platform (gateway → scheduling → connector, which
 // pages the items, fetches every sealed object from storage/Ceph, opens and verifies it, checks the
-// target folder for duplicates and APPENDs it to Dovecot with its flags and INTERNALDATE), and prints
-// restored messages/s, MB/s, and CPU time and peak RSS per process. No pass/fail: figures only.
+// target folder for duplicates and APPENDs it to Dovecot with its flags and INTERNALDATE), on its own
+// durable infrastructure. Prints and writes (bench/results) restored messages/s beside the raw IMAP
+// APPEND ceiling of the same run, S3 requests counted at RGW, CPU of the whole process tree and peak
+// RSS. A restore job that is not `succeeded` with every message restored, or a mailbox that does not
+// hold exactly the seeded bytes afterwards, fails the run (exit code 1).
+//   npm run bench:restore [-- --messages 2000 --size 51200 --fast --keep]
+import { createHash } from 'node:crypto';
+import { parseArgs } from 'node:util';
 import { fetchFolder, imapSessionAs, required } from '@mlr/testing';
-import { BENCH_MAILBOX, measure, runBench, startBenchPlatform } from './bench-platform.js';
+import { gitState, machineState, writeResult, type BenchResult } from './bench-result.js';
+import { describeWorkload, runBench, scenarioId, startBenchPlatform, type Workload } from './bench-platform.js';
+import { cpuResult, printResult, rssTargets, s3Result } from './bench-report.js';
+import { imapAppendCeiling, type Ceiling } from './ceilings.js';
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 runBench(async () => {
+  const { values } = parseArgs({
+    options: {
+      messages: { type: 'string', default: '2000' },
+      size: { type: 'string', default: '51200' },
+      fast: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+    },
+  });
+  const workload: Workload = {
+    tenants: 1,
+    messagesPerTenant: Number(values.messages),
+    messageBytes: Number(values.size),
+  };
+  if (!Number.isInteger(workload.messagesPerTenant) || workload.messagesPerTenant < 1) {
+    throw new Error(`--messages must be a positive integer, not ${values.messages}`);
+  }
+  const startedAt = new Date().toISOString();
   const bench = await startBenchPlatform({
     name: 'bench-restore',
-    tenantId: 'bench-restore',
+    tenantPrefix: 'bench-restore',
+    workload,
+    fast: values.fast,
+    keep: values.keep,
     seed: (i) => ({
       flags: i % 2 === 0 ? ['\\Seen'] : ['$Label1'],
       internalDate: new Date(Date.UTC(2026, 0, 1) + i * 60_000),
     }),
   });
+  let result: BenchResult;
   try {
-    const { platform, tenantId, planId, totalBytes } = bench;
+    const { platform } = bench;
+    const tenant = bench.tenants[0];
+    if (!tenant) throw new Error('no bench tenant');
+    const { tenantId, mailbox, messages } = tenant;
+    const expected = messages.length;
     const imap = required(bench.infra, 'imap');
-    const backup = await platform.waitForJob(tenantId, await platform.runPlan(tenantId, planId), {
-      timeoutMs: 1_800_000,
+    const failures: string[] = [];
+
+    const backup = await platform.waitForJob(tenantId, await platform.runPlan(tenantId, tenant.planId), {
+      timeoutMs: 3_600_000,
     });
-    console.log(`backed up ${backup.counters.seen} messages (${backup.state}); deleting them from the mailbox`);
-    const session = await imapSessionAs(imap, BENCH_MAILBOX);
+    if (backup.state !== 'succeeded' || backup.counters.new !== expected) {
+      throw new Error(`the backup before the restore did not succeed: ${JSON.stringify(backup)}`);
+    }
+    console.log(`backed up ${backup.counters.seen} messages (not timed); deleting them from the mailbox`);
+    const session = await imapSessionAs(imap, mailbox);
     await session.mailboxOpen('INBOX');
     await session.messageDelete('1:*');
     await session.logout();
 
-    const measuring = measure(bench);
+    console.log('restoring (timed) ...');
+    const window = await bench.openWindow();
+    const started = process.hrtime.bigint();
     const accepted = await platform.http<{ jobId: string; itemCount: number }>(
       'POST',
       `/v1/tenants/${tenantId}/restores`,
-      { query: { mailboxes: [BENCH_MAILBOX], folder: 'INBOX' }, target: { kind: 'original' } },
+      { query: { mailboxes: [mailbox], folder: 'INBOX' }, target: { kind: 'original' } },
     );
     if (accepted.status !== 202) {
+      await window.close();
       throw new Error(`restore refused: HTTP ${accepted.status} ${JSON.stringify(accepted.body)}`);
     }
-    const job = await platform.waitForJob(tenantId, accepted.body.jobId, { timeoutMs: 1_800_000 });
-    const { seconds, report } = measuring.finish();
-    const inMailbox = (await fetchFolder(imap, BENCH_MAILBOX, 'INBOX')).size;
-    console.log(
-      `\nrestore job ${job.state}: ${accepted.body.itemCount} items, ${job.counters.restored} restored, ` +
-        `${job.counters.skipped} skipped, ${job.counters.failed} failed; ${inMailbox} messages in the mailbox now`,
-    );
-    console.log(
-      `end to end: ${seconds.toFixed(1)} s = ${(job.counters.restored / seconds).toFixed(0)} messages/s, ` +
-        `${(totalBytes / 1e6 / seconds).toFixed(1)} MB/s`,
-    );
-    report();
+    const finishedAt = await bench.waitForJobs([accepted.body.jobId], started);
+    const figures = await window.close();
+    const [job] = await bench.jobViews([{ tenantId, jobId: accepted.body.jobId }]);
+    if (!job) throw new Error('no restore job');
+    const jobSeconds = finishedAt.get(job.id) ?? Number.NaN;
+
+    if (job.state !== 'succeeded') failures.push(`restore job ${job.id} ended ${job.state}, not succeeded`);
+    if (accepted.body.itemCount !== expected)
+      failures.push(`the restore job has ${accepted.body.itemCount} items, not ${expected}`);
+    if (job.counters.restored !== expected) failures.push(`${job.counters.restored} restored, not ${expected}`);
+    if (job.counters.failed !== 0) failures.push(`${job.counters.failed} items failed`);
+    if (job.counters.skipped !== 0) failures.push(`${job.counters.skipped} items skipped as duplicates`);
+    // Independently of the job: the mailbox holds exactly the seeded bytes again, each once.
+    const inMailbox = await fetchFolder(imap, mailbox, 'INBOX');
+    const unmatched = new Map<string, number>();
+    for (const m of messages) unmatched.set(sha256(m.bytes), (unmatched.get(sha256(m.bytes)) ?? 0) + 1);
+    let sameBytes = 0;
+    for (const m of inMailbox.values()) {
+      const left = unmatched.get(sha256(m.bytes)) ?? 0;
+      if (left > 0) {
+        sameBytes++;
+        unmatched.set(sha256(m.bytes), left - 1);
+      }
+    }
+    const verification: BenchResult['verification'] = [
+      {
+        check: `messages in ${mailbox}/INBOX after the restore`,
+        expected,
+        actual: inMailbox.size,
+        ok: inMailbox.size === expected,
+      },
+      {
+        check: 'seeded messages found byte-identical in the mailbox',
+        expected,
+        actual: sameBytes,
+        ok: sameBytes === expected,
+      },
+    ];
+    for (const v of verification) if (!v.ok) failures.push(`${v.check}: ${v.actual}, not ${v.expected}`);
+    const achieved = Math.min(job.counters.restored, sameBytes);
+
+    console.log('measuring the ceiling of this run (outside the timed window) ...');
+    const ceilings: Ceiling[] = [];
+    try {
+      ceilings.push(await imapAppendCeiling(imap, mailbox, messages));
+    } catch (error) {
+      failures.push(`ceiling IMAP APPEND: ${(error as Error).message}`);
+    }
+
+    const mlrNames = new Set(platform.apps.keys());
+    const partial = {
+      s3: s3Result(figures, achieved),
+      cpu: cpuResult(figures, (name) => mlrNames.has(name)),
+    };
+    result = {
+      version: 1,
+      bench: 'restore',
+      scenario: scenarioId(workload),
+      title: describeWorkload(workload),
+      ok: failures.length === 0,
+      failures,
+      startedAt,
+      git: gitState(),
+      machine: machineState(figures.cores),
+      settings: bench.settings,
+      workload: {
+        tenants: 1,
+        messagesPerTenant: workload.messagesPerTenant,
+        messageBytes: workload.messageBytes,
+        messages: expected,
+        totalBytes: bench.totalBytes,
+      },
+      headline: { label: 'restored end to end', value: achieved / figures.seconds, unit: 'messages/s' },
+      achieved: { items: achieved, expected, unit: 'messages' },
+      seconds: figures.seconds,
+      mbPerSecond: (bench.totalBytes * (achieved / expected)) / 1e6 / figures.seconds,
+      ceilings,
+      ...partial,
+      jobs: [{ tenantId, jobId: job.id, state: job.state, counters: { ...job.counters }, seconds: jobSeconds }],
+      verification,
+      targets: rssTargets(partial.cpu),
+    };
   } finally {
     await bench.stop();
   }
+  printResult(result);
+  console.log(`written: ${(await writeResult(result)).join(', ')}`);
+  return result.ok;
 });

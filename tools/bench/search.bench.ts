@@ -1,7 +1,12 @@
 // `npm run bench:search`: loads 1,000,000 index records of one tenant (200 mailboxes, 3 years) into
-// its own PostgreSQL, then runs typical searches through the real indexing service over NATS and
-// prints p50/p95 latency per search and overall, and the plans of searches that scan a whole table.
-// No pass/fail: figures only (the aim is p95 < 50 ms).
+// its own durable PostgreSQL, then runs typical searches through the real indexing service over NATS
+// and prints p50/p95 latency per search and overall beside the same SQL run directly on PostgreSQL
+// (the ceiling of the same run), CPU of the whole process tree, and the plans of searches that scan
+// a whole table; writes the result to bench/results. What it measures: a search request's round
+// trip over NATS to the indexing service, which runs the SQL and answers, the reply validated — not
+// the gateway's HTTP API. A failed search or a load that did not store every record fails the run
+// (exit code 1); the aim p95 < 50 ms is reported, not enforced.
+//   npm run bench:search [-- --records 1000000 --mailboxes 200 --runs 50 --fast --keep --reuse DIR]
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +20,10 @@ import { toSearchFilter } from '../../apps/indexing/src/search/record-search.js'
 import { SEARCH_EFFECTIVE_CACHE_SIZE } from '../../apps/indexing/src/search/repositories/search.repository.js';
 import { searchStatement } from '../../apps/indexing/src/search/search-sql.js';
 import { migrate } from '../../deploy/local/infra.js';
+import { printSettings, readSettings, runBench } from './bench-platform.js';
+import { gitState, machineState, writeResult, type BenchResult } from './bench-result.js';
+import { cpuResult, printResult, rssTargets } from './bench-report.js';
+import { MeasuredWindow } from './measured-window.js';
 
 const TENANT = 'bench-search';
 /** The latency aim for p95; slowest runs above it have their plans printed. */
@@ -283,13 +292,20 @@ const describe = (error: unknown) =>
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
 
-async function main(): Promise<void> {
+/** What the benchmark times: said in its output and in its result file. */
+const WHAT_IS_MEASURED =
+  "a search's round trip: request over NATS (core request/reply) to the indexing service, which runs the SQL " +
+  "on PostgreSQL, and the reply back, validated; not the gateway's HTTP API";
+
+async function main(): Promise<boolean> {
   const { values } = parseArgs({
     options: {
       records: { type: 'string', default: '1000000' },
       mailboxes: { type: 'string', default: '200' },
       runs: { type: 'string', default: '50' },
       batch: { type: 'string', default: '5000' },
+      /** PostgreSQL without fsync: not durable, never written to bench/results. */
+      fast: { type: 'boolean', default: false },
       /** Leave the state directory (database included) for inspection or --reuse. */
       keep: { type: 'boolean', default: false },
       /** State directory of an earlier --keep run with the same --records and --mailboxes: skip the load. */
@@ -298,18 +314,24 @@ async function main(): Promise<void> {
   });
   const total = Number(values.records);
   const runs = Number(values.runs);
+  const startedAt = new Date().toISOString();
   const dir = values.reuse ?? mkdtempSync(join(REPO_ROOT, 'tmp', 'bench-search-'));
   console.log(
     `bench:search — ${total.toLocaleString('en')} records, ${values.mailboxes} mailboxes, ${runs} runs per search; state in ${dir}`,
   );
+  console.log(`measures: ${WHAT_IS_MEASURED}`);
   const { infra, stop: stopInfra } = await startInfrastructure({
     dir: join(dir, 'infra'),
     services: ['postgres', 'nats'],
+    durable: !values.fast,
   });
   const databaseUrl = infra.postgres?.databaseUrl;
   if (!infra.nats || !databaseUrl) throw new Error('the benchmark needs PostgreSQL and NATS');
   migrate(databaseUrl);
-  // The planner settings the indexing service searches with, so that EXPLAIN shows the same plans.
+  const settings = await readSettings(infra);
+  printSettings(settings);
+  // The planner settings the indexing service searches with, so that EXPLAIN and the direct SQL
+  // ceiling use the same plans.
   const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: 2,
@@ -319,17 +341,19 @@ async function main(): Promise<void> {
   pool.on('error', (error) => console.error(`database connection: ${error.message}`));
   let client: ClientProxy | undefined;
   let stopApp: (() => Promise<void>) | undefined;
+  let result: BenchResult;
   try {
     const w = world(Number(values.mailboxes), prng(7));
-    if (values.reuse) {
-      const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM index_records WHERE tenant_id = $1`, [
-        TENANT,
-      ]);
-      console.log(`reusing ${Number(rows[0]?.n).toLocaleString('en')} loaded index records`);
-    } else {
+    if (!values.reuse) {
       await pool.query(`INSERT INTO tenants (id, name, slug, updated_at) VALUES ($1, $1, $1, now())`, [TENANT]);
       await load(pool, w, total, Number(values.batch), 2);
     }
+    // Independently of the loader: what the table holds.
+    const { rows } = await pool.query<{ n: string }>(`SELECT count(*) AS n FROM index_records WHERE tenant_id = $1`, [
+      TENANT,
+    ]);
+    const loaded = Number(rows[0]?.n);
+    console.log(`${loaded.toLocaleString('en')} index records of ${TENANT} in the database`);
     let started = Date.now();
     // What autovacuum would have done by the time anyone searches: statistics, visibility map, and
     // the GIN indexes' pending lists merged.
@@ -367,10 +391,18 @@ async function main(): Promise<void> {
     for (const scenario of scenarios(w)) for (let i = 0; i < 3; i++) await search(scenario.criteria(i, prng(99 + i)));
     console.log(`warm-up in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 
+    const window = await MeasuredWindow.open({
+      nameOf: (pid) => (pid === process.pid ? 'bench (this process)' : pid === app.pid ? 'indexing' : undefined),
+    });
     const all: number[] = [];
-    const plans: string[] = [];
     const failures: string[] = [];
-    console.log('search                          p50 ms   p95 ms   max ms   avg hits/page');
+    let failedSearches = 0;
+    const measured: Array<{
+      scenario: Scenario;
+      times: number[];
+      hits: number;
+      slowest: { ms: number; criteria: Criteria };
+    }> = [];
     for (const scenario of scenarios(w)) {
       const random = prng(scenario.name.length * 7_919);
       const times: number[] = [];
@@ -382,11 +414,12 @@ async function main(): Promise<void> {
         if (scenario.secondPage) cursor = (await search(criteria)).nextCursor ?? undefined;
         const t0 = process.hrtime.bigint();
         try {
-          const result = await search({ ...criteria, ...(cursor ? { cursor } : {}) });
-          hits += result.items.length;
+          const page = await search({ ...criteria, ...(cursor ? { cursor } : {}) });
+          hits += page.items.length;
         } catch (error) {
           // A refused or timed-out search still counts, with its time: it is what the user waited.
           failures.push(`${scenario.name} ${JSON.stringify(criteria)}: ${describe(error)}`);
+          failedSearches++;
         }
         const ms = Number(process.hrtime.bigint() - t0) / 1e6;
         times.push(ms);
@@ -394,33 +427,127 @@ async function main(): Promise<void> {
       }
       times.sort((a, b) => a - b);
       all.push(...times);
-      console.log(
-        `${scenario.name.padEnd(30)} ${percentile(times, 50).toFixed(1).padStart(7)}  ${percentile(times, 95).toFixed(1).padStart(7)}  ${(times.at(-1) ?? 0).toFixed(1).padStart(7)}   ${(hits / runs).toFixed(0).padStart(6)}`,
+      measured.push({ scenario, times, hits, slowest });
+    }
+    const figures = await window.close();
+    all.sort((a, b) => a - b);
+
+    // The ceiling: the same first-page statements straight on PostgreSQL, after the timed window.
+    const direct = new Map<string, number[]>();
+    for (const { scenario } of measured) {
+      if (scenario.secondPage) continue;
+      const random = prng(scenario.name.length * 7_919);
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) {
+        const request = searchRequestSchema.parse({
+          tenantId: TENANT,
+          visibleMailboxes: 'all',
+          ...scenario.criteria(i, random),
+          limit: 50,
+        });
+        const filter = toSearchFilter(request);
+        if (!filter) continue;
+        const statement = searchStatement(filter, null, request.limit + 1);
+        const t0 = process.hrtime.bigint();
+        await pool.query(statement.text, statement.values);
+        times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      direct.set(
+        scenario.name,
+        times.sort((a, b) => a - b),
       );
-      // The plan of the slowest run: printed when it scans a whole table or took longer than the aim.
+    }
+    const allDirect = [...direct.values()].flat().sort((a, b) => a - b);
+
+    console.log('search                          p50 ms   p95 ms   max ms   avg hits/page   direct SQL p50 / p95 ms');
+    for (const { scenario, times, hits } of measured) {
+      const sql = direct.get(scenario.name);
+      console.log(
+        `${scenario.name.padEnd(30)} ${percentile(times, 50).toFixed(1).padStart(7)}  ${percentile(times, 95).toFixed(1).padStart(7)}  ${(times.at(-1) ?? 0).toFixed(1).padStart(7)}   ${(hits / runs).toFixed(0).padStart(6)}          ${sql ? `${percentile(sql, 50).toFixed(1)} / ${percentile(sql, 95).toFixed(1)}` : '—'}`,
+      );
+    }
+    console.log(
+      `${'overall'.padEnd(30)} ${percentile(all, 50).toFixed(1).padStart(7)}  ${percentile(all, 95).toFixed(1).padStart(7)}  ${(all.at(-1) ?? 0).toFixed(1).padStart(7)}                   ${percentile(allDirect, 50).toFixed(1)} / ${percentile(allDirect, 95).toFixed(1)}`,
+    );
+    console.log(`\n(latency = ${WHAT_IS_MEASURED}; aim p95 < ${AIM_MS} ms)`);
+    if (failures.length > 0) console.log(`\n${failures.length} searches failed:\n${failures.join('\n')}`);
+
+    // The plan of the slowest run: printed when it scans a whole table or took longer than the aim.
+    const plans: string[] = [];
+    for (const { scenario, slowest } of measured) {
       const request = searchRequestSchema.parse({ tenantId: TENANT, visibleMailboxes: 'all', ...slowest.criteria });
       const filter = toSearchFilter(request);
-      if (filter) {
-        const statement = searchStatement(filter, null, request.limit + 1);
-        const explained = await pool.query<{ 'QUERY PLAN': string }>(
-          `EXPLAIN (ANALYZE, BUFFERS) ${statement.text}`,
-          statement.values,
-        );
-        const plan = explained.rows.map((row) => row['QUERY PLAN']).join('\n');
-        if (/Seq Scan/.test(plan) || slowest.ms > AIM_MS) {
-          const why = /Seq Scan/.test(plan) ? 'sequential scan' : `${slowest.ms.toFixed(0)} ms over NATS`;
-          plans.push(`--- ${scenario.name} (${why}): ${JSON.stringify(slowest.criteria)}\n${plan}`);
-        }
+      if (!filter) continue;
+      const statement = searchStatement(filter, null, request.limit + 1);
+      const explained = await pool.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN (ANALYZE, BUFFERS) ${statement.text}`,
+        statement.values,
+      );
+      const plan = explained.rows.map((row) => row['QUERY PLAN']).join('\n');
+      if (/Seq Scan/.test(plan) || slowest.ms > AIM_MS) {
+        const why = /Seq Scan/.test(plan) ? 'sequential scan' : `${slowest.ms.toFixed(0)} ms over NATS`;
+        plans.push(`--- ${scenario.name} (${why}): ${JSON.stringify(slowest.criteria)}\n${plan}`);
       }
     }
-    all.sort((a, b) => a - b);
-    console.log(
-      `${'overall'.padEnd(30)} ${percentile(all, 50).toFixed(1).padStart(7)}  ${percentile(all, 95).toFixed(1).padStart(7)}  ${(all.at(-1) ?? 0).toFixed(1).padStart(7)}`,
-    );
-    console.log('\n(latency = request over NATS to the indexing service and back, reply validated; aim p95 < 50 ms)');
-    if (failures.length > 0) console.log(`\n${failures.length} searches failed:\n${failures.join('\n')}`);
     if (plans.length === 0) console.log(`no search used a sequential scan or took longer than ${AIM_MS} ms`);
     else console.log(`\nplans of slowest runs with a sequential scan or over the aim:\n${plans.join('\n\n')}`);
+
+    const searches = measured.length * runs;
+    const verification: BenchResult['verification'] = [
+      { check: `index records of ${TENANT} in PostgreSQL`, expected: total, actual: loaded, ok: loaded === total },
+    ];
+    if (loaded !== total) failures.push(`the database holds ${loaded} index records of ${TENANT}, not ${total}`);
+    const p95 = percentile(all, 95);
+    const partial = { s3: null, cpu: cpuResult(figures, (name) => name === 'indexing') };
+    result = {
+      version: 1,
+      bench: 'search',
+      scenario: `${total}records-${values.mailboxes}mailboxes`,
+      title: `${total.toLocaleString('en')} index records, ${values.mailboxes} mailboxes, ${measured.length} searches × ${runs} runs`,
+      ok: failures.length === 0,
+      failures,
+      startedAt,
+      git: gitState(),
+      machine: machineState(figures.cores),
+      settings,
+      workload: { records: total, mailboxes: Number(values.mailboxes), searches: measured.length, runs },
+      headline: { label: 'p95 of searches through the indexing service over NATS', value: p95, unit: 'ms' },
+      achieved: { items: searches - failedSearches, expected: searches, unit: 'searches' },
+      seconds: figures.seconds,
+      mbPerSecond: null,
+      ceilings: [
+        {
+          name: 'direct SQL',
+          what: 'the same first-page statements run directly on the same PostgreSQL (no NATS, no service), p95',
+          value: percentile(allDirect, 95),
+          unit: 'ms p95',
+          items: allDirect.length,
+        },
+      ],
+      ...partial,
+      jobs: [],
+      verification,
+      targets: [
+        { name: 'search p95', target: `< ${AIM_MS} ms`, actual: `${p95.toFixed(1)} ms`, met: p95 < AIM_MS },
+        ...rssTargets(partial.cpu),
+      ],
+      detail: {
+        measures: WHAT_IS_MEASURED,
+        p50Ms: percentile(all, 50),
+        p95Ms: p95,
+        maxMs: all.at(-1) ?? 0,
+        directSqlP50Ms: percentile(allDirect, 50),
+        directSqlP95Ms: percentile(allDirect, 95),
+        searches: measured.map(({ scenario, times, hits }) => ({
+          name: scenario.name,
+          p50Ms: percentile(times, 50),
+          p95Ms: percentile(times, 95),
+          maxMs: times.at(-1) ?? 0,
+          hitsPerPage: hits / runs,
+          directSqlP95Ms: direct.has(scenario.name) ? percentile(direct.get(scenario.name) ?? [], 95) : null,
+        })),
+      },
+    };
   } finally {
     await client?.close();
     await stopApp?.();
@@ -428,9 +555,9 @@ async function main(): Promise<void> {
     await stopInfra();
     if (!values.keep && !values.reuse) rmSync(dir, { recursive: true, force: true });
   }
+  printResult(result);
+  console.log(`written: ${(await writeResult(result)).join(', ')}`);
+  return result.ok;
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.stack : error);
-  process.exit(1);
-});
+runBench(main);

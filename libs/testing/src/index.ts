@@ -5,6 +5,7 @@ export * from './infra/process.js';
 export * from './infra/postgres.js';
 export * from './infra/nats.js';
 export * from './infra/ceph.js';
+export * from './infra/rgw-ops-log.js';
 export * from './infra/dovecot.js';
 export * from './infra/identity-provider.js';
 export * from './infra/local-infrastructure.js';

@@ -19,6 +19,8 @@ export interface JobView {
   };
   errorCount: number;
   errors?: Array<{ scope: string; target: string; message: string }>;
+  startedAt?: string | null;
+  finishedAt?: string | null;
 }
 
 const FINISHED = new Set(['succeeded', 'partially_failed', 'failed', 'cancelled']);
@@ -65,15 +67,16 @@ export class PlatformRunner {
     this.apps.set(name, await startApp({ app: service, env: this.infra.serviceEnv, logDir }));
   }
 
-  async startConnector(configFile: string, healthPort: number): Promise<RunningApp> {
+  /** `name`: under which the runner keeps it (several connectors, one per tenant, need their own). */
+  async startConnector(configFile: string, healthPort: number, name = 'connector'): Promise<RunningApp> {
     const connector = await startApp({
       app: 'connector',
       args: ['run', '--config', configFile],
       env: {},
-      logDir: join(this.logDir, 'connector'),
+      logDir: join(this.logDir, name),
       port: healthPort,
     });
-    this.apps.set('connector', connector);
+    this.apps.set(name, connector);
     return connector;
   }
 
@@ -144,7 +147,7 @@ export class PlatformRunner {
   async waitForJob(
     tenantId: string,
     jobId: string,
-    options: { timeoutMs?: number; onPoll?: (job: JobView) => void } = {},
+    options: { timeoutMs?: number; onPoll?: (job: JobView) => void; pollMs?: number } = {},
   ): Promise<JobView> {
     const deadline = Date.now() + (options.timeoutMs ?? 600_000);
     let last: JobView | undefined;
@@ -155,7 +158,7 @@ export class PlatformRunner {
         options.onPoll?.(body);
         if (FINISHED.has(body.state)) return body;
       }
-      await sleep(250);
+      await sleep(options.pollMs ?? 250);
     }
     throw new Error(`job ${jobId} did not finish in time; last seen: ${JSON.stringify(last)}`);
   }

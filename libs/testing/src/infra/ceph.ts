@@ -16,7 +16,33 @@ export interface S3Info {
   secretKey: string;
 }
 
-export type CephOptions = LauncherOptions & { accessKey?: string; secretKey?: string };
+/**
+ * Where the OSD keeps objects: `memstore` in memory (fast; everything is lost when the OSD stops),
+ * `bluestore` on a sparse file inside the instance directory (objects survive a restart).
+ */
+export type CephObjectStore = 'memstore' | 'bluestore';
+
+/** A started Ceph instance: how to reach its S3 gateway, where it keeps objects, what it logs. */
+export interface CephInfo extends S3Info {
+  objectStore: CephObjectStore;
+  /**
+   * Only when asked for: RGW's ops log (one JSON line per S3 request) and its admin socket (its
+   * request counter), read by RgwRequestCounter in rgw-ops-log.ts.
+   */
+  opsLog?: { file: string; adminSocket: string };
+}
+
+export type CephOptions = LauncherOptions & {
+  accessKey?: string;
+  secretKey?: string;
+  /**
+   * BlueStore on a sparse file, so that objects survive a stop and start (benchmarks, restart
+   * tests). Default false: memstore, which starts faster and is what the test suites use.
+   */
+  durable?: boolean;
+  /** Let RGW write its ops log to `<dir>/log/rgw-ops.log`: S3 requests counted at the S3 side. */
+  opsLog?: boolean;
+};
 
 const DEFAULT_ACCESS_KEY = 'MLRLOCALACCESSKEY';
 const DEFAULT_SECRET_KEY = 'mlr-local-secret-key';
@@ -29,7 +55,10 @@ const TOOL_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 5_000;
 /** The OSD binds four messengers (public, cluster, two heartbeats); keep spare ports in its range. */
 const OSD_PORT_COUNT = 8;
-const STATE_VERSION = 1;
+/** Version 2 records the object store and the ops log: a version 1 instance was always memstore. */
+const STATE_VERSION = 2;
+/** Room for the BlueStore block file; sparse, so only what is written takes disk space. */
+const BLUESTORE_BLOCK_BYTES = 4 * 1024 * 1024 * 1024;
 const LOCK_FILE = 'start.lock';
 
 type DaemonName = 'mon' | 'osd' | 'rgw';
@@ -37,6 +66,12 @@ type DaemonName = 'mon' | 'osd' | 'rgw';
 interface CephState {
   version: number;
   status: 'starting' | 'ready' | 'stopped';
+  objectStore: CephObjectStore;
+  opsLog: boolean;
+  /** True once the cluster was created completely: only then can a durable one be started again. */
+  created: boolean;
+  fsid: string;
+  osd?: { id: string; uuid: string };
   conf: string;
   monPort: number;
   rgwPort: number;
@@ -56,6 +91,8 @@ interface Layout {
   runDir: string;
   monKeyring: string;
   monmap: string;
+  opsLogFile: string;
+  rgwAdminSocket: string;
 }
 
 function layoutOf(dir: string): Layout {
@@ -70,6 +107,9 @@ function layoutOf(dir: string): Layout {
     runDir: join(dir, 'run'),
     monKeyring: join(dir, 'mon.keyring'),
     monmap: join(dir, 'monmap'),
+    opsLogFile: join(dir, 'log', 'rgw-ops.log'),
+    // A unix socket path has at most 107 bytes: keep the name short.
+    rgwAdminSocket: join(dir, 'run', 'rgw.asok'),
   };
 }
 
@@ -78,28 +118,45 @@ function logFileOf(layout: Layout, daemon: DaemonName): string {
 }
 
 /**
- * Starts a throw-away single-node Ceph cluster (one ceph-mon, one ceph-osd on the in-memory
- * memstore, one radosgw) that serves S3 on a free port of 127.0.0.1, and creates an S3 user.
- * Nothing outside `opts.dir` is read or written: every tool gets `--conf <dir>/ceph.conf`.
- * A second call with the same `dir` while the instance answers returns it with `reused: true`.
+ * Starts a single-node Ceph cluster (one ceph-mon, one ceph-osd, one radosgw) that serves S3 on a
+ * free port of 127.0.0.1, and creates an S3 user. The OSD uses memstore unless `durable` asks for
+ * BlueStore. Nothing outside `opts.dir` is read or written: every tool gets `--conf <dir>/ceph.conf`.
+ * A second call with the same `dir` while the instance answers returns it with `reused: true`; a
+ * stopped durable instance is started again with its objects. An instance that would not be what
+ * the caller asked for (another object store or ops log setting while it runs, or durable data that
+ * a memstore start would wipe) is refused, never silently swapped.
  */
-export async function startCeph(opts: CephOptions): Promise<ServiceHandle<S3Info>> {
+export async function startCeph(opts: CephOptions): Promise<ServiceHandle<CephInfo>> {
   const layout = layoutOf(resolve(opts.dir));
   const accessKey = opts.accessKey ?? DEFAULT_ACCESS_KEY;
   const secretKey = opts.secretKey ?? DEFAULT_SECRET_KEY;
+  const wanted: Settings = { objectStore: opts.durable ? 'bluestore' : 'memstore', opsLog: opts.opsLog ?? false };
   mkdirSync(layout.dir, { recursive: true });
 
   const releaseLock = await acquireStartLock(layout.dir);
   try {
     const existing = readJson<CephState>(layout.stateFile);
     if (existing && (await isRunning(existing, layout))) {
+      refuseOtherSettings(layout, existing, wanted);
       const state = await ensureUser(layout, existing, accessKey, secretKey);
       return handleFor(layout, state, accessKey, secretKey, true);
     }
-    // A broken instance is wiped anyway: no need to give its daemons a long grace period.
+    if (existing?.version === STATE_VERSION && existing.objectStore === 'bluestore' && existing.created) {
+      if (wanted.objectStore !== 'bluestore') {
+        throw new Error(
+          `Ceph in ${layout.dir} holds durable (BlueStore) objects; a memstore start would wipe them: ` +
+            'ask for durable, or remove the directory first',
+        );
+      }
+      await stopDaemons(existing, 1_000);
+      const state = await restartDurable(layout, existing, wanted, accessKey, secretKey);
+      return handleFor(layout, state, accessKey, secretKey, false);
+    }
+    // A memstore instance that stopped has nothing left to keep, and a broken one is wiped anyway:
+    // no need to give its daemons a long grace period.
     if (existing) await stopDaemons(existing, 1_000);
     clearDir(layout.dir);
-    const state = await startFresh(layout, accessKey, secretKey);
+    const state = await startFresh(layout, wanted, accessKey, secretKey);
     return handleFor(layout, state, accessKey, secretKey, false);
   } finally {
     releaseLock();
@@ -107,13 +164,48 @@ export async function startCeph(opts: CephOptions): Promise<ServiceHandle<S3Info
 }
 
 /**
- * Whether a Ceph instance of `dir` is running now. The OSD keeps objects in memory (memstore): an
- * instance that stopped has lost every object, whatever other state (PostgreSQL) says they exist.
+ * Whether a Ceph instance of `dir` is running now. A memstore instance that stopped has lost every
+ * object, whatever other state (PostgreSQL) says they exist; see `cephObjectStore`.
  */
 export async function cephRunning(dir: string): Promise<boolean> {
   const layout = layoutOf(resolve(dir));
   const existing = readJson<CephState>(layout.stateFile);
   return existing !== undefined && (await isRunning(existing, layout));
+}
+
+/** The object store of the Ceph instance in `dir` (running or not), or undefined when there is none. */
+export function cephObjectStore(dir: string): CephObjectStore | undefined {
+  const existing = readJson<CephState>(layoutOf(resolve(dir)).stateFile);
+  if (existing === undefined) return undefined;
+  return existing.version === STATE_VERSION ? existing.objectStore : 'memstore';
+}
+
+/** The object store the running OSD reports to the monitor (`ceph osd metadata`), not what was asked for. */
+export async function cephReportedObjectStore(dir: string): Promise<string> {
+  const layout = layoutOf(resolve(dir));
+  const state = readJson<CephState>(layout.stateFile);
+  if (state === undefined || !(await isRunning(state, layout))) throw new Error(`no Ceph is running in ${layout.dir}`);
+  const metadata = JSON.parse(await ceph(layout, ['osd', 'metadata', '--format', 'json'])) as Array<{
+    osd_objectstore?: string;
+  }>;
+  const kinds = [...new Set(metadata.map((osd) => osd.osd_objectstore ?? 'unknown'))];
+  return kinds.join(', ') || 'unknown';
+}
+
+/** What a caller asks of an instance beyond reaching it. */
+interface Settings {
+  objectStore: CephObjectStore;
+  opsLog: boolean;
+}
+
+function refuseOtherSettings(layout: Layout, state: CephState, wanted: Settings): void {
+  const describe = (settings: Settings) => `${settings.objectStore}, ops log ${settings.opsLog ? 'on' : 'off'}`;
+  if (state.objectStore !== wanted.objectStore || state.opsLog !== wanted.opsLog) {
+    throw new Error(
+      `Ceph in ${layout.dir} is running with ${describe(state)}, not ${describe(wanted)} as asked: ` +
+        'stop it first, or use another directory',
+    );
+  }
 }
 
 function handleFor(
@@ -122,9 +214,16 @@ function handleFor(
   accessKey: string,
   secretKey: string,
   reused: boolean,
-): ServiceHandle<S3Info> {
+): ServiceHandle<CephInfo> {
   return {
-    info: { endpoint: `http://127.0.0.1:${state.rgwPort}`, region: REGION, accessKey, secretKey },
+    info: {
+      endpoint: `http://127.0.0.1:${state.rgwPort}`,
+      region: REGION,
+      accessKey,
+      secretKey,
+      objectStore: state.objectStore,
+      ...(state.opsLog ? { opsLog: { file: layout.opsLogFile, adminSocket: layout.rgwAdminSocket } } : {}),
+    },
     reused,
     stop: async () => {
       const current = readJson<CephState>(layout.stateFile) ?? state;
@@ -134,7 +233,12 @@ function handleFor(
   };
 }
 
-async function startFresh(layout: Layout, accessKey: string, secretKey: string): Promise<CephState> {
+async function startFresh(
+  layout: Layout,
+  settings: Settings,
+  accessKey: string,
+  secretKey: string,
+): Promise<CephState> {
   for (const sub of [layout.logDir, layout.monData, layout.osdData, layout.rgwData, layout.runDir]) {
     mkdirSync(sub, { recursive: true });
   }
@@ -145,6 +249,9 @@ async function startFresh(layout: Layout, accessKey: string, secretKey: string):
   const state: CephState = {
     version: STATE_VERSION,
     status: 'starting',
+    ...settings,
+    created: false,
+    fsid,
     conf: layout.conf,
     monPort,
     rgwPort,
@@ -152,7 +259,7 @@ async function startFresh(layout: Layout, accessKey: string, secretKey: string):
     pids: {},
     users: [],
   };
-  writeFileSync(layout.conf, cephConf({ layout, fsid, monPort, rgwPort, osdPorts }));
+  writeFileSync(layout.conf, cephConf(layout, state));
   writeJson(layout.stateFile, state);
 
   try {
@@ -176,38 +283,24 @@ async function startFresh(layout: Layout, accessKey: string, secretKey: string):
       ['--conf', layout.conf, '--mkfs', '-i', MON_ID, '--monmap', layout.monmap, '--keyring', layout.monKeyring],
       { what: 'initialising the monitor store (ceph-mon --mkfs)' },
     );
-    state.pids.mon = startDaemon(layout, 'mon', 'ceph-mon', ['-f', '--conf', layout.conf, '-i', MON_ID]);
-    writeJson(layout.stateFile, state);
-    await waitForDaemon(layout, state, 'mon', 'the Ceph monitor to form a quorum', async () => {
-      const status = JSON.parse(await ceph(layout, ['quorum_status', '--format', 'json'], 5_000)) as {
-        quorum_names?: string[];
-      };
-      return status.quorum_names?.includes(MON_ID) ?? false;
-    });
+    await startMon(layout, state);
 
-    // OSD: register it with the monitor, mkfs the memstore, then the daemon.
+    // OSD: register it with the monitor, mkfs its object store (for BlueStore this creates the
+    // sparse block file), then the daemon.
     const osdUuid = randomUUID();
     const osdId = (await ceph(layout, ['osd', 'new', osdUuid])).trim();
     if (!/^\d+$/.test(osdId)) throw new Error(`'ceph osd new' returned an unexpected OSD id: ${JSON.stringify(osdId)}`);
+    state.osd = { id: osdId, uuid: osdUuid };
     mkdirSync(join(layout.osdData, osdId), { recursive: true });
     await runTool('ceph-osd', ['--conf', layout.conf, '--mkfs', '-i', osdId, '--osd-uuid', osdUuid], {
-      what: `initialising OSD ${osdId} (ceph-osd --mkfs)`,
+      what: `initialising OSD ${osdId} on ${settings.objectStore} (ceph-osd --mkfs)`,
+      // BlueStore's mkfs creates and formats the block file: slower than memstore's.
+      timeoutMs: 3 * TOOL_TIMEOUT_MS,
     });
-    state.pids.osd = startDaemon(layout, 'osd', 'ceph-osd', ['-f', '--conf', layout.conf, '-i', osdId]);
-    writeJson(layout.stateFile, state);
-    await waitForDaemon(layout, state, 'osd', `OSD ${osdId} to be up`, async () => {
-      const dump = JSON.parse(await ceph(layout, ['osd', 'dump', '--format', 'json'], 5_000)) as {
-        osds?: Array<{ osd: number; up: number }>;
-      };
-      return dump.osds?.some((osd) => String(osd.osd) === osdId && osd.up === 1) ?? false;
-    });
+    await startOsd(layout, state, osdId);
+    await startRgw(layout, state);
 
-    // Gateway: it creates its pools itself; it answers anonymous GET / with 200 once ready.
-    state.pids.rgw = startDaemon(layout, 'rgw', 'radosgw', ['-f', '--conf', layout.conf, '-n', RGW_NAME]);
-    writeJson(layout.stateFile, state);
-    await waitForDaemon(layout, state, 'rgw', `radosgw to answer HTTP on 127.0.0.1:${rgwPort}`, () => httpOk(rgwPort));
-
-    const ready = await ensureUser(layout, { ...state, status: 'ready' }, accessKey, secretKey);
+    const ready = await ensureUser(layout, { ...state, status: 'ready', created: true }, accessKey, secretKey);
     writeJson(layout.stateFile, ready);
     return ready;
   } catch (error) {
@@ -217,14 +310,73 @@ async function startFresh(layout: Layout, accessKey: string, secretKey: string):
   }
 }
 
-function cephConf(params: {
-  layout: Layout;
-  fsid: string;
-  monPort: number;
-  rgwPort: number;
-  osdPorts: { min: number; max: number };
-}): string {
-  const { layout, fsid, monPort, rgwPort, osdPorts } = params;
+/**
+ * Starts a stopped durable instance again from its own data: the same fsid, ports (the monitor's
+ * address is in its monmap) and OSD; the S3 users live in RADOS and are there again.
+ */
+async function restartDurable(
+  layout: Layout,
+  previous: CephState,
+  settings: Settings,
+  accessKey: string,
+  secretKey: string,
+): Promise<CephState> {
+  const osd = previous.osd;
+  if (osd === undefined) throw new Error(`Ceph in ${layout.dir} has no OSD on record: remove the directory`);
+  const state: CephState = { ...previous, ...settings, status: 'starting', pids: {} };
+  // The conf is written again so that the ops log setting may change between starts.
+  writeFileSync(layout.conf, cephConf(layout, state));
+  writeJson(layout.stateFile, state);
+  try {
+    await startMon(layout, state);
+    await startOsd(layout, state, osd.id);
+    await startRgw(layout, state);
+    const ready = await ensureUser(layout, { ...state, status: 'ready' }, accessKey, secretKey);
+    writeJson(layout.stateFile, ready);
+    return ready;
+  } catch (error) {
+    await stopDaemons(state);
+    writeJson(layout.stateFile, { ...state, status: 'stopped' } satisfies CephState);
+    throw new Error(
+      `${(error as Error).message}\n(a durable instance restarts on its old ports ${state.monPort}, ${state.rgwPort} and ` +
+        `${state.osdPorts.min}-${state.osdPorts.max}: another process may hold one of them)`,
+    );
+  }
+}
+
+async function startMon(layout: Layout, state: CephState): Promise<void> {
+  state.pids.mon = startDaemon(layout, 'mon', 'ceph-mon', ['-f', '--conf', layout.conf, '-i', MON_ID]);
+  writeJson(layout.stateFile, state);
+  await waitForDaemon(layout, state, 'mon', 'the Ceph monitor to form a quorum', async () => {
+    const status = JSON.parse(await ceph(layout, ['quorum_status', '--format', 'json'], 5_000)) as {
+      quorum_names?: string[];
+    };
+    return status.quorum_names?.includes(MON_ID) ?? false;
+  });
+}
+
+async function startOsd(layout: Layout, state: CephState, osdId: string): Promise<void> {
+  state.pids.osd = startDaemon(layout, 'osd', 'ceph-osd', ['-f', '--conf', layout.conf, '-i', osdId]);
+  writeJson(layout.stateFile, state);
+  await waitForDaemon(layout, state, 'osd', `OSD ${osdId} to be up`, async () => {
+    const dump = JSON.parse(await ceph(layout, ['osd', 'dump', '--format', 'json'], 5_000)) as {
+      osds?: Array<{ osd: number; up: number }>;
+    };
+    return dump.osds?.some((entry) => String(entry.osd) === osdId && entry.up === 1) ?? false;
+  });
+}
+
+/** The gateway creates its pools itself; it answers anonymous GET / with 200 once ready. */
+async function startRgw(layout: Layout, state: CephState): Promise<void> {
+  state.pids.rgw = startDaemon(layout, 'rgw', 'radosgw', ['-f', '--conf', layout.conf, '-n', RGW_NAME]);
+  writeJson(layout.stateFile, state);
+  await waitForDaemon(layout, state, 'rgw', `radosgw to answer HTTP on 127.0.0.1:${state.rgwPort}`, () =>
+    httpOk(state.rgwPort),
+  );
+}
+
+function cephConf(layout: Layout, state: CephState): string {
+  const { fsid, monPort, rgwPort, osdPorts } = state;
   return `# Throw-away single-node Ceph for tests and local development (written by startCeph).
 [global]
 fsid = ${fsid}
@@ -270,6 +422,9 @@ debug paxos = 0/0
 debug ms = 0/0
 debug osd = 0/0
 debug memstore = 0/0
+debug bluestore = 0/0
+debug bluefs = 0/0
+debug bdev = 0/0
 debug rgw = 0/0
 debug auth = 0/0
 debug monc = 0/0
@@ -279,21 +434,49 @@ debug objecter = 0/0
 mon data = ${join(layout.monData, '$id')}
 
 [osd]
-# A full memstore makes writes hang instead of failing: give it room (4 GiB, allocated on use).
-osd objectstore = memstore
-memstore device bytes = 4294967296
 osd data = ${join(layout.osdData, '$id')}
-
+${state.objectStore === 'bluestore' ? BLUESTORE_CONF : MEMSTORE_CONF}
 [${RGW_NAME}]
 # Without tcp_nodelay many requests take 40–50 ms longer.
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort} tcp_nodelay=1
 rgw data = ${layout.rgwData}
-
+${state.opsLog ? opsLogConf(layout) : ''}
 [client.admin]
 # The CLI tools (ceph, radosgw-admin) must fail instead of waiting forever for a monitor.
 client mount timeout = 10
 rados mon op timeout = 20
 rados osd op timeout = 20
+`;
+}
+
+const MEMSTORE_CONF = `# A full memstore makes writes hang instead of failing: give it room (4 GiB, allocated on use).
+osd objectstore = memstore
+memstore device bytes = 4294967296
+`;
+
+// The block file is created by mkfs inside the OSD's data directory; sparse, so it takes only the
+// space written. fsck at mkfs only costs start-up time; discard means nothing on a file.
+const BLUESTORE_CONF = `# Durable: BlueStore on a sparse file, objects survive a restart.
+osd objectstore = bluestore
+bluestore block create = true
+bluestore block size = ${BLUESTORE_BLOCK_BYTES}
+bluestore fsck on mkfs = false
+bdev enable discard = false
+`;
+
+/**
+ * One JSON line per S3 request in a file we read (rgw-ops-log.ts); not into RADOS as well, where
+ * it would add OSD writes to what is being measured. Without `nonexistent bucket`, requests naming
+ * a bucket that does not exist (yet) are not logged.
+ */
+function opsLogConf(layout: Layout): string {
+  return `# S3 requests counted at the S3 side (one JSON line per request).
+rgw enable ops log = true
+rgw ops log rados = false
+rgw log nonexistent bucket = true
+rgw ops log file path = ${layout.opsLogFile}
+# RGW's request counter, which also counts what the ops log leaves out (ListBuckets, refused logins).
+admin socket = ${layout.rgwAdminSocket}
 `;
 }
 

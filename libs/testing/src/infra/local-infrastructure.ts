@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { localTokenIssuer, tokenVerificationEnv, type LocalTokenIssuer } from '../access-tokens.js';
 import { localLicenceVendor, type LocalLicenceVendor } from '../licence-vendor.js';
-import { startCeph } from './ceph.js';
+import { startCeph, type CephInfo } from './ceph.js';
 import { startDovecot, type ImapInfo } from './dovecot.js';
 import { createNatsOperator, natsUserCreds, startNats, type NatsOperator, type NatsOperatorAccount } from './nats.js';
 import { createDatabase, startPostgres } from './postgres.js';
@@ -16,6 +16,11 @@ export const ALL_SERVICES: readonly InfraService[] = ['postgres', 'nats', 's3', 
 /** Everything a test, the demo or a service needs to reach the local infrastructure (plain JSON). */
 export interface LocalInfrastructure {
   dir: string;
+  /**
+   * PostgreSQL with fsync, synchronous commit and full-page writes, and Ceph on BlueStore (objects
+   * survive a restart). False: both trade crash safety for speed (tests, the demo).
+   */
+  durable: boolean;
   postgres?: { host: string; port: number; adminUrl: string; databaseUrl: string; database: string };
   /** NATS in operator (JWT) mode: every user is a JWT signed by an account key, plus its own seed. */
   nats?: {
@@ -33,7 +38,16 @@ export interface LocalInfrastructure {
     /** `.creds` file (0600) of a user of the system account (`$SYS.REQ.CLAIMS.UPDATE`). */
     systemCredsFile: string;
   };
-  s3?: { endpoint: string; region: string; accessKey: string; secretKey: string; bucket: string };
+  s3?: {
+    endpoint: string;
+    region: string;
+    accessKey: string;
+    secretKey: string;
+    bucket: string;
+    objectStore: CephInfo['objectStore'];
+    /** RGW's ops log and admin socket, when started with `s3OpsLog` (RgwRequestCounter). */
+    opsLog?: CephInfo['opsLog'];
+  };
   imap?: ImapInfo;
   /** The development issuer of the gateway's access tokens (`mintAccessToken(infra.tokens, ...)`). */
   tokens: LocalTokenIssuer;
@@ -110,19 +124,26 @@ function writeSecretFile(file: string, content: string): void {
 /**
  * Starts (or reuses, when already running from the same `dir`) PostgreSQL, NATS with JetStream in
  * operator mode (a system account `SYS` and the platform account `MLR`), Ceph RGW (S3) and Dovecot
- * (IMAP), in parallel. Safe to call twice.
+ * (IMAP), in parallel. Safe to call twice; a running PostgreSQL or Ceph of other durability (or
+ * ops log setting) than asked is refused.
  */
 export async function startInfrastructure(options: {
   dir: string;
   services?: readonly InfraService[];
   imapUsers?: Array<{ name: string; password: string }>;
+  /** Crash-safe PostgreSQL and BlueStore Ceph (benchmarks). Default false: fast, for tests and the demo. */
+  durable?: boolean;
+  /** RGW writes its ops log, so that S3 requests can be counted at the S3 side (benchmarks). */
+  s3OpsLog?: boolean;
 }): Promise<StartedInfrastructure> {
+  const durable = options.durable ?? false;
   const wanted = new Set(options.services ?? ALL_SERVICES);
   mkdirSync(options.dir, { recursive: true });
   const secrets = await secretsFor(options.dir);
   const handles: Array<ServiceHandle<unknown>> = [];
   const infra: LocalInfrastructure = {
     dir: options.dir,
+    durable,
     tokens: localTokenIssuer(options.dir),
     licenceVendor: localLicenceVendor(options.dir),
     serviceEnv: {},
@@ -131,7 +152,7 @@ export async function startInfrastructure(options: {
   const starts: Array<Promise<void>> = [];
   if (wanted.has('postgres')) {
     starts.push(
-      startPostgres({ dir: join(options.dir, 'postgres') }).then(async (handle) => {
+      startPostgres({ dir: join(options.dir, 'postgres'), durable }).then(async (handle) => {
         handles.push(handle);
         const database = 'mlr';
         await createDatabase(handle.info, database);
@@ -175,6 +196,8 @@ export async function startInfrastructure(options: {
         dir: join(options.dir, 'ceph'),
         accessKey: secrets.s3AccessKey,
         secretKey: secrets.s3SecretKey,
+        durable,
+        opsLog: options.s3OpsLog ?? false,
       }).then((handle) => {
         handles.push(handle);
         infra.s3 = { ...handle.info, bucket: 'mlr-objects' };
@@ -200,7 +223,9 @@ export async function startInfrastructure(options: {
   const results = await Promise.allSettled(starts);
   const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failures.length > 0) {
-    await stop();
+    // Only what this call started: a server that was running already (e.g. a refused durability
+    // mismatch next to it) stays up for whoever started it.
+    await Promise.allSettled(handles.filter((handle) => !handle.reused).map((handle) => handle.stop()));
     throw new Error(
       `local infrastructure failed to start:\n${failures.map((f) => String(f.reason?.message ?? f.reason)).join('\n')}`,
     );

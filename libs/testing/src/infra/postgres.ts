@@ -78,6 +78,7 @@ export async function startPostgres(opts: PostgresLauncherOptions): Promise<Serv
 
   const previous = readJson<PostgresState>(stateFile);
   if (previous !== undefined && isAlive(previous.pid) && (await answers(infoFrom(previous)))) {
+    await refuseOtherDurability(infoFrom(previous), opts.durable ?? false);
     return handle(infoFrom(previous), true);
   }
 
@@ -116,6 +117,46 @@ export async function startPostgres(opts: PostgresLauncherOptions): Promise<Serv
     }
   }
   throw lastError;
+}
+
+/** The crash-safety settings a server runs with, as it reports them. */
+export interface PostgresDurability {
+  fsync: string;
+  synchronous_commit: string;
+  full_page_writes: string;
+}
+
+export async function postgresDurability(info: Pick<PostgresInfo, 'adminUrl'>): Promise<PostgresDurability> {
+  return withAdmin(info, async (client) => {
+    const { rows } = await client.query<{ name: keyof PostgresDurability; setting: string }>(
+      `SELECT name, setting FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')`,
+    );
+    const settings = Object.fromEntries(rows.map((row) => [row.name, row.setting]));
+    return {
+      fsync: settings['fsync'] ?? 'unknown',
+      synchronous_commit: settings['synchronous_commit'] ?? 'unknown',
+      full_page_writes: settings['full_page_writes'] ?? 'unknown',
+    };
+  });
+}
+
+/** Whether every crash-safety setting is on. */
+export function isDurable(settings: PostgresDurability): boolean {
+  return Object.values(settings).every((value) => value === 'on');
+}
+
+/**
+ * A running server keeps the settings it was started with: one that is not as durable as asked
+ * (or durable when a fast one was asked) is refused rather than silently used.
+ */
+async function refuseOtherDurability(info: PostgresInfo, durable: boolean): Promise<void> {
+  const settings = await postgresDurability(info);
+  if (isDurable(settings) !== durable) {
+    throw new Error(
+      `PostgreSQL in ${dirname(info.dataDir)} is running with ${JSON.stringify(settings)}, but a ` +
+        `${durable ? 'durable' : 'non-durable'} server was asked for: stop it first, or use another directory`,
+    );
+  }
 }
 
 /** Creates database `name` unless it exists already. */
@@ -300,7 +341,7 @@ async function query1(url: string): Promise<boolean> {
   }
 }
 
-async function withAdmin<T>(info: PostgresInfo, work: (client: pg.Client) => Promise<T>): Promise<T> {
+async function withAdmin<T>(info: Pick<PostgresInfo, 'adminUrl'>, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: info.adminUrl });
   await client.connect();
   try {
