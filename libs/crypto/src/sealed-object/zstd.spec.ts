@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { corpusText, pseudoRandom, repeatToLength } from '../__tests__/fixtures.js';
 import { SealedObjectErrorCode } from './sealed-object.error.js';
 import { FRAME_CONTENT_BYTES, loadZstd, ZstdFrameDecoder, ZstdFrameEncoder } from './zstd.js';
@@ -60,5 +60,32 @@ describe('zstd frames', () => {
     expect(() => decodeInPieces(Buffer.from('not zstd at all'), 100)).toThrow(/bad frame magic/);
     const cut = encode(text.subarray(0, 5000));
     expect(() => decodeInPieces(cut.subarray(0, cut.length - 1), 100)).toThrow(/ends inside a frame/);
+  });
+});
+
+describe('zstd loaded twice in one process', () => {
+  it('keeps working: two copies of this module (a test runner loads one per file) share one WebAssembly instance', async () => {
+    const first = await import('./zstd.js');
+    // A second copy of the module, as another test file of the same process gets it (the zstd
+    // package itself stays loaded once, as Node caches it).
+    vi.resetModules();
+    const second = await import('./zstd.js');
+    expect(second).not.toBe(first);
+    await first.loadZstd();
+    await second.loadZstd();
+    // The WebAssembly instance a second `init` would start arrives after its promise resolved.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const raw = Buffer.from('a message that must survive both copies '.repeat(500));
+    for (const [encoder, decoder] of [
+      [first, second],
+      [second, first],
+    ] as const) {
+      const frames = new encoder.ZstdFrameEncoder(3);
+      const compressed = Buffer.concat([...frames.push(raw), ...frames.finish()]);
+      const reader = new decoder.ZstdFrameDecoder();
+      const out = Buffer.concat(reader.push(compressed));
+      reader.finish();
+      expect(out.equals(raw)).toBe(true);
+    }
   });
 });

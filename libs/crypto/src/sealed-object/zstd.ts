@@ -25,33 +25,44 @@ const ZSTD_MAGIC = 0xfd2fb528;
 const SKIPPABLE_MAGIC_MASK = 0xfffffff0;
 const SKIPPABLE_MAGIC = 0x184d2a50;
 
-let loading: Promise<void> | undefined;
 /**
- * One compression and one decompression context for the process, reused by every frame: creating
- * them per frame costs more than compressing a 50 KiB message. Calls are synchronous, so no two
- * frames ever share a context at the same time. (The *UsingDict entry points are the ones that take
- * a context; with an empty dictionary they are plain zstd.)
+ * The WebAssembly instance of @bokuweb/zstd-wasm is one per process, and calling its `init` again
+ * starts a new instance that takes the old one's place some time after `init` has already resolved:
+ * contexts made in between belong to the old memory, and frames then fail to (de)compress. So the
+ * instance and its contexts are shared by every copy of this module in the process (a test runner
+ * loads it once per test file), and `init` runs once.
  */
-let contexts: { compression: number; decompression: number } | undefined;
+interface SharedZstd {
+  loading?: Promise<void>;
+  /**
+   * One compression and one decompression context, reused by every frame: creating them per frame
+   * costs more than compressing a 50 KiB message. Calls are synchronous, so no two frames ever share
+   * a context at the same time. (The *UsingDict entry points are the ones that take a context; with
+   * an empty dictionary they are plain zstd.)
+   */
+  contexts?: { compression: number; decompression: number };
+}
+const shared: SharedZstd = ((globalThis as { [key: symbol]: SharedZstd | undefined })[Symbol.for('mlr.crypto.zstd')] ??=
+  {});
 const NO_DICTIONARY = new Uint8Array(0);
 
 /** Loads the WebAssembly module once per process; every entry point awaits it. */
 export function loadZstd(): Promise<void> {
-  loading ??= init().then(
+  shared.loading ??= init().then(
     () => {
-      contexts = { compression: createCCtx(), decompression: createDCtx() };
+      shared.contexts = { compression: createCCtx(), decompression: createDCtx() };
     },
     (error: unknown) => {
-      loading = undefined;
+      shared.loading = undefined;
       throw new Error(`could not load the zstd WebAssembly module: ${(error as Error).message}`, { cause: error });
     },
   );
-  return loading;
+  return shared.loading;
 }
 
 function loadedContexts(): { compression: number; decompression: number } {
-  if (!contexts) throw new Error('zstd is not loaded yet: await loadZstd() first');
-  return contexts;
+  if (!shared.contexts) throw new Error('zstd is not loaded yet: await loadZstd() first');
+  return shared.contexts;
 }
 
 export function assertCompressionLevel(level: number): void {
