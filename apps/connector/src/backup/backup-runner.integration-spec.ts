@@ -9,7 +9,7 @@ import {
   type JobEvent,
   type JobState,
 } from '@mlr/contracts';
-import { deriveTenantKeys, generateRootKey, type TenantKeys } from '@mlr/crypto';
+import { deriveTenantKeys, generateRootKey, type SealedMessage, type TenantKeys } from '@mlr/crypto';
 import { createLogger } from '@mlr/telemetry';
 import { addDovecotUser, imapSessionAs, seedFolder } from '@mlr/testing';
 import type { ImapSourceConfig } from '../config/connector-config.js';
@@ -22,7 +22,7 @@ const TENANT = 'backup-it';
 /** Takes every sighting as stored, keeping the records in the order they were handed over. */
 class RecordingUploader implements SightingUploader {
   readonly records: IndexRecord[] = [];
-  async upload(_jobId: string, _raw: Buffer, record: IndexRecord): Promise<UploadOutcome> {
+  async upload(_jobId: string, _sealed: SealedMessage, record: IndexRecord): Promise<UploadOutcome> {
     this.records.push(indexRecordSchema.parse(record));
     return { objectStored: 'new', recordStored: 'new' };
   }

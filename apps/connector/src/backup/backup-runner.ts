@@ -1,6 +1,6 @@
 import type { ImapFlow, ListResponse } from 'imapflow';
 import type { FolderCheckpoint, JobCommand, JobState } from '@mlr/contracts';
-import { contentId, type TenantKeys } from '@mlr/crypto';
+import { sealMessage, type TenantKeys } from '@mlr/crypto';
 import { buildIndexRecord, extractMessageFacts } from '@mlr/mime';
 import type { Logger } from '@mlr/telemetry';
 import type { ImapSourceConfig } from '../config/connector-config.js';
@@ -354,20 +354,22 @@ export class BackupRunner {
         counters.skipped++;
         return 'skipped';
       }
+      // Sealing computes the content id in the same pass that compresses and encrypts.
+      const sealed = await sealMessage(this.keys, message.raw);
       const record = buildIndexRecord(facts, {
         tenantId: job.tenantId,
         mailbox: message.mailbox,
         folder: message.folder,
         uidValidity: message.uidValidity,
         uid: message.uid,
-        contentId: contentId(this.keys, message.raw),
+        contentId: sealed.contentId,
         internalDate: message.internalDate,
         flags: message.flags,
         keywords: [],
         observedAt: message.observedAt,
         backupJobId: job.jobId,
       });
-      const outcome = await this.uploader.upload(job.jobId, message.raw, record);
+      const outcome = await this.uploader.upload(job.jobId, sealed, record);
       if (isNew) {
         if (outcome.objectStored === 'new') counters.new++;
         else counters.deduplicated++;

@@ -15,7 +15,7 @@ import {
   type ObjectCommitBatch,
   type SightingResult,
 } from '@mlr/contracts';
-import { contentId, deriveTenantKeys, generateRootKey, openSealedObject } from '@mlr/crypto';
+import { contentId, deriveTenantKeys, generateRootKey, openSealedObject, sealMessage } from '@mlr/crypto';
 import { checkEnvelope } from '@mlr/envelope';
 import { servicesNatsCredentials } from '@mlr/testing';
 import type { MsgRequest } from '@nats-io/jetstream';
@@ -122,7 +122,7 @@ describe('CommitBatcher against NATS JetStream', () => {
 
   it('sends small messages inline in one batch and a large one as chunks, and answers each when acknowledged', async () => {
     const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
-    const batcher = new CommitBatcher(messaging, tenantId, keys, { lingerMs: 50 });
+    const batcher = new CommitBatcher(messaging, tenantId, { lingerMs: 50 });
     batcher.start();
     try {
       const small = [1, 2, 3].map((i) => Buffer.from(`Subject: small ${i}\r\n\r\n${'text '.repeat(200 * i)}\r\n`));
@@ -133,7 +133,8 @@ describe('CommitBatcher against NATS JetStream', () => {
       ]);
       const raws = [...small, large];
       const records = raws.map((raw, i) => recordFor(tenantId, raw, i + 1));
-      const uploads = raws.map((raw, i) => batcher.upload('job-1', raw, records[i]!));
+      const sealed = await Promise.all(raws.map((raw) => sealMessage(keys, raw)));
+      const uploads = sealed.map((message, i) => batcher.upload('job-1', message, records[i]!));
 
       const [first] = await until('the commit batch', async () => {
         const found = await batchesOf(tenantId);
@@ -171,12 +172,12 @@ describe('CommitBatcher against NATS JetStream', () => {
 
   it("fails a refused sighting at once with the platform's reason", async () => {
     const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
-    const batcher = new CommitBatcher(messaging, tenantId, keys, { lingerMs: 10 });
+    const batcher = new CommitBatcher(messaging, tenantId, { lingerMs: 10 });
     batcher.start();
     try {
       const raw = Buffer.from('Subject: refused\r\n\r\nbody\r\n');
       const record = recordFor(tenantId, raw, 1);
-      const upload = batcher.upload('job-1', raw, record);
+      const upload = batcher.upload('job-1', await sealMessage(keys, raw), record);
       await until('the commit batch', async () => ((await batchesOf(tenantId)).length > 0 ? true : undefined));
       const {
         outcome: _outcome,
@@ -198,13 +199,16 @@ describe('CommitBatcher against NATS JetStream', () => {
 
   it('sends an unacknowledged sighting again in a later batch, then gives up after the last attempt', async () => {
     const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
-    const batcher = new CommitBatcher(messaging, tenantId, keys, { lingerMs: 10, ackTimeoutMs: 300, attempts: 2 });
+    const batcher = new CommitBatcher(messaging, tenantId, { lingerMs: 10, ackTimeoutMs: 300, attempts: 2 });
     batcher.start();
     try {
       const acknowledged = Buffer.from('Subject: second time lucky\r\n\r\nbody\r\n');
       const lost = Buffer.from('Subject: never acknowledged\r\n\r\nbody\r\n');
       const [first, second] = [recordFor(tenantId, acknowledged, 1), recordFor(tenantId, lost, 2)];
-      const uploads = [batcher.upload('job-1', acknowledged, first), batcher.upload('job-1', lost, second)];
+      const uploads = [
+        batcher.upload('job-1', await sealMessage(keys, acknowledged), first),
+        batcher.upload('job-1', await sealMessage(keys, lost), second),
+      ];
       await until('the second send', async () => ((await batchesOf(tenantId)).length >= 2 ? true : undefined));
       const sent = await batchesOf(tenantId);
       expect(sent.slice(0, 2).map(({ batch }) => batch.items.map((item) => item.record.sourceKey.uid))).toEqual([

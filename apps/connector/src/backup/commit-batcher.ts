@@ -13,8 +13,8 @@ import {
   type SightingResult,
   type Subject,
 } from '@mlr/contracts';
-import { sealMessage, type TenantKeys } from '@mlr/crypto';
-import { Publisher, platformValidator, type MessagingConnection } from '@mlr/messaging';
+import type { SealedMessage } from '@mlr/crypto';
+import { Publisher, type MessagingConnection } from '@mlr/messaging';
 import type { Subscription } from '@nats-io/nats-core';
 
 export type PlatformPublisher = Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>;
@@ -35,7 +35,8 @@ export interface UploadOutcome {
 
 /** Where a backup hands each sighting it reads (the CommitBatcher, or a recording one in tests). */
 export interface SightingUploader {
-  upload(jobId: string, raw: Buffer, record: IndexRecord): Promise<UploadOutcome>;
+  /** Stores one sealed message with its index record (whose content id is the sealed message's). */
+  upload(jobId: string, sealed: SealedMessage, record: IndexRecord): Promise<UploadOutcome>;
 }
 
 export interface CommitBatcherOptions {
@@ -131,11 +132,11 @@ export class CommitBatcher implements SightingUploader {
   constructor(
     private readonly messaging: MessagingConnection,
     private readonly tenantId: string,
-    private readonly keys: TenantKeys,
     options: CommitBatcherOptions = {},
   ) {
+    // No outbound validation: storage validates every batch it takes, and validating hundreds of
+    // records per second twice would cost the connector a good share of its CPU.
     this.publisher = new Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>(messaging, {
-      validator: platformValidator,
       logger: messaging.logger,
       timeoutMs: 30_000,
     });
@@ -175,14 +176,18 @@ export class CommitBatcher implements SightingUploader {
     this.waiting.clear();
   }
 
-  /** Stores one sighting. `raw` is the exact message; `record` its index record (content id already set). */
-  async upload(jobId: string, raw: Buffer, record: IndexRecord): Promise<UploadOutcome> {
-    const sealed = await sealMessage(this.keys, raw, { contentId: record.contentId });
+  /** Stores one sighting: the sealed message and its index record. */
+  async upload(jobId: string, sealed: SealedMessage, record: IndexRecord): Promise<UploadOutcome> {
+    if (sealed.contentId !== record.contentId) {
+      throw new UploadError(
+        `the index record names content id ${record.contentId}, the sealed message ${sealed.contentId}`,
+      );
+    }
     const inline = sealed.sealed.length <= this.inlineMaxBytes;
     const item: ObjectCommitItem = {
       contentId: record.contentId,
       keyId: sealed.keyId,
-      plainSize: raw.length,
+      plainSize: sealed.plainSize,
       sealed: inline
         ? { kind: 'inline', offset: 0, length: sealed.sealed.length }
         : await this.sendChunks(record.contentId, sealed.sealed),

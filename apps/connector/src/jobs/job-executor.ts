@@ -44,7 +44,7 @@ export class JobExecutor {
     private readonly logger: Logger,
   ) {
     this.publisher = new Publisher(messaging, { validator: platformValidator, logger: messaging.logger });
-    this.uploader = new CommitBatcher(messaging, config.tenantId, keys, {
+    this.uploader = new CommitBatcher(messaging, config.tenantId, {
       ackTimeoutMs: config.backup.ackTimeoutSeconds * 1000,
     });
     this.uploader.start();
