@@ -56,6 +56,9 @@ export class StorageModule {
               region: config.S3_REGION,
               accessKey: config.S3_ACCESS_KEY,
               secretKey: config.S3_SECRET_KEY,
+              // A pack (up to one and a half times the target) goes up with one PUT; only a large
+              // message in a pack of its own is uploaded in parts.
+              multipartThresholdBytes: 2 * config.STORAGE_PACK_TARGET_BYTES,
             }),
         },
         BucketBootstrap,
