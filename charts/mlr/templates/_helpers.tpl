@@ -349,10 +349,8 @@ podAntiAffinity:
             {{- include "mlr.selectorLabels" . | nindent 12 }}
 {{- end -}}
 
-{{/* The node command that runs a TypeScript entry point of the repository inside the image. */}}
+{{/* The node command that runs a compiled entry point inside the image (dist/, see the Dockerfile). */}}
 {{- define "mlr.nodeCommand" -}}
 - node
-- --import
-- "@swc-node/register/esm-register"
 - {{ . }}
 {{- end -}}
