@@ -3,14 +3,14 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { COMPILED_MIGRATE, REPO_ROOT, ensureBuilt, readInfrastructure, startInfrastructure } from '@mlr/testing';
+import { MIGRATE_COMMAND, REPO_ROOT, ensureBuilt, readInfrastructure, startInfrastructure } from '@mlr/testing';
 
 export const DEFAULT_LOCAL_DIR = join(REPO_ROOT, 'tmp', 'local');
 
 /** Applies the migrations with the compiled command the chart's migrations Job runs. */
 export function migrate(databaseUrl: string): void {
   ensureBuilt();
-  execFileSync(process.execPath, [COMPILED_MIGRATE, 'deploy'], {
+  execFileSync(process.execPath, MIGRATE_COMMAND.slice(1), {
     cwd: REPO_ROOT,
     env: { ...process.env, DATABASE_URL: databaseUrl },
     stdio: 'inherit',

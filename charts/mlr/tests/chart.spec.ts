@@ -15,6 +15,7 @@ import { indexingConfigSchema } from '../../../apps/indexing/src/config.js';
 import { licensingConfigSchema } from '../../../apps/licensing/src/config.js';
 import { schedulingConfigSchema } from '../../../apps/scheduling/src/config.js';
 import { storageConfigSchema } from '../../../apps/storage/src/config.js';
+import { cloudCommand, MIGRATE_COMMAND } from '@mlr/testing';
 import { ensureHelm, HELM_VERSION } from './helm-binary.js';
 import {
   container,
@@ -148,7 +149,7 @@ describe.each([
   it.each(SERVICES)('starts %s from the image with its compiled entry point', (service) => {
     const deployment = deploymentOf(rendered, release, service);
     const c = container(deployment.spec?.template.spec, service);
-    expect(c.command).toEqual(['node', `dist/apps/${service}/src/main.js`]);
+    expect(c.command).toEqual(cloudCommand(`dist/apps/${service}/src/main.js`));
     expect(c.image).toBe(container(deploymentOf(rendered, release, 'gateway').spec?.template.spec).image);
   });
 
@@ -249,7 +250,7 @@ describe.each([
     expect(job.metadata?.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
     const spec = job.spec?.template.spec;
     const c = container(spec);
-    expect(c.command).toEqual(['node', 'dist/libs/db/src/cli/migrate.js', 'deploy']);
+    expect(c.command).toEqual(MIGRATE_COMMAND);
     expect(c.image).toBe(container(deploymentOf(rendered, release, 'storage').spec?.template.spec).image);
     expect(envOf(c).get('DATABASE_URL')?.valueFrom?.secretKeyRef?.name).toBeTruthy();
     expect(spec?.restartPolicy).toBe('Never');

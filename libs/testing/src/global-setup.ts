@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
-import { COMPILED_MIGRATE, ensureBuilt } from './compiled.js';
+import { MIGRATE_COMMAND, ensureBuilt } from './compiled.js';
 import { startInfrastructure, type LocalInfrastructure } from './infra/local-infrastructure.js';
 import { REPO_ROOT } from './paths.js';
 
@@ -28,7 +28,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const started = await startInfrastructure({ dir });
   const databaseUrl = started.infra.postgres?.databaseUrl;
   if (databaseUrl) {
-    await execFileAsync(process.execPath, [COMPILED_MIGRATE, 'deploy'], {
+    await execFileAsync(process.execPath, MIGRATE_COMMAND.slice(1), {
       cwd: REPO_ROOT,
       env: { ...process.env, DATABASE_URL: databaseUrl },
     }).catch((error: { stderr?: string; message: string }) => {

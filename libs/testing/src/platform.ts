@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { compiledMain, ensureBuilt } from './compiled.js';
+import { appCommand, ensureBuilt } from './compiled.js';
 import { freePort, isAlive, stopPid, tailLog, waitFor } from './infra/process.js';
 import { REPO_ROOT } from './paths.js';
 
@@ -53,10 +53,10 @@ export interface StartProcessOptions {
 }
 
 /**
- * Runs one of the platform's apps as its own process, compiled as it ships (`node
- * dist/apps/<app>/src/main.js`, see tools/build/build.ts; dist/ is brought up to date first), with
- * `env` on top of a minimal environment, its HTTP port chosen here, and waits until `/health`
- * answers 200.
+ * Runs one of the platform's apps as its own process, compiled and with the command line it ships
+ * with (`appCommand`: `node [flags] dist/apps/<app>/src/main.js`, see tools/build/build.ts; dist/ is
+ * brought up to date first), with `env` on top of a minimal environment, its HTTP port chosen here,
+ * and waits until `/health` answers 200.
  */
 export async function startApp(options: {
   app: PlatformService | 'connector';
@@ -71,7 +71,7 @@ export async function startApp(options: {
   ensureBuilt();
   return startProcess({
     name: options.app,
-    command: ['node', compiledMain(options.app), ...(options.args ?? [])],
+    command: [...appCommand(options.app), ...(options.args ?? [])],
     env: options.env,
     logDir: options.logDir,
     port: options.port,
