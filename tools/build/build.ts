@@ -177,7 +177,14 @@ export async function build(options: { root?: string; outDir?: string } = {}): P
   ensurePrismaClient(root);
   const paths = aliasPaths(root);
   const swc = swcOptions(root, paths);
-  const settings = sha1(JSON.stringify({ swcVersion, swc: { ...swc, jsc: { ...swc.jsc, baseUrl: '.' } } }));
+  // This file is part of the settings: a change in how outputs are written invalidates them too.
+  const settings = sha1(
+    JSON.stringify({
+      swcVersion,
+      swc: { ...swc, jsc: { ...swc.jsc, baseUrl: '.' } },
+      builder: sha1(readFileSync(fileURLToPath(import.meta.url))),
+    }),
+  );
 
   let previous = readManifest(outDir);
   if (previous?.settings !== settings) {
