@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: format, lint (module boundaries enforced), type check, then the unit,
-# integration and end-to-end tiers. The integration and e2e tiers start their own PostgreSQL, NATS,
-# Ceph S3 and Dovecot on free ports (libs/testing/src/global-setup.ts) and stop them afterwards.
+# The whole test suite: format, lint (module boundaries enforced), type check, the build (a failure
+# fails the suite; the integration and end-to-end tiers run the compiled apps from dist/), then the
+# unit, integration and end-to-end tiers. The integration and e2e tiers start their own PostgreSQL,
+# NATS, Ceph S3 and Dovecot on free ports (libs/testing/src/global-setup.ts) and stop them afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NX_DAEMON=false NX_NO_CLOUD=true NX_SKIP_NX_CACHE=true
@@ -18,6 +19,8 @@ npx nx run-many -t lint --outputStyle=static
 npx eslint --max-warnings 0 test tools deploy charts vitest.config.ts eslint.config.mjs
 step "typecheck"
 npx tsc -p tsconfig.json --noEmit
+step "build"
+npm run --silent build
 step "unit tests"
 npx vitest run --project unit
 step "integration tests"

@@ -3,20 +3,25 @@
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT, readInfrastructure, startInfrastructure, type LocalInfrastructure } from '@mlr/testing';
+import {
+  MIGRATE_COMMAND,
+  REPO_ROOT,
+  ensureBuilt,
+  readInfrastructure,
+  startInfrastructure,
+  type LocalInfrastructure,
+} from '@mlr/testing';
 
 export const DEFAULT_LOCAL_DIR = join(REPO_ROOT, 'tmp', 'local');
 
+/** Applies the migrations with the compiled command the chart's migrations Job runs. */
 export function migrate(databaseUrl: string): void {
-  execFileSync(
-    process.execPath,
-    ['--import', '@swc-node/register/esm-register', 'libs/db/src/cli/migrate.ts', 'deploy'],
-    {
-      cwd: REPO_ROOT,
-      env: { ...process.env, DATABASE_URL: databaseUrl },
-      stdio: 'inherit',
-    },
-  );
+  ensureBuilt();
+  execFileSync(process.execPath, MIGRATE_COMMAND.slice(1), {
+    cwd: REPO_ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl },
+    stdio: 'inherit',
+  });
 }
 
 /** How the infrastructure recorded in `infra.json` was started, to reach it again without a refusal. */

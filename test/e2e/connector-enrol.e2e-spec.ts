@@ -17,7 +17,15 @@ import {
 } from '@mlr/contracts';
 import { contentId } from '@mlr/crypto';
 import { connectMessaging, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
-import { REPO_ROOT, fetchFolder, freePort, servicesNatsClientOptions, waitFor } from '@mlr/testing';
+import {
+  REPO_ROOT,
+  compiledMain,
+  ensureBuilt,
+  fetchFolder,
+  freePort,
+  servicesNatsClientOptions,
+  waitFor,
+} from '@mlr/testing';
 import { loadConnectorConfig, natsCredentials } from '../../apps/connector/src/config/connector-config.js';
 import { loadTenantKeys } from '../../apps/connector/src/keys/key-file.js';
 import { enrollArgs as enrollArgsOf, writePreEnrolmentConfig } from './support/connector-cli.js';
@@ -54,16 +62,13 @@ describe('connector enroll (CLI)', () => {
   const connections: MessagingConnection[] = [];
 
   async function cli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+    ensureBuilt();
     try {
-      const { stdout, stderr } = await execFileAsync(
-        process.execPath,
-        ['--import', '@swc-node/register/esm-register', 'apps/connector/src/main.ts', ...args],
-        {
-          cwd: REPO_ROOT,
-          env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', ...env },
-          timeout: 90_000,
-        },
-      );
+      const { stdout, stderr } = await execFileAsync(process.execPath, [compiledMain('connector'), ...args], {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', ...env },
+        timeout: 90_000,
+      });
       return { code: 0, stdout, stderr };
     } catch (error) {
       const failed = error as { code?: number; stdout?: string; stderr?: string };

@@ -349,10 +349,14 @@ podAntiAffinity:
             {{- include "mlr.selectorLabels" . | nindent 12 }}
 {{- end -}}
 
-{{/* The node command that runs a TypeScript entry point of the repository inside the image. */}}
+{{/*
+The node command that runs a compiled entry point inside the image (dist/, see the Dockerfile).
+WebAssembly (Prisma's query compiler) stays on V8's baseline compiler: optimising it costs ~60-80 MiB
+of compiler memory per process for no measurable gain (libs/testing/src/compiled.ts).
+*/}}
 {{- define "mlr.nodeCommand" -}}
 - node
-- --import
-- "@swc-node/register/esm-register"
+- --no-wasm-dynamic-tiering
+- --no-wasm-tier-up
 - {{ . }}
 {{- end -}}

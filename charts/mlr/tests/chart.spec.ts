@@ -15,6 +15,7 @@ import { indexingConfigSchema } from '../../../apps/indexing/src/config.js';
 import { licensingConfigSchema } from '../../../apps/licensing/src/config.js';
 import { schedulingConfigSchema } from '../../../apps/scheduling/src/config.js';
 import { storageConfigSchema } from '../../../apps/storage/src/config.js';
+import { cloudCommand, MIGRATE_COMMAND } from '@mlr/testing';
 import { ensureHelm, HELM_VERSION } from './helm-binary.js';
 import {
   container,
@@ -40,7 +41,6 @@ import {
 } from './render.js';
 
 const PRODUCTION_VALUES = 'charts/mlr/ci/production-values.yaml';
-const TS_ENTRY = ['node', '--import', '@swc-node/register/esm-register'];
 
 /** Variables holding secrets, which must come from Secrets (secretKeyRef). */
 const SECRET_VARIABLES = [
@@ -146,10 +146,10 @@ describe.each([
     for (const { manifest } of rendered) expect(manifest.metadata.namespace).toBe('mlr');
   });
 
-  it.each(SERVICES)('starts %s from the image with its TypeScript entry point', (service) => {
+  it.each(SERVICES)('starts %s from the image with its compiled entry point', (service) => {
     const deployment = deploymentOf(rendered, release, service);
     const c = container(deployment.spec?.template.spec, service);
-    expect(c.command).toEqual([...TS_ENTRY, `apps/${service}/src/main.ts`]);
+    expect(c.command).toEqual(cloudCommand(`dist/apps/${service}/src/main.js`));
     expect(c.image).toBe(container(deploymentOf(rendered, release, 'gateway').spec?.template.spec).image);
   });
 
@@ -250,7 +250,7 @@ describe.each([
     expect(job.metadata?.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
     const spec = job.spec?.template.spec;
     const c = container(spec);
-    expect(c.command).toEqual([...TS_ENTRY, 'libs/db/src/cli/migrate.ts', 'deploy']);
+    expect(c.command).toEqual(MIGRATE_COMMAND);
     expect(c.image).toBe(container(deploymentOf(rendered, release, 'storage').spec?.template.spec).image);
     expect(envOf(c).get('DATABASE_URL')?.valueFrom?.secretKeyRef?.name).toBeTruthy();
     expect(spec?.restartPolicy).toBe('Never');

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
+import { MIGRATE_COMMAND, ensureBuilt } from './compiled.js';
 import { startInfrastructure, type LocalInfrastructure } from './infra/local-infrastructure.js';
 import { REPO_ROOT } from './paths.js';
 
@@ -15,24 +16,22 @@ declare module 'vitest' {
 }
 
 /**
- * Integration and end-to-end tiers: start real PostgreSQL, NATS, Ceph S3 and Dovecot once, apply
- * the migrations with the project's own command, hand the addresses to the tests, stop it all after.
+ * Integration and end-to-end tiers: build the apps (the tests run them compiled, as they ship), start
+ * real PostgreSQL, NATS, Ceph S3 and Dovecot once, apply the migrations with the compiled migrations
+ * command the chart runs, hand the addresses to the tests, stop it all after.
  * Set MLR_KEEP_INFRA=1 to leave the services running for inspection.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  ensureBuilt();
   const tmpRoot = join(REPO_ROOT, 'tmp');
   const dir = mkdtempSync(join(tmpRoot, `infra-${project.name}-`));
   const started = await startInfrastructure({ dir });
   const databaseUrl = started.infra.postgres?.databaseUrl;
   if (databaseUrl) {
-    await execFileAsync(
-      process.execPath,
-      ['--import', '@swc-node/register/esm-register', 'libs/db/src/cli/migrate.ts', 'deploy'],
-      {
-        cwd: REPO_ROOT,
-        env: { ...process.env, DATABASE_URL: databaseUrl },
-      },
-    ).catch((error: { stderr?: string; message: string }) => {
+    await execFileAsync(process.execPath, MIGRATE_COMMAND.slice(1), {
+      cwd: REPO_ROOT,
+      env: { ...process.env, DATABASE_URL: databaseUrl },
+    }).catch((error: { stderr?: string; message: string }) => {
       throw new Error(`migrations failed: ${error.stderr || error.message}`);
     });
   }

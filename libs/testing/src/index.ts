@@ -1,4 +1,5 @@
 export * from './paths.js';
+export * from './compiled.js';
 export * from './platform.js';
 export * from './infra/types.js';
 export * from './infra/process.js';

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { appCommand, ensureBuilt } from './compiled.js';
 import { freePort, isAlive, stopPid, tailLog, waitFor } from './infra/process.js';
 import { REPO_ROOT } from './paths.js';
 
@@ -36,9 +37,26 @@ export async function fetchHealth(port: number): Promise<HealthAnswer> {
   return { status: response.status, body };
 }
 
+/** What `startProcess` runs, and how. */
+export interface StartProcessOptions {
+  /** For messages and the log file's name. */
+  name: string;
+  /** The executable and its arguments; `node` is this process's own Node. */
+  command: string[];
+  /** Working directory (default: the repository). */
+  cwd?: string;
+  env: Record<string, string>;
+  logDir: string;
+  /** The process's HTTP (health) port; chosen here when not given, and passed as HTTP_PORT. */
+  port?: number;
+  waitHealthy?: boolean;
+}
+
 /**
- * Runs one of the platform's apps as its own process (as in production), with `env` on top of a
- * minimal environment, its HTTP port chosen here, and waits until `/health` answers 200.
+ * Runs one of the platform's apps as its own process, compiled and with the command line it ships
+ * with (`appCommand`: `node [flags] dist/apps/<app>/src/main.js`, see tools/build/build.ts; dist/ is
+ * brought up to date first), with `env` on top of a minimal environment, its HTTP port chosen here,
+ * and waits until `/health` answers 200.
  */
 export async function startApp(options: {
   app: PlatformService | 'connector';
@@ -50,35 +68,50 @@ export async function startApp(options: {
   port?: number;
   waitHealthy?: boolean;
 }): Promise<RunningApp> {
+  ensureBuilt();
+  return startProcess({
+    name: options.app,
+    command: [...appCommand(options.app), ...(options.args ?? [])],
+    env: options.env,
+    logDir: options.logDir,
+    port: options.port,
+    waitHealthy: options.waitHealthy,
+  });
+}
+
+/**
+ * Runs `command` (a service's command line, e.g. as the chart or the Dockerfile give it) detached,
+ * its output appended to `<logDir>/<name>.log`, and waits until `/health` on its port answers 200.
+ */
+export async function startProcess(options: StartProcessOptions): Promise<RunningApp> {
   const port = options.port ?? (await freePort());
-  const logFile = join(options.logDir, `${options.app}.log`);
+  const logFile = join(options.logDir, `${options.name}.log`);
   mkdirSync(options.logDir, { recursive: true });
   const fd = openSync(logFile, 'a');
-  const child = spawn(
-    process.execPath,
-    ['--import', '@swc-node/register/esm-register', `apps/${options.app}/src/main.ts`, ...(options.args ?? [])],
-    {
-      cwd: REPO_ROOT,
-      detached: true,
-      stdio: ['ignore', fd, fd],
-      env: {
-        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
-        HOME: process.env['HOME'] ?? '/tmp',
-        ...options.env,
-        HTTP_PORT: String(port),
-        INSTANCE_ID: `${options.app}-${port}`,
-      },
+  const [executable, ...args] = options.command;
+  if (executable === undefined) throw new Error(`${options.name}: no command given`);
+  const child = spawn(executable === 'node' ? process.execPath : executable, args, {
+    cwd: options.cwd ?? REPO_ROOT,
+    detached: true,
+    stdio: ['ignore', fd, fd],
+    env: {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      HOME: process.env['HOME'] ?? '/tmp',
+      ...options.env,
+      HTTP_PORT: String(port),
+      INSTANCE_ID: `${options.name}-${port}`,
     },
-  );
+  });
   closeSync(fd);
   child.unref();
   const pid = child.pid;
-  if (pid === undefined) throw new Error(`could not start ${options.app}`);
+  const name = options.name;
+  if (pid === undefined) throw new Error(`could not start ${name}`);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const app: RunningApp = {
-    name: options.app,
+    name,
     pid,
     port,
     logFile,
@@ -86,17 +119,17 @@ export async function startApp(options: {
     stop: (graceMs = 10_000) => stopPid(pid, graceMs),
     kill: async () => {
       if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-      await waitFor(() => !isAlive(pid), { what: `${options.app} to die`, timeoutMs: 5_000 });
+      await waitFor(() => !isAlive(pid), { what: `${name} to die`, timeoutMs: 5_000 });
     },
   };
   if (options.waitHealthy ?? true) {
     try {
       await waitFor(
         async () => {
-          if (!isAlive(pid)) throw new Error(`${options.app} exited`);
+          if (!isAlive(pid)) throw new Error(`${name} exited`);
           return (await fetchHealth(port)).status === 200;
         },
-        { what: `${options.app} to report healthy on port ${port}`, timeoutMs: 60_000, intervalMs: 200 },
+        { what: `${name} to report healthy on port ${port}`, timeoutMs: 60_000, intervalMs: 200 },
       );
     } catch (error) {
       await app.stop(2_000);

@@ -1,19 +1,19 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '@mlr/testing';
+import { REPO_ROOT, compiledMain, ensureBuilt } from '@mlr/testing';
 
-/** Runs the connector's command line as an operator would, and collects what it printed. */
+/** Runs the compiled connector's command line as an operator would, and collects what it printed. */
 export function runConnectorCli(
   args: string[],
   env: Record<string, string> = {},
 ): Promise<{ stdout: string; stderr: string; code: number | null }> {
+  ensureBuilt();
   return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      ['--import', '@swc-node/register/esm-register', 'apps/connector/src/main.ts', ...args],
-      { cwd: REPO_ROOT, env: { ...process.env, ...env } },
-    );
+    const child = spawn(process.execPath, [compiledMain('connector'), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

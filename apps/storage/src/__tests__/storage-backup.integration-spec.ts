@@ -33,7 +33,15 @@ import {
   PACK_TRAILER_BYTES,
   type ObjectStore,
 } from '@mlr/objectstore';
-import { REPO_ROOT, sealedShape, servicesNatsCredentials, startApp, type RunningApp } from '@mlr/testing';
+import {
+  CLOUD_NODE_FLAGS,
+  REPO_ROOT,
+  ensureBuilt,
+  sealedShape,
+  servicesNatsCredentials,
+  startApp,
+  type RunningApp,
+} from '@mlr/testing';
 import type { JetStreamManager, MsgRequest } from '@nats-io/jetstream';
 import type { Subscription } from '@nats-io/nats-core';
 import { buildCommitItem } from './commit-batch.factory.js';
@@ -459,13 +467,14 @@ describe('storage backup path', () => {
 
   describe('the locators rebuilt from the packs alone', () => {
     async function rebuild(...args: string[]): Promise<{ code: number; summary: Record<string, unknown> }> {
+      // The command as it ships: compiled (`npm run storage:rebuild-locators`).
+      ensureBuilt();
       const { stdout, code } = await new Promise<{ stdout: string; code: number }>((resolve) => {
         execFile(
           process.execPath,
           [
-            '--import',
-            '@swc-node/register/esm-register',
-            'apps/storage/src/cli/rebuild-locators.ts',
+            ...CLOUD_NODE_FLAGS,
+            'dist/apps/storage/src/cli/rebuild-locators.js',
             '--tenant',
             tenantId,
             '--json',

@@ -1,0 +1,56 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { REPO_ROOT } from './paths.js';
+
+/** Where `npm run build` puts the compiled apps and libraries (tools/build/build.ts). */
+export const DIST_DIR = join(REPO_ROOT, 'dist');
+
+/** The compiled entry point of an app, relative to the repository (and to /app in the image). */
+export function compiledMain(app: string): string {
+  return `dist/apps/${app}/src/main.js`;
+}
+
+/**
+ * Node flags of the cloud services and the migrations, in the image (the Dockerfile's CMD, the
+ * chart's commands) as here. Prisma's query compiler is WebAssembly; when V8 tiers it up to
+ * TurboFan, the compilation alone mallocs ~60-80 MiB, which then stays in the process's memory
+ * (peak RSS ~260-270 MiB instead of ~190 MiB for an idle service on Node 22). Liftoff's baseline
+ * code costs no measurable CPU in a backup. The connector is left alone: it compresses every
+ * message with zstd compiled to WebAssembly.
+ */
+export const CLOUD_NODE_FLAGS = ['--no-wasm-dynamic-tiering', '--no-wasm-tier-up'] as const;
+
+/** A cloud service's or the migrations' command line as the image runs it (`node` first). */
+export function cloudCommand(entry: string, ...args: string[]): string[] {
+  return ['node', ...CLOUD_NODE_FLAGS, entry, ...args];
+}
+
+/** An app's command line: the cloud services' as in the image, the connector's plain. */
+export function appCommand(app: string): string[] {
+  return app === 'connector' ? ['node', compiledMain(app)] : cloudCommand(compiledMain(app));
+}
+
+/** The compiled migrations command, as the chart's migrations Job runs it. */
+export const MIGRATE_COMMAND = cloudCommand('dist/libs/db/src/cli/migrate.js', 'deploy');
+
+/**
+ * Set once dist/ has been brought up to date. Inherited by child processes (vitest's workers fork
+ * after the global setup has built), so a test run builds once, not once per test file.
+ */
+const BUILT_MARKER = 'MLR_BUILT_DIST';
+
+/**
+ * Brings dist/ up to date with the sources, once per process tree: apps run compiled, as they ship,
+ * and never from a stale build. `npm run build` is incremental, so when nothing changed this only
+ * costs reading the sources (about a second with npm's own start).
+ */
+export function ensureBuilt(): void {
+  if (process.env[BUILT_MARKER] === DIST_DIR) return;
+  try {
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO_ROOT, encoding: 'utf8', stdio: 'pipe' });
+  } catch (error) {
+    const failed = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`npm run build failed: ${failed.stderr || failed.stdout || failed.message}`, { cause: error });
+  }
+  process.env[BUILT_MARKER] = DIST_DIR;
+}
