@@ -15,7 +15,7 @@ export const storageConfigSchema = serviceEnvSchema
     /** COMPLIANCE: nobody can shorten or lift it; GOVERNANCE: users with the bypass permission can. */
     STORAGE_RETENTION_MODE: z.enum(['COMPLIANCE', 'GOVERNANCE']).default('COMPLIANCE'),
     /** Commit batches held at once by one replica (each up to ~1 MiB; most wait for their pack). */
-    STORAGE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(64),
+    STORAGE_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
     /** A tenant's open pack is written once it holds this many bytes (1 MiB to 64 MiB). */
     STORAGE_PACK_TARGET_BYTES: z.coerce
       .number()
@@ -31,7 +31,7 @@ export const storageConfigSchema = serviceEnvSchema
       .int()
       .min(2 * 1024 * 1024)
       .max(4 * 1024 * 1024 * 1024)
-      .default(64 * 1024 * 1024),
+      .default(32 * 1024 * 1024),
     /** Packs (or individual objects) written to S3 at once by one replica. */
     STORAGE_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   });

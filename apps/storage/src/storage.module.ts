@@ -1,7 +1,7 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { Channel, ChannelPayloads, Subject } from '@mlr/contracts';
 import { DatabaseModule, PRISMA, postgresHealthCheck, type PrismaClient } from '@mlr/db';
-import { Publisher, platformValidator, type MessagingConnection } from '@mlr/messaging';
+import { Publisher, type MessagingConnection } from '@mlr/messaging';
 import { createS3ObjectStore, type ObjectStore } from '@mlr/objectstore';
 import { APP_HEALTH_CHECKS, LOGGER, MESSAGING, type HealthCheck } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
@@ -115,11 +115,9 @@ export class StorageModule {
                   concurrentWrites: config.STORAGE_WRITE_CONCURRENCY,
                 }),
               },
+              // Records and refusals are built from a batch validated on arrival: no second validation.
               sink: jetStreamOutcomeSink(
-                new Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>(messaging, {
-                  validator: platformValidator,
-                  logger: messaging.logger,
-                }),
+                new Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>(messaging, { logger: messaging.logger }),
               ),
               metrics,
               holdUpToBytes: Math.floor(config.STORAGE_PACK_TARGET_BYTES / 2),

@@ -26,6 +26,10 @@ class RecordingUploader implements SightingUploader {
     this.records.push(indexRecordSchema.parse(record));
     return { objectStored: 'new', recordStored: 'new' };
   }
+  readonly flushes: string[] = [];
+  flush(jobId: string): void {
+    this.flushes.push(jobId);
+  }
 }
 
 const message = (subject: string) =>

@@ -110,12 +110,14 @@ export class BackupRunner {
   async run(job: BackupCommand): Promise<JobState> {
     const checkpoints = new Map(job.checkpoints.map((cp) => [JSON.stringify([cp.mailbox, cp.folder]), cp]));
     const targets = this.targets(job);
-    let failedTargets = 0;
     await this.reporter.flush('running');
-    for (const target of targets) {
-      const ok = await this.backupMailbox(job, target, checkpoints);
-      if (!ok) failedTargets++;
-    }
+    // Mailboxes and folders are read one after the other, but none waits for the platform to answer
+    // for the one before: the in-flight limit alone bounds what is read and not yet answered.
+    const answered: Array<Promise<boolean>> = [];
+    for (const target of targets) answered.push((await this.backupMailbox(job, target, checkpoints)).answered);
+    // Everything is read: what the platform still holds for this job (an open pack) goes now.
+    this.uploader.flush(job.jobId);
+    const failedTargets = (await Promise.all(answered)).filter((ok) => !ok).length;
     const state: JobState =
       this.reporter.errors === 0 ? 'succeeded' : failedTargets === targets.length ? 'failed' : 'partially_failed';
     await this.reporter.flush(state);
@@ -137,45 +139,50 @@ export class BackupRunner {
     return targets;
   }
 
+  /**
+   * Reads one mailbox; resolves once everything is read (its session is closed then) with
+   * `answered`, which resolves once the platform has answered for every message read, to whether
+   * the mailbox could be backed up at all.
+   */
   private async backupMailbox(
     job: BackupCommand,
     target: MailboxTarget,
     checkpoints: Map<string, FolderCheckpoint>,
-  ): Promise<boolean> {
+  ): Promise<{ answered: Promise<boolean> }> {
     let client: ImapFlow | undefined;
     try {
       client = await openImapSession(this.source, target.login);
     } catch (error) {
       this.reporter.error({ scope: 'mailbox', target: target.name, message: (error as Error).message });
-      return false;
+      return { answered: Promise.resolve(false) };
     }
+    const folderError = (folder: string, error: unknown) =>
+      this.reporter.error({ scope: 'folder', target: `${target.name}/${folder}`, message: (error as Error).message });
+    const answered: Array<Promise<void>> = [];
     try {
       const folders = await this.folders(client, target.scope);
       for (const folder of folders) {
         if (!folderSelected(job.filter, folder.path)) continue;
         try {
-          await this.backupFolder(
+          const { answered: done } = await this.backupFolder(
             client,
             job,
             target.name,
             folder.path,
             checkpoints.get(JSON.stringify([target.name, folder.path])),
           );
+          answered.push(done.catch((error: unknown) => folderError(folder.path, error)));
         } catch (error) {
-          this.reporter.error({
-            scope: 'folder',
-            target: `${target.name}/${folder.path}`,
-            message: (error as Error).message,
-          });
+          folderError(folder.path, error);
           if (!client.usable) {
             client = await openImapSession(this.source, target.login);
           }
         }
       }
-      return true;
+      return { answered: Promise.all(answered).then(() => true) };
     } catch (error) {
       this.reporter.error({ scope: 'mailbox', target: target.name, message: (error as Error).message });
-      return false;
+      return { answered: Promise.all(answered).then(() => false) };
     } finally {
       await client?.logout().catch(() => undefined);
     }
@@ -196,13 +203,18 @@ export class BackupRunner {
     });
   }
 
+  /**
+   * Reads one folder's new messages and flag changes and hands them on; resolves once everything is
+   * read, with `answered`, which resolves once the platform has answered for all of them and the
+   * folder's checkpoint has moved as far as they allow.
+   */
   private async backupFolder(
     client: ImapFlow,
     job: BackupCommand,
     mailbox: string,
     folder: string,
     checkpoint: FolderCheckpoint | undefined,
-  ): Promise<void> {
+  ): Promise<{ answered: Promise<void> }> {
     const box = await client.mailboxOpen(folder, { readOnly: true });
     const uidValidity = box.uidValidity.toString();
     const serverModSeq = box.highestModseq?.toString() ?? null;
@@ -215,9 +227,10 @@ export class BackupRunner {
     const newUids =
       box.exists === 0 || startUid > scannedUpTo
         ? []
-        : (
-            (await client.search(imapSearchQuery(job.filter, `${startUid}:${scannedUpTo}`), { uid: true })) || []
-          ).filter((uid) => uid >= startUid && uid <= scannedUpTo);
+        : ((await client.search(imapSearchQuery(job.filter, `${startUid}:${scannedUpTo}`), { uid: true })) || [])
+            .filter((uid) => uid >= startUid && uid <= scannedUpTo)
+            // Servers answer SEARCH in ascending order as a rule, not by the standard.
+            .sort((a, b) => a - b);
     // Flag and keyword changes of messages already stored, through CONDSTORE.
     const changedUids: number[] = [];
     if (
@@ -247,6 +260,7 @@ export class BackupRunner {
     for (const uid of newUids) window.add(uid);
     let failures = 0;
     // Flag changes re-send the whole sighting: storage keeps one object, indexing updates the record.
+    const tasks: Array<Promise<void>> = [];
     const process = async (uids: number[], isNew: boolean) => {
       if (uids.length === 0) return;
       // Sizes first, so that a batch of large messages does not sit in memory at once.
@@ -254,7 +268,6 @@ export class BackupRunner {
       for await (const message of client.fetch(uids.join(','), { uid: true, size: true }, { uid: true })) {
         sizes.set(message.uid, message.size ?? 0);
       }
-      const tasks: Array<Promise<void>> = [];
       for (const batch of planFetchBatches(uids, sizes)) {
         const returned = new Set<number>();
         for await (const message of client.fetch(
@@ -301,13 +314,42 @@ export class BackupRunner {
         // Selected UIDs the server did not return were expunged meanwhile: nothing to back up.
         for (const uid of batch) if (isNew && !returned.has(uid)) window.finish(uid);
       }
-      await Promise.all(tasks);
     };
     await process(newUids, true);
+    const fresh = new Set(newUids);
     await process(
-      changedUids.filter((uid) => !newUids.includes(uid)),
+      changedUids.filter((uid) => !fresh.has(uid)),
       false,
     );
+    return {
+      answered: Promise.all(tasks).then(() =>
+        this.folderAnswered(mailbox, folder, uidValidity, window, scannedUpTo, {
+          failures,
+          serverModSeq,
+          baseModSeq,
+          newMessages: newUids.length,
+          flagChanges: changedUids.length,
+        }),
+      ),
+    };
+  }
+
+  /** Every message of a folder is answered for: its checkpoint moves as far as they allow. */
+  private folderAnswered(
+    mailbox: string,
+    folder: string,
+    uidValidity: string,
+    window: CheckpointWindow,
+    scannedUpTo: number,
+    facts: {
+      failures: number;
+      serverModSeq: string | null;
+      baseModSeq: string | null;
+      newMessages: number;
+      flagChanges: number;
+    },
+  ): void {
+    const { failures, serverModSeq, baseModSeq, newMessages, flagChanges } = facts;
     const lastUid = window.advance(scannedUpTo);
     // HIGHESTMODSEQ moves only when every change up to it is stored.
     this.reporter.checkpoint({
@@ -317,10 +359,7 @@ export class BackupRunner {
       lastUid,
       highestModSeq: failures === 0 ? serverModSeq : baseModSeq,
     });
-    this.logger.debug(
-      { mailbox, folder, uidValidity, lastUid, newMessages: newUids.length, flagChanges: changedUids.length },
-      'folder done',
-    );
+    this.logger.debug({ mailbox, folder, uidValidity, lastUid, newMessages, flagChanges }, 'folder done');
   }
 
   private async backupMessage(

@@ -27,3 +27,20 @@ describe('checkpoint window', () => {
     expect(window.advance(40)).toBe(50);
   });
 });
+
+describe('checkpoint window of a large folder', () => {
+  it('advances message by message through 200,000 new UIDs (linear, not quadratic)', () => {
+    const window = new CheckpointWindow(0);
+    for (let uid = 1; uid <= 200_000; uid++) window.add(uid);
+    for (let uid = 1; uid <= 200_000; uid++) {
+      window.finish(uid);
+      expect(window.advance(200_000)).toBe(uid === 200_000 ? 200_000 : uid);
+    }
+  });
+
+  it('refuses UIDs added out of order', () => {
+    const window = new CheckpointWindow(0);
+    window.add(5);
+    expect(() => window.add(3)).toThrow(/ascending/);
+  });
+});

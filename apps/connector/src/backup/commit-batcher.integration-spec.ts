@@ -197,6 +197,37 @@ describe('CommitBatcher against NATS JetStream', () => {
     }
   });
 
+  it('sends what it collects at once when asked to flush, and asks storage to write what it holds', async () => {
+    const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
+    const batcher = new CommitBatcher(messaging, tenantId, { lingerMs: 60_000 });
+    batcher.start();
+    try {
+      const raws = [1, 2].map((i) => Buffer.from(`Subject: flushed ${i}\r\n\r\nbody\r\n`));
+      const records = raws.map((raw, i) => recordFor(tenantId, raw, i + 1));
+      const sealed = await Promise.all(raws.map((raw) => sealMessage(keys, raw)));
+      const uploads = sealed.map((message, i) => batcher.upload('job-1', message, records[i]!));
+      batcher.flush('job-1');
+      const [first] = await until('the flushed batch', async () => {
+        const found = await batchesOf(tenantId);
+        return found.length > 0 ? found : undefined;
+      });
+      expect(first!.batch).toMatchObject({ flush: true });
+      expect(first!.batch.items).toHaveLength(2);
+      // Nothing collected any more, but two sightings unanswered: a batch without items asks again.
+      batcher.flush('job-1');
+      const second = await until('the flush without items', async () => (await batchesOf(tenantId))[1]);
+      expect(second.batch).toMatchObject({ items: [], flush: true });
+      answer(tenantId, 'job-1', records.map(stored));
+      await Promise.all(uploads);
+      // Everything answered: nothing to ask for.
+      batcher.flush('job-1');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(await batchesOf(tenantId)).toHaveLength(2);
+    } finally {
+      await batcher.stop();
+    }
+  });
+
   it('sends an unacknowledged sighting again in a later batch, then gives up after the last attempt', async () => {
     const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
     const batcher = new CommitBatcher(messaging, tenantId, { lingerMs: 10, ackTimeoutMs: 300, attempts: 2 });

@@ -37,6 +37,11 @@ export interface UploadOutcome {
 export interface SightingUploader {
   /** Stores one sealed message with its index record (whose content id is the sealed message's). */
   upload(jobId: string, sealed: SealedMessage, record: IndexRecord): Promise<UploadOutcome>;
+  /**
+   * Nothing more will come for the job for now: what is collected goes out at once, and the
+   * platform is asked to write what it holds for the job rather than wait for more.
+   */
+  flush(jobId: string): void;
 }
 
 export interface CommitBatcherOptions {
@@ -108,6 +113,8 @@ interface OpenBatch {
   entries: Pending[];
   bytes: number;
   timer: NodeJS.Timeout;
+  /** Asks storage to write the tenant's open pack right after this batch's items. */
+  flush?: boolean;
 }
 
 /**
@@ -215,6 +222,32 @@ export class CommitBatcher implements SightingUploader {
     });
   }
 
+  flush(jobId: string): void {
+    const open = this.open.get(jobId);
+    if (open) {
+      open.flush = true;
+      this.send(open);
+      return;
+    }
+    // Everything was sent already: a batch without items carries the request, if anything is unanswered.
+    if (![...this.waiting.values()].some((pending) => pending.jobId === jobId)) return;
+    const batchId = randomBytes(16).toString('hex');
+    void this.publisher
+      .publishFramed(
+        'objects',
+        subjects.objects(this.tenantId),
+        { tenantId: this.tenantId, jobId, batchId, items: [], flush: true },
+        [],
+        { msgId: batchId },
+      )
+      .catch((error: unknown) =>
+        this.messaging.logger.warn(
+          { jobId, error: (error as Error).message },
+          'could not ask the platform to write what it holds',
+        ),
+      );
+  }
+
   private settle(jobId: string, result: SightingResult): void {
     const key = `${jobId}|${sightingKey(result.mailbox, result.folder, result.uidValidity, result.uid)}|${result.contentId}`;
     const pending = this.waiting.get(key);
@@ -232,7 +265,7 @@ export class CommitBatcher implements SightingUploader {
     const size = pending.itemBytes + (pending.inline?.length ?? 0);
     let batch = this.open.get(pending.jobId);
     if (batch && (batch.bytes + size > this.maxBatchBytes || batch.entries.length >= COMMIT_BATCH_MAX_ITEMS)) {
-      this.flush(batch);
+      this.send(batch);
       batch = undefined;
     }
     if (!batch) {
@@ -240,7 +273,7 @@ export class CommitBatcher implements SightingUploader {
         jobId: pending.jobId,
         entries: [],
         bytes: BATCH_OVERHEAD_BYTES,
-        timer: setTimeout(() => this.flush(opened), this.lingerMs),
+        timer: setTimeout(() => this.send(opened), this.lingerMs),
       };
       batch = opened;
       this.open.set(pending.jobId, batch);
@@ -250,7 +283,7 @@ export class CommitBatcher implements SightingUploader {
     this.waiting.set(pending.key, pending);
   }
 
-  private flush(batch: OpenBatch): void {
+  private send(batch: OpenBatch): void {
     if (this.open.get(batch.jobId) === batch) this.open.delete(batch.jobId);
     clearTimeout(batch.timer);
     void this.publishBatch(batch);
@@ -274,7 +307,7 @@ export class CommitBatcher implements SightingUploader {
       await this.publisher.publishFramed(
         'objects',
         subjects.objects(this.tenantId),
-        { tenantId: this.tenantId, jobId: batch.jobId, batchId, items },
+        { tenantId: this.tenantId, jobId: batch.jobId, batchId, items, ...(batch.flush ? { flush: true } : {}) },
         data,
         { msgId: batchId },
       );

@@ -21,8 +21,14 @@ const newContentId = () => randomBytes(32).toString('hex');
 
 class RecordingWriter implements ObjectWriter {
   readonly stored: Array<MemberToStore & { read?: never } & { streamed?: Buffer }> = [];
+  readonly flushes: number[] = [];
   failWith: Error | undefined;
-  async store(_tenantId: string, members: readonly MemberToStore[]): Promise<Array<StoredMember | Error>> {
+  async store(
+    _tenantId: string,
+    members: readonly MemberToStore[],
+    options: { flush?: boolean } = {},
+  ): Promise<Array<StoredMember | Error>> {
+    if (options.flush) this.flushes.push(members.length);
     const results: Array<StoredMember | Error> = [];
     for (const member of members) {
       if (this.failWith) {
@@ -236,6 +242,16 @@ describe('StoreCommitBatch', () => {
     expect(published.rejections[0]![0].results[0]).toMatchObject({
       reason: 'tenant acme does not exist; nothing is stored',
     });
+  });
+
+  it('passes a flush on to the writer, also for a batch without items', async () => {
+    const contentId = newContentId();
+    const { useCase, writer, published } = setup();
+    const { batch, data } = batchOf([{ contentId, sealed: sealedShape(contentId, 1_000) }]);
+    await useCase.execute({ ...batch, flush: true }, data, { sequence: 1 });
+    await useCase.execute({ ...batch, items: [], flush: true }, Buffer.alloc(0), { sequence: 2 });
+    expect(writer.flushes).toEqual([1, 0]);
+    expect(published.records).toHaveLength(1);
   });
 
   it('fails the whole batch, publishing nothing, when an object could not be written', async () => {

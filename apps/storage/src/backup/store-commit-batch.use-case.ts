@@ -154,6 +154,7 @@ export class StoreCommitBatch {
     const written = await this.deps.writers[settings.objectLayout].store(
       tenantId,
       toStore.map((entry) => entry.member),
+      { flush: batch.flush === true },
     );
     const failure = written.find((result): result is Error => result instanceof Error);
     if (failure) throw failure;

@@ -117,9 +117,17 @@ export const objectCommitBatchSchema = z
     jobId: jobIdSchema,
     /** Random per batch; a retried publish of the same batch reuses it. */
     batchId: idSchema('batch id'),
-    items: z.array(objectCommitItemSchema).min(1).max(COMMIT_BATCH_MAX_ITEMS),
+    items: z.array(objectCommitItemSchema).max(COMMIT_BATCH_MAX_ITEMS),
+    /**
+     * The connector has read everything for now: storage writes the tenant's open pack (with this
+     * batch's items) at once instead of waiting for it to fill. A batch without items only asks that.
+     */
+    flush: z.literal(true).optional(),
   })
   .superRefine((batch, ctx) => {
+    if (batch.items.length === 0 && !batch.flush) {
+      ctx.addIssue({ code: 'custom', path: ['items'], message: 'a batch without items must ask for a flush' });
+    }
     for (const [index, item] of batch.items.entries()) {
       if (item.record.tenantId !== batch.tenantId) {
         ctx.addIssue({

@@ -35,6 +35,7 @@ export class IndividualWriter implements ObjectWriter {
     this.now = deps.now ?? (() => new Date());
   }
 
+  /** Every object is written at once: there is nothing held to flush. */
   async store(tenantId: string, members: readonly MemberToStore[]): Promise<Array<StoredMember | Error>> {
     const written = new Array<NewStoredObject | Error | undefined>(members.length);
     const joined = new Map<number, Promise<StoredMember>>();

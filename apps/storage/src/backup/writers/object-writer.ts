@@ -22,7 +22,15 @@ export interface StoredMember {
  * being so (worth a retry: the store or the database failed).
  */
 export interface ObjectWriter {
-  store(tenantId: string, members: readonly MemberToStore[]): Promise<Array<StoredMember | Error>>;
+  /**
+   * `flush`: nothing more is coming soon for the tenant, so what is held for it is written once these
+   * members are in, rather than when it is full or old enough.
+   */
+  store(
+    tenantId: string,
+    members: readonly MemberToStore[],
+    options?: { flush?: boolean },
+  ): Promise<Array<StoredMember | Error>>;
 }
 
 /** Retention of newly written objects (Object Lock). */

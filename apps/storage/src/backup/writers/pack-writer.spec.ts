@@ -123,6 +123,21 @@ describe('PackWriter', () => {
     expect(store.puts).toHaveLength(1);
   });
 
+  it('writes what it holds for a tenant at once when asked to flush, instead of waiting for its timer', async () => {
+    const { store, writer } = setup({ maxWaitMs: 60_000 });
+    const waiting = writer.store('acme', [member(KIB), member(KIB)]);
+    const flushed = await writer.store('acme', [member(KIB)], { flush: true });
+    expect(flushed).toEqual([expect.objectContaining({ objectStored: 'new' })]);
+    expect((await waiting).every((r) => !(r instanceof Error))).toBe(true);
+    expect(store.puts).toHaveLength(1);
+    expect(footerOf(store.puts[0]!.bytes).members).toHaveLength(3);
+    // A flush with nothing of its own writes what other batches left.
+    const left = writer.store('acme', [member(KIB)]);
+    await writer.store('acme', [], { flush: true });
+    await left;
+    expect(store.puts).toHaveLength(2);
+  });
+
   it('keeps tenants apart: one pack each', async () => {
     const { store, writer } = setup();
     await Promise.all([writer.store('acme', [member(KIB)]), writer.store('globex', [member(KIB)])]);

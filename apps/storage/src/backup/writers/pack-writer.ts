@@ -100,12 +100,23 @@ export class PackWriter implements ObjectWriter {
     return this.buffered;
   }
 
-  store(tenantId: string, members: readonly MemberToStore[]): Promise<Array<StoredMember | Error>> {
+  store(
+    tenantId: string,
+    members: readonly MemberToStore[],
+    options: { flush?: boolean } = {},
+  ): Promise<Array<StoredMember | Error>> {
+    const placed = members.map((member) => this.storeOne(tenantId, member));
+    if (options.flush) {
+      // Once every member is in its pack (a member may first wait for room), the tenant's open
+      // pack goes, with whatever other batches put into it.
+      void Promise.all(placed.map((p) => p.placed)).then(() => {
+        const pack = this.open.get(tenantId);
+        if (pack) this.flush(pack);
+      });
+    }
     return Promise.all(
-      members.map((member) =>
-        this.storeOne(tenantId, member).catch((error: unknown) =>
-          error instanceof Error ? error : new Error(String(error)),
-        ),
+      placed.map(({ stored }) =>
+        stored.catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
       ),
     );
   }
@@ -116,34 +127,50 @@ export class PackWriter implements ObjectWriter {
     while (this.buffered > 0) await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
   }
 
-  private storeOne(tenantId: string, member: MemberToStore): Promise<StoredMember> {
+  /** `placed` resolves once the member is in an open pack (or needs none); `stored` once it is durable. */
+  private storeOne(tenantId: string, member: MemberToStore): { placed: Promise<void>; stored: Promise<StoredMember> } {
     const joined = this.inFlight.joining(tenantId, member.contentId);
-    if (joined) return joined;
-    const alone = member.bytes === undefined || member.sealedSize * 2 >= this.options.targetBytes;
-    const write = alone ? this.writeAlone(tenantId, member) : this.enqueue(tenantId, member as Waiting['member']);
-    return this.inFlight.track(tenantId, member.contentId, write);
+    if (joined) return { placed: Promise.resolve(), stored: joined };
+    if (member.bytes === undefined || member.sealedSize * 2 >= this.options.targetBytes) {
+      const stored = this.inFlight.track(tenantId, member.contentId, this.writeAlone(tenantId, member));
+      return { placed: Promise.resolve(), stored };
+    }
+    const queued = this.enqueue(tenantId, member as Waiting['member']);
+    const stored = this.inFlight.track(
+      tenantId,
+      member.contentId,
+      queued.then((entry) => entry.stored),
+    );
+    return {
+      placed: queued.then(
+        () => undefined,
+        () => undefined,
+      ),
+      stored,
+    };
   }
 
-  private async enqueue(tenantId: string, member: Waiting['member']): Promise<StoredMember> {
+  /** Resolves once the member is in its tenant's open pack, with the promise of its write. */
+  private async enqueue(tenantId: string, member: Waiting['member']): Promise<{ stored: Promise<StoredMember> }> {
     await this.reserve(member.sealedSize);
-    return new Promise<StoredMember>((resolve, reject) => {
-      let pack = this.open.get(tenantId);
-      if (!pack) {
-        const opened: OpenPack = {
-          tenantId,
-          members: [],
-          bytes: 0,
-          timer: setTimeout(() => this.flush(opened), this.options.maxWaitMs),
-        };
-        pack = opened;
-        this.open.set(tenantId, pack);
-      }
-      pack.members.push({ member, resolve, reject });
-      pack.bytes += member.sealedSize;
-      if (pack.bytes >= this.options.targetBytes) this.flush(pack);
-      // Members wait for room: what is held in open packs goes now rather than when its timer ends.
-      else if (this.spaceWaiters.length > 0) this.makeRoom();
-    });
+    let pack = this.open.get(tenantId);
+    if (!pack) {
+      const opened: OpenPack = {
+        tenantId,
+        members: [],
+        bytes: 0,
+        timer: setTimeout(() => this.flush(opened), this.options.maxWaitMs),
+      };
+      pack = opened;
+      this.open.set(tenantId, pack);
+    }
+    const joined = pack;
+    const stored = new Promise<StoredMember>((resolve, reject) => joined.members.push({ member, resolve, reject }));
+    pack.bytes += member.sealedSize;
+    if (pack.bytes >= this.options.targetBytes) this.flush(pack);
+    // Members wait for room: what is held in open packs goes now rather than when its timer ends.
+    else if (this.spaceWaiters.length > 0) this.makeRoom();
+    return { stored };
   }
 
   /** Waits until `bytes` fit into the buffer, writing open packs early to make room. */
