@@ -5,6 +5,7 @@ import { buildIndexRecord, extractMessageFacts } from '@mlr/mime';
 import type { Logger } from '@mlr/telemetry';
 import type { ImapSourceConfig } from '../config/connector-config.js';
 import { mailboxLogin, openImapSession, type MailboxLogin } from '../sources/imap/imap-session.js';
+import { uidSet } from '../sources/imap/uid-set.js';
 import { CheckpointWindow } from './checkpoint-window.js';
 import { folderSelected, imapSearchQuery, matchesFilter } from './filter.js';
 import type { JobReporter } from './job-reporter.js';
@@ -265,13 +266,13 @@ export class BackupRunner {
       if (uids.length === 0) return;
       // Sizes first, so that a batch of large messages does not sit in memory at once.
       const sizes = new Map<number, number>();
-      for await (const message of client.fetch(uids.join(','), { uid: true, size: true }, { uid: true })) {
+      for await (const message of client.fetch(uidSet(uids), { uid: true, size: true }, { uid: true })) {
         sizes.set(message.uid, message.size ?? 0);
       }
       for (const batch of planFetchBatches(uids, sizes)) {
         const returned = new Set<number>();
         for await (const message of client.fetch(
-          batch.join(','),
+          uidSet(batch),
           { uid: true, flags: true, internalDate: true, size: true, source: true },
           // BODY.PEEK[], not BINARY[]: BINARY decodes the parts' transfer encodings (RFC 3516), so
           // it does not return the stored bytes; some servers also refuse it for broken encodings.

@@ -1,3 +1,4 @@
+import { uidSet } from '../sources/imap/uid-set.js';
 import type { ImapFlow } from 'imapflow';
 import { contentId, type TenantKeys } from '@mlr/crypto';
 
@@ -75,7 +76,7 @@ export class ImapMailboxWriter {
     };
     const uids = (await this.client.search(query, { uid: true })) || [];
     if (uids.length === 0) return null;
-    for await (const message of this.client.fetch(uids.join(','), { uid: true, source: true }, { uid: true })) {
+    for await (const message of this.client.fetch(uidSet(uids), { uid: true, source: true }, { uid: true })) {
       if (message.source && contentId(this.keys, message.source) === expectedContentId) return message.uid;
     }
     return null;
