@@ -33,6 +33,6 @@ export const storageConfigSchema = serviceEnvSchema
       .max(4 * 1024 * 1024 * 1024)
       .default(32 * 1024 * 1024),
     /** Packs (or individual objects) written to S3 at once by one replica. */
-    STORAGE_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+    STORAGE_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   });
 export type StorageConfig = z.output<typeof storageConfigSchema>;

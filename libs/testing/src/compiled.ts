@@ -15,10 +15,12 @@ export function compiledMain(app: string): string {
  * chart's commands) as here. Prisma's query compiler is WebAssembly; when V8 tiers it up to
  * TurboFan, the compilation alone mallocs ~60-80 MiB, which then stays in the process's memory
  * (peak RSS ~260-270 MiB instead of ~190 MiB for an idle service on Node 22). Liftoff's baseline
- * code costs no measurable CPU in a backup. The connector is left alone: it compresses every
- * message with zstd compiled to WebAssembly.
+ * code costs no measurable CPU in a backup. A young generation of 4 MiB semi-spaces (instead of
+ * V8's 16) keeps another ~25 MiB out of each process (storage peaks at ~230 MiB instead of ~255 MiB
+ * during a backup) for no measurable CPU either: the services keep few short-lived objects. The
+ * connector is left alone: it compresses every message with zstd compiled to WebAssembly.
  */
-export const CLOUD_NODE_FLAGS = ['--no-wasm-dynamic-tiering', '--no-wasm-tier-up'] as const;
+export const CLOUD_NODE_FLAGS = ['--no-wasm-dynamic-tiering', '--no-wasm-tier-up', '--max-semi-space-size=4'] as const;
 
 /** A cloud service's or the migrations' command line as the image runs it (`node` first). */
 export function cloudCommand(entry: string, ...args: string[]): string[] {

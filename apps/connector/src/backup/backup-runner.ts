@@ -1,6 +1,6 @@
 import type { ImapFlow, ListResponse } from 'imapflow';
 import type { FolderCheckpoint, JobCommand, JobState } from '@mlr/contracts';
-import { sealMessage, type TenantKeys } from '@mlr/crypto';
+import { sealMessage, type SealedMessage, type TenantKeys } from '@mlr/crypto';
 import { buildIndexRecord, extractMessageFacts } from '@mlr/mime';
 import type { Logger } from '@mlr/telemetry';
 import type { ImapSourceConfig } from '../config/connector-config.js';
@@ -104,7 +104,7 @@ export class BackupRunner {
       now?: () => Date;
     } = {},
   ) {
-    this.limiter = new Limiter(options.concurrency ?? 1024, options.maxInFlightBytes ?? 128 * 1024 * 1024);
+    this.limiter = new Limiter(options.concurrency ?? 4096, options.maxInFlightBytes ?? 128 * 1024 * 1024);
     this.now = options.now ?? (() => new Date());
   }
 
@@ -280,7 +280,9 @@ export class BackupRunner {
         )) {
           const raw = message.source;
           if (!raw) continue;
-          returned.add(message.uid);
+          // Only the UID is kept for later: the message (and its bytes) may go once it is sealed.
+          const uid = message.uid;
+          returned.add(uid);
           // The server reports a message's flags as it answers for it: they were read no later than
           // now. The index orders a sighting's records by this time, not by when they arrive.
           const observedAt = this.now();
@@ -295,16 +297,12 @@ export class BackupRunner {
           // the batch, bounds what is in flight.
           const release = await this.limiter.acquire(raw.length);
           tasks.push(
-            this.backupMessage(
-              job,
-              { mailbox, folder, uidValidity, uid: message.uid, raw, flags, internalDate, observedAt },
-              isNew,
-            )
+            this.backupMessage(job, { mailbox, folder, uidValidity, uid, raw, flags, internalDate, observedAt }, isNew)
               .then((outcome) => {
-                if (isNew) window.finish(message.uid);
+                if (isNew) window.finish(uid);
                 if (outcome === 'failed') {
                   failures++;
-                  if (isNew) window.fail(message.uid);
+                  if (isNew) window.fail(uid);
                 }
                 report();
                 return this.reporter.tick();
@@ -363,6 +361,32 @@ export class BackupRunner {
     this.logger.debug({ mailbox, folder, uidValidity, lastUid, newMessages, flagChanges }, 'folder done');
   }
 
+  /**
+   * Reads the message's facts, applies the filter and seals it; then lets go of its bytes: thousands
+   * of messages may wait for their acknowledgement at once, and only their sealed form is kept.
+   */
+  private async prepare(
+    job: BackupCommand,
+    message: { raw: Buffer | undefined; internalDate: Date | null },
+  ): Promise<{ facts: ReturnType<typeof extractMessageFacts>; sealed: SealedMessage } | 'skipped'> {
+    const raw = message.raw;
+    if (!raw) throw new Error('the message bytes were let go of before the message was sealed');
+    message.raw = undefined;
+    const facts = extractMessageFacts(raw);
+    const passes = matchesFilter(job.filter, {
+      submissionDate: facts.submissionDate,
+      internalDate: message.internalDate,
+      from: facts.from?.address ?? null,
+      recipients: [...facts.to, ...facts.cc, ...facts.bcc].map((a) => a.address),
+      subject: facts.subject,
+      size: raw.length,
+      hasAttachment: facts.hasAttachment,
+    });
+    if (!passes) return 'skipped';
+    // Sealing computes the content id in the same pass that compresses and encrypts.
+    return { facts, sealed: await sealMessage(this.keys, raw) };
+  }
+
   private async backupMessage(
     job: BackupCommand,
     message: {
@@ -370,7 +394,8 @@ export class BackupRunner {
       folder: string;
       uidValidity: string;
       uid: number;
-      raw: Buffer;
+      /** The exact bytes, until they are sealed (then only the sealed copy is kept, for re-sending). */
+      raw: Buffer | undefined;
       flags: string[];
       internalDate: Date | null;
       observedAt: Date;
@@ -379,23 +404,14 @@ export class BackupRunner {
   ): Promise<'stored' | 'skipped' | 'failed'> {
     const counters = this.reporter.counters;
     counters.seen++;
+    const size = message.raw?.length ?? 0;
     try {
-      const facts = extractMessageFacts(message.raw);
-      const passes = matchesFilter(job.filter, {
-        submissionDate: facts.submissionDate,
-        internalDate: message.internalDate,
-        from: facts.from?.address ?? null,
-        recipients: [...facts.to, ...facts.cc, ...facts.bcc].map((a) => a.address),
-        subject: facts.subject,
-        size: message.raw.length,
-        hasAttachment: facts.hasAttachment,
-      });
-      if (!passes) {
+      const prepared = await this.prepare(job, message);
+      if (prepared === 'skipped') {
         counters.skipped++;
         return 'skipped';
       }
-      // Sealing computes the content id in the same pass that compresses and encrypts.
-      const sealed = await sealMessage(this.keys, message.raw);
+      const { facts, sealed } = prepared;
       const record = buildIndexRecord(facts, {
         tenantId: job.tenantId,
         mailbox: message.mailbox,
@@ -413,7 +429,7 @@ export class BackupRunner {
       if (isNew) {
         if (outcome.objectStored === 'new') counters.new++;
         else counters.deduplicated++;
-        counters.bytes += message.raw.length;
+        counters.bytes += size;
       }
       return 'stored';
     } catch (error) {

@@ -105,11 +105,11 @@ export const connectorConfigSchema = z.strictObject({
   backup: z
     .strictObject({
       /**
-       * Messages read and not yet acknowledged, at most. Storage writes a pack when it is full or a
-       * couple of seconds old, so a fast backup needs hundreds in flight.
+       * Messages read and not yet acknowledged, at most. Storage writes a pack once it holds 8 MiB (a
+       * thousand messages of 10 KiB), so a fast backup needs thousands in flight.
        */
-      concurrency: z.number().int().min(1).max(8192).default(1024),
-      /** Megabytes of such messages at most (their sealed copies come on top). */
+      concurrency: z.number().int().min(1).max(65_536).default(4096),
+      /** Megabytes of such messages at most (counted at their original size; only their sealed form is kept). */
       maxInFlightMiB: z.number().int().min(8).max(4096).default(128),
       /** Back up the server's public folders (needs the service account). */
       publicFolders: z.boolean().default(true),
