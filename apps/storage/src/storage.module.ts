@@ -77,6 +77,7 @@ export class StorageModule {
                 maxWaitMs: config.STORAGE_PACK_MAX_WAIT_MS,
                 bufferBytes: config.STORAGE_PACK_BUFFER_BYTES,
                 concurrentWrites: config.STORAGE_WRITE_CONCURRENCY,
+                maxWaitingCalls: config.STORAGE_CONCURRENCY,
               },
               {
                 store,

@@ -54,6 +54,12 @@ export interface ConsumerRunnerOptions<TMap extends object, K extends KindOf<TMa
   consumer: string | ConsumerSpec;
   /** Handlers in flight at most. Default 1. */
   concurrency?: number;
+  /**
+   * Messages pulled ahead of the handlers, waiting for one to be free. Default `concurrency`. Large
+   * messages cost more than their size while they wait (the client's read buffer of each is up to
+   * twice as large): a consumer of large messages pulls fewer ahead.
+   */
+  prefetch?: number;
   /** Calls `working()` this often while a handler runs (for handlers longer than the ack wait). */
   workingIntervalMs?: number;
   /** Redelivery delay after a handler failure, when the consumer has no back-off list. Default 1 s doubling to 60 s. */
@@ -142,7 +148,7 @@ class Runner<TMap extends object, K extends KindOf<TMap>> implements ConsumerRun
         await this.declare();
         const consumer = await js.consumers.get(this.streamName, this.durable);
         const messages = await consumer.consume({
-          max_messages: this.limiter.limit,
+          max_messages: this.options.prefetch ?? this.limiter.limit,
           expires: this.options.pullExpiresMs ?? 30_000,
           // A deleted consumer or stream ends the iterator, so that this loop declares it again.
           abort_on_missing_resource: true,

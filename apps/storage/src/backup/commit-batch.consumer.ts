@@ -44,6 +44,8 @@ export class CommitBatchConsumer implements OnApplicationBootstrap, BeforeApplic
       stream: PLATFORM_CONSUMERS.storageObjects.stream,
       consumer: PLATFORM_CONSUMERS.storageObjects.consumer,
       concurrency: this.options.concurrency,
+      // A batch is up to ~1 MiB and its read buffer up to twice that: few wait for a free handler.
+      prefetch: Math.min(8, this.options.concurrency),
       // A batch waits for its pack to fill and be written, longer than the ack wait when S3 is slow.
       workingIntervalMs: 15_000,
       failureDelay: { baseMs: 1_000, maxMs: 30_000 },

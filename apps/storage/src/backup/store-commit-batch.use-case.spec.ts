@@ -21,14 +21,17 @@ const newContentId = () => randomBytes(32).toString('hex');
 
 class RecordingWriter implements ObjectWriter {
   readonly stored: Array<MemberToStore & { read?: never } & { streamed?: Buffer }> = [];
-  readonly flushes: number[] = [];
+  readonly flushes: string[] = [];
   failWith: Error | undefined;
+  flush(tenantId: string): void {
+    this.flushes.push(tenantId);
+  }
   async store(
     _tenantId: string,
     members: readonly MemberToStore[],
-    options: { flush?: boolean } = {},
+    options: { onPlaced?: () => void } = {},
   ): Promise<Array<StoredMember | Error>> {
-    if (options.flush) this.flushes.push(members.length);
+    options.onPlaced?.();
     const results: Array<StoredMember | Error> = [];
     for (const member of members) {
       if (this.failWith) {
@@ -250,8 +253,40 @@ describe('StoreCommitBatch', () => {
     const { batch, data } = batchOf([{ contentId, sealed: sealedShape(contentId, 1_000) }]);
     await useCase.execute({ ...batch, flush: true }, data, { sequence: 1 });
     await useCase.execute({ ...batch, items: [], flush: true }, Buffer.alloc(0), { sequence: 2 });
-    expect(writer.flushes).toEqual([1, 0]);
+    expect(writer.flushes).toEqual([TENANT, TENANT]);
     expect(published.records).toHaveLength(1);
+  });
+
+  it('flushes only once the batches that came before have handed their members to the writer', async () => {
+    const slow = newContentId();
+    const { writer, chunks } = setup();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const useCase = new StoreCommitBatch({
+      repository: {
+        // The earlier batch is still looking up its content ids when the flush arrives.
+        findIdsByContentIds: async (_t, ids) => {
+          if (ids.includes(slow)) await gate;
+          return new Map();
+        },
+        tenantSettings: async () => ({ objectLayout: 'packed' }),
+      },
+      chunks,
+      writers: { packed: writer, individual: writer },
+      sink: { records: async () => undefined, rejections: async () => undefined },
+      metrics: noMetrics,
+      holdUpToBytes: 100_000,
+      logger: { warn: () => undefined, error: () => undefined },
+    });
+    const earlier = batchOf([{ contentId: slow, sealed: sealedShape(slow, 1_000) }]);
+    const first = useCase.execute(earlier.batch, earlier.data, { sequence: 1 });
+    const flush = useCase.execute({ ...earlier.batch, items: [], flush: true }, Buffer.alloc(0), { sequence: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(writer.flushes).toEqual([]);
+    release();
+    await Promise.all([first, flush]);
+    expect(writer.stored.map((m) => m.contentId)).toEqual([slow]);
+    expect(writer.flushes).toEqual([TENANT]);
   });
 
   it('fails the whole batch, publishing nothing, when an object could not be written', async () => {

@@ -72,10 +72,29 @@ const sightingOf = (item: ObjectCommitItem) => ({
  * idempotent, so a redelivery stores nothing twice.
  */
 export class StoreCommitBatch {
+  /**
+   * Per tenant, the batches being handled, each until its members are taken in by the writer: a
+   * flush waits for those that arrived before it, which may still be looking up their content ids.
+   */
+  private readonly placing = new Map<string, Set<Promise<void>>>();
+
   constructor(private readonly deps: StoreCommitBatchDeps) {}
 
   async execute(batch: ObjectCommitBatch, data: Uint8Array, delivery: BatchDelivery): Promise<BatchOutcome> {
-    const outcomes = await this.store(batch, data);
+    let placed!: () => void;
+    const placement = new Promise<void>((resolve) => (placed = resolve));
+    const placing = this.placing.get(batch.tenantId) ?? new Set<Promise<void>>();
+    const earlier = [...placing];
+    placing.add(placement);
+    this.placing.set(batch.tenantId, placing);
+    let outcomes: ItemOutcome[];
+    try {
+      outcomes = await this.store(batch, data, placed, earlier);
+    } finally {
+      placed();
+      placing.delete(placement);
+      if (placing.size === 0 && this.placing.get(batch.tenantId) === placing) this.placing.delete(batch.tenantId);
+    }
     const stored: StoredRecord[] = [];
     const rejected: SightingResult[] = [];
     let deduplicated = 0;
@@ -123,7 +142,12 @@ export class StoreCommitBatch {
     return { stored: stored.length, deduplicated, rejected: rejected.length };
   }
 
-  private async store(batch: ObjectCommitBatch, data: Uint8Array): Promise<ItemOutcome[]> {
+  private async store(
+    batch: ObjectCommitBatch,
+    data: Uint8Array,
+    placed: () => void,
+    earlier: ReadonlyArray<Promise<void>>,
+  ): Promise<ItemOutcome[]> {
     const { tenantId } = batch;
     const settings = await this.deps.repository.tenantSettings(tenantId);
     if (!settings) {
@@ -151,11 +175,23 @@ export class StoreCommitBatch {
         outcomes[index] = { rejected: error };
       }
     }
-    const written = await this.deps.writers[settings.objectLayout].store(
+    const writer = this.deps.writers[settings.objectLayout];
+    let ownPlaced!: () => void;
+    const ownPlacement = new Promise<void>((resolve) => (ownPlaced = resolve));
+    const writing = writer.store(
       tenantId,
       toStore.map((entry) => entry.member),
-      { flush: batch.flush === true },
+      {
+        onPlaced: () => {
+          placed();
+          ownPlaced();
+        },
+      },
     );
+    // The connector has read everything: once this batch and those before it are in, the tenant's
+    // open pack goes rather than waiting to fill.
+    if (batch.flush) void Promise.all([...earlier, ownPlacement]).then(() => writer.flush(tenantId));
+    const written = await writing;
     const failure = written.find((result): result is Error => result instanceof Error);
     if (failure) throw failure;
     toStore.forEach(({ index }, position) => {

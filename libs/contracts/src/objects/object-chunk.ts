@@ -40,7 +40,7 @@ export const INLINE_SEALED_MAX_BYTES = 256 * 1024;
  * A whole commit batch (framing, JSON meta and inline bytes) stays below this: NATS refuses messages
  * above its `max_payload` (1 MiB by default), headers included.
  */
-export const COMMIT_BATCH_MAX_BYTES = 896 * 1024;
+export const COMMIT_BATCH_MAX_BYTES = 512 * 1024;
 /** Items of one commit batch at most (and so records and acknowledgements per message downstream). */
 export const COMMIT_BATCH_MAX_ITEMS = 512;
 

@@ -35,8 +35,17 @@ export class IndividualWriter implements ObjectWriter {
     this.now = deps.now ?? (() => new Date());
   }
 
-  /** Every object is written at once: there is nothing held to flush. */
-  async store(tenantId: string, members: readonly MemberToStore[]): Promise<Array<StoredMember | Error>> {
+  /** Every object is written at once: nothing is held. */
+  flush(): void {
+    return;
+  }
+
+  async store(
+    tenantId: string,
+    members: readonly MemberToStore[],
+    options: { onPlaced?: () => void } = {},
+  ): Promise<Array<StoredMember | Error>> {
+    options.onPlaced?.();
     const written = new Array<NewStoredObject | Error | undefined>(members.length);
     const joined = new Map<number, Promise<StoredMember>>();
     const settle = new Map<string, { resolve(stored: StoredMember): void; reject(error: Error): void }>();

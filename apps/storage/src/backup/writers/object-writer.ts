@@ -22,15 +22,14 @@ export interface StoredMember {
  * being so (worth a retry: the store or the database failed).
  */
 export interface ObjectWriter {
-  /**
-   * `flush`: nothing more is coming soon for the tenant, so what is held for it is written once these
-   * members are in, rather than when it is full or old enough.
-   */
+  /** `onPlaced` is called once every member is taken in (a member may first wait for room). */
   store(
     tenantId: string,
     members: readonly MemberToStore[],
-    options?: { flush?: boolean },
+    options?: { onPlaced?: () => void },
   ): Promise<Array<StoredMember | Error>>;
+  /** Nothing more is coming soon for the tenant: what is held for it is written now. */
+  flush(tenantId: string): void;
 }
 
 /** Retention of newly written objects (Object Lock). */

@@ -126,16 +126,36 @@ describe('PackWriter', () => {
   it('writes what it holds for a tenant at once when asked to flush, instead of waiting for its timer', async () => {
     const { store, writer } = setup({ maxWaitMs: 60_000 });
     const waiting = writer.store('acme', [member(KIB), member(KIB)]);
-    const flushed = await writer.store('acme', [member(KIB)], { flush: true });
-    expect(flushed).toEqual([expect.objectContaining({ objectStored: 'new' })]);
+    const last = writer.store('acme', [member(KIB)], { onPlaced: () => writer.flush('acme') });
+    expect(await last).toEqual([expect.objectContaining({ objectStored: 'new' })]);
     expect((await waiting).every((r) => !(r instanceof Error))).toBe(true);
     expect(store.puts).toHaveLength(1);
     expect(footerOf(store.puts[0]!.bytes).members).toHaveLength(3);
-    // A flush with nothing of its own writes what other batches left.
+    // A flush writes what other batches left.
     const left = writer.store('acme', [member(KIB)]);
-    await writer.store('acme', [], { flush: true });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    writer.flush('acme');
     await left;
     expect(store.puts).toHaveLength(2);
+  });
+
+  it('writes the largest open pack early once as many batches wait as the consumer may hold', async () => {
+    const { store, writer } = setup({ maxWaitMs: 60_000, maxWaitingCalls: 2 });
+    const first = writer.store('acme', [member(2 * KIB), member(2 * KIB)]);
+    const second = writer.store('globex', [member(KIB)]);
+    // Two batches wait, and nothing else can come: acme's pack (the larger) goes without its timer.
+    expect(await first).toEqual([
+      expect.objectContaining({ objectStored: 'new' }),
+      expect.objectContaining({ objectStored: 'new' }),
+    ]);
+    expect(store.puts.map((p) => p.key.split('/')[1])).toEqual(['acme']);
+    // The next batch makes two waiting again: globex's pack, now the largest, goes.
+    const third = writer.store('acme', [member(KIB)]);
+    expect(await second).toEqual([expect.objectContaining({ objectStored: 'new' })]);
+    expect(store.puts).toHaveLength(2);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    writer.flush('acme');
+    await third;
   });
 
   it('keeps tenants apart: one pack each', async () => {

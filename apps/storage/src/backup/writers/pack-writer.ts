@@ -21,6 +21,12 @@ export interface PackWriterOptions {
   bufferBytes: number;
   /** Packs written at once. */
   concurrentWrites: number;
+  /**
+   * Calls of `store` (commit batches) that may wait at once before the largest open pack is written
+   * early: the consumer holds no more batches than this, and once every one of them waits for a pack
+   * that nothing else will fill, waiting for a timer would only stall the backups.
+   */
+  maxWaitingCalls?: number;
 }
 
 export interface PackWriterDeps {
@@ -80,6 +86,7 @@ export class PackWriter implements ObjectWriter {
   private readonly newId: () => string;
   private buffered = 0;
   private spaceWaiters: Array<() => void> = [];
+  private waitingCalls = 0;
 
   constructor(
     private readonly options: PackWriterOptions,
@@ -103,27 +110,33 @@ export class PackWriter implements ObjectWriter {
   store(
     tenantId: string,
     members: readonly MemberToStore[],
-    options: { flush?: boolean } = {},
+    options: { onPlaced?: () => void } = {},
   ): Promise<Array<StoredMember | Error>> {
     const placed = members.map((member) => this.storeOne(tenantId, member));
-    if (options.flush) {
-      // Once every member is in its pack (a member may first wait for room), the tenant's open
-      // pack goes, with whatever other batches put into it.
-      void Promise.all(placed.map((p) => p.placed)).then(() => {
-        const pack = this.open.get(tenantId);
-        if (pack) this.flush(pack);
-      });
+    const max = this.options.maxWaitingCalls;
+    if (max !== undefined && members.length > 0) {
+      this.waitingCalls++;
+      // Every batch the consumer may hold waits for a pack: the largest goes now, freeing its batches.
+      if (this.waitingCalls >= max) void Promise.all(placed.map((p) => p.placed)).then(() => this.makeRoom());
     }
-    return Promise.all(
+    if (options.onPlaced) void Promise.all(placed.map((p) => p.placed)).then(options.onPlaced);
+    const results = Promise.all(
       placed.map(({ stored }) =>
         stored.catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
       ),
     );
+    if (max === undefined || members.length === 0) return results;
+    return results.finally(() => this.waitingCalls--);
+  }
+
+  flush(tenantId: string): void {
+    const pack = this.open.get(tenantId);
+    if (pack) this.write(pack);
   }
 
   /** Writes every open pack now; resolves when no write is left (shutdown). */
   async drain(): Promise<void> {
-    for (const pack of [...this.open.values()]) this.flush(pack);
+    for (const pack of [...this.open.values()]) this.write(pack);
     while (this.buffered > 0) await new Promise<void>((resolve) => this.spaceWaiters.push(resolve));
   }
 
@@ -159,7 +172,7 @@ export class PackWriter implements ObjectWriter {
         tenantId,
         members: [],
         bytes: 0,
-        timer: setTimeout(() => this.flush(opened), this.options.maxWaitMs),
+        timer: setTimeout(() => this.write(opened), this.options.maxWaitMs),
       };
       pack = opened;
       this.open.set(tenantId, pack);
@@ -167,7 +180,7 @@ export class PackWriter implements ObjectWriter {
     const joined = pack;
     const stored = new Promise<StoredMember>((resolve, reject) => joined.members.push({ member, resolve, reject }));
     pack.bytes += member.sealedSize;
-    if (pack.bytes >= this.options.targetBytes) this.flush(pack);
+    if (pack.bytes >= this.options.targetBytes) this.write(pack);
     // Members wait for room: what is held in open packs goes now rather than when its timer ends.
     else if (this.spaceWaiters.length > 0) this.makeRoom();
     return { stored };
@@ -185,7 +198,7 @@ export class PackWriter implements ObjectWriter {
   /** Writes the largest open pack now (its bytes leave the buffer once written). */
   private makeRoom(): void {
     const largest = [...this.open.values()].sort((a, b) => b.bytes - a.bytes)[0];
-    if (largest) this.flush(largest);
+    if (largest) this.write(largest);
   }
 
   private release(bytes: number): void {
@@ -195,7 +208,7 @@ export class PackWriter implements ObjectWriter {
     for (const wake of waiters) wake();
   }
 
-  private flush(pack: OpenPack): void {
+  private write(pack: OpenPack): void {
     if (this.open.get(pack.tenantId) !== pack) return;
     this.open.delete(pack.tenantId);
     clearTimeout(pack.timer);
