@@ -18,6 +18,7 @@ import {
   DIST_DIR,
   MIGRATE_COMMAND,
   PLATFORM_SERVICES,
+  CLOUD_ENV,
   REPO_ROOT,
   cloudCommand,
   createScratchDatabase,
@@ -102,6 +103,17 @@ describe('the image (deploy/docker/Dockerfile)', () => {
     expect(build?.instructions.some((i) => i.keyword === 'RUN' && i.args === 'npm run build')).toBe(true);
   });
 
+  it("sets the environment the services run with here (CLOUD_ENV: glibc's malloc settings)", () => {
+    const env = new Map<string, string>();
+    for (const instruction of (runtime?.instructions ?? []).filter((i) => i.keyword === 'ENV')) {
+      for (const pair of instruction.args.split(/\s+/)) {
+        const [name = '', value = ''] = pair.split('=');
+        env.set(name, value);
+      }
+    }
+    for (const [name, value] of Object.entries(CLOUD_ENV)) expect(env.get(name), name).toBe(value);
+  });
+
   it('needs no package at run time that is only a development dependency', () => {
     ensureBuilt();
     const { dependencies } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
@@ -164,7 +176,7 @@ describe("the image's commands, run against dist/ laid out as in the image", () 
   });
 
   it("every service's command starts it, and it reports healthy; the gateway's is the Dockerfile's CMD", async () => {
-    const env = { ...infra.serviceEnv, DATABASE_URL: database.url };
+    const env = { ...CLOUD_ENV, ...infra.serviceEnv, DATABASE_URL: database.url };
     const commandOfService = (service: string) =>
       commandOf(deployments.get(objectName(release, service))?.spec?.template.spec);
     const backends = PLATFORM_SERVICES.filter((service) => service !== 'gateway');

@@ -25,11 +25,19 @@ import type { JobView } from '@mlr/testing';
 import { checkBackups } from './backup-checks.js';
 import { imapFetchCeiling, s3PutCeiling, type Ceiling } from './ceilings.js';
 
-/** The issue's scenarios: the same 2,000 × 50 KiB spread over 10 tenants backing up at once for the third. */
+/**
+ * The issue's scenarios, run by default: 2,000 × 50 KiB and 20,000 × 10 KiB for one tenant, and "the
+ * same with 10 tenants backing up at once": 10 tenants each backing up 2,000 × 50 KiB. `tenants-200`
+ * (not run by default) spreads the 2,000 over the 10 tenants instead: 200 each, where each connector
+ * process's start-up work (its own JIT warm-up, IMAP session, job start and end) weighs much more.
+ */
 export const BACKUP_SCENARIOS: Record<string, Workload> = {
   'single-50k': { tenants: 1, messagesPerTenant: 2_000, messageBytes: 50 * 1024 },
   'single-10k': { tenants: 1, messagesPerTenant: 20_000, messageBytes: 10 * 1024 },
-  tenants: { tenants: 10, messagesPerTenant: 200, messageBytes: 50 * 1024 },
+  tenants: { tenants: 10, messagesPerTenant: 2_000, messageBytes: 50 * 1024 },
+};
+const EXTRA_SCENARIOS: Record<string, Workload> = {
+  'tenants-200': { tenants: 10, messagesPerTenant: 200, messageBytes: 50 * 1024 },
 };
 
 /** messages/s end to end the issue asks for: one tenant, and all tenants together when several back up at once. */
@@ -64,8 +72,11 @@ function workloadsFromArgs(): { workloads: Workload[]; fast: boolean; keep: bool
   }
   const scenario = values.scenario ?? 'all';
   if (scenario === 'all') return { workloads: Object.values(BACKUP_SCENARIOS), fast: values.fast, keep: values.keep };
-  const workload = BACKUP_SCENARIOS[scenario];
-  if (!workload) throw new Error(`unknown --scenario ${scenario}: all, ${Object.keys(BACKUP_SCENARIOS).join(', ')}`);
+  const workload = BACKUP_SCENARIOS[scenario] ?? EXTRA_SCENARIOS[scenario];
+  if (!workload) {
+    const known = ['all', ...Object.keys(BACKUP_SCENARIOS), ...Object.keys(EXTRA_SCENARIOS)];
+    throw new Error(`unknown --scenario ${scenario}: ${known.join(', ')}`);
+  }
   return { workloads: [workload], fast: values.fast, keep: values.keep };
 }
 

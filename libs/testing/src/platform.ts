@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import { appCommand, ensureBuilt } from './compiled.js';
+import { appCommand, CLOUD_ENV, ensureBuilt } from './compiled.js';
 import { freePort, isAlive, stopPid, tailLog, waitFor } from './infra/process.js';
 import { REPO_ROOT } from './paths.js';
 
@@ -72,7 +72,8 @@ export async function startApp(options: {
   return startProcess({
     name: options.app,
     command: [...appCommand(options.app), ...(options.args ?? [])],
-    env: options.env,
+    // The cloud services get the image's environment; the connector runs on the customer's side.
+    env: options.app === 'connector' ? options.env : { ...CLOUD_ENV, ...options.env },
     logDir: options.logDir,
     port: options.port,
     waitHealthy: options.waitHealthy,
