@@ -26,6 +26,7 @@ const outcome = (overrides: Partial<BackupOutcome> = {}): BackupOutcome => ({
   job: job(),
   indexRecords: 500,
   storedObjects: 500,
+  unreferencedMembers: 0,
   ...overrides,
 });
 
@@ -67,5 +68,14 @@ describe('what a backup benchmark achieved', () => {
       'the index holds 450 records of tenant bench, job job-1, not 500',
       'storage recorded 501 objects of tenant bench, job job-1, not 500',
     ]);
+  });
+
+  it('fails when packs hold members no stored object points at', () => {
+    const checked = checkBackups([outcome({ unreferencedMembers: 3 })]);
+    expect(checked.failures).toEqual(['3 pack members of tenant bench, job job-1 are referenced by no stored object']);
+    expect(checked.verification.find((v) => v.check.startsWith('unreferenced'))).toMatchObject({
+      actual: 3,
+      ok: false,
+    });
   });
 });

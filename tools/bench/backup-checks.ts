@@ -11,6 +11,8 @@ export interface BackupOutcome {
   /** Counted in PostgreSQL after the job, independently of its counters. */
   indexRecords: number;
   storedObjects: number;
+  /** Pack members no stored object points at (garbage for the collector). */
+  unreferencedMembers: number;
 }
 
 /**
@@ -26,7 +28,7 @@ export function checkBackups(outcomes: readonly BackupOutcome[]): {
   const failures: string[] = [];
   const verification: BenchResult['verification'] = [];
   let achieved = 0;
-  for (const { tenantId, mailbox, expected, job, indexRecords, storedObjects } of outcomes) {
+  for (const { tenantId, mailbox, expected, job, indexRecords, storedObjects, unreferencedMembers } of outcomes) {
     const where = `tenant ${tenantId}, job ${job.id}`;
     if (job.state !== 'succeeded') failures.push(`${where} ended ${job.state}, not succeeded`);
     if (job.counters.failed !== 0) failures.push(`${where} failed ${job.counters.failed} messages`);
@@ -49,7 +51,16 @@ export function checkBackups(outcomes: readonly BackupOutcome[]): {
         actual: storedObjects,
         ok: storedObjects === expected,
       },
+      // One storage process and no crash: nothing may be packed twice or left unrecorded.
+      {
+        check: `unreferenced pack members of ${tenantId}`,
+        expected: 0,
+        actual: unreferencedMembers,
+        ok: unreferencedMembers === 0,
+      },
     );
+    if (unreferencedMembers !== 0)
+      failures.push(`${unreferencedMembers} pack members of ${where} are referenced by no stored object`);
     if (indexRecords !== expected)
       failures.push(`the index holds ${indexRecords} records of ${where}, not ${expected}`);
     if (storedObjects !== expected)

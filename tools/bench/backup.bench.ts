@@ -135,6 +135,13 @@ async function measureBackup(bench: BenchPlatform, workload: Workload, startedAt
       storedObjects: await bench.queryNumber('SELECT count(*) FROM stored_objects WHERE tenant_id = $1', [
         tenant.tenantId,
       ]),
+      // Members written into packs that no stored object points at: what a lost race between
+      // replicas, or a pack written by a process that died before recording it, leaves behind.
+      unreferencedMembers: await bench.queryNumber(
+        `SELECT COALESCE(sum(p.member_count), 0) - (SELECT count(*) FROM stored_objects o
+           WHERE o.tenant_id = $1 AND o.pack_id IS NOT NULL) FROM packs p WHERE p.tenant_id = $1`,
+        [tenant.tenantId],
+      ),
     })),
   );
   const { failures, verification, achieved } = checkBackups(outcomes);
