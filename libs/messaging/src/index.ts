@@ -28,7 +28,7 @@ export {
   type DecodedMessage,
   type EncodedMessage,
 } from './codec.js';
-export { exponentialDelay, redeliveryDelay, type ExponentialDelayOptions } from './timing.js';
+export { exponentialDelay, Limiter, redeliveryDelay, type ExponentialDelayOptions } from './timing.js';
 export {
   connectMessaging,
   natsAuthOptions,

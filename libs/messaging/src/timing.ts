@@ -83,6 +83,16 @@ export class Limiter {
     }
   }
 
+  /** Runs `task` in a slot (waiting for one first) and frees the slot when it settles. */
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    await this.acquire();
+    try {
+      return await task();
+    } finally {
+      this.release();
+    }
+  }
+
   /** Resolves when nothing is in flight and nobody waits for a slot. */
   idle(): Promise<void> {
     if (this.active === 0 && this.waiting.length === 0) return Promise.resolve();

@@ -9,6 +9,7 @@ import {
   HeadObjectCommand,
   type HeadObjectCommandOutput,
   ListObjectVersionsCommand,
+  type ListObjectVersionsCommandOutput,
   PutObjectCommand,
   PutObjectRetentionCommand,
   S3Client,
@@ -273,24 +274,8 @@ class S3ObjectStore implements ObjectStore {
   }
 
   async *listVersions(bucket: string, prefix: string): AsyncIterable<ObjectVersion> {
-    const where: Target = { operation: 'list', bucket, key: prefix };
-    let keyMarker: string | undefined;
-    let versionIdMarker: string | undefined;
-    for (;;) {
-      let output;
-      try {
-        output = await this.client.send(
-          new ListObjectVersionsCommand({
-            Bucket: bucket,
-            Prefix: prefix,
-            KeyMarker: keyMarker,
-            VersionIdMarker: versionIdMarker,
-          }),
-        );
-      } catch (error) {
-        throw this.toError(error, where);
-      }
-      for (const entry of output.Versions ?? []) {
+    for await (const page of this.versionPages({ operation: 'list', bucket, key: prefix }, prefix)) {
+      for (const entry of page.Versions ?? []) {
         if (entry.Key === undefined || entry.VersionId === undefined) continue;
         yield {
           key: entry.Key,
@@ -300,9 +285,6 @@ class S3ObjectStore implements ObjectStore {
           isLatest: entry.IsLatest ?? false,
         };
       }
-      if (!output.IsTruncated) return;
-      keyMarker = output.NextKeyMarker;
-      versionIdMarker = output.NextVersionIdMarker;
     }
   }
 
@@ -338,17 +320,29 @@ class S3ObjectStore implements ObjectStore {
 
   /** Every version and delete marker of exactly `key` ('null' for objects of unversioned buckets). */
   private async listVersionIds(bucket: string, key: string): Promise<string[]> {
-    const where: Target = { operation: 'delete', bucket, key };
     const ids: string[] = [];
+    for await (const page of this.versionPages({ operation: 'delete', bucket, key }, key)) {
+      const entries = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])];
+      for (const entry of entries) {
+        if (entry.Key === key && entry.VersionId) ids.push(entry.VersionId);
+      }
+      // Listing is sorted by key: once past `key`, the rest only shares its prefix.
+      if (entries.some((entry) => entry.Key !== undefined && entry.Key > key)) break;
+    }
+    return ids;
+  }
+
+  /** The pages of ListObjectVersions under `prefix`, one request each. */
+  private async *versionPages(where: Target, prefix: string): AsyncGenerator<ListObjectVersionsCommandOutput> {
     let keyMarker: string | undefined;
     let versionIdMarker: string | undefined;
     for (;;) {
-      let output;
+      let page: ListObjectVersionsCommandOutput;
       try {
-        output = await this.client.send(
+        page = await this.client.send(
           new ListObjectVersionsCommand({
-            Bucket: bucket,
-            Prefix: key,
+            Bucket: where.bucket,
+            Prefix: prefix,
             KeyMarker: keyMarker,
             VersionIdMarker: versionIdMarker,
           }),
@@ -356,15 +350,10 @@ class S3ObjectStore implements ObjectStore {
       } catch (error) {
         throw this.toError(error, where);
       }
-      const entries = [...(output.Versions ?? []), ...(output.DeleteMarkers ?? [])];
-      for (const entry of entries) {
-        if (entry.Key === key && entry.VersionId) ids.push(entry.VersionId);
-      }
-      // Listing is sorted by key: once past `key`, the rest only shares its prefix.
-      const pastKey = entries.some((entry) => entry.Key !== undefined && entry.Key > key);
-      if (!output.IsTruncated || pastKey) return ids;
-      keyMarker = output.NextKeyMarker;
-      versionIdMarker = output.NextVersionIdMarker;
+      yield page;
+      if (!page.IsTruncated) return;
+      keyMarker = page.NextKeyMarker;
+      versionIdMarker = page.NextVersionIdMarker;
     }
   }
 

@@ -1,3 +1,4 @@
+import { Limiter } from '@mlr/messaging';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { JobCommand, JobState, RestoreItem, RestoreItemResult } from '@mlr/contracts';
@@ -35,23 +36,6 @@ export interface RestoreRunnerOptions {
   sessions?: number;
   /** Opens the IMAP session of a mailbox; default the backup's own (master user or own password). */
   openSession?: typeof openImapSession;
-}
-
-/** Bounds the work in flight; `run` waits for a free slot. */
-class Limiter {
-  private active = 0;
-  private readonly queue: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
-    this.active++;
-    try {
-      return await task();
-    } finally {
-      this.active--;
-      this.queue.shift()?.();
-    }
-  }
 }
 
 type Prepared = { ok: true; raw: Buffer } | { ok: false; reason: string };

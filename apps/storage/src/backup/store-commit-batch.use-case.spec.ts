@@ -1,22 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { noMetrics } from '../__tests__/no-metrics.js';
 import type { IndexedBatch, ObjectChunk, ObjectCommitBatch, ObjectCommitItem, StoredRecordBatch } from '@mlr/contracts';
 import { sealedShape } from '@mlr/testing';
 import { buildCommitItem } from '../__tests__/commit-batch.factory.js';
 import type { ChunkBody, ChunkStore } from './chunk-store.js';
-import type { StorageMetrics } from './storage-metrics.js';
 import { StoreCommitBatch } from './store-commit-batch.use-case.js';
 import type { MemberToStore, ObjectWriter, StoredMember } from './writers/object-writer.js';
 
 const TENANT = 'acme';
-const noMetrics: StorageMetrics = {
-  objectStored: () => undefined,
-  objectDeduplicated: () => undefined,
-  objectWritten: () => undefined,
-  packWritten: () => undefined,
-  itemRejected: () => undefined,
-  batchFailed: () => undefined,
-};
 const newContentId = () => randomBytes(32).toString('hex');
 
 class RecordingWriter implements ObjectWriter {

@@ -116,8 +116,9 @@ describe('connector permissions', () => {
   });
 });
 
-describe('index records', () => {
-  const record = {
+/** A valid index record as a connector builds it; fields given override. */
+function anIndexRecord(overrides: Record<string, unknown> = {}) {
+  return {
     tenantId: 'acme',
     mailbox: 'alice@acme.example',
     folder: 'INBOX',
@@ -142,7 +143,13 @@ describe('index records', () => {
     size: 10,
     parseProblems: [],
     backupJobId: 'job-1',
+    ...overrides,
   };
+}
+
+describe('index records', () => {
+  const record = anIndexRecord();
+
   const item = (overrides: Record<string, unknown>, sealed: unknown = { kind: 'inline', offset: 0, length: 100 }) => ({
     contentId: 'c'.repeat(64),
     keyId: '0123456789abcdef',
@@ -180,32 +187,8 @@ describe('index records', () => {
 
 describe('commit batches', () => {
   const batch = (items: unknown[]) => ({ tenantId: 'acme', jobId: 'job-1', batchId: 'b1', items });
-  const record = (tenantId = 'acme', contentId = 'c'.repeat(64)) => ({
-    tenantId,
-    mailbox: 'alice',
-    folder: 'INBOX',
-    sourceKey: { uidValidity: '1', uid: 1 },
-    contentId,
-    messageId: null,
-    submissionDate: null,
-    internalDate: null,
-    from: null,
-    to: [],
-    cc: [],
-    bcc: [],
-    subject: null,
-    attachmentNames: [],
-    hasAttachment: false,
-    importance: 'normal',
-    followUp: false,
-    itemType: 'mail',
-    flags: { seen: false, answered: false, flagged: false, draft: false, deleted: false },
-    keywords: [],
-    observedAt: '2026-11-24T06:00:01.250Z',
-    size: 10,
-    parseProblems: [],
-    backupJobId: null,
-  });
+  const record = (tenantId = 'acme', contentId = 'c'.repeat(64)) => anIndexRecord({ tenantId, contentId });
+
   const item = (sealed: unknown, rec = record()) => ({
     contentId: 'c'.repeat(64),
     keyId: '0123456789abcdef',

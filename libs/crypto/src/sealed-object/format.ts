@@ -2,7 +2,6 @@ import {
   AEAD_AES_256_GCM,
   COMPRESSION_ZSTD,
   CONTENT_ID_BYTES,
-  decodeDescriptor,
   DESCRIPTOR_BYTES,
   FINAL_SEGMENT_BIT,
   FORMAT_VERSION,
@@ -34,22 +33,7 @@ import { SealedObjectError, SealedObjectErrorCode } from './sealed-object.error.
  * tell a missing final segment (Truncated) and bytes after it (TrailingData) from modification.
  */
 
-export {
-  AEAD_AES_256_GCM,
-  COMPRESSION_ZSTD,
-  CONTENT_ID_BYTES,
-  decodeDescriptor,
-  DESCRIPTOR_BYTES,
-  FINAL_SEGMENT_BIT,
-  FORMAT_VERSION,
-  HEADER_BYTES,
-  KEY_SALT_BYTES,
-  MAGIC,
-  MAX_SEGMENT_SIZE,
-  MIN_SEGMENT_SIZE,
-  NONCE_PREFIX_BYTES,
-  TAG_BYTES,
-};
+export * from '@mlr/envelope';
 export const SEGMENT_SIZE = 64 * 1024;
 export const NONCE_BYTES = 12;
 /** The counter is 32 bits wide. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { noMetrics } from '../../__tests__/no-metrics.js';
 import {
   decodePackFooter,
   decodePackTrailer,
@@ -8,19 +9,9 @@ import {
   type ObjectKey,
   type PutOptions,
 } from '@mlr/objectstore';
-import type { StorageMetrics } from '../storage-metrics.js';
 import type { NewPack, NewStoredObject, RecordedObject } from '../stored-object.repository.js';
 import type { MemberToStore } from './object-writer.js';
 import { PackWriter, type PackWriterOptions } from './pack-writer.js';
-
-const noMetrics: StorageMetrics = {
-  objectStored: () => undefined,
-  objectDeduplicated: () => undefined,
-  objectWritten: () => undefined,
-  packWritten: () => undefined,
-  itemRejected: () => undefined,
-  batchFailed: () => undefined,
-};
 
 class FakeStore {
   readonly puts: Array<{ key: string; bytes: Buffer; options: PutOptions | undefined }> = [];

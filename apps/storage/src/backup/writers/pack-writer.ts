@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { uuidV7 } from '@mlr/db';
+import { Limiter } from '@mlr/messaging';
 import { encodePack, packHeader, packObjectKey, packTail, PACK_HEADER_BYTES, type ObjectStore } from '@mlr/objectstore';
 import type { StorageMetrics } from '../storage-metrics.js';
 import type { NewPack, StoredObjectRepository } from '../stored-object.repository.js';
@@ -53,23 +54,6 @@ interface OpenPack {
   timer: NodeJS.Timeout;
 }
 
-/** Counts permits; `run` waits for one. */
-class Semaphore {
-  private active = 0;
-  private readonly queue: Array<() => void> = [];
-  constructor(private readonly limit: number) {}
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.queue.push(resolve));
-    this.active++;
-    try {
-      return await task();
-    } finally {
-      this.active--;
-      this.queue.shift()?.();
-    }
-  }
-}
-
 /**
  * The `packed` layout: sealed objects of one tenant are collected into an open pack, which is written
  * with one PUT when it is full or old enough, then recorded (pack row and one stored object per
@@ -81,7 +65,7 @@ class Semaphore {
 export class PackWriter implements ObjectWriter {
   private readonly open = new Map<string, OpenPack>();
   private readonly inFlight = new InFlightMembers();
-  private readonly writes: Semaphore;
+  private readonly writes: Limiter;
   private readonly now: () => Date;
   private readonly newId: () => string;
   private buffered = 0;
@@ -97,7 +81,7 @@ export class PackWriter implements ObjectWriter {
         `the pack buffer (${options.bufferBytes} bytes) must hold at least two packs of ${options.targetBytes} bytes`,
       );
     }
-    this.writes = new Semaphore(options.concurrentWrites);
+    this.writes = new Limiter(options.concurrentWrites);
     this.now = deps.now ?? (() => new Date());
     this.newId = deps.newId ?? (() => uuidV7());
   }
