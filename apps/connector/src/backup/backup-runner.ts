@@ -104,7 +104,7 @@ export class BackupRunner {
       now?: () => Date;
     } = {},
   ) {
-    this.limiter = new Limiter(options.concurrency ?? 4096, options.maxInFlightBytes ?? 128 * 1024 * 1024);
+    this.limiter = new Limiter(options.concurrency ?? 2048, options.maxInFlightBytes ?? 128 * 1024 * 1024);
     this.now = options.now ?? (() => new Date());
   }
 

@@ -106,9 +106,9 @@ export const connectorConfigSchema = z.strictObject({
     .strictObject({
       /**
        * Messages read and not yet acknowledged, at most. Storage writes a pack once it holds 8 MiB (a
-       * thousand messages of 10 KiB), so a fast backup needs thousands in flight.
+       * thousand messages of 10 KiB), so a fast backup needs a couple of packs' worth in flight.
        */
-      concurrency: z.number().int().min(1).max(65_536).default(4096),
+      concurrency: z.number().int().min(1).max(65_536).default(2048),
       /** Megabytes of such messages at most (counted at their original size; only their sealed form is kept). */
       maxInFlightMiB: z.number().int().min(8).max(4096).default(128),
       /** Back up the server's public folders (needs the service account). */
