@@ -16,6 +16,7 @@ export function cpuResult(figures: WindowFigures, isMlr: (name: string) => boole
     shareOfCores: figures.tree.shareOfCores,
     machineBusySeconds: figures.machine.busySeconds,
     machineBusyShare: figures.machine.busyShare,
+    machineStealSeconds: figures.machine.stealSeconds,
     groups: figures.tree.groups.map((group) => ({
       name: group.name,
       processes: group.processes,
@@ -142,6 +143,12 @@ export function printResult(result: BenchResult): void {
     `  the machine was busy ${n(result.cpu.machineBusySeconds, 2)} CPU s (${percent(result.cpu.machineBusyShare)} of its cores, /proc/stat): ` +
       `${n(Math.max(0, result.cpu.machineBusySeconds - result.cpu.treeSeconds), 2)} CPU s were not this benchmark's`,
   );
+  if (result.cpu.machineStealSeconds !== undefined) {
+    out(
+      `  the hypervisor took ${n(result.cpu.machineStealSeconds, 2)} CPU s from this machine's cores while they had work (steal; ` +
+        `${percent(result.cpu.machineStealSeconds / (result.seconds * Math.max(1, result.machine.cores.online)))} of its cores over the window)`,
+    );
+  }
   for (const job of result.jobs) {
     out(
       `job ${job.tenantId}/${job.jobId}: ${job.state}, ${Object.entries(job.counters)

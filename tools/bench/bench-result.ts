@@ -92,6 +92,8 @@ export const benchResultSchema = z.strictObject({
     shareOfCores: z.number(),
     machineBusySeconds: z.number(),
     machineBusyShare: z.number(),
+    /** CPU s the hypervisor gave to other guests while this machine wanted them (absent in older files). */
+    machineStealSeconds: z.number().optional(),
     groups: z.array(groupSchema),
   }),
   jobs: z.array(

@@ -21,8 +21,11 @@ export interface WindowFigures {
   tree: TreeCpu & { shareOfCores: number };
   /** Whether every process's VmHWM was reset at the start, so that windowPeakRssMiB is the window's own. */
   windowPeakRss: boolean;
-  /** The whole machine, from /proc/stat: whatever else ran on it shows as the difference. */
-  machine: { busySeconds: number; capacitySeconds: number; busyShare: number };
+  /**
+   * The whole machine, from /proc/stat: whatever else ran on it shows as the difference; stealSeconds
+   * (inside busySeconds) is CPU time the hypervisor gave to other guests while this one wanted it.
+   */
+  machine: { busySeconds: number; capacitySeconds: number; busyShare: number; stealSeconds: number };
   /** S3 requests counted at the S3 side (RGW's ops log); absent when the bench uses no S3. */
   s3?: S3RequestCount;
 }
@@ -94,13 +97,19 @@ export class MeasuredWindow {
     });
     const capacitySeconds = (endMachine.totalTicks - this.startMachine.totalTicks) / this.ticksPerSecond;
     const busySeconds = (endMachine.busyTicks - this.startMachine.busyTicks) / this.ticksPerSecond;
+    const stealSeconds = (endMachine.stealTicks - this.startMachine.stealTicks) / this.ticksPerSecond;
     const s3 = await this.counter?.stop();
     return {
       seconds,
       cores,
       tree: { ...tree, shareOfCores: tree.cpuSeconds / (seconds * cores.effective) },
       windowPeakRss: this.peakRssReset,
-      machine: { busySeconds, capacitySeconds, busyShare: capacitySeconds > 0 ? busySeconds / capacitySeconds : 0 },
+      machine: {
+        busySeconds,
+        capacitySeconds,
+        busyShare: capacitySeconds > 0 ? busySeconds / capacitySeconds : 0,
+        stealSeconds,
+      },
       ...(s3 ? { s3 } : {}),
     };
   }

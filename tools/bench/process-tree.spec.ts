@@ -164,10 +164,11 @@ describe('process tree CPU accounting', () => {
     expect(postgres?.windowPeakRssMiB).toBe(90);
   });
 
-  it('reads busy and all ticks of the machine from /proc/stat', () => {
+  it('reads busy, stolen and all ticks of the machine from /proc/stat', () => {
     expect(parseMachineCpu('cpu  78277 10 20807 101379 931 0 516 436 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n')).toEqual({
       totalTicks: 78277 + 10 + 20807 + 101379 + 931 + 516 + 436,
       busyTicks: 78277 + 10 + 20807 + 516 + 436,
+      stealTicks: 436,
     });
   });
 });

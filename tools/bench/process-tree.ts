@@ -198,15 +198,18 @@ export function treeCpu(
   return { cpuSeconds: result.reduce((sum, group) => sum + group.cpuSeconds, 0), groups: result };
 }
 
-/** Ticks of the whole machine from the `cpu` line of /proc/stat: all of them, and the busy ones. */
-export function parseMachineCpu(procStat: string): { totalTicks: number; busyTicks: number } {
+/**
+ * Ticks of the whole machine from the `cpu` line of /proc/stat: all of them, the busy ones, and of
+ * those the ones the hypervisor gave to someone else (steal: the virtual CPU wanted to run and could not).
+ */
+export function parseMachineCpu(procStat: string): { totalTicks: number; busyTicks: number; stealTicks: number } {
   const line = procStat.split('\n').find((l) => l.startsWith('cpu '));
   if (line === undefined) throw new Error('no cpu line in /proc/stat');
   // user nice system idle iowait irq softirq steal (guest and guest_nice are inside user and nice).
   const values = line.trim().split(/\s+/).slice(1, 9).map(Number);
   const at = (i: number) => values[i] ?? 0;
   const totalTicks = values.reduce((sum, value) => sum + value, 0);
-  return { totalTicks, busyTicks: totalTicks - at(3) - at(4) };
+  return { totalTicks, busyTicks: totalTicks - at(3) - at(4), stealTicks: at(7) };
 }
 
 export interface Cores {

@@ -39,6 +39,11 @@ describe('README benchmark table', () => {
     expect(renderBenchTable([unlogged])).toContain('2,000.0 (RGW counted 1,003 requests, the ops log 1,000)');
   });
 
+  it('says how much CPU time the hypervisor took from the machine during the run', () => {
+    const stolen = sampleBackupResult({ cpu: { ...sampleBackupResult().cpu, machineStealSeconds: 1.25 } });
+    expect(renderBenchTable([stolen])).toContain('(machine 89% busy, 1.3 CPU s stolen by the hypervisor)');
+  });
+
   it('replaces only the part between the markers', () => {
     const readme = `# MLR\n\n## Benchmarks\n\n${TABLE_START}\n\nold table\n\n${TABLE_END}\n\n## Tests\n`;
     expect(replaceBenchSection(readme, 'new table')).toBe(

@@ -44,7 +44,8 @@ function cpu(result: BenchResult): string {
   const cores = result.machine.cores.effective;
   return (
     `${n(result.cpu.treeSeconds, 1)} CPU s = ${n(result.cpu.shareOfCores * 100)}% of ${cores} cores ` +
-    `(machine ${n(result.cpu.machineBusyShare * 100)}% busy)`
+    `(machine ${n(result.cpu.machineBusyShare * 100)}% busy` +
+    (result.cpu.machineStealSeconds ? `, ${n(result.cpu.machineStealSeconds, 1)} CPU s stolen by the hypervisor)` : ')')
   );
 }
 
@@ -111,7 +112,7 @@ export function renderBenchTable(results: readonly BenchResult[]): string {
     ...rows.map((row) => `| ${row.map(cell).join(' | ')} |`),
     '',
     `${durable ? 'Every row ran durable: PostgreSQL with fsync, synchronous_commit and full_page_writes on, and Ceph, where the benchmark uses it, on BlueStore (as the servers reported them).' : 'Not every row ran durable: see each result file.'} ` +
-      `Machine: ${machines.join('; ')}, shared with other work (the "machine busy" share says how much). ` +
+      `Machine: ${machines.join('; ')}, shared with other work (the "machine busy" share says how much), a virtual machine whose host may take CPU time from it (what it took is shown as stolen). ` +
       'Rendered by `npm run bench:table` from `bench/results/*-latest.json`, which hold every figure of the run.',
   ].join('\n');
 }
