@@ -16,6 +16,56 @@ export function messageIdSearchTerm(messageId: string): string {
 }
 
 /**
+ * Largest folder the duplicate check lists (~100 bytes a message in the connector's memory); larger
+ * ones are checked with one SEARCH per message.
+ */
+export const DEFAULT_LISTING_LIMIT = 200_000;
+
+interface SelectedFolder {
+  exists: number;
+  uidValidity: bigint;
+}
+
+/** What the duplicate check knows of one folder: UIDs by exact size, with their Message-ID field. */
+interface FolderListing {
+  uidValidity: bigint;
+  /** Every message below this UID is listed. */
+  nextUid: number;
+  bySize: Map<number, Array<{ uid: number; field: string }>>;
+}
+
+/**
+ * The Message-ID field of a header block (or of the header lines a server returns for it), unfolded,
+ * white space collapsed and lower-cased; every Message-ID line if there are several, '' if none.
+ * Byte-identical messages give the same value, however the server returns the lines.
+ */
+export function messageIdField(message: Buffer): string {
+  const end = headerEnd(message);
+  const lines = message.toString('latin1', 0, end).split(/\r?\n(?![ \t])/);
+  const values: string[] = [];
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon <= 0 || line.slice(0, colon).trim().toLowerCase() !== 'message-id') continue;
+    values.push(
+      line
+        .slice(colon + 1)
+        .replace(/\s+/g, ' ')
+        .trim()
+        .toLowerCase(),
+    );
+  }
+  return values.join('\n');
+}
+
+/** Where the header block ends (the empty line), or the whole buffer when there is none. */
+function headerEnd(message: Buffer): number {
+  const crlf = message.indexOf('\r\n\r\n');
+  const lf = message.indexOf('\n\n');
+  const ends = [crlf, lf].filter((i) => i >= 0);
+  return ends.length > 0 ? Math.min(...ends) : message.length;
+}
+
+/**
  * Writes restored messages into the folders of one mailbox over one IMAP session. Folders are
  * created (with their parents) and subscribed on first use; `findCopy` is the duplicate check.
  */
@@ -23,10 +73,13 @@ export class ImapMailboxWriter {
   private folders: Set<string> | undefined;
   private delimiter = '/';
   private namespacePrefixes: string[] = [];
+  private readonly listings = new Map<string, FolderListing>();
 
   constructor(
     private readonly client: ImapFlow,
     private readonly keys: TenantKeys,
+    /** Folders with more messages than this are checked by SEARCH instead of a listing (its memory). */
+    private readonly listingLimit = DEFAULT_LISTING_LIMIT,
   ) {}
 
   get usable(): boolean {
@@ -53,9 +106,13 @@ export class ImapMailboxWriter {
   }
 
   /**
-   * Whether `folder` already holds exactly this message (and not marked \Deleted): candidates by
-   * Message-ID (when the message has one) and exact size, then their bytes' content id compared
-   * with `expectedContentId`.
+   * Whether `folder` already holds exactly this message (and not marked \Deleted). The writer keeps a
+   * listing of the folder — each message's UID by exact size and Message-ID field — read once with
+   * one FETCH of sizes and Message-ID headers, and brought up to date before every check with the
+   * messages that arrived since (anyone's, this job's own APPENDs included). Candidates of the same
+   * size and Message-ID field then have their bytes' content id compared with `expectedContentId`.
+   * (One SEARCH per message instead made the server scan the whole folder's headers each time.) A
+   * folder of more than `listingLimit` messages is not listed: there the check SEARCHes the server.
    * Returns the UID of the copy, or null.
    */
   async findCopy(
@@ -65,21 +122,55 @@ export class ImapMailboxWriter {
     messageId: string | null,
   ): Promise<number | null> {
     const box = await this.select(folder);
-    if (box.exists === 0) return null;
     const size = raw.length;
-    // A copy marked \Deleted is on its way out (the next EXPUNGE removes it): it does not count.
+    const listing = box.exists > this.listingLimit ? undefined : await this.listing(folder, box);
+    let uids: number[];
+    if (listing) {
+      const field = messageIdField(raw);
+      uids = (listing.bySize.get(size) ?? []).filter((entry) => entry.field === field).map((entry) => entry.uid);
+    } else {
+      uids = await this.searchCandidates(size, messageId);
+    }
+    if (uids.length === 0) return null;
+    const query = { uid: true, flags: true, source: true } as const;
+    for await (const message of this.client.fetch(uidSet(uids), query, { uid: true })) {
+      // A copy marked \Deleted is on its way out (the next EXPUNGE removes it): it does not count.
+      if (message.flags?.has('\\Deleted')) continue;
+      if (message.source && contentId(this.keys, message.source) === expectedContentId) return message.uid;
+    }
+    return null;
+  }
+
+  /** The folder's listing, brought up to date with the messages that arrived since it was read. */
+  private async listing(folder: string, box: SelectedFolder): Promise<FolderListing> {
+    let listing = this.listings.get(folder);
+    if (!listing || listing.uidValidity !== box.uidValidity) {
+      listing = { uidValidity: box.uidValidity, nextUid: 1, bySize: new Map() };
+      this.listings.set(folder, listing);
+    }
+    if (box.exists === 0) return listing;
+    const from = listing.nextUid;
+    // "n:*" also names the last message when n is past it: only UIDs from n on are new.
+    const query = { uid: true, size: true, headers: ['message-id'] };
+    for await (const message of this.client.fetch(`${from}:*`, query, { uid: true })) {
+      if (message.uid < from || message.size === undefined) continue;
+      const entries = listing.bySize.get(message.size) ?? [];
+      entries.push({ uid: message.uid, field: messageIdField(message.headers ?? Buffer.alloc(0)) });
+      listing.bySize.set(message.size, entries);
+      listing.nextUid = Math.max(listing.nextUid, message.uid + 1);
+    }
+    return listing;
+  }
+
+  /** The server's candidates for a copy: not \Deleted, of exactly `size` bytes and this Message-ID. */
+  private async searchCandidates(size: number, messageId: string | null): Promise<number[]> {
     const query = {
       deleted: false,
       ...(size > 0 ? { larger: size - 1 } : {}),
       smaller: size + 1,
       ...(messageId ? { header: { 'message-id': messageIdSearchTerm(messageId) } } : {}),
     };
-    const uids = (await this.client.search(query, { uid: true })) || [];
-    if (uids.length === 0) return null;
-    for await (const message of this.client.fetch(uidSet(uids), { uid: true, source: true }, { uid: true })) {
-      if (message.source && contentId(this.keys, message.source) === expectedContentId) return message.uid;
-    }
-    return null;
+    return (await this.client.search(query, { uid: true })) || [];
   }
 
   /** APPENDs the exact bytes with flags and INTERNALDATE; returns the new UID when the server says it. */
@@ -103,10 +194,18 @@ export class ImapMailboxWriter {
     await this.client.logout().catch(() => undefined);
   }
 
-  /** Read-only: the duplicate check only searches and peeks (BODY.PEEK[] sets no \Seen). */
-  private async select(folder: string): Promise<{ exists: number }> {
+  /**
+   * Read-only: the duplicate check only searches and peeks (BODY.PEEK[] sets no \Seen). A folder
+   * selected already is brought up to date first (NOOP): a server tells a session of messages other
+   * sessions added only at the end of a command, so a SEARCH or a FETCH "n:*" would not see a
+   * message added a moment before.
+   */
+  private async select(folder: string): Promise<SelectedFolder> {
     const current = this.client.mailbox;
-    if (current && current.path === folder) return current;
+    if (current && current.path === folder) {
+      await this.client.noop();
+      return this.client.mailbox || current;
+    }
     try {
       return await this.client.mailboxOpen(folder, { readOnly: true });
     } catch (error) {

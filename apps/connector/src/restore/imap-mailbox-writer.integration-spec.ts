@@ -1,0 +1,124 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ImapFlow } from 'imapflow';
+import { contentId, deriveTenantKeys, generateRootKey, type TenantKeys } from '@mlr/crypto';
+import { extractMessageFacts } from '@mlr/mime';
+import { addDovecotUser, corpusMessages, imapSessionAs, seedFolder } from '@mlr/testing';
+import { ImapMailboxWriter } from './imap-mailbox-writer.js';
+
+const USER = { name: 'dup-check', password: 'dup-check-secret' };
+
+/**
+ * The restore's duplicate check on the real Dovecot: a listing of the folder read once and brought up
+ * to date before each check, and the SEARCH it falls back to for folders too large to list.
+ */
+describe('ImapMailboxWriter duplicate check against Dovecot', () => {
+  const infra = inject('infra');
+  const imap = infra.imap!;
+  let keys: TenantKeys;
+  let messages: Buffer[];
+  const sessions: ImapFlow[] = [];
+
+  const writer = async (listingLimit?: number) => {
+    const session = await imapSessionAs(imap, USER.name);
+    sessions.push(session);
+    return new ImapMailboxWriter(session, keys, listingLimit);
+  };
+  const check = (w: ImapMailboxWriter, folder: string, raw: Buffer) =>
+    w.findCopy(folder, raw, contentId(keys, raw), extractMessageFacts(raw).messageId);
+  const append = async (folder: string, raw: Buffer, flags: string[] = []) =>
+    (await seedFolder(imap, USER.name, folder, [{ bytes: raw, flags }]))[0]?.uid;
+
+  beforeAll(async () => {
+    await addDovecotUser(join(infra.dir, 'dovecot'), USER);
+    keys = deriveTenantKeys(generateRootKey());
+    const corpus = corpusMessages().filter((m) => m.bytes.length < 100_000);
+    const withId = corpus.filter((m) => extractMessageFacts(m.bytes).messageId !== null).slice(0, 4);
+    const withoutId = corpus.filter((m) => extractMessageFacts(m.bytes).messageId === null).slice(0, 1);
+    // With CRLF line ends, as IMAP serves (and a backup stores) them: Dovecot serves bare LF as CRLF.
+    messages = [...withId, ...withoutId].map((m) =>
+      Buffer.from(m.bytes.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1'),
+    );
+    expect(messages).toHaveLength(5);
+  });
+
+  afterAll(async () => {
+    for (const session of sessions) await session.logout().catch(() => undefined);
+  });
+
+  for (const [how, limit] of [
+    ['listing', undefined],
+    ['SEARCH (folder above the listing limit)', 0],
+  ] as const) {
+    it(`finds copies, also ones added after its first look, and nothing else (${how})`, async () => {
+      const folder = `Dup/${limit === undefined ? 'Listed' : 'Searched'}`;
+      const [a, b, c, , noId] = messages as [Buffer, Buffer, Buffer, Buffer, Buffer];
+      const uidA = await append(folder, a);
+      const uidNoId = await append(folder, noId);
+      const w = await writer(limit);
+
+      expect(await check(w, folder, a)).toBe(uidA);
+      expect(await check(w, folder, noId)).toBe(uidNoId);
+      expect(await check(w, folder, b)).toBeNull();
+
+      // Another session adds b after the writer looked: the next check sees it.
+      const uidB = await append(folder, b);
+      expect(await check(w, folder, b)).toBe(uidB);
+
+      // Same size and Message-ID as c, other bytes: not a copy (the content id decides).
+      const forged = Buffer.from(c);
+      let letter = forged.indexOf('\r\n\r\n') + 4;
+      while (!/[a-z]/i.test(String.fromCharCode(forged[letter]!))) letter++;
+      forged[letter] = forged[letter]! ^ 0x20; // the first letter of the body in the other case
+      const uidForged = await append(folder, forged);
+      expect(uidForged).toBeDefined();
+      expect(await check(w, folder, c)).toBeNull();
+      expect(await check(w, folder, forged)).toBe(uidForged);
+    });
+
+    it(`does not count a copy marked \\Deleted (${how})`, async () => {
+      const folder = `Dup/Deleted-${limit === undefined ? 'listed' : 'searched'}`;
+      const d = messages[3]!;
+      await append(folder, d, ['\\Deleted']);
+      const w = await writer(limit);
+      expect(await check(w, folder, d)).toBeNull();
+      const uid = await append(folder, d);
+      expect(await check(w, folder, d)).toBe(uid);
+    });
+  }
+
+  it('starts the listing again when the folder was recreated (new UIDVALIDITY)', async () => {
+    const folder = 'Dup/Recreated';
+    const other = 'Dup/Other';
+    const [a, b, c] = messages as [Buffer, Buffer, Buffer];
+    await append(folder, a);
+    await append(other, c);
+    const w = await writer();
+    expect(await check(w, folder, a)).not.toBeNull();
+    // The writer moves on to another folder, and meanwhile the first one is deleted and created anew.
+    expect(await check(w, other, c)).not.toBeNull();
+    const admin = await imapSessionAs(imap, USER.name);
+    try {
+      await admin.mailboxDelete(folder);
+      await admin.mailboxCreate(folder);
+    } finally {
+      await admin.logout();
+    }
+    const uidB = await append(folder, b);
+    // Its old listing (a, under the old UIDVALIDITY) is not used: the new folder holds b only.
+    expect(await check(w, folder, a)).toBeNull();
+    expect(await check(w, folder, b)).toBe(uidB);
+  });
+
+  it('checks an empty folder without a copy', async () => {
+    const folder = 'Dup/Empty';
+    const admin = await imapSessionAs(imap, USER.name);
+    try {
+      await admin.mailboxCreate(folder);
+    } finally {
+      await admin.logout();
+    }
+    const w = await writer();
+    expect(await check(w, folder, messages[0]!)).toBeNull();
+  });
+});
