@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { uidSet } from '../sources/imap/uid-set.js';
 import type { ImapFlow } from 'imapflow';
 import { contentId, type TenantKeys } from '@mlr/crypto';
@@ -16,7 +17,7 @@ export function messageIdSearchTerm(messageId: string): string {
 }
 
 /**
- * Largest folder the duplicate check lists (~100 bytes a message in the connector's memory); larger
+ * Largest folder the duplicate check lists (~60 bytes a message in the connector's memory); larger
  * ones are checked with one SEARCH per message.
  */
 export const DEFAULT_LISTING_LIMIT = 200_000;
@@ -26,12 +27,19 @@ interface SelectedFolder {
   uidValidity: bigint;
 }
 
-/** What the duplicate check knows of one folder: UIDs by exact size, with their Message-ID field. */
+/**
+ * What the duplicate check knows of one folder: UIDs by exact size, with a 32-bit hash of their
+ * Message-ID field (a field may be long; a hash that collides only costs one more message read).
+ */
 interface FolderListing {
   uidValidity: bigint;
   /** Every message below this UID is listed. */
   nextUid: number;
-  bySize: Map<number, Array<{ uid: number; field: string }>>;
+  bySize: Map<number, Array<{ uid: number; field: number }>>;
+}
+
+function fieldHash(field: string): number {
+  return createHash('sha256').update(field, 'latin1').digest().readUInt32BE(0);
 }
 
 /**
@@ -126,7 +134,7 @@ export class ImapMailboxWriter {
     const listing = box.exists > this.listingLimit ? undefined : await this.listing(folder, box);
     let uids: number[];
     if (listing) {
-      const field = messageIdField(raw);
+      const field = fieldHash(messageIdField(raw));
       uids = (listing.bySize.get(size) ?? []).filter((entry) => entry.field === field).map((entry) => entry.uid);
     } else {
       uids = await this.searchCandidates(size, messageId);
@@ -155,7 +163,7 @@ export class ImapMailboxWriter {
     for await (const message of this.client.fetch(`${from}:*`, query, { uid: true })) {
       if (message.uid < from || message.size === undefined) continue;
       const entries = listing.bySize.get(message.size) ?? [];
-      entries.push({ uid: message.uid, field: messageIdField(message.headers ?? Buffer.alloc(0)) });
+      entries.push({ uid: message.uid, field: fieldHash(messageIdField(message.headers ?? Buffer.alloc(0))) });
       listing.bySize.set(message.size, entries);
       listing.nextUid = Math.max(listing.nextUid, message.uid + 1);
     }
