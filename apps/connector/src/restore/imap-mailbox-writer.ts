@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { uidSet } from '../sources/imap/uid-set.js';
 import type { ImapFlow } from 'imapflow';
 import { contentId, type TenantKeys } from '@mlr/crypto';
+import { headerFieldValues } from '@mlr/mime';
 
 /** What one APPEND writes. */
 export interface AppendRequest {
@@ -43,34 +44,15 @@ function fieldHash(field: string): number {
 }
 
 /**
- * The Message-ID field of a header block (or of the header lines a server returns for it), unfolded,
- * white space collapsed and lower-cased; every Message-ID line if there are several, '' if none.
- * Byte-identical messages give the same value, however the server returns the lines.
+ * The Message-ID field of a message (or of the header lines a server returns for it), read with the
+ * index's header parser: unfolded, white space collapsed and lower-cased; every Message-ID field if
+ * there are several, '' if none. Byte-identical messages give the same value, however the server
+ * returns the lines.
  */
 export function messageIdField(message: Buffer): string {
-  const end = headerEnd(message);
-  const lines = message.toString('latin1', 0, end).split(/\r?\n(?![ \t])/);
-  const values: string[] = [];
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    if (colon <= 0 || line.slice(0, colon).trim().toLowerCase() !== 'message-id') continue;
-    values.push(
-      line
-        .slice(colon + 1)
-        .replace(/\s+/g, ' ')
-        .trim()
-        .toLowerCase(),
-    );
-  }
-  return values.join('\n');
-}
-
-/** Where the header block ends (the empty line), or the whole buffer when there is none. */
-function headerEnd(message: Buffer): number {
-  const crlf = message.indexOf('\r\n\r\n');
-  const lf = message.indexOf('\n\n');
-  const ends = [crlf, lf].filter((i) => i >= 0);
-  return ends.length > 0 ? Math.min(...ends) : message.length;
+  return headerFieldValues(message, 'message-id')
+    .map((value) => value.replace(/\s+/g, ' ').trim().toLowerCase())
+    .join('\n');
 }
 
 /**

@@ -239,3 +239,13 @@ export function findField(block: HeaderBlock, name: string): HeaderField | undef
 export function findFields(block: HeaderBlock, name: string): HeaderField[] {
   return block.fields.filter((f) => f.name === name);
 }
+
+/**
+ * The unfolded raw values (latin-1, one character per byte) of every field named `name` (lower
+ * case) in the header block that starts `buf`: a whole message, or header lines as an IMAP server
+ * returns them for BODY[HEADER.FIELDS (...)].
+ */
+export function headerFieldValues(buf: Buffer, name: string): string[] {
+  const block = parseHeaderBlock(buf, 0, buf.length);
+  return findFields(block, name).map((field) => fieldLatin1(buf, field));
+}
