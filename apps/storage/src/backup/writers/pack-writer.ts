@@ -97,13 +97,15 @@ export class PackWriter implements ObjectWriter {
     options: { onPlaced?: () => void } = {},
   ): Promise<Array<StoredMember | Error>> {
     const placed = members.map((member) => this.storeOne(tenantId, member));
+    // Never rejects: a member that could not be placed is placed as far as waiting goes.
+    const everyPlaced = Promise.all(placed.map((p) => p.placed));
     const max = this.options.maxWaitingCalls;
     if (max !== undefined && members.length > 0) {
       this.waitingCalls++;
       // Every batch the consumer may hold waits for a pack: the largest goes now, freeing its batches.
-      if (this.waitingCalls >= max) void Promise.all(placed.map((p) => p.placed)).then(() => this.makeRoom());
+      if (this.waitingCalls >= max) void everyPlaced.then(() => this.makeRoom());
     }
-    if (options.onPlaced) void Promise.all(placed.map((p) => p.placed)).then(options.onPlaced);
+    if (options.onPlaced) void everyPlaced.then(options.onPlaced);
     const results = Promise.all(
       placed.map(({ stored }) =>
         stored.catch((error: unknown) => (error instanceof Error ? error : new Error(String(error)))),
