@@ -84,12 +84,13 @@ export class StoreCommitBatch {
     let placed!: () => void;
     const placement = new Promise<void>((resolve) => (placed = resolve));
     const placing = this.placing.get(batch.tenantId) ?? new Set<Promise<void>>();
-    const earlier = [...placing];
+    // A flush of this batch waits for the batches before it and for this one to be placed.
+    const flushAfter = [...placing, placement];
     placing.add(placement);
     this.placing.set(batch.tenantId, placing);
     let outcomes: ItemOutcome[];
     try {
-      outcomes = await this.store(batch, data, placed, earlier);
+      outcomes = await this.store(batch, data, placed, flushAfter);
     } finally {
       placed();
       placing.delete(placement);
@@ -146,7 +147,7 @@ export class StoreCommitBatch {
     batch: ObjectCommitBatch,
     data: Uint8Array,
     placed: () => void,
-    earlier: ReadonlyArray<Promise<void>>,
+    flushAfter: ReadonlyArray<Promise<void>>,
   ): Promise<ItemOutcome[]> {
     const { tenantId } = batch;
     const settings = await this.deps.repository.tenantSettings(tenantId);
@@ -176,21 +177,14 @@ export class StoreCommitBatch {
       }
     }
     const writer = this.deps.writers[settings.objectLayout];
-    let ownPlaced!: () => void;
-    const ownPlacement = new Promise<void>((resolve) => (ownPlaced = resolve));
     const writing = writer.store(
       tenantId,
       toStore.map((entry) => entry.member),
-      {
-        onPlaced: () => {
-          placed();
-          ownPlaced();
-        },
-      },
+      { onPlaced: placed },
     );
     // The connector has read everything: once this batch and those before it are in, the tenant's
     // open pack goes rather than waiting to fill.
-    if (batch.flush) void Promise.all([...earlier, ownPlacement]).then(() => writer.flush(tenantId));
+    if (batch.flush) void Promise.all(flushAfter).then(() => writer.flush(tenantId));
     const written = await writing;
     const failure = written.find((result): result is Error => result instanceof Error);
     if (failure) throw failure;
