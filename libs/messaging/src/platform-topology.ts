@@ -89,13 +89,20 @@ export const PLATFORM_CONSUMERS = {
   },
 } as const;
 
+/**
+ * Jobs one connector may hold at once: running, or waiting in the connector for their kind's turn
+ * (it runs one backup at a time and restores beside it). A job the connector does not hold waits on
+ * the server behind those it holds, whatever its kind, so this is kept well above what runs at once.
+ */
+export const CONNECTOR_JOBS_IN_HAND = 64;
+
 /** The durable consumer through which one connector takes its jobs (declared by scheduling). */
 export function connectorJobsConsumerSpec(tenantId: string, connectorId: string): ConsumerSpec {
   return {
     durable: connectorJobsConsumer(tenantId, connectorId),
     filterSubject: subjects.jobs(tenantId, connectorId),
     ackWaitMs: 5 * 60_000,
-    maxAckPending: 1,
+    maxAckPending: CONNECTOR_JOBS_IN_HAND,
   };
 }
 

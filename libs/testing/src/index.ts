@@ -19,3 +19,4 @@ export * from './licence-vendor.js';
 export * from './scratch-database.js';
 export * from './sealed-shape.js';
 export * from './infra/ceph-corruption.js';
+export * from './freezing-proxy.js';

@@ -128,8 +128,19 @@ export const connectorConfigSchema = z.strictObject({
         .min(1)
         .refine((value) => isAbsolute(value), 'must be an absolute path')
         .optional(),
-      /** Sealed objects fetched and opened ahead of the mailbox writes, at once. */
-      concurrency: z.number().int().min(1).max(64).default(8),
+      /** Sealed objects fetched and opened ahead of the mailbox writes, at once (per restore job). */
+      concurrency: z.number().int().min(1).max(64).default(16),
+      /**
+       * Restore jobs run at once, beside the backup that may be running: a restore never waits for
+       * a backup, only for other restores beyond this many. Each holds up to `concurrency` opened
+       * messages in memory.
+       */
+      jobsAtOnce: z.number().int().min(1).max(16).default(3),
+      /**
+       * IMAP sessions that write into one target mailbox at once. Servers limit the sessions of one
+       * user (Dovecot: 10 per user and address by default), and the backup may hold one as well.
+       */
+      sessionsPerMailbox: z.number().int().min(1).max(8).default(4),
     })
     .prefault({}),
   health: z

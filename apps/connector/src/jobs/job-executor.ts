@@ -8,6 +8,8 @@ import {
 } from '@mlr/contracts';
 import type { TenantKeys } from '@mlr/crypto';
 import {
+  CONNECTOR_JOBS_IN_HAND,
+  Limiter,
   PLATFORM_STREAMS,
   Publisher,
   platformValidator,
@@ -24,6 +26,7 @@ import { restoreExportDir, type ConnectorConfig } from '../config/connector-conf
 import { ObjectFetcher } from '../restore/object-fetcher.js';
 import { TenantCallRestoreItemSource } from '../restore/restore-item-source.js';
 import { RestoreRunner, type RestoreCommand } from '../restore/restore-runner.js';
+import { SessionBudget, TargetLocks } from '../restore/target-locks.js';
 
 export interface JobResult {
   state: JobState;
@@ -31,11 +34,20 @@ export interface JobResult {
   errors: number;
 }
 
-/** Runs jobs for this connector, from the platform's job queue or from the command line. */
+/**
+ * Runs jobs for this connector, from the platform's job queue or from the command line. Jobs of
+ * the queue run in two lanes: backups one at a time, restores (`restore.jobsAtOnce`) beside them, so
+ * that a restore asked for during a days-long first backup starts at once.
+ */
 export class JobExecutor {
   private readonly publisher: PlatformPublisher;
   private readonly uploader: CommitBatcher;
   private runner?: ConsumerRunner;
+  private readonly lanes: Record<JobCommand['kind'], Limiter>;
+  /** Every restore of this connector checks and writes a target message under these (no two copies). */
+  private readonly targetLocks = new TargetLocks();
+  private readonly sessionBudget: SessionBudget;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly config: ConnectorConfig,
@@ -48,6 +60,8 @@ export class JobExecutor {
       ackTimeoutMs: config.backup.ackTimeoutSeconds * 1000,
     });
     this.uploader.start();
+    this.lanes = { backup: new Limiter(1), restore: new Limiter(config.restore.jobsAtOnce) };
+    this.sessionBudget = new SessionBudget(config.restore.sessionsPerMailbox);
   }
 
   private reporterFor(job: JobCommand, onProgress?: ProgressListener): JobReporter {
@@ -138,6 +152,8 @@ export class JobExecutor {
       reporter,
       logger: log,
       concurrency: this.config.restore.concurrency,
+      locks: this.targetLocks,
+      sessionBudget: this.sessionBudget,
     });
     let state: JobState;
     try {
@@ -156,7 +172,11 @@ export class JobExecutor {
     return { state, counters: reporter.counters, errors: reporter.errors };
   }
 
-  /** Takes jobs from `mlr.<tenant>.jobs.<connector>` one at a time; acks each when it has finished. */
+  /**
+   * Takes jobs from `mlr.<tenant>.jobs.<connector>`: holds up to CONNECTOR_JOBS_IN_HAND of them and
+   * runs each when its lane has room (a held job's message is kept alive with working() meanwhile,
+   * and acked when the job has finished).
+   */
   startJobIntake(): void {
     this.runner = runConsumer({
       connection: this.messaging,
@@ -164,16 +184,51 @@ export class JobExecutor {
       validator: platformValidator,
       stream: PLATFORM_STREAMS.jobs.name,
       consumer: connectorJobsConsumer(this.config.tenantId, this.config.connectorId),
-      concurrency: 1,
+      concurrency: CONNECTOR_JOBS_IN_HAND,
       workingIntervalMs: 30_000,
       logger: this.messaging.logger,
       handler: async (delivery) => {
-        await this.executeQueued(delivery.payload);
+        const job = delivery.payload;
+        await this.inLane(job, () => this.executeQueued(job));
       },
     });
   }
 
+  /**
+   * Runs `work` once the job's lane has room. When the connector stops first, the job has not
+   * started: it throws, and the message goes back to the platform for the next start.
+   */
+  private async inLane(job: JobCommand, work: () => Promise<unknown>): Promise<void> {
+    const lane = this.lanes[job.kind];
+    const signal = this.stopping.signal;
+    if (lane.inFlight >= lane.limit) {
+      this.logger.info({ event: 'job-waiting', jobId: job.jobId, kind: job.kind }, `${job.kind} waits for its turn`);
+    }
+    let abandoned = false;
+    const turn = lane.acquire().then(() => {
+      if (abandoned) lane.release();
+    });
+    await new Promise<void>((resolve, reject) => {
+      const onStop = () => {
+        abandoned = true;
+        reject(new Error(`connector stopping: job ${job.jobId} was not started and goes back to the queue`));
+      };
+      if (signal.aborted) return onStop();
+      signal.addEventListener('abort', onStop, { once: true });
+      void turn.then(() => {
+        signal.removeEventListener('abort', onStop);
+        resolve();
+      });
+    });
+    try {
+      await work();
+    } finally {
+      lane.release();
+    }
+  }
+
   async stop(): Promise<void> {
+    this.stopping.abort();
     await this.runner?.stop();
     await this.uploader.stop();
   }

@@ -87,10 +87,13 @@ export class ImapMailboxWriter {
       if (!path || folders.has(path) || this.namespacePrefixes.includes(path + this.delimiter)) continue;
       try {
         await this.client.mailboxCreate(path);
+        await this.client.mailboxSubscribe(path).catch(() => undefined);
       } catch (error) {
-        throw new Error(`cannot create folder ${path}: ${imapErrorText(error)}`, { cause: error });
+        // Another session (of this restore, or the user's own client) may have created it meanwhile.
+        if (!(await this.exists(path))) {
+          throw new Error(`cannot create folder ${path}: ${imapErrorText(error)}`, { cause: error });
+        }
       }
-      await this.client.mailboxSubscribe(path).catch(() => undefined);
       folders.add(path);
     }
   }
@@ -200,6 +203,16 @@ export class ImapMailboxWriter {
       return await this.client.mailboxOpen(folder, { readOnly: true });
     } catch (error) {
       throw new Error(`cannot open folder ${folder}: ${imapErrorText(error)}`, { cause: error });
+    }
+  }
+
+  /** Whether the server has `path` now (STATUS answers only for an existing folder). */
+  private async exists(path: string): Promise<boolean> {
+    try {
+      // imapflow answers false when STATUS failed for another reason than a missing folder.
+      return (await this.client.status(path, { messages: true })) !== false;
+    } catch {
+      return false;
     }
   }
 

@@ -22,6 +22,7 @@ import { readMboxrd } from './export/index.js';
 import type { SealedObjectSource } from './open-restore-item.js';
 import { RestoreItemsError, type RestoreItemSource } from './restore-item-source.js';
 import { RestoreRunner } from './restore-runner.js';
+import { SessionBudget, TargetLocks } from './target-locks.js';
 
 const TENANT = 'restore-it';
 const ANN = { name: 'rst-ann', password: 'rst-ann-secret' };
@@ -93,6 +94,9 @@ describe('RestoreRunner against Dovecot', () => {
       objects?: SealedObjectSource;
       itemSource?: RestoreItemSource;
       openSession?: typeof openImapSession;
+      sessionsPerMailbox?: number;
+      locks?: TargetLocks;
+      sessionBudget?: SessionBudget;
     } = {},
   ): Promise<{ state: JobState; results: RestoreItemResult[]; events: JobEvent[]; counters: JobReporter['counters'] }> {
     const events: JobEvent[] = [];
@@ -113,6 +117,9 @@ describe('RestoreRunner against Dovecot', () => {
       logger,
       concurrency: 4,
       ...(options.openSession ? { openSession: options.openSession } : {}),
+      ...(options.sessionsPerMailbox ? { sessionsPerMailbox: options.sessionsPerMailbox } : {}),
+      ...(options.locks ? { locks: options.locks } : {}),
+      ...(options.sessionBudget ? { sessionBudget: options.sessionBudget } : {}),
     });
     const state = await runner.run({
       kind: 'restore',
@@ -359,13 +366,86 @@ describe('RestoreRunner against Dovecot', () => {
       }
       return client;
     };
-    const { state, results } = await run(annItems.slice(0, 3), { kind: 'folder', folder }, { openSession: flaky });
+    const { state, results } = await run(
+      annItems.slice(0, 3),
+      { kind: 'folder', folder },
+      { openSession: flaky, sessionsPerMailbox: 1 },
+    );
     expect(drops).toBe(1);
     expect(sessions).toBe(2);
     expect(state).toBe('succeeded');
     // The item whose APPEND landed before the drop is found on the new session: restored, no second copy.
     expect(results.map((r) => r.outcome)).toEqual(['restored', 'restored', 'restored']);
     expect(await fingerprints(ANN.name, folder)).toEqual(expected(annServed.slice(0, 3)));
+  });
+
+  it('writes one mailbox over several sessions, and goes on with fewer when the server refuses some', async () => {
+    const folder = 'Many Sessions';
+    let opened = 0;
+    let refused = 0;
+    // The server takes two sessions of the mailbox and refuses the others (its limit per user).
+    const limited: typeof openImapSession = async (...args) => {
+      if (++opened > 2) {
+        refused++;
+        throw new Error('Maximum number of connections from user+IP exceeded');
+      }
+      return openImapSession(...args);
+    };
+    const items = annItems.filter((item) => !item.flags.deleted);
+    const { state, results, events } = await run(
+      items,
+      { kind: 'folder', folder },
+      { openSession: limited, sessionsPerMailbox: 4 },
+    );
+    expect(events.flatMap((e) => e.errors)).toEqual([]);
+    expect(state).toBe('succeeded');
+    expect(refused).toBe(2);
+    expect(results.map((r) => r.outcome)).toEqual(Array(items.length).fill('restored'));
+    const kept = annServed.filter((m) => !m.flags.includes('\\Deleted'));
+    expect(await fingerprints(ANN.name, folder)).toEqual(expected(kept));
+  });
+
+  it('runs restore jobs of the same messages side by side into one folder without making a copy', async () => {
+    const folder = 'Side By Side';
+    const locks = new TargetLocks();
+    const budget = new SessionBudget(4);
+    let open = 0;
+    let most = 0;
+    let opened = 0;
+    const counting: typeof openImapSession = async (...args) => {
+      const client = await openImapSession(...args);
+      opened++;
+      most = Math.max(most, ++open);
+      const logout = client.logout.bind(client);
+      client.logout = async () => {
+        open--;
+        return logout();
+      };
+      return client;
+    };
+    // Three jobs at once, all of Ann's messages into the same (new) folder, sharing the connector's
+    // locks and its four sessions of the mailbox.
+    const jobs = await Promise.all(
+      [1, 2, 3].map(() =>
+        run(annItems, { kind: 'folder', folder }, { locks, sessionBudget: budget, openSession: counting }),
+      ),
+    );
+    for (const job of jobs) {
+      expect(job.events.flatMap((e) => e.errors)).toEqual([]);
+      expect(job.state).toBe('succeeded');
+    }
+    // Every message restored by exactly one job, and found there by the other two.
+    for (const item of annItems) {
+      const outcomes = jobs.map((job) => job.results.find((r) => r.seq === item.seq)?.outcome).sort();
+      expect(outcomes, `seq ${item.seq}`).toEqual(['restored', 'skipped', 'skipped']);
+    }
+    expect(await fingerprints(ANN.name, folder)).toEqual(expected(annServed));
+    // Never more than the budget at once; the first job took all four, and gave some back to the others.
+    expect(most).toBeLessThanOrEqual(4);
+    expect(opened).toBeGreaterThan(4);
+    expect(open).toBe(0);
+    expect(locks.size).toBe(0);
+    expect(budget.held).toBe(0);
   });
 
   it('restores public-folder items through the service account, creating the folder under the public namespace', async () => {

@@ -13,6 +13,7 @@ import { ImapMailboxWriter } from './imap-mailbox-writer.js';
 import { openRestoreItem, RestoreItemFailure, type SealedObjectSource } from './open-restore-item.js';
 import { readAllItems, type RestoreItemSource } from './restore-item-source.js';
 import { appendFlags, boundedReason, countOutcomes, destinationOf, restoreJobState } from './restore-plan.js';
+import { folderKey, SessionBudget, TargetLocks, targetKey } from './target-locks.js';
 
 export type RestoreCommand = Extract<JobCommand, { kind: 'restore' }>;
 
@@ -30,10 +31,19 @@ export interface RestoreRunnerOptions {
   exportDir: string;
   reporter: JobReporter;
   logger: Logger;
-  /** Sealed objects fetched and opened ahead of the writes, per mailbox. Default 8. */
+  /** Sealed objects fetched and opened ahead of the writes, per job. Default 16. */
   concurrency?: number;
-  /** Mailboxes written at once (one IMAP session each). Default 4. */
+  /** Mailboxes written at once. Default 4. */
   sessions?: number;
+  /** IMAP sessions writing into one mailbox at once, when no `sessionBudget` is given. Default 4. */
+  sessionsPerMailbox?: number;
+  /** The sessions every restore job of the connector may hold per mailbox. Default: the job's own. */
+  sessionBudget?: SessionBudget;
+  /**
+   * Held while a message is checked for a copy and appended, and while a folder is created: shared
+   * by every restore job of the connector. Default: the job's own.
+   */
+  locks?: TargetLocks;
   /** Opens the IMAP session of a mailbox; default the backup's own (master user or own password). */
   openSession?: typeof openImapSession;
 }
@@ -56,10 +66,14 @@ interface MailboxLane {
 export class RestoreRunner {
   private readonly limiter: Limiter;
   private readonly concurrency: number;
+  private readonly locks: TargetLocks;
+  private readonly budget: SessionBudget;
 
   constructor(private readonly options: RestoreRunnerOptions) {
-    this.concurrency = options.concurrency ?? 8;
+    this.concurrency = options.concurrency ?? 16;
     this.limiter = new Limiter(this.concurrency);
+    this.locks = options.locks ?? new TargetLocks();
+    this.budget = options.sessionBudget ?? new SessionBudget(options.sessionsPerMailbox ?? 4);
   }
 
   async run(job: RestoreCommand): Promise<JobState> {
@@ -124,25 +138,59 @@ export class RestoreRunner {
       }
       await reporter.tick();
     };
-    let writer: ImapMailboxWriter | undefined;
     let unreachable: string | undefined;
+    const open = async (): Promise<ImapMailboxWriter> =>
+      new ImapMailboxWriter(
+        await (this.options.openSession ?? openImapSession)(this.options.source, this.loginFor(lane.mailbox)),
+        this.options.keys,
+      );
     const connect = async (): Promise<ImapMailboxWriter | undefined> => {
       try {
-        return new ImapMailboxWriter(
-          await (this.options.openSession ?? openImapSession)(this.options.source, this.loginFor(lane.mailbox)),
-          this.options.keys,
-        );
+        return await open();
       } catch (error) {
         unreachable = `mailbox ${lane.mailbox} is unreachable: ${(error as Error).message}`;
         reporter.error({ scope: 'mailbox', target: lane.mailbox, message: unreachable });
         return undefined;
       }
     };
-    writer = await connect();
+    const budget = this.budget;
+    let held = await budget.take(lane.mailbox, Math.min(budget.perMailbox, lane.entries.length));
+    const giveBack = (count: number) => {
+      budget.give(lane.mailbox, count);
+      held -= count;
+    };
+    // The first session decides whether the mailbox can be written at all; the others only add
+    // speed: one the server refuses (e.g. its limit of sessions per user) is done without.
+    const writers: Array<ImapMailboxWriter | undefined> = [await connect()];
+    if (writers[0]) {
+      const more = await Promise.allSettled(Array.from({ length: held - 1 }, () => open()));
+      for (const outcome of more) {
+        if (outcome.status === 'fulfilled') {
+          writers.push(outcome.value);
+          continue;
+        }
+        giveBack(1);
+        logger.warn(
+          { mailbox: lane.mailbox, error: (outcome.reason as Error).message },
+          'an extra IMAP session for the restore was refused; going on with fewer',
+        );
+      }
+    } else {
+      giveBack(held - 1);
+    }
+    // An extra session is given back, between two messages, to another job waiting for this mailbox.
+    const keepGoing = (session: number): boolean => {
+      if (session === 0 || !budget.shouldYield(lane.mailbox)) return true;
+      const writer = writers[session];
+      writers[session] = undefined;
+      void writer?.close();
+      giveBack(1);
+      return false;
+    };
     try {
       await this.inOrder(
         lane.entries,
-        async ({ item, folder }, prepared) => {
+        async ({ item, folder }, prepared, session) => {
           if (unreachable !== undefined) return report(failed(item, unreachable));
           if (!prepared.ok) return report(failed(item, prepared.reason));
           let result: RestoreItemResult | undefined;
@@ -151,9 +199,10 @@ export class RestoreRunner {
           // on the new session, unless the job asked for duplicates: the APPEND may have landed before
           // the drop, and only the duplicate check can tell.
           for (let attempt = 1; result === undefined; attempt++) {
+            let writer = writers[session];
             if (!writer || !writer.usable) {
               await writer?.close();
-              writer = await connect();
+              writer = writers[session] = await connect();
               if (!writer) {
                 result = failed(item, unreachable ?? `mailbox ${lane.mailbox} is unreachable`);
                 break;
@@ -177,9 +226,12 @@ export class RestoreRunner {
         },
         // No sealed object is fetched for a mailbox that cannot be written.
         () => unreachable === undefined,
+        writers.length,
+        keepGoing,
       );
     } finally {
-      await writer?.close();
+      await Promise.all(writers.map((writer) => writer?.close()));
+      giveBack(held);
     }
   }
 
@@ -197,6 +249,7 @@ export class RestoreRunner {
     attempt: { appended: boolean },
   ): Promise<RestoreItemResult> {
     const folder = where.targetFolder;
+    const locks = this.locks;
     const { flags, dropped } = appendFlags(item);
     const restored: RestoreItemResult = {
       seq: item.seq,
@@ -206,19 +259,27 @@ export class RestoreRunner {
         : {}),
       ...where,
     };
-    await writer.ensureFolder(folder);
-    if (!job.duplicate && (await writer.findCopy(folder, raw, item.contentId, item.messageId)) !== null) {
-      if (attempt.appended) return restored;
-      return { seq: item.seq, outcome: 'skipped', reason: boundedReason(`already in ${folder}`), ...where };
-    }
-    attempt.appended = true;
-    await writer.append({
-      folder,
-      raw,
-      flags,
-      internalDate: item.internalDate ? new Date(item.internalDate) : null,
+    await locks.run(folderKey(where.targetMailbox, folder), () => writer.ensureFolder(folder));
+    const append = async () => {
+      attempt.appended = true;
+      await writer.append({
+        folder,
+        raw,
+        flags,
+        internalDate: item.internalDate ? new Date(item.internalDate) : null,
+      });
+      return restored;
+    };
+    if (job.duplicate) return append();
+    // The check and the APPEND are one step for this message in this folder: another session of
+    // this job, or another restore job of this connector, checks only once this copy is there.
+    return locks.run(targetKey(where.targetMailbox, folder, item.contentId), async () => {
+      if ((await writer.findCopy(folder, raw, item.contentId, item.messageId)) !== null) {
+        if (attempt.appended) return restored;
+        return { seq: item.seq, outcome: 'skipped', reason: boundedReason(`already in ${folder}`), ...where };
+      }
+      return append();
     });
-    return restored;
   }
 
   /** Whose session writes into `mailbox`: its own, or the first mailbox's for public folders. */
@@ -304,14 +365,18 @@ export class RestoreRunner {
   // -------------------------------------------------------------------------------------------------
 
   /**
-   * Calls `write` for each entry in order, with its sealed object fetched and opened ahead: up to
-   * `concurrency` entries are being prepared while the current one is written, so that IMAP (one
-   * command at a time per session) is not left waiting for storage.
+   * Calls `write` for each entry in order, by `workers` writers at once (each takes the next entry
+   * when it is free), with sealed objects fetched and opened ahead: up to `concurrency` entries are
+   * being prepared while the current ones are written, so that IMAP (one command at a time per
+   * session) is not left waiting for storage. A write that throws stops the others from taking more.
    */
   private async inOrder<T extends { item: RestoreItem }>(
     entries: readonly T[],
-    write: (entry: T, prepared: Prepared) => Promise<void>,
+    write: (entry: T, prepared: Prepared, worker: number) => Promise<void>,
     wanted: () => boolean = () => true,
+    workers = 1,
+    /** Asked before a worker takes its next entry: false ends that worker (the others go on). */
+    keepGoing: (worker: number) => boolean = () => true,
   ): Promise<void> {
     const ahead: Array<Promise<Prepared>> = [];
     let next = 0;
@@ -324,12 +389,24 @@ export class RestoreRunner {
           : Promise.resolve({ ok: false, reason: 'not fetched: its target cannot be written' }),
       );
     };
-    for (let i = 0; i < this.concurrency; i++) prepareNext();
-    for (const entry of entries) {
-      const prepared = await (ahead.shift() as Promise<Prepared>);
-      prepareNext();
-      await write(entry, prepared);
-    }
+    for (let i = 0; i < Math.max(this.concurrency, workers); i++) prepareNext();
+    let taken = 0;
+    let stopped = false;
+    const worker = async (index: number) => {
+      while (!stopped && taken < entries.length && keepGoing(index)) {
+        // Taking the entry and its preparation is one synchronous step: they stay paired.
+        const entry = entries[taken++] as T;
+        const preparing = ahead.shift() as Promise<Prepared>;
+        prepareNext();
+        try {
+          await write(entry, await preparing, index);
+        } catch (error) {
+          stopped = true;
+          throw error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(workers, entries.length)) }, (_, i) => worker(i)));
   }
 
   private async prepare(item: RestoreItem): Promise<Prepared> {
