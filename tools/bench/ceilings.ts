@@ -114,32 +114,45 @@ function fetchBatches(uids: readonly number[], sizes: ReadonlyMap<number, number
 }
 
 /**
- * Raw IMAP APPEND of `messages` (with their flags and INTERNALDATE) into a scratch folder of `user`
- * over one session, as the connector restores into a mailbox; the folder is deleted afterwards.
+ * Raw IMAP APPEND of `messages` (flags, INTERNALDATE) into a scratch folder of `user`, over
+ * `sessions` sessions at once, each taking the next message when it is free (as the restore writes
+ * one mailbox); the folder is deleted afterwards.
  */
-export async function imapAppendCeiling(imap: ImapInfo, user: string, messages: SeedMessage[]): Promise<Ceiling> {
+export async function imapAppendCeiling(
+  imap: ImapInfo,
+  user: string,
+  messages: SeedMessage[],
+  sessions = 1,
+): Promise<Ceiling> {
   const folder = `bench-ceiling-${Date.now()}`;
-  const client = await imapSessionAs(imap, user);
+  const clients = await Promise.all(Array.from({ length: sessions }, () => imapSessionAs(imap, user)));
+  const [first] = clients;
+  if (!first) throw new RangeError(`sessions must be at least 1, got ${sessions}`);
   try {
-    await client.mailboxCreate(folder);
-    const { seconds } = await timed(async () => {
-      for (const message of messages) {
-        const appended = await client.append(folder, message.bytes, message.flags ?? [], message.internalDate);
-        if (!appended || !appended.uid) throw new Error(`IMAP APPEND ceiling: the server returned no UID`);
-      }
-    });
-    await client.mailboxDelete(folder);
+    await first.mailboxCreate(folder);
+    let next = 0;
+    const { seconds } = await timed(() =>
+      Promise.all(
+        clients.map(async (client) => {
+          for (let message = messages[next++]; message; message = messages[next++]) {
+            const appended = await client.append(folder, message.bytes, message.flags ?? [], message.internalDate);
+            if (!appended || !appended.uid) throw new Error(`IMAP APPEND ceiling: the server returned no UID`);
+          }
+        }),
+      ),
+    );
+    await first.mailboxDelete(folder);
     const bytes = messages.reduce((sum, m) => sum + m.bytes.length, 0);
     return ceiling(
       'IMAP APPEND',
-      'raw IMAP APPEND of the same messages (flags, INTERNALDATE) into a scratch folder on the same Dovecot, one session',
+      `raw IMAP APPEND of the same messages (flags, INTERNALDATE) into a scratch folder on the same Dovecot, ${sessions === 1 ? 'one session' : `${sessions} sessions at once`}`,
       messages.length,
       bytes,
       seconds,
       'messages',
     );
   } finally {
-    await client.logout().catch(() => undefined);
+    await Promise.all(clients.map((client) => client.logout().catch(() => undefined)));
   }
 }
 
