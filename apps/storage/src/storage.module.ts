@@ -14,6 +14,7 @@ import { IndividualWriter } from './backup/writers/individual-writer.js';
 import { PackWriter } from './backup/writers/pack-writer.js';
 import type { StorageConfig } from './config.js';
 import { FetchObjectRange } from './restore/fetch-object-range.use-case.js';
+import { FetchObjectBatch } from './restore/fetch-object-batch.use-case.js';
 import { ObjectFetchServer } from './restore/object-fetch.server.js';
 
 export const OBJECT_STORE = Symbol('OBJECT_STORE');
@@ -148,6 +149,11 @@ export class StorageModule {
             new ObjectFetchServer(
               messaging,
               new FetchObjectRange({
+                objects: new PrismaStoredObjectRepository(prisma),
+                store,
+                logger: logger.child({ scope: 'restore' }),
+              }),
+              new FetchObjectBatch({
                 objects: new PrismaStoredObjectRepository(prisma),
                 store,
                 logger: logger.child({ scope: 'restore' }),

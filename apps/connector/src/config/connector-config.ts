@@ -128,8 +128,11 @@ export const connectorConfigSchema = z.strictObject({
         .min(1)
         .refine((value) => isAbsolute(value), 'must be an absolute path')
         .optional(),
-      /** Sealed objects fetched and opened ahead of the mailbox writes, at once (per restore job). */
-      concurrency: z.number().int().min(1).max(64).default(16),
+      /**
+       * Messages fetched and opened ahead of the mailbox writes, per restore job (and about 64 MiB
+       * of them at most); storage is asked for half of them at a time, in one batch.
+       */
+      concurrency: z.number().int().min(1).max(128).default(32),
       /**
        * Restore jobs run at once, beside the backup that may be running: a restore never waits for
        * a backup, only for other restores beyond this many. Each holds up to `concurrency` opened

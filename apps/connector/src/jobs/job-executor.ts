@@ -23,7 +23,7 @@ import { BackupRunner } from '../backup/backup-runner.js';
 import { JobReporter, type ProgressListener } from '../backup/job-reporter.js';
 import { CommitBatcher, type PlatformPublisher } from '../backup/commit-batcher.js';
 import { restoreExportDir, type ConnectorConfig } from '../config/connector-config.js';
-import { ObjectFetcher } from '../restore/object-fetcher.js';
+import { BatchingObjectSource, ObjectFetcher } from '../restore/object-fetcher.js';
 import { TenantCallRestoreItemSource } from '../restore/restore-item-source.js';
 import { RestoreRunner, type RestoreCommand } from '../restore/restore-runner.js';
 import { SessionBudget, TargetLocks } from '../restore/target-locks.js';
@@ -147,7 +147,7 @@ export class JobExecutor {
       source: this.config.source,
       keys: this.keys,
       items: new TenantCallRestoreItemSource(this.messaging, job.tenantId, job.jobId),
-      objects: ObjectFetcher.forConnection(this.messaging, job.tenantId),
+      objects: new BatchingObjectSource(ObjectFetcher.forConnection(this.messaging, job.tenantId)),
       exportDir: restoreExportDir(this.config),
       reporter,
       logger: log,

@@ -1,4 +1,4 @@
-import { FETCH_MAX_BYTES, tenantCallSubjects, type TenantCalls } from '@mlr/contracts';
+import { FETCH_BATCH_MAX_OBJECTS, FETCH_MAX_BYTES, tenantCallSubjects, type TenantCalls } from '@mlr/contracts';
 import { tenantCallClient, type MessagingConnection, type ServiceReply } from '@mlr/messaging';
 
 type FetchRequest = TenantCalls['objects.fetch']['request'];
@@ -37,6 +37,12 @@ export class ObjectFetchError extends Error {
     super(message);
   }
 }
+
+/** One content id of a batch fetch: its sealed bytes, only its size (ask again), or why not. */
+export type BatchAnswer =
+  | { contentId: string; sealed: Buffer }
+  | { contentId: string; sealedSize: number }
+  | { contentId: string; error: ObjectFetchError };
 
 /** Service error codes worth another try: the next slice request may reach a healthy replica. */
 const TRANSIENT = new Set(['timeout', 'unavailable', 'internal']);
@@ -111,7 +117,71 @@ export class ObjectFetcher {
     }
   }
 
-  private checked(contentId: string, offset: number, value: FetchResponse): { sealedSize: number; data: Buffer } {
+  /**
+   * Several whole sealed objects in one call: storage answers each content id with its bytes, with
+   * only its size (it did not fit in this reply), or with why it cannot be had. Throws
+   * ObjectFetchError when the call itself fails (code `invalid_request` from a storage that does not
+   * know batches).
+   */
+  async fetchBatch(contentIds: readonly string[]): Promise<BatchAnswer[]> {
+    if (contentIds.length === 0) return [];
+    if (contentIds.length > FETCH_BATCH_MAX_OBJECTS) {
+      throw new RangeError(`at most ${FETCH_BATCH_MAX_OBJECTS} content ids per batch, got ${contentIds.length}`);
+    }
+    const subject = tenantCallSubjects['objects.fetch'](this.tenantId);
+    const request = { tenantId: this.tenantId, contentIds: [...contentIds] };
+    const [first] = contentIds as [string];
+    const reply = await this.client.request('objects.fetch', subject, request, { timeoutMs: this.timeoutMs });
+    if (!reply.ok) {
+      throw new ObjectFetchError(
+        first,
+        reply.error.code,
+        `fetching ${contentIds.length} sealed objects at once failed: ${reply.error.code}: ${reply.error.message}`,
+      );
+    }
+    const value = reply.value;
+    const answers = 'objects' in value ? value.objects : undefined;
+    if (!answers || answers.length !== contentIds.length || answers.some((a, i) => a.contentId !== contentIds[i])) {
+      throw new ObjectFetchError(
+        first,
+        'invalid_response',
+        'storage answered a batch fetch with other objects than asked',
+      );
+    }
+    return answers.map((answer): BatchAnswer => {
+      const { contentId } = answer;
+      if ('error' in answer) {
+        const { code, message } = answer.error;
+        return {
+          contentId,
+          error: new ObjectFetchError(contentId, code, this.describeFailure(contentId, 0, code, message, 1)),
+        };
+      }
+      if (answer.data === undefined) return { contentId, sealedSize: answer.sealedSize };
+      const sealed = Buffer.from(answer.data, 'base64');
+      if (sealed.length !== answer.sealedSize) {
+        return {
+          contentId,
+          error: new ObjectFetchError(
+            contentId,
+            'invalid_response',
+            `storage answered wrongly for ${contentId}: it returned ${sealed.length} bytes of a sealed object of ${answer.sealedSize}`,
+          ),
+        };
+      }
+      return { contentId, sealed };
+    });
+  }
+
+  private checked(contentId: string, offset: number, reply: FetchResponse): { sealedSize: number; data: Buffer } {
+    if ('objects' in reply) {
+      throw new ObjectFetchError(
+        contentId,
+        'invalid_response',
+        `storage answered a range fetch of ${contentId} with a batch`,
+      );
+    }
+    const value = reply;
     const data = Buffer.from(value.data, 'base64');
     const expected = Math.min(this.sliceBytes, value.sealedSize - offset);
     const problem =
@@ -145,5 +215,82 @@ export class ObjectFetcher {
       default:
         return `${where} failed${afterTries}: ${code}: ${message}`;
     }
+  }
+}
+
+/**
+ * The sealed objects of a restore, asked for in batches: every `fetchSealed` made in the same turn
+ * of the event loop (a restore prepares the next messages of its job together) goes out as one
+ * `objects.fetch` of up to FETCH_BATCH_MAX_OBJECTS content ids. An object the batch could not carry
+ * (too large, or it did not fit in the reply) and one that failed for a reason worth another try
+ * is fetched on its own, by ranges with retries; a storage that does not know batches is asked one
+ * object at a time from then on.
+ */
+export class BatchingObjectSource {
+  private queue: Array<{ contentId: string; resolve: (sealed: Buffer) => void; reject: (error: Error) => void }> = [];
+  private scheduled = false;
+  private batches = true;
+
+  constructor(private readonly fetcher: ObjectFetcher) {}
+
+  fetchSealed(contentId: string): Promise<Buffer> {
+    if (!this.batches) return this.fetcher.fetchSealed(contentId);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ contentId, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const waiting = this.queue;
+    this.queue = [];
+    // One request per distinct content id; the same object asked twice is answered twice.
+    const byId = new Map<string, typeof waiting>();
+    for (const entry of waiting) byId.set(entry.contentId, [...(byId.get(entry.contentId) ?? []), entry]);
+    const ids = [...byId.keys()];
+    for (let i = 0; i < ids.length; i += FETCH_BATCH_MAX_OBJECTS) {
+      void this.fetchGroup(ids.slice(i, i + FETCH_BATCH_MAX_OBJECTS), byId);
+    }
+  }
+
+  private async fetchGroup(
+    ids: string[],
+    waiters: Map<string, Array<{ resolve: (sealed: Buffer) => void; reject: (error: Error) => void }>>,
+  ): Promise<void> {
+    const settle = (id: string, outcome: Promise<Buffer>) =>
+      outcome.then(
+        (sealed) => waiters.get(id)?.forEach((w) => w.resolve(sealed)),
+        (error: Error) => waiters.get(id)?.forEach((w) => w.reject(error)),
+      );
+    let answers: BatchAnswer[];
+    try {
+      answers = ids.length === 1 ? [] : await this.fetcher.fetchBatch(ids);
+    } catch (error) {
+      if ((error as ObjectFetchError).code === 'invalid_request') this.batches = false;
+      answers = [];
+    }
+    if (answers.length === 0) {
+      // One object, or the batch call failed: each on its own (with the single fetch's retries).
+      await Promise.all(ids.map((id) => settle(id, this.fetcher.fetchSealed(id))));
+      return;
+    }
+    const again: string[] = [];
+    for (const answer of answers) {
+      const id = answer.contentId;
+      if ('sealed' in answer) settle(id, Promise.resolve(answer.sealed));
+      else if ('error' in answer) {
+        if (TRANSIENT.has(answer.error.code)) settle(id, this.fetcher.fetchSealed(id));
+        else settle(id, Promise.reject(answer.error));
+      } else if (answer.sealedSize > FETCH_MAX_BYTES) settle(id, this.fetcher.fetchSealed(id));
+      else again.push(id);
+    }
+    // Those that did not fit in this reply go in the next batch (storage always fits the first one
+    // asked; one that answers with sizes only is asked one object at a time instead).
+    if (again.length === ids.length) await Promise.all(again.map((id) => settle(id, this.fetcher.fetchSealed(id))));
+    else if (again.length > 0) await this.fetchGroup(again, waiters);
   }
 }

@@ -17,6 +17,9 @@ import { folderKey, SessionBudget, TargetLocks, targetKey } from './target-locks
 
 export type RestoreCommand = Extract<JobCommand, { kind: 'restore' }>;
 
+/** Bytes of messages (by their indexed size) a job prepares ahead of its writes, about. */
+const AHEAD_BYTES = 64 * 1024 * 1024;
+
 /** Opens the export file of a job (`./export`'s openExportWriter, or a test double). */
 export type OpenExportWriter = (format: ExportFormat, path: string) => Promise<ExportWriter>;
 
@@ -31,7 +34,7 @@ export interface RestoreRunnerOptions {
   exportDir: string;
   reporter: JobReporter;
   logger: Logger;
-  /** Sealed objects fetched and opened ahead of the writes, per job. Default 16. */
+  /** Sealed objects fetched and opened ahead of the writes, per job (and ~64 MiB at most). Default 32. */
   concurrency?: number;
   /** Mailboxes written at once. Default 4. */
   sessions?: number;
@@ -70,7 +73,7 @@ export class RestoreRunner {
   private readonly budget: SessionBudget;
 
   constructor(private readonly options: RestoreRunnerOptions) {
-    this.concurrency = options.concurrency ?? 16;
+    this.concurrency = options.concurrency ?? 32;
     this.limiter = new Limiter(this.concurrency);
     this.locks = options.locks ?? new TargetLocks();
     this.budget = options.sessionBudget ?? new SessionBudget(options.sessionsPerMailbox ?? 4);
@@ -366,9 +369,11 @@ export class RestoreRunner {
 
   /**
    * Calls `write` for each entry in order, by `workers` writers at once (each takes the next entry
-   * when it is free), with sealed objects fetched and opened ahead: up to `concurrency` entries are
-   * being prepared while the current ones are written, so that IMAP (one command at a time per
-   * session) is not left waiting for storage. A write that throws stops the others from taking more.
+   * when it is free), with sealed objects fetched and opened ahead, so that IMAP (one command at a
+   * time per session) is not left waiting for storage. Up to `concurrency` entries (and about
+   * AHEAD_BYTES of messages) are prepared ahead; the window is refilled once it is half empty, all in
+   * one go, so that the objects are asked for together (one batch fetch). A write that throws stops
+   * the others from taking more.
    */
   private async inOrder<T extends { item: RestoreItem }>(
     entries: readonly T[],
@@ -378,28 +383,36 @@ export class RestoreRunner {
     /** Asked before a worker takes its next entry: false ends that worker (the others go on). */
     keepGoing: (worker: number) => boolean = () => true,
   ): Promise<void> {
-    const ahead: Array<Promise<Prepared>> = [];
+    const ahead: Array<{ size: number; prepared: Promise<Prepared> }> = [];
+    let aheadBytes = 0;
     let next = 0;
-    const prepareNext = () => {
-      const entry = entries[next++];
-      if (entry === undefined) return;
-      ahead.push(
-        wanted()
-          ? this.limiter.run(() => this.prepare(entry.item))
-          : Promise.resolve({ ok: false, reason: 'not fetched: its target cannot be written' }),
-      );
+    const window = Math.max(this.concurrency, workers);
+    const refill = () => {
+      if (ahead.length > window / 2 && aheadBytes < AHEAD_BYTES / 2) return;
+      while (next < entries.length && ahead.length < window && (ahead.length === 0 || aheadBytes < AHEAD_BYTES)) {
+        const entry = entries[next++] as T;
+        const size = entry.item.size;
+        aheadBytes += size;
+        ahead.push({
+          size,
+          prepared: wanted()
+            ? this.limiter.run(() => this.prepare(entry.item))
+            : Promise.resolve({ ok: false, reason: 'not fetched: its target cannot be written' }),
+        });
+      }
     };
-    for (let i = 0; i < Math.max(this.concurrency, workers); i++) prepareNext();
+    refill();
     let taken = 0;
     let stopped = false;
     const worker = async (index: number) => {
       while (!stopped && taken < entries.length && keepGoing(index)) {
         // Taking the entry and its preparation is one synchronous step: they stay paired.
         const entry = entries[taken++] as T;
-        const preparing = ahead.shift() as Promise<Prepared>;
-        prepareNext();
+        const { size, prepared } = ahead.shift() as { size: number; prepared: Promise<Prepared> };
+        aheadBytes -= size;
+        refill();
         try {
-          await write(entry, await preparing, index);
+          await write(entry, await prepared, index);
         } catch (error) {
           stopped = true;
           throw error;

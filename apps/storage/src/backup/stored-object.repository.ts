@@ -56,6 +56,8 @@ export interface TenantStorageSettings {
 
 export interface StoredObjectRepository {
   findByContentId(tenantId: string, contentId: string): Promise<StoredObject | null>;
+  /** Those of `contentIds` the tenant stores (one query; in no particular order). */
+  findByContentIds(tenantId: string, contentIds: readonly string[]): Promise<StoredObject[]>;
   /** The object ids of those of `contentIds` the tenant already stores. */
   findIdsByContentIds(tenantId: string, contentIds: readonly string[]): Promise<Map<string, string>>;
   /** The tenant's storage settings, or null when there is no such tenant. */
@@ -132,6 +134,12 @@ export class PrismaStoredObjectRepository implements StoredObjectRepository {
   async findByContentId(tenantId: string, contentId: string): Promise<StoredObject | null> {
     const row = await this.prisma.storedObject.findUnique({ where: { tenantId_contentId: { tenantId, contentId } } });
     return row ? toStoredObject(row) : null;
+  }
+
+  async findByContentIds(tenantId: string, contentIds: readonly string[]): Promise<StoredObject[]> {
+    if (contentIds.length === 0) return [];
+    const rows = await this.prisma.storedObject.findMany({ where: { tenantId, contentId: { in: [...contentIds] } } });
+    return rows.map(toStoredObject);
   }
 
   async findIdsByContentIds(tenantId: string, contentIds: readonly string[]): Promise<Map<string, string>> {

@@ -1,11 +1,11 @@
-import type { TenantCalls } from '@mlr/contracts';
+import type { ObjectRangeFetchRequest, ObjectRangeFetchResponse } from '@mlr/contracts';
 import { ServiceError } from '@mlr/messaging';
 import { isObjectStoreError, type ObjectStore } from '@mlr/objectstore';
 import type { Logger } from '@mlr/telemetry';
 import type { StoredObjectRepository } from '../backup/stored-object.repository.js';
 
-export type ObjectFetchRequest = TenantCalls['objects.fetch']['request'];
-export type ObjectFetchResponse = TenantCalls['objects.fetch']['response'];
+export type ObjectFetchRequest = ObjectRangeFetchRequest;
+export type ObjectFetchResponse = ObjectRangeFetchResponse;
 
 export interface FetchObjectRangeDeps {
   objects: Pick<StoredObjectRepository, 'findByContentId'>;

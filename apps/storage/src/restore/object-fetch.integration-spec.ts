@@ -2,9 +2,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { FETCH_MAX_BYTES, tenantCallSubjects, tenantInboxPrefix, type TenantCalls } from '@mlr/contracts';
+import {
+  FETCH_MAX_BYTES,
+  tenantCallSubjects,
+  tenantInboxPrefix,
+  type ObjectBatchFetchResponse,
+  type ObjectRangeFetchRequest,
+  type ObjectRangeFetchResponse,
+  type TenantCalls,
+} from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
-import { connectMessaging, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
+import { connectMessaging, tenantCallClient, type MessagingConnection, type ServiceReply } from '@mlr/messaging';
 import { createS3ObjectStore, messageObjectKey, type ObjectStore } from '@mlr/objectstore';
 import { connectorNatsCreds, REPO_ROOT, servicesNatsCredentials, startApp, type RunningApp } from '@mlr/testing';
 
@@ -36,6 +44,11 @@ describe('storage objects.fetch', () => {
   const whole = { contentId: newContentId(), sealed: randomBytes(2 * FETCH_MAX_BYTES + FETCH_MAX_BYTES / 2 + 7) };
   /** An object stored as a byte range of a larger S3 object (between two neighbours). */
   const packed = { contentId: newContentId(), sealed: randomBytes(70_001), before: randomBytes(1_234) };
+  /** Three neighbours in one pack, with a gap between the second and the third. */
+  const mates = [randomBytes(5_000), randomBytes(7_000), randomBytes(3_000)].map((sealed) => ({
+    contentId: newContentId(),
+    sealed,
+  }));
   /** A row whose S3 object is gone: the store fails, the caller gets an internal error. */
   const lost = { contentId: newContentId() };
 
@@ -75,8 +88,16 @@ describe('storage objects.fetch', () => {
     await store.put({ bucket, key: messageObjectKey(tenantA, whole.contentId) }, whole.sealed);
     const packKey = `${tenantA}/packs/${suffix}`;
     await store.put({ bucket, key: packKey }, Buffer.concat([packed.before, packed.sealed, randomBytes(999)]));
+    const matesKey = `${tenantA}/packs/mates-${suffix}`;
+    const gap = randomBytes(100);
+    await store.put(
+      { bucket, key: matesKey },
+      Buffer.concat([randomBytes(50), mates[0]!.sealed, mates[1]!.sealed, gap, mates[2]!.sealed, randomBytes(20)]),
+    );
+    const at = (i: number) => 50 + mates.slice(0, i).reduce((sum, m) => sum + m.sealed.length, 0) + (i === 2 ? 100 : 0);
     await prisma.storedObject.createMany({
       data: [
+        ...mates.map((m, i) => row(tenantA, m.contentId, matesKey, m.sealed.length, [at(i), m.sealed.length])),
         row(tenantA, whole.contentId, messageObjectKey(tenantA, whole.contentId), whole.sealed.length),
         row(tenantA, packed.contentId, packKey, packed.sealed.length, [packed.before.length, packed.sealed.length]),
         row(tenantA, lost.contentId, `${tenantA}/never-written/${suffix}`, 10_000),
@@ -98,12 +119,24 @@ describe('storage objects.fetch', () => {
     await prisma?.$disconnect();
   });
 
-  const fetchAs = (connection: MessagingConnection, subjectTenant: string, request: FetchRequest) =>
-    tenantCallClient(connection, { timeoutMs: 10_000 }).request(
+  const fetchAs = async (connection: MessagingConnection, subjectTenant: string, request: ObjectRangeFetchRequest) => {
+    const reply = await tenantCallClient(connection, { timeoutMs: 10_000 }).request(
       'objects.fetch',
       tenantCallSubjects['objects.fetch'](subjectTenant),
       request,
     );
+    if (reply.ok && 'objects' in reply.value) throw new Error('a range fetch was answered with a batch');
+    return reply as ServiceReply<ObjectRangeFetchResponse>;
+  };
+  const fetchBatchAs = async (connection: MessagingConnection, subjectTenant: string, request: FetchRequest) => {
+    const reply = await tenantCallClient(connection, { timeoutMs: 10_000 }).request(
+      'objects.fetch',
+      tenantCallSubjects['objects.fetch'](subjectTenant),
+      request,
+    );
+    if (reply.ok && !('objects' in reply.value)) throw new Error('a batch fetch was answered with a range');
+    return reply as ServiceReply<ObjectBatchFetchResponse>;
+  };
 
   /** Pages through an object as a connector does; returns the bytes and the replies' metadata. */
   async function fetchAll(contentId: string, sliceBytes: number) {
@@ -219,5 +252,74 @@ describe('storage objects.fetch', () => {
     expect(!reply.ok && reply.error.code).toBe('internal');
     const logged = logEntries().find((e) => e['event'] === 'object-fetch-failed' && e['contentId'] === lost.contentId);
     expect(logged).toMatchObject({ tenantId: tenantA, code: 'NOT_FOUND', level: 50 });
+  });
+
+  it('answers a batch: whole objects in the order asked, pack-mates byte for byte, and each failure on its own', async () => {
+    const unknown = newContentId();
+    const ids = [
+      mates[2]!.contentId,
+      unknown,
+      mates[0]!.contentId,
+      lost.contentId,
+      mates[1]!.contentId,
+      packed.contentId,
+    ];
+    const reply = await fetchBatchAs(connectorA, tenantA, { tenantId: tenantA, contentIds: ids });
+    expect(reply.ok ? 'ok' : reply.error).toBe('ok');
+    if (!reply.ok) return;
+    const answers = reply.value.objects;
+    expect(answers.map((a) => a.contentId)).toEqual(ids);
+    const bytes = (i: number) => {
+      const answer = answers[i];
+      return answer && 'data' in answer && answer.data !== undefined ? Buffer.from(answer.data, 'base64') : undefined;
+    };
+    expect(bytes(0)?.equals(mates[2]!.sealed)).toBe(true);
+    expect(bytes(2)?.equals(mates[0]!.sealed)).toBe(true);
+    expect(bytes(4)?.equals(mates[1]!.sealed)).toBe(true);
+    expect(bytes(5)?.equals(packed.sealed)).toBe(true);
+    expect(answers[1]).toEqual({
+      contentId: unknown,
+      error: { code: 'not_found', message: expect.stringContaining(unknown) },
+    });
+    // S3's words stay in storage's log.
+    expect(answers[3]).toEqual({ contentId: lost.contentId, error: { code: 'internal', message: expect.any(String) } });
+    expect(JSON.stringify(answers[3])).not.toContain('never-written');
+    expect(
+      logEntries().some(
+        (e) => e['event'] === 'object-fetch-failed' && e['key'] === `${tenantA}/never-written/${suffix}`,
+      ),
+    ).toBe(true);
+  });
+
+  it('answers a batch object larger than one reply with its size only, and the ones after it too', async () => {
+    const reply = await fetchBatchAs(connectorA, tenantA, {
+      tenantId: tenantA,
+      contentIds: [mates[0]!.contentId, whole.contentId, mates[1]!.contentId],
+    });
+    expect(reply.ok && reply.value.objects.map((a) => ('error' in a ? 'error' : a.data !== undefined))).toEqual([
+      true,
+      false,
+      false,
+    ]);
+    expect(reply.ok && reply.value.objects[1]).toEqual({
+      contentId: whole.contentId,
+      sealedSize: whole.sealed.length,
+      keyId: 'key-2026',
+    });
+  });
+
+  it("answers another tenant's content ids in a batch as not found, and refuses a malformed batch", async () => {
+    const reply = await fetchBatchAs(connectorB, tenantB, { tenantId: tenantB, contentIds: [mates[0]!.contentId] });
+    expect(reply.ok && reply.value.objects[0]).toMatchObject({ error: { code: 'not_found' } });
+    const repeated = await fetchBatchAs(connectorA, tenantA, {
+      tenantId: tenantA,
+      contentIds: [mates[0]!.contentId, mates[0]!.contentId],
+    });
+    expect(!repeated.ok && repeated.error.code).toBe('invalid_request');
+    const tooMany = await fetchBatchAs(connectorA, tenantA, {
+      tenantId: tenantA,
+      contentIds: Array.from({ length: 65 }, () => newContentId()),
+    });
+    expect(!tooMany.ok && tooMany.error.code).toBe('invalid_request');
   });
 });

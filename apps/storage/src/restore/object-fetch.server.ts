@@ -1,6 +1,7 @@
 import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { tenantCallWildcards } from '@mlr/contracts';
 import { tenantCallServer, type MessagingConnection, type Responder } from '@mlr/messaging';
+import type { FetchObjectBatch } from './fetch-object-batch.use-case.js';
 import type { FetchObjectRange } from './fetch-object-range.use-case.js';
 
 /** Queue group: one storage replica answers each fetch. */
@@ -18,6 +19,7 @@ export class ObjectFetchServer implements OnApplicationBootstrap, BeforeApplicat
   constructor(
     private readonly messaging: MessagingConnection,
     private readonly fetchRange: FetchObjectRange,
+    private readonly fetchBatch: FetchObjectBatch,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -25,7 +27,8 @@ export class ObjectFetchServer implements OnApplicationBootstrap, BeforeApplicat
       'objects.fetch',
       // Every tenant's subject: the validator checks each request against the subject it came on.
       tenantCallWildcards['objects.fetch'],
-      (request) => this.fetchRange.execute(request),
+      // A range of one object, or several whole objects.
+      (request) => ('contentIds' in request ? this.fetchBatch.execute(request) : this.fetchRange.execute(request)),
     );
   }
 

@@ -291,14 +291,32 @@ export const restoreItemsResponseSchema = z.strictObject({
   total: z.number().int().nonnegative(),
 });
 
+/** Most content ids one batch `objects.fetch` names. */
+export const FETCH_BATCH_MAX_OBJECTS = 64;
+
 /** `mlr.<tenant>.fetch` (served by storage): a byte range of the sealed object of a content id. */
-export const objectFetchRequestSchema = z.strictObject({
+export const objectRangeFetchRequestSchema = z.strictObject({
   tenantId: tenantIdSchema,
   contentId: contentIdSchema,
   offset: z.number().int().nonnegative(),
   length: z.number().int().min(1).max(FETCH_MAX_BYTES),
 });
-export const objectFetchResponseSchema = z.strictObject({
+/**
+ * The same subject, for several whole sealed objects in one request (a restore asks for the next
+ * ones of its job together; storage reads neighbours in one pack with one ranged GET). Storage
+ * includes whole objects, in the order asked, while their bytes stay within FETCH_MAX_BYTES in all.
+ */
+export const objectBatchFetchRequestSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  contentIds: z
+    .array(contentIdSchema)
+    .min(1)
+    .max(FETCH_BATCH_MAX_OBJECTS)
+    .refine((ids) => new Set(ids).size === ids.length, 'content ids must not repeat'),
+});
+export const objectFetchRequestSchema = z.union([objectRangeFetchRequestSchema, objectBatchFetchRequestSchema]);
+
+export const objectRangeFetchResponseSchema = z.strictObject({
   contentId: contentIdSchema,
   /** Size of the whole sealed object. */
   sealedSize: z.number().int().nonnegative(),
@@ -308,6 +326,31 @@ export const objectFetchResponseSchema = z.strictObject({
   /** Base64 of the bytes from `offset` (fewer than asked at the end of the object). */
   data: z.string(),
 });
+/**
+ * One answer per content id asked, in the same order: the whole object (`data`), or only its size
+ * when it did not fit in this reply (ask again, or by ranges when it is larger than
+ * FETCH_MAX_BYTES), or why it cannot be had (`error`: `not_found`, `internal`, ...).
+ */
+export const objectBatchFetchResponseSchema = z.strictObject({
+  objects: z
+    .array(
+      z.union([
+        z.strictObject({
+          contentId: contentIdSchema,
+          sealedSize: z.number().int().nonnegative(),
+          keyId: z.string(),
+          /** Base64 of the whole sealed object; absent when it did not fit in this reply. */
+          data: z.string().optional(),
+        }),
+        z.strictObject({
+          contentId: contentIdSchema,
+          error: z.strictObject({ code: z.string().min(1), message: z.string() }),
+        }),
+      ]),
+    )
+    .max(FETCH_BATCH_MAX_OBJECTS),
+});
+export const objectFetchResponseSchema = z.union([objectRangeFetchResponseSchema, objectBatchFetchResponseSchema]);
 
 /** `mlr.<tenant>.status` (served by licensing): may this tenant's jobs run? Asked by the connector before a one-off job. */
 export const tenantStatusRequestSchema = z.strictObject({ tenantId: tenantIdSchema });
@@ -362,3 +405,7 @@ export type ResolveRecordsResponse = z.infer<typeof resolveRecordsResponseSchema
 export type RestoreAccepted = z.infer<typeof restoreAcceptedSchema>;
 export type RestoreItemView = z.infer<typeof restoreItemViewSchema>;
 export type JobItemList = z.infer<typeof jobItemListSchema>;
+export type ObjectRangeFetchRequest = z.infer<typeof objectRangeFetchRequestSchema>;
+export type ObjectRangeFetchResponse = z.infer<typeof objectRangeFetchResponseSchema>;
+export type ObjectBatchFetchRequest = z.infer<typeof objectBatchFetchRequestSchema>;
+export type ObjectBatchFetchResponse = z.infer<typeof objectBatchFetchResponseSchema>;
