@@ -23,6 +23,7 @@ import { BackupRunner } from '../backup/backup-runner.js';
 import { JobReporter, type ProgressListener } from '../backup/job-reporter.js';
 import { CommitBatcher, type PlatformPublisher } from '../backup/commit-batcher.js';
 import { restoreExportDir, type ConnectorConfig } from '../config/connector-config.js';
+import { DEFAULT_TRUST_MS, FolderListings } from '../restore/imap-mailbox-writer.js';
 import { BatchingObjectSource, ObjectFetcher } from '../restore/object-fetcher.js';
 import { TenantCallRestoreItemSource } from '../restore/restore-item-source.js';
 import { RestoreRunner, type RestoreCommand } from '../restore/restore-runner.js';
@@ -47,6 +48,8 @@ export class JobExecutor {
   /** Every restore of this connector checks and writes a target message under these (no two copies). */
   private readonly targetLocks = new TargetLocks();
   private readonly sessionBudget: SessionBudget;
+  /** The duplicate check's folder listings, shared by the restores (they record their own APPENDs). */
+  private readonly listings = new FolderListings(DEFAULT_TRUST_MS);
   private readonly stopping = new AbortController();
 
   constructor(
@@ -154,6 +157,7 @@ export class JobExecutor {
       concurrency: this.config.restore.concurrency,
       locks: this.targetLocks,
       sessionBudget: this.sessionBudget,
+      listings: this.listings,
     });
     let state: JobState;
     try {

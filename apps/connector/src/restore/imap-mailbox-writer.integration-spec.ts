@@ -4,7 +4,7 @@ import type { ImapFlow } from 'imapflow';
 import { contentId, deriveTenantKeys, generateRootKey, type TenantKeys } from '@mlr/crypto';
 import { extractMessageFacts } from '@mlr/mime';
 import { addDovecotUser, corpusMessages, imapSessionAs, seedFolder } from '@mlr/testing';
-import { ImapMailboxWriter } from './imap-mailbox-writer.js';
+import { FolderListings, ImapMailboxWriter } from './imap-mailbox-writer.js';
 
 const USER = { name: 'dup-check', password: 'dup-check-secret' };
 
@@ -22,7 +22,7 @@ describe('ImapMailboxWriter duplicate check against Dovecot', () => {
   const writer = async (listingLimit?: number) => {
     const session = await imapSessionAs(imap, USER.name);
     sessions.push(session);
-    return new ImapMailboxWriter(session, keys, listingLimit);
+    return new ImapMailboxWriter(session, keys, listingLimit === undefined ? {} : { listingLimit });
   };
   const check = (w: ImapMailboxWriter, folder: string, raw: Buffer) =>
     w.findCopy(folder, raw, contentId(keys, raw), extractMessageFacts(raw).messageId);
@@ -120,5 +120,34 @@ describe('ImapMailboxWriter duplicate check against Dovecot', () => {
     }
     const w = await writer();
     expect(await check(w, folder, messages[0]!)).toBeNull();
+  });
+
+  it('shares one listing between sessions: an APPEND of one is a copy for the next check of another, at once', async () => {
+    const folder = 'Dup/Shared';
+    const [a, b, c] = messages as [Buffer, Buffer, Buffer];
+    await append(folder, a);
+    const listings = new FolderListings(60_000);
+    const sessionOf = async () => {
+      const session = await imapSessionAs(imap, USER.name);
+      sessions.push(session);
+      return new ImapMailboxWriter(session, keys, { listings, mailbox: USER.name });
+    };
+    const [one, two] = [await sessionOf(), await sessionOf()];
+    expect(await check(one, folder, a)).not.toBeNull();
+    expect(await check(two, folder, b)).toBeNull();
+    // Session two appends b; session one, on the folder with a listing it trusts, still finds it.
+    const uid = await two.append({ folder, raw: b, flags: [], internalDate: null });
+    expect(uid).toBeDefined();
+    expect(await check(one, folder, b)).toBe(uid);
+    expect(listings.size).toBe(1);
+
+    // What someone else adds is seen once the listing is no longer trusted (here: at once).
+    const strict = new FolderListings(0);
+    const own = await imapSessionAs(imap, USER.name);
+    sessions.push(own);
+    const three = new ImapMailboxWriter(own, keys, { listings: strict, mailbox: USER.name });
+    expect(await check(three, folder, c)).toBeNull();
+    const uidC = await append(folder, c);
+    expect(await check(three, folder, c)).toBe(uidC);
   });
 });

@@ -37,6 +37,63 @@ interface FolderListing {
   /** Every message below this UID is listed. */
   nextUid: number;
   bySize: Map<number, Array<{ uid: number; field: number }>>;
+  /** When it was last brought up to date from the server (ms since the epoch). */
+  refreshedAt: number;
+  usedAt: number;
+}
+
+/** How long a listing is trusted without asking the server again, when shared by the restore's sessions. */
+export const DEFAULT_TRUST_MS = 5_000;
+/** A listing nobody used for this long is dropped. */
+const LISTING_IDLE_MS = 10 * 60_000;
+
+/**
+ * The folder listings of the duplicate check, shared by every session that writes into a mailbox
+ * (the sessions of a job and the connector's jobs side by side). Every APPEND made through them is
+ * recorded at once (with the UID the server gave it), so a listing only has to be brought up to
+ * date from the server for what others add: at most every `trustMs` (0: before every check). A
+ * listing may hold messages that were expunged since; candidates are always read and compared, so
+ * that only costs a read. What it must not miss is a copy, and only a copy that someone else adds
+ * within `trustMs` of a check could be missed.
+ */
+export class FolderListings {
+  private readonly listings = new Map<string, FolderListing>();
+
+  constructor(readonly trustMs = 0) {}
+
+  get(mailbox: string, folder: string): FolderListing | undefined {
+    const listing = this.listings.get(listingKey(mailbox, folder));
+    if (listing) listing.usedAt = Date.now();
+    return listing;
+  }
+
+  /** A new, empty listing of the folder under `uidValidity` (replacing any other). */
+  start(mailbox: string, folder: string, uidValidity: bigint): FolderListing {
+    const now = Date.now();
+    for (const [key, old] of this.listings) if (now - old.usedAt > LISTING_IDLE_MS) this.listings.delete(key);
+    const listing: FolderListing = { uidValidity, nextUid: 1, bySize: new Map(), refreshedAt: 0, usedAt: now };
+    this.listings.set(listingKey(mailbox, folder), listing);
+    return listing;
+  }
+
+  /** Whether the listing may be used without asking the server what others added. */
+  trusted(listing: FolderListing): boolean {
+    return this.trustMs > 0 && Date.now() - listing.refreshedAt < this.trustMs;
+  }
+
+  get size(): number {
+    return this.listings.size;
+  }
+}
+
+function listingKey(mailbox: string, folder: string): string {
+  return `${mailbox.toLowerCase()}\u0000${folder.toUpperCase() === 'INBOX' ? 'INBOX' : folder}`;
+}
+
+function addToListing(listing: FolderListing, size: number, field: number, uid: number): void {
+  const entries = listing.bySize.get(size) ?? [];
+  if (!entries.some((entry) => entry.uid === uid)) entries.push({ uid, field });
+  listing.bySize.set(size, entries);
 }
 
 function fieldHash(field: string): number {
@@ -63,14 +120,26 @@ export class ImapMailboxWriter {
   private folders: Set<string> | undefined;
   private delimiter = '/';
   private namespacePrefixes: string[] = [];
-  private readonly listings = new Map<string, FolderListing>();
+  private readonly listingLimit: number;
+  private readonly listings: FolderListings;
+  private readonly mailbox: string;
 
   constructor(
     private readonly client: ImapFlow,
     private readonly keys: TenantKeys,
-    /** Folders with more messages than this are checked by SEARCH instead of a listing (its memory). */
-    private readonly listingLimit = DEFAULT_LISTING_LIMIT,
-  ) {}
+    options: {
+      /** Folders with more messages than this are checked by SEARCH instead of a listing (its memory). */
+      listingLimit?: number;
+      /** Listings shared with the other sessions into the same mailbox; default the writer's own. */
+      listings?: FolderListings;
+      /** The mailbox the session writes into (the listings' key). */
+      mailbox?: string;
+    } = {},
+  ) {
+    this.listingLimit = options.listingLimit ?? DEFAULT_LISTING_LIMIT;
+    this.listings = options.listings ?? new FolderListings();
+    this.mailbox = options.mailbox ?? '';
+  }
 
   get usable(): boolean {
     return this.client.usable;
@@ -114,9 +183,19 @@ export class ImapMailboxWriter {
     expectedContentId: string,
     messageId: string | null,
   ): Promise<number | null> {
-    const box = await this.select(folder);
     const size = raw.length;
-    const listing = box.exists > this.listingLimit ? undefined : await this.listing(folder, box);
+    // A listing refreshed a moment ago (and this session on the folder already) needs no round trip.
+    const current = this.client.mailbox;
+    const known = this.listings.get(this.mailbox, folder);
+    const trusted =
+      known !== undefined &&
+      current !== false &&
+      current?.path === folder &&
+      current.uidValidity === known.uidValidity &&
+      this.listings.trusted(known);
+    const box = trusted && current ? current : await this.select(folder);
+    const listing =
+      box.exists > this.listingLimit ? undefined : trusted && known ? known : await this.listing(folder, box);
     let uids: number[];
     if (listing) {
       const field = fieldHash(messageIdField(raw));
@@ -125,6 +204,8 @@ export class ImapMailboxWriter {
       uids = await this.searchCandidates(size, messageId);
     }
     if (uids.length === 0) return null;
+    // A candidate another session appended is unknown to this one until the server tells it.
+    if (trusted) await this.client.noop();
     const query = { uid: true, flags: true, source: true } as const;
     for await (const message of this.client.fetch(uidSet(uids), query, { uid: true })) {
       // A copy marked \Deleted is on its way out (the next EXPUNGE removes it): it does not count.
@@ -136,22 +217,23 @@ export class ImapMailboxWriter {
 
   /** The folder's listing, brought up to date with the messages that arrived since it was read. */
   private async listing(folder: string, box: SelectedFolder): Promise<FolderListing> {
-    let listing = this.listings.get(folder);
+    let listing = this.listings.get(this.mailbox, folder);
     if (!listing || listing.uidValidity !== box.uidValidity) {
-      listing = { uidValidity: box.uidValidity, nextUid: 1, bySize: new Map() };
-      this.listings.set(folder, listing);
+      listing = this.listings.start(this.mailbox, folder, box.uidValidity);
     }
-    if (box.exists === 0) return listing;
-    const from = listing.nextUid;
-    // "n:*" also names the last message when n is past it: only UIDs from n on are new.
-    const query = { uid: true, size: true, headers: ['message-id'] };
-    for await (const message of this.client.fetch(`${from}:*`, query, { uid: true })) {
-      if (message.uid < from || message.size === undefined) continue;
-      const entries = listing.bySize.get(message.size) ?? [];
-      entries.push({ uid: message.uid, field: fieldHash(messageIdField(message.headers ?? Buffer.alloc(0))) });
-      listing.bySize.set(message.size, entries);
-      listing.nextUid = Math.max(listing.nextUid, message.uid + 1);
+    const refreshedAt = Date.now();
+    if (box.exists > 0) {
+      const from = listing.nextUid;
+      // "n:*" also names the last message when n is past it: only UIDs from n on are new.
+      const query = { uid: true, size: true, headers: ['message-id'] };
+      for await (const message of this.client.fetch(`${from}:*`, query, { uid: true })) {
+        if (message.uid < from || message.size === undefined) continue;
+        const field = fieldHash(messageIdField(message.headers ?? Buffer.alloc(0)));
+        addToListing(listing, message.size, field, message.uid);
+        listing.nextUid = Math.max(listing.nextUid, message.uid + 1);
+      }
     }
+    listing.refreshedAt = refreshedAt;
     return listing;
   }
 
@@ -180,6 +262,16 @@ export class ImapMailboxWriter {
       throw new Error(`APPEND to ${request.folder} refused: ${imapErrorText(error)}`, { cause: error });
     }
     if (!response) throw new Error(`APPEND to ${request.folder} failed: the session is no longer usable`);
+    // Recorded in the shared listing at once: the next check (of any session) knows this copy.
+    const listing = this.listings.get(this.mailbox, request.folder);
+    if (listing) {
+      if (response.uid !== undefined && response.uidValidity === listing.uidValidity) {
+        addToListing(listing, request.raw.length, fieldHash(messageIdField(request.raw)), response.uid);
+      } else {
+        // No UID to record (a server without UIDPLUS): the next check asks the server.
+        listing.refreshedAt = 0;
+      }
+    }
     return response.uid;
   }
 

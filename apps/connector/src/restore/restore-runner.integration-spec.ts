@@ -21,6 +21,7 @@ import { openImapSession } from '../sources/imap/imap-session.js';
 import { readMboxrd } from './export/index.js';
 import type { SealedObjectSource } from './open-restore-item.js';
 import { RestoreItemsError, type RestoreItemSource } from './restore-item-source.js';
+import { DEFAULT_TRUST_MS, FolderListings } from './imap-mailbox-writer.js';
 import { RestoreRunner } from './restore-runner.js';
 import { SessionBudget, TargetLocks } from './target-locks.js';
 
@@ -97,6 +98,7 @@ describe('RestoreRunner against Dovecot', () => {
       sessionsPerMailbox?: number;
       locks?: TargetLocks;
       sessionBudget?: SessionBudget;
+      listings?: FolderListings;
     } = {},
   ): Promise<{ state: JobState; results: RestoreItemResult[]; events: JobEvent[]; counters: JobReporter['counters'] }> {
     const events: JobEvent[] = [];
@@ -120,6 +122,7 @@ describe('RestoreRunner against Dovecot', () => {
       ...(options.sessionsPerMailbox ? { sessionsPerMailbox: options.sessionsPerMailbox } : {}),
       ...(options.locks ? { locks: options.locks } : {}),
       ...(options.sessionBudget ? { sessionBudget: options.sessionBudget } : {}),
+      ...(options.listings ? { listings: options.listings } : {}),
     });
     const state = await runner.run({
       kind: 'restore',
@@ -409,6 +412,8 @@ describe('RestoreRunner against Dovecot', () => {
     const folder = 'Side By Side';
     const locks = new TargetLocks();
     const budget = new SessionBudget(4);
+    // As the connector shares them: listings trusted for a while, kept up to date by every APPEND.
+    const listings = new FolderListings(DEFAULT_TRUST_MS);
     let open = 0;
     let most = 0;
     let opened = 0;
@@ -427,7 +432,7 @@ describe('RestoreRunner against Dovecot', () => {
     // locks and its four sessions of the mailbox.
     const jobs = await Promise.all(
       [1, 2, 3].map(() =>
-        run(annItems, { kind: 'folder', folder }, { locks, sessionBudget: budget, openSession: counting }),
+        run(annItems, { kind: 'folder', folder }, { locks, sessionBudget: budget, listings, openSession: counting }),
       ),
     );
     for (const job of jobs) {

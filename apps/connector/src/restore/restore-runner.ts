@@ -9,7 +9,7 @@ import type { JobReporter } from '../backup/job-reporter.js';
 import type { ImapSourceConfig } from '../config/connector-config.js';
 import { mailboxLogin, openImapSession, type MailboxLogin } from '../sources/imap/imap-session.js';
 import { openExportWriter, type ExportFormat, type ExportWriter } from './export/index.js';
-import { ImapMailboxWriter } from './imap-mailbox-writer.js';
+import { DEFAULT_TRUST_MS, FolderListings, ImapMailboxWriter } from './imap-mailbox-writer.js';
 import { openRestoreItem, RestoreItemFailure, type SealedObjectSource } from './open-restore-item.js';
 import { readAllItems, type RestoreItemSource } from './restore-item-source.js';
 import { appendFlags, boundedReason, countOutcomes, destinationOf, restoreJobState } from './restore-plan.js';
@@ -42,6 +42,8 @@ export interface RestoreRunnerOptions {
   sessionsPerMailbox?: number;
   /** The sessions every restore job of the connector may hold per mailbox. Default: the job's own. */
   sessionBudget?: SessionBudget;
+  /** The duplicate check's folder listings, shared by every restore job of the connector. Default: the job's own. */
+  listings?: FolderListings;
   /**
    * Held while a message is checked for a copy and appended, and while a folder is created: shared
    * by every restore job of the connector. Default: the job's own.
@@ -71,12 +73,16 @@ export class RestoreRunner {
   private readonly concurrency: number;
   private readonly locks: TargetLocks;
   private readonly budget: SessionBudget;
+  private readonly listings: FolderListings;
 
   constructor(private readonly options: RestoreRunnerOptions) {
     this.concurrency = options.concurrency ?? 32;
     this.limiter = new Limiter(this.concurrency);
     this.locks = options.locks ?? new TargetLocks();
     this.budget = options.sessionBudget ?? new SessionBudget(options.sessionsPerMailbox ?? 4);
+    // A listing of the job's own may be trusted for a while only when no other job writes beside it
+    // (shared locks without shared listings: every check asks the server).
+    this.listings = options.listings ?? new FolderListings(options.locks ? 0 : DEFAULT_TRUST_MS);
   }
 
   async run(job: RestoreCommand): Promise<JobState> {
@@ -146,6 +152,7 @@ export class RestoreRunner {
       new ImapMailboxWriter(
         await (this.options.openSession ?? openImapSession)(this.options.source, this.loginFor(lane.mailbox)),
         this.options.keys,
+        { listings: this.listings, mailbox: lane.mailbox },
       );
     const connect = async (): Promise<ImapMailboxWriter | undefined> => {
       try {
