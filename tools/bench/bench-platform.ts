@@ -48,6 +48,9 @@ export function describeWorkload(workload: Workload): string {
     : `${workload.tenants} tenants at once, each ${messages} (${(workload.tenants * workload.messagesPerTenant).toLocaleString('en')} in all)`;
 }
 
+/** The IMAP user of the big mailbox (`bigMailbox`). */
+const BIG_MAILBOX = 'benchbig';
+
 export interface BenchTenant {
   tenantId: string;
   /** The IMAP user whose INBOX is backed up (also the mailbox name in the index). */
@@ -55,6 +58,8 @@ export interface BenchTenant {
   connectorId: string;
   planId: string;
   messages: SeedMessage[];
+  /** The tenant's second, larger mailbox and its own plan, when the benchmark asked for one. */
+  big?: { mailbox: string; planId: string; messages: number };
 }
 
 export interface BenchPlatform {
@@ -165,6 +170,8 @@ export async function startBenchPlatform(options: {
   fast: boolean;
   keep: boolean;
   seed?: (index: number) => Omit<SeedMessage, 'bytes'>;
+  /** A second mailbox of the (single) tenant, of the same connector, with a plan of its own. */
+  bigMailbox?: { messages: number; messageBytes: number };
 }): Promise<BenchPlatform> {
   const { workload } = options;
   mkdirSync(join(REPO_ROOT, 'tmp'), { recursive: true });
@@ -182,7 +189,10 @@ export async function startBenchPlatform(options: {
     durable: !options.fast,
     s3OpsLog: true,
     // Users at start: adding them later waits a wall-clock second each.
-    imapUsers: names.map((n) => ({ name: n.mailbox, password: `${n.mailbox}-password` })),
+    imapUsers: [
+      ...names.map((n) => ({ name: n.mailbox, password: `${n.mailbox}-password` })),
+      ...(options.bigMailbox ? [{ name: BIG_MAILBOX, password: `${BIG_MAILBOX}-password` }] : []),
+    ],
   });
   const platform = new PlatformRunner(infra, join(dir, 'logs'));
   const databaseUrl = required(infra, 'postgres').databaseUrl;
@@ -213,6 +223,18 @@ export async function startBenchPlatform(options: {
     await Promise.all(
       tenants.map((t) => seedInbox(imap, t.mailbox, t.messages, Math.max(1, Math.floor(4 / tenants.length)))),
     );
+    const big = options.bigMailbox;
+    if (big) {
+      if (!single) throw new Error('a big mailbox is for a single tenant only');
+      const bigSeeding = Date.now();
+      const messages = Array.from({ length: big.messages }, (_, i) => ({
+        bytes: benchMessage(1_000_000 + i, big.messageBytes),
+      }));
+      await seedInbox(imap, BIG_MAILBOX, messages, 4);
+      console.log(
+        `seeded ${big.messages.toLocaleString('en')} messages into ${BIG_MAILBOX} in ${((Date.now() - bigSeeding) / 1000).toFixed(1)} s`,
+      );
+    }
     const totalMessages = workload.tenants * workload.messagesPerTenant;
     const totalBytes = tenants.reduce((n, t) => n + t.messages.reduce((m, message) => m + message.bytes.length, 0), 0);
     console.log(
@@ -227,7 +249,7 @@ export async function startBenchPlatform(options: {
           tenantId: tenant.tenantId,
           connectorId: tenant.connectorId,
           dir: join(dir, 'connectors', tenant.tenantId),
-          mailboxes: [tenant.mailbox],
+          mailboxes: big ? [tenant.mailbox, BIG_MAILBOX] : [tenant.mailbox],
           healthPort,
           backup: { publicFolders: false },
         });
@@ -241,7 +263,13 @@ export async function startBenchPlatform(options: {
           connectorId: tenant.connectorId,
           mailboxes: { kind: 'list', mailboxes: [tenant.mailbox] },
         });
-        return { ...tenant, planId };
+        if (!big) return { ...tenant, planId };
+        const bigPlanId = await platform.createPlan(tenant.tenantId, {
+          name: 'bench big',
+          connectorId: tenant.connectorId,
+          mailboxes: { kind: 'list', mailboxes: [BIG_MAILBOX] },
+        });
+        return { ...tenant, planId, big: { mailbox: BIG_MAILBOX, planId: bigPlanId, messages: big.messages } };
       }),
     );
     const nameOf = processNamer(platform);
