@@ -54,4 +54,19 @@ describe('JobReporter item results', () => {
     expect([...sequences].sort((a, b) => a - b)).toEqual(sequences);
     expect(last.at(-1)?.counters.restored).toBe(MAX_ITEMS_PER_EVENT + more);
   });
+
+  it('sends the first result at once, then waits for the interval', async () => {
+    const { publisher, events } = recordingPublisher();
+    const reporter = new JobReporter(publisher, job, { intervalMs: 60_000 });
+    await reporter.flush('running');
+    await reporter.tick();
+    expect(events).toHaveLength(1);
+    reporter.itemResult({ seq: 0, outcome: 'restored' });
+    await reporter.tick();
+    expect(events).toHaveLength(2);
+    expect(events[1]?.counters.restored).toBe(1);
+    reporter.itemResult({ seq: 1, outcome: 'restored' });
+    await reporter.tick();
+    expect(events).toHaveLength(2);
+  });
 });

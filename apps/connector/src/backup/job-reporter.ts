@@ -33,6 +33,8 @@ export class JobReporter {
   private pendingItems: RestoreItemResult[] = [];
   private errorCount = 0;
   private lastSent = 0;
+  /** Whether an event with any progress (a message seen) has been sent. */
+  private progressSent = false;
   private sending: Promise<void> = Promise.resolve();
 
   constructor(
@@ -63,11 +65,15 @@ export class JobReporter {
     this.pendingItems.push(result);
   }
 
-  /** Sends an event when the interval has passed (or enough item results wait); cheap to call after every message. */
+  /**
+   * Sends an event when the interval has passed (or enough item results wait, or this is the job's
+   * first progress: the user sees the first message done at once); cheap to call after every message.
+   */
   async tick(state: JobState = 'running'): Promise<void> {
     this.options.onProgress?.(state, this.counters, this.errorCount);
     const due = Date.now() - this.lastSent >= (this.options.intervalMs ?? 1_000);
-    if (!due && this.pendingItems.length < MAX_ITEMS_PER_EVENT) return;
+    const first = !this.progressSent && this.counters.seen > 0;
+    if (!due && !first && this.pendingItems.length < MAX_ITEMS_PER_EVENT) return;
     await this.flush(state);
   }
 
@@ -85,6 +91,7 @@ export class JobReporter {
 
   private send(state: JobState, items: RestoreItemResult[]): Promise<void> {
     this.lastSent = Date.now();
+    if (this.counters.seen > 0) this.progressSent = true;
     const event: JobEvent = {
       tenantId: this.job.tenantId,
       jobId: this.job.jobId,
