@@ -17,7 +17,9 @@ export const indexingConfigSchema = serviceEnvSchema.extend(databaseEnvSchema.sh
    * old generation, which V8 collects lazily (indexing's peak RSS passed 260 MiB at 64).
    */
   INDEXING_MAX_IN_FLIGHT: positiveInt(16, 1_000),
-  /** Connections of the Prisma pool (batches plus health checks and, later, searches). */
+  /** Connections of the Prisma pool (ingest batches, restore selections, health checks). */
   INDEXING_DB_MAX_CONNECTIONS: positiveInt(8, 100),
+  /** Connections of the searches' own pool (set up with the search settings). */
+  INDEXING_SEARCH_DB_CONNECTIONS: positiveInt(4, 100),
 });
 export type IndexingConfig = z.output<typeof indexingConfigSchema>;

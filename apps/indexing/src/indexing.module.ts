@@ -18,7 +18,7 @@ import { RecordResolve } from './restore/record-resolve.js';
 import { PrismaResolveRepository, RESOLVE_REPOSITORY } from './restore/repositories/resolve.repository.js';
 import { ResolveController } from './restore/resolve.controller.js';
 import { RecordSearch } from './search/record-search.js';
-import { PrismaSearchRepository, SEARCH_REPOSITORY } from './search/repositories/search.repository.js';
+import { PgSearchRepository, SEARCH_REPOSITORY } from './search/repositories/search.repository.js';
 import { SearchController } from './search/search.controller.js';
 
 @Module({})
@@ -29,7 +29,12 @@ export class IndexingModule {
       imports: [DatabaseModule.forRoot(config.DATABASE_URL, { maxConnections: config.INDEXING_DB_MAX_CONNECTIONS })],
       controllers: [SearchController, ResolveController],
       providers: [
-        { provide: SEARCH_REPOSITORY, useClass: PrismaSearchRepository },
+        {
+          provide: SEARCH_REPOSITORY,
+          useFactory: (logger: Logger) =>
+            new PgSearchRepository(config.DATABASE_URL, config.INDEXING_SEARCH_DB_CONNECTIONS, logger),
+          inject: [LOGGER],
+        },
         RecordSearch,
         { provide: RESOLVE_REPOSITORY, useClass: PrismaResolveRepository },
         RecordResolve,

@@ -62,7 +62,8 @@ export interface SearchRow {
   keywords: string[] | null;
   importance: string;
   item_type: string;
-  size: bigint | number;
+  /** bigint through Prisma, a string through pg (int8). */
+  size: bigint | number | string;
   backup_job_id: string | null;
 }
 

@@ -1,5 +1,6 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { PRISMA, type PrismaClient } from '@mlr/db';
+import type { OnModuleDestroy } from '@nestjs/common';
+import pg from 'pg';
+import type { Logger } from '@mlr/telemetry';
 import { sqlStateOf } from '../../records/repositories/postgres-errors.js';
 import type { SearchPosition } from '../search-cursor.js';
 import { searchStatement, type SearchFilter, type SearchRow } from '../search-sql.js';
@@ -34,21 +35,31 @@ export const SEARCH_STATEMENT_TIMEOUT_MS = 4_000;
  */
 export const SEARCH_EFFECTIVE_CACHE_SIZE = '64MB';
 
-@Injectable()
-export class PrismaSearchRepository implements SearchRepository {
-  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+/**
+ * Searches on a small pool of their own, whose connections carry the search settings from the start
+ * (statement timeout and effective_cache_size): one round trip per search, where a transaction on
+ * the shared Prisma pool took four (BEGIN, the settings, the search, COMMIT) and Prisma's query
+ * interpreter on top. Ingest batches keep the shared pool and its defaults.
+ */
+export class PgSearchRepository implements SearchRepository, OnModuleDestroy {
+  private readonly pool: pg.Pool;
+
+  constructor(databaseUrl: string, maxConnections: number, logger?: Pick<Logger, 'warn'>) {
+    this.pool = new pg.Pool({
+      connectionString: databaseUrl,
+      max: maxConnections,
+      options: `-c statement_timeout=${SEARCH_STATEMENT_TIMEOUT_MS} -c effective_cache_size=${SEARCH_EFFECTIVE_CACHE_SIZE}`,
+    });
+    // An idle connection the server dropped is replaced on the next search; it must not end the process.
+    this.pool.on('error', (error) =>
+      logger?.warn({ event: 'search-connection-lost', error: error.message }, 'an idle search connection was lost'),
+    );
+  }
 
   async page(filter: SearchFilter, after: SearchPosition | null, take: number): Promise<SearchRow[]> {
+    const statement = searchStatement(filter, after, take);
     try {
-      // Transaction-local settings, so the pool's connections keep their defaults for ingest batches.
-      // A batch transaction, not an interactive one: one round of the client instead of several.
-      const [, rows] = await this.prisma.$transaction([
-        this.prisma.$queryRaw`SELECT
-          set_config('statement_timeout', ${String(SEARCH_STATEMENT_TIMEOUT_MS)}, true),
-          set_config('effective_cache_size', ${SEARCH_EFFECTIVE_CACHE_SIZE}, true)`,
-        this.prisma.$queryRaw<SearchRow[]>(searchStatement(filter, after, take)),
-      ]);
-      return rows;
+      return (await this.pool.query<SearchRow>(statement.text, statement.values)).rows;
     } catch (error) {
       // 57014 query_canceled: here only the statement timeout cancels.
       if (sqlStateOf(error) === '57014') {
@@ -56,5 +67,9 @@ export class PrismaSearchRepository implements SearchRepository {
       }
       throw error;
     }
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.pool.end();
   }
 }
