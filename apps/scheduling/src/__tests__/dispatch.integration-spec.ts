@@ -61,6 +61,11 @@ describe('scheduling: due plans with two replicas', () => {
 
     const published: string[] = [];
     for (let round = 1; round <= 2; round++) {
+      // The previous round's jobs have run (a plan with a job still pending skips its run).
+      await h.prisma.job.updateMany({
+        where: { planId: { in: planIds }, state: 'queued' },
+        data: { state: 'succeeded', finishedAt: new Date() },
+      });
       // Make every plan due now (as if 03:00 had come), then let both replicas race for them.
       const due = new Date(Date.now() - 1_000);
       await h.prisma.backupPlan.updateMany({ where: { id: { in: planIds } }, data: { nextRunAt: due } });
@@ -90,6 +95,44 @@ describe('scheduling: due plans with two replicas', () => {
       }).format(plan.nextRunAt!);
       expect(local).toBe('03:00');
     }
+  });
+
+  it("skips a due run while the plan's previous job is still queued or running, and runs again once it finished", async () => {
+    const plan = await h.call('plans.create', {
+      tenantId,
+      actor: 'test',
+      name: 'hourly-during-a-long-backup',
+      connectorId,
+      mailboxes: { kind: 'all' },
+      schedule: { cron: '0 * * * *', timezone: 'UTC' },
+    });
+    const makeDue = async () => {
+      const due = new Date(Date.now() - 1_000);
+      await h.prisma.backupPlan.update({ where: { id: plan.id }, data: { nextRunAt: due } });
+      await waitFor(
+        async () => (await h.prisma.backupPlan.findUniqueOrThrow({ where: { id: plan.id } })).nextRunAt! > due,
+        { what: 'a replica to take the due run', timeoutMs: 30_000 },
+      );
+    };
+    await makeDue();
+    expect(await drainCommands()).toHaveLength(1);
+    const [first] = await h.prisma.job.findMany({ where: { planId: plan.id } });
+    expect(first?.state).toBe('queued');
+
+    // Due again while the first job is queued, then while it runs: no second job, the next run moves on.
+    await makeDue();
+    await h.prisma.job.update({ where: { id: first!.id }, data: { state: 'running', startedAt: new Date() } });
+    await makeDue();
+    expect(await drainCommands()).toEqual([]);
+    expect(await h.prisma.job.count({ where: { planId: plan.id } })).toBe(1);
+    const moved = await h.prisma.backupPlan.findUniqueOrThrow({ where: { id: plan.id } });
+    expect(moved.nextRunAt!.getTime()).toBeGreaterThan(Date.now());
+
+    // Once it has finished, the next due run queues a job again.
+    await h.prisma.job.update({ where: { id: first!.id }, data: { state: 'succeeded', finishedAt: new Date() } });
+    await makeDue();
+    expect(await drainCommands()).toHaveLength(1);
+    expect(await h.prisma.job.count({ where: { planId: plan.id } })).toBe(2);
   });
 
   it('publishes a queued job whose command never reached the queue', async () => {

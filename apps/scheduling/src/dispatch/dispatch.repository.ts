@@ -24,6 +24,14 @@ export interface RefusedRun {
   reason: string;
 }
 
+/** A due run not queued because the plan's previous job has not finished yet. */
+export interface SkippedRun {
+  tenantId: string;
+  planId: string;
+  /** The plan's job that is still queued or running. */
+  pendingJobId: string;
+}
+
 /** Creating jobs from plans, and keeping track of which job commands reached the queue. */
 export interface DispatchRepository {
   /** Tenants of the (up to `limit`) plans due at `now` that `queueDuePlans` would claim first. */
@@ -32,14 +40,17 @@ export interface DispatchRepository {
    * In one transaction: claims up to `limit` enabled plans due at `now` of the tenants in `verdicts`
    * (plans another replica is claiming are skipped, not waited for), creates one job for each and
    * moves its next run to `nextRun(plan)`. The job of a tenant licensing refused is created failed,
-   * with the reason, and never published. Returns the commands to publish and the refused runs.
+   * with the reason, and never published. A plan whose previous job is still queued or running gets
+   * no second one (an hourly plan during a days-long first backup would otherwise pile up runs): that
+   * run is skipped and its next run moves on. Returns the commands to publish, the refused runs and
+   * the skipped ones.
    */
   queueDuePlans(
     now: Date,
     limit: number,
     nextRun: (plan: PlanRecord) => Date | null,
     verdicts: ReadonlyMap<string, MlrVerdict>,
-  ): Promise<{ queued: BackupCommand[]; refused: RefusedRun[] }>;
+  ): Promise<{ queued: BackupCommand[]; refused: RefusedRun[]; skipped: SkippedRun[] }>;
   /** Queues a job for one plan now (run-now). */
   queuePlanRun(
     tenantId: string,
@@ -93,9 +104,9 @@ export class PrismaDispatchRepository implements DispatchRepository {
     limit: number,
     nextRun: (plan: PlanRecord) => Date | null,
     verdicts: ReadonlyMap<string, MlrVerdict>,
-  ): Promise<{ queued: BackupCommand[]; refused: RefusedRun[] }> {
+  ): Promise<{ queued: BackupCommand[]; refused: RefusedRun[]; skipped: SkippedRun[] }> {
     const checkedTenants = [...verdicts.keys()];
-    if (checkedTenants.length === 0) return { queued: [], refused: [] };
+    if (checkedTenants.length === 0) return { queued: [], refused: [], skipped: [] };
     return this.prisma.$transaction(
       async (tx) => {
         // SKIP LOCKED: a plan another replica is claiming is its business. When that replica
@@ -108,15 +119,28 @@ export class PrismaDispatchRepository implements DispatchRepository {
           ORDER BY next_run_at
           LIMIT ${limit}
           FOR UPDATE SKIP LOCKED`;
-        if (due.length === 0) return { queued: [], refused: [] };
+        if (due.length === 0) return { queued: [], refused: [], skipped: [] };
         const rows = await tx.backupPlan.findMany({
           where: { id: { in: due.map((d) => d.id) } },
           include: { connector: { select: { revokedAt: true } } },
         });
+        const pending = await tx.job.findMany({
+          where: { planId: { in: rows.map((row) => row.id) }, state: { in: ['queued', 'running'] } },
+          select: { id: true, planId: true },
+          orderBy: { createdAt: 'asc' },
+        });
+        const pendingOf = new Map(pending.map((job) => [job.planId, job.id]));
         const queued: BackupCommand[] = [];
         const refused: RefusedRun[] = [];
+        const skipped: SkippedRun[] = [];
         for (const row of rows) {
           const plan = planFromRow(row);
+          const pendingJobId = pendingOf.get(plan.id);
+          if (pendingJobId !== undefined) {
+            skipped.push({ tenantId: plan.tenantId, planId: plan.id, pendingJobId });
+            await tx.backupPlan.update({ where: { id: plan.id }, data: { nextRunAt: nextRun(plan) } });
+            continue;
+          }
           const verdict = verdicts.get(plan.tenantId);
           const refusal =
             verdict && !verdict.allowed
@@ -133,7 +157,7 @@ export class PrismaDispatchRepository implements DispatchRepository {
           }
           await tx.backupPlan.update({ where: { id: plan.id }, data: { nextRunAt: nextRun(plan), lastRunAt: now } });
         }
-        return { queued, refused };
+        return { queued, refused, skipped };
       },
       { timeout: 30_000 },
     );

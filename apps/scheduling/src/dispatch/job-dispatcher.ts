@@ -92,12 +92,17 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
   async tick(): Promise<void> {
     const now = this.clock.now();
     const verdicts = await this.mlrVerdicts(await this.repository.tenantsWithDuePlans(now, this.settings.batchSize));
-    const { queued: commands, refused } = await this.repository.queueDuePlans(
-      now,
-      this.settings.batchSize,
-      (plan) => this.nextRun(plan, now),
-      verdicts,
-    );
+    const {
+      queued: commands,
+      refused,
+      skipped,
+    } = await this.repository.queueDuePlans(now, this.settings.batchSize, (plan) => this.nextRun(plan, now), verdicts);
+    for (const run of skipped) {
+      this.logger.warn(
+        { event: 'run.skipped', tenantId: run.tenantId, planId: run.planId, pendingJobId: run.pendingJobId },
+        `scheduled backup skipped: the plan's job ${run.pendingJobId} is still queued or running`,
+      );
+    }
     for (const job of refused) {
       this.logger.warn(
         { event: 'job.refused', jobId: job.jobId, tenantId: job.tenantId, planId: job.planId, reason: job.reason },
