@@ -7,9 +7,9 @@ import {
   REPO_ROOT,
   addDovecotUser,
   corpusMessages,
-  fetchFolder,
+  emptyFolder,
+  folderFingerprints,
   freePort,
-  imapSessionAs,
   provisionConnector,
   seedFolder,
 } from '@mlr/testing';
@@ -18,12 +18,6 @@ import { PlatformFixture } from './support/platform-fixture.js';
 const TENANT = 'e2e-individual';
 const CONNECTOR = 'imap-individual';
 const MAILBOX = 'ines';
-
-const fingerprint = (message: { bytes: Buffer; flags: string[]; internalDate: Date | null }) =>
-  `${createHash('sha256').update(message.bytes).digest('hex')} ${message.flags
-    .filter((flag) => flag !== '\\Recent')
-    .sort()
-    .join(',')} ${message.internalDate?.toISOString() ?? '-'}`;
 
 /**
  * A tenant whose policy wants one S3 object per message (`objectLayout: individual`): backed up,
@@ -37,8 +31,7 @@ describe('a tenant of the individual layout', () => {
   let planId: string;
   let original: string[];
 
-  const folderFingerprints = async () =>
-    [...(await fetchFolder(imap, MAILBOX, 'INBOX')).values()].map(fingerprint).sort();
+  const inboxFingerprints = () => folderFingerprints(imap, MAILBOX, 'INBOX');
 
   beforeAll(async () => {
     await addDovecotUser(join(infra.dir, 'dovecot'), { name: MAILBOX, password: `${MAILBOX}-password` });
@@ -63,7 +56,7 @@ describe('a tenant of the individual layout', () => {
         internalDate: new Date(Date.UTC(2022, i % 12, 3, 9, i)),
       })),
     );
-    original = await folderFingerprints();
+    original = await inboxFingerprints();
     await platform.startPlatform();
     const healthPort = await freePort();
     const connector = await provisionConnector(infra, {
@@ -101,19 +94,14 @@ describe('a tenant of the individual layout', () => {
   });
 
   it('restores deleted messages byte-identical, with their flags and dates', async () => {
-    const session = await imapSessionAs(imap, MAILBOX);
-    await session.mailboxOpen('INBOX');
-    await session.messageDelete('1:*');
-    await session.logout();
-    const { status, body } = await platform.http<{ jobId: string; itemCount: number }>(
-      'POST',
-      `/v1/tenants/${TENANT}/restores`,
-      { query: { mailboxes: [MAILBOX], folder: 'INBOX' }, target: { kind: 'original' } },
-    );
-    expect(status).toBe(202);
-    const job = await platform.waitForJob(TENANT, body.jobId);
+    await emptyFolder(imap, MAILBOX, 'INBOX');
+    const { jobId } = await platform.restore(TENANT, {
+      query: { mailboxes: [MAILBOX], folder: 'INBOX' },
+      target: { kind: 'original' },
+    });
+    const job = await platform.waitForJob(TENANT, jobId);
     expect(job.errors ?? []).toEqual([]);
     expect(job.state).toBe('succeeded');
-    expect(await folderFingerprints()).toEqual(original);
+    expect(await inboxFingerprints()).toEqual(original);
   });
 });

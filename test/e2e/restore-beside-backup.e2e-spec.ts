@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -7,9 +6,9 @@ import {
   REPO_ROOT,
   addDovecotUser,
   corpusMessages,
-  fetchFolder,
+  emptyFolder,
+  folderFingerprints,
   freePort,
-  imapSessionAs,
   provisionConnector,
   seedFolder,
   type JobView,
@@ -19,12 +18,6 @@ import { PlatformFixture } from './support/platform-fixture.js';
 const TENANT = 'e2e-beside';
 const CONNECTOR = 'imap-beside';
 const FOLDER = 'Contracts';
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-function fingerprint(message: { bytes: Buffer; flags: string[]; internalDate: Date | null }): string {
-  const flags = message.flags.filter((flag) => flag !== '\\Recent').sort();
-  return `${sha256(message.bytes)} ${flags.join(',')} ${message.internalDate?.toISOString() ?? '-'}`;
-}
 
 /**
  * A restore never waits behind a backup, and restores run beside each other: the connector reaches
@@ -41,20 +34,11 @@ describe('restores beside a running backup', () => {
   let original: string[];
   let bigPlan: string;
 
-  async function restore(body: Record<string, unknown>): Promise<string> {
-    const { status, body: reply } = await platform.http<{ jobId: string }>(
-      'POST',
-      `/v1/tenants/${TENANT}/restores`,
-      body,
-    );
-    if (status !== 202) throw new Error(`restore: HTTP ${status} ${JSON.stringify(reply)}`);
-    return reply.jobId;
-  }
+  const restore = async (body: Record<string, unknown>) => (await platform.restore(TENANT, body)).jobId;
 
   const job = async (jobId: string) =>
     (await platform.http<JobView>('GET', `/v1/tenants/${TENANT}/jobs/${jobId}`)).body;
-  const fingerprints = async (user: string, folder: string) =>
-    [...(await fetchFolder(imap, user, folder)).values()].map(fingerprint).sort();
+  const fingerprints = (user: string, folder: string) => folderFingerprints(imap, user, folder);
 
   beforeAll(async () => {
     for (const name of ['bea', 'rik']) {
@@ -119,10 +103,7 @@ describe('restores beside a running backup', () => {
   });
 
   it('restores while the backup is held mid-way, several restores at once, one copy each; then the backup completes', async () => {
-    const session = await imapSessionAs(imap, 'rik');
-    await session.mailboxOpen(FOLDER);
-    await session.messageDelete('1:*');
-    await session.logout();
+    await emptyFolder(imap, 'rik', FOLDER);
 
     // The backup's session freezes once Dovecot has sent it 256 KiB: in the middle of its FETCHes.
     proxy.arm(256 * 1024);

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,9 +9,10 @@ import {
   addDovecotUser,
   corpusMessages,
   corruptObjectInPlace,
+  emptyFolder,
   fetchFolder,
+  folderFingerprints,
   freePort,
-  imapSessionAs,
   provisionConnector,
   seedFolder,
   type ProvisionedConnector,
@@ -24,8 +25,6 @@ const TENANT = 'e2e-restore';
 const CONNECTOR = 'imap-restore';
 const FOLDER = 'Projects/Restore';
 
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
 interface ItemView {
   seq: number;
   recordId: string;
@@ -35,12 +34,6 @@ interface ItemView {
   reason: string | null;
   targetMailbox: string | null;
   targetFolder: string | null;
-}
-
-/** What a mail admin checks after a restore: the exact bytes, flags (without \Recent) and INTERNALDATE. */
-function fingerprint(message: { bytes: Buffer; flags: string[]; internalDate: Date | null }): string {
-  const flags = message.flags.filter((flag) => flag !== '\\Recent').sort();
-  return `${sha256(message.bytes)} ${flags.join(',')} ${message.internalDate?.toISOString() ?? '-'}`;
 }
 
 /**
@@ -57,15 +50,7 @@ describe('restore end to end', () => {
   let keys: TenantKeys;
   let original: string[];
 
-  async function restore(body: Record<string, unknown>): Promise<{ jobId: string; itemCount: number }> {
-    const { status, body: reply } = await platform.http<{ jobId: string; itemCount: number }>(
-      'POST',
-      `/v1/tenants/${TENANT}/restores`,
-      body,
-    );
-    if (status !== 202) throw new Error(`restore: HTTP ${status} ${JSON.stringify(reply)}`);
-    return reply;
-  }
+  const restore = (body: Record<string, unknown>) => platform.restore(TENANT, body);
 
   async function items(jobId: string): Promise<ItemView[]> {
     const all: ItemView[] = [];
@@ -82,9 +67,7 @@ describe('restore end to end', () => {
     }
   }
 
-  async function folderFingerprints(user: string, folder: string): Promise<string[]> {
-    return [...(await fetchFolder(imap, user, folder)).values()].map(fingerprint).sort();
-  }
+  const fingerprints = (user: string, folder: string) => folderFingerprints(imap, user, folder);
 
   async function recordIdsOf(mailbox: string, folder: string): Promise<string[]> {
     const records = await platform.prisma.indexRecord.findMany({
@@ -115,7 +98,7 @@ describe('restore end to end', () => {
         internalDate: new Date(Date.UTC(2023, i % 12, 1 + (i % 27), i % 24, i, 0)),
       })),
     );
-    original = await folderFingerprints('rosa', FOLDER);
+    original = await fingerprints('rosa', FOLDER);
     expect(original).toHaveLength(40);
 
     await platform.startPlatform();
@@ -147,11 +130,8 @@ describe('restore end to end', () => {
   });
 
   it('restores deleted messages into their folder: same bytes, flags, keywords and INTERNALDATE', async () => {
-    const session = await imapSessionAs(imap, 'rosa');
-    await session.mailboxOpen(FOLDER);
-    await session.messageDelete('1:*');
-    await session.logout();
-    expect(await folderFingerprints('rosa', FOLDER)).toEqual([]);
+    await emptyFolder(imap, 'rosa', FOLDER);
+    expect(await fingerprints('rosa', FOLDER)).toEqual([]);
 
     const accepted = await restore({ query: { mailboxes: ['rosa'], folder: FOLDER }, target: { kind: 'original' } });
     expect(accepted.itemCount).toBe(40);
@@ -159,7 +139,7 @@ describe('restore end to end', () => {
     expect(job.errors ?? []).toEqual([]);
     expect(job.state).toBe('succeeded');
     expect(job.counters.restored).toBe(40);
-    expect(await folderFingerprints('rosa', FOLDER)).toEqual(original);
+    expect(await fingerprints('rosa', FOLDER)).toEqual(original);
 
     const results = await items(accepted.jobId);
     expect(results.map((item) => item.outcome)).toEqual(Array(40).fill('restored'));
@@ -174,7 +154,7 @@ describe('restore end to end', () => {
     expect(job.state).toBe('succeeded');
     expect(job.counters.skipped).toBe(40);
     expect(job.counters.restored).toBe(0);
-    expect(await folderFingerprints('rosa', FOLDER)).toEqual(original);
+    expect(await fingerprints('rosa', FOLDER)).toEqual(original);
     expect((await items(accepted.jobId)).every((item) => item.outcome === 'skipped')).toBe(true);
   });
 
@@ -182,7 +162,7 @@ describe('restore end to end', () => {
     const ids = await recordIdsOf('rosa', FOLDER);
     const toFolder = await restore({ recordIds: ids, target: { kind: 'folder', folder: 'Restored Items/2026-11-24' } });
     expect((await platform.waitForJob(TENANT, toFolder.jobId)).state).toBe('succeeded');
-    expect(await folderFingerprints('rosa', 'Restored Items/2026-11-24')).toEqual(original);
+    expect(await fingerprints('rosa', 'Restored Items/2026-11-24')).toEqual(original);
 
     const toMailbox = await restore({
       recordIds: ids,
@@ -190,7 +170,7 @@ describe('restore end to end', () => {
     });
     const job = await platform.waitForJob(TENANT, toMailbox.jobId);
     expect(job.state).toBe('succeeded');
-    expect(await folderFingerprints('ruben', 'From Rosa')).toEqual(original);
+    expect(await fingerprints('ruben', 'From Rosa')).toEqual(original);
   });
 
   it("refuses a plain user restoring another user's mail, writes nothing, and audits it", async () => {
@@ -368,7 +348,7 @@ describe('restore end to end', () => {
       counters: { restored: number };
     };
     expect(summary).toMatchObject({ state: 'succeeded', counters: { restored: 40 } });
-    expect(await folderFingerprints('rosa', 'Own Credentials')).toEqual(original);
+    expect(await fingerprints('rosa', 'Own Credentials')).toEqual(original);
     // Never queued for the agent: the job was handed to the command line when it was created.
     const job = await platform.prisma.job.findUniqueOrThrow({ where: { id: summary.jobId } });
     expect(job.publishedAt?.getTime()).toBe(job.createdAt.getTime());

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { isFinishedJobState } from '@mlr/contracts';
 import {
   PlatformRunner,
   REPO_ROOT,
@@ -23,7 +24,6 @@ import { benchMessage } from './bench-mail.js';
 import type { BenchResult } from './bench-result.js';
 import { MeasuredWindow } from './measured-window.js';
 
-const FINISHED = new Set(['succeeded', 'partially_failed', 'failed', 'cancelled']);
 /** How often the jobs table is read while waiting: the timed window ends at most this late. */
 const JOB_POLL_MS = 50;
 const JOB_TIMEOUT_MS = 3_600_000;
@@ -297,7 +297,7 @@ export async function startBenchPlatform(options: {
           );
           const seconds = Number(process.hrtime.bigint() - since) / 1e9;
           for (const row of rows)
-            if (FINISHED.has(row.state) && !finishedAt.has(row.id)) finishedAt.set(row.id, seconds);
+            if (isFinishedJobState(row.state) && !finishedAt.has(row.id)) finishedAt.set(row.id, seconds);
           if (finishedAt.size === jobIds.length) return finishedAt;
           if (Date.now() > deadline) {
             throw new Error(`jobs not finished after ${JOB_TIMEOUT_MS / 1000} s: ${JSON.stringify(rows)}`);

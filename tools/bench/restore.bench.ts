@@ -14,7 +14,8 @@
 //   npm run bench:restore [-- --messages 2000 --size 51200 --fast --keep --skip-beside]
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { fetchFolder, imapSessionAs, required } from '@mlr/testing';
+import { isFinishedJobState } from '@mlr/contracts';
+import { emptyFolder, fetchFolder, required } from '@mlr/testing';
 import { gitState, machineState, writeResult, type BenchResult } from './bench-result.js';
 import { describeWorkload, runBench, scenarioId, startBenchPlatform, type Workload } from './bench-platform.js';
 import { cpuResult, printResult, rssTargets, s3Result } from './bench-report.js';
@@ -80,32 +81,29 @@ runBench(async () => {
       throw new Error(`the backup before the restore did not succeed: ${JSON.stringify(backup)}`);
     }
     console.log(`backed up ${backup.counters.seen} messages (not timed); deleting them from the mailbox`);
-    const session = await imapSessionAs(imap, mailbox);
-    await session.mailboxOpen('INBOX');
-    await session.messageDelete('1:*');
-    await session.logout();
+    await emptyFolder(imap, mailbox, 'INBOX');
+    /** The restore both phases ask for: every message of the INBOX back where it was. */
+    const restoreInbox = { query: { mailboxes: [mailbox], folder: 'INBOX' }, target: { kind: 'original' } };
 
     console.log('restoring (timed) ...');
     const window = await bench.openWindow();
     const started = process.hrtime.bigint();
-    const accepted = await platform.http<{ jobId: string; itemCount: number }>(
-      'POST',
-      `/v1/tenants/${tenantId}/restores`,
-      { query: { mailboxes: [mailbox], folder: 'INBOX' }, target: { kind: 'original' } },
-    );
-    if (accepted.status !== 202) {
+    let accepted: { jobId: string; itemCount: number };
+    try {
+      accepted = await platform.restore(tenantId, restoreInbox);
+    } catch (error) {
       await window.close();
-      throw new Error(`restore refused: HTTP ${accepted.status} ${JSON.stringify(accepted.body)}`);
+      throw error;
     }
-    const finishedAt = await bench.waitForJobs([accepted.body.jobId], started);
+    const finishedAt = await bench.waitForJobs([accepted.jobId], started);
     const figures = await window.close();
-    const [job] = await bench.jobViews([{ tenantId, jobId: accepted.body.jobId }]);
+    const [job] = await bench.jobViews([{ tenantId, jobId: accepted.jobId }]);
     if (!job) throw new Error('no restore job');
     const jobSeconds = finishedAt.get(job.id) ?? Number.NaN;
 
     if (job.state !== 'succeeded') failures.push(`restore job ${job.id} ended ${job.state}, not succeeded`);
-    if (accepted.body.itemCount !== expected)
-      failures.push(`the restore job has ${accepted.body.itemCount} items, not ${expected}`);
+    if (accepted.itemCount !== expected)
+      failures.push(`the restore job has ${accepted.itemCount} items, not ${expected}`);
     if (job.counters.restored !== expected) failures.push(`${job.counters.restored} restored, not ${expected}`);
     if (job.counters.failed !== 0) failures.push(`${job.counters.failed} items failed`);
     if (job.counters.skipped !== 0) failures.push(`${job.counters.skipped} items skipped as duplicates`);
@@ -167,30 +165,23 @@ runBench(async () => {
       console.log(
         `restoring again while the connector backs up ${big.messages.toLocaleString('en')} messages of ${big.mailbox} (not in the timed window) ...`,
       );
-      const again = await imapSessionAs(imap, mailbox);
-      await again.mailboxOpen('INBOX');
-      await again.messageDelete('1:*');
-      await again.logout();
+      await emptyFolder(imap, mailbox, 'INBOX');
       const backupId = await platform.runPlan(tenantId, big.planId);
       const jobOf = async (jobId: string) => (await bench.jobViews([{ tenantId, jobId }]))[0];
       // The backup is reading mail before the restore is asked for.
       for (let view = await jobOf(backupId); (view?.counters.seen ?? 0) === 0; view = await jobOf(backupId)) {
-        if (view && ['succeeded', 'partially_failed', 'failed', 'cancelled'].includes(view.state)) {
+        if (view && isFinishedJobState(view.state)) {
           throw new Error(`the backup of ${big.mailbox} ended (${view.state}) before it was seen reading mail`);
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
       const asked = process.hrtime.bigint();
       const askedAt = Date.now();
-      const reply = await platform.http<{ jobId: string }>('POST', `/v1/tenants/${tenantId}/restores`, {
-        query: { mailboxes: [mailbox], folder: 'INBOX' },
-        target: { kind: 'original' },
-      });
-      if (reply.status !== 202) throw new Error(`restore refused: HTTP ${reply.status} ${JSON.stringify(reply.body)}`);
+      const { jobId: restoreId } = await platform.restore(tenantId, restoreInbox);
       let firstSeconds = Number.NaN;
       let backupThen = '';
       for (;;) {
-        const view = await jobOf(reply.body.jobId);
+        const view = await jobOf(restoreId);
         if (view && view.counters.restored > 0) {
           firstSeconds = Number(process.hrtime.bigint() - asked) / 1e9;
           backupThen = (await jobOf(backupId))?.state ?? 'unknown';
@@ -202,7 +193,7 @@ runBench(async () => {
           );
           break;
         }
-        if (view && ['succeeded', 'partially_failed', 'failed', 'cancelled'].includes(view.state)) {
+        if (view && isFinishedJobState(view.state)) {
           failures.push(`the restore beside the backup ended ${view.state} without restoring an item`);
           break;
         }
@@ -215,9 +206,9 @@ runBench(async () => {
       if (backupThen !== 'running') {
         failures.push(`the backup was ${backupThen} when the restore's first item was restored, not running`);
       }
-      const done = await bench.waitForJobs([reply.body.jobId, backupId], asked);
+      const done = await bench.waitForJobs([restoreId, backupId], asked);
       const [restoreView, backupView] = await bench.jobViews([
-        { tenantId, jobId: reply.body.jobId },
+        { tenantId, jobId: restoreId },
         { tenantId, jobId: backupId },
       ]);
       if (restoreView?.state !== 'succeeded' || restoreView.counters.restored !== expected) {
@@ -241,7 +232,7 @@ runBench(async () => {
       }
       console.log(
         `first item restored ${firstSeconds.toFixed(2)} s after the request, the backup ${backupThen} then; ` +
-          `restore done after ${(done.get(reply.body.jobId) ?? Number.NaN).toFixed(1)} s, backup after ${(done.get(backupId) ?? Number.NaN).toFixed(1)} s`,
+          `restore done after ${(done.get(restoreId) ?? Number.NaN).toFixed(1)} s, backup after ${(done.get(backupId) ?? Number.NaN).toFixed(1)} s`,
       );
       besideTargets.push({
         name: `first item restored during a ${big.messages.toLocaleString('en')}-message backup of the same connector`,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
@@ -93,16 +94,19 @@ export async function seedFolder(
   }
 }
 
+/** A message as the IMAP server serves it: exact bytes (BODY[]), flags, INTERNALDATE. */
+export interface ServedMessage {
+  bytes: Buffer;
+  flags: string[];
+  internalDate: Date | null;
+}
+
 /** What the IMAP server serves for every message of a folder: exact bytes (BODY[]), flags, date. */
-export async function fetchFolder(
-  imap: ImapInfo,
-  user: string,
-  folder: string,
-): Promise<Map<number, { bytes: Buffer; flags: string[]; internalDate: Date | null }>> {
+export async function fetchFolder(imap: ImapInfo, user: string, folder: string): Promise<Map<number, ServedMessage>> {
   const client = await imapSessionAs(imap, user);
   try {
     const box = await client.mailboxOpen(folder, { readOnly: true });
-    const result = new Map<number, { bytes: Buffer; flags: string[]; internalDate: Date | null }>();
+    const result = new Map<number, ServedMessage>();
     if (box.exists === 0) return result;
     for await (const message of client.fetch(
       '1:*',
@@ -116,6 +120,37 @@ export async function fetchFolder(
       });
     }
     return result;
+  } finally {
+    await client.logout().catch(() => undefined);
+  }
+}
+
+/**
+ * What a mail admin compares after a restore: the exact bytes (SHA-256), the flags (without the
+ * session's \Recent and those in `drop`) and INTERNALDATE.
+ */
+export function messageFingerprint(message: ServedMessage, drop: readonly string[] = []): string {
+  const flags = message.flags.filter((flag) => flag !== '\\Recent' && !drop.includes(flag)).sort();
+  const sha256 = createHash('sha256').update(message.bytes).digest('hex');
+  return `${sha256} ${flags.join(',')} ${message.internalDate?.toISOString() ?? '-'}`;
+}
+
+/** The fingerprints of every message of a folder, sorted (`messageFingerprint`). */
+export async function folderFingerprints(
+  imap: ImapInfo,
+  user: string,
+  folder: string,
+  drop: readonly string[] = [],
+): Promise<string[]> {
+  return [...(await fetchFolder(imap, user, folder)).values()].map((m) => messageFingerprint(m, drop)).sort();
+}
+
+/** Deletes and expunges the messages `uids` (UIDs; default every one) of a folder of `user`. */
+export async function emptyFolder(imap: ImapInfo, user: string, folder: string, uids = '1:*'): Promise<void> {
+  const client = await imapSessionAs(imap, user);
+  try {
+    await client.mailboxOpen(folder);
+    await client.messageDelete(uids, { uid: true });
   } finally {
     await client.logout().catch(() => undefined);
   }

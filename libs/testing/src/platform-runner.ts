@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AccessTokenClaimsInput } from '@mlr/contracts';
+import { isFinishedJobState, type AccessTokenClaimsInput } from '@mlr/contracts';
 import { mintAccessToken } from './access-tokens.js';
 import type { LocalInfrastructure } from './infra/local-infrastructure.js';
 import { PLATFORM_SERVICES, startApp, type PlatformService, type RunningApp } from './platform.js';
@@ -22,8 +22,6 @@ export interface JobView {
   startedAt?: string | null;
   finishedAt?: string | null;
 }
-
-const FINISHED = new Set(['succeeded', 'partially_failed', 'failed', 'cancelled']);
 
 /**
  * The platform's processes (cloud services and a connector) on a local infrastructure, driven
@@ -143,6 +141,25 @@ export class PlatformRunner {
     return jobId;
   }
 
+  /**
+   * Asks for a restore (or export) job through the gateway (`POST /v1/tenants/:t/restores`, as the
+   * default principal unless `as`); returns the accepted job, and throws on anything but 202.
+   */
+  async restore(
+    tenantId: string,
+    request: Record<string, unknown>,
+    options: { as?: AccessTokenClaimsInput } = {},
+  ): Promise<{ jobId: string; itemCount: number }> {
+    const { status, body } = await this.http<{ jobId: string; itemCount: number }>(
+      'POST',
+      `/v1/tenants/${tenantId}/restores`,
+      request,
+      options,
+    );
+    if (status !== 202) throw new Error(`restore: HTTP ${status} ${JSON.stringify(body)}`);
+    return body;
+  }
+
   /** Polls the job through the gateway until it has finished. */
   async waitForJob(
     tenantId: string,
@@ -156,7 +173,7 @@ export class PlatformRunner {
       if (status === 200) {
         last = body;
         options.onPoll?.(body);
-        if (FINISHED.has(body.state)) return body;
+        if (isFinishedJobState(body.state)) return body;
       }
       await sleep(options.pollMs ?? 250);
     }

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -13,7 +13,18 @@ import {
 import { contentId, deriveTenantKeys, generateRootKey, sealMessage, type TenantKeys } from '@mlr/crypto';
 import { extractMessageFacts } from '@mlr/mime';
 import { createLogger } from '@mlr/telemetry';
-import { REPO_ROOT, addDovecotUser, corpusMessages, fetchFolder, imapSessionAs, seedFolder } from '@mlr/testing';
+import {
+  REPO_ROOT,
+  addDovecotUser,
+  corpusMessages,
+  emptyFolder,
+  fetchFolder,
+  folderFingerprints,
+  imapSessionAs,
+  messageFingerprint,
+  seedFolder,
+  type ServedMessage,
+} from '@mlr/testing';
 import { JobReporter } from '../backup/job-reporter.js';
 import type { PlatformPublisher } from '../backup/commit-batcher.js';
 import type { ImapSourceConfig } from '../config/connector-config.js';
@@ -30,19 +41,7 @@ const ANN = { name: 'rst-ann', password: 'rst-ann-secret' };
 const BEN = { name: 'rst-ben', password: 'rst-ben-secret' };
 const FOLDER = 'Projects/2026';
 
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-interface Served {
-  bytes: Buffer;
-  flags: string[];
-  internalDate: Date | null;
-}
-
-/** What a mail admin compares: exact bytes, flags (without the session's \Recent) and INTERNALDATE. */
-function fingerprint(message: Served, drop: string[] = []): string {
-  const flags = message.flags.filter((flag) => flag !== '\\Recent' && !drop.includes(flag)).sort();
-  return `${sha256(message.bytes)} ${flags.join(',')} ${message.internalDate?.toISOString() ?? '-'}`;
-}
+type Served = ServedMessage;
 
 /** Sealed objects by content id, as storage would serve them. */
 class MemoryObjects implements SealedObjectSource {
@@ -140,20 +139,10 @@ describe('RestoreRunner against Dovecot', () => {
     return { state, results, events, counters: reporter.counters };
   }
 
-  const fingerprints = async (user: string, folder: string, drop: string[] = []) =>
-    [...(await fetchFolder(imap, user, folder)).values()].map((m) => fingerprint(m, drop)).sort();
+  const fingerprints = (user: string, folder: string, drop: string[] = []) =>
+    folderFingerprints(imap, user, folder, drop);
   /** The folder as the backup saw it, as a restore must recreate it (never with \Deleted). */
-  const expected = (served: Served[]) => served.map((m) => fingerprint(m, ['\\Deleted'])).sort();
-
-  async function emptyFolder(user: string, folder: string, uids = '1:*'): Promise<void> {
-    const session = await imapSessionAs(imap, user);
-    try {
-      await session.mailboxOpen(folder);
-      await session.messageDelete(uids, { uid: true });
-    } finally {
-      await session.logout();
-    }
-  }
+  const expected = (served: Served[]) => served.map((m) => messageFingerprint(m, ['\\Deleted'])).sort();
 
   /** What the backup would index for the messages of a folder: one item per message, sealed into `objects`. */
   async function backUp(
@@ -236,8 +225,8 @@ describe('RestoreRunner against Dovecot', () => {
   afterAll(() => logger.flush());
 
   it('restores deleted messages into their folders: same bytes, flags, keywords and INTERNALDATE, never \\Deleted', async () => {
-    await emptyFolder(ANN.name, FOLDER);
-    await emptyFolder(BEN.name, 'INBOX');
+    await emptyFolder(imap, ANN.name, FOLDER);
+    await emptyFolder(imap, BEN.name, 'INBOX');
     expect(await fingerprints(ANN.name, FOLDER)).toEqual([]);
 
     const { state, results, counters, events } = await run([...annItems, ...benItems], { kind: 'original' });
@@ -268,7 +257,7 @@ describe('RestoreRunner against Dovecot', () => {
     const byContent = new Map(current.map(([uid, m]) => [contentId(keys, m.bytes), uid]));
     const gone = [annItems[0]!, annItems.at(-1)!];
     expect(gone.map((i) => i.messageId === null)).toEqual([false, true]);
-    await emptyFolder(ANN.name, FOLDER, gone.map((i) => byContent.get(i.contentId)).join(','));
+    await emptyFolder(imap, ANN.name, FOLDER, gone.map((i) => byContent.get(i.contentId)).join(','));
     const third = await run(annItems, { kind: 'original' });
     expect(third.state).toBe('succeeded');
     expect(third.counters).toMatchObject({ restored: 2, skipped: annItems.length - 2 });
@@ -284,7 +273,7 @@ describe('RestoreRunner against Dovecot', () => {
     await session.logout();
     const fourth = await run(annItems, { kind: 'original' });
     expect(fourth.counters).toMatchObject({ restored: 1, skipped: annItems.length - 1 });
-    await emptyFolder(ANN.name, FOLDER, String(victim[0]));
+    await emptyFolder(imap, ANN.name, FOLDER, String(victim[0]));
     expect(await fingerprints(ANN.name, FOLDER)).toEqual(expected(annServed));
   });
 
@@ -465,7 +454,7 @@ describe('RestoreRunner against Dovecot', () => {
     expect(await fingerprints(BEN.name, folder, ['\\Seen'])).toEqual(
       annServed
         .slice(0, 2)
-        .map((m) => fingerprint(m, ['\\Deleted', '\\Seen']))
+        .map((m) => messageFingerprint(m, ['\\Deleted', '\\Seen']))
         .sort(),
     );
   });

@@ -1,6 +1,10 @@
-import type { FolderCheckpoint, JobCounters, JobEvent, JobState } from '@mlr/contracts';
-
-const TERMINAL: ReadonlySet<JobState> = new Set(['succeeded', 'partially_failed', 'failed', 'cancelled']);
+import {
+  isFinishedJobState,
+  type FolderCheckpoint,
+  type JobCounters,
+  type JobEvent,
+  type JobState,
+} from '@mlr/contracts';
 
 function rank(state: JobState): number {
   if (state === 'queued') return 0;
@@ -9,7 +13,7 @@ function rank(state: JobState): number {
 }
 
 export function isTerminal(state: JobState): boolean {
-  return TERMINAL.has(state);
+  return isFinishedJobState(state);
 }
 
 /** What the scheduler knows about a job's progress. */

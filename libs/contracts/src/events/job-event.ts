@@ -5,6 +5,14 @@ import { restoreItemResultSchema } from '../restore/restore.js';
 
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'partially_failed', 'failed', 'cancelled'] as const;
 
+/** The states a job ends in: nothing follows them. */
+const FINISHED_JOB_STATES: ReadonlySet<string> = new Set(['succeeded', 'partially_failed', 'failed', 'cancelled']);
+
+/** Whether a job in `state` has finished (a string as an API or the database answers it). */
+export function isFinishedJobState(state: string): boolean {
+  return FINISHED_JOB_STATES.has(state);
+}
+
 export const jobCountersSchema = z.strictObject({
   seen: z.number().int().nonnegative(),
   new: z.number().int().nonnegative(),
