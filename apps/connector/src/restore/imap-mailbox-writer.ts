@@ -3,6 +3,7 @@ import { uidSet } from '../sources/imap/uid-set.js';
 import type { ImapFlow } from 'imapflow';
 import { contentId, type TenantKeys } from '@mlr/crypto';
 import { headerFieldValues } from '@mlr/mime';
+import { mailboxFolderKey } from './target-locks.js';
 
 /** What one APPEND writes. */
 export interface AppendRequest {
@@ -62,7 +63,7 @@ export class FolderListings {
   constructor(readonly trustMs = 0) {}
 
   get(mailbox: string, folder: string): FolderListing | undefined {
-    const listing = this.listings.get(listingKey(mailbox, folder));
+    const listing = this.listings.get(mailboxFolderKey(mailbox, folder));
     if (listing) listing.usedAt = Date.now();
     return listing;
   }
@@ -72,7 +73,7 @@ export class FolderListings {
     const now = Date.now();
     for (const [key, old] of this.listings) if (now - old.usedAt > LISTING_IDLE_MS) this.listings.delete(key);
     const listing: FolderListing = { uidValidity, nextUid: 1, bySize: new Map(), refreshedAt: 0, usedAt: now };
-    this.listings.set(listingKey(mailbox, folder), listing);
+    this.listings.set(mailboxFolderKey(mailbox, folder), listing);
     return listing;
   }
 
@@ -84,10 +85,6 @@ export class FolderListings {
   get size(): number {
     return this.listings.size;
   }
-}
-
-function listingKey(mailbox: string, folder: string): string {
-  return `${mailbox.toLowerCase()}\u0000${folder.toUpperCase() === 'INBOX' ? 'INBOX' : folder}`;
 }
 
 function addToListing(listing: FolderListing, size: number, field: number, uid: number): void {

@@ -259,7 +259,6 @@ export class RestoreRunner {
     attempt: { appended: boolean },
   ): Promise<RestoreItemResult> {
     const folder = where.targetFolder;
-    const locks = this.locks;
     const { flags, dropped } = appendFlags(item);
     const restored: RestoreItemResult = {
       seq: item.seq,
@@ -269,7 +268,7 @@ export class RestoreRunner {
         : {}),
       ...where,
     };
-    await locks.run(folderKey(where.targetMailbox, folder), () => writer.ensureFolder(folder));
+    await this.locks.run(folderKey(where.targetMailbox, folder), () => writer.ensureFolder(folder));
     const append = async () => {
       attempt.appended = true;
       await writer.append({
@@ -283,7 +282,7 @@ export class RestoreRunner {
     if (job.duplicate) return append();
     // The check and the APPEND are one step for this message in this folder: another session of
     // this job, or another restore job of this connector, checks only once this copy is there.
-    return locks.run(targetKey(where.targetMailbox, folder, item.contentId), async () => {
+    return this.locks.run(targetKey(where.targetMailbox, folder, item.contentId), async () => {
       if ((await writer.findCopy(folder, raw, item.contentId, item.messageId)) !== null) {
         if (attempt.appended) return restored;
         return { seq: item.seq, outcome: 'skipped', reason: boundedReason(`already in ${folder}`), ...where };

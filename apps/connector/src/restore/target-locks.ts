@@ -32,12 +32,18 @@ export class TargetLocks {
 }
 
 /**
- * The lock key of one message in one folder of one mailbox. Mailbox addresses compare without case,
- * and so does INBOX (RFC 9051 §5.1); other folder names are the server's, exactly.
+ * One folder of one mailbox as a key (of locks and of the duplicate check's listings). Mailbox
+ * addresses compare without case, and so does INBOX (RFC 9051 §5.1); other folder names are the
+ * server's, exactly.
  */
-export function targetKey(mailbox: string, folder: string, contentId: string): string {
+export function mailboxFolderKey(mailbox: string, folder: string): string {
   const box = folder.toUpperCase() === 'INBOX' ? 'INBOX' : folder;
-  return `${mailbox.toLowerCase()}\u0000${box}\u0000${contentId}`;
+  return `${mailbox.toLowerCase()}\u0000${box}`;
+}
+
+/** The lock key of one message in one folder of one mailbox. */
+export function targetKey(mailbox: string, folder: string, contentId: string): string {
+  return `${mailboxFolderKey(mailbox, folder)}\u0000${contentId}`;
 }
 
 /** The lock key of creating one folder of one mailbox. */

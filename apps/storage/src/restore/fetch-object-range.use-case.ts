@@ -4,9 +4,6 @@ import { isObjectStoreError, type ObjectStore } from '@mlr/objectstore';
 import type { Logger } from '@mlr/telemetry';
 import type { StoredObjectRepository } from '../backup/stored-object.repository.js';
 
-export type ObjectFetchRequest = ObjectRangeFetchRequest;
-export type ObjectFetchResponse = ObjectRangeFetchResponse;
-
 export interface FetchObjectRangeDeps {
   objects: Pick<StoredObjectRepository, 'findByContentId'>;
   store: Pick<ObjectStore, 'getBuffer'>;
@@ -22,7 +19,7 @@ export interface FetchObjectRangeDeps {
 export class FetchObjectRange {
   constructor(private readonly deps: FetchObjectRangeDeps) {}
 
-  async execute(request: ObjectFetchRequest): Promise<ObjectFetchResponse> {
+  async execute(request: ObjectRangeFetchRequest): Promise<ObjectRangeFetchResponse> {
     const { tenantId, contentId, offset, length } = request;
     const stored = await this.deps.objects.findByContentId(tenantId, contentId);
     if (!stored) {
