@@ -23,6 +23,7 @@ import {
 } from '@mlr/testing';
 import { demoSearchAndRestore } from './demo-restore.js';
 import { DEFAULT_LOCAL_DIR, migrate, recordedSettings } from './infra.js';
+import { StopRequested, StopSignal } from './stop-signal.js';
 
 const TENANT = 'demo';
 const CONNECTOR = 'demo-imap';
@@ -92,6 +93,11 @@ async function main(): Promise<void> {
     if (recorded) await (await startInfrastructure(recordedSettings(recorded))).stop();
     rmSync(dir, { recursive: true, force: true });
   }
+  // From here on Ctrl-C (or SIGTERM) stops what has been started instead of orphaning it: a signal
+  // during start-up ends it after the current step.
+  const stop = new StopSignal();
+  const stopping = stop.wait();
+  void stopping.then((signal) => console.log(`\n${signal} received: stopping ...`));
   console.log(`starting PostgreSQL, NATS, Ceph S3 and Dovecot (state in ${dir}) ...`);
   const { infra, stop: stopInfra } = await startInfrastructure({ dir });
   if (infra.postgres) migrate(infra.postgres.databaseUrl);
@@ -106,8 +112,10 @@ async function main(): Promise<void> {
   };
 
   try {
+    stop.throwIfReceived();
     // Backend services first: the gateway is healthy only when they answer.
     await platform.startPlatform();
+    stop.throwIfReceived();
     for (const service of PLATFORM_SERVICES) {
       console.log(`  ${service.padEnd(10)} healthy   http://127.0.0.1:${platform.app(service).port}/health`);
     }
@@ -132,6 +140,7 @@ async function main(): Promise<void> {
       healthPort,
     });
     await platform.startConnector(connector.configFile, healthPort);
+    stop.throwIfReceived();
     console.log(`  connector  healthy   http://127.0.0.1:${healthPort}/health  (tenant ${TENANT}, mailbox alice)`);
 
     const plans = await platform.http<
@@ -162,8 +171,10 @@ async function main(): Promise<void> {
       folder: DEMO_FOLDER,
       exportDir: join(connector.stateDir, 'exports'),
     });
+    stop.throwIfReceived();
   } catch (error) {
     await shutdown();
+    if (error instanceof StopRequested) return;
     throw error;
   }
 
@@ -189,12 +200,10 @@ async function main(): Promise<void> {
   console.log(`  e.g. curl -H "Authorization: Bearer <tenant admin token>" ${gatewayUrl}/v1/tenants/${TENANT}/plans`);
   if (!values.once) {
     console.log('\nPress Ctrl-C to stop.');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await stopping;
   }
   await shutdown();
+  stop.dispose();
 }
 
 main().catch((error: unknown) => {
