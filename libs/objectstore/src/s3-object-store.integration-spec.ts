@@ -122,6 +122,38 @@ describe('S3 object store on Ceph RGW', () => {
     expect(tail.equals(big.subarray(20 * MIB - 100))).toBe(true);
   });
 
+  it('fails the put, and nothing else, when its body stream fails half way (single PUT and multipart)', async () => {
+    // Storage streams a large message's chunks from NATS into the PUT: a NATS restart makes that
+    // stream fail, and an 'error' event nobody handled used to end the storage process.
+    const failing = (bytes: number, after: number) =>
+      Readable.from(
+        (async function* () {
+          let sent = 0;
+          while (sent < after) {
+            const piece = Buffer.alloc(Math.min(64 * 1024, after - sent), 7);
+            sent += piece.length;
+            yield piece;
+          }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          throw new Error(`chunk read timed out (${bytes} bytes promised)`);
+        })(),
+      );
+    for (const [key, size] of [
+      ['broken-single', 2 * MIB],
+      ['broken-multipart', 20 * MIB],
+    ] as const) {
+      const error = await store.put({ bucket, key }, failing(size, size / 2), { contentLength: size }).then(
+        () => undefined,
+        (reason: unknown) => reason as Error,
+      );
+      expect(error?.message, key).toContain('chunk read timed out');
+      expect(await store.head({ bucket, key }), key).toBeNull();
+    }
+    // The store still works afterwards.
+    await store.put({ bucket, key: 'after-broken' }, Buffer.from('fine'));
+    expect((await store.getBuffer({ bucket, key: 'after-broken' })).toString()).toBe('fine');
+  });
+
   it('deletes objects for good', async () => {
     await store.put({ bucket, key: 'to-delete' }, Buffer.from('bye'));
     await store.delete({ bucket, key: 'to-delete' });

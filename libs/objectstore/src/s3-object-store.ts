@@ -135,6 +135,18 @@ class S3ObjectStore implements ObjectStore {
       ContentType: options.contentType ?? 'application/octet-stream',
       ...retention,
     };
+    // A body stream can fail on its own (storage streams a large message's chunks out of NATS, which
+    // may restart meanwhile): the S3 client does not always listen for that, and an 'error' event
+    // nobody listens for ends the process. Listened for here, it aborts the request instead, and the
+    // put fails with the body's own error (its class tells the caller whether a retry can help).
+    const abort = new AbortController();
+    let bodyFailure: Error | undefined;
+    if (!Buffer.isBuffer(body)) {
+      body.once('error', (error: Error) => {
+        bodyFailure ??= error;
+        abort.abort(error);
+      });
+    }
     try {
       if (size !== undefined && size < this.multipartThreshold) {
         const output = await this.client.send(
@@ -145,6 +157,7 @@ class S3ObjectStore implements ObjectStore {
             // Lets the store reject a body corrupted on the way; cheap for in-memory bodies.
             ...(Buffer.isBuffer(body) ? { ContentMD5: createHash('md5').update(body).digest('base64') } : {}),
           }),
+          { abortSignal: abort.signal },
         );
         return { etag: unquote(output.ETag), ...(output.VersionId ? { versionId: output.VersionId } : {}) };
       }
@@ -154,6 +167,7 @@ class S3ObjectStore implements ObjectStore {
         partSize: this.multipartThreshold,
         queueSize: this.multipartConcurrency,
         leavePartsOnError: false,
+        abortController: abort,
       });
       const output = await upload.done();
       const versionId = output.VersionId || undefined;
@@ -183,6 +197,7 @@ class S3ObjectStore implements ObjectStore {
       }
       return { etag, ...(versionId ? { versionId } : {}) };
     } catch (error) {
+      if (bodyFailure) throw bodyFailure;
       throw this.toError(error, where);
     }
   }
