@@ -7,7 +7,13 @@ import nx from '@nx/eslint-plugin';
  * - cloud code (`scope:cloud`) can never reach connector-side code (`scope:edge`), so tenant keys and
  *   decryption stay on the customer's side, and the connector cannot reach the database.
  */
-const TEST_FILES = ['**/*.spec.ts', '**/*.integration-spec.ts', '**/*.e2e-spec.ts', '**/__tests__/**'];
+const TEST_FILES = [
+  '**/*.spec.ts',
+  '**/*.integration-spec.ts',
+  '**/*.e2e-spec.ts',
+  '**/*.faults-spec.ts',
+  '**/__tests__/**',
+];
 
 /** Which library types each type may import. Tests may also use the harness (`type:testing`). */
 function boundaries(inTests) {

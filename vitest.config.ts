@@ -63,6 +63,20 @@ export default defineConfig({
           poolOptions: { forks: { singleFork: true } },
         },
       },
+      {
+        ...shared,
+        test: {
+          // Faults injected into the infrastructure every service shares (a NATS restart, ...):
+          // infrastructure of their own, one file at a time (`npm run test:faults`).
+          name: 'faults',
+          include: ['test/faults/**/*.faults-spec.ts'],
+          exclude,
+          globalSetup: ['libs/testing/src/global-setup.ts'],
+          testTimeout: 900_000,
+          hookTimeout: 300_000,
+          poolOptions: { forks: { singleFork: true } },
+        },
+      },
     ],
   },
 });

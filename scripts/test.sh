@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: format, lint (module boundaries enforced), type check, the build (a failure
 # fails the suite; the integration and end-to-end tiers run the compiled apps from dist/), then the
-# unit, integration and end-to-end tiers. The integration and e2e tiers start their own PostgreSQL,
-# NATS, Ceph S3 and Dovecot on free ports (libs/testing/src/global-setup.ts) and stop them afterwards.
+# unit, integration, end-to-end and fault-injection tiers. The integration, e2e and faults tiers start
+# their own PostgreSQL, NATS, Ceph S3 and Dovecot on free ports (libs/testing/src/global-setup.ts) and
+# stop them afterwards; the faults tier restarts and cuts off parts of its own (test/faults).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export NX_DAEMON=false NX_NO_CLOUD=true NX_SKIP_NX_CACHE=true
@@ -27,3 +28,5 @@ step "integration tests"
 npx vitest run --project integration
 step "end-to-end tests"
 npx vitest run --project e2e --passWithNoTests
+step "fault-injection tests"
+npx vitest run --project faults

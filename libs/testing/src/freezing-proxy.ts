@@ -40,6 +40,34 @@ export class FreezingProxy {
     return [...this.pairs].filter((pair) => pair.frozen).length;
   }
 
+  /**
+   * Freezes every connection open now, at once (as a link that stops carrying anything without
+   * closing: a cable pulled, a firewall dropping packets), and every connection opened until
+   * `thaw()` once the server has greeted it.
+   */
+  freezeAll(): void {
+    this.arm(0);
+    for (const pair of this.pairs) {
+      if (pair.frozen) continue;
+      pair.frozen = true;
+      pair.client.pause();
+      pair.upstream.pause();
+    }
+  }
+
+  /**
+   * Disarms and closes every connection (frozen ones included) without letting through what they
+   * held: the end of a cut long enough for the peers to give the link up. New connections pass.
+   */
+  dropAll(): void {
+    this.disarm();
+    for (const pair of this.pairs) {
+      pair.client.destroy();
+      pair.upstream.destroy();
+    }
+    this.pairs.clear();
+  }
+
   /** Disarms, lets every frozen connection go on where it stopped and freezes none of them again. */
   thaw(): void {
     this.disarm();

@@ -54,6 +54,8 @@ export async function provisionConnector(
     dir: string;
     mailboxes: string[];
     healthPort?: number;
+    /** The NATS URL the connector is given (default the infrastructure's): e.g. a proxy in front of it. */
+    natsUrl?: string;
     backup?: { concurrency?: number; publicFolders?: boolean; ackTimeoutSeconds?: number };
     /** How storage lays out the tenant's messages in S3 (set when the tenant is created). */
     objectLayout?: 'packed' | 'individual';
@@ -132,7 +134,7 @@ export async function provisionConnector(
       {
         tenantId: options.tenantId,
         connectorId: options.connectorId,
-        nats: { url: infra.nats.url, credsFile },
+        nats: { url: options.natsUrl ?? infra.nats.url, credsFile },
         source: {
           kind: 'imap',
           host: infra.imap.host,

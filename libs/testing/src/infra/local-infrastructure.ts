@@ -5,7 +5,14 @@ import { localTokenIssuer, tokenVerificationEnv, type LocalTokenIssuer } from '.
 import { localLicenceVendor, type LocalLicenceVendor } from '../licence-vendor.js';
 import { startCeph, type CephInfo } from './ceph.js';
 import { startDovecot, type ImapInfo } from './dovecot.js';
-import { createNatsOperator, natsUserCreds, startNats, type NatsOperator, type NatsOperatorAccount } from './nats.js';
+import {
+  createNatsOperator,
+  natsUserCreds,
+  startNats,
+  stopNats,
+  type NatsOperator,
+  type NatsOperatorAccount,
+} from './nats.js';
 import { createDatabase, startPostgres } from './postgres.js';
 import { readJson, writeJson } from './process.js';
 import type { ServiceHandle } from './types.js';
@@ -260,6 +267,19 @@ export async function startInfrastructure(options: {
   };
   writeJson(join(options.dir, 'infra.json'), infra);
   return { infra, stop };
+}
+
+/**
+ * What a NATS restart does to the platform: stops the NATS server of `infra`, keeps it down for
+ * `downMs` and starts it again on the same ports with the same JetStream data and accounts, so that
+ * clients can reconnect by themselves. Resolves once it answers again.
+ */
+export async function restartNats(infra: LocalInfrastructure, downMs: number): Promise<void> {
+  const dir = join(infra.dir, 'nats');
+  await stopNats(dir);
+  await new Promise((resolve) => setTimeout(resolve, downMs));
+  const { operator } = (await secretsFor(infra.dir)).nats;
+  await startNats({ dir, operator });
 }
 
 /** Reads what `startInfrastructure` wrote for a running local infrastructure. */

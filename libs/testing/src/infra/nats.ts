@@ -294,7 +294,8 @@ export async function startNats(options: NatsOptions): Promise<ServiceHandle<Nat
       ...(state.systemUser ? { systemUser: state.systemUser } : {}),
     },
     reused,
-    stop: () => stopPid(state.pid),
+    // The server running now: restartNats may have replaced the one this handle started.
+    stop: () => stopPid(readJson<NatsState>(stateFile)?.pid ?? state.pid),
   });
 
   if (previous && isAlive(previous.pid) && (await monitorHealthy(previous.monitorPort))) {
@@ -358,4 +359,10 @@ export async function reloadNatsAccounts(dir: string, accounts: Record<string, N
   writeFileSync(join(dir, 'nats.conf'), renderNatsConfig({ ...state, storeDir: join(dir, 'jetstream'), accounts }));
   process.kill(state.pid, 'SIGHUP');
   await waitFor(() => reloads() > before, { what: 'nats-server to reload its configuration', timeoutMs: 10_000 });
+}
+
+/** Stops the NATS server started in `dir` (SIGTERM, then SIGKILL), if it runs; its JetStream data stays. */
+export async function stopNats(dir: string): Promise<void> {
+  const state = readJson<NatsState>(join(dir, 'state.json'));
+  if (state && isAlive(state.pid)) await stopPid(state.pid);
 }

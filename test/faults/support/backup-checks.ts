@@ -1,0 +1,41 @@
+import { expect } from 'vitest';
+import { openSealedObject, type TenantKeys } from '@mlr/crypto';
+import type { JobView } from '@mlr/testing';
+import type { PlatformFixture } from '../../e2e/support/platform-fixture.js';
+
+/** The UIDs a job reports failed (its errors name the message by UID). */
+export function failedUids(job: JobView): number[] {
+  return (job.errors ?? [])
+    .map((error) => /UID (\d+)/.exec(`${error.target} ${error.message}`)?.[1])
+    .filter((uid): uid is string => uid !== undefined)
+    .map(Number);
+}
+
+/**
+ * Every one of `messages` source messages is indexed exactly once, stored exactly once with a
+ * reference count of 1, and every locator opens: the pinned version's range is the sealed message
+ * of that content id.
+ */
+export async function expectBackedUpOnce(
+  platform: PlatformFixture,
+  tenantId: string,
+  keys: TenantKeys,
+  messages: number,
+): Promise<void> {
+  const records = await platform.prisma.indexRecord.findMany({ where: { tenantId }, select: { uid: true } });
+  expect(records).toHaveLength(messages);
+  expect(new Set(records.map((r) => Number(r.uid))).size).toBe(messages);
+  const objects = await platform.prisma.storedObject.findMany({ where: { tenantId } });
+  expect(objects).toHaveLength(messages);
+  expect(objects.filter((o) => o.refCount !== 1)).toEqual([]);
+  for (const object of objects) {
+    if (object.versionId === null) throw new Error(`stored object ${object.id} has no pinned version`);
+    const sealed = await platform.store.getBuffer({
+      bucket: object.bucket,
+      key: object.key,
+      versionId: object.versionId,
+      range: { offset: Number(object.byteOffset), length: Number(object.byteLength) },
+    });
+    await openSealedObject(keys, sealed, { expectedContentId: object.contentId });
+  }
+}
