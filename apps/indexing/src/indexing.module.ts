@@ -20,6 +20,7 @@ import { ResolveController } from './restore/resolve.controller.js';
 import { RecordSearch } from './search/record-search.js';
 import { PgSearchRepository, SEARCH_REPOSITORY } from './search/repositories/search.repository.js';
 import { SearchController } from './search/search.controller.js';
+import { SightingStatusServer } from './sightings/sighting-status.js';
 
 @Module({})
 export class IndexingModule {
@@ -59,6 +60,12 @@ export class IndexingModule {
           useValue: { maxInFlight: config.INDEXING_MAX_IN_FLIGHT } satisfies RecordsConsumerOptions,
         },
         RecordsConsumer,
+        {
+          provide: SightingStatusServer,
+          useFactory: (messaging: MessagingConnection, prisma: PrismaClient) =>
+            new SightingStatusServer(messaging, prisma),
+          inject: [MESSAGING, PRISMA],
+        },
         {
           provide: APP_HEALTH_CHECKS,
           useFactory: (prisma: PrismaClient) => [postgresHealthCheck(prisma)],

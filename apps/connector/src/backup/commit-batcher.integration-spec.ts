@@ -5,7 +5,9 @@ import {
   decodeMessage,
   ensurePlatformStreams,
   platformValidator,
+  tenantCallServer,
   type MessagingConnection,
+  type Responder,
 } from '@mlr/messaging';
 import {
   INLINE_SEALED_MAX_BYTES,
@@ -14,6 +16,8 @@ import {
   type IndexRecord,
   type ObjectCommitBatch,
   type SightingResult,
+  type SightingStatusRequest,
+  type SightingStatusResponse,
 } from '@mlr/contracts';
 import { contentId, deriveTenantKeys, generateRootKey, openSealedObject, sealMessage } from '@mlr/crypto';
 import { checkEnvelope } from '@mlr/envelope';
@@ -228,9 +232,95 @@ describe('CommitBatcher against NATS JetStream', () => {
     }
   });
 
+  /**
+   * Answers `sightings.status` for `tenantId` as indexing would, with `indexed` for the sightings
+   * `holds` says the index has; records what was asked.
+   */
+  function serveSightingStatus(
+    tenantId: string,
+    holds: (sighting: SightingStatusRequest['sightings'][number]) => boolean,
+  ): { asked: SightingStatusRequest[]; responder: Responder } {
+    const asked: SightingStatusRequest[] = [];
+    const responder = tenantCallServer(messaging).serve(
+      'sightings.status',
+      `mlr.${tenantId}.sightings`,
+      async (request): Promise<SightingStatusResponse> => {
+        asked.push(request);
+        return {
+          sightings: request.sightings.map((sighting) =>
+            holds(sighting)
+              ? { ...sighting, state: 'indexed', recordId: `r-${sighting.uid}`, backupJobId: 'job-1' }
+              : { ...sighting, state: 'unknown' },
+          ),
+        };
+      },
+    );
+    return { asked, responder };
+  }
+
+  it('answers a sighting whose acknowledgement was lost as stored once the platform says it has it', async () => {
+    const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
+    const batcher = new CommitBatcher(messaging, tenantId, { lingerMs: 10, ackTimeoutMs: 300, attempts: 2 });
+    // The index has message 1 (its acknowledgement was lost: the connector was cut off meanwhile), not 2.
+    const { asked, responder } = serveSightingStatus(tenantId, (sighting) => sighting.uid === 1);
+    batcher.start();
+    try {
+      const [one, two] = [Buffer.from('Subject: one\r\n\r\nbody\r\n'), Buffer.from('Subject: two\r\n\r\nbody\r\n')];
+      const [first, second] = [recordFor(tenantId, one, 1), recordFor(tenantId, two, 2)];
+      const uploads = [
+        batcher.upload('job-1', await sealMessage(keys, one), first),
+        batcher.upload('job-1', await sealMessage(keys, two), second),
+      ];
+      await expect(uploads[0]).resolves.toEqual({ objectStored: 'new', recordStored: 'unchanged' });
+      await expect(uploads[1]).rejects.toThrow(/not acknowledged after 2 attempts/);
+      expect(asked[0]?.sightings.map((sighting) => sighting.uid)).toEqual([1, 2]);
+      expect(asked[0]?.sightings[0]).toEqual({
+        contentId: first.contentId,
+        mailbox: 'alice',
+        folder: 'INBOX',
+        uidValidity: '7',
+        uid: 1,
+      });
+      // Message 1 was never sent again; message 2 twice (the attempts), and asked about after each.
+      const sent = (await batchesOf(tenantId)).map(({ batch }) => batch.items.map((item) => item.record.sourceKey.uid));
+      expect(sent).toEqual([[1, 2], [2]]);
+    } finally {
+      await batcher.stop();
+      await responder.stop();
+    }
+  });
+
+  it('counts no attempt while the platform cannot say, and gives up only after unreachableGiveUpMs', async () => {
+    const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
+    // Nobody answers sightings.status: the platform cannot be asked (as when indexing is down).
+    const batcher = new CommitBatcher(messaging, tenantId, {
+      lingerMs: 10,
+      ackTimeoutMs: 200,
+      attempts: 1,
+      unreachableRetryMs: 100,
+      unreachableGiveUpMs: 3_000,
+    });
+    batcher.start();
+    try {
+      const raw = Buffer.from('Subject: into the void\r\n\r\nbody\r\n');
+      const started = Date.now();
+      const upload = batcher.upload('job-1', await sealMessage(keys, raw), recordFor(tenantId, raw, 1));
+      await expect(upload).rejects.toThrow(
+        /the platform could not be reached or answer for \d+ s: no acknowledgement .* could not say/,
+      );
+      expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
+      // Sent again meanwhile, although only one attempt is allowed: none of them counted.
+      expect((await batchesOf(tenantId)).length).toBeGreaterThan(1);
+    } finally {
+      await batcher.stop();
+    }
+  });
+
   it('sends an unacknowledged sighting again in a later batch, then gives up after the last attempt', async () => {
     const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
     const batcher = new CommitBatcher(messaging, tenantId, { lingerMs: 10, ackTimeoutMs: 300, attempts: 2 });
+    // The platform answers questions about sightings, and has none of these.
+    const { responder } = serveSightingStatus(tenantId, () => false);
     batcher.start();
     try {
       const acknowledged = Buffer.from('Subject: second time lucky\r\n\r\nbody\r\n');
@@ -254,6 +344,7 @@ describe('CommitBatcher against NATS JetStream', () => {
       );
     } finally {
       await batcher.stop();
+      await responder.stop();
     }
   });
 });

@@ -5,16 +5,19 @@ import {
   INLINE_SEALED_MAX_BYTES,
   MAX_CHUNK_BYTES,
   parseChannelPayload,
+  SIGHTING_STATUS_MAX,
   subjects,
+  tenantCallSubjects,
   type Channel,
   type ChannelPayloads,
   type IndexRecord,
   type ObjectCommitItem,
   type SightingResult,
+  type SightingStatusResponse,
   type Subject,
 } from '@mlr/contracts';
 import type { SealedMessage } from '@mlr/crypto';
-import { Publisher, type MessagingConnection } from '@mlr/messaging';
+import { Publisher, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
 import type { Subscription } from '@nats-io/nats-core';
 
 export type PlatformPublisher = Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>;
@@ -47,8 +50,19 @@ export interface SightingUploader {
 export interface CommitBatcherOptions {
   /** How long to wait for the platform to acknowledge a sighting before sending it again. Default 120 s. */
   ackTimeoutMs?: number;
-  /** Sends of one sighting before it fails. Default 3. */
+  /**
+   * Sends of one sighting that reached the platform, were not acknowledged, and of which the
+   * platform then said it had not indexed them, before it fails. Default 3.
+   */
   attempts?: number;
+  /**
+   * How long a sighting may wait for a platform it cannot reach (publishes failing, its fate not to
+   * be asked) before it fails; meanwhile it is sent again every few seconds, and the backup waits for
+   * room. Default 30 minutes.
+   */
+  unreachableGiveUpMs?: number;
+  /** Wait between sends to a platform that could not be reached. Default 2 s. */
+  unreachableRetryMs?: number;
   /** How long a batch waits for more sightings after its first. Default 20 ms. */
   lingerMs?: number;
   /** Bytes of one batch (framing, JSON and inline bytes) at most. Default COMMIT_BATCH_MAX_BYTES. */
@@ -103,6 +117,11 @@ interface Pending {
   itemBytes: number;
   key: string;
   attempt: number;
+  /**
+   * Since when the platform could not be reached or could not say what became of it (ms since the
+   * epoch): set by the first failure since the platform last answered about it.
+   */
+  unreachableSince?: number;
   resolve(outcome: UploadOutcome): void;
   reject(error: Error): void;
   timer?: NodeJS.Timeout;
@@ -123,7 +142,11 @@ interface OpenBatch {
  * batch on `mlr.<t>.objects` (larger ones as chunks on `mlr.<t>.chunks.<upload>` first, named in the
  * batch by their stream sequences) → one acknowledgement per sighting on `mlr.<t>.indexed` once
  * storage and indexing have it durably, or its refusal with the reason. A sighting that is not
- * acknowledged in time is sent again in a later batch (every step is idempotent), then given up.
+ * acknowledged in time is asked about (`sightings.status`, answered by indexing): one the index holds
+ * is answered as stored (its acknowledgement was lost: the connector was cut off, NATS restarted),
+ * one it does not hold is sent again in a later batch (every step is idempotent), and given up after
+ * the last attempt. Sends that cannot reach the platform, and questions it cannot answer, count no
+ * attempt: the sighting is sent again until the platform answers or `unreachableGiveUpMs` has passed.
  */
 export class CommitBatcher implements SightingUploader {
   private readonly waiting = new Map<string, Pending>();
@@ -135,6 +158,12 @@ export class CommitBatcher implements SightingUploader {
   private readonly lingerMs: number;
   private readonly maxBatchBytes: number;
   private readonly inlineMaxBytes: number;
+  private readonly unreachableGiveUpMs: number;
+  private readonly unreachableRetryMs: number;
+  private readonly calls: ReturnType<typeof tenantCallClient>;
+  /** Sightings whose acknowledgement did not come in time, to be asked about together. */
+  private overdue: Pending[] = [];
+  private overdueTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly messaging: MessagingConnection,
@@ -152,6 +181,9 @@ export class CommitBatcher implements SightingUploader {
     this.lingerMs = options.lingerMs ?? 20;
     this.maxBatchBytes = options.maxBatchBytes ?? COMMIT_BATCH_MAX_BYTES;
     this.inlineMaxBytes = Math.min(options.inlineMaxBytes ?? INLINE_SEALED_MAX_BYTES, this.maxBatchBytes / 2);
+    this.unreachableGiveUpMs = options.unreachableGiveUpMs ?? 30 * 60_000;
+    this.unreachableRetryMs = options.unreachableRetryMs ?? 2_000;
+    this.calls = tenantCallClient(messaging);
   }
 
   /** Listens for acknowledgements; call before the first upload. */
@@ -176,6 +208,8 @@ export class CommitBatcher implements SightingUploader {
     this.subscription?.unsubscribe();
     for (const batch of this.open.values()) clearTimeout(batch.timer);
     this.open.clear();
+    clearTimeout(this.overdueTimer);
+    this.overdue = [];
     for (const pending of this.waiting.values()) {
       clearTimeout(pending.timer);
       pending.reject(new UploadError('connector stopping'));
@@ -312,14 +346,107 @@ export class CommitBatcher implements SightingUploader {
         { msgId: batchId },
       );
     } catch (error) {
-      for (const entry of batch.entries)
-        this.retry(entry, `the commit could not be published: ${(error as Error).message}`);
+      for (const entry of batch.entries) {
+        this.unreachable(entry, `the commit could not be published: ${(error as Error).message}`);
+      }
     }
   }
 
   private expired(entry: Pending): void {
+    if (this.waiting.get(entry.key) !== entry) return;
+    this.overdue.push(entry);
+    // The sightings of a batch expire together: ask about them in one call.
+    this.overdueTimer ??= setTimeout(() => {
+      this.overdueTimer = undefined;
+      void this.askAboutOverdue();
+    }, 10);
+  }
+
+  /** Asks the platform what became of the sightings whose acknowledgement did not come in time. */
+  private async askAboutOverdue(): Promise<void> {
     const seconds = (this.ackTimeoutMs / 1000).toFixed(this.ackTimeoutMs < 10_000 ? 1 : 0);
-    this.retry(entry, `no acknowledgement from the platform within ${seconds} s`);
+    const why = `no acknowledgement from the platform within ${seconds} s`;
+    while (this.overdue.length > 0) {
+      const asked = this.overdue
+        .splice(0, SIGHTING_STATUS_MAX)
+        .filter((entry) => this.waiting.get(entry.key) === entry);
+      if (asked.length === 0) continue;
+      let answer: SightingStatusResponse;
+      try {
+        answer = await this.sightingStatus(asked);
+      } catch (error) {
+        for (const entry of asked) {
+          this.unreachable(
+            entry,
+            `${why}, and the platform could not say whether it has it: ${(error as Error).message}`,
+          );
+        }
+        continue;
+      }
+      for (const [index, entry] of asked.entries()) {
+        if (this.waiting.get(entry.key) !== entry) continue; // acknowledged meanwhile
+        const status = answer.sightings[index];
+        if (status?.state === 'indexed') {
+          this.waiting.delete(entry.key);
+          clearTimeout(entry.timer);
+          // The index does not say whether the object was new to the tenant: new if this job recorded it.
+          entry.resolve({
+            objectStored: status.backupJobId === entry.jobId ? 'new' : 'deduplicated',
+            recordStored: 'unchanged',
+          });
+        } else {
+          // The platform answered: it does not have it (yet).
+          delete entry.unreachableSince;
+          this.retry(entry, why);
+        }
+      }
+    }
+  }
+
+  private async sightingStatus(entries: readonly Pending[]): Promise<SightingStatusResponse> {
+    const sightings = entries.map(({ item }) => ({
+      contentId: item.contentId,
+      mailbox: item.record.mailbox,
+      folder: item.record.folder,
+      uidValidity: item.record.sourceKey.uidValidity,
+      uid: item.record.sourceKey.uid,
+    }));
+    const reply = await this.calls.request(
+      'sightings.status',
+      tenantCallSubjects['sightings.status'](this.tenantId),
+      { tenantId: this.tenantId, sightings },
+      { timeoutMs: 30_000 },
+    );
+    if (!reply.ok) throw new Error(`${reply.error.code}: ${reply.error.message}`);
+    if (reply.value.sightings.length !== sightings.length) {
+      throw new Error(`asked about ${sightings.length} sightings, answered about ${reply.value.sightings.length}`);
+    }
+    return reply.value;
+  }
+
+  /**
+   * The platform could not be reached (a publish failed) or could not answer: the sighting is sent
+   * again after a pause, without counting an attempt, until `unreachableGiveUpMs` has passed without
+   * an answer about it. Meanwhile it holds its place among the sightings in flight, so the
+   * backup slows down instead of failing messages.
+   */
+  private unreachable(entry: Pending, why: string): void {
+    if (this.waiting.get(entry.key) !== entry) return;
+    clearTimeout(entry.timer);
+    const since = entry.unreachableSince ?? Date.now();
+    if (Date.now() - since >= this.unreachableGiveUpMs) {
+      this.waiting.delete(entry.key);
+      const seconds = Math.round((Date.now() - since) / 1000);
+      const took = seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
+      entry.reject(new UploadError(`the platform could not be reached or answer for ${took}: ${why}`));
+      return;
+    }
+    entry.unreachableSince = since;
+    entry.timer = setTimeout(() => {
+      if (this.waiting.get(entry.key) !== entry) return;
+      this.waiting.delete(entry.key);
+      this.enqueue({ ...entry, timer: undefined });
+    }, this.unreachableRetryMs);
   }
 
   /**

@@ -225,3 +225,39 @@ export const indexedBatchSchema = z.strictObject({
 });
 
 export type IndexedBatch = z.infer<typeof indexedBatchSchema>;
+
+/** Most sightings one `sightings.status` call asks about. */
+export const SIGHTING_STATUS_MAX = 500;
+
+/**
+ * `mlr.<tenant>.sightings` (served by indexing): what became of sightings whose acknowledgement the
+ * connector did not receive (it was cut off from NATS, or the platform restarted meanwhile). The
+ * connector asks before it sends one again or reports it failed, so that a message that was stored
+ * is never reported failed and its folder's checkpoint can move past it.
+ */
+export const sightingStatusRequestSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  sightings: z.array(z.strictObject(sightingFields)).min(1).max(SIGHTING_STATUS_MAX),
+});
+
+/**
+ * Per sighting asked about, in the same order: `indexed` when the index holds a record of that
+ * message at that place with that content (its object was stored first), with the job that
+ * recorded it; `unknown` when it does not (not stored, or not yet).
+ */
+export const sightingStatusResponseSchema = z.strictObject({
+  sightings: z.array(
+    z.discriminatedUnion('state', [
+      z.strictObject({
+        ...sightingFields,
+        state: z.literal('indexed'),
+        recordId: z.string().min(1),
+        backupJobId: z.string().nullable(),
+      }),
+      z.strictObject({ ...sightingFields, state: z.literal('unknown') }),
+    ]),
+  ),
+});
+
+export type SightingStatusRequest = z.infer<typeof sightingStatusRequestSchema>;
+export type SightingStatusResponse = z.infer<typeof sightingStatusResponseSchema>;

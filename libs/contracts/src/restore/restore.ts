@@ -2,6 +2,12 @@ import { z } from 'zod';
 import { connectorIdSchema, contentIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
 import { searchCriteriaSchema, visibleMailboxesSchema } from '../services/indexing.js';
 import { tenantMlrStatusSchema, type TenantMlrStatus } from '../services/licensing.js';
+import {
+  sightingStatusRequestSchema,
+  sightingStatusResponseSchema,
+  type SightingStatusRequest,
+  type SightingStatusResponse,
+} from '../objects/object-chunk.js';
 
 /*
  * Restore and export (issue 4). A restore job names index records (by id, or by a search) and a
@@ -365,6 +371,8 @@ export interface TenantCalls {
     response: z.infer<typeof objectFetchResponseSchema>;
   };
   'tenant.status': { request: z.infer<typeof tenantStatusRequestSchema>; response: TenantMlrStatus };
+  /** Backups, not restores: the fate of sightings whose acknowledgement the connector missed. */
+  'sightings.status': { request: SightingStatusRequest; response: SightingStatusResponse };
 }
 export type TenantVerb = keyof TenantCalls;
 
@@ -372,6 +380,7 @@ export const tenantCallSchemas = {
   'restore.items': { request: restoreItemsRequestSchema, response: restoreItemsResponseSchema },
   'objects.fetch': { request: objectFetchRequestSchema, response: objectFetchResponseSchema },
   'tenant.status': { request: tenantStatusRequestSchema, response: tenantMlrStatusSchema },
+  'sightings.status': { request: sightingStatusRequestSchema, response: sightingStatusResponseSchema },
 } as const;
 
 /** Wildcards the serving services subscribe to (queue groups), for every tenant. */
@@ -379,6 +388,7 @@ export const tenantCallWildcards: { [V in TenantVerb]: string } = {
   'restore.items': 'mlr.*.restore.*',
   'objects.fetch': 'mlr.*.fetch',
   'tenant.status': 'mlr.*.status',
+  'sightings.status': 'mlr.*.sightings',
 };
 
 /**
@@ -395,6 +405,7 @@ export function tenantOfCallSubject(verb: TenantVerb, subject: string): { tenant
   }
   if (verb === 'objects.fetch' && parts.length === 3 && parts[2] === 'fetch') return { tenantId: parts[1] };
   if (verb === 'tenant.status' && parts.length === 3 && parts[2] === 'status') return { tenantId: parts[1] };
+  if (verb === 'sightings.status' && parts.length === 3 && parts[2] === 'sightings') return { tenantId: parts[1] };
   return null;
 }
 

@@ -246,6 +246,8 @@ export const tenantCallSubjects = {
     `mlr.${token('tenantId', tenantId)}.fetch` as TenantCallSubject<'objects.fetch'>,
   'tenant.status': (tenantId: string) =>
     `mlr.${token('tenantId', tenantId)}.status` as TenantCallSubject<'tenant.status'>,
+  'sightings.status': (tenantId: string) =>
+    `mlr.${token('tenantId', tenantId)}.sightings` as TenantCallSubject<'sightings.status'>,
 } as const;
 
 export const connectorJobsConsumer = (tenantId: string, connectorId: string) =>
@@ -256,7 +258,7 @@ export const tenantInboxPrefix = (tenantId: string) => `_INBOX_${token('tenantId
 
 /**
  * NATS permissions of one connector: its tenant's subjects (including the restore tenant calls:
- * `mlr.<t>.restore.<job>`, `mlr.<t>.fetch` and `mlr.<t>.status`), the JetStream API calls on its own jobs
+ * `mlr.<t>.restore.<job>`, `mlr.<t>.fetch` and `mlr.<t>.status`; the backup's `mlr.<t>.sightings`), the JetStream API calls on its own jobs
  * consumer, acks of its own deliveries and replies under its tenant's inbox. Nothing else: no other
  * tenant's subjects, no `mlr.svc.>`, no stream management.
  */
@@ -274,6 +276,7 @@ export function connectorPermissions(
       `mlr.${tenantId}.restore.*`,
       tenantCallSubjects['objects.fetch'](tenantId),
       tenantCallSubjects['tenant.status'](tenantId),
+      tenantCallSubjects['sightings.status'](tenantId),
       // Its own consumer only: no `$JS.API.INFO` or stream info, whose answers (e.g. a stream's
       // subjects with `subjects_filter`) would name other tenants, their connectors and job counts.
       `$JS.API.CONSUMER.INFO.${STREAMS.jobs.name}.${consumer}`,
