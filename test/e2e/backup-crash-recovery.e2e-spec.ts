@@ -2,9 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { deriveTenantKeys, openSealedObject, type TenantKeys } from '@mlr/crypto';
-import { REPO_ROOT, addDovecotUser, corpusMessages, freePort, provisionConnector, seedFolder } from '@mlr/testing';
+import { openSealedObject, type TenantKeys } from '@mlr/crypto';
+import { REPO_ROOT } from '@mlr/testing';
 import { PlatformFixture } from './support/platform-fixture.js';
+import { loadMessages, startBackupScenario } from './support/backup-scenario.js';
 
 const MESSAGES = 2_000;
 
@@ -18,44 +19,20 @@ describe.each([
   { replicas: 2, tenant: 'e2e-crash-replicas', mailbox: 'carlos' },
 ])('crash recovery during a backup, $replicas storage and indexing process(es)', ({ replicas, tenant, mailbox }) => {
   const infra = inject('infra');
-  const connectorId = `imap-${tenant}`;
   const dir = mkdtempSync(join(REPO_ROOT, 'tmp', `${tenant}-`));
   const platform = new PlatformFixture(infra, dir);
   let planId: string;
   let keys: TenantKeys;
 
   beforeAll(async () => {
-    await addDovecotUser(join(infra.dir, 'dovecot'), { name: mailbox, password: `${mailbox}-password` });
-    // Distinct messages of realistic shapes: corpus mail made unique by a header of its own.
-    const corpus = corpusMessages().filter((m) => m.bytes.length < 200_000);
-    const messages = Array.from({ length: MESSAGES }, (_, i) => ({
-      bytes: Buffer.concat([Buffer.from(`X-MLR-Load: ${tenant} ${i}\r\n`), corpus[i % corpus.length]!.bytes]),
-    }));
-    const seeded = await seedFolder(infra.imap!, mailbox, 'INBOX', messages);
-    expect(seeded.filter((r) => r.refused)).toEqual([]);
-
-    await platform.startPlatform();
-    if (replicas === 2) {
-      await platform.startReplica('storage', 'storage-2');
-      await platform.startReplica('indexing', 'indexing-2');
-    }
-    const healthPort = await freePort();
-    const connector = await provisionConnector(infra, {
+    ({ planId, keys } = await startBackupScenario(infra, platform, {
       tenantId: tenant,
-      connectorId,
+      mailbox,
       dir,
-      mailboxes: [mailbox],
-      healthPort,
-      // Short acknowledgement wait: messages caught in a crash are sent again sooner.
-      backup: { publicFolders: false, ackTimeoutSeconds: 20 },
-    });
-    keys = deriveTenantKeys(Buffer.from(connector.rootKeyHex, 'hex'));
-    await platform.startConnector(connector.configFile, healthPort);
-    planId = await platform.createPlan(tenant, {
-      name: mailbox,
-      connectorId,
-      mailboxes: { kind: 'list', mailboxes: [mailbox] },
-    });
+      messages: loadMessages(tenant, MESSAGES),
+      replicas: replicas as 1 | 2,
+      ackTimeoutSeconds: 20,
+    }));
   }, 600_000);
 
   afterAll(async () => {

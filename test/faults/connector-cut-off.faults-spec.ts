@@ -2,17 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { deriveTenantKeys, type TenantKeys } from '@mlr/crypto';
-import {
-  FreezingProxy,
-  REPO_ROOT,
-  addDovecotUser,
-  corpusMessages,
-  freePort,
-  provisionConnector,
-  seedFolder,
-} from '@mlr/testing';
+import type { TenantKeys } from '@mlr/crypto';
+import { FreezingProxy, REPO_ROOT } from '@mlr/testing';
 import { PlatformFixture } from '../e2e/support/platform-fixture.js';
+import { loadMessages, startBackupScenario } from '../e2e/support/backup-scenario.js';
 import { expectBackedUpOnce, failedUids } from './support/backup-checks.js';
 
 const MESSAGES = 1_500;
@@ -28,7 +21,6 @@ const ACK_TIMEOUT_SECONDS = 10;
  */
 describe('the connector cut off from NATS during a backup', () => {
   const infra = inject('infra');
-  const connectorId = `imap-${TENANT}`;
   const dir = mkdtempSync(join(REPO_ROOT, 'tmp', `${TENANT}-`));
   const platform = new PlatformFixture(infra, dir);
   let proxy: FreezingProxy;
@@ -36,34 +28,16 @@ describe('the connector cut off from NATS during a backup', () => {
   let keys: TenantKeys;
 
   beforeAll(async () => {
-    await addDovecotUser(join(infra.dir, 'dovecot'), { name: MAILBOX, password: `${MAILBOX}-password` });
-    const corpus = corpusMessages().filter((m) => m.bytes.length < 200_000);
-    const messages = Array.from({ length: MESSAGES }, (_, i) => ({
-      bytes: Buffer.concat([Buffer.from(`X-MLR-Load: ${TENANT} ${i}\r\n`), corpus[i % corpus.length]!.bytes]),
-    }));
-    const seeded = await seedFolder(infra.imap!, MAILBOX, 'INBOX', messages);
-    expect(seeded.filter((r) => r.refused)).toEqual([]);
-
     const nats = new URL(infra.nats!.url);
     proxy = await FreezingProxy.start({ host: nats.hostname, port: Number(nats.port) });
-    await platform.startPlatform();
-    const healthPort = await freePort();
-    const connector = await provisionConnector(infra, {
+    ({ planId, keys } = await startBackupScenario(infra, platform, {
       tenantId: TENANT,
-      connectorId,
+      mailbox: MAILBOX,
       dir,
-      mailboxes: [MAILBOX],
-      healthPort,
+      messages: loadMessages(TENANT, MESSAGES),
+      ackTimeoutSeconds: ACK_TIMEOUT_SECONDS,
       natsUrl: `nats://127.0.0.1:${proxy.port}`,
-      backup: { publicFolders: false, ackTimeoutSeconds: ACK_TIMEOUT_SECONDS },
-    });
-    keys = deriveTenantKeys(Buffer.from(connector.rootKeyHex, 'hex'));
-    await platform.startConnector(connector.configFile, healthPort);
-    planId = await platform.createPlan(TENANT, {
-      name: MAILBOX,
-      connectorId,
-      mailboxes: { kind: 'list', mailboxes: [MAILBOX] },
-    });
+    }));
   }, 600_000);
 
   afterAll(async () => {

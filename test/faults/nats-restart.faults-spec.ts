@@ -3,22 +3,14 @@ import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { deriveTenantKeys, type TenantKeys } from '@mlr/crypto';
-import {
-  REPO_ROOT,
-  addDovecotUser,
-  corpusMessages,
-  freePort,
-  provisionConnector,
-  restartNats,
-  seedFolder,
-} from '@mlr/testing';
+import type { TenantKeys } from '@mlr/crypto';
+import { REPO_ROOT, restartNats } from '@mlr/testing';
 import { PlatformFixture } from '../e2e/support/platform-fixture.js';
+import { loadMessages, startBackupScenario } from '../e2e/support/backup-scenario.js';
 import { expectBackedUpOnce, failedUids } from './support/backup-checks.js';
 
-const SMALL = 360;
-const LARGE = 40;
-const MESSAGES = SMALL + LARGE;
+/** 40 of them large. */
+const MESSAGES = 400;
 const TENANT = 'faults-nats';
 const MAILBOX = 'nadia';
 
@@ -44,41 +36,22 @@ function largeMessage(i: number): Buffer {
  */
 describe('a NATS restart during a backup', () => {
   const infra = inject('infra');
-  const connectorId = `imap-${TENANT}`;
   const dir = mkdtempSync(join(REPO_ROOT, 'tmp', `${TENANT}-`));
   const platform = new PlatformFixture(infra, dir);
   let planId: string;
   let keys: TenantKeys;
 
   beforeAll(async () => {
-    await addDovecotUser(join(infra.dir, 'dovecot'), { name: MAILBOX, password: `${MAILBOX}-password` });
-    const corpus = corpusMessages().filter((m) => m.bytes.length < 200_000);
-    const messages = Array.from({ length: MESSAGES }, (_, i) =>
-      // Every tenth message is large, spread over the whole backup.
-      i % 10 === 5
-        ? { bytes: largeMessage(i) }
-        : { bytes: Buffer.concat([Buffer.from(`X-MLR-Load: ${TENANT} ${i}\r\n`), corpus[i % corpus.length]!.bytes]) },
-    );
-    const seeded = await seedFolder(infra.imap!, MAILBOX, 'INBOX', messages);
-    expect(seeded.filter((r) => r.refused)).toEqual([]);
-
-    await platform.startPlatform();
-    const healthPort = await freePort();
-    const connector = await provisionConnector(infra, {
+    const small = loadMessages(TENANT, MESSAGES);
+    // Every tenth message is large, spread over the whole backup.
+    const messages = small.map((message, i) => (i % 10 === 5 ? { bytes: largeMessage(i) } : message));
+    ({ planId, keys } = await startBackupScenario(infra, platform, {
       tenantId: TENANT,
-      connectorId,
+      mailbox: MAILBOX,
       dir,
-      mailboxes: [MAILBOX],
-      healthPort,
-      backup: { publicFolders: false, ackTimeoutSeconds: 20 },
-    });
-    keys = deriveTenantKeys(Buffer.from(connector.rootKeyHex, 'hex'));
-    await platform.startConnector(connector.configFile, healthPort);
-    planId = await platform.createPlan(TENANT, {
-      name: MAILBOX,
-      connectorId,
-      mailboxes: { kind: 'list', mailboxes: [MAILBOX] },
-    });
+      messages,
+      ackTimeoutSeconds: 20,
+    }));
   }, 600_000);
 
   afterAll(async () => {
