@@ -26,6 +26,7 @@ export class SchedulingModule {
     const dispatcher: DispatcherSettings = {
       tickMs: config.SCHEDULING_TICK_MS,
       republishAfterMs: config.SCHEDULING_REPUBLISH_AFTER_MS,
+      stallAfterMs: config.SCHEDULING_STALL_AFTER_MS,
       batchSize: config.SCHEDULING_BATCH_SIZE,
     };
     return {

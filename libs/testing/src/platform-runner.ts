@@ -19,6 +19,8 @@ export interface JobView {
   };
   errorCount: number;
   errors?: Array<{ scope: string; target: string; message: string }>;
+  /** Why the job is stalled, while it is. */
+  stalledReason?: string | null;
   startedAt?: string | null;
   finishedAt?: string | null;
 }

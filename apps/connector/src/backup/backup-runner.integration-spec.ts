@@ -7,7 +7,7 @@ import {
   type FolderCheckpoint,
   type IndexRecord,
   type JobEvent,
-  type JobState,
+  type JobEventState,
 } from '@mlr/contracts';
 import { deriveTenantKeys, generateRootKey, type SealedMessage, type TenantKeys } from '@mlr/crypto';
 import { createLogger } from '@mlr/telemetry';
@@ -61,7 +61,7 @@ describe('BackupRunner against Dovecot', () => {
     jobId: string,
     checkpoints: FolderCheckpoint[],
     now?: () => Date,
-  ): Promise<{ state: JobState; records: IndexRecord[]; checkpoints: FolderCheckpoint[] }> {
+  ): Promise<{ state: JobEventState; records: IndexRecord[]; checkpoints: FolderCheckpoint[] }> {
     const events: JobEvent[] = [];
     const publisher = {
       publish: async (_channel: string, _subject: string, event: JobEvent) => {

@@ -1,5 +1,5 @@
 import type { ImapFlow, ListResponse } from 'imapflow';
-import type { FolderCheckpoint, JobCommand, JobState } from '@mlr/contracts';
+import type { FolderCheckpoint, JobCommand, JobEventState } from '@mlr/contracts';
 import { sealMessage, type SealedMessage, type TenantKeys } from '@mlr/crypto';
 import { buildIndexRecord, extractMessageFacts } from '@mlr/mime';
 import type { Logger } from '@mlr/telemetry';
@@ -108,7 +108,7 @@ export class BackupRunner {
     this.now = options.now ?? (() => new Date());
   }
 
-  async run(job: BackupCommand): Promise<JobState> {
+  async run(job: BackupCommand): Promise<JobEventState> {
     const checkpoints = new Map(job.checkpoints.map((cp) => [JSON.stringify([cp.mailbox, cp.folder]), cp]));
     const targets = this.targets(job);
     await this.reporter.flush('running');
@@ -119,7 +119,7 @@ export class BackupRunner {
     // Everything is read: what the platform still holds for this job (an open pack) goes now.
     this.uploader.flush(job.jobId);
     const failedTargets = (await Promise.all(answered)).filter((ok) => !ok).length;
-    const state: JobState =
+    const state: JobEventState =
       this.reporter.errors === 0 ? 'succeeded' : failedTargets === targets.length ? 'failed' : 'partially_failed';
     await this.reporter.flush(state);
     return state;

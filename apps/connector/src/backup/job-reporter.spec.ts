@@ -70,3 +70,23 @@ describe('JobReporter item results', () => {
     expect(events).toHaveLength(2);
   });
 });
+
+describe('JobReporter keep-alive', () => {
+  it('sends word while the job makes no progress, and nothing after its final state', async () => {
+    const { publisher, events } = recordingPublisher();
+    const reporter = new JobReporter(publisher, { ...job, kind: 'backup' }, { intervalMs: 60_000 });
+    const stop = reporter.keepAlive(40);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(events.length).toBeGreaterThanOrEqual(2);
+      expect(events.every((event) => event.state === 'running' && event.counters.seen === 0)).toBe(true);
+      await reporter.flush('succeeded');
+      const sent = events.length;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(events).toHaveLength(sent);
+      expect(events.at(-1)?.state).toBe('succeeded');
+    } finally {
+      stop();
+    }
+  });
+});

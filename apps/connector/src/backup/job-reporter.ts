@@ -1,9 +1,10 @@
 import {
+  isFinishedJobState,
   subjects,
   type FolderCheckpoint,
   type JobCounters,
   type JobEvent,
-  type JobState,
+  type JobEventState,
   type RestoreItemResult,
 } from '@mlr/contracts';
 import type { PlatformPublisher } from './commit-batcher.js';
@@ -17,7 +18,7 @@ export type JobError = JobEvent['errors'][number];
 export const MAX_ITEMS_PER_EVENT = 200;
 
 export interface ProgressListener {
-  (state: JobState, counters: JobCounters, errors: number): void;
+  (state: JobEventState, counters: JobCounters, errors: number): void;
 }
 
 /**
@@ -36,6 +37,8 @@ export class JobReporter {
   /** Whether an event with any progress (a message seen) has been sent. */
   private progressSent = false;
   private sending: Promise<void> = Promise.resolve();
+  /** Set once a final state was sent: nothing follows it. */
+  private finished = false;
 
   constructor(
     private readonly publisher: PlatformPublisher,
@@ -69,7 +72,7 @@ export class JobReporter {
    * Sends an event when the interval has passed (or enough item results wait, or this is the job's
    * first progress: the user sees the first message done at once); cheap to call after every message.
    */
-  async tick(state: JobState = 'running'): Promise<void> {
+  async tick(state: JobEventState = 'running'): Promise<void> {
     this.options.onProgress?.(state, this.counters, this.errorCount);
     const due = Date.now() - this.lastSent >= (this.options.intervalMs ?? 1_000);
     const first = !this.progressSent && this.counters.seen > 0;
@@ -82,14 +85,32 @@ export class JobReporter {
    * MAX_ITEMS_PER_EVENT go in preceding `running` events, so only the last one carries `state`
    * (a terminal state is never followed by more results).
    */
-  flush(state: JobState): Promise<void> {
+  flush(state: JobEventState): Promise<void> {
     while (this.pendingItems.length > MAX_ITEMS_PER_EVENT) {
       void this.send('running', this.pendingItems.splice(0, MAX_ITEMS_PER_EVENT));
     }
     return this.send(state, this.pendingItems.splice(0));
   }
 
-  private send(state: JobState, items: RestoreItemResult[]): Promise<void> {
+  /**
+   * Sends word at least every `everyMs` while the job runs, progress or not, so that scheduling can
+   * tell a connector at work (waiting for the platform or the mail server) from one that is gone.
+   * Returns the function that stops it.
+   */
+  keepAlive(everyMs: number): () => void {
+    const timer = setInterval(
+      () => {
+        if (this.finished || Date.now() - this.lastSent < everyMs) return;
+        this.flush('running').catch(() => undefined); // a failed publish is retried with the next word
+      },
+      Math.max(10, Math.floor(everyMs / 4)),
+    );
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  private send(state: JobEventState, items: RestoreItemResult[]): Promise<void> {
+    if (isFinishedJobState(state)) this.finished = true;
     this.lastSent = Date.now();
     if (this.counters.seen > 0) this.progressSent = true;
     const event: JobEvent = {

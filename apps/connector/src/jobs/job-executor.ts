@@ -3,7 +3,7 @@ import {
   tenantCallSubjects,
   type JobCommand,
   type JobCounters,
-  type JobState,
+  type JobEventState,
   type TenantMlrStatus,
 } from '@mlr/contracts';
 import type { TenantKeys } from '@mlr/crypto';
@@ -30,10 +30,16 @@ import { RestoreRunner, type RestoreCommand } from '../restore/restore-runner.js
 import { SessionBudget, TargetLocks } from '../restore/target-locks.js';
 
 export interface JobResult {
-  state: JobState;
+  state: JobEventState;
   counters: JobCounters;
   errors: number;
 }
+
+/**
+ * Word to scheduling at least this often while a job runs, progress or not: it marks a running job
+ * stalled after five minutes without progress, saying whether its connector was heard of meanwhile.
+ */
+export const JOB_KEEP_ALIVE_MS = 60_000;
 
 /**
  * Runs jobs for this connector, from the platform's job queue or from the command line. Jobs of
@@ -131,16 +137,24 @@ export class JobExecutor {
       await reporter.flush('failed');
       return { state: 'failed', counters: reporter.counters, errors: reporter.errors };
     }
-    if (job.kind === 'restore') return this.restore(job, reporter, log);
-    log.info({ event: 'job-started' }, 'backup started');
-    const runner = new BackupRunner(this.config.source, this.keys, this.uploader, reporter, log, {
-      concurrency: this.config.backup.concurrency,
-      maxInFlightBytes: this.config.backup.maxInFlightMiB * 1024 * 1024,
-      publicFolders: this.config.backup.publicFolders,
-    });
-    const state = await runner.run(job);
-    log.info({ event: 'job-finished', state, counters: reporter.counters, errors: reporter.errors }, 'backup finished');
-    return { state, counters: reporter.counters, errors: reporter.errors };
+    const stopKeepAlive = reporter.keepAlive(JOB_KEEP_ALIVE_MS);
+    try {
+      if (job.kind === 'restore') return await this.restore(job, reporter, log);
+      log.info({ event: 'job-started' }, 'backup started');
+      const runner = new BackupRunner(this.config.source, this.keys, this.uploader, reporter, log, {
+        concurrency: this.config.backup.concurrency,
+        maxInFlightBytes: this.config.backup.maxInFlightMiB * 1024 * 1024,
+        publicFolders: this.config.backup.publicFolders,
+      });
+      const state = await runner.run(job);
+      log.info(
+        { event: 'job-finished', state, counters: reporter.counters, errors: reporter.errors },
+        'backup finished',
+      );
+      return { state, counters: reporter.counters, errors: reporter.errors };
+    } finally {
+      stopKeepAlive();
+    }
   }
 
   /** Recreates the job's messages in their target mailboxes, or writes them into an export file. */
@@ -159,7 +173,7 @@ export class JobExecutor {
       sessionBudget: this.sessionBudget,
       listings: this.listings,
     });
-    let state: JobState;
+    let state: JobEventState;
     try {
       state = await runner.run(job);
     } catch (error) {

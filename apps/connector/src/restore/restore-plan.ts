@@ -1,4 +1,4 @@
-import type { JobState, RestoreItem, RestoreItemResult, RestoreTarget } from '@mlr/contracts';
+import type { JobEventState, RestoreItem, RestoreItemResult, RestoreTarget } from '@mlr/contracts';
 
 /** Where one item goes: a folder of a mailbox, or the job's export file. */
 export type Destination = { kind: 'imap'; mailbox: string; folder: string } | { kind: 'export'; fileName: string };
@@ -73,7 +73,7 @@ export interface OutcomeCounts {
  * failed (or a job-level problem left the rest undone), failed when every item failed or the job
  * could not run at all.
  */
-export function restoreJobState(counts: OutcomeCounts, options: { jobFailed?: boolean } = {}): JobState {
+export function restoreJobState(counts: OutcomeCounts, options: { jobFailed?: boolean } = {}): JobEventState {
   const done = counts.restored + counts.skipped;
   if (options.jobFailed) return done > 0 ? 'partially_failed' : 'failed';
   if (counts.failed === 0) return 'succeeded';

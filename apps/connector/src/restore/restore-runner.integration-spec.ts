@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   jobEventSchema,
   type JobEvent,
-  type JobState,
+  type JobEventState,
   type RestoreItem,
   type RestoreItemResult,
   type RestoreTarget,
@@ -99,7 +99,12 @@ describe('RestoreRunner against Dovecot', () => {
       sessionBudget?: SessionBudget;
       listings?: FolderListings;
     } = {},
-  ): Promise<{ state: JobState; results: RestoreItemResult[]; events: JobEvent[]; counters: JobReporter['counters'] }> {
+  ): Promise<{
+    state: JobEventState;
+    results: RestoreItemResult[];
+    events: JobEvent[];
+    counters: JobReporter['counters'];
+  }> {
     const events: JobEvent[] = [];
     const publisher = {
       publish: async (_channel: string, _subject: string, event: JobEvent) => {

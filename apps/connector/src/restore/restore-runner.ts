@@ -1,7 +1,7 @@
 import { Limiter } from '@mlr/messaging';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { JobCommand, JobState, RestoreItem, RestoreItemResult } from '@mlr/contracts';
+import type { JobCommand, JobEventState, RestoreItem, RestoreItemResult } from '@mlr/contracts';
 import type { TenantKeys } from '@mlr/crypto';
 import type { Logger } from '@mlr/telemetry';
 import { PUBLIC_FOLDERS_MAILBOX } from '../backup/backup-runner.js';
@@ -85,7 +85,7 @@ export class RestoreRunner {
     this.listings = options.listings ?? new FolderListings(options.locks ? 0 : DEFAULT_TRUST_MS);
   }
 
-  async run(job: RestoreCommand): Promise<JobState> {
+  async run(job: RestoreCommand): Promise<JobEventState> {
     const { reporter } = this.options;
     await reporter.flush('running');
     let items: RestoreItem[];

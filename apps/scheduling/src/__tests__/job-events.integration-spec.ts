@@ -153,6 +153,52 @@ describe('scheduling: job events', () => {
     expect(limited.errorCount).toBe(3);
   });
 
+  it('marks a running job without progress stalled with the reason, and running again once it moves', async () => {
+    const { jobId } = await h.call('plans.run', { tenantId, planId, actor: 'test' });
+    await h.nextJob(tenantId, connectorId);
+    await settle([await h.publishEvent(event(jobId, 1, 'running', 4))]);
+    // Six minutes without progress, the connector last heard of four minutes ago (its heartbeats).
+    const minutesAgo = (minutes: number) => new Date(Date.now() - minutes * 60_000);
+    await h.prisma.job.update({
+      where: { id: jobId },
+      data: { progressAt: minutesAgo(6), lastEventAt: minutesAgo(4) },
+    });
+    await waitFor(async () => (await h.call('jobs.get', { tenantId, jobId })).state === 'stalled', {
+      what: 'the stall watch to mark the job stalled',
+      timeoutMs: 30_000,
+    });
+    const stalled = await h.call('jobs.get', { tenantId, jobId });
+    expect(stalled.stalledReason).toMatch(
+      new RegExp(`^connector ${connectorId} is at it but has made no progress since .* \\(6 min\\): it may be waiting`),
+    );
+
+    // Word without progress (a heartbeat) leaves it stalled; progress makes it running again.
+    await settle([await h.publishEvent(event(jobId, 2, 'running', 4))]);
+    expect((await h.call('jobs.get', { tenantId, jobId })).state).toBe('stalled');
+    await settle([await h.publishEvent(event(jobId, 3, 'running', 5))]);
+    const moving = await h.call('jobs.get', { tenantId, jobId });
+    expect(moving.state).toBe('running');
+    expect(moving.stalledReason).toBeNull();
+
+    // Not heard of at all for the whole wait: says so.
+    await h.prisma.job.update({
+      where: { id: jobId },
+      data: { progressAt: minutesAgo(7), lastEventAt: minutesAgo(7) },
+    });
+    await waitFor(async () => (await h.call('jobs.get', { tenantId, jobId })).state === 'stalled', {
+      what: 'the stall watch to mark the job stalled again',
+      timeoutMs: 30_000,
+    });
+    expect((await h.call('jobs.get', { tenantId, jobId })).stalledReason).toMatch(
+      new RegExp(`^no word from connector ${connectorId} since .* \\(7 min\\): it may be stopped, or cut off`),
+    );
+    // A stalled job is never final: it can still finish.
+    await settle([await h.publishEvent(event(jobId, 4, 'succeeded', 9))]);
+    const done = await h.call('jobs.get', { tenantId, jobId });
+    expect(done.state).toBe('succeeded');
+    expect(done.stalledReason).toBeNull();
+  });
+
   it('a new UIDVALIDITY replaces the checkpoint; the next command carries the stored checkpoints of the plan mailboxes', async () => {
     const { jobId } = await h.call('plans.run', { tenantId, planId, actor: 'test' });
     const command = await h.nextJob(tenantId, connectorId);

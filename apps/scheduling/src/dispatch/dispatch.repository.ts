@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { PRISMA, type Prisma, type PrismaClient } from '@mlr/db';
 import { jobCommandSchema, type FolderCheckpoint, type JobCommand } from '@mlr/contracts';
+import { stallReason } from '../events/job-event-rules.js';
 import type { MlrVerdict } from '../licensing/mlr-gate.js';
 import { planFromRow, type PlanRecord } from '../plans/plan.js';
 import {
@@ -28,7 +29,7 @@ export interface RefusedRun {
 export interface SkippedRun {
   tenantId: string;
   planId: string;
-  /** The plan's job that is still queued or running. */
+  /** The plan's job that is still queued, running or stalled. */
   pendingJobId: string;
 }
 
@@ -67,6 +68,19 @@ export interface DispatchRepository {
    * false when it is published already or another replica holds it.
    */
   republish(jobId: string, at: Date, publish: (command: JobCommand) => Promise<void>): Promise<boolean>;
+  /**
+   * Marks up to `limit` running jobs whose counters have not moved for `stallAfterMs` before `now`
+   * stalled, with the reason (`stallReason`); a job that made progress meanwhile is left alone.
+   */
+  markStalled(now: Date, stallAfterMs: number, limit: number): Promise<StalledJob[]>;
+}
+
+/** A job `markStalled` marked. */
+export interface StalledJob {
+  jobId: string;
+  tenantId: string;
+  connectorId: string;
+  reason: string;
 }
 
 export const DISPATCH_REPOSITORY = Symbol('DISPATCH_REPOSITORY');
@@ -125,7 +139,7 @@ export class PrismaDispatchRepository implements DispatchRepository {
           include: { connector: { select: { revokedAt: true } } },
         });
         const pending = await tx.job.findMany({
-          where: { planId: { in: rows.map((row) => row.id) }, state: { in: ['queued', 'running'] } },
+          where: { planId: { in: rows.map((row) => row.id) }, state: { in: ['queued', 'running', 'stalled'] } },
           select: { id: true, planId: true },
           orderBy: { createdAt: 'asc' },
         });
@@ -195,6 +209,30 @@ export class PrismaDispatchRepository implements DispatchRepository {
 
   async markPublished(jobId: string, at: Date): Promise<void> {
     await this.prisma.job.updateMany({ where: { id: jobId, publishedAt: null }, data: { publishedAt: at } });
+  }
+
+  async markStalled(now: Date, stallAfterMs: number, limit: number): Promise<StalledJob[]> {
+    const cutoff = new Date(now.getTime() - stallAfterMs);
+    const candidates = await this.prisma.job.findMany({
+      where: {
+        state: 'running',
+        OR: [{ progressAt: { lt: cutoff } }, { progressAt: null, startedAt: { lt: cutoff } }],
+      },
+      orderBy: { startedAt: 'asc' },
+      take: limit,
+      select: { id: true, tenantId: true, connectorId: true, progressAt: true, startedAt: true, lastEventAt: true },
+    });
+    const stalled: StalledJob[] = [];
+    for (const job of candidates) {
+      const reason = stallReason(job, now, stallAfterMs);
+      // Only if nothing moved since it was read: an event applied meanwhile wins.
+      const { count } = await this.prisma.job.updateMany({
+        where: { id: job.id, state: 'running', progressAt: job.progressAt },
+        data: { state: 'stalled', stalledReason: reason },
+      });
+      if (count === 1) stalled.push({ jobId: job.id, tenantId: job.tenantId, connectorId: job.connectorId, reason });
+    }
+    return stalled;
   }
 
   async unpublishedJobIds(createdBefore: Date, limit: number): Promise<string[]> {

@@ -17,7 +17,9 @@ export interface DispatcherSettings {
   tickMs: number;
   /** A queued job still unpublished this long after it was created is published again. */
   republishAfterMs: number;
-  /** Plans claimed, and jobs re-published, per tick at most. */
+  /** A running job without progress this long is marked stalled. */
+  stallAfterMs: number;
+  /** Plans claimed, jobs re-published and jobs marked stalled, per tick at most. */
   batchSize: number;
 }
 
@@ -88,9 +90,18 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
     return outcome.queued.jobId;
   }
 
-  /** One pass: queue jobs of due plans, then publish what earlier passes could not. */
+  /**
+   * One pass: queue jobs of due plans, publish what earlier passes could not, and mark running jobs
+   * without progress stalled.
+   */
   async tick(): Promise<void> {
     const now = this.clock.now();
+    for (const job of await this.repository.markStalled(now, this.settings.stallAfterMs, this.settings.batchSize)) {
+      this.logger.warn(
+        { event: 'job.stalled', jobId: job.jobId, tenantId: job.tenantId, connectorId: job.connectorId },
+        `job marked stalled: ${job.reason}`,
+      );
+    }
     const verdicts = await this.mlrVerdicts(await this.repository.tenantsWithDuePlans(now, this.settings.batchSize));
     const {
       queued: commands,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FolderCheckpoint, JobCounters, JobEvent } from '@mlr/contracts';
-import { mergeCheckpoint, progressAfter, type JobProgress } from './job-event-rules.js';
+import { mergeCheckpoint, progressAfter, stallReason, type JobProgress } from './job-event-rules.js';
 
 const zero: JobCounters = { seen: 0, new: 0, deduplicated: 0, bytes: 0, failed: 0, restored: 0, skipped: 0 };
 const queued: JobProgress = {
@@ -71,6 +71,59 @@ describe('job progress from events', () => {
     expect(after.state).toBe('succeeded');
     const running = applyAll([event(1, 'running', 1)]);
     expect(progressAfter(running, event(2, 'queued', 1))!.state).toBe('running');
+  });
+
+  it('says whether an event made progress: counters moved, or the state changed', () => {
+    const running = progressAfter(queued, event(1, 'running', 0))!;
+    expect(running.progressed).toBe(true);
+    expect(progressAfter(running, event(2, 'running', 0))!.progressed).toBe(false);
+    expect(progressAfter(running, event(2, 'running', 3))!.progressed).toBe(true);
+    expect(progressAfter(running, event(2, 'succeeded', 0))!.progressed).toBe(true);
+  });
+
+  it('keeps a stalled job stalled on word without progress, and running again once it moves', () => {
+    const stalled: JobProgress = { ...applyAll([event(1, 'running', 4)]), state: 'stalled' };
+    const heartbeat = progressAfter(stalled, event(2, 'running', 4))!;
+    expect(heartbeat.state).toBe('stalled');
+    expect(heartbeat.progressed).toBe(false);
+    const moved = progressAfter(heartbeat, event(3, 'running', 5))!;
+    expect(moved.state).toBe('running');
+    expect(moved.progressed).toBe(true);
+    expect(progressAfter(stalled, event(2, 'partially_failed', 4))!.state).toBe('partially_failed');
+  });
+});
+
+describe('stall reasons', () => {
+  const now = new Date('2026-01-10T12:30:00Z');
+  const base = { connectorId: 'c1', startedAt: new Date('2026-01-10T12:00:00Z') };
+
+  it('says the connector has gone silent when it was not heard of for the whole wait', () => {
+    const reason = stallReason(
+      { ...base, progressAt: new Date('2026-01-10T12:20:00Z'), lastEventAt: new Date('2026-01-10T12:21:00Z') },
+      now,
+      5 * 60_000,
+    );
+    expect(reason).toBe(
+      'no word from connector c1 since 2026-01-10T12:21:00.000Z (9 min): it may be stopped, or cut off from the platform',
+    );
+  });
+
+  it('says the connector is at it without progress when it was heard of meanwhile', () => {
+    const reason = stallReason(
+      { ...base, progressAt: new Date('2026-01-10T12:20:00Z'), lastEventAt: new Date('2026-01-10T12:29:30Z') },
+      now,
+      5 * 60_000,
+    );
+    expect(reason).toBe(
+      'connector c1 is at it but has made no progress since 2026-01-10T12:20:00.000Z (10 min): it may be waiting ' +
+        'for the platform (storage, indexing) or for the mail server',
+    );
+  });
+
+  it('measures from the start of a job that never reported', () => {
+    expect(stallReason({ ...base, progressAt: null, lastEventAt: null }, now, 5 * 60_000)).toContain(
+      'no word from connector c1 since 2026-01-10T12:00:00.000Z (30 min)',
+    );
   });
 });
 

@@ -8,9 +8,12 @@ import {
 
 function rank(state: JobState): number {
   if (state === 'queued') return 0;
-  if (state === 'running') return 1;
+  if (state === 'running' || state === 'stalled') return 1;
   return 2;
 }
+
+const sameCounters = (a: JobCounters, b: JobCounters) =>
+  (Object.keys(a) as Array<keyof JobCounters>).every((key) => a[key] === b[key]);
 
 export function isTerminal(state: JobState): boolean {
   return isFinishedJobState(state);
@@ -23,23 +26,31 @@ export interface JobProgress {
   lastEventSequence: number | null;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** Whether `counters` moved (or the job started or finished) with the event applied last. */
+  progressed?: boolean;
 }
 
 /**
  * The job's progress after `event`, or null when the event is not newer than the last one applied
  * (a redelivery or a straggler): events carry totals, so the newest one alone tells the truth.
- * A job never moves back (running → queued, finished → running), whatever the connector says.
+ * A job never moves back (running → queued, finished → running), whatever the connector says; a
+ * stalled one is running again once its counters move.
  */
 export function progressAfter(job: JobProgress, event: JobEvent): JobProgress | null {
   if (job.lastEventSequence !== null && event.sequence <= job.lastEventSequence) return null;
   const at = new Date(event.at);
-  const state = rank(event.state) >= rank(job.state) ? event.state : job.state;
+  let state: JobState = rank(event.state) >= rank(job.state) ? event.state : job.state;
+  const progressed = !sameCounters(job.counters, event.counters) || state !== job.state;
+  // A stalled job is running again only once it makes progress: a heartbeat without it leaves it
+  // stalled (else the stall watch and the heartbeats would flip it back and forth).
+  if (job.state === 'stalled' && state === 'running' && sameCounters(job.counters, event.counters)) state = 'stalled';
   return {
     state,
     counters: event.counters,
     lastEventSequence: event.sequence,
     startedAt: job.startedAt ?? (rank(state) >= 1 ? at : null),
     finishedAt: isTerminal(state) ? (job.finishedAt ?? at) : null,
+    progressed: progressed && state !== 'stalled',
   };
 }
 
@@ -86,4 +97,31 @@ export function mergeCheckpoint(
   };
   if (merged.lastUid === stored.lastUid && merged.highestModSeq === stored.highestModSeq) return { action: 'keep' };
   return { action: 'write', value: merged, reason: 'advanced' };
+}
+
+const minutesSince = (then: Date, now: Date) => Math.max(1, Math.round((now.getTime() - then.getTime()) / 60_000));
+
+/**
+ * Why a running job is stalled: its connector has not been heard of about it for `stallAfterMs`
+ * (stopped, or cut off from the platform), or it has but its counters have not moved (waiting for
+ * the platform or the mail server).
+ */
+export function stallReason(
+  job: { connectorId: string; progressAt: Date | null; startedAt: Date | null; lastEventAt: Date | null },
+  now: Date,
+  stallAfterMs: number,
+): string {
+  const heard = job.lastEventAt ?? job.startedAt;
+  const progress = job.progressAt ?? job.startedAt ?? now;
+  if (heard === null || now.getTime() - heard.getTime() >= stallAfterMs) {
+    const since = heard ?? progress;
+    return (
+      `no word from connector ${job.connectorId} since ${since.toISOString()} (${minutesSince(since, now)} min): ` +
+      'it may be stopped, or cut off from the platform'
+    );
+  }
+  return (
+    `connector ${job.connectorId} is at it but has made no progress since ${progress.toISOString()} ` +
+    `(${minutesSince(progress, now)} min): it may be waiting for the platform (storage, indexing) or for the mail server`
+  );
 }

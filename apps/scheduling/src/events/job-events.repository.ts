@@ -89,6 +89,8 @@ export class PrismaJobEventRepository implements JobEventRepository {
     }
 
     const progress = progressAfter(progressOf(job), event);
+    // Scheduling's own clock: the connector's may be off.
+    const heardAt = new Date();
     if (progress) {
       await tx.job.update({
         where: { id: event.jobId },
@@ -104,6 +106,10 @@ export class PrismaJobEventRepository implements JobEventRepository {
           skippedCount: progress.counters.skipped,
           startedAt: progress.startedAt,
           finishedAt: progress.finishedAt,
+          lastEventAt: heardAt,
+          // The stall watch measures from the last progress (see dispatch/stall-watch.ts).
+          ...(progress.progressed ? { progressAt: heardAt } : {}),
+          ...(progress.state === 'stalled' ? {} : { stalledReason: null }),
           ...(progress.state === 'failed' ? { error: this.jobError(event) } : {}),
         },
       });

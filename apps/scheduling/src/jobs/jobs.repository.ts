@@ -34,6 +34,7 @@ function summary(job: Job & { _count: { itemErrors: number } }): JobSummary {
       skipped: job.skippedCount,
     },
     error: job.error,
+    stalledReason: job.state === 'stalled' ? job.stalledReason : null,
     errorCount: job._count.itemErrors,
     createdAt: job.createdAt.toISOString(),
     publishedAt: job.publishedAt?.toISOString() ?? null,

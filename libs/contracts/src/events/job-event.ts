@@ -3,7 +3,23 @@ import { connectorIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '.
 import { folderCheckpointSchema } from '../jobs/checkpoint.js';
 import { restoreItemResultSchema } from '../restore/restore.js';
 
-export const JOB_STATES = ['queued', 'running', 'succeeded', 'partially_failed', 'failed', 'cancelled'] as const;
+/** What a connector reports of its job in events. */
+export const JOB_EVENT_STATES = ['queued', 'running', 'succeeded', 'partially_failed', 'failed', 'cancelled'] as const;
+
+/**
+ * What a job can be, as the platform shows it: the event states, and `stalled` — running, but
+ * without progress for a while (scheduling's stall watch says why); its next progress makes it
+ * running again. Never final.
+ */
+export const JOB_STATES = [
+  'queued',
+  'running',
+  'stalled',
+  'succeeded',
+  'partially_failed',
+  'failed',
+  'cancelled',
+] as const;
 
 /** The states a job ends in: nothing follows them. */
 const FINISHED_JOB_STATES: ReadonlySet<string> = new Set(['succeeded', 'partially_failed', 'failed', 'cancelled']);
@@ -32,7 +48,7 @@ export const jobEventSchema = z.strictObject({
   /** Increases with every event of a job, so a late or repeated event cannot roll state back. */
   sequence: z.number().int().nonnegative(),
   at: isoDateSchema,
-  state: z.enum(JOB_STATES),
+  state: z.enum(JOB_EVENT_STATES),
   /** Totals so far (not deltas): the latest event always carries the whole picture. */
   counters: jobCountersSchema,
   /** Checkpoints that advanced since the previous event (committed end to end). */
@@ -51,4 +67,5 @@ export const jobEventSchema = z.strictObject({
 
 export type JobEvent = z.infer<typeof jobEventSchema>;
 export type JobState = (typeof JOB_STATES)[number];
+export type JobEventState = (typeof JOB_EVENT_STATES)[number];
 export type JobCounters = z.infer<typeof jobCountersSchema>;

@@ -117,6 +117,8 @@ export const jobSummarySchema = z.strictObject({
   counters: jobCountersSchema,
   /** Why the job failed as a whole. */
   error: z.string().nullable(),
+  /** Why the job is `stalled` (no word from its connector, or no progress), while it is; else null. */
+  stalledReason: z.string().nullable(),
   /** Per-item problems recorded for the job. */
   errorCount: z.number().int().nonnegative(),
   createdAt: isoDateSchema,
