@@ -27,6 +27,9 @@ export interface BackupScenario {
   connectorId: string;
   planId: string;
   keys: TenantKeys;
+  /** How to start the connector again (`platform.startConnector(configFile, healthPort)`). */
+  configFile: string;
+  healthPort: number;
 }
 
 /**
@@ -77,5 +80,5 @@ export async function startBackupScenario(
     connectorId,
     mailboxes: { kind: 'list', mailboxes: [mailbox] },
   });
-  return { connectorId, planId, keys };
+  return { connectorId, planId, keys, configFile: connector.configFile, healthPort };
 }

@@ -164,6 +164,20 @@ export async function startCeph(opts: CephOptions): Promise<ServiceHandle<CephIn
 }
 
 /**
+ * What an S3 gateway outage does to the platform: stops the radosgw of the Ceph instance in `dir`
+ * (monitor and OSD keep running, so no object is lost even on memstore), keeps it down for
+ * `downMs`, and starts it again on the same port. Resolves once it answers again.
+ */
+export async function restartRadosgw(dir: string, downMs: number): Promise<void> {
+  const layout = layoutOf(resolve(dir));
+  const state = readJson<CephState>(layout.stateFile);
+  if (!state || state.status !== 'ready') throw new Error(`no running Ceph instance in ${dir}`);
+  if (state.pids.rgw !== undefined) await stopPid(state.pids.rgw);
+  await new Promise((done) => setTimeout(done, downMs));
+  await startRgw(layout, state);
+}
+
+/**
  * Whether a Ceph instance of `dir` is running now. A memstore instance that stopped has lost every
  * object, whatever other state (PostgreSQL) says they exist; see `cephObjectStore`.
  */

@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { localTokenIssuer, tokenVerificationEnv, type LocalTokenIssuer } from '../access-tokens.js';
 import { localLicenceVendor, type LocalLicenceVendor } from '../licence-vendor.js';
-import { startCeph, type CephInfo } from './ceph.js';
+import { restartRadosgw, startCeph, type CephInfo } from './ceph.js';
 import { startDovecot, type ImapInfo } from './dovecot.js';
 import {
   createNatsOperator,
@@ -13,7 +13,7 @@ import {
   type NatsOperator,
   type NatsOperatorAccount,
 } from './nats.js';
-import { createDatabase, startPostgres } from './postgres.js';
+import { createDatabase, startPostgres, stopPostgres } from './postgres.js';
 import { readJson, writeJson } from './process.js';
 import type { ServiceHandle } from './types.js';
 
@@ -280,6 +280,23 @@ export async function restartNats(infra: LocalInfrastructure, downMs: number): P
   await new Promise((resolve) => setTimeout(resolve, downMs));
   const { operator } = (await secretsFor(infra.dir)).nats;
   await startNats({ dir, operator });
+}
+
+/**
+ * What a database outage does to the platform: stops the PostgreSQL of `infra` ("fast" shutdown:
+ * open sessions are rolled back), keeps it down for `downMs` and starts it again on the same port
+ * with its data. Resolves once it answers again.
+ */
+export async function restartPostgres(infra: LocalInfrastructure, downMs: number): Promise<void> {
+  const dir = join(infra.dir, 'postgres');
+  await stopPostgres(dir);
+  await new Promise((resolve) => setTimeout(resolve, downMs));
+  await startPostgres({ dir, durable: infra.durable });
+}
+
+/** What an S3 outage does to the platform: the S3 gateway of `infra` down for `downMs`, then back. */
+export async function restartS3Gateway(infra: LocalInfrastructure, downMs: number): Promise<void> {
+  await restartRadosgw(join(infra.dir, 'ceph'), downMs);
 }
 
 /** Reads what `startInfrastructure` wrote for a running local infrastructure. */

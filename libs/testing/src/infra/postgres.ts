@@ -79,7 +79,7 @@ export async function startPostgres(opts: PostgresLauncherOptions): Promise<Serv
   const previous = readJson<PostgresState>(stateFile);
   if (previous !== undefined && isAlive(previous.pid) && (await answers(infoFrom(previous)))) {
     await refuseOtherDurability(infoFrom(previous), opts.durable ?? false);
-    return handle(infoFrom(previous), true);
+    return handle(infoFrom(previous), true, stateFile);
   }
 
   const binDir = opts.binDir ?? findBinDir();
@@ -97,7 +97,8 @@ export async function startPostgres(opts: PostgresLauncherOptions): Promise<Serv
   // A free port can be taken by someone else between the probe and the bind: try a few.
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    // Started again after a stop: on its port, so that its clients find it again.
+    const port = attempt === 0 && previous !== undefined ? previous.port : await freePort();
     try {
       const state = await startServer({
         binDir,
@@ -110,7 +111,7 @@ export async function startPostgres(opts: PostgresLauncherOptions): Promise<Serv
         timeoutMs: opts.startTimeoutMs ?? 30_000,
       });
       writeJson(stateFile, state);
-      return handle(infoFrom(state), false);
+      return handle(infoFrom(state), false, stateFile);
     } catch (error) {
       lastError = error;
       if (!(error instanceof PortInUseError)) break;
@@ -189,25 +190,34 @@ function infoFrom(state: PostgresState): PostgresInfo {
   };
 }
 
-function handle(info: PostgresInfo, reused: boolean): ServiceHandle<PostgresInfo> {
+function handle(info: PostgresInfo, reused: boolean, stateFile: string): ServiceHandle<PostgresInfo> {
   return {
     info,
     reused,
-    async stop() {
-      // SIGTERM is PostgreSQL's "smart" shutdown, which waits for every client to disconnect;
-      // SIGINT ("fast") rolls back open sessions and stops at once. Fall back to SIGTERM/SIGKILL.
-      if (isAlive(info.pid)) {
-        try {
-          process.kill(info.pid, 'SIGINT');
-        } catch {
-          // already gone
-        }
-        const deadline = Date.now() + 10_000;
-        while (isAlive(info.pid) && Date.now() < deadline) await sleep(50);
-      }
-      await stopPid(info.pid);
-    },
+    // The server running now: restartPostgres may have replaced the one this handle started.
+    stop: () => stopServer(readJson<PostgresState>(stateFile)?.pid ?? info.pid),
   };
+}
+
+async function stopServer(pid: number): Promise<void> {
+  // SIGTERM is PostgreSQL's "smart" shutdown, which waits for every client to disconnect;
+  // SIGINT ("fast") rolls back open sessions and stops at once. Fall back to SIGTERM/SIGKILL.
+  if (isAlive(pid)) {
+    try {
+      process.kill(pid, 'SIGINT');
+    } catch {
+      // already gone
+    }
+    const deadline = Date.now() + 10_000;
+    while (isAlive(pid) && Date.now() < deadline) await sleep(50);
+  }
+  await stopPid(pid);
+}
+
+/** Stops the PostgreSQL cluster started in `dir` ("fast": open sessions are rolled back), if it runs. */
+export async function stopPostgres(dir: string): Promise<void> {
+  const state = readJson<PostgresState>(join(resolve(dir), 'state.json'));
+  if (state) await stopServer(state.pid);
 }
 
 interface InitSpec {
