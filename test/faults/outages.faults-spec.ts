@@ -19,9 +19,9 @@ interface Fault {
   name: string;
   tenant: string;
   mailbox: string;
-  /** The services the fault kills on purpose (their exit is expected). */
-  kills?: PlatformService[];
-  inject(infra: LocalInfrastructure, platform: PlatformFixture): Promise<void>;
+  /** The processes the fault kills on purpose (their exit is expected). */
+  kills?: Array<PlatformService | 'connector'>;
+  inject(infra: LocalInfrastructure, platform: PlatformFixture, scenario: BackupScenario): Promise<void>;
 }
 
 const FAULTS: Fault[] = [
@@ -48,6 +48,18 @@ const FAULTS: Fault[] = [
         await sleep(2_000);
         await platform.restart(service);
       }
+    },
+  },
+  {
+    name: 'the connector SIGKILLed and started again',
+    tenant: 'faults-kill-connector',
+    mailbox: 'conny',
+    kills: ['connector'],
+    async inject(_infra, platform, scenario) {
+      await platform.app('connector').kill();
+      await sleep(2_000);
+      // Its job comes back to it once the jobs consumer has missed its word for the ack wait (90 s).
+      await platform.startConnector(scenario.configFile, scenario.healthPort);
     },
   },
 ];
@@ -81,14 +93,14 @@ describe.each(FAULTS)('a backup through $name', (fault) => {
   it('ends honestly, and leaves every message stored and indexed exactly once', async () => {
     const exits: string[] = [];
     for (const name of ['storage', 'indexing', 'scheduling', 'licensing', 'gateway', 'connector']) {
-      if (fault.kills?.includes(name as PlatformService)) continue;
+      if (fault.kills?.includes(name as PlatformService | 'connector')) continue;
       void platform.app(name).exited.then(({ code, signal }) => exits.push(`${name} exited (${code ?? signal})`));
     }
     const count = () => platform.prisma.indexRecord.count({ where: { tenantId: fault.tenant } });
 
     const jobId = await platform.runPlan(fault.tenant, scenario.planId);
     while ((await count()) < 150) await sleep(50);
-    await fault.inject(infra, platform);
+    await fault.inject(infra, platform, scenario);
 
     const first = await platform.waitForJob(fault.tenant, jobId, { timeoutMs: 600_000 });
     const stored = new Set(

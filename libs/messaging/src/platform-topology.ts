@@ -96,12 +96,22 @@ export const PLATFORM_CONSUMERS = {
  */
 export const CONNECTOR_JOBS_IN_HAND = 64;
 
+/**
+ * How often a connector says it is still at a job it holds (`working()`), and how long the server
+ * waits without that word before it hands the job out again: three missed words. A connector that
+ * was killed gets its jobs back within that time once it is started again; one that is alive but
+ * was cut off gets them redelivered while it still runs them, and joins the run in progress
+ * (apps/connector/src/jobs/job-executor.ts).
+ */
+export const CONNECTOR_JOB_WORKING_INTERVAL_MS = 30_000;
+export const CONNECTOR_JOB_ACK_WAIT_MS = 3 * CONNECTOR_JOB_WORKING_INTERVAL_MS;
+
 /** The durable consumer through which one connector takes its jobs (declared by scheduling). */
 export function connectorJobsConsumerSpec(tenantId: string, connectorId: string): ConsumerSpec {
   return {
     durable: connectorJobsConsumer(tenantId, connectorId),
     filterSubject: subjects.jobs(tenantId, connectorId),
-    ackWaitMs: 5 * 60_000,
+    ackWaitMs: CONNECTOR_JOB_ACK_WAIT_MS,
     maxAckPending: CONNECTOR_JOBS_IN_HAND,
   };
 }

@@ -8,6 +8,7 @@ import {
 } from '@mlr/contracts';
 import type { TenantKeys } from '@mlr/crypto';
 import {
+  CONNECTOR_JOB_WORKING_INTERVAL_MS,
   CONNECTOR_JOBS_IN_HAND,
   Limiter,
   PLATFORM_STREAMS,
@@ -50,6 +51,8 @@ export class JobExecutor {
   private readonly publisher: PlatformPublisher;
   private readonly uploader: CommitBatcher;
   private runner?: ConsumerRunner;
+  /** Jobs this connector runs now, by job id (a redelivery of one joins its run). */
+  private readonly inProgress = new Map<string, Promise<void>>();
   private readonly lanes: Record<JobCommand['kind'], Limiter>;
   /** Every restore of this connector checks and writes a target message under these (no two copies). */
   private readonly targetLocks = new TargetLocks();
@@ -203,11 +206,28 @@ export class JobExecutor {
       stream: PLATFORM_STREAMS.jobs.name,
       consumer: connectorJobsConsumer(this.config.tenantId, this.config.connectorId),
       concurrency: CONNECTOR_JOBS_IN_HAND,
-      workingIntervalMs: 30_000,
+      workingIntervalMs: CONNECTOR_JOB_WORKING_INTERVAL_MS,
       logger: this.messaging.logger,
       handler: async (delivery) => {
         const job = delivery.payload;
-        await this.inLane(job, () => this.executeQueued(job));
+        // The server hands a job out again when it missed the connector's word for a while (a cut
+        // link): the run in progress here goes on, and this delivery is answered when it ends.
+        const running = this.inProgress.get(job.jobId);
+        if (running) {
+          this.logger.warn(
+            { event: 'job-redelivered-while-running', jobId: job.jobId, kind: job.kind },
+            'the platform handed out a job this connector is running: the run in progress goes on',
+          );
+          await running;
+          return;
+        }
+        const run = this.inLane(job, () => this.executeQueued(job));
+        this.inProgress.set(job.jobId, run);
+        try {
+          await run;
+        } finally {
+          this.inProgress.delete(job.jobId);
+        }
       },
     });
   }
