@@ -4,7 +4,7 @@ import type { ImapFlow } from 'imapflow';
 import { contentId, deriveTenantKeys, generateRootKey, type TenantKeys } from '@mlr/crypto';
 import { extractMessageFacts } from '@mlr/mime';
 import { addDovecotUser, corpusMessages, imapSessionAs, seedFolder } from '@mlr/testing';
-import { FolderListings, ImapMailboxWriter } from './imap-mailbox-writer.js';
+import { FolderListings, ImapMailboxWriter, messageIdField } from './imap-mailbox-writer.js';
 
 const USER = { name: 'dup-check', password: 'dup-check-secret' };
 
@@ -86,6 +86,31 @@ describe('ImapMailboxWriter duplicate check against Dovecot', () => {
       expect(await check(w, folder, d)).toBe(uid);
     });
   }
+
+  it('finds a copy whose header has a line of blanks, where Dovecot and our parser disagree on the Message-ID', async () => {
+    // Real mail (the shared corpus has one): a line of blanks inside the header. Our parser ends the
+    // header there (and says so in the record's parse problems), Dovecot reads the line as folding and
+    // serves the Message-ID below it. Restored into a folder that held it, it was written again.
+    const odd = corpusMessages()
+      .map((m) => Buffer.from(m.bytes.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1'))
+      .find((raw) => /^[ \t]+\r\n/.test(raw.toString('latin1', 0, 4096)));
+    expect(odd, 'a corpus message whose first line is blanks').toBeDefined();
+    // A header line above it, as any relay adds one: the blanks are now inside the header.
+    const raw = Buffer.concat([Buffer.from('Received: by relay.example; Sun, 16 Mar 2014 15:12:00 +0100\r\n'), odd!]);
+    expect(messageIdField(raw)).toBe('');
+    expect(raw.toString('latin1')).toMatch(/\r\nMessage-ID: <[^>]+@mail\.gmail\.com>\r\n/);
+    for (const [how, limit] of [
+      ['listing', undefined],
+      ['SEARCH', 0],
+    ] as const) {
+      const folder = `Dup/Blank-line-${how}`;
+      const uid = await append(folder, raw);
+      const w = await writer(limit);
+      expect(await check(w, folder, raw), how).toBe(uid);
+      // Dovecot allows a user 10 sessions from one address: give this one back.
+      await sessions.pop()?.logout();
+    }
+  });
 
   it('starts the listing again when the folder was recreated (new UIDVALIDITY)', async () => {
     const folder = 'Dup/Recreated';

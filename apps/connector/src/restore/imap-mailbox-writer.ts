@@ -97,6 +97,19 @@ function fieldHash(field: string): number {
   return createHash('sha256').update(field, 'latin1').digest().readUInt32BE(0);
 }
 
+/** The hash of no Message-ID field at all. */
+const NO_FIELD = fieldHash('');
+
+/**
+ * Whether a message whose Message-ID field the server gives as `server` can be a copy of one whose
+ * own bytes give `ours`. Servers and our parser do not always agree on where a malformed header
+ * ends (a line of blanks in it: Dovecot ends the header there, our parser reads it as folding), so
+ * one seeing no Message-ID where the other sees one never rules a candidate out; its bytes decide.
+ */
+function mayBeCopy(server: number, ours: number): boolean {
+  return server === ours || server === NO_FIELD || ours === NO_FIELD;
+}
+
 /**
  * The Message-ID field of a message (or of the header lines a server returns for it), read with the
  * index's header parser: unfolded, white space collapsed and lower-cased; every Message-ID field if
@@ -194,11 +207,16 @@ export class ImapMailboxWriter {
     const listing =
       box.exists > this.listingLimit ? undefined : trusted && known ? known : await this.listing(folder, box);
     let uids: number[];
+    const field = fieldHash(messageIdField(raw));
     if (listing) {
-      const field = fieldHash(messageIdField(raw));
-      uids = (listing.bySize.get(size) ?? []).filter((entry) => entry.field === field).map((entry) => entry.uid);
+      uids = (listing.bySize.get(size) ?? [])
+        .filter((entry) => mayBeCopy(entry.field, field))
+        .map((entry) => entry.uid);
     } else {
       uids = await this.searchCandidates(size, messageId);
+      // The server may not see the Message-ID our parser sees (or the other way round): then only
+      // the size narrows the candidates, and their Message-ID fields as the server gives them.
+      if (uids.length === 0 && messageId) uids = await this.sameSizeCandidates(size, field);
     }
     if (uids.length === 0) return null;
     // A candidate another session appended is unknown to this one until the server tells it.
@@ -232,6 +250,22 @@ export class ImapMailboxWriter {
     }
     listing.refreshedAt = refreshedAt;
     return listing;
+  }
+
+  /** Messages of exactly `size` bytes (not \Deleted) whose Message-ID field, as the server gives it, `mayBeCopy`. */
+  private async sameSizeCandidates(size: number, field: number): Promise<number[]> {
+    const query = { deleted: false, ...(size > 0 ? { larger: size - 1 } : {}), smaller: size + 1 };
+    const sized = (await this.client.search(query, { uid: true })) || [];
+    if (sized.length === 0) return [];
+    const uids: number[] = [];
+    for await (const message of this.client.fetch(
+      uidSet(sized),
+      { uid: true, headers: ['message-id'] },
+      { uid: true },
+    )) {
+      if (mayBeCopy(fieldHash(messageIdField(message.headers ?? Buffer.alloc(0))), field)) uids.push(message.uid);
+    }
+    return uids;
   }
 
   /** The server's candidates for a copy: not \Deleted, of exactly `size` bytes and this Message-ID. */
