@@ -101,6 +101,31 @@ describe('TokenVerifier', () => {
     expect(await rejection(await sign(user, { exp: now() - 60 }))).toBe('the token has expired');
   });
 
+  it('remembers a verified token until its expiry at most, and never a refused one', async () => {
+    let clock = Date.now();
+    const tokens = await TokenVerifier.create({
+      publicKey: pem(ed25519.publicKey),
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      clockToleranceSeconds: 5,
+      verifiedTokenTtlMs: 60_000,
+      now: () => clock,
+    });
+    const exp = Math.floor(clock / 1000) + 30;
+    const token = await sign(user, { exp });
+    const first = await tokens.verify(token);
+    expect(tokens.remembered).toBe(1);
+    first.mailboxes.push('mallory@acme.example'); // a caller changing what it got changes nothing
+    expect(await tokens.verify(token)).toEqual({ ...first, mailboxes: ['alice@acme.example'] });
+
+    // Past its expiry (and the tolerance) it is refused, although remembered for a minute.
+    clock = (exp + 6) * 1000;
+    expect(await rejection(token, tokens)).toBe('the token has expired');
+    expect(tokens.remembered).toBe(0);
+    expect(await rejection(await sign(user, { key: otherEd25519.privateKey }), tokens)).toMatch(/signature/);
+    expect(tokens.remembered).toBe(0);
+  });
+
   it('refuses a token without expiry', async () => {
     expect(await rejection(await sign(user, { exp: null }))).toBe('the token has no expiry (exp); tokens must expire');
   });

@@ -29,7 +29,20 @@ export interface TokenVerifierOptions {
   audience: string;
   /** Allowed clock difference between the issuer and the gateway. */
   clockToleranceSeconds: number;
+  /**
+   * How long a token verified once is taken again without checking its signature (never past its
+   * expiry): a client sends the same token with every request, and an EdDSA verification is most of
+   * the gateway's work for a search. Default VERIFIED_TOKEN_TTL_MS; 0 checks every time.
+   */
+  verifiedTokenTtlMs?: number;
+  /** The clock (ms since the epoch); for tests. */
+  now?: () => number;
 }
+
+/** See TokenVerifierOptions.verifiedTokenTtlMs: a key the issuer withdraws is honoured within this. */
+export const VERIFIED_TOKEN_TTL_MS = 60_000;
+/** Tokens remembered at most (the oldest are forgotten first). */
+export const VERIFIED_TOKENS_MAX = 10_000;
 
 /** Reads `\n` escapes as line breaks, so that a PEM fits one environment variable. */
 const unescapePem = (text: string) => text.replace(/\\n/g, '\n').trim();
@@ -131,7 +144,33 @@ export class TokenVerifier {
     return new TokenVerifier(await importSPKI(unescapePem(text), algorithm), [algorithm], options);
   }
 
+  private readonly verified = new Map<string, { principal: Principal; until: number }>();
+
+  /** How many verified tokens are remembered now. */
+  get remembered(): number {
+    return this.verified.size;
+  }
+
   async verify(token: string): Promise<Principal> {
+    const now = this.options.now?.() ?? Date.now();
+    const known = this.verified.get(token);
+    if (known && known.until > now) return { ...known.principal, mailboxes: [...known.principal.mailboxes] };
+    if (known) this.verified.delete(token);
+    const { principal, expiresAt } = await this.check(token);
+    const ttl = this.options.verifiedTokenTtlMs ?? VERIFIED_TOKEN_TTL_MS;
+    if (ttl > 0) {
+      if (this.verified.size >= VERIFIED_TOKENS_MAX) {
+        const oldest = this.verified.keys().next().value;
+        if (oldest !== undefined) this.verified.delete(oldest);
+      }
+      // Never past the expiry the signature vouched for (with the tolerance jwtVerify applies).
+      const until = Math.min(now + ttl, expiresAt + this.options.clockToleranceSeconds * 1000);
+      this.verified.set(token, { principal, until });
+    }
+    return { ...principal, mailboxes: [...principal.mailboxes] };
+  }
+
+  private async check(token: string): Promise<{ principal: Principal; expiresAt: number }> {
     let payload: Record<string, unknown>;
     try {
       const options = {
@@ -140,6 +179,7 @@ export class TokenVerifier {
         audience: this.options.audience,
         requiredClaims: ['exp', 'sub'],
         clockTolerance: this.options.clockToleranceSeconds,
+        ...(this.options.now ? { currentDate: new Date(this.options.now()) } : {}),
       };
       const verified =
         typeof this.key === 'function'
@@ -155,6 +195,10 @@ export class TokenVerifier {
       throw new TokenRejected(`the token's claims are not valid: ${problems.join('; ')}`);
     }
     const { sub, role, tenant, mailboxes } = claims.data;
-    return { sub, role, tenant: tenant ?? null, mailboxes: [...new Set(mailboxes)] };
+    return {
+      principal: { sub, role, tenant: tenant ?? null, mailboxes: [...new Set(mailboxes)] },
+      // requiredClaims makes exp present; jwtVerify has checked it is a number in the future.
+      expiresAt: Number(payload['exp']) * 1000,
+    };
   }
 }
