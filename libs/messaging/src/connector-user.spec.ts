@@ -8,6 +8,9 @@ describe('connectorUserClaims', () => {
     expect(connectorUserClaims('acme', 'imap-1')).toEqual({
       pub: { allow: permissions.publish },
       sub: { allow: permissions.subscribe },
+      subs: 100,
+      payload: 1024 * 1024,
+      data: -1,
       tags: ['tenant:acme', 'connector:imap-1'],
     });
     expect(connectorUserName('acme', 'imap-1')).toBe('connector-acme-imap-1');

@@ -5,11 +5,26 @@ import { connectorPermissions } from '@mlr/contracts';
  * The claims of a connector's NATS user JWT: exactly its tenant's connector permissions, and tags
  * naming tenant and connector. Enrolment (licensing) and the test fixtures mint the same claims.
  */
+/**
+ * Limits in a connector's user JWT that nats-server enforces for a client (2.9: `subs` and `payload`;
+ * `data` is not enforced for client connections). A connector subscribes to a handful of subjects
+ * (its inbox, its tenant's acknowledgements): a hundred leaves room and stops a flood of them. It
+ * publishes at most a commit batch or a chunk of 512 KiB (COMMIT_BATCH_MAX_BYTES, MAX_CHUNK_BYTES),
+ * or a job event (200 item results and the errors of a second): 1 MiB, the server's default
+ * max_payload, written into the credentials so that a server configured for larger messages for
+ * other clients does not take them from connectors.
+ */
+export const CONNECTOR_MAX_SUBSCRIPTIONS = 100;
+export const CONNECTOR_MAX_PAYLOAD_BYTES = 1024 * 1024;
+
 export function connectorUserClaims(tenantId: string, connectorId: string): Partial<User> {
   const permissions = connectorPermissions(tenantId, connectorId);
   return {
     pub: { allow: permissions.publish },
     sub: { allow: permissions.subscribe },
+    subs: CONNECTOR_MAX_SUBSCRIPTIONS,
+    payload: CONNECTOR_MAX_PAYLOAD_BYTES,
+    data: -1,
     tags: [`tenant:${tenantId}`, `connector:${connectorId}`],
   };
 }
