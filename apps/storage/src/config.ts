@@ -34,5 +34,17 @@ export const storageConfigSchema = serviceEnvSchema
       .default(32 * 1024 * 1024),
     /** Packs (or individual objects) written to S3 at once by one replica. */
     STORAGE_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+    /**
+     * An upload (a large message's chunks) none of whose chunks arrived for this long, while no
+     * commit waits for storage, is removed from the chunk stream. Above the connector's 30 minutes
+     * of sending a commit again to a platform it cannot reach.
+     */
+    STORAGE_ABANDONED_UPLOAD_MS: z.coerce
+      .number()
+      .int()
+      .min(1_000)
+      .default(60 * 60_000),
+    /** How often storage looks for abandoned uploads. */
+    STORAGE_UPLOAD_SWEEP_MS: z.coerce.number().int().min(100).default(60_000),
   });
 export type StorageConfig = z.output<typeof storageConfigSchema>;

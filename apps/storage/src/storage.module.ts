@@ -5,6 +5,7 @@ import { Publisher, type MessagingConnection } from '@mlr/messaging';
 import { createS3ObjectStore, type ObjectStore } from '@mlr/objectstore';
 import { APP_HEALTH_CHECKS, LOGGER, MESSAGING, type HealthCheck } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
+import { AbandonedUploads } from './backup/abandoned-uploads.js';
 import { JetStreamChunkStore } from './backup/chunk-store.js';
 import { CommitBatchConsumer } from './backup/commit-batch.consumer.js';
 import { createStorageMetrics, type StorageMetrics } from './backup/storage-metrics.js';
@@ -127,6 +128,16 @@ export class StorageModule {
             });
           },
           inject: [PRISMA, MESSAGING, OBJECT_STORE, STORAGE_METRICS, LOGGER, PackWriter],
+        },
+        {
+          provide: AbandonedUploads,
+          useFactory: (messaging: MessagingConnection, logger: Logger) =>
+            new AbandonedUploads(
+              messaging,
+              { inactiveMs: config.STORAGE_ABANDONED_UPLOAD_MS, everyMs: config.STORAGE_UPLOAD_SWEEP_MS, batch: 1_000 },
+              logger.child({ scope: 'uploads' }),
+            ),
+          inject: [MESSAGING, LOGGER],
         },
         {
           provide: CommitBatchConsumer,
