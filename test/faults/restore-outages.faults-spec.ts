@@ -8,6 +8,8 @@ import {
   folderFingerprints,
   required,
   restartNats,
+  restartPostgres,
+  restartS3Gateway,
   type JobView,
   type LocalInfrastructure,
 } from '@mlr/testing';
@@ -22,11 +24,15 @@ interface Fault {
   name: string;
   /** The process the fault kills on purpose (its exit is expected). */
   kills?: string;
+  /** The restore rides it out: the first job succeeds, nothing failed (no re-run needed). */
+  ridesOut?: boolean;
   inject(infra: LocalInfrastructure, platform: PlatformFixture, scenario: BackupScenario): Promise<void>;
 }
 
 const FAULTS: Fault[] = [
   { name: 'NATS restarted (5 s down)', inject: (infra) => restartNats(infra, 5_000) },
+  { name: 'PostgreSQL stopped for 15 s', ridesOut: true, inject: (infra) => restartPostgres(infra, 15_000) },
+  { name: 'the S3 gateway stopped for 15 s', ridesOut: true, inject: (infra) => restartS3Gateway(infra, 15_000) },
   {
     name: 'storage SIGKILLed and started again',
     kills: 'storage',
@@ -111,6 +117,10 @@ describe('a restore through faults', () => {
 
     const first = await platform.waitForJob(TENANT, jobId, { timeoutMs: 600_000 });
     expect(first.counters.restored + first.counters.skipped + first.counters.failed).toBeLessThanOrEqual(MESSAGES);
+    if (fault.ridesOut) {
+      expect(first.errors ?? []).toEqual([]);
+      expect(first.state).toBe('succeeded');
+    }
     if (first.state !== 'succeeded') {
       const again = await platform.waitForJob(TENANT, await restore(), { timeoutMs: 600_000 });
       expect(again.errors ?? []).toEqual([]);

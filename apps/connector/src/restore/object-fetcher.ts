@@ -17,9 +17,13 @@ export interface ObjectFetchClient {
 export interface ObjectFetcherOptions {
   /** Wait for one slice; default 30 s (storage reads up to FETCH_MAX_BYTES from S3 per call). */
   timeoutMs?: number;
-  /** Tries per slice when storage is unreachable or fails inside; default 3. */
+  /**
+   * Tries per slice when storage is unreachable or fails inside; default 8: with the pauses, a
+   * restore rides out about a minute of storage, its database or S3 being away (a restart) before
+   * an item fails.
+   */
   attempts?: number;
-  /** Pause before trying a slice again, doubled each time; default 500 ms. */
+  /** Pause before trying a slice again, doubled each time up to MAX_RETRY_DELAY_MS; default 500 ms. */
   retryDelayMs?: number;
   /** Bytes asked per call; default and maximum FETCH_MAX_BYTES. */
   sliceBytes?: number;
@@ -46,6 +50,8 @@ export type BatchAnswer =
 
 /** Service error codes worth another try: the next slice request may reach a healthy replica. */
 const TRANSIENT = new Set(['timeout', 'unavailable', 'internal']);
+/** Longest pause between two tries of a slice. */
+const MAX_RETRY_DELAY_MS = 30_000;
 
 /**
  * Fetches the sealed object of a content id from storage (`objects.fetch` on the connector's own
@@ -64,7 +70,7 @@ export class ObjectFetcher {
     options: ObjectFetcherOptions = {},
   ) {
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.attempts = Math.max(1, options.attempts ?? 3);
+    this.attempts = Math.max(1, options.attempts ?? 8);
     this.retryDelayMs = options.retryDelayMs ?? 500;
     this.sliceBytes = options.sliceBytes ?? FETCH_MAX_BYTES;
     if (!Number.isInteger(this.sliceBytes) || this.sliceBytes < 1 || this.sliceBytes > FETCH_MAX_BYTES) {
@@ -110,7 +116,8 @@ export class ObjectFetcher {
       if (reply.ok) return this.checked(contentId, offset, reply.value);
       const { code, message } = reply.error;
       if (TRANSIENT.has(code) && attempt < this.attempts) {
-        await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs * 2 ** (attempt - 1)));
+        const pause = Math.min(MAX_RETRY_DELAY_MS, this.retryDelayMs * 2 ** (attempt - 1));
+        await new Promise((resolve) => setTimeout(resolve, pause));
         continue;
       }
       throw new ObjectFetchError(contentId, code, this.describeFailure(contentId, offset, code, message, attempt));
