@@ -90,3 +90,57 @@ describe('JobReporter keep-alive', () => {
     }
   });
 });
+
+describe('JobReporter when events cannot be published', () => {
+  /** A publisher that fails the first `failures` publishes, then records like recordingPublisher. */
+  function flakyPublisher(failures: number): { publisher: PlatformPublisher; events: JobEvent[]; tries: string[] } {
+    const events: JobEvent[] = [];
+    const tries: string[] = [];
+    let left = failures;
+    const publisher = {
+      publish: async (_channel: string, _subject: string, event: JobEvent, options: { msgId: string }) => {
+        tries.push(options.msgId);
+        if (left-- > 0) throw new Error('TIMEOUT');
+        events.push(jobEventSchema.parse(event));
+      },
+    } as unknown as PlatformPublisher;
+    return { publisher, events, tries };
+  }
+
+  it('sends what a failed event carried with the next one, and goes on sending after it', async () => {
+    const { publisher, events } = flakyPublisher(1);
+    const reporter = new JobReporter(publisher, job, { intervalMs: 60_000 });
+    reporter.itemResult({ seq: 0, outcome: 'restored', targetMailbox: 'alice', targetFolder: 'INBOX' });
+    reporter.error({ scope: 'message', target: 'alice/INBOX/1', message: 'too large' });
+    await expect(reporter.flush('running')).resolves.toBeUndefined(); // progress never fails the job
+    expect(events).toHaveLength(0);
+    reporter.itemResult({
+      seq: 1,
+      outcome: 'skipped',
+      reason: 'already there',
+      targetMailbox: 'alice',
+      targetFolder: 'INBOX',
+    });
+    await reporter.flush('running');
+    expect(events).toHaveLength(1);
+    expect(events[0]?.items.map((item) => item.seq)).toEqual([0, 1]);
+    expect(events[0]?.errors.map((error) => error.target)).toEqual(['alice/INBOX/1']);
+  });
+
+  it('sends the final state again, with the same de-duplication id, until it is taken', async () => {
+    const { publisher, events, tries } = flakyPublisher(3);
+    const reporter = new JobReporter(publisher, job, { intervalMs: 60_000, retryDelayMs: 5 });
+    reporter.itemResult({ seq: 0, outcome: 'restored', targetMailbox: 'alice', targetFolder: 'INBOX' });
+    await reporter.flush('succeeded');
+    expect(events.map((event) => event.state)).toEqual(['succeeded']);
+    expect(events[0]?.items.map((item) => item.seq)).toEqual([0]);
+    expect(new Set(tries).size).toBe(1);
+    expect(tries).toHaveLength(4);
+  });
+
+  it('gives the final state up after finalEventGiveUpMs, and then says so', async () => {
+    const { publisher } = flakyPublisher(1_000);
+    const reporter = new JobReporter(publisher, job, { retryDelayMs: 5, finalEventGiveUpMs: 50 });
+    await expect(reporter.flush('failed')).rejects.toThrow('TIMEOUT');
+  });
+});

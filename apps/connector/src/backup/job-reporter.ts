@@ -43,7 +43,14 @@ export class JobReporter {
   constructor(
     private readonly publisher: PlatformPublisher,
     private readonly job: { tenantId: string; jobId: string; connectorId: string; kind: 'backup' | 'restore' },
-    private readonly options: { intervalMs?: number; onProgress?: ProgressListener } = {},
+    private readonly options: {
+      intervalMs?: number;
+      onProgress?: ProgressListener;
+      /** First pause before sending a job's final event again; doubled up to 30 s. Default 1 s. */
+      retryDelayMs?: number;
+      /** Default FINAL_EVENT_GIVE_UP_MS. */
+      finalEventGiveUpMs?: number;
+    } = {},
   ) {}
 
   error(error: JobError): void {
@@ -81,15 +88,22 @@ export class JobReporter {
   }
 
   /**
-   * Sends what is pending now (serialised: events leave in sequence order). Item results beyond
+   * Sends what is pending now (serialised: events leave in sequence order). An event that cannot be
+   * published puts what it carried back for the next one; a final state (and the results sent just
+   * before it) is sent again until the platform takes it, for up to FINAL_EVENT_GIVE_UP_MS, and only
+   * then does the returned promise fail. Item results beyond
    * MAX_ITEMS_PER_EVENT go in preceding `running` events, so only the last one carries `state`
    * (a terminal state is never followed by more results).
    */
   flush(state: JobEventState): Promise<void> {
+    // Before a final state, every part must arrive: nothing can follow it to carry a lost one.
+    const mustArrive = isFinishedJobState(state);
     while (this.pendingItems.length > MAX_ITEMS_PER_EVENT) {
-      void this.send('running', this.pendingItems.splice(0, MAX_ITEMS_PER_EVENT));
+      this.send('running', this.pendingItems.splice(0, MAX_ITEMS_PER_EVENT), mustArrive).catch(() => undefined);
     }
-    return this.send(state, this.pendingItems.splice(0));
+    const sent = this.send(state, this.pendingItems.splice(0), mustArrive);
+    // Progress that did not get through goes with the next event: the job's work goes on regardless.
+    return mustArrive ? sent : sent.catch(() => undefined);
   }
 
   /**
@@ -101,7 +115,7 @@ export class JobReporter {
     const timer = setInterval(
       () => {
         if (this.finished || Date.now() - this.lastSent < everyMs) return;
-        this.flush('running').catch(() => undefined); // a failed publish is retried with the next word
+        void this.flush('running'); // what does not get through goes with the next word
       },
       Math.max(10, Math.floor(everyMs / 4)),
     );
@@ -109,7 +123,7 @@ export class JobReporter {
     return () => clearInterval(timer);
   }
 
-  private send(state: JobEventState, items: RestoreItemResult[]): Promise<void> {
+  private send(state: JobEventState, items: RestoreItemResult[], mustArrive = false): Promise<void> {
     if (isFinishedJobState(state)) this.finished = true;
     this.lastSent = Date.now();
     if (this.counters.seen > 0) this.progressSent = true;
@@ -129,11 +143,47 @@ export class JobReporter {
     this.pendingErrors = [];
     this.pendingCheckpoints = new Map();
     this.options.onProgress?.(state, this.counters, this.errorCount);
-    this.sending = this.sending.then(async () => {
-      await this.publisher.publish('events', subjects.events(this.job.tenantId, this.job.jobId), event, {
+    const publish = () =>
+      this.publisher.publish('events', subjects.events(this.job.tenantId, this.job.jobId), event, {
         msgId: `${this.job.jobId}:${event.sequence}`,
       });
-    });
-    return this.sending;
+    const started = Date.now();
+    const run = async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await publish();
+          return;
+        } catch (error) {
+          if (!mustArrive) {
+            // What it carried goes with the next event (its totals are superseded anyway).
+            this.requeue(event);
+            throw error;
+          }
+          // The job's end (and what comes just before it) must reach the platform, or it would wait
+          // for ever: again, with the same de-duplication id, until taken or FINAL_EVENT_GIVE_UP_MS.
+          if (Date.now() - started >= (this.options.finalEventGiveUpMs ?? FINAL_EVENT_GIVE_UP_MS)) throw error;
+          const pause = Math.min(30_000, (this.options.retryDelayMs ?? 1_000) * 2 ** (attempt - 1));
+          await new Promise((resolve) => setTimeout(resolve, pause));
+        }
+      }
+    };
+    // One failed event does not stop the ones after it.
+    const sent = this.sending.catch(() => undefined).then(run);
+    this.sending = sent;
+    return sent;
+  }
+
+  /** Puts what a failed event carried back in front of what is pending, for the next event. */
+  private requeue(event: JobEvent): void {
+    this.pendingErrors = [...event.errors, ...this.pendingErrors];
+    this.pendingItems = [...event.items, ...this.pendingItems];
+    for (const checkpoint of event.checkpoints) {
+      const key = JSON.stringify([checkpoint.mailbox, checkpoint.folder]);
+      // A newer checkpoint of the folder, pending already, wins.
+      if (!this.pendingCheckpoints.has(key)) this.pendingCheckpoints.set(key, checkpoint);
+    }
   }
 }
+
+/** How long the connector tries to tell the platform that a job has ended before it gives up. */
+export const FINAL_EVENT_GIVE_UP_MS = 30 * 60_000;
