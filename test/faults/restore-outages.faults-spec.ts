@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
+  FreezingProxy,
   REPO_ROOT,
   emptyFolder,
   folderFingerprints,
@@ -29,6 +30,9 @@ interface Fault {
   inject(infra: LocalInfrastructure, platform: PlatformFixture, scenario: BackupScenario): Promise<void>;
 }
 
+/** Between the connector and NATS (passing everything on, until a fault cuts it off). */
+let proxy: FreezingProxy;
+
 const FAULTS: Fault[] = [
   { name: 'NATS restarted (5 s down)', inject: (infra) => restartNats(infra, 5_000) },
   { name: 'PostgreSQL stopped for 15 s', ridesOut: true, inject: (infra) => restartPostgres(infra, 15_000) },
@@ -49,6 +53,15 @@ const FAULTS: Fault[] = [
       await platform.app('scheduling').kill();
       await sleep(2_000);
       await platform.restart('scheduling');
+    },
+  },
+  {
+    name: 'the connector cut off from NATS for 25 s',
+    ridesOut: true,
+    async inject() {
+      proxy.freezeAll();
+      await sleep(25_000);
+      proxy.dropAll();
     },
   },
   {
@@ -77,12 +90,15 @@ describe('a restore through faults', () => {
   let original: string[];
 
   beforeAll(async () => {
+    const nats = new URL(required(infra, 'nats').url);
+    proxy = await FreezingProxy.start({ host: nats.hostname, port: Number(nats.port) });
     scenario = await startBackupScenario(infra, platform, {
       tenantId: TENANT,
       mailbox: MAILBOX,
       dir,
       messages: loadMessages(TENANT, MESSAGES),
       ackTimeoutSeconds: 20,
+      natsUrl: `nats://127.0.0.1:${proxy.port}`,
     });
     original = await folderFingerprints(imap, MAILBOX, 'INBOX');
     const backup = await platform.waitForJob(TENANT, await platform.runPlan(TENANT, scenario.planId));
@@ -91,6 +107,7 @@ describe('a restore through faults', () => {
 
   afterAll(async () => {
     await platform.stop();
+    await proxy?.stop();
   });
 
   const job = async (jobId: string) =>
