@@ -11,7 +11,7 @@ import {
 } from '@mlr/testing';
 import { loadMessages, startBackupScenario, type BackupScenario } from '../e2e/support/backup-scenario.js';
 import { PlatformFixture } from '../e2e/support/platform-fixture.js';
-import { expectBackedUpOnce, failedUids } from './support/backup-checks.js';
+import { expectBackedUpOnce, failedUids, killAndRestart } from './support/backup-checks.js';
 
 const MESSAGES = 600;
 
@@ -43,11 +43,7 @@ const FAULTS: Fault[] = [
     mailbox: 'kim',
     kills: ['scheduling', 'licensing', 'gateway'],
     async inject(_infra, platform) {
-      for (const service of ['scheduling', 'licensing', 'gateway'] as const) {
-        await platform.app(service).kill();
-        await sleep(2_000);
-        await platform.restart(service);
-      }
+      for (const service of ['scheduling', 'licensing', 'gateway'] as const) await killAndRestart(platform, service);
     },
   },
   {

@@ -16,6 +16,7 @@ import {
 } from '@mlr/testing';
 import { loadMessages, startBackupScenario, type BackupScenario } from '../e2e/support/backup-scenario.js';
 import { PlatformFixture } from '../e2e/support/platform-fixture.js';
+import { killAndRestart } from './support/backup-checks.js';
 
 const TENANT = 'faults-restore';
 const MAILBOX = 'rosa';
@@ -37,24 +38,11 @@ const FAULTS: Fault[] = [
   { name: 'NATS restarted (5 s down)', inject: (infra) => restartNats(infra, 5_000) },
   { name: 'PostgreSQL stopped for 15 s', ridesOut: true, inject: (infra) => restartPostgres(infra, 15_000) },
   { name: 'the S3 gateway stopped for 15 s', ridesOut: true, inject: (infra) => restartS3Gateway(infra, 15_000) },
-  {
-    name: 'storage SIGKILLed and started again',
-    kills: 'storage',
-    async inject(_infra, platform) {
-      await platform.app('storage').kill();
-      await sleep(2_000);
-      await platform.restart('storage');
-    },
-  },
-  {
-    name: 'scheduling SIGKILLed and started again',
-    kills: 'scheduling',
-    async inject(_infra, platform) {
-      await platform.app('scheduling').kill();
-      await sleep(2_000);
-      await platform.restart('scheduling');
-    },
-  },
+  ...(['storage', 'scheduling'] as const).map((service): Fault => ({
+    name: `${service} SIGKILLed and started again`,
+    kills: service,
+    inject: (_infra, platform) => killAndRestart(platform, service),
+  })),
   {
     name: 'the connector cut off from NATS for 25 s',
     ridesOut: true,

@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { openSealedObject, type TenantKeys } from '@mlr/crypto';
-import type { JobView } from '@mlr/testing';
+import type { JobView, PlatformService } from '@mlr/testing';
 import type { PlatformFixture } from '../../e2e/support/platform-fixture.js';
 
 /** The UIDs a job reports failed (its errors name the message by UID). */
@@ -38,4 +38,11 @@ export async function expectBackedUpOnce(
     });
     await openSealedObject(keys, sealed, { expectedContentId: object.contentId });
   }
+}
+
+/** SIGKILLs a platform service, and starts it again two seconds later (as an orchestrator would). */
+export async function killAndRestart(platform: PlatformFixture, service: PlatformService): Promise<void> {
+  await platform.app(service).kill();
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  await platform.restart(service);
 }

@@ -46,21 +46,16 @@ describe('AbandonedUploads', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     await chunk(slow); // ... but it is still sending
 
-    // Commits of other tests may wait in the shared stream: this one sees none waiting.
-    const sweeper = new AbandonedUploads(
-      messaging,
-      { inactiveMs: 1_000, everyMs: 60_000, batch: 10_000 },
-      logger,
-      Date.now,
-      async () => 0,
-    );
-    const waiting = new AbandonedUploads(
-      messaging,
-      { inactiveMs: 1_000, everyMs: 60_000, batch: 10_000 },
-      logger,
-      Date.now,
-      async () => 3,
-    );
+    // Commits of other tests may wait in the shared stream: these see as many waiting as they are told.
+    const sweeperSeeing = (waitingCommits: number) =>
+      new AbandonedUploads(
+        messaging,
+        { inactiveMs: 1_000, everyMs: 60_000, batch: 10_000 },
+        logger,
+        Date.now,
+        async () => waitingCommits,
+      );
+    const [sweeper, waiting] = [sweeperSeeing(0), sweeperSeeing(3)];
     // While commits wait for storage, one of them may name the idle upload: nothing is removed.
     expect(await waiting.sweep()).toEqual({ skipped: '3 commits wait for storage', removed: [] });
     expect(await count(idle)).toBe(2);
