@@ -144,3 +144,17 @@ describe('JobReporter when events cannot be published', () => {
     await expect(reporter.flush('failed')).rejects.toThrow('TIMEOUT');
   });
 });
+
+describe('JobReporter when the connector is stopping', () => {
+  it('does not keep sending the final state over a connection closed for good', async () => {
+    const publisher = {
+      publish: async () => {
+        const error = new Error('closed connection');
+        error.name = 'ClosedConnectionError';
+        throw error;
+      },
+    } as unknown as PlatformPublisher;
+    const reporter = new JobReporter(publisher, job, { retryDelayMs: 60_000 });
+    await expect(reporter.flush('succeeded')).rejects.toThrow('closed connection');
+  });
+});

@@ -162,6 +162,9 @@ export class JobReporter {
           // The job's end (and what comes just before it) must reach the platform, or it would wait
           // for ever: again, with the same de-duplication id, until taken or FINAL_EVENT_GIVE_UP_MS.
           if (Date.now() - started >= (this.options.finalEventGiveUpMs ?? FINAL_EVENT_GIVE_UP_MS)) throw error;
+          // The connector is stopping (its connection closed for good): the job goes back to the
+          // platform's queue and runs again, so there is nobody left to tell.
+          if (connectionClosed(error)) throw error;
           const pause = Math.min(30_000, (this.options.retryDelayMs ?? 1_000) * 2 ** (attempt - 1));
           await new Promise((resolve) => setTimeout(resolve, pause));
         }
@@ -183,6 +186,16 @@ export class JobReporter {
       if (!this.pendingCheckpoints.has(key)) this.pendingCheckpoints.set(key, checkpoint);
     }
   }
+}
+
+/** Whether a publish failed because the connection is closed or closing for good (not merely lost). */
+function connectionClosed(error: unknown): boolean {
+  const { name, message } = error instanceof Error ? error : { name: '', message: String(error) };
+  return (
+    name === 'ClosedConnectionError' ||
+    name === 'DrainingConnectionError' ||
+    /connection (is )?(closed|draining)/i.test(message)
+  );
 }
 
 /** How long the connector tries to tell the platform that a job has ended before it gives up. */
