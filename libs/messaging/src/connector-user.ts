@@ -2,10 +2,6 @@ import type { User } from '@nats-io/jwt';
 import { connectorPermissions } from '@mlr/contracts';
 
 /**
- * The claims of a connector's NATS user JWT: exactly its tenant's connector permissions, and tags
- * naming tenant and connector. Enrolment (licensing) and the test fixtures mint the same claims.
- */
-/**
  * Limits in a connector's user JWT that nats-server enforces for a client (2.9: `subs` and `payload`;
  * `data` is not enforced for client connections). A connector subscribes to a handful of subjects
  * (its inbox, its tenant's acknowledgements): a hundred leaves room and stops a flood of them. It
@@ -17,6 +13,10 @@ import { connectorPermissions } from '@mlr/contracts';
 export const CONNECTOR_MAX_SUBSCRIPTIONS = 100;
 export const CONNECTOR_MAX_PAYLOAD_BYTES = 1024 * 1024;
 
+/**
+ * The claims of a connector's NATS user JWT: exactly its tenant's connector permissions, and tags
+ * naming tenant and connector. Enrolment (licensing) and the test fixtures mint the same claims.
+ */
 export function connectorUserClaims(tenantId: string, connectorId: string): Partial<User> {
   const permissions = connectorPermissions(tenantId, connectorId);
   return {

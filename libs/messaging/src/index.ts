@@ -50,6 +50,7 @@ export {
   type StreamSpec,
 } from './declare.js';
 export {
+  isConnectionClosedError,
   isRetriablePublishError,
   Publisher,
   type PublisherOptions,

@@ -49,6 +49,11 @@ export function isRetriablePublishError(error: unknown): boolean {
   return false;
 }
 
+/** The connection is closed or draining for good (not merely lost for a while): no retry can help. */
+export function isConnectionClosedError(error: unknown): boolean {
+  return error instanceof errors.ClosedConnectionError || error instanceof errors.DrainingConnectionError;
+}
+
 /**
  * Publishes typed payloads to JetStream and awaits the PubAck, retrying with the same msgId.
  * `TSubjects` ties each kind to its (branded) subject type, see contract-types.ts.

@@ -10,6 +10,7 @@ import type {
   SubjectTypes,
 } from './contract-types.js';
 import { describeError, silentLogger, type MessagingLogger } from './logger.js';
+import { isConnectionClosedError } from './publisher.js';
 import { Limiter } from './timing.js';
 
 /** Codes the library itself produces; services add their own domain codes. */
@@ -137,7 +138,7 @@ export class ServiceClient<TSvc extends ServiceMap<TSvc>, TSubjects extends Subj
     if (error instanceof errors.RequestError && error.isNoResponders()) {
       return { code: ServiceErrorCode.Unavailable, message: `no service answers on ${subject}` };
     }
-    if (error instanceof errors.ClosedConnectionError || error instanceof errors.DrainingConnectionError) {
+    if (isConnectionClosedError(error)) {
       return { code: ServiceErrorCode.Unavailable, message: `connection closed: ${(error as Error).message}` };
     }
     // Some other failure (e.g. permission violation): still an answer, not an exception.

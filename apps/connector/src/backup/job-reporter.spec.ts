@@ -1,3 +1,4 @@
+import { errors } from '@nats-io/nats-core';
 import { describe, expect, it } from 'vitest';
 import { jobEventSchema, type JobEvent, type RestoreItemResult } from '@mlr/contracts';
 import { JobReporter, MAX_ITEMS_PER_EVENT } from './job-reporter.js';
@@ -149,9 +150,7 @@ describe('JobReporter when the connector is stopping', () => {
   it('does not keep sending the final state over a connection closed for good', async () => {
     const publisher = {
       publish: async () => {
-        const error = new Error('closed connection');
-        error.name = 'ClosedConnectionError';
-        throw error;
+        throw new errors.ClosedConnectionError();
       },
     } as unknown as PlatformPublisher;
     const reporter = new JobReporter(publisher, job, { retryDelayMs: 60_000 });

@@ -7,6 +7,7 @@ import {
   type JobEventState,
   type RestoreItemResult,
 } from '@mlr/contracts';
+import { exponentialDelay, isConnectionClosedError } from '@mlr/messaging';
 import type { PlatformPublisher } from './commit-batcher.js';
 
 export type JobError = JobEvent['errors'][number];
@@ -63,7 +64,7 @@ export class JobReporter {
   }
 
   checkpoint(checkpoint: FolderCheckpoint): void {
-    this.pendingCheckpoints.set(JSON.stringify([checkpoint.mailbox, checkpoint.folder]), checkpoint);
+    this.pendingCheckpoints.set(checkpointKey(checkpoint), checkpoint);
   }
 
   /** The result of one restore item: counted, and sent with the next event. */
@@ -164,8 +165,8 @@ export class JobReporter {
           if (Date.now() - started >= (this.options.finalEventGiveUpMs ?? FINAL_EVENT_GIVE_UP_MS)) throw error;
           // The connector is stopping (its connection closed for good): the job goes back to the
           // platform's queue and runs again, so there is nobody left to tell.
-          if (connectionClosed(error)) throw error;
-          const pause = Math.min(30_000, (this.options.retryDelayMs ?? 1_000) * 2 ** (attempt - 1));
+          if (isConnectionClosedError(error)) throw error;
+          const pause = exponentialDelay(attempt, { baseMs: this.options.retryDelayMs ?? 1_000, maxMs: 30_000 });
           await new Promise((resolve) => setTimeout(resolve, pause));
         }
       }
@@ -181,22 +182,15 @@ export class JobReporter {
     this.pendingErrors = [...event.errors, ...this.pendingErrors];
     this.pendingItems = [...event.items, ...this.pendingItems];
     for (const checkpoint of event.checkpoints) {
-      const key = JSON.stringify([checkpoint.mailbox, checkpoint.folder]);
       // A newer checkpoint of the folder, pending already, wins.
+      const key = checkpointKey(checkpoint);
       if (!this.pendingCheckpoints.has(key)) this.pendingCheckpoints.set(key, checkpoint);
     }
   }
 }
 
-/** Whether a publish failed because the connection is closed or closing for good (not merely lost). */
-function connectionClosed(error: unknown): boolean {
-  const { name, message } = error instanceof Error ? error : { name: '', message: String(error) };
-  return (
-    name === 'ClosedConnectionError' ||
-    name === 'DrainingConnectionError' ||
-    /connection (is )?(closed|draining)/i.test(message)
-  );
-}
+/** One pending checkpoint per folder: a newer one replaces the older. */
+const checkpointKey = (checkpoint: FolderCheckpoint) => JSON.stringify([checkpoint.mailbox, checkpoint.folder]);
 
 /** How long the connector tries to tell the platform that a job has ended before it gives up. */
 export const FINAL_EVENT_GIVE_UP_MS = 30 * 60_000;

@@ -254,8 +254,7 @@ export class ImapMailboxWriter {
 
   /** Messages of exactly `size` bytes (not \Deleted) whose Message-ID field, as the server gives it, `mayBeCopy`. */
   private async sameSizeCandidates(size: number, field: number): Promise<number[]> {
-    const query = { deleted: false, ...(size > 0 ? { larger: size - 1 } : {}), smaller: size + 1 };
-    const sized = (await this.client.search(query, { uid: true })) || [];
+    const sized = await this.searchCandidates(size, null);
     if (sized.length === 0) return [];
     const uids: number[] = [];
     for await (const message of this.client.fetch(
@@ -268,7 +267,7 @@ export class ImapMailboxWriter {
     return uids;
   }
 
-  /** The server's candidates for a copy: not \Deleted, of exactly `size` bytes and this Message-ID. */
+  /** The server's candidates for a copy: not \Deleted, of exactly `size` bytes and this Message-ID (if one is given). */
   private async searchCandidates(size: number, messageId: string | null): Promise<number[]> {
     const query = {
       deleted: false,

@@ -1,5 +1,5 @@
 import { FETCH_BATCH_MAX_OBJECTS, FETCH_MAX_BYTES, tenantCallSubjects, type TenantCalls } from '@mlr/contracts';
-import { tenantCallClient, type MessagingConnection, type ServiceReply } from '@mlr/messaging';
+import { exponentialDelay, tenantCallClient, type MessagingConnection, type ServiceReply } from '@mlr/messaging';
 
 type FetchRequest = TenantCalls['objects.fetch']['request'];
 type FetchResponse = TenantCalls['objects.fetch']['response'];
@@ -116,7 +116,7 @@ export class ObjectFetcher {
       if (reply.ok) return this.checked(contentId, offset, reply.value);
       const { code, message } = reply.error;
       if (TRANSIENT.has(code) && attempt < this.attempts) {
-        const pause = Math.min(MAX_RETRY_DELAY_MS, this.retryDelayMs * 2 ** (attempt - 1));
+        const pause = exponentialDelay(attempt, { baseMs: this.retryDelayMs, maxMs: MAX_RETRY_DELAY_MS });
         await new Promise((resolve) => setTimeout(resolve, pause));
         continue;
       }

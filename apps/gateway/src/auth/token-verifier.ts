@@ -44,6 +44,9 @@ export const VERIFIED_TOKEN_TTL_MS = 60_000;
 /** Tokens remembered at most (the oldest are forgotten first). */
 export const VERIFIED_TOKENS_MAX = 10_000;
 
+/** A principal of its own for each request: a caller changing it changes nothing remembered. */
+const copyOf = (principal: Principal): Principal => ({ ...principal, mailboxes: [...principal.mailboxes] });
+
 /** Reads `\n` escapes as line breaks, so that a PEM fits one environment variable. */
 const unescapePem = (text: string) => text.replace(/\\n/g, '\n').trim();
 
@@ -154,7 +157,7 @@ export class TokenVerifier {
   async verify(token: string): Promise<Principal> {
     const now = this.options.now?.() ?? Date.now();
     const known = this.verified.get(token);
-    if (known && known.until > now) return { ...known.principal, mailboxes: [...known.principal.mailboxes] };
+    if (known && known.until > now) return copyOf(known.principal);
     if (known) this.verified.delete(token);
     const { principal, expiresAt } = await this.check(token);
     const ttl = this.options.verifiedTokenTtlMs ?? VERIFIED_TOKEN_TTL_MS;
@@ -167,7 +170,7 @@ export class TokenVerifier {
       const until = Math.min(now + ttl, expiresAt + this.options.clockToleranceSeconds * 1000);
       this.verified.set(token, { principal, until });
     }
-    return { ...principal, mailboxes: [...principal.mailboxes] };
+    return copyOf(principal);
   }
 
   private async check(token: string): Promise<{ principal: Principal; expiresAt: number }> {

@@ -41,7 +41,7 @@ export interface DispatchRepository {
    * In one transaction: claims up to `limit` enabled plans due at `now` of the tenants in `verdicts`
    * (plans another replica is claiming are skipped, not waited for), creates one job for each and
    * moves its next run to `nextRun(plan)`. The job of a tenant licensing refused is created failed,
-   * with the reason, and never published. A plan whose previous job is still queued or running gets
+   * with the reason, and never published. A plan whose previous job has not finished gets
    * no second one (an hourly plan during a days-long first backup would otherwise pile up runs): that
    * run is skipped and its next run moves on. Returns the commands to publish, the refused runs and
    * the skipped ones.

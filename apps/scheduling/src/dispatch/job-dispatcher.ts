@@ -111,7 +111,7 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
     for (const run of skipped) {
       this.logger.warn(
         { event: 'run.skipped', tenantId: run.tenantId, planId: run.planId, pendingJobId: run.pendingJobId },
-        `scheduled backup skipped: the plan's job ${run.pendingJobId} is still queued or running`,
+        `scheduled backup skipped: the plan's job ${run.pendingJobId} has not finished (queued, running or stalled)`,
       );
     }
     for (const job of refused) {

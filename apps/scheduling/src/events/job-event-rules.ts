@@ -39,18 +39,18 @@ export interface JobProgress {
 export function progressAfter(job: JobProgress, event: JobEvent): JobProgress | null {
   if (job.lastEventSequence !== null && event.sequence <= job.lastEventSequence) return null;
   const at = new Date(event.at);
+  const moved = !sameCounters(job.counters, event.counters);
   let state: JobState = rank(event.state) >= rank(job.state) ? event.state : job.state;
-  const progressed = !sameCounters(job.counters, event.counters) || state !== job.state;
   // A stalled job is running again only once it makes progress: a heartbeat without it leaves it
   // stalled (else the stall watch and the heartbeats would flip it back and forth).
-  if (job.state === 'stalled' && state === 'running' && sameCounters(job.counters, event.counters)) state = 'stalled';
+  if (job.state === 'stalled' && state === 'running' && !moved) state = 'stalled';
   return {
     state,
     counters: event.counters,
     lastEventSequence: event.sequence,
     startedAt: job.startedAt ?? (rank(state) >= 1 ? at : null),
     finishedAt: isTerminal(state) ? (job.finishedAt ?? at) : null,
-    progressed: progressed && state !== 'stalled',
+    progressed: moved || state !== job.state,
   };
 }
 

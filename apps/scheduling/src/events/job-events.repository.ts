@@ -107,7 +107,7 @@ export class PrismaJobEventRepository implements JobEventRepository {
           startedAt: progress.startedAt,
           finishedAt: progress.finishedAt,
           lastEventAt: heardAt,
-          // The stall watch measures from the last progress (see dispatch/stall-watch.ts).
+          // The stall watch measures from the last progress (`markStalled` of the dispatch repository).
           ...(progress.progressed ? { progressAt: heardAt } : {}),
           ...(progress.state === 'stalled' ? {} : { stalledReason: null }),
           ...(progress.state === 'failed' ? { error: this.jobError(event) } : {}),

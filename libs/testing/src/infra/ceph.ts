@@ -173,7 +173,7 @@ export async function restartRadosgw(dir: string, downMs: number): Promise<void>
   const state = readJson<CephState>(layout.stateFile);
   if (!state || state.status !== 'ready') throw new Error(`no running Ceph instance in ${dir}`);
   if (state.pids.rgw !== undefined) await stopPid(state.pids.rgw);
-  await new Promise((done) => setTimeout(done, downMs));
+  await sleep(downMs);
   await startRgw(layout, state);
 }
 

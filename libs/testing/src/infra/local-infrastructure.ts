@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { localTokenIssuer, tokenVerificationEnv, type LocalTokenIssuer } from '../access-tokens.js';
 import { localLicenceVendor, type LocalLicenceVendor } from '../licence-vendor.js';
 import { restartRadosgw, startCeph, type CephInfo } from './ceph.js';
@@ -277,7 +278,7 @@ export async function startInfrastructure(options: {
 export async function restartNats(infra: LocalInfrastructure, downMs: number): Promise<void> {
   const dir = join(infra.dir, 'nats');
   await stopNats(dir);
-  await new Promise((resolve) => setTimeout(resolve, downMs));
+  await sleep(downMs);
   const { operator } = (await secretsFor(infra.dir)).nats;
   await startNats({ dir, operator });
 }
@@ -290,7 +291,7 @@ export async function restartNats(infra: LocalInfrastructure, downMs: number): P
 export async function restartPostgres(infra: LocalInfrastructure, downMs: number): Promise<void> {
   const dir = join(infra.dir, 'postgres');
   await stopPostgres(dir);
-  await new Promise((resolve) => setTimeout(resolve, downMs));
+  await sleep(downMs);
   await startPostgres({ dir, durable: infra.durable });
 }
 
