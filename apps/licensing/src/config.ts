@@ -1,4 +1,5 @@
 import { databaseEnvSchema, serviceEnvSchema } from '@mlr/config';
+import { UPLOAD_QUOTA_DEFAULT_BYTES, uploadQuotaBytesSchema } from '@mlr/contracts';
 import { z } from 'zod';
 import { parseVendorPublicKey } from './licences/licence-signature.js';
 import { parseConnectorSigningKey } from './connectors/connector-jwt.js';
@@ -38,6 +39,21 @@ export const licensingConfigSchema = serviceEnvSchema
      */
     LICENSING_NATS_OPERATOR_SIGNING_SEED: z.string().min(1).optional(),
     LICENSING_NATS_SYSTEM_CREDS: z.string().min(1).optional(),
+    /**
+     * The upload quota of tenants the operator set none for (bytes of large messages' chunks their
+     * connectors may have waiting in NATS for storage at once). Every quota is reserved in the
+     * JetStream file store: size `max_file_store` for the sum over all tenants with MLR enabled.
+     */
+    LICENSING_UPLOAD_QUOTA_DEFAULT_BYTES: z.coerce
+      .number()
+      .pipe(uploadQuotaBytesSchema)
+      .default(UPLOAD_QUOTA_DEFAULT_BYTES),
+    /** How often licensing checks that every tenant with MLR enabled has its chunk stream with its quota. */
+    LICENSING_UPLOAD_STREAMS_CHECK_MS: z.coerce
+      .number()
+      .int()
+      .min(1_000)
+      .default(5 * 60_000),
   })
   .superRefine((config, context) => {
     const seed = config.LICENSING_NATS_OPERATOR_SIGNING_SEED;

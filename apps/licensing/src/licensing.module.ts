@@ -17,6 +17,7 @@ import { TenantsController } from './tenants/tenants.controller.js';
 import { PrismaTenantRepository, TENANT_REPOSITORY } from './tenants/tenants.repository.js';
 import { TenantStatusServer } from './tenants/tenant-status.server.js';
 import { TenantsService } from './tenants/tenants.service.js';
+import { TenantUploadStreams, UPLOAD_STREAM_SETTINGS, type UploadStreamSettings } from './tenants/upload-streams.js';
 import { UsageController } from './usage/usage.controller.js';
 import { PrismaUsageRepository, USAGE_REPOSITORY } from './usage/usage.repository.js';
 import { UsageService } from './usage/usage.service.js';
@@ -83,6 +84,14 @@ export class LicensingModule {
         LicencesService,
         TenantsService,
         TenantStatusServer,
+        TenantUploadStreams,
+        {
+          provide: UPLOAD_STREAM_SETTINGS,
+          useValue: {
+            defaultBytes: config.LICENSING_UPLOAD_QUOTA_DEFAULT_BYTES,
+            checkEveryMs: config.LICENSING_UPLOAD_STREAMS_CHECK_MS,
+          } satisfies UploadStreamSettings,
+        },
         UsageService,
         VendorKeyAnnouncement,
         {

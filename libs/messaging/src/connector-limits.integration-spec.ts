@@ -1,12 +1,17 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { connectorNatsCreds, natsUserCreds, required } from '@mlr/testing';
+import { subjects, tenantChunksStream, UPLOAD_QUOTA_MIN_BYTES } from '@mlr/contracts';
+import { connectorNatsCreds, natsUserCreds, required, servicesNatsCredentials } from '@mlr/testing';
+import { jetstream } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connectMessaging } from './connection.js';
 import { CONNECTOR_MAX_PAYLOAD_BYTES, CONNECTOR_MAX_SUBSCRIPTIONS, connectorUserClaims } from './connector-user.js';
+import { ensureTenantChunksStream } from './platform-topology.js';
+import { isRetriablePublishError, isStreamFullError } from './publisher.js';
 
 /**
  * The limits in a connector's user JWT bite on the real server (operator mode, as in production):
  * whoever holds a connector's credentials cannot open subscriptions without end, nor publish larger
- * messages than a connector ever sends.
+ * messages than a connector ever sends, nor store more in NATS than its tenant's upload quota.
  */
 describe('connector JWT limits on nats-server', () => {
   const infra = inject('infra');
@@ -39,6 +44,45 @@ describe('connector JWT limits on nats-server', () => {
     await nc.flush().catch(() => undefined);
     return Promise.race([errors, new Promise<null>((resolve) => setTimeout(() => resolve(null), 3_000))]);
   }
+
+  it("stores no more of a tenant's chunks than its upload quota, and other tenants keep their room", async () => {
+    const services = await connectMessaging({
+      servers: required(infra, 'nats').url,
+      name: 'limits-quota',
+      credentials: servicesNatsCredentials(infra),
+    });
+    try {
+      for (const tenant of ['limits-quota', 'limits-quota-other']) {
+        await ensureTenantChunksStream(services, tenant, UPLOAD_QUOTA_MIN_BYTES);
+      }
+      // Junk chunks with a connector's credentials, as fast as they go.
+      const js = jetstream(await connectAsConnector('limits-quota'));
+      const junk = new Uint8Array(512 * 1024);
+      let accepted = 0;
+      let refusal: unknown;
+      for (let i = 0; i < 64 && refusal === undefined; i++) {
+        await js.publish(subjects.chunks('limits-quota', `${i}`.padStart(32, 'a')), junk).then(
+          () => (accepted += junk.length),
+          (error: unknown) => (refusal = error),
+        );
+      }
+      expect(isStreamFullError(refusal)).toBe(true);
+      expect(isRetriablePublishError(refusal)).toBe(false); // the caller waits for room, not the publisher
+      expect(String(refusal)).toMatch(/maximum bytes exceeded/);
+      expect(accepted).toBeLessThanOrEqual(UPLOAD_QUOTA_MIN_BYTES);
+      const jsm = await services.manager();
+      expect((await jsm.streams.info(tenantChunksStream('limits-quota').name)).state.bytes).toBeLessThanOrEqual(
+        UPLOAD_QUOTA_MIN_BYTES,
+      );
+      // Another tenant's connector still has all of its quota.
+      const other = jetstream(await connectAsConnector('limits-quota-other'));
+      await expect(other.publish(subjects.chunks('limits-quota-other', 'b'.repeat(32)), junk)).resolves.toMatchObject({
+        stream: tenantChunksStream('limits-quota-other').name,
+      });
+    } finally {
+      await services.close();
+    }
+  });
 
   it(`refuses a subscription beyond ${CONNECTOR_MAX_SUBSCRIPTIONS}`, async () => {
     const nc = await connectAsConnector('limits-subs');

@@ -28,7 +28,7 @@ export {
   type DecodedMessage,
   type EncodedMessage,
 } from './codec.js';
-export { exponentialDelay, Limiter, redeliveryDelay, type ExponentialDelayOptions } from './timing.js';
+export { exponentialDelay, Limiter, redeliveryDelay, sleep, type ExponentialDelayOptions } from './timing.js';
 export {
   connectMessaging,
   natsAuthOptions,
@@ -52,6 +52,7 @@ export {
 export {
   isConnectionClosedError,
   isRetriablePublishError,
+  isStreamFullError,
   Publisher,
   type PublisherOptions,
   type PublishOptions,

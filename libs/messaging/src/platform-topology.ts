@@ -7,8 +7,11 @@ import {
   subjects,
   tenantCallSchemas,
   tenantOfCallSubject,
+  tenantChunksStream,
+  tenantOfChunksStream,
   type Channel,
   type ChannelPayloads,
+  type SharedChannel,
   type TenantCalls,
   type TenantCallSubject,
 } from '@mlr/contracts';
@@ -20,7 +23,8 @@ import {
 } from './contract-types.js';
 import { ServiceClient, ServiceServer, type ServeOptions, type ServiceClientOptions } from './service.js';
 import type { MessagingConnection } from './connection.js';
-import { ensureConsumer, ensureStream, type ConsumerSpec, type StreamSpec } from './declare.js';
+import { JetStreamApiError } from '@nats-io/jetstream';
+import { ensureConsumer, ensureStream, type ConsumerSpec, type DeclareAction, type StreamSpec } from './declare.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -29,16 +33,8 @@ const DAY = 24 * HOUR;
  * The JetStream topology of the platform, declared idempotently by every service at start-up
  * (the same specs everywhere, so no two services fight over a setting).
  */
-export const PLATFORM_STREAMS: Record<Channel, StreamSpec> = {
+export const PLATFORM_STREAMS: Record<SharedChannel, StreamSpec> = {
   jobs: { ...STREAMS.jobs, subjects: [...STREAMS.jobs.subjects], duplicateWindowMs: 10 * 60_000, maxAgeMs: 7 * DAY },
-  // Chunks wait for their commit; an upload that never commits expires after a day.
-  chunks: {
-    ...STREAMS.chunks,
-    subjects: [...STREAMS.chunks.subjects],
-    duplicateWindowMs: 10 * 60_000,
-    maxAgeMs: DAY,
-    maxMsgSize: 1024 * 1024,
-  },
   // Commit batches carry small sealed objects inline; larger ones come as chunks.
   objects: {
     ...STREAMS.objects,
@@ -114,6 +110,70 @@ export function connectorJobsConsumerSpec(tenantId: string, connectorId: string)
     ackWaitMs: CONNECTOR_JOB_ACK_WAIT_MS,
     maxAckPending: CONNECTOR_JOBS_IN_HAND,
   };
+}
+
+/**
+ * The chunk stream of one tenant: chunks wait there for their commit, and storage removes an upload's
+ * chunks once its object is stored (an upload that never commits is removed after an hour without a
+ * chunk, or expires after a day). Its byte limit is the tenant's upload quota, refused beyond
+ * (`discard: new`): the connector then waits for storage, and no tenant takes another's room.
+ */
+export function tenantChunksStreamSpec(tenantId: string, quotaBytes: number): StreamSpec {
+  const stream = tenantChunksStream(tenantId);
+  return {
+    ...stream,
+    subjects: [...stream.subjects],
+    duplicateWindowMs: 10 * 60_000,
+    maxAgeMs: DAY,
+    maxMsgSize: 1024 * 1024,
+    maxBytes: quotaBytes,
+    discard: 'new',
+    description: `chunks of tenant ${tenantId} waiting for storage; max_bytes is its upload quota`,
+  };
+}
+
+/** JetStream's error code for a stream limit the file store cannot reserve (`JSInsufficientResourcesErr`). */
+const JETSTREAM_INSUFFICIENT_RESOURCES = 10047;
+
+/**
+ * JetStream refuses a quota its file store cannot reserve (the sum of the byte limits of all streams
+ * must fit into `max_file_store`): thrown with what to do about it.
+ */
+export class UploadQuotaUnavailableError extends Error {
+  override readonly name = 'UploadQuotaUnavailableError';
+}
+
+/**
+ * Declares a tenant's chunk stream with its upload quota, or changes the quota of the one there.
+ * Throws UploadQuotaUnavailableError when NATS cannot reserve that many bytes.
+ */
+export async function ensureTenantChunksStream(
+  connection: MessagingConnection,
+  tenantId: string,
+  quotaBytes: number,
+): Promise<DeclareAction> {
+  const jsm = await connection.manager();
+  try {
+    return (await ensureStream(jsm, tenantChunksStreamSpec(tenantId, quotaBytes), connection.logger)).action;
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JETSTREAM_INSUFFICIENT_RESOURCES) {
+      throw new UploadQuotaUnavailableError(
+        `NATS cannot reserve ${quotaBytes} bytes for the uploads of tenant ${tenantId}: the JetStream file store ` +
+          `(max_file_store) has no room left for it beside the other tenants' quotas (${error.message})`,
+      );
+    }
+    throw error;
+  }
+}
+
+/** Names of the tenants' chunk streams there are now. */
+export async function tenantChunksStreamNames(connection: MessagingConnection): Promise<string[]> {
+  const jsm = await connection.manager();
+  const names: string[] = [];
+  for await (const name of jsm.streams.names()) {
+    if (tenantOfChunksStream(name) !== null) names.push(name);
+  }
+  return names.sort();
 }
 
 /** Declares every platform stream; safe to call from every service at every start. */

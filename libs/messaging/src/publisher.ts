@@ -40,8 +40,24 @@ export interface PublisherOptions<TMap extends object> {
   validator?: Validator<TMap>;
 }
 
+/** JetStream's error code for a message refused at its stream's byte limit (`discard: new`). */
+const JETSTREAM_MAX_BYTES_EXCEEDED = 10077;
+
+/**
+ * The stream refused the message because it is at its byte limit (with `discard: new`): for a
+ * tenant's chunk stream, the tenant's upload quota is full until storage takes what waits there.
+ * Not retried by the publisher: its caller decides how long to wait for room.
+ */
+export function isStreamFullError(error: unknown): boolean {
+  return (
+    error instanceof JetStreamApiError &&
+    (error.code === JETSTREAM_MAX_BYTES_EXCEEDED || /maximum bytes exceeded/i.test(error.message))
+  );
+}
+
 /** The publish attempt failed in a way a retry with the same msgId may fix. */
 export function isRetriablePublishError(error: unknown): boolean {
+  if (isStreamFullError(error)) return false;
   if (error instanceof errors.TimeoutError) return true;
   if (error instanceof errors.RequestError) return error.isNoResponders();
   if (error instanceof Error && error.name === 'JetStreamNotEnabled') return true; // no responder on the stream subject
@@ -143,6 +159,7 @@ export class Publisher<TMap extends object, TSubjects extends SubjectTypes<TMap>
       } catch (error) {
         const retriable = isRetriablePublishError(error) && !this.connection.nc.isClosed();
         if (!retriable || attempt >= this.maxAttempts) {
+          if (isStreamFullError(error)) throw error; // the caller waits for room; not an error of its own
           this.logger.error(
             { kind, subject, msgId: options.msgId, attempt, error: describeError(error) },
             'publish failed',

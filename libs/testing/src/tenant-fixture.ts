@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { parseCreds } from '@nats-io/jwt';
 import pg from 'pg';
 import type { LocalInfrastructure } from './infra/local-infrastructure.js';
-import { connectorNatsCreds } from './nats-credentials.js';
+import { UPLOAD_QUOTA_DEFAULT_BYTES } from '@mlr/contracts';
+import { connectMessaging, ensureTenantChunksStream } from '@mlr/messaging';
+import { connectorNatsCreds, servicesNatsCredentials } from './nats-credentials.js';
 
 export interface ProvisionedConnector {
   tenantId: string;
@@ -39,7 +41,7 @@ export function tenantKeyIdOf(rootKeyHex: string): string {
 
 /**
  * What enrolment does, done directly for tests, the demo and benchmarks: the tenant (MLR enabled)
- * and connector rows, the connector's own NATS user key and a user JWT with the claims enrolment
+ * and connector rows, the tenant's chunk stream with its upload quota (as licensing declares it), the connector's own NATS user key and a user JWT with the claims enrolment
  * gives (signed by the platform account's signing key) in a creds file, the tenant key file (its key
  * id recorded as the tenant's, as the tenant's first enrolment records it) and the connector's
  * configuration file. Provisioning again in the same `dir` keeps the NATS key and the tenant key. A
@@ -59,6 +61,8 @@ export async function provisionConnector(
     backup?: { concurrency?: number; publicFolders?: boolean; ackTimeoutSeconds?: number };
     /** How storage lays out the tenant's messages in S3 (set when the tenant is created). */
     objectLayout?: 'packed' | 'individual';
+    /** The tenant's upload quota (recorded, and the byte limit of its chunk stream); default the platform's. */
+    uploadQuotaBytes?: number;
   },
 ): Promise<ProvisionedConnector> {
   if (!infra.postgres || !infra.nats || !infra.imap)
@@ -92,19 +96,22 @@ export async function provisionConnector(
   chmodSync(credsFile, 0o600);
 
   const client = new pg.Client({ connectionString: infra.postgres.databaseUrl });
+  let quota = UPLOAD_QUOTA_DEFAULT_BYTES;
   await client.connect();
   try {
     // The tenant keeps the key it has; one without records this one, as its first enrolment would.
     let recorded: string | null;
     try {
-      const { rows } = await client.query<{ tenant_key_id: string | null }>(
-        `INSERT INTO tenants (id, name, slug, mlr_enabled, enabled_at, enabled_by, tenant_key_id, object_layout, updated_at)
-         VALUES ($1, $1, $1, true, now(), 'test-fixture', $2, $3, now())
-         ON CONFLICT (id) DO UPDATE SET tenant_key_id = COALESCE(tenants.tenant_key_id, EXCLUDED.tenant_key_id)
-         RETURNING tenant_key_id`,
-        [options.tenantId, tenantKeyId, options.objectLayout ?? 'packed'],
+      const { rows } = await client.query<{ tenant_key_id: string | null; upload_quota_bytes: string | null }>(
+        `INSERT INTO tenants (id, name, slug, mlr_enabled, enabled_at, enabled_by, tenant_key_id, object_layout, upload_quota_bytes, updated_at)
+         VALUES ($1, $1, $1, true, now(), 'test-fixture', $2, $3, $4, now())
+         ON CONFLICT (id) DO UPDATE SET tenant_key_id = COALESCE(tenants.tenant_key_id, EXCLUDED.tenant_key_id),
+           upload_quota_bytes = COALESCE(EXCLUDED.upload_quota_bytes, tenants.upload_quota_bytes)
+         RETURNING tenant_key_id, upload_quota_bytes`,
+        [options.tenantId, tenantKeyId, options.objectLayout ?? 'packed', options.uploadQuotaBytes ?? null],
       );
       recorded = rows[0]?.tenant_key_id ?? null;
+      quota = rows[0]?.upload_quota_bytes === null ? UPLOAD_QUOTA_DEFAULT_BYTES : Number(rows[0]?.upload_quota_bytes);
     } catch (error) {
       if ((error as { constraint?: string }).constraint === 'tenants_tenant_key_id_key') {
         throw new Error(`the tenant key ${tenantKeyId} in ${keyFile} is recorded as another tenant's key`);
@@ -126,6 +133,17 @@ export async function provisionConnector(
     );
   } finally {
     await client.end();
+  }
+  // The tenant's chunk stream, with its quota, as licensing declares it when MLR is enabled.
+  const services = await connectMessaging({
+    servers: infra.nats.url,
+    name: 'provision-connector',
+    credentials: servicesNatsCredentials(infra),
+  });
+  try {
+    await ensureTenantChunksStream(services, options.tenantId, quota);
+  } finally {
+    await services.close();
   }
   writeFileSync(keyFile, `${rootKeyHex}\n`, { mode: 0o600 });
   writeFileSync(

@@ -4,6 +4,7 @@ import {
   connectMessaging,
   decodeMessage,
   ensurePlatformStreams,
+  ensureTenantChunksStream,
   platformValidator,
   tenantCallServer,
   type MessagingConnection,
@@ -11,8 +12,11 @@ import {
 } from '@mlr/messaging';
 import {
   INLINE_SEALED_MAX_BYTES,
+  MAX_CHUNK_BYTES,
   STREAMS,
   subjects,
+  tenantChunksStream,
+  UPLOAD_QUOTA_MIN_BYTES,
   type IndexRecord,
   type ObjectCommitBatch,
   type SightingResult,
@@ -126,6 +130,7 @@ describe('CommitBatcher against NATS JetStream', () => {
 
   it('sends small messages inline in one batch and a large one as chunks, and answers each when acknowledged', async () => {
     const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
+    await ensureTenantChunksStream(messaging, tenantId, UPLOAD_QUOTA_MIN_BYTES);
     const batcher = new CommitBatcher(messaging, tenantId, { lingerMs: 50 });
     batcher.start();
     try {
@@ -158,7 +163,8 @@ describe('CommitBatcher against NATS JetStream', () => {
       const jsm = await messaging.manager();
       const pieces = await Promise.all(
         chunked.chunks.map(
-          async (chunk) => (await jsm.streams.getMessage(STREAMS.chunks.name, { seq: chunk.sequence }))!.data,
+          async (chunk) =>
+            (await jsm.streams.getMessage(tenantChunksStream(tenantId).name, { seq: chunk.sequence }))!.data,
         ),
       );
       const sealedLarge = Buffer.concat(pieces);
@@ -346,5 +352,104 @@ describe('CommitBatcher against NATS JetStream', () => {
       await batcher.stop();
       await responder.stop();
     }
+  });
+
+  describe("at the tenant's upload quota", () => {
+    /** A tenant whose chunk stream is filled to its quota (uploads storage has not taken yet). */
+    async function tenantAtQuota(): Promise<{ tenantId: string; makeRoom: () => Promise<void> }> {
+      const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
+      await ensureTenantChunksStream(messaging, tenantId, UPLOAD_QUOTA_MIN_BYTES);
+      const waiting = subjects.chunks(tenantId, 'f'.repeat(32));
+      for (let i = 0; ; i++) {
+        try {
+          await messaging.js.publish(waiting, randomBytes(MAX_CHUNK_BYTES), { msgID: `fill-${i}` });
+        } catch (error) {
+          expect((error as Error).message).toMatch(/maximum bytes exceeded/);
+          break;
+        }
+      }
+      const makeRoom = async () => {
+        await (await messaging.manager()).streams.purge(tenantChunksStream(tenantId).name, { filter: waiting });
+      };
+      return { tenantId, makeRoom };
+    }
+
+    const largeMessage = () =>
+      Buffer.concat([Buffer.from('Subject: large\r\n\r\n'), randomBytes(INLINE_SEALED_MAX_BYTES + 400_000)]);
+
+    it('waits for room instead of failing the message, and sends it once storage has made room', async () => {
+      const { tenantId, makeRoom } = await tenantAtQuota();
+      const batcher = new CommitBatcher(messaging, tenantId, { lingerMs: 10, unreachableRetryMs: 200 });
+      batcher.setUploadQuota(UPLOAD_QUOTA_MIN_BYTES);
+      batcher.start();
+      try {
+        const raw = largeMessage();
+        const record = recordFor(tenantId, raw, 1);
+        let settled = false;
+        const upload = batcher.upload('job-1', await sealMessage(keys, raw), record);
+        void upload.then(
+          () => (settled = true),
+          () => (settled = true),
+        );
+        await new Promise((resolve) => setTimeout(resolve, 2_000));
+        expect(settled).toBe(false); // neither failed nor sent: waiting for room
+        expect(await batchesOf(tenantId)).toEqual([]);
+
+        await makeRoom();
+        const [sent] = await until('the commit batch', async () => {
+          const found = await batchesOf(tenantId);
+          return found.length > 0 ? found : undefined;
+        });
+        expect(sent!.batch.items.map((item) => item.sealed.kind)).toEqual(['chunks']);
+        answer(tenantId, 'job-1', [stored(record)]);
+        await expect(upload).resolves.toEqual({ objectStored: 'new', recordStored: 'new' });
+      } finally {
+        await batcher.stop();
+      }
+    });
+
+    it('fails the message naming the quota when it stays full for longer than unreachableGiveUpMs', async () => {
+      const { tenantId } = await tenantAtQuota();
+      const batcher = new CommitBatcher(messaging, tenantId, {
+        lingerMs: 10,
+        unreachableRetryMs: 200,
+        unreachableGiveUpMs: 1_500,
+      });
+      batcher.setUploadQuota(UPLOAD_QUOTA_MIN_BYTES);
+      batcher.start();
+      try {
+        const raw = largeMessage();
+        await expect(
+          batcher.upload('job-1', await sealMessage(keys, raw), recordFor(tenantId, raw, 1)),
+        ).rejects.toThrow(
+          new RegExp(`tenant ${tenantId}'s upload quota of 16 MiB stayed full for \\d+ s: storage did not take`),
+        );
+      } finally {
+        await batcher.stop();
+      }
+    });
+
+    it('refuses a message larger than the quota at once, naming the quota and who can raise it', async () => {
+      const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
+      await ensureTenantChunksStream(messaging, tenantId, UPLOAD_QUOTA_MIN_BYTES);
+      const batcher = new CommitBatcher(messaging, tenantId, { lingerMs: 10 });
+      batcher.setUploadQuota(UPLOAD_QUOTA_MIN_BYTES);
+      batcher.start();
+      try {
+        const raw = Buffer.concat([Buffer.from('Subject: huge\r\n\r\n'), randomBytes(UPLOAD_QUOTA_MIN_BYTES + 1)]);
+        const upload = batcher.upload('job-1', await sealMessage(keys, raw), recordFor(tenantId, raw, 1));
+        await expect(upload).rejects.toThrow(UploadError);
+        await expect(upload).rejects.toThrow(
+          new RegExp(
+            `the message is 16 MiB sealed, more than tenant ${tenantId}'s upload quota of 16 MiB .*` +
+              `PUT /v1/tenants/${tenantId}/upload-quota`,
+          ),
+        );
+        const info = await (await messaging.manager()).streams.info(tenantChunksStream(tenantId).name);
+        expect(info.state.messages).toBe(0); // nothing of it was sent
+      } finally {
+        await batcher.stop();
+      }
+    });
   });
 });

@@ -5,19 +5,30 @@ import {
   INLINE_SEALED_MAX_BYTES,
   MAX_CHUNK_BYTES,
   parseChannelPayload,
+  UPLOAD_QUOTA_DEFAULT_BYTES,
   SIGHTING_STATUS_MAX,
   subjects,
   tenantCallSubjects,
   type Channel,
   type ChannelPayloads,
   type IndexRecord,
+  type ObjectChunk,
   type ObjectCommitItem,
   type SightingResult,
   type SightingStatusResponse,
   type Subject,
 } from '@mlr/contracts';
 import type { SealedMessage } from '@mlr/crypto';
-import { Publisher, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
+import {
+  exponentialDelay,
+  isConnectionClosedError,
+  isRetriablePublishError,
+  isStreamFullError,
+  Publisher,
+  sleep,
+  tenantCallClient,
+  type MessagingConnection,
+} from '@mlr/messaging';
 import type { Subscription } from '@nats-io/nats-core';
 
 export type PlatformPublisher = Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>;
@@ -69,6 +80,13 @@ export interface CommitBatcherOptions {
   maxBatchBytes?: number;
   /** Sealed objects up to this size travel inline. Default INLINE_SEALED_MAX_BYTES. */
   inlineMaxBytes?: number;
+}
+
+/** `bytes` for people: MiB (or GiB) with at most one decimal. */
+export function formatBytes(bytes: number): string {
+  const mib = bytes / (1024 * 1024);
+  if (mib >= 1024) return `${Number((mib / 1024).toFixed(1))} GiB`;
+  return `${Number(mib.toFixed(1))} MiB`;
 }
 
 /** The lists of a record that can grow without bound, longest first when one must be shortened. */
@@ -164,6 +182,14 @@ export class CommitBatcher implements SightingUploader {
   /** Sightings whose acknowledgement did not come in time, to be asked about together. */
   private overdue: Pending[] = [];
   private overdueTimer: NodeJS.Timeout | undefined;
+  /** The tenant's upload quota (bytes), once licensing has said it (`tenant.status`). */
+  private uploadQuotaBytes: number | undefined;
+  /** Sealed bytes of the uploads whose chunks are being published now, and the uploads waiting to start. */
+  private uploadingBytes = 0;
+  private readonly uploadQueue: Array<{ bytes: number; start: () => void }> = [];
+  /** Since when chunk publishes are refused because the tenant's quota is full (for one warning per episode). */
+  private quotaFullSince: number | undefined;
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly messaging: MessagingConnection,
@@ -204,7 +230,17 @@ export class CommitBatcher implements SightingUploader {
     });
   }
 
+  /**
+   * The tenant's upload quota as licensing said it: a message whose sealed size is above it is refused
+   * at once (naming it), and the uploads of this connector keep well below it together.
+   */
+  setUploadQuota(bytes: number): void {
+    this.uploadQuotaBytes = bytes;
+  }
+
   async stop(): Promise<void> {
+    this.stopping.abort();
+    for (const queued of this.uploadQueue.splice(0)) queued.start();
     this.subscription?.unsubscribe();
     for (const batch of this.open.values()) clearTimeout(batch.timer);
     this.open.clear();
@@ -464,29 +500,124 @@ export class CommitBatcher implements SightingUploader {
     this.enqueue({ ...entry, attempt: entry.attempt + 1, timer: undefined });
   }
 
+  /**
+   * Publishes a large sealed message as chunks into the tenant's chunk stream, where they wait for
+   * their commit. The stream's byte limit is the tenant's upload quota: a chunk refused at the quota
+   * (or one that cannot reach NATS) is sent again after a pause until `unreachableGiveUpMs` has passed,
+   * so a tenant at its quota, or a platform whose storage cannot write, slows the backup down instead
+   * of failing messages. A message above the quota could never fit and is refused at once; this
+   * connector's uploads together stay below a quarter of the quota (one at a time beyond), so that
+   * half-sent uploads cannot fill the quota and wait for each other for ever.
+   */
   private async sendChunks(
     contentId: string,
     sealed: Buffer,
   ): Promise<Extract<ObjectCommitItem['sealed'], { kind: 'chunks' }>> {
-    const uploadId = randomBytes(16).toString('hex');
-    const chunkCount = Math.ceil(sealed.length / MAX_CHUNK_BYTES);
-    const subject = subjects.chunks(this.tenantId, uploadId);
-    const sends: Array<Promise<{ sequence: number; offset: number; length: number }>> = [];
-    for (let index = 0; index < chunkCount; index++) {
-      const offset = index * MAX_CHUNK_BYTES;
-      const data = sealed.subarray(offset, Math.min(sealed.length, offset + MAX_CHUNK_BYTES));
-      sends.push(
-        this.publisher
-          .publishBinary(
-            'chunks',
-            subject,
-            { tenantId: this.tenantId, uploadId, contentId, chunkIndex: index, chunkCount, offset },
-            data,
-            { msgId: `${uploadId}:${index}` },
-          )
-          .then((ack) => ({ sequence: ack.seq, offset, length: data.length })),
+    const quota = this.uploadQuotaBytes;
+    if (quota !== undefined && sealed.length > quota) {
+      throw new UploadError(
+        `the message is ${formatBytes(sealed.length)} sealed, more than tenant ${this.tenantId}'s upload quota of ` +
+          `${formatBytes(quota)} (what its connectors may have waiting for storage at once): the operator can raise it ` +
+          `(PUT /v1/tenants/${this.tenantId}/upload-quota)`,
       );
     }
-    return { kind: 'chunks', uploadId, sealedSize: sealed.length, chunks: await Promise.all(sends) };
+    await this.startUpload(sealed.length);
+    try {
+      const uploadId = randomBytes(16).toString('hex');
+      const chunkCount = Math.ceil(sealed.length / MAX_CHUNK_BYTES);
+      const sends: Array<Promise<{ sequence: number; offset: number; length: number }>> = [];
+      for (let index = 0; index < chunkCount; index++) {
+        const offset = index * MAX_CHUNK_BYTES;
+        const data = sealed.subarray(offset, Math.min(sealed.length, offset + MAX_CHUNK_BYTES));
+        const header = { tenantId: this.tenantId, uploadId, contentId, chunkIndex: index, chunkCount, offset };
+        sends.push(this.publishChunk(header, data).then((sequence) => ({ sequence, offset, length: data.length })));
+      }
+      return { kind: 'chunks', uploadId, sealedSize: sealed.length, chunks: await Promise.all(sends) };
+    } finally {
+      this.endUpload(sealed.length);
+    }
+  }
+
+  /** Waits until this upload fits beside the others being published (always when none is). */
+  private startUpload(bytes: number): Promise<void> {
+    const budget = (this.uploadQuotaBytes ?? UPLOAD_QUOTA_DEFAULT_BYTES) / 4;
+    if (this.uploadQueue.length === 0 && (this.uploadingBytes === 0 || this.uploadingBytes + bytes <= budget)) {
+      this.uploadingBytes += bytes;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) =>
+      this.uploadQueue.push({
+        bytes,
+        start: () => {
+          this.uploadingBytes += bytes;
+          resolve();
+        },
+      }),
+    );
+  }
+
+  private endUpload(bytes: number): void {
+    this.uploadingBytes -= bytes;
+    const budget = (this.uploadQuotaBytes ?? UPLOAD_QUOTA_DEFAULT_BYTES) / 4;
+    for (let next = this.uploadQueue[0]; next; next = this.uploadQueue[0]) {
+      if (this.uploadingBytes > 0 && this.uploadingBytes + next.bytes > budget) return;
+      this.uploadQueue.shift();
+      next.start();
+    }
+  }
+
+  /** Publishes one chunk, waiting for room in the tenant's quota (or for NATS); its stream sequence. */
+  private async publishChunk(header: ObjectChunk, data: Buffer): Promise<number> {
+    const subject = subjects.chunks(this.tenantId, header.uploadId);
+    const msgId = `${header.uploadId}:${header.chunkIndex}`;
+    let since: number | undefined;
+    for (let attempt = 1; ; attempt++) {
+      if (this.stopping.signal.aborted) throw new UploadError('connector stopping');
+      try {
+        const ack = await this.publisher.publishBinary('chunks', subject, header, data, { msgId });
+        this.quotaSettled();
+        return ack.seq;
+      } catch (error) {
+        const full = isStreamFullError(error);
+        if (isConnectionClosedError(error) || (!full && !isRetriablePublishError(error))) throw error;
+        since ??= Date.now();
+        const waited = Date.now() - since;
+        if (full) this.quotaFull();
+        if (waited >= this.unreachableGiveUpMs) {
+          const took = waited < 120_000 ? `${Math.round(waited / 1000)} s` : `${Math.round(waited / 60_000)} min`;
+          throw new UploadError(
+            full
+              ? `tenant ${this.tenantId}'s upload quota${this.uploadQuotaBytes ? ` of ${formatBytes(this.uploadQuotaBytes)}` : ''} ` +
+                  `stayed full for ${took}: storage did not take the uploads waiting in it (${(error as Error).message})`
+              : `a chunk could not be published for ${took}: ${(error as Error).message}`,
+          );
+        }
+        await sleep(exponentialDelay(attempt, { baseMs: 250, maxMs: this.unreachableRetryMs }), this.stopping.signal);
+      }
+    }
+  }
+
+  private quotaFull(): void {
+    if (this.quotaFullSince !== undefined) return;
+    this.quotaFullSince = Date.now();
+    this.messaging.logger.warn(
+      {
+        event: 'upload-quota.full',
+        tenantId: this.tenantId,
+        ...(this.uploadQuotaBytes ? { quotaBytes: this.uploadQuotaBytes } : {}),
+      },
+      `the tenant's upload quota${this.uploadQuotaBytes ? ` of ${formatBytes(this.uploadQuotaBytes)}` : ''} is full: ` +
+        'waiting for storage to take what waits in it (the backup slows down; nothing fails)',
+    );
+  }
+
+  private quotaSettled(): void {
+    if (this.quotaFullSince === undefined) return;
+    const waitedMs = Date.now() - this.quotaFullSince;
+    this.quotaFullSince = undefined;
+    this.messaging.logger.info(
+      { event: 'upload-quota.room', tenantId: this.tenantId, waitedMs },
+      "the tenant's upload quota has room again",
+    );
   }
 }

@@ -94,6 +94,7 @@ export class JobExecutor {
     if (!reply.ok) {
       throw new Error(`cannot ask whether MLR is enabled for tenant ${this.config.tenantId}: ${reply.error.message}`);
     }
+    this.uploader.setUploadQuota(reply.value.uploadQuotaBytes);
     return reply.value;
   }
 

@@ -1,7 +1,13 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Put, Query, Req, Res, UseFilters } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { tenantIdSchema, tenantInputSchema, tenantListQuerySchema, type TenantView } from '@mlr/contracts';
+import {
+  tenantIdSchema,
+  tenantInputSchema,
+  tenantListQuerySchema,
+  uploadQuotaInputSchema,
+  type TenantView,
+} from '@mlr/contracts';
 import { Audited } from '../audit/audit.decorators.js';
 import { Roles } from '../auth/auth.decorators.js';
 import { ServiceErrorFilter } from '../http/service-error.filter.js';
@@ -54,6 +60,24 @@ export class TenantsController {
   enableMlr(@Param() params: unknown, @Req() request: Request): Promise<TenantView> {
     const { tenantId } = parseHttp('path', tenantPath, params);
     return this.services.call('licensing', 'tenants.enableMlr', { tenantId, actor: operatorActor(request) });
+  }
+
+  /**
+   * Sets the tenant's upload quota: the bytes of large messages its connectors may have waiting for
+   * storage at once (`{ "bytes": n }`, or `{ "bytes": null }` for the platform default). At the quota
+   * its connectors wait; a message larger than it is refused naming it. Refused (409) when NATS
+   * cannot reserve that much beside the other tenants' quotas.
+   */
+  @Put(':tenantId/upload-quota')
+  @Audited('tenant.quota.set')
+  setUploadQuota(@Param() params: unknown, @Body() body: unknown, @Req() request: Request): Promise<TenantView> {
+    const { tenantId } = parseHttp('path', tenantPath, params);
+    const { bytes } = parseHttp('body', uploadQuotaInputSchema, body);
+    return this.services.call('licensing', 'tenants.setUploadQuota', {
+      tenantId,
+      bytes,
+      actor: operatorActor(request),
+    });
   }
 
   /** Disables MLR: from now on the tenant's backup and restore jobs are refused. */

@@ -28,6 +28,8 @@ export const licensingErrors = defineDomainErrors({
     /** The licence's protected mailboxes are all in use (MLR cannot be enabled for another tenant). */
     MAILBOX_LIMIT_REACHED: 'conflict',
     SLUG_TAKEN: 'conflict',
+    /** NATS cannot reserve the upload quota in its JetStream file store (the other tenants' quotas fill it). */
+    UPLOAD_QUOTA_UNAVAILABLE: 'conflict',
   },
   invalidRequest: { code: 'INVALID_REQUEST', wholeRequest: '(body)' },
 });

@@ -107,7 +107,7 @@ export function mlrStatus(
   now: Date,
   protectedMailboxes = 0,
   licenceProblem: string | null = null,
-): TenantMlrStatus {
+): Omit<TenantMlrStatus, 'uploadQuotaBytes'> {
   const licenceState = licence ? licenceStatus(licence, now) : null;
   const common = {
     tenantId,

@@ -45,6 +45,12 @@ export class TenantsController {
     return this.tenants.disableMlr(request.tenantId, request.actor);
   }
 
+  @MessagePattern(serviceSubject('licensing', 'tenants.setUploadQuota'))
+  setUploadQuota(@Payload() data: unknown): Promise<TenantView> {
+    const request = parseRequest('tenants.setUploadQuota request', schemas['tenants.setUploadQuota'].request, data);
+    return this.tenants.setUploadQuota(request.tenantId, request.bytes, request.actor);
+  }
+
   /** For the other services: may jobs of this tenant run, and if not, why not. */
   @MessagePattern(serviceSubject('licensing', 'tenants.status'))
   status(@Payload() data: unknown): Promise<TenantMlrStatus> {

@@ -18,6 +18,8 @@ export interface TenantRecord {
   disabledAt: Date | null;
   tenantKeyId: string | null;
   objectLayout: ObjectLayout;
+  /** Set by the operator; null for the platform default. */
+  uploadQuotaBytes: bigint | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -53,6 +55,10 @@ export interface TenantRepository {
   ): Promise<TenantRecord | null>;
   /** Disables MLR (a disabled tenant stays as it is). Null when the tenant does not exist. */
   disableMlr(tenantId: string, now: Date): Promise<TenantRecord | null>;
+  /** Records the tenant's upload quota (null: the platform default). Null when the tenant does not exist. */
+  setUploadQuota(tenantId: string, bytes: number | null): Promise<TenantRecord | null>;
+  /** The tenants with MLR enabled, with their quotas (whose chunk streams must exist). */
+  mlrEnabled(): Promise<Array<Pick<TenantRecord, 'id' | 'uploadQuotaBytes'>>>;
 }
 
 export interface StatusInputs {
@@ -65,7 +71,12 @@ export interface StatusInputs {
 
 export const TENANT_REPOSITORY = Symbol('TENANT_REPOSITORY');
 
-export function tenantView(tenant: TenantRecord): TenantView {
+/** The upload quota in force for a tenant (its own, or the platform default). */
+export function uploadQuotaOf(tenant: Pick<TenantRecord, 'uploadQuotaBytes'>, defaultBytes: number): number {
+  return tenant.uploadQuotaBytes === null ? defaultBytes : Number(tenant.uploadQuotaBytes);
+}
+
+export function tenantView(tenant: TenantRecord, defaultUploadQuotaBytes: number): TenantView {
   return {
     id: tenant.id,
     name: tenant.name,
@@ -76,6 +87,10 @@ export function tenantView(tenant: TenantRecord): TenantView {
     disabledAt: tenant.disabledAt?.toISOString() ?? null,
     tenantKeyId: tenant.tenantKeyId,
     objectLayout: tenant.objectLayout,
+    uploadQuota: {
+      bytes: uploadQuotaOf(tenant, defaultUploadQuotaBytes),
+      isDefault: tenant.uploadQuotaBytes === null,
+    },
     createdAt: tenant.createdAt.toISOString(),
     updatedAt: tenant.updatedAt.toISOString(),
   };
@@ -91,6 +106,7 @@ const tenantColumns = {
   disabledAt: true,
   tenantKeyId: true,
   objectLayout: true,
+  uploadQuotaBytes: true,
   createdAt: true,
   updatedAt: true,
 } as const;
@@ -182,5 +198,21 @@ export class PrismaTenantRepository implements TenantRepository {
       data: { mlrEnabled: false, disabledAt: now },
     });
     return this.get(tenantId);
+  }
+
+  async setUploadQuota(tenantId: string, bytes: number | null): Promise<TenantRecord | null> {
+    const { count } = await this.prisma.tenant.updateMany({
+      where: { id: tenantId },
+      data: { uploadQuotaBytes: bytes === null ? null : BigInt(bytes) },
+    });
+    return count === 0 ? null : this.get(tenantId);
+  }
+
+  mlrEnabled(): Promise<Array<Pick<TenantRecord, 'id' | 'uploadQuotaBytes'>>> {
+    return this.prisma.tenant.findMany({
+      where: { mlrEnabled: true },
+      orderBy: { id: 'asc' },
+      select: { id: true, uploadQuotaBytes: true },
+    });
   }
 }

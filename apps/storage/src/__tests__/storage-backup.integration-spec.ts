@@ -9,6 +9,7 @@ import {
   STREAMS,
   parseChannelPayload,
   subjects,
+  tenantChunksStream,
   tenantCallSubjects,
   type Channel,
   type ChannelPayloads,
@@ -20,6 +21,7 @@ import {
 import { createPrismaClient, type PrismaClient, type StoredObject } from '@mlr/db';
 import {
   connectMessaging,
+  ensureTenantChunksStream,
   platformValidator,
   Publisher,
   tenantCallClient,
@@ -110,6 +112,10 @@ describe('storage backup path', () => {
       credentials: servicesNatsCredentials(infra),
     });
     jsm = await messaging.manager();
+    // As licensing declares them when MLR is enabled.
+    for (const tenant of [tenantId, individualTenant, `${tenantId}-ghost`]) {
+      await ensureTenantChunksStream(messaging, tenant, 256 * 1024 * 1024);
+    }
     publisher = new Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>(messaging, {
       validator: platformValidator,
     });
@@ -250,7 +256,7 @@ describe('storage backup path', () => {
 
   async function chunksLeft(upload: Chunked): Promise<number> {
     const subject = subjects.chunks(tenantId, upload.uploadId);
-    const info = await jsm.streams.info(STREAMS.chunks.name, { subjects_filter: subject });
+    const info = await jsm.streams.info(tenantChunksStream(tenantId).name, { subjects_filter: subject });
     return info.state.subjects?.[subject] ?? 0;
   }
 

@@ -1,15 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { STREAMS, subjects } from '@mlr/contracts';
-import { connectMessaging, ensurePlatformStreams, type MessagingConnection } from '@mlr/messaging';
+import { subjects, tenantChunksStream } from '@mlr/contracts';
+import {
+  connectMessaging,
+  ensurePlatformStreams,
+  ensureTenantChunksStream,
+  type MessagingConnection,
+} from '@mlr/messaging';
 import { createLogger } from '@mlr/telemetry';
 import { servicesNatsCredentials } from '@mlr/testing';
 import { AbandonedUploads } from './abandoned-uploads.js';
 
-/** Abandoned uploads leave the chunk stream on the real JetStream; live ones and waiting ones stay. */
+/** Abandoned uploads leave the tenants' chunk streams on the real JetStream; live ones and waiting ones stay. */
 describe('AbandonedUploads', () => {
   const infra = inject('infra');
   const tenantId = `uploads-${randomBytes(4).toString('hex')}`;
+  const otherTenant = `uploads-${randomBytes(4).toString('hex')}`;
   let messaging: MessagingConnection;
   const logger = createLogger({ service: 'uploads-it', level: 'silent' });
 
@@ -20,28 +26,30 @@ describe('AbandonedUploads', () => {
       credentials: servicesNatsCredentials(infra),
     });
     await ensurePlatformStreams(messaging);
+    for (const tenant of [tenantId, otherTenant]) await ensureTenantChunksStream(messaging, tenant, 64 * 1024 * 1024);
   });
 
   afterAll(async () => {
     await messaging?.close();
   });
 
-  async function chunk(uploadId: string): Promise<void> {
-    await messaging.js.publish(subjects.chunks(tenantId, uploadId), randomBytes(4096));
+  async function chunk(uploadId: string, tenant = tenantId): Promise<void> {
+    await messaging.js.publish(subjects.chunks(tenant, uploadId), randomBytes(4096));
   }
-  const count = async (uploadId: string) => {
+  const count = async (uploadId: string, tenant = tenantId) => {
     const info = await (
       await messaging.manager()
-    ).streams.info(STREAMS.chunks.name, {
-      subjects_filter: subjects.chunks(tenantId, uploadId),
+    ).streams.info(tenantChunksStream(tenant).name, {
+      subjects_filter: subjects.chunks(tenant, uploadId),
     });
-    return info.state.subjects?.[subjects.chunks(tenantId, uploadId)] ?? 0;
+    return info.state.subjects?.[subjects.chunks(tenant, uploadId)] ?? 0;
   };
 
   it('removes an upload whose last chunk is older than the wait, and keeps one still being sent', async () => {
     const [idle, slow] = ['a'.repeat(32), 'b'.repeat(32)];
     await chunk(idle);
     await chunk(idle);
+    await chunk(idle, otherTenant); // another tenant's stream is swept too
     await chunk(slow); // a slow link: its first chunk is as old as the idle upload's
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     await chunk(slow); // ... but it is still sending
@@ -61,10 +69,13 @@ describe('AbandonedUploads', () => {
     expect(await count(idle)).toBe(2);
 
     const outcome = await sweeper.sweep();
-    expect(outcome.removed.filter((r) => r.subject.startsWith(`mlr.${tenantId}.`))).toEqual([
+    const ours = outcome.removed.filter((r) => [tenantId, otherTenant].some((t) => r.subject.startsWith(`mlr.${t}.`)));
+    expect(ours.sort((a, b) => a.chunks - b.chunks)).toEqual([
+      { subject: subjects.chunks(otherTenant, idle), chunks: 1 },
       { subject: subjects.chunks(tenantId, idle), chunks: 2 },
     ]);
     expect(await count(idle)).toBe(0);
+    expect(await count(idle, otherTenant)).toBe(0);
     expect(await count(slow)).toBe(2);
   });
 

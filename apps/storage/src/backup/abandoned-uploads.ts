@@ -1,6 +1,7 @@
 import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
-import { SERVICE_CONSUMERS, STREAMS } from '@mlr/contracts';
-import { describeError, type MessagingConnection } from '@mlr/messaging';
+import { JetStreamApiCodes, JetStreamApiError, type StreamInfo } from '@nats-io/jetstream';
+import { SERVICE_CONSUMERS } from '@mlr/contracts';
+import { describeError, tenantChunksStreamNames, type MessagingConnection } from '@mlr/messaging';
 import type { Logger } from '@mlr/telemetry';
 
 export interface AbandonedUploadSettings {
@@ -8,7 +9,7 @@ export interface AbandonedUploadSettings {
   inactiveMs: number;
   /** How often to look. */
   everyMs: number;
-  /** Uploads looked at per sweep at most. */
+  /** Uploads looked at per sweep at most (over all tenants' chunk streams). */
   batch: number;
 }
 
@@ -78,19 +79,30 @@ export class AbandonedUploads implements OnApplicationBootstrap, BeforeApplicati
     const waiting = await this.pendingCommits();
     if (waiting > 0) return { skipped: `${waiting} commits wait for storage`, removed: [] };
     const jsm = await this.messaging.manager();
-    const info = await jsm.streams.info(STREAMS.chunks.name, { subjects_filter: '>' });
-    const subjects = Object.entries(info.state.subjects ?? {}).slice(0, this.settings.batch);
     const cutoff = this.now() - this.settings.inactiveMs;
     const removed: SweepOutcome['removed'] = [];
-    for (const [subject, chunks] of subjects) {
-      const last = await jsm.streams.getMessage(STREAMS.chunks.name, { last_by_subj: subject });
-      if (last === null || last.time.getTime() > cutoff) continue;
-      const { purged } = await jsm.streams.purge(STREAMS.chunks.name, { filter: subject });
-      removed.push({ subject, chunks: purged || chunks });
-      this.logger.warn(
-        { event: 'upload.abandoned', subject, chunks: purged, lastChunkAt: last.time.toISOString() },
-        'removed an abandoned upload: no chunk and no commit for it for a while',
-      );
+    let looked = 0;
+    for (const stream of await tenantChunksStreamNames(this.messaging)) {
+      if (looked >= this.settings.batch) break;
+      let info: StreamInfo;
+      try {
+        info = await jsm.streams.info(stream, { subjects_filter: '>' });
+      } catch (error) {
+        if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) continue;
+        throw error;
+      }
+      const uploads = Object.entries(info.state.subjects ?? {}).slice(0, this.settings.batch - looked);
+      looked += uploads.length;
+      for (const [subject, chunks] of uploads) {
+        const last = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+        if (last === null || last.time.getTime() > cutoff) continue;
+        const { purged } = await jsm.streams.purge(stream, { filter: subject });
+        removed.push({ subject, chunks: purged || chunks });
+        this.logger.warn(
+          { event: 'upload.abandoned', stream, subject, chunks: purged, lastChunkAt: last.time.toISOString() },
+          'removed an abandoned upload: no chunk and no commit for it for a while',
+        );
+      }
     }
     return { removed };
   }

@@ -1,11 +1,9 @@
-import { subjects, type ObjectChunk } from '@mlr/contracts';
-import {
-  decodeMessage,
-  PLATFORM_STREAMS,
-  platformValidator,
-  type MessagingConnection,
-  type StreamSpec,
-} from '@mlr/messaging';
+import { JetStreamApiCodes, JetStreamApiError, type StoredMsg } from '@nats-io/jetstream';
+import { subjects, tenantChunksStream, type ObjectChunk } from '@mlr/contracts';
+import { decodeMessage, platformValidator, type MessagingConnection } from '@mlr/messaging';
+
+const isStreamNotFound = (error: unknown) =>
+  error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
 
 /** One chunk with its bytes. */
 export interface ChunkBody {
@@ -25,19 +23,24 @@ export interface ChunkStore {
 }
 
 /**
- * The chunk stream (MLR_CHUNKS) as a ChunkStore: each chunk is read by the stream sequence its
- * commit names (the connector has it from the PubAck), with one direct get and no consumer.
+ * The tenants' chunk streams (`MLR_CHUNKS_<tenant>`) as a ChunkStore: each chunk is read by the
+ * sequence in its tenant's stream that its commit names (the connector has it from the PubAck), with
+ * one direct get and no consumer.
  */
 export class JetStreamChunkStore implements ChunkStore {
-  constructor(
-    private readonly messaging: MessagingConnection,
-    private readonly stream: StreamSpec = PLATFORM_STREAMS.chunks,
-  ) {}
+  constructor(private readonly messaging: MessagingConnection) {}
 
   async read(tenantId: string, uploadId: string, sequence: number): Promise<ChunkBody | { problem: string } | null> {
     const subject = subjects.chunks(tenantId, uploadId);
     const jsm = await this.messaging.manager();
-    const stored = await jsm.streams.getMessage(this.stream.name, { seq: sequence });
+    let stored: StoredMsg | null;
+    try {
+      stored = await jsm.streams.getMessage(tenantChunksStream(tenantId).name, { seq: sequence });
+    } catch (error) {
+      // No chunk stream, no chunk: the tenant's stream was removed (or never made) since the upload.
+      if (isStreamNotFound(error)) return null;
+      throw error;
+    }
     if (stored === null) return null;
     if (stored.subject !== subject) return { problem: `it is a message of ${stored.subject}, not of ${subject}` };
     const header = (name: string) => (stored.header?.has(name) ? stored.header.get(name) : undefined);
@@ -51,7 +54,12 @@ export class JetStreamChunkStore implements ChunkStore {
 
   async purge(tenantId: string, uploadId: string): Promise<number> {
     const jsm = await this.messaging.manager();
-    const response = await jsm.streams.purge(this.stream.name, { filter: subjects.chunks(tenantId, uploadId) });
-    return response.purged;
+    const stream = tenantChunksStream(tenantId).name;
+    try {
+      return (await jsm.streams.purge(stream, { filter: subjects.chunks(tenantId, uploadId) })).purged;
+    } catch (error) {
+      if (isStreamNotFound(error)) return 0;
+      throw error;
+    }
   }
 }

@@ -7,6 +7,11 @@ import {
   parseContract,
   parseSubject,
   subjects,
+  tenantChunksStream,
+  tenantOfChunksStream,
+  uploadQuotaInputSchema,
+  UPLOAD_QUOTA_DEFAULT_BYTES,
+  UPLOAD_QUOTA_MIN_BYTES,
   type ChannelPayloads,
   type Channel,
   type Subject,
@@ -54,6 +59,31 @@ describe('subjects', () => {
     // @ts-expect-error a plain string is not a subject
     publish('mlr.acme.jobs.imap-1', validJob as ChannelPayloads['jobs']);
     expect(published.map(([subject]) => subject)).toContain('mlr.acme.jobs.imap-1');
+  });
+});
+
+describe("tenants' chunk streams and upload quotas", () => {
+  it('name one stream per tenant over its chunk subjects only, and read the tenant back', () => {
+    expect(tenantChunksStream('acme')).toEqual({
+      name: 'MLR_CHUNKS_acme',
+      subjects: ['mlr.acme.chunks.*'],
+      retention: 'limits',
+    });
+    expect(tenantOfChunksStream('MLR_CHUNKS_acme')).toBe('acme');
+    expect(tenantOfChunksStream('MLR_CHUNKS')).toBeNull();
+    expect(tenantOfChunksStream('MLR_CHUNKS_')).toBeNull();
+    expect(tenantOfChunksStream('MLR_OBJECTS')).toBeNull();
+    expect(() => tenantChunksStream('acme.*')).toThrow(/tenantId: "acme\.\*" is not a valid id/);
+  });
+
+  it('take a whole number of bytes between 16 MiB and 1 TiB, or null for the default', () => {
+    expect(UPLOAD_QUOTA_DEFAULT_BYTES).toBe(1024 ** 3);
+    expect(uploadQuotaInputSchema.parse({ bytes: UPLOAD_QUOTA_MIN_BYTES })).toEqual({ bytes: 16 * 1024 * 1024 });
+    expect(uploadQuotaInputSchema.parse({ bytes: null })).toEqual({ bytes: null });
+    for (const bytes of [UPLOAD_QUOTA_MIN_BYTES - 1, 1.5 * 1024 ** 3 + 0.5, 1024 ** 4 + 1, '1GiB', undefined]) {
+      expect(uploadQuotaInputSchema.safeParse({ bytes }).success).toBe(false);
+    }
+    expect(uploadQuotaInputSchema.safeParse({ bytes: null, extra: 1 }).success).toBe(false);
   });
 });
 

@@ -136,6 +136,28 @@ export const tenantInputSchema = z.strictObject({
   objectLayout: z.enum(OBJECT_LAYOUTS).default('packed'),
 });
 
+const MIB = 1024 * 1024;
+
+/**
+ * A tenant's upload quota: the bytes of large messages' chunks its connectors may have waiting in
+ * NATS for storage at once (the byte limit of the tenant's chunk stream, reserved in the JetStream
+ * file store). At the quota a connector waits for storage instead of failing messages; a message
+ * larger than the quota cannot be backed up and is refused naming it. Set by the operator per tenant
+ * (`PUT /v1/tenants/{id}/upload-quota`); tenants without one have the platform default.
+ */
+export const UPLOAD_QUOTA_DEFAULT_BYTES = 1024 * MIB;
+export const UPLOAD_QUOTA_MIN_BYTES = 16 * MIB;
+export const UPLOAD_QUOTA_MAX_BYTES = 1024 * 1024 * MIB;
+
+export const uploadQuotaBytesSchema = z
+  .number()
+  .int('must be a whole number of bytes')
+  .min(UPLOAD_QUOTA_MIN_BYTES, `must be at least ${UPLOAD_QUOTA_MIN_BYTES} bytes (16 MiB)`)
+  .max(UPLOAD_QUOTA_MAX_BYTES, `must be at most ${UPLOAD_QUOTA_MAX_BYTES} bytes (1 TiB)`);
+
+/** Body of `PUT /v1/tenants/{id}/upload-quota`: bytes, or null for the platform default. */
+export const uploadQuotaInputSchema = z.strictObject({ bytes: uploadQuotaBytesSchema.nullable() });
+
 /** Query of `GET /v1/tenants` (query values arrive as text). */
 export const tenantListQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1_000).default(200),
@@ -157,6 +179,8 @@ export const tenantSchema = z.strictObject({
    */
   tenantKeyId: z.string().nullable(),
   objectLayout: z.enum(OBJECT_LAYOUTS),
+  /** The upload quota in force, and whether it is the platform default (none set for the tenant). */
+  uploadQuota: z.strictObject({ bytes: z.number().int().positive(), isDefault: z.boolean() }),
   createdAt: isoDateSchema,
   updatedAt: isoDateSchema,
 });
@@ -185,6 +209,8 @@ export const tenantMlrStatusSchema = z.strictObject({
   message: z.string().min(1),
   /** State of the licence in force; `none` when no licence was ever imported. */
   licence: z.enum([...LICENCE_STATES, 'none']),
+  /** The tenant's upload quota in bytes (what a connector may have waiting for storage at once). */
+  uploadQuotaBytes: z.number().int().positive(),
 });
 
 /** Query of `GET /v1/usage` and `GET /v1/usage.csv`. */
@@ -238,6 +264,7 @@ export const listTenantsRequestSchema = z.strictObject({
 export const tenantRefRequestSchema = z.strictObject({ tenantId: tenantIdSchema });
 export const tenantActionRequestSchema = tenantRefRequestSchema.extend({ actor: actorSchema });
 export const usageReportRequestSchema = z.strictObject({ tenantId: tenantIdSchema.optional() });
+export const setUploadQuotaRequestSchema = tenantActionRequestSchema.extend(uploadQuotaInputSchema.shape);
 
 export const tenantListSchema = z.strictObject({
   tenants: z.array(tenantSchema),
@@ -267,6 +294,7 @@ export interface LicensingCalls {
   'tenants.enableMlr': { request: z.input<typeof tenantActionRequestSchema>; response: TenantView };
   'tenants.disableMlr': { request: z.input<typeof tenantActionRequestSchema>; response: TenantView };
   'tenants.status': { request: z.input<typeof tenantRefRequestSchema>; response: TenantMlrStatus };
+  'tenants.setUploadQuota': { request: z.input<typeof setUploadQuotaRequestSchema>; response: TenantView };
   'usage.report': { request: z.input<typeof usageReportRequestSchema>; response: UsageReport };
 }
 
@@ -279,5 +307,6 @@ export const licensingCallSchemas = {
   'tenants.enableMlr': { request: tenantActionRequestSchema, response: tenantSchema },
   'tenants.disableMlr': { request: tenantActionRequestSchema, response: tenantSchema },
   'tenants.status': { request: tenantRefRequestSchema, response: tenantMlrStatusSchema },
+  'tenants.setUploadQuota': { request: setUploadQuotaRequestSchema, response: tenantSchema },
   'usage.report': { request: usageReportRequestSchema, response: usageReportSchema },
 } as const;

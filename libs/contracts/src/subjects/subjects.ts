@@ -154,6 +154,7 @@ export interface ServiceCalls {
   'tenants.enableMlr': LicensingCalls['tenants.enableMlr'];
   'tenants.disableMlr': LicensingCalls['tenants.disableMlr'];
   'tenants.status': LicensingCalls['tenants.status'];
+  'tenants.setUploadQuota': LicensingCalls['tenants.setUploadQuota'];
   'usage.report': LicensingCalls['usage.report'];
   'tenants.access': AuditCalls['tenants.access'];
   'audit.record': AuditCalls['audit.record'];
@@ -196,6 +197,7 @@ export const serviceCallSchemas: {
   'tenants.enableMlr': licensingCallSchemas['tenants.enableMlr'],
   'tenants.disableMlr': licensingCallSchemas['tenants.disableMlr'],
   'tenants.status': licensingCallSchemas['tenants.status'],
+  'tenants.setUploadQuota': licensingCallSchemas['tenants.setUploadQuota'],
   'usage.report': licensingCallSchemas['usage.report'],
   'tenants.access': auditCallSchemas['tenants.access'],
   'audit.record': auditCallSchemas['audit.record'],
@@ -214,18 +216,48 @@ export const serviceCallSchemas: {
 export const serviceSubject = <V extends ServiceVerb>(service: ServiceName, verb: V) =>
   `mlr.svc.${service}.${verb}` as ServiceSubject<V>;
 
+/** The channels with one stream for every tenant; chunks have a stream per tenant (`tenantChunksStream`). */
+export type SharedChannel = Exclude<Channel, 'chunks'>;
+
 /**
- * JetStream streams of the platform (owned by the services account). Work queues are consumed
- * once; chunks stay until storage purges an upload; indexed acks and events are kept a while.
+ * JetStream streams of the platform shared by every tenant (owned by the services account). Work
+ * queues are consumed once; indexed acks and events are kept a while.
  */
 export const STREAMS = {
   jobs: { name: 'MLR_JOBS', subjects: [channelWildcards.jobs], retention: 'workqueue' },
-  chunks: { name: 'MLR_CHUNKS', subjects: [channelWildcards.chunks], retention: 'limits' },
   objects: { name: 'MLR_OBJECTS', subjects: [channelWildcards.objects], retention: 'workqueue' },
   records: { name: 'MLR_RECORDS', subjects: [channelWildcards.records], retention: 'workqueue' },
   indexed: { name: 'MLR_INDEXED', subjects: [channelWildcards.indexed], retention: 'limits' },
   events: { name: 'MLR_EVENTS', subjects: [channelWildcards.events], retention: 'limits' },
-} as const satisfies Record<Channel, { name: string; subjects: string[]; retention: 'workqueue' | 'limits' }>;
+} as const satisfies Record<SharedChannel, { name: string; subjects: string[]; retention: 'workqueue' | 'limits' }>;
+
+/** Names of the tenants' chunk streams start with this (`MLR_CHUNKS_<tenantId>`). */
+export const TENANT_CHUNKS_STREAM_PREFIX = 'MLR_CHUNKS_';
+
+/**
+ * The one chunk stream of all tenants before upload quotas (it overlaps every tenant's stream, so
+ * licensing removes it before it declares theirs).
+ */
+export const LEGACY_CHUNKS_STREAM = 'MLR_CHUNKS';
+
+/**
+ * The stream that holds one tenant's chunks until storage has stored their objects. Each tenant has
+ * its own, whose byte limit is the tenant's upload quota: a tenant at its quota waits for storage
+ * and never takes space from another (licensing declares it; docs/data-path.md says why not one
+ * JetStream account per tenant).
+ */
+export const tenantChunksStream = (tenantId: string) => ({
+  name: `${TENANT_CHUNKS_STREAM_PREFIX}${token('tenantId', tenantId)}`,
+  subjects: [`mlr.${tenantId}.chunks.*`],
+  retention: 'limits' as const,
+});
+
+/** The tenant of a chunk stream's name; null when the name is not one of a tenant's chunk stream. */
+export function tenantOfChunksStream(name: string): string | null {
+  if (!name.startsWith(TENANT_CHUNKS_STREAM_PREFIX)) return null;
+  const tenantId = name.slice(TENANT_CHUNKS_STREAM_PREFIX.length);
+  return ID_PATTERN.test(tenantId) ? tenantId : null;
+}
 
 /** Durable consumers of the services (one per service, shared by its replicas). */
 export const SERVICE_CONSUMERS = {

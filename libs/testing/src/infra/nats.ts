@@ -225,11 +225,13 @@ export function renderNatsConfig(options: {
   /** Operator mode (see `NatsOptions.operator`); the operator JWT is written to `operatorFile`. */
   operator?: OperatorConfig;
 }): string {
+  // Every tenant's upload quota (1 GiB by default) is reserved in the file store: tests make many
+  // tenants. A reservation takes no disk; what is stored stays small.
   const lines = [
     `listen: "127.0.0.1:${options.port}"`,
     `http: "127.0.0.1:${options.monitorPort}"`,
     `max_payload: 1048576`,
-    `jetstream { store_dir: ${quote(options.storeDir)}, max_memory_store: 268435456, max_file_store: 8589934592 }`,
+    `jetstream { store_dir: ${quote(options.storeDir)}, max_memory_store: 268435456, max_file_store: 1099511627776 }`,
   ];
   if (options.operator) {
     lines.push(...renderOperatorMode(options.operator));

@@ -4,9 +4,10 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { canonicalJson, LICENCE_FORMAT } from '@mlr/contracts';
+import { canonicalJson, LICENCE_FORMAT, tenantChunksStream, UPLOAD_QUOTA_DEFAULT_BYTES } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
-import { PlatformRunner, REPO_ROOT, waitFor } from '@mlr/testing';
+import { connectMessaging } from '@mlr/messaging';
+import { PlatformRunner, REPO_ROOT, servicesNatsCredentials, waitFor } from '@mlr/testing';
 
 const suffix = randomBytes(4).toString('hex');
 const unique = (prefix: string) => `${prefix}-${suffix}-${randomBytes(2).toString('hex')}`;
@@ -205,6 +206,85 @@ describe('gateway: licence, tenants, MLR enablement and usage', () => {
     expect(enabled.body.mlrEnabled).toBe(true);
     const disabled = await http<TenantBody>('POST', `/v1/tenants/${tenant.id}/mlr/disable`);
     expect(disabled.body.mlrEnabled).toBe(false);
+  });
+
+  it("sets a tenant's upload quota (operators only): the byte limit of its chunk stream, refused when NATS has no room", async () => {
+    await licenceWithRoom(2);
+    const tenant = await createTenant();
+    const operator = { as: { sub: 'ops@msp.test', role: 'operator' as const } };
+    const quota = (bytes: unknown) =>
+      platform.http<TenantBody & { uploadQuota: { bytes: number; isDefault: boolean } } & ErrorBody>(
+        'PUT',
+        `/v1/tenants/${tenant.id}/upload-quota`,
+        { bytes },
+        operator,
+      );
+    const messaging = await connectMessaging({
+      servers: infra.nats!.url,
+      name: 'licensing-api-it',
+      credentials: servicesNatsCredentials(infra),
+    });
+    const maxBytes = async () =>
+      (await (await messaging.manager()).streams.info(tenantChunksStream(tenant.id).name)).config.max_bytes;
+    try {
+      expect((await http<{ uploadQuota: unknown }>('GET', `/v1/tenants/${tenant.id}`)).body.uploadQuota).toEqual({
+        bytes: UPLOAD_QUOTA_DEFAULT_BYTES,
+        isDefault: true,
+      });
+      // Enabling MLR makes the tenant's chunk stream, with the default quota.
+      expect((await http('POST', `/v1/tenants/${tenant.id}/mlr/enable`)).status).toBe(200);
+      expect(await maxBytes()).toBe(UPLOAD_QUOTA_DEFAULT_BYTES);
+
+      const set = await quota(64 * 1024 * 1024);
+      expect(set.status).toBe(200);
+      expect(set.body.uploadQuota).toEqual({ bytes: 64 * 1024 * 1024, isDefault: false });
+      expect(await maxBytes()).toBe(64 * 1024 * 1024);
+
+      // A tenant admin may not set it (the platform runner's default principal for this path).
+      expect((await platform.http('PUT', `/v1/tenants/${tenant.id}/upload-quota`, { bytes: 1 << 30 })).status).toBe(
+        403,
+      );
+      for (const bad of [1024, 2.5, '64MiB', 2 * 1024 ** 4]) {
+        const refused = await quota(bad);
+        expect(refused.status).toBe(400);
+        expect(refused.body.message).toMatch(/^invalid request body: bytes: /);
+      }
+      // NATS reserves every quota in its file store (1 TiB here, part of it reserved by other tenants).
+      const tooMuch = await quota(1024 ** 4);
+      expect(tooMuch.status).toBe(409);
+      expect(tooMuch.body.message).toMatch(/NATS cannot reserve 1099511627776 bytes .*max_file_store/);
+      expect(await maxBytes()).toBe(64 * 1024 * 1024); // nothing changed
+      expect((await http<{ uploadQuota: unknown }>('GET', `/v1/tenants/${tenant.id}`)).body.uploadQuota).toEqual({
+        bytes: 64 * 1024 * 1024,
+        isDefault: false,
+      });
+
+      const reset = await quota(null);
+      expect(reset.body.uploadQuota).toEqual({ bytes: UPLOAD_QUOTA_DEFAULT_BYTES, isDefault: true });
+      expect(await maxBytes()).toBe(UPLOAD_QUOTA_DEFAULT_BYTES);
+      const unknown = await platform.http<ErrorBody>(
+        'PUT',
+        '/v1/tenants/no-such-tenant/upload-quota',
+        { bytes: null },
+        operator,
+      );
+      expect(unknown.status).toBe(404);
+
+      const audited = () =>
+        prisma.auditEvent.findMany({
+          where: { action: 'tenant.quota.set', target: `tenant:${tenant.id}` },
+          orderBy: { id: 'asc' },
+        });
+      await waitFor(async () => (await audited()).length >= 8, { what: 'the audit events', timeoutMs: 10_000 });
+      expect((await audited()).map((event) => [event.actor, event.outcome])).toEqual([
+        ['ops@msp.test', 'success'],
+        ['admin@platform-runner', 'denied'],
+        ...Array(5).fill(['ops@msp.test', 'failure']),
+        ['ops@msp.test', 'success'],
+      ]);
+    } finally {
+      await messaging.close();
+    }
   });
 
   it('refuses a run-now for a tenant without MLR before any job exists; the ticker records why it did not run', async () => {
