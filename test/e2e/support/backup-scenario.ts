@@ -50,6 +50,8 @@ export async function startBackupScenario(
     ackTimeoutSeconds: number;
     /** The NATS URL the connector is given: e.g. a proxy in front of NATS. */
     natsUrl?: string;
+    /** The tenant's upload quota (default the platform's). */
+    uploadQuotaBytes?: number;
   },
 ): Promise<BackupScenario> {
   const { tenantId, mailbox, dir } = options;
@@ -71,6 +73,7 @@ export async function startBackupScenario(
     mailboxes: [mailbox],
     healthPort,
     ...(options.natsUrl ? { natsUrl: options.natsUrl } : {}),
+    ...(options.uploadQuotaBytes ? { uploadQuotaBytes: options.uploadQuotaBytes } : {}),
     backup: { publicFolders: false, ackTimeoutSeconds: options.ackTimeoutSeconds },
   });
   const keys = deriveTenantKeys(Buffer.from(connector.rootKeyHex, 'hex'));

@@ -245,6 +245,8 @@ describe('CommitBatcher against NATS JetStream', () => {
   function serveSightingStatus(
     tenantId: string,
     holds: (sighting: SightingStatusRequest['sightings'][number]) => boolean,
+    /** Which of the commits asked about still wait for storage (none by default). */
+    waiting: (commits: number[]) => number[] = () => [],
   ): { asked: SightingStatusRequest[]; responder: Responder } {
     const asked: SightingStatusRequest[] = [];
     const responder = tenantCallServer(messaging).serve(
@@ -258,6 +260,7 @@ describe('CommitBatcher against NATS JetStream', () => {
               ? { ...sighting, state: 'indexed', recordId: `r-${sighting.uid}`, backupJobId: 'job-1' }
               : { ...sighting, state: 'unknown' },
           ),
+          waitingCommits: waiting(request.commits ?? []),
         };
       },
     );
@@ -354,6 +357,68 @@ describe('CommitBatcher against NATS JetStream', () => {
     }
   });
 
+  describe('while storage holds its commit without storing it (S3 down, storage behind)', () => {
+    it('neither sends it again nor counts an attempt, and takes the acknowledgement when it comes', async () => {
+      const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
+      const batcher = new CommitBatcher(messaging, tenantId, { lingerMs: 10, ackTimeoutMs: 200, attempts: 1 });
+      let storageWrites = false;
+      const { asked, responder } = serveSightingStatus(
+        tenantId,
+        () => false,
+        (commits) => (storageWrites ? [] : commits),
+      );
+      batcher.start();
+      try {
+        const raw = Buffer.from('Subject: waits for S3\r\n\r\nbody\r\n');
+        const record = recordFor(tenantId, raw, 1);
+        const upload = batcher.upload('job-1', await sealMessage(keys, raw), record);
+        await until('three questions', async () => (asked.length >= 3 ? true : undefined));
+        const sent = await batchesOf(tenantId);
+        expect(sent).toHaveLength(1); // not sent again
+        expect(sent[0]!.batch.items).toHaveLength(1);
+        // Every question named the commit the sighting went in.
+        const jsm = await messaging.manager();
+        const { state } = await jsm.streams.info(STREAMS.objects.name, { subjects_filter: subjects.objects(tenantId) });
+        expect(asked.map((question) => question.commits)).toEqual(asked.map(() => [state.last_seq]));
+
+        storageWrites = true; // storage takes it, indexing acknowledges it
+        answer(tenantId, 'job-1', [stored(record)]);
+        await expect(upload).resolves.toEqual({ objectStored: 'new', recordStored: 'new' });
+      } finally {
+        await batcher.stop();
+        await responder.stop();
+      }
+    });
+
+    it('fails it after storageWaitGiveUpMs, saying that storage held its commit', async () => {
+      const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
+      const batcher = new CommitBatcher(messaging, tenantId, {
+        lingerMs: 10,
+        ackTimeoutMs: 200,
+        attempts: 1,
+        storageWaitGiveUpMs: 1_500,
+      });
+      const { responder } = serveSightingStatus(
+        tenantId,
+        () => false,
+        (commits) => commits,
+      );
+      batcher.start();
+      try {
+        const raw = Buffer.from('Subject: S3 never comes back\r\n\r\nbody\r\n');
+        await expect(
+          batcher.upload('job-1', await sealMessage(keys, raw), recordFor(tenantId, raw, 1)),
+        ).rejects.toThrow(
+          /storage has held its commit for \d+ s without storing it \(no acknowledgement .*\): is its object storage reachable\?/,
+        );
+        expect(await batchesOf(tenantId)).toHaveLength(1);
+      } finally {
+        await batcher.stop();
+        await responder.stop();
+      }
+    });
+  });
+
   describe("at the tenant's upload quota", () => {
     /** A tenant whose chunk stream is filled to its quota (uploads storage has not taken yet). */
     async function tenantAtQuota(): Promise<{ tenantId: string; makeRoom: () => Promise<void> }> {
@@ -408,12 +473,12 @@ describe('CommitBatcher against NATS JetStream', () => {
       }
     });
 
-    it('fails the message naming the quota when it stays full for longer than unreachableGiveUpMs', async () => {
+    it('fails the message naming the quota when it stays full for longer than storageWaitGiveUpMs', async () => {
       const { tenantId } = await tenantAtQuota();
       const batcher = new CommitBatcher(messaging, tenantId, {
         lingerMs: 10,
         unreachableRetryMs: 200,
-        unreachableGiveUpMs: 1_500,
+        storageWaitGiveUpMs: 1_500,
       });
       batcher.setUploadQuota(UPLOAD_QUOTA_MIN_BYTES);
       batcher.start();

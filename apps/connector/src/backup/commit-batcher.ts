@@ -74,6 +74,12 @@ export interface CommitBatcherOptions {
   unreachableGiveUpMs?: number;
   /** Wait between sends to a platform that could not be reached. Default 2 s. */
   unreachableRetryMs?: number;
+  /**
+   * How long a sighting may wait for storage that has its commit (or, for a large message, for room
+   * in the tenant's upload quota) but does not store it — S3 down, or storage far behind — before it
+   * fails; meanwhile it is not sent again and the backup waits for room. Default 4 hours.
+   */
+  storageWaitGiveUpMs?: number;
   /** How long a batch waits for more sightings after its first. Default 20 ms. */
   lingerMs?: number;
   /** Bytes of one batch (framing, JSON and inline bytes) at most. Default COMMIT_BATCH_MAX_BYTES. */
@@ -140,6 +146,10 @@ interface Pending {
    * epoch): set by the first failure since the platform last answered about it.
    */
   unreachableSince?: number;
+  /** The stream sequence of the commit batch it was last sent in (from the PubAck). */
+  commitSequence?: number;
+  /** Since when the platform has said that its commit waits for storage (ms since the epoch). */
+  storageWaitSince?: number;
   resolve(outcome: UploadOutcome): void;
   reject(error: Error): void;
   timer?: NodeJS.Timeout;
@@ -162,9 +172,11 @@ interface OpenBatch {
  * storage and indexing have it durably, or its refusal with the reason. A sighting that is not
  * acknowledged in time is asked about (`sightings.status`, answered by indexing): one the index holds
  * is answered as stored (its acknowledgement was lost: the connector was cut off, NATS restarted),
- * one it does not hold is sent again in a later batch (every step is idempotent), and given up after
- * the last attempt. Sends that cannot reach the platform, and questions it cannot answer, count no
- * attempt: the sighting is sent again until the platform answers or `unreachableGiveUpMs` has passed.
+ * one whose commit still waits for storage (S3 down, storage behind) waits longer without being sent
+ * again, up to `storageWaitGiveUpMs`; any other is sent again in a later batch (every step is
+ * idempotent), and given up after the last attempt. Sends that cannot reach the platform, and
+ * questions it cannot answer, count no attempt: the sighting is sent again until the platform
+ * answers or `unreachableGiveUpMs` has passed.
  */
 export class CommitBatcher implements SightingUploader {
   private readonly waiting = new Map<string, Pending>();
@@ -178,6 +190,7 @@ export class CommitBatcher implements SightingUploader {
   private readonly inlineMaxBytes: number;
   private readonly unreachableGiveUpMs: number;
   private readonly unreachableRetryMs: number;
+  private readonly storageWaitGiveUpMs: number;
   private readonly calls: ReturnType<typeof tenantCallClient>;
   /** Sightings whose acknowledgement did not come in time, to be asked about together. */
   private overdue: Pending[] = [];
@@ -209,6 +222,7 @@ export class CommitBatcher implements SightingUploader {
     this.inlineMaxBytes = Math.min(options.inlineMaxBytes ?? INLINE_SEALED_MAX_BYTES, this.maxBatchBytes / 2);
     this.unreachableGiveUpMs = options.unreachableGiveUpMs ?? 30 * 60_000;
     this.unreachableRetryMs = options.unreachableRetryMs ?? 2_000;
+    this.storageWaitGiveUpMs = options.storageWaitGiveUpMs ?? 4 * 3_600_000;
     this.calls = tenantCallClient(messaging);
   }
 
@@ -374,13 +388,14 @@ export class CommitBatcher implements SightingUploader {
       entry.timer = setTimeout(() => this.expired(entry), this.ackTimeoutMs);
     }
     try {
-      await this.publisher.publishFramed(
+      const { seq } = await this.publisher.publishFramed(
         'objects',
         subjects.objects(this.tenantId),
         { tenantId: this.tenantId, jobId: batch.jobId, batchId, items, ...(batch.flush ? { flush: true } : {}) },
         data,
         { msgId: batchId },
       );
+      for (const entry of batch.entries) entry.commitSequence = seq;
     } catch (error) {
       for (const entry of batch.entries) {
         this.unreachable(entry, `the commit could not be published: ${(error as Error).message}`);
@@ -419,10 +434,18 @@ export class CommitBatcher implements SightingUploader {
         }
         continue;
       }
+      const waitingCommits = new Set(answer.waitingCommits ?? []);
       for (const [index, entry] of asked.entries()) {
         if (this.waiting.get(entry.key) !== entry) continue; // acknowledged meanwhile
         const status = answer.sightings[index];
-        if (status?.state === 'indexed') {
+        if (
+          status?.state !== 'indexed' &&
+          entry.commitSequence !== undefined &&
+          waitingCommits.has(entry.commitSequence)
+        ) {
+          delete entry.unreachableSince;
+          this.waitForStorage(entry, why);
+        } else if (status?.state === 'indexed') {
           this.waiting.delete(entry.key);
           clearTimeout(entry.timer);
           // The index does not say whether the object was new to the tenant: new if this job recorded it.
@@ -431,8 +454,9 @@ export class CommitBatcher implements SightingUploader {
             recordStored: 'unchanged',
           });
         } else {
-          // The platform answered: it does not have it (yet).
+          // The platform answered: it does not have it (yet), and its commit is not waiting for storage.
           delete entry.unreachableSince;
+          delete entry.storageWaitSince;
           this.retry(entry, why);
         }
       }
@@ -447,10 +471,13 @@ export class CommitBatcher implements SightingUploader {
       uidValidity: item.record.sourceKey.uidValidity,
       uid: item.record.sourceKey.uid,
     }));
+    const commits = [
+      ...new Set(entries.flatMap(({ commitSequence }) => (commitSequence === undefined ? [] : [commitSequence]))),
+    ];
     const reply = await this.calls.request(
       'sightings.status',
       tenantCallSubjects['sightings.status'](this.tenantId),
-      { tenantId: this.tenantId, sightings },
+      { tenantId: this.tenantId, sightings, ...(commits.length > 0 ? { commits } : {}) },
       { timeoutMs: 30_000 },
     );
     if (!reply.ok) throw new Error(`${reply.error.code}: ${reply.error.message}`);
@@ -486,6 +513,29 @@ export class CommitBatcher implements SightingUploader {
   }
 
   /**
+   * Its commit waits for storage (which cannot write, or is behind): the sighting is not sent again
+   * (that would only queue it twice) and counts no attempt; it is asked about again after another
+   * acknowledgement timeout, until `storageWaitGiveUpMs` has passed. Meanwhile it holds its place
+   * among the sightings in flight, so the backup slows down instead of failing messages.
+   */
+  private waitForStorage(entry: Pending, why: string): void {
+    clearTimeout(entry.timer);
+    const since = (entry.storageWaitSince ??= Date.now());
+    const waited = Date.now() - since;
+    if (waited >= this.storageWaitGiveUpMs) {
+      this.waiting.delete(entry.key);
+      const took = waited < 120_000 ? `${Math.round(waited / 1000)} s` : `${Math.round(waited / 60_000)} min`;
+      entry.reject(
+        new UploadError(
+          `storage has held its commit for ${took} without storing it (${why}): is its object storage reachable?`,
+        ),
+      );
+      return;
+    }
+    entry.timer = setTimeout(() => this.expired(entry), this.ackTimeoutMs);
+  }
+
+  /**
    * Sends the sighting again in a new batch, or gives up after the last attempt. A repeated send is
    * harmless: storage keeps one object per content and indexing one record per sighting.
    */
@@ -503,9 +553,9 @@ export class CommitBatcher implements SightingUploader {
   /**
    * Publishes a large sealed message as chunks into the tenant's chunk stream, where they wait for
    * their commit. The stream's byte limit is the tenant's upload quota: a chunk refused at the quota
-   * (or one that cannot reach NATS) is sent again after a pause until `unreachableGiveUpMs` has passed,
-   * so a tenant at its quota, or a platform whose storage cannot write, slows the backup down instead
-   * of failing messages. A message above the quota could never fit and is refused at once; this
+   * is sent again after a pause until `storageWaitGiveUpMs` has passed (one that cannot reach NATS
+   * until `unreachableGiveUpMs`), so a tenant at its quota, or a platform whose storage cannot write,
+   * slows the backup down instead of failing messages. A message above the quota could never fit and is refused at once; this
    * connector's uploads together stay below a quarter of the quota (one at a time beyond), so that
    * half-sent uploads cannot fill the quota and wait for each other for ever.
    */
@@ -583,7 +633,7 @@ export class CommitBatcher implements SightingUploader {
         since ??= Date.now();
         const waited = Date.now() - since;
         if (full) this.quotaFull();
-        if (waited >= this.unreachableGiveUpMs) {
+        if (waited >= (full ? this.storageWaitGiveUpMs : this.unreachableGiveUpMs)) {
           const took = waited < 120_000 ? `${Math.round(waited / 1000)} s` : `${Math.round(waited / 60_000)} min`;
           throw new UploadError(
             full

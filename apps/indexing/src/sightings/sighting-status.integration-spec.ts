@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { tenantCallSubjects } from '@mlr/contracts';
+import { STREAMS, subjects, tenantCallSubjects } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
 import { connectMessaging, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
 import { REPO_ROOT, servicesNatsCredentials, startApp, type RunningApp } from '@mlr/testing';
@@ -85,6 +85,36 @@ describe('sightings.status', () => {
       { ...asked[3], state: 'unknown' },
       { ...asked[4], state: 'unknown' },
     ]);
+  });
+
+  it('says which of the commits asked about still wait for storage, of its own tenant only', async () => {
+    const [one] = records as [StoredSpec];
+    // Nobody takes them from the commit stream here: they wait as they would while S3 is down.
+    const publish = async (tenant: string) =>
+      (
+        await messaging.js.publish(subjects.objects(tenant), new Uint8Array([1]), {
+          msgID: randomBytes(8).toString('hex'),
+        })
+      ).seq;
+    const mine = await publish(tenantId);
+    const theirs = await publish(otherTenantId);
+    const taken = await publish(tenantId);
+    const jsm = await messaging.manager();
+    await jsm.streams.deleteMessage(STREAMS.objects.name, taken); // storage stored it
+    try {
+      const reply = await tenantCallClient(messaging).request(
+        'sightings.status',
+        tenantCallSubjects['sightings.status'](tenantId),
+        { tenantId, sightings: [sighting(one, 'f'.repeat(64))], commits: [taken, theirs, mine, mine, 10_000_000] },
+        { timeoutMs: 20_000 },
+      );
+      expect(reply.ok).toBe(true);
+      if (!reply.ok) return;
+      expect(reply.value.waitingCommits).toEqual([mine]);
+      expect(reply.value.sightings.map((s) => s.state)).toEqual(['unknown']);
+    } finally {
+      for (const seq of [mine, theirs]) await jsm.streams.deleteMessage(STREAMS.objects.name, seq);
+    }
   });
 
   it("refuses a request naming another tenant than its subject's", async () => {

@@ -1,6 +1,12 @@
 import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { Prisma, type PrismaClient } from '@mlr/db';
-import { tenantCallWildcards, type SightingStatusRequest, type SightingStatusResponse } from '@mlr/contracts';
+import {
+  STREAMS,
+  subjects,
+  tenantCallWildcards,
+  type SightingStatusRequest,
+  type SightingStatusResponse,
+} from '@mlr/contracts';
 import { tenantCallServer, type MessagingConnection, type Responder } from '@mlr/messaging';
 
 /** Queue group: one indexing replica answers each question. */
@@ -53,8 +59,29 @@ export function sightingStatus(sightings: readonly Sighting[], rows: readonly Si
 }
 
 /**
+ * Those of `sequences` whose commit batch still waits in the commit stream (a work queue: storage
+ * removes a batch once it has stored it) on the tenant's own subject; another tenant's sequence is
+ * never reported, so that the answer says nothing about anyone else's commits.
+ */
+export async function waitingCommits(
+  messaging: MessagingConnection,
+  tenantId: string,
+  sequences: readonly number[],
+): Promise<number[]> {
+  const jsm = await messaging.manager();
+  const subject = subjects.objects(tenantId);
+  const waiting: number[] = [];
+  for (const seq of [...new Set(sequences)].sort((a, b) => a - b)) {
+    const message = await jsm.streams.getMessage(STREAMS.objects.name, { seq });
+    if (message?.subject === subject) waiting.push(seq);
+  }
+  return waiting;
+}
+
+/**
  * Serves the tenant call `sightings.status` (`mlr.<tenant>.sightings`) for every tenant: a connector
- * asks what became of sightings whose acknowledgement it missed. The tenant-call validator has
+ * asks what became of sightings whose acknowledgement it missed, and which of their commits still
+ * wait for storage. The tenant-call validator has
  * refused a request naming another tenant than its subject's, and NATS lets a connector publish
  * only on its own tenant's subject.
  */
@@ -70,11 +97,14 @@ export class SightingStatusServer implements OnApplicationBootstrap, BeforeAppli
     this.responder = tenantCallServer(this.messaging, { queue: SIGHTING_STATUS_QUEUE }).serve(
       'sightings.status',
       tenantCallWildcards['sightings.status'],
-      async (request) =>
-        sightingStatus(
+      async (request) => {
+        const answer = sightingStatus(
           request.sightings,
           await this.prisma.$queryRaw<SightingRow[]>(sightingRowsStatement(request.tenantId, request.sightings)),
-        ),
+        );
+        if (!request.commits?.length) return answer;
+        return { ...answer, waitingCommits: await waitingCommits(this.messaging, request.tenantId, request.commits) };
+      },
     );
   }
 

@@ -238,14 +238,22 @@ export const SIGHTING_STATUS_MAX = 500;
 export const sightingStatusRequestSchema = z.strictObject({
   tenantId: tenantIdSchema,
   sightings: z.array(z.strictObject(sightingFields)).min(1).max(SIGHTING_STATUS_MAX),
+  /**
+   * The sequences (in the commit stream MLR_OBJECTS, from their PubAcks) of the commit batches the
+   * sightings were last sent in: the answer says which of them storage has not taken yet.
+   */
+  commits: z.array(z.number().int().positive()).max(SIGHTING_STATUS_MAX).optional(),
 });
 
 /**
  * Per sighting asked about, in the same order: `indexed` when the index holds a record of that
  * message at that place with that content (its object was stored first), with the job that
- * recorded it; `unknown` when it does not (not stored, or not yet).
+ * recorded it; `unknown` when it does not (not stored, or not yet). `waitingCommits`: those of the
+ * commits asked about that still wait for storage (it cannot write, e.g. S3 is down, or is behind):
+ * their sightings are on their way, and sending them again would only queue them twice.
  */
 export const sightingStatusResponseSchema = z.strictObject({
+  waitingCommits: z.array(z.number().int().positive()).optional(),
   sightings: z.array(
     z.discriminatedUnion('state', [
       z.strictObject({
