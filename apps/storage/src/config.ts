@@ -35,9 +35,9 @@ export const storageConfigSchema = serviceEnvSchema
     /** Packs (or individual objects) written to S3 at once by one replica. */
     STORAGE_WRITE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
     /**
-     * An upload (a large message's chunks) none of whose chunks arrived for this long, while no
-     * commit waits for storage, is removed from the chunk stream. Above the connector's 30 minutes
-     * of sending a commit again to a platform it cannot reach.
+     * An upload (a large message's chunks) none of whose chunks arrived for this long is removed from
+     * its tenant's chunk stream, while none of the tenant's commits waits for storage. Above the
+     * connector's 30 minutes of sending a commit again to a platform it cannot reach.
      */
     STORAGE_ABANDONED_UPLOAD_MS: z.coerce
       .number()

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { subjects, tenantChunksStream } from '@mlr/contracts';
+import { STREAMS, subjects, tenantChunksStream } from '@mlr/contracts';
 import {
   connectMessaging,
   ensurePlatformStreams,
@@ -9,7 +9,7 @@ import {
 } from '@mlr/messaging';
 import { createLogger } from '@mlr/telemetry';
 import { servicesNatsCredentials } from '@mlr/testing';
-import { AbandonedUploads } from './abandoned-uploads.js';
+import { AbandonedUploads, type SweepOutcome } from './abandoned-uploads.js';
 
 /** Abandoned uploads leave the tenants' chunk streams on the real JetStream; live ones and waiting ones stay. */
 describe('AbandonedUploads', () => {
@@ -54,35 +54,41 @@ describe('AbandonedUploads', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     await chunk(slow); // ... but it is still sending
 
-    // Commits of other tests may wait in the shared stream: these see as many waiting as they are told.
-    const sweeperSeeing = (waitingCommits: number) =>
+    // A sweeper that sees as many of `busy`'s commits waiting for storage as it is told (none of the others').
+    const sweeperSeeing = (busy: string, waitingCommits: number) =>
       new AbandonedUploads(
         messaging,
         { inactiveMs: 1_000, everyMs: 60_000, batch: 10_000 },
         logger,
         Date.now,
-        async () => waitingCommits,
+        async (tenant) => (tenant === busy ? waitingCommits : 0),
       );
-    const [sweeper, waiting] = [sweeperSeeing(0), sweeperSeeing(3)];
-    // While commits wait for storage, one of them may name the idle upload: nothing is removed.
-    expect(await waiting.sweep()).toEqual({ skipped: '3 commits wait for storage', removed: [] });
+    const ours = (outcome: SweepOutcome) =>
+      outcome.removed.filter((r) => [tenantId, otherTenant].some((t) => r.subject.startsWith(`mlr.${t}.`)));
+    // While commits of the tenant wait for storage, one of them may name its idle upload: the
+    // tenant's uploads stay; another tenant's idle upload goes.
+    const busy = await sweeperSeeing(tenantId, 3).sweep();
+    expect(busy.skipped).toContainEqual({ tenantId, reason: 'commits of the tenant not stored yet: 3' });
+    expect(ours(busy)).toEqual([{ subject: subjects.chunks(otherTenant, idle), chunks: 1 }]);
     expect(await count(idle)).toBe(2);
-
-    const outcome = await sweeper.sweep();
-    const ours = outcome.removed.filter((r) => [tenantId, otherTenant].some((t) => r.subject.startsWith(`mlr.${t}.`)));
-    expect(ours.sort((a, b) => a.chunks - b.chunks)).toEqual([
-      { subject: subjects.chunks(otherTenant, idle), chunks: 1 },
-      { subject: subjects.chunks(tenantId, idle), chunks: 2 },
-    ]);
-    expect(await count(idle)).toBe(0);
     expect(await count(idle, otherTenant)).toBe(0);
+
+    const outcome = await sweeperSeeing(tenantId, 0).sweep();
+    expect(ours(outcome)).toEqual([{ subject: subjects.chunks(tenantId, idle), chunks: 2 }]);
+    expect(await count(idle)).toBe(0);
     expect(await count(slow)).toBe(2);
   });
 
-  it('asks the commit consumer (or the stream, before storage declared it) how many commits wait', async () => {
-    const sweeper = new AbandonedUploads(messaging, { inactiveMs: 3_600_000, everyMs: 60_000, batch: 10 }, logger);
-    const outcome = await sweeper.sweep();
-    expect(outcome.removed).toEqual([]);
-    if (outcome.skipped) expect(outcome.skipped).toMatch(/^\d+ commits wait for storage$/);
+  it("counts the tenant's commits in the commit stream, waiting or being stored, as waiting", async () => {
+    await chunk('c'.repeat(32));
+    const seq = (await messaging.js.publish(subjects.objects(tenantId), new Uint8Array([1]))).seq;
+    try {
+      const sweeper = new AbandonedUploads(messaging, { inactiveMs: 0, everyMs: 60_000, batch: 10_000 }, logger);
+      const outcome = await sweeper.sweep();
+      expect(outcome.skipped).toContainEqual({ tenantId, reason: 'commits of the tenant not stored yet: 1' });
+      expect(await count('c'.repeat(32))).toBe(1);
+    } finally {
+      await (await messaging.manager()).streams.deleteMessage(STREAMS.objects.name, seq);
+    }
   });
 });

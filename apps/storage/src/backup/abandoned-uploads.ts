@@ -1,6 +1,6 @@
 import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
 import { JetStreamApiCodes, JetStreamApiError, type StreamInfo } from '@nats-io/jetstream';
-import { SERVICE_CONSUMERS } from '@mlr/contracts';
+import { STREAMS, subjects, tenantOfChunksStream } from '@mlr/contracts';
 import { describeError, tenantChunksStreamNames, type MessagingConnection } from '@mlr/messaging';
 import type { Logger } from '@mlr/telemetry';
 
@@ -14,8 +14,8 @@ export interface AbandonedUploadSettings {
 }
 
 export interface SweepOutcome {
-  /** Why nothing was removed, when nothing could be: commits are still waiting for storage. */
-  skipped?: string;
+  /** Tenants whose uploads were left alone, with why: commits of theirs still wait for storage. */
+  skipped: Array<{ tenantId: string; reason: string }>;
   /** Subjects (`mlr.<tenant>.chunks.<upload>`) removed, with the chunks they held. */
   removed: Array<{ subject: string; chunks: number }>;
 }
@@ -23,10 +23,12 @@ export interface SweepOutcome {
 /**
  * Removes uploads that were abandoned: chunks of large messages whose commit never came (a connector
  * that died or was stopped between its chunks and its commit, or someone publishing junk with a
- * connector's credentials), so that they do not hold the chunk stream's space for its whole day.
- * Measured from the upload's last chunk, not its first (a slow link may take long over one message),
- * and only while storage's commit consumer has nothing waiting: a commit published ms after its
- * last chunk has then been taken, so an upload still there after `inactiveMs` is garbage.
+ * connector's credentials), so that they do not hold the tenant's upload quota for the chunk
+ * stream's whole day. Measured from the upload's last chunk, not its first (a slow link may take
+ * long over one message), and only for a tenant none of whose commits is in the commit stream (a
+ * work queue: a commit stays there until storage has stored it, however long S3 is down): a commit
+ * published ms after its last chunk would be there, so an upload still there after `inactiveMs` with
+ * none of its tenant's commits waiting is garbage. One busy tenant does not hold the others' sweep.
  */
 export class AbandonedUploads implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
@@ -37,19 +39,12 @@ export class AbandonedUploads implements OnApplicationBootstrap, BeforeApplicati
     private readonly settings: AbandonedUploadSettings,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
-    /**
-     * Commits waiting for storage: those its commit consumer has not been handed yet (every commit
-     * in the stream while the consumer is not declared yet).
-     */
-    private readonly pendingCommits: () => Promise<number> = async () => {
+    /** The tenant's commits in the commit stream: not yet stored (waiting, or being stored). */
+    private readonly pendingCommits: (tenantId: string) => Promise<number> = async (tenantId) => {
       const jsm = await this.messaging.manager();
-      const { stream, durable } = SERVICE_CONSUMERS.storageObjects;
-      try {
-        return (await jsm.consumers.info(stream, durable)).num_pending;
-      } catch (error) {
-        if (!/consumer not found/i.test((error as Error).message)) throw error;
-        return (await jsm.streams.info(stream)).state.messages;
-      }
+      const subject = subjects.objects(tenantId);
+      const info = await jsm.streams.info(STREAMS.objects.name, { subjects_filter: subject });
+      return info.state.subjects?.[subject] ?? 0;
     },
   ) {}
 
@@ -76,14 +71,14 @@ export class AbandonedUploads implements OnApplicationBootstrap, BeforeApplicati
   }
 
   async sweep(): Promise<SweepOutcome> {
-    const waiting = await this.pendingCommits();
-    if (waiting > 0) return { skipped: `${waiting} commits wait for storage`, removed: [] };
     const jsm = await this.messaging.manager();
     const cutoff = this.now() - this.settings.inactiveMs;
-    const removed: SweepOutcome['removed'] = [];
+    const outcome: SweepOutcome = { skipped: [], removed: [] };
     let looked = 0;
     for (const stream of await tenantChunksStreamNames(this.messaging)) {
       if (looked >= this.settings.batch) break;
+      const tenantId = tenantOfChunksStream(stream);
+      if (tenantId === null) continue;
       let info: StreamInfo;
       try {
         info = await jsm.streams.info(stream, { subjects_filter: '>' });
@@ -91,19 +86,25 @@ export class AbandonedUploads implements OnApplicationBootstrap, BeforeApplicati
         if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) continue;
         throw error;
       }
+      if (info.state.messages === 0) continue;
+      const waiting = await this.pendingCommits(tenantId);
+      if (waiting > 0) {
+        outcome.skipped.push({ tenantId, reason: `commits of the tenant not stored yet: ${waiting}` });
+        continue;
+      }
       const uploads = Object.entries(info.state.subjects ?? {}).slice(0, this.settings.batch - looked);
       looked += uploads.length;
       for (const [subject, chunks] of uploads) {
         const last = await jsm.streams.getMessage(stream, { last_by_subj: subject });
         if (last === null || last.time.getTime() > cutoff) continue;
         const { purged } = await jsm.streams.purge(stream, { filter: subject });
-        removed.push({ subject, chunks: purged || chunks });
+        outcome.removed.push({ subject, chunks: purged || chunks });
         this.logger.warn(
-          { event: 'upload.abandoned', stream, subject, chunks: purged, lastChunkAt: last.time.toISOString() },
+          { event: 'upload.abandoned', tenantId, subject, chunks: purged, lastChunkAt: last.time.toISOString() },
           'removed an abandoned upload: no chunk and no commit for it for a while',
         );
       }
     }
-    return { removed };
+    return outcome;
   }
 }
