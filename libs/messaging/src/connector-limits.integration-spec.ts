@@ -1,11 +1,11 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { subjects, tenantChunksStream, UPLOAD_QUOTA_MIN_BYTES } from '@mlr/contracts';
+import { STREAMS, subjects, tenantChunksStream, UPLOAD_QUOTA_MIN_BYTES } from '@mlr/contracts';
 import { connectorNatsCreds, natsUserCreds, required, servicesNatsCredentials } from '@mlr/testing';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { connectMessaging } from './connection.js';
 import { CONNECTOR_MAX_PAYLOAD_BYTES, CONNECTOR_MAX_SUBSCRIPTIONS, connectorUserClaims } from './connector-user.js';
-import { ensureTenantChunksStream } from './platform-topology.js';
+import { COMMITS_QUEUED_PER_TENANT, ensurePlatformStreams, ensureTenantChunksStream } from './platform-topology.js';
 import { isRetriablePublishError, isStreamFullError } from './publisher.js';
 
 /**
@@ -80,6 +80,42 @@ describe('connector JWT limits on nats-server', () => {
         stream: tenantChunksStream('limits-quota-other').name,
       });
     } finally {
+      await services.close();
+    }
+  });
+
+  it(`queues at most ${COMMITS_QUEUED_PER_TENANT} commit batches of a tenant for storage, and other tenants keep theirs`, async () => {
+    const services = await connectMessaging({
+      servers: required(infra, 'nats').url,
+      name: 'limits-commits',
+      credentials: servicesNatsCredentials(infra),
+    });
+    const jsm = await services.manager();
+    try {
+      await ensurePlatformStreams(services);
+      // Nobody stores them here, as while storage is down: junk batches with a connector's credentials.
+      const js = jetstream(await connectAsConnector('limits-commits'));
+      const junk = new Uint8Array(64);
+      let accepted = 0;
+      let refusal: unknown;
+      while (refusal === undefined && accepted <= COMMITS_QUEUED_PER_TENANT) {
+        const sends = Array.from({ length: 64 }, () => js.publish(subjects.objects('limits-commits'), junk));
+        for (const outcome of await Promise.allSettled(sends)) {
+          if (outcome.status === 'fulfilled') accepted++;
+          else refusal ??= outcome.reason;
+        }
+      }
+      expect(accepted).toBe(COMMITS_QUEUED_PER_TENANT);
+      expect(isStreamFullError(refusal)).toBe(true);
+      expect(String(refusal)).toMatch(/maximum messages per subject exceeded/);
+      const other = jetstream(await connectAsConnector('limits-commits-other'));
+      await expect(other.publish(subjects.objects('limits-commits-other'), junk)).resolves.toMatchObject({
+        stream: STREAMS.objects.name,
+      });
+    } finally {
+      for (const tenant of ['limits-commits', 'limits-commits-other']) {
+        await jsm.streams.purge(STREAMS.objects.name, { filter: subjects.objects(tenant) });
+      }
       await services.close();
     }
   });

@@ -24,6 +24,22 @@ describe('stream declaration', () => {
     });
   });
 
+  it('refuses new messages per subject when asked, and sees a server that omits the default as unchanged', () => {
+    const wanted = streamConfigOf({
+      ...spec,
+      subjects: ['mlr.*.objects'],
+      maxMsgsPerSubject: 1_024,
+      discard: 'new',
+      discardNewPerSubject: true,
+    });
+    expect(wanted).toMatchObject({ max_msgs_per_subject: 1_024, discard: 'new', discard_new_per_subject: true });
+    const before = { ...wanted, discard: 'old', discard_new_per_subject: undefined } as unknown as StreamConfig;
+    expect(diffStreamConfig(wanted, before).mutable).toEqual(['discard', 'discard_new_per_subject']);
+    const plain = streamConfigOf({ ...spec, subjects: ['a'] });
+    const omitted = { ...plain, discard_new_per_subject: undefined } as unknown as StreamConfig;
+    expect(diffStreamConfig(plain, omitted)).toEqual({ mutable: [], immutable: [] });
+  });
+
   it('refuses a duplicate window longer than the max age', () => {
     expect(() => streamConfigOf({ ...spec, subjects: ['a'], maxAgeMs: 1_000 })).toThrow(/duplicateWindowMs/);
   });

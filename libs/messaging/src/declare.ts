@@ -32,6 +32,11 @@ export interface StreamSpec {
   maxMsgsPerSubject?: number;
   /** What to do when a limit is hit. Default `old` (drop oldest); `new` refuses new messages. */
   discard?: 'old' | 'new';
+  /**
+   * With `discard: new` and `maxMsgsPerSubject`: refuse a message for a subject that is at its limit
+   * (the others still take messages), instead of only when the whole stream is full.
+   */
+  discardNewPerSubject?: boolean;
   replicas?: number;
   description?: string;
 }
@@ -90,6 +95,7 @@ export function streamConfigOf(spec: StreamSpec): Partial<StreamConfig> & { name
     max_msg_size: spec.maxMsgSize ?? -1,
     max_msgs_per_subject: spec.maxMsgsPerSubject ?? -1,
     discard: discardOf[spec.discard ?? 'old'],
+    discard_new_per_subject: spec.discardNewPerSubject ?? false,
     num_replicas: spec.replicas ?? 1,
     ...(spec.duplicateWindowMs !== undefined ? { duplicate_window: ms(spec.duplicateWindowMs) } : {}),
     ...(spec.description !== undefined ? { description: spec.description } : {}),
@@ -125,14 +131,18 @@ export function diffStreamConfig(
     'max_msg_size',
     'max_msgs_per_subject',
     'discard',
+    'discard_new_per_subject',
     'num_replicas',
     'duplicate_window',
     'description',
   ] as const;
   for (const field of scalar) {
     const value = wanted[field];
-    if (value !== undefined && value !== (existing[field] ?? (field === 'description' ? '' : undefined)))
-      mutable.push(field);
+    const defaults: Partial<Record<(typeof scalar)[number], unknown>> = {
+      description: '',
+      discard_new_per_subject: false,
+    };
+    if (value !== undefined && value !== (existing[field] ?? defaults[field])) mutable.push(field);
   }
   return { mutable, immutable };
 }

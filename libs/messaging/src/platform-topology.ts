@@ -30,17 +30,31 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 /**
+ * Commit batches of one tenant that may wait in MLR_OBJECTS for storage at once (each at most
+ * 512 KiB from a connector, 1 MiB from anyone): beyond, a publish is refused and the connector
+ * waits, as at a full upload quota.
+ */
+export const COMMITS_QUEUED_PER_TENANT = 1_024;
+/** Bytes the job events of all tenants may take (30 days of them are kept). */
+export const EVENTS_MAX_BYTES = 1024 * 1024 * 1024;
+
+/**
  * The JetStream topology of the platform, declared idempotently by every service at start-up
  * (the same specs everywhere, so no two services fight over a setting).
  */
 export const PLATFORM_STREAMS: Record<SharedChannel, StreamSpec> = {
   jobs: { ...STREAMS.jobs, subjects: [...STREAMS.jobs.subjects], duplicateWindowMs: 10 * 60_000, maxAgeMs: 7 * DAY },
-  // Commit batches carry small sealed objects inline; larger ones come as chunks.
+  // Commit batches carry small sealed objects inline; larger ones come as chunks. Each tenant has
+  // one subject: at most COMMITS_QUEUED_PER_TENANT of its batches wait for storage, whoever publishes
+  // them; beyond, its connectors wait (and no tenant fills the store for the others).
   objects: {
     ...STREAMS.objects,
     subjects: [...STREAMS.objects.subjects],
     duplicateWindowMs: 10 * 60_000,
     maxMsgSize: 1024 * 1024,
+    maxMsgsPerSubject: COMMITS_QUEUED_PER_TENANT,
+    discard: 'new',
+    discardNewPerSubject: true,
   },
   records: { ...STREAMS.records, subjects: [...STREAMS.records.subjects], duplicateWindowMs: 10 * 60_000 },
   indexed: {
@@ -49,11 +63,14 @@ export const PLATFORM_STREAMS: Record<SharedChannel, StreamSpec> = {
     duplicateWindowMs: 2 * 60_000,
     maxAgeMs: DAY,
   },
+  // Connectors publish job events: bounded in bytes too, so that no flood of them fills the store
+  // (the oldest, long consumed by scheduling, go first).
   events: {
     ...STREAMS.events,
     subjects: [...STREAMS.events.subjects],
     duplicateWindowMs: 10 * 60_000,
     maxAgeMs: 30 * DAY,
+    maxBytes: EVENTS_MAX_BYTES,
   },
 };
 

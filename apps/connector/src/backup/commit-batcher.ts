@@ -397,8 +397,14 @@ export class CommitBatcher implements SightingUploader {
       );
       for (const entry of batch.entries) entry.commitSequence = seq;
     } catch (error) {
+      // At the most commits the tenant may have waiting for storage, the platform is reachable but
+      // behind (or cannot write): wait for it as long as for a commit it holds.
+      const full = isStreamFullError(error);
+      const why = full
+        ? `storage has not taken the tenant's waiting commits (${(error as Error).message})`
+        : `the commit could not be published: ${(error as Error).message}`;
       for (const entry of batch.entries) {
-        this.unreachable(entry, `the commit could not be published: ${(error as Error).message}`);
+        this.unreachable(entry, why, full ? this.storageWaitGiveUpMs : this.unreachableGiveUpMs);
       }
     }
   }
@@ -493,11 +499,11 @@ export class CommitBatcher implements SightingUploader {
    * an answer about it. Meanwhile it holds its place among the sightings in flight, so the
    * backup slows down instead of failing messages.
    */
-  private unreachable(entry: Pending, why: string): void {
+  private unreachable(entry: Pending, why: string, giveUpMs = this.unreachableGiveUpMs): void {
     if (this.waiting.get(entry.key) !== entry) return;
     clearTimeout(entry.timer);
     const since = entry.unreachableSince ?? Date.now();
-    if (Date.now() - since >= this.unreachableGiveUpMs) {
+    if (Date.now() - since >= giveUpMs) {
       this.waiting.delete(entry.key);
       const seconds = Math.round((Date.now() - since) / 1000);
       const took = seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
