@@ -38,7 +38,7 @@ const FAULTS: Fault[] = [
   { name: 'NATS restarted (5 s down)', inject: (infra) => restartNats(infra, 5_000) },
   { name: 'PostgreSQL stopped for 15 s', ridesOut: true, inject: (infra) => restartPostgres(infra, 15_000) },
   { name: 'the S3 gateway stopped for 15 s', ridesOut: true, inject: (infra) => restartS3Gateway(infra, 15_000) },
-  ...(['storage', 'scheduling'] as const).map((service): Fault => ({
+  ...(['storage', 'indexing', 'scheduling', 'licensing', 'gateway'] as const).map((service): Fault => ({
     name: `${service} SIGKILLed and started again`,
     kills: service,
     inject: (_infra, platform) => killAndRestart(platform, service),
