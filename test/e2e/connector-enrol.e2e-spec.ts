@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ClientProxyFactory, Transport, type ClientProxy } from '@nestjs/microservices';
@@ -16,16 +16,18 @@ import {
   type SearchResult,
 } from '@mlr/contracts';
 import { contentId } from '@mlr/crypto';
-import { connectMessaging, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
+import { connectMessaging, connectorUserClaims, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
 import {
   REPO_ROOT,
   compiledMain,
   ensureBuilt,
   fetchFolder,
   freePort,
+  natsUserCreds,
   servicesNatsClientOptions,
   waitFor,
 } from '@mlr/testing';
+import { decode, parseCreds, type User } from '@nats-io/jwt';
 import { loadConnectorConfig, natsCredentials } from '../../apps/connector/src/config/connector-config.js';
 import { loadTenantKeys } from '../../apps/connector/src/keys/key-file.js';
 import { enrollArgs as enrollArgsOf, writePreEnrolmentConfig } from './support/connector-cli.js';
@@ -221,6 +223,56 @@ describe('connector enroll (CLI)', () => {
     expect(found.body.items.every((hit) => hit.mailbox === MAILBOX && hit.folder === 'INBOX')).toBe(true);
     const objects = await platform.prisma.storedObject.count({ where: { tenantId, contentId: { in: served } } });
     expect(objects).toBe(new Set(served).size);
+  });
+
+  it('renews credentials from an older build when it starts: same key, the permissions and limits of today', async () => {
+    const configPath = join(dir, 'a', 'connector.json');
+    const config = loadConnectorConfig(configPath);
+    const credsFile = config.nats.credsFile!;
+    await platform.app('connector').stop();
+    // What an older build's enrolment gave: no sightings.status permission, no limits.
+    const { key: seed } = await parseCreds(readFileSync(credsFile));
+    const today = connectorUserClaims(tenantId, config.connectorId);
+    const nats = infra.nats!;
+    const older = await natsUserCreds(
+      { publicKey: nats.accountPublicKey, signingSeed: nats.accountSigningSeed },
+      `connector-${tenantId}-${config.connectorId}`,
+      {
+        seed,
+        claims: {
+          ...today,
+          pub: { allow: (today.pub?.allow ?? []).filter((subject) => !subject.endsWith('.sightings')) },
+          subs: -1,
+          payload: -1,
+        },
+      },
+    );
+    writeFileSync(credsFile, older.creds, { mode: 0o600 });
+
+    await platform.startConnector(configPath, healthPortA);
+    let renewed = { jwt: older.jwt, key: seed };
+    await waitFor(
+      async () => {
+        renewed = await parseCreds(readFileSync(credsFile));
+        return renewed.jwt !== older.jwt;
+      },
+      { what: 'the renewed creds file', timeoutMs: 60_000 },
+    );
+    expect(renewed.key).toBe(seed); // the same key: its seed never left the connector
+    expect(decode<User>(renewed.jwt).nats).toMatchObject(today);
+    expect(statSync(credsFile).mode & 0o777).toBe(0o600);
+    const audited = await platform.prisma.auditEvent.findMany({
+      where: { tenantId, action: 'connector.credentials.refresh', target: `connector:${config.connectorId}` },
+    });
+    expect(audited.map((event) => [event.actor, event.outcome])).toEqual([[`nkey:${older.publicKey}`, 'success']]);
+    // It runs on with them, healthy.
+    await waitFor(
+      async () => {
+        const response = await fetch(`http://127.0.0.1:${healthPortA}/health`).catch(() => undefined);
+        return response?.status === 200;
+      },
+      { what: 'the connector to be healthy', timeoutMs: 60_000 },
+    );
   });
 
   it('records "no" with the warning when the service account cannot open other mailboxes, and imports the key from a recovery kit', async () => {

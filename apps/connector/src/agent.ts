@@ -4,6 +4,7 @@ import { tenantInboxPrefix, type TenantMlrStatus } from '@mlr/contracts';
 import { connectMessaging, type MessagingConnection } from '@mlr/messaging';
 import type { Logger } from '@mlr/telemetry';
 import { keyFilePath, natsCredentials, type ConnectorConfig } from './config/connector-config.js';
+import { refreshCredentials } from './enrol/credentials-refresh.js';
 import { JobExecutor } from './jobs/job-executor.js';
 import { loadTenantKeys } from './keys/key-file.js';
 import { mailboxLogin, openImapSession } from './sources/imap/imap-session.js';
@@ -37,14 +38,21 @@ export class ConnectorAgent {
   async start(options: { daemon?: boolean } = {}): Promise<{ healthPort?: number }> {
     // The key is checked first: without it nothing can be backed up, so say so before connecting.
     const keys = loadTenantKeys(keyFilePath(this.config));
-    this.messaging = await connectMessaging({
-      servers: this.config.nats.url,
-      name: `connector-${this.config.tenantId}-${this.config.connectorId}`,
-      credentials: natsCredentials(this.config),
-      inboxPrefix: tenantInboxPrefix(this.config.tenantId),
-      waitOnFirstConnect: true,
-      logger: this.logger,
-    });
+    const connect = () =>
+      connectMessaging({
+        servers: this.config.nats.url,
+        name: `connector-${this.config.tenantId}-${this.config.connectorId}`,
+        credentials: natsCredentials(this.config),
+        inboxPrefix: tenantInboxPrefix(this.config.tenantId),
+        waitOnFirstConnect: true,
+        logger: this.logger,
+      });
+    this.messaging = await connect();
+    // Credentials from an older build get today's permissions and limits, applied when connecting.
+    if (await refreshCredentials(this.config, this.messaging, this.logger)) {
+      await this.messaging.close();
+      this.messaging = await connect();
+    }
     this.connectionLost = this.messaging.closed.then((error) =>
       this.stopping ? null : (error ?? new Error('the NATS connection was closed')),
     );

@@ -38,7 +38,7 @@ export interface EnrolCommandOptions {
 }
 
 /** Writes a secret file atomically with mode 0600. */
-function writeSecretFile(path: string, content: Uint8Array | string): void {
+export function writeSecretFile(path: string, content: Uint8Array | string): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const temporary = join(dirname(path), `.${Date.now()}.${process.pid}.tmp`);
   writeFileSync(temporary, content, { mode: 0o600 });

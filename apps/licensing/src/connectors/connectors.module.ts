@@ -61,6 +61,7 @@ export class ConnectorsModule {
         ConnectorsService,
         SigningKeyAnnouncement,
       ],
+      exports: [ConnectorsService],
     };
   }
 }

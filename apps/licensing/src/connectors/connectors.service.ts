@@ -214,6 +214,56 @@ export class ConnectorsService {
   }
 
   /**
+   * A user JWT with today's claims for an enrolled connector's own NATS key, asked for by a connector
+   * whose JWT is older than its build (enrolled before its permissions or limits changed): `refused`
+   * says why not. Needs no credential of its own: the JWT works only with the seed of that key, which
+   * never leaves the connector; a revoked connector, or a key that is not the connector's, gets none
+   * (a JWT issued after a revocation would not be covered by it).
+   */
+  async refreshCredentials(
+    tenantId: string,
+    connectorId: string,
+    natsPublicKey: string,
+  ): Promise<{ userJwt: string } | { refused: string }> {
+    const connector = await this.connectors.get(tenantId, connectorId);
+    let refused: string | null = null;
+    if (!this.issuer) refused = 'the licensing service has no NATS account signing key to issue credentials with';
+    else if (!connector) refused = `tenant ${tenantId} has no connector ${connectorId}`;
+    else if (connectorState(connector, this.clock.now()) !== 'enrolled') {
+      refused = `connector ${connectorId} is ${connectorState(connector, this.clock.now()).replace('_', ' ')}`;
+    } else if (connector.natsUserPublicKey !== natsPublicKey) {
+      refused = `${natsPublicKey} is not the NATS key connector ${connectorId} enrolled with`;
+    }
+    const outcome = refused === null ? 'success' : 'denied';
+    try {
+      await this.audit.record({
+        tenantId,
+        actor: `nkey:${natsPublicKey}`,
+        role: 'connector',
+        action: 'connector.credentials.refresh',
+        target: `connector:${connectorId}`,
+        outcome,
+        detail: refused === null ? {} : { reason: refused },
+      });
+    } catch (error) {
+      this.logger.error(
+        { event: 'connector.credentials.audit-failed', connectorId, error: (error as Error).message },
+        'could not write the audit event of a credentials refresh',
+      );
+    }
+    if (refused !== null || !this.issuer) {
+      this.logger.warn({ event: 'connector.credentials.refused', tenantId, connectorId, natsPublicKey }, refused ?? '');
+      return { refused: refused ?? 'no signing key' };
+    }
+    const userJwt = await this.issuer.mint({ tenantId, connectorId, userPublicKey: natsPublicKey });
+    this.logger.info(
+      { event: 'connector.credentials.refreshed', tenantId, connectorId, natsUserPublicKey: natsPublicKey },
+      "connector's NATS credentials renewed with today's permissions and limits",
+    );
+    return { userJwt };
+  }
+
+  /**
    * Revokes the connector: scheduling gives it no more jobs, and its NATS credentials are revoked on
    * the server (the view's `natsRevokedAt` says when that took effect; null while it is pending or
    * not configured, in which case the reconciler keeps trying).

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { connectorIdSchema, contentIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
 import { searchCriteriaSchema, visibleMailboxesSchema } from '../services/indexing.js';
-import { tenantMlrStatusSchema, type TenantMlrStatus } from '../services/licensing.js';
+import { NATS_USER_PUBLIC_KEY_PATTERN } from '../services/connectors.js';
+import { tenantMlrStatusSchema } from '../services/licensing.js';
 import {
   sightingStatusRequestSchema,
   sightingStatusResponseSchema,
@@ -358,8 +359,34 @@ export const objectBatchFetchResponseSchema = z.strictObject({
 });
 export const objectFetchResponseSchema = z.union([objectRangeFetchResponseSchema, objectBatchFetchResponseSchema]);
 
-/** `mlr.<tenant>.status` (served by licensing): may this tenant's jobs run? Asked by the connector before a one-off job. */
-export const tenantStatusRequestSchema = z.strictObject({ tenantId: tenantIdSchema });
+/**
+ * `mlr.<tenant>.status` (served by licensing): may this tenant's jobs run? Asked by the connector
+ * before each job. A connector whose NATS user JWT lacks what this build's connectors are given
+ * (it enrolled under an older one: permissions, limits) names itself in `refresh` and gets a JWT with
+ * today's claims for the same NATS key — useless to anyone without that key's seed, and refused for
+ * a revoked connector or a key that is not the connector's.
+ */
+export const tenantStatusRequestSchema = z.strictObject({
+  tenantId: tenantIdSchema,
+  refresh: z
+    .strictObject({
+      connectorId: connectorIdSchema,
+      natsPublicKey: z
+        .string()
+        .regex(
+          NATS_USER_PUBLIC_KEY_PATTERN,
+          'natsPublicKey must be a NATS user public key (56 characters starting with U)',
+        ),
+    })
+    .optional(),
+});
+
+export const tenantStatusResponseSchema = tenantMlrStatusSchema.extend({
+  /** The answer to `refresh`: the new user JWT, or why none was issued. */
+  credentials: z
+    .union([z.strictObject({ userJwt: z.string().min(1) }), z.strictObject({ refused: z.string().min(1) })])
+    .optional(),
+});
 
 export interface TenantCalls {
   'restore.items': {
@@ -370,7 +397,10 @@ export interface TenantCalls {
     request: z.infer<typeof objectFetchRequestSchema>;
     response: z.infer<typeof objectFetchResponseSchema>;
   };
-  'tenant.status': { request: z.infer<typeof tenantStatusRequestSchema>; response: TenantMlrStatus };
+  'tenant.status': {
+    request: z.infer<typeof tenantStatusRequestSchema>;
+    response: z.infer<typeof tenantStatusResponseSchema>;
+  };
   /** Backups, not restores: the fate of sightings whose acknowledgement the connector missed. */
   'sightings.status': { request: SightingStatusRequest; response: SightingStatusResponse };
 }
@@ -379,7 +409,7 @@ export type TenantVerb = keyof TenantCalls;
 export const tenantCallSchemas = {
   'restore.items': { request: restoreItemsRequestSchema, response: restoreItemsResponseSchema },
   'objects.fetch': { request: objectFetchRequestSchema, response: objectFetchResponseSchema },
-  'tenant.status': { request: tenantStatusRequestSchema, response: tenantMlrStatusSchema },
+  'tenant.status': { request: tenantStatusRequestSchema, response: tenantStatusResponseSchema },
   'sightings.status': { request: sightingStatusRequestSchema, response: sightingStatusResponseSchema },
 } as const;
 

@@ -10,16 +10,19 @@ import {
   CAPABILITY_WARNINGS,
   connectorPermissions,
   serviceSubject,
+  tenantCallSubjects,
   type CreatedConnector,
   type EnrolmentRequest,
   type ServiceCalls,
   type ServiceVerb,
 } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
+import { connectMessaging, connectorUserClaims, tenantCallClient } from '@mlr/messaging';
 import {
   provisionConnector,
   REPO_ROOT,
   servicesNatsClientOptions,
+  servicesNatsCredentials,
   startApp,
   waitFor,
   type RunningApp,
@@ -181,6 +184,60 @@ describe('connector enrolment (licensing service)', () => {
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
     for (const outcome of outcomes.filter((o) => o.status === 'rejected')) {
       expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'forbidden', field: 'token' });
+    }
+  });
+
+  it("renews an enrolled connector's JWT for its own key through tenant.status, and no one else's", async () => {
+    const messaging = await connectMessaging({
+      servers: infra.nats!.url,
+      name: 'licensing-refresh-it',
+      credentials: servicesNatsCredentials(infra),
+    });
+    const refresh = async (connectorId: string, natsPublicKey: string) => {
+      const reply = await tenantCallClient(messaging).request(
+        'tenant.status',
+        tenantCallSubjects['tenant.status'](tenantId),
+        { tenantId, refresh: { connectorId, natsPublicKey } },
+        { timeoutMs: 15_000 },
+      );
+      if (!reply.ok) throw new Error(reply.error.message);
+      return reply.value.credentials;
+    };
+    try {
+      const created = await create(`refresh-${suffix}`);
+      const key = createUser();
+      await call('connectors.enroll', enrolment(created.enrolmentToken, key.getPublicKey()));
+      const renewed = await refresh(created.connector.id, key.getPublicKey());
+      if (!renewed || !('userJwt' in renewed)) throw new Error(`not renewed: ${JSON.stringify(renewed)}`);
+      const claims = decodeUserJwt(renewed.userJwt);
+      expect(claims.sub).toBe(key.getPublicKey());
+      expect(claims.nats).toMatchObject(connectorUserClaims(tenantId, created.connector.id));
+
+      expect(await refresh(created.connector.id, createUser().getPublicKey())).toEqual({
+        refused: expect.stringMatching(/is not the NATS key connector .* enrolled with/),
+      });
+      expect(await refresh('no-such-connector', key.getPublicKey())).toEqual({
+        refused: `tenant ${tenantId} has no connector no-such-connector`,
+      });
+      const waiting = await create(`refresh-waiting-${suffix}`);
+      expect(await refresh(waiting.connector.id, key.getPublicKey())).toEqual({
+        refused: `connector ${waiting.connector.id} is awaiting enrolment`,
+      });
+      await call('connectors.revoke', { tenantId, connectorId: created.connector.id, actor: 'admin@acme' });
+      expect(await refresh(created.connector.id, key.getPublicKey())).toEqual({
+        refused: `connector ${created.connector.id} is revoked`,
+      });
+      const audited = await prisma.auditEvent.findMany({
+        where: { tenantId, action: 'connector.credentials.refresh', target: `connector:${created.connector.id}` },
+        orderBy: { id: 'asc' },
+      });
+      expect(audited.map((event) => [event.actor, event.outcome])).toEqual([
+        [`nkey:${key.getPublicKey()}`, 'success'],
+        [expect.stringMatching(/^nkey:U/), 'denied'],
+        [`nkey:${key.getPublicKey()}`, 'denied'],
+      ]);
+    } finally {
+      await messaging.close();
     }
   });
 
