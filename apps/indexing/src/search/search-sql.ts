@@ -92,21 +92,28 @@ const COLUMNS = Prisma.sql`
 
 /** The WHERE conditions of a filter (every value a bound parameter). */
 export function searchConditions(filter: SearchFilter): Prisma.Sql[] {
-  const where: Prisma.Sql[] = [Prisma.sql`r.tenant_id = ${filter.tenantId}`];
+  const { order, rows } = conditionsOf(filter);
+  return [...order, ...rows];
+}
+
+/**
+ * A filter's conditions in two parts: those the (tenant[, mailbox], date) indexes walk in result
+ * order (tenant, one mailbox, the date range) and the others, checked row by row.
+ */
+function conditionsOf(filter: SearchFilter): { order: Prisma.Sql[]; rows: Prisma.Sql[] } {
+  const order: Prisma.Sql[] = [Prisma.sql`r.tenant_id = ${filter.tenantId}`];
+  const where: Prisma.Sql[] = [];
   const { mailboxes } = filter;
   if (mailboxes !== undefined) {
     // One mailbox as an equality, so that the planner sees the (tenant, mailbox, date) index's order.
-    where.push(
-      mailboxes.length === 1
-        ? Prisma.sql`r.mailbox = ${mailboxes[0]}`
-        : Prisma.sql`r.mailbox = ANY(${[...mailboxes]}::text[])`,
-    );
+    if (mailboxes.length === 1) order.push(Prisma.sql`r.mailbox = ${mailboxes[0]}`);
+    else where.push(Prisma.sql`r.mailbox = ANY(${[...mailboxes]}::text[])`);
   }
-  if (filter.fromDate !== undefined) where.push(Prisma.sql`${MESSAGE_DATE} >= ${filter.fromDate}::timestamptz`);
+  if (filter.fromDate !== undefined) order.push(Prisma.sql`${MESSAGE_DATE} >= ${filter.fromDate}::timestamptz`);
   if (filter.toDate !== undefined) {
-    where.push(Prisma.sql`${MESSAGE_DATE} <= ${filter.toDate}::timestamptz`);
+    order.push(Prisma.sql`${MESSAGE_DATE} <= ${filter.toDate}::timestamptz`);
     // An undated record (-infinity) is before every bound, yet matches no date criterion.
-    if (filter.fromDate === undefined) where.push(Prisma.sql`${MESSAGE_DATE} > '-infinity'::timestamptz`);
+    if (filter.fromDate === undefined) order.push(Prisma.sql`${MESSAGE_DATE} > '-infinity'::timestamptz`);
   }
   if (filter.sender !== undefined) where.push(Prisma.sql`r.sender = ${filter.sender}`);
   if (filter.participantKeys !== undefined && filter.participantKeys.length > 0) {
@@ -135,7 +142,7 @@ export function searchConditions(filter: SearchFilter): Prisma.Sql[] {
   if (filter.text !== undefined) {
     where.push(Prisma.sql`r.search_vector @@ websearch_to_tsquery('simple', ${filter.text})`);
   }
-  return where;
+  return { order, rows: where };
 }
 
 /**
@@ -146,13 +153,56 @@ export function searchConditions(filter: SearchFilter): Prisma.Sql[] {
  */
 export function searchStatement(filter: SearchFilter, after: SearchPosition | null, take: number): Prisma.Sql {
   const where = searchConditions(filter);
-  if (after !== null) {
-    where.push(Prisma.sql`(${MESSAGE_DATE}, r.id) < (${after.date ?? '-infinity'}::timestamptz, ${after.id})`);
-  }
+  if (after !== null) where.push(afterCondition(after));
   return Prisma.sql`
 SELECT ${COLUMNS}
 FROM index_records r
 WHERE ${Prisma.join(where, ' AND ')}
+ORDER BY ${MESSAGE_DATE} DESC, r.id DESC
+LIMIT ${take}`;
+}
+
+const afterCondition = (after: SearchPosition) =>
+  Prisma.sql`(${MESSAGE_DATE}, r.id) < (${after.date ?? '-infinity'}::timestamptz, ${after.id})`;
+
+/** Rows, newest first, that the probe of a search looks at before the search runs in full. */
+export const PROBE_ROWS = 5_000;
+
+/**
+ * Whether a page of this search may come from its newest rows: its order is one the indexes walk
+ * (the whole tenant, or one mailbox) and it has conditions checked row by row, without one that has
+ * an index of its own in result order (the sender). A common word, recipient or flag then finds a
+ * full page among the newest few thousand rows in milliseconds, where the planner — which cannot
+ * tell how common a "contains" pattern is — would gather every match through a trigram or text
+ * index and sort them all.
+ */
+export function probeable(filter: SearchFilter): boolean {
+  const { order, rows } = conditionsOf(filter);
+  return filter.sender === undefined && rows.length > 0 && order.length > 0 && (filter.mailboxes?.length ?? 1) === 1;
+}
+
+/**
+ * A page of the search from its newest `window` rows (after `after`) alone. Exact whenever it comes
+ * back full: every row past the window is older than every row in it, so no match there could be on
+ * the page. Shorter, it proves nothing, and the search runs in full (`searchStatement`).
+ */
+export function probeStatement(
+  filter: SearchFilter,
+  after: SearchPosition | null,
+  take: number,
+  window = PROBE_ROWS,
+): Prisma.Sql {
+  const { order, rows } = conditionsOf(filter);
+  if (after !== null) order.push(afterCondition(after));
+  return Prisma.sql`
+SELECT ${COLUMNS}
+FROM (
+  SELECT * FROM index_records r
+  WHERE ${Prisma.join(order, ' AND ')}
+  ORDER BY ${MESSAGE_DATE} DESC, r.id DESC
+  LIMIT ${window}
+) r
+WHERE ${Prisma.join(rows, ' AND ')}
 ORDER BY ${MESSAGE_DATE} DESC, r.id DESC
 LIMIT ${take}`;
 }

@@ -4,6 +4,15 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { IMPORTANCE, type SearchHit } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
 import { REPO_ROOT, startApp, type RunningApp } from '@mlr/testing';
+import type { SearchPosition } from '../search-cursor.js';
+import {
+  containsPattern,
+  probeable,
+  probeStatement,
+  searchStatement,
+  type SearchFilter,
+  type SearchRow,
+} from '../search-sql.js';
 import {
   aRecord,
   insertRecords,
@@ -363,5 +372,52 @@ describe('records.search', () => {
       expect(refusal).toMatchObject({ code: 'invalid_request', field: 'cursor' });
       expect(refusal.message).toMatch(/other criteria/);
     });
+  });
+});
+
+/**
+ * The newest-rows probe (`probeStatement`) answers a page only when it comes back full: then it is
+ * exactly the page the whole search gives, for any window, cursor and criteria.
+ */
+describe('the newest-rows probe', () => {
+  const filters: SearchFilter[] = [
+    { tenantId, subjectPattern: containsPattern('budget') },
+    { tenantId, subjectPattern: containsPattern('invoice') },
+    { tenantId, mailboxes: [ALICE], seen: false },
+    { tenantId, mailboxes: [BOB], followUp: false, hasAttachment: false },
+    { tenantId, participantKeys: ['to:frank@example.org'] },
+    { tenantId, attachmentPattern: containsPattern('.'), fromDate: '2023-06-01T00:00:00Z' },
+    { tenantId, text: 'budget' },
+  ];
+
+  it.each(filters)('gives the full search’s page whenever it is full (%o)', async (filter) => {
+    expect(probeable(filter)).toBe(true);
+    const run = async (statement: ReturnType<typeof searchStatement>) => prisma.$queryRaw<SearchRow[]>(statement);
+    let full = 0;
+    for (const window of [3, 8, 20, 200]) {
+      let after: SearchPosition | null = null;
+      for (let page = 0; page < 30; page++) {
+        const whole = await run(searchStatement(filter, after, 4));
+        const probe = await run(probeStatement(filter, after, 4, window));
+        if (probe.length === 4) {
+          full++;
+          expect(probe.map((row) => row.id)).toEqual(whole.map((row) => row.id));
+        } else {
+          expect(probe.length).toBeLessThan(4);
+        }
+        const last = whole.at(-1);
+        if (whole.length < 4 || !last) break;
+        const date = last.submission_date ?? last.internal_date;
+        after = { date: date?.toISOString() ?? null, id: last.id };
+      }
+    }
+    expect(full).toBeGreaterThan(0);
+  });
+
+  it('is not used where an index gives the order already, or where it cannot', () => {
+    expect(probeable({ tenantId })).toBe(false);
+    expect(probeable({ tenantId, mailboxes: [ALICE], fromDate: '2024-01-01T00:00:00Z' })).toBe(false);
+    expect(probeable({ tenantId, sender: 'carol@example.org', seen: true })).toBe(false);
+    expect(probeable({ tenantId, mailboxes: [ALICE, BOB], seen: true })).toBe(false);
   });
 });

@@ -3,7 +3,7 @@ import pg from 'pg';
 import type { Logger } from '@mlr/telemetry';
 import { sqlStateOf } from '../../records/repositories/postgres-errors.js';
 import type { SearchPosition } from '../search-cursor.js';
-import { searchStatement, type SearchFilter, type SearchRow } from '../search-sql.js';
+import { probeable, probeStatement, searchStatement, type SearchFilter, type SearchRow } from '../search-sql.js';
 
 /** Reads pages of index records of one tenant (the filter carries the tenant id). */
 export interface SearchRepository {
@@ -57,8 +57,14 @@ export class PgSearchRepository implements SearchRepository, OnModuleDestroy {
   }
 
   async page(filter: SearchFilter, after: SearchPosition | null, take: number): Promise<SearchRow[]> {
-    const statement = searchStatement(filter, after, take);
     try {
+      // The newest rows first: a full page from them is the answer (see probeStatement).
+      if (probeable(filter)) {
+        const probe = probeStatement(filter, after, take);
+        const found = (await this.pool.query<SearchRow>(probe.text, probe.values)).rows;
+        if (found.length >= take) return found;
+      }
+      const statement = searchStatement(filter, after, take);
       return (await this.pool.query<SearchRow>(statement.text, statement.values)).rows;
     } catch (error) {
       // 57014 query_canceled: here only the statement timeout cancels.
