@@ -187,6 +187,31 @@ describe('licensing: tenant access and the audit trail', () => {
       ]);
     });
 
+    it('writes events that come together in one go, each answered with its own id, unknown tenants included', async () => {
+      const ghost = `ghost-many-${suffix}`;
+      const sent = Array.from({ length: 60 }, (_, i) =>
+        event({
+          tenantId: i % 7 === 3 ? ghost : tenant,
+          actor: `many-${suffix}-${i}`,
+          outcome: i % 2 === 0 ? 'success' : 'denied',
+          detail: i % 5 === 0 ? null : { request: `POST /v1/tenants/x/plans/${i}` },
+        }),
+      );
+      const recorded = await Promise.all(sent.map((e) => call('audit.record', e)));
+      expect(new Set(recorded.map((r) => r.id)).size).toBe(sent.length);
+      for (const [i, e] of sent.entries()) {
+        const [listed] = (await call('audit.list', { actor: e.actor })).events;
+        const unknown = e.tenantId === ghost;
+        expect(listed).toEqual({
+          ...e,
+          id: recorded[i]!.id,
+          at: recorded[i]!.at,
+          tenantId: unknown ? null : tenant,
+          detail: unknown ? { ...e.detail, unknownTenant: ghost } : e.detail,
+        });
+      }
+    });
+
     it('refuses a cursor that is not one', async () => {
       expect(await refusal('audit.list', { cursor: 'abc' })).toMatchObject({
         code: 'invalid_request',
