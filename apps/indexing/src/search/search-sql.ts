@@ -166,7 +166,7 @@ const afterCondition = (after: SearchPosition) =>
   Prisma.sql`(${MESSAGE_DATE}, r.id) < (${after.date ?? '-infinity'}::timestamptz, ${after.id})`;
 
 /** Rows, newest first, that the probe of a search looks at before the search runs in full. */
-export const PROBE_ROWS = 5_000;
+export const PROBE_ROWS = 2_000;
 
 /**
  * Whether a page of this search may come from its newest rows: it has a "contains" condition (on the
