@@ -170,18 +170,15 @@ export const PROBE_ROWS = 2_000;
 
 /**
  * Whether a page of this search may come from its newest rows: it has a "contains" condition (on the
- * subject, an attachment name, or the participants: a sender's domain, a recipient), no full-text one (the text index finds rare words at once, and
+ * subject or an attachment name), no full-text one (the text index finds rare words at once, and
  * reading the search vectors of thousands of rows costs more than it saves) and no sender (its own
  * index gives the order), and its order is one the indexes walk (the whole tenant, or one mailbox).
  * A common word then finds a full page among the newest few thousand rows in milliseconds, where
  * the planner — which cannot tell how common a "contains" pattern is — would gather every match
- * through the trigram or participants index and sort them all.
+ * through the trigram index and sort them all.
  */
 export function probeable(filter: SearchFilter): boolean {
-  const contains =
-    filter.subjectPattern !== undefined ||
-    filter.attachmentPattern !== undefined ||
-    (filter.participantKeys?.length ?? 0) > 0;
+  const contains = filter.subjectPattern !== undefined || filter.attachmentPattern !== undefined;
   const oneOrder = filter.mailboxes === undefined || filter.mailboxes.length === 1;
   return contains && oneOrder && filter.text === undefined && filter.sender === undefined;
 }
