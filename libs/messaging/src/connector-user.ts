@@ -1,5 +1,6 @@
 import type { User } from '@nats-io/jwt';
 import { connectorPermissions } from '@mlr/contracts';
+import { sameSet } from './declare.js';
 
 /**
  * Limits in a connector's user JWT that nats-server enforces for a client (2.9: `subs` and `payload`;
@@ -32,4 +33,19 @@ export function connectorUserClaims(tenantId: string, connectorId: string): Part
 /** The user name in a connector's JWT (shown by the server's connection list). */
 export function connectorUserName(tenantId: string, connectorId: string): string {
   return `connector-${tenantId}-${connectorId}`;
+}
+
+/**
+ * What the claims of a connector's user JWT lack against what connectors are given now
+ * (`connectorUserClaims`): empty when nothing. A connector that enrolled under an older build may be
+ * without a permission a newer feature needs, or without the limits.
+ */
+export function outdatedClaims(claims: Partial<User>, tenantId: string, connectorId: string): string[] {
+  const wanted = connectorUserClaims(tenantId, connectorId);
+  const differences: string[] = [];
+  if (!sameSet(claims.pub?.allow, wanted.pub?.allow)) differences.push('publish permissions');
+  if (!sameSet(claims.sub?.allow, wanted.sub?.allow)) differences.push('subscribe permissions');
+  if (claims.subs !== wanted.subs) differences.push('subscription limit');
+  if (claims.payload !== wanted.payload) differences.push('payload limit');
+  return differences;
 }

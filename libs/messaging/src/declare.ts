@@ -102,7 +102,8 @@ export function streamConfigOf(spec: StreamSpec): Partial<StreamConfig> & { name
   };
 }
 
-function sameSet(a: readonly string[] = [], b: readonly string[] = []): boolean {
+/** Whether two lists hold the same strings, in any order. */
+export function sameSet(a: readonly string[] = [], b: readonly string[] = []): boolean {
   const sortedB = [...b].sort();
   return a.length === b.length && [...a].sort().every((value, i) => value === sortedB[i]);
 }
@@ -151,6 +152,9 @@ function isApiError(error: unknown, code: number): boolean {
   return error instanceof JetStreamApiError && error.code === code;
 }
 
+/** The JetStream API refused because the stream named does not exist. */
+export const isStreamNotFound = (error: unknown): boolean => isApiError(error, JetStreamApiCodes.StreamNotFound);
+
 export interface DeclareResult<TInfo> {
   action: DeclareAction;
   info: TInfo;
@@ -171,7 +175,7 @@ export async function ensureStream(
     try {
       existing = await jsm.streams.info(spec.name);
     } catch (error) {
-      if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
+      if (!isStreamNotFound(error)) throw error;
     }
     if (!existing) {
       try {
@@ -281,8 +285,7 @@ export async function ensureConsumer(
         logger.info({ stream, consumer: spec.durable, filterSubject: spec.filterSubject }, 'consumer created');
         return { action: 'created', info };
       } catch (error) {
-        if (attempt < 3 && error instanceof JetStreamApiError && !isApiError(error, JetStreamApiCodes.StreamNotFound))
-          continue;
+        if (attempt < 3 && error instanceof JetStreamApiError && !isStreamNotFound(error)) continue;
         throw error;
       }
     }

@@ -43,6 +43,7 @@ export {
   diffStreamConfig,
   ensureConsumer,
   ensureStream,
+  isStreamNotFound,
   streamConfigOf,
   type ConsumerSpec,
   type DeclareAction,
@@ -81,4 +82,4 @@ export {
   type ServiceReply,
 } from './service.js';
 export * from './platform-topology.js';
-export { connectorUserClaims, connectorUserName } from './connector-user.js';
+export { connectorUserClaims, connectorUserName, outdatedClaims } from './connector-user.js';

@@ -183,14 +183,17 @@ export async function ensureTenantChunksStream(
   }
 }
 
-/** Names of the tenants' chunk streams there are now. */
-export async function tenantChunksStreamNames(connection: MessagingConnection): Promise<string[]> {
+/** The tenants' chunk streams there are now, by name, with their tenant. */
+export async function tenantChunksStreams(
+  connection: MessagingConnection,
+): Promise<Array<{ stream: string; tenantId: string }>> {
   const jsm = await connection.manager();
-  const names: string[] = [];
-  for await (const name of jsm.streams.names()) {
-    if (tenantOfChunksStream(name) !== null) names.push(name);
+  const streams: Array<{ stream: string; tenantId: string }> = [];
+  for await (const stream of jsm.streams.names()) {
+    const tenantId = tenantOfChunksStream(stream);
+    if (tenantId !== null) streams.push({ stream, tenantId });
   }
-  return names.sort();
+  return streams.sort((a, b) => a.stream.localeCompare(b.stream));
 }
 
 /** Declares every platform stream; safe to call from every service at every start. */

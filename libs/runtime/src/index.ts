@@ -4,3 +4,4 @@ export * from './nats-credentials.js';
 export * from './health/health.service.js';
 export * from './health/health.controller.js';
 export * from './domain-exception.js';
+export * from './periodic-task.js';

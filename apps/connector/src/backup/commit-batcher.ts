@@ -88,6 +88,12 @@ export interface CommitBatcherOptions {
   inlineMaxBytes?: number;
 }
 
+/** A wait for people: seconds up to two minutes, then minutes. */
+function formatWait(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  return seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
+}
+
 /** `bytes` for people: MiB (or GiB) with at most one decimal. */
 export function formatBytes(bytes: number): string {
   const mib = bytes / (1024 * 1024);
@@ -505,8 +511,7 @@ export class CommitBatcher implements SightingUploader {
     const since = entry.unreachableSince ?? Date.now();
     if (Date.now() - since >= giveUpMs) {
       this.waiting.delete(entry.key);
-      const seconds = Math.round((Date.now() - since) / 1000);
-      const took = seconds < 120 ? `${seconds} s` : `${Math.round(seconds / 60)} min`;
+      const took = formatWait(Date.now() - since);
       entry.reject(new UploadError(`the platform could not be reached or answer for ${took}: ${why}`));
       return;
     }
@@ -530,7 +535,7 @@ export class CommitBatcher implements SightingUploader {
     const waited = Date.now() - since;
     if (waited >= this.storageWaitGiveUpMs) {
       this.waiting.delete(entry.key);
-      const took = waited < 120_000 ? `${Math.round(waited / 1000)} s` : `${Math.round(waited / 60_000)} min`;
+      const took = formatWait(waited);
       entry.reject(
         new UploadError(
           `storage has held its commit for ${took} without storing it (${why}): is its object storage reachable?`,
@@ -561,9 +566,9 @@ export class CommitBatcher implements SightingUploader {
    * their commit. The stream's byte limit is the tenant's upload quota: a chunk refused at the quota
    * is sent again after a pause until `storageWaitGiveUpMs` has passed (one that cannot reach NATS
    * until `unreachableGiveUpMs`), so a tenant at its quota, or a platform whose storage cannot write,
-   * slows the backup down instead of failing messages. A message above the quota could never fit and is refused at once; this
-   * connector's uploads together stay below a quarter of the quota (one at a time beyond), so that
-   * half-sent uploads cannot fill the quota and wait for each other for ever.
+   * slows the backup down instead of failing messages. A message above the quota could never fit
+   * and is refused at once; this connector's uploads together stay below a quarter of the quota (one
+   * at a time beyond), so that half-sent uploads cannot fill the quota and wait for each other.
    */
   private async sendChunks(
     contentId: string,
@@ -595,8 +600,13 @@ export class CommitBatcher implements SightingUploader {
   }
 
   /** Waits until this upload fits beside the others being published (always when none is). */
+  /** Bytes of this connector's uploads that may be being sent at once: a quarter of the quota. */
+  private get uploadBudget(): number {
+    return (this.uploadQuotaBytes ?? UPLOAD_QUOTA_DEFAULT_BYTES) / 4;
+  }
+
   private startUpload(bytes: number): Promise<void> {
-    const budget = (this.uploadQuotaBytes ?? UPLOAD_QUOTA_DEFAULT_BYTES) / 4;
+    const budget = this.uploadBudget;
     if (this.uploadQueue.length === 0 && (this.uploadingBytes === 0 || this.uploadingBytes + bytes <= budget)) {
       this.uploadingBytes += bytes;
       return Promise.resolve();
@@ -614,7 +624,7 @@ export class CommitBatcher implements SightingUploader {
 
   private endUpload(bytes: number): void {
     this.uploadingBytes -= bytes;
-    const budget = (this.uploadQuotaBytes ?? UPLOAD_QUOTA_DEFAULT_BYTES) / 4;
+    const budget = this.uploadBudget;
     for (let next = this.uploadQueue[0]; next; next = this.uploadQueue[0]) {
       if (this.uploadingBytes > 0 && this.uploadingBytes + next.bytes > budget) return;
       this.uploadQueue.shift();
@@ -640,7 +650,7 @@ export class CommitBatcher implements SightingUploader {
         const waited = Date.now() - since;
         if (full) this.quotaFull();
         if (waited >= (full ? this.storageWaitGiveUpMs : this.unreachableGiveUpMs)) {
-          const took = waited < 120_000 ? `${Math.round(waited / 1000)} s` : `${Math.round(waited / 60_000)} min`;
+          const took = formatWait(waited);
           throw new UploadError(
             full
               ? `tenant ${this.tenantId}'s upload quota${this.uploadQuotaBytes ? ` of ${formatBytes(this.uploadQuotaBytes)}` : ''} ` +

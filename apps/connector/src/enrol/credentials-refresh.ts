@@ -1,28 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { decode, fmtCreds, fromSeed, parseCreds, type User } from '@nats-io/jwt';
 import { tenantCallSubjects } from '@mlr/contracts';
-import { connectorUserClaims, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
+import { outdatedClaims, tenantCallClient, type MessagingConnection } from '@mlr/messaging';
 import type { Logger } from '@mlr/telemetry';
 import type { ConnectorConfig } from '../config/connector-config.js';
 import { writeSecretFile } from './enrol-command.js';
-
-const sameList = (a: readonly string[] = [], b: readonly string[] = []) =>
-  a.length === b.length && [...a].sort().every((value, i) => value === [...b].sort()[i]);
-
-/**
- * What the claims of a connector's user JWT lack against what this build's connectors are given
- * (`connectorUserClaims`): empty when nothing. A connector that enrolled under an older build may be
- * without a permission a newer feature needs, or without the limits.
- */
-export function outdatedClaims(claims: Partial<User>, tenantId: string, connectorId: string): string[] {
-  const wanted = connectorUserClaims(tenantId, connectorId);
-  const differences: string[] = [];
-  if (!sameList(claims.pub?.allow, wanted.pub?.allow)) differences.push('publish permissions');
-  if (!sameList(claims.sub?.allow, wanted.sub?.allow)) differences.push('subscribe permissions');
-  if (claims.subs !== wanted.subs) differences.push('subscription limit');
-  if (claims.payload !== wanted.payload) differences.push('payload limit');
-  return differences;
-}
 
 /**
  * Renews the connector's NATS credentials when their JWT predates this build: asks licensing (the

@@ -226,12 +226,12 @@ export class ConnectorsService {
     natsPublicKey: string,
   ): Promise<{ userJwt: string } | { refused: string }> {
     const connector = await this.connectors.get(tenantId, connectorId);
+    const state = connector ? connectorState(connector, this.clock.now()) : null;
     let refused: string | null = null;
     if (!this.issuer) refused = 'the licensing service has no NATS account signing key to issue credentials with';
     else if (!connector) refused = `tenant ${tenantId} has no connector ${connectorId}`;
-    else if (connectorState(connector, this.clock.now()) !== 'enrolled') {
-      refused = `connector ${connectorId} is ${connectorState(connector, this.clock.now()).replace('_', ' ')}`;
-    } else if (connector.natsUserPublicKey !== natsPublicKey) {
+    else if (state !== 'enrolled') refused = `connector ${connectorId} is ${String(state).replace('_', ' ')}`;
+    else if (connector.natsUserPublicKey !== natsPublicKey) {
       refused = `${natsPublicKey} is not the NATS key connector ${connectorId} enrolled with`;
     }
     const outcome = refused === null ? 'success' : 'denied';
@@ -251,9 +251,11 @@ export class ConnectorsService {
         'could not write the audit event of a credentials refresh',
       );
     }
+    // (Without an issuer `refused` is set: the second test only tells the compiler so.)
     if (refused !== null || !this.issuer) {
-      this.logger.warn({ event: 'connector.credentials.refused', tenantId, connectorId, natsPublicKey }, refused ?? '');
-      return { refused: refused ?? 'no signing key' };
+      const reason = refused ?? 'no signing key';
+      this.logger.warn({ event: 'connector.credentials.refused', tenantId, connectorId, natsPublicKey }, reason);
+      return { refused: reason };
     }
     const userJwt = await this.issuer.mint({ tenantId, connectorId, userPublicKey: natsPublicKey });
     this.logger.info(

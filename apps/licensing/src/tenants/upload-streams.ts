@@ -1,13 +1,14 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
 import { LEGACY_CHUNKS_STREAM } from '@mlr/contracts';
 import {
   describeError,
   ensureTenantChunksStream,
+  isStreamNotFound,
   UploadQuotaUnavailableError,
+  type DeclareAction,
   type MessagingConnection,
 } from '@mlr/messaging';
-import { LOGGER, MESSAGING } from '@mlr/runtime';
+import { LOGGER, MESSAGING, PeriodicTask } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 import { LicensingErrorCode, LicensingException } from '../common/licensing.exception.js';
 import { TENANT_REPOSITORY, uploadQuotaOf, type TenantRepository } from './tenants.repository.js';
@@ -39,8 +40,7 @@ export interface UploadStreamsCheck {
  */
 @Injectable()
 export class TenantUploadStreams implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private timer: NodeJS.Timeout | undefined;
-  private checking: Promise<unknown> | undefined;
+  private readonly periodicCheck: PeriodicTask;
   private legacyRemoved: Promise<void> | undefined;
   /** Quotas this process has declared (or found) each tenant's stream with. */
   private readonly declared = new Map<string, number>();
@@ -53,30 +53,23 @@ export class TenantUploadStreams implements OnApplicationBootstrap, BeforeApplic
     @Inject(LOGGER) logger: Logger,
   ) {
     this.logger = logger.child({ scope: 'upload-streams' });
+    this.periodicCheck = new PeriodicTask(() => this.checkAll(), {
+      everyMs: settings.checkEveryMs,
+      immediately: true,
+      onError: (error) =>
+        this.logger.warn(
+          { event: 'upload-streams.check-failed', error: describeError(error) },
+          "tenants' chunk streams not checked",
+        ),
+    });
   }
 
   onApplicationBootstrap(): void {
-    const run = () => {
-      if (this.checking) return;
-      this.checking = this.checkAll()
-        .catch((error: unknown) =>
-          this.logger.warn(
-            { event: 'upload-streams.check-failed', error: describeError(error) },
-            "tenants' chunk streams not checked",
-          ),
-        )
-        .finally(() => {
-          this.checking = undefined;
-        });
-    };
-    run();
-    this.timer = setInterval(run, this.settings.checkEveryMs);
-    this.timer.unref();
+    this.periodicCheck.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.checking;
+    await this.periodicCheck.stop();
   }
 
   get defaultBytes(): number {
@@ -88,10 +81,8 @@ export class TenantUploadStreams implements OnApplicationBootstrap, BeforeApplic
    * limit). Throws a LicensingException (conflict) when NATS cannot reserve that many bytes.
    */
   async declare(tenantId: string, bytes: number): Promise<void> {
-    await this.removeLegacyStream();
     try {
-      const action = await ensureTenantChunksStream(this.messaging, tenantId, bytes);
-      this.declared.set(tenantId, bytes);
+      const action = await this.apply(tenantId, bytes);
       if (action !== 'unchanged') {
         this.logger.info(
           { event: `upload-stream.${action}`, tenantId, quotaBytes: bytes },
@@ -123,9 +114,7 @@ export class TenantUploadStreams implements OnApplicationBootstrap, BeforeApplic
     for (const tenant of await this.tenants.mlrEnabled()) {
       const bytes = uploadQuotaOf(tenant, this.settings.defaultBytes);
       try {
-        const action = await ensureTenantChunksStream(this.messaging, tenant.id, bytes);
-        this.declared.set(tenant.id, bytes);
-        if (action !== 'unchanged') outcome.declared.push(tenant.id);
+        if ((await this.apply(tenant.id, bytes)) !== 'unchanged') outcome.declared.push(tenant.id);
       } catch (error) {
         outcome.failed.push({ tenantId: tenant.id, error: (error as Error).message });
         this.logger.error(
@@ -143,6 +132,14 @@ export class TenantUploadStreams implements OnApplicationBootstrap, BeforeApplic
     return outcome;
   }
 
+  /** Declares the stream (after the old shared one is gone) and remembers the quota it has. */
+  private async apply(tenantId: string, bytes: number): Promise<DeclareAction> {
+    await this.removeLegacyStream();
+    const action = await ensureTenantChunksStream(this.messaging, tenantId, bytes);
+    this.declared.set(tenantId, bytes);
+    return action;
+  }
+
   /** Removes the chunk stream of all tenants from before upload quotas, once per process. */
   private removeLegacyStream(): Promise<void> {
     this.legacyRemoved ??= (async () => {
@@ -151,7 +148,7 @@ export class TenantUploadStreams implements OnApplicationBootstrap, BeforeApplic
       try {
         messages = (await jsm.streams.info(LEGACY_CHUNKS_STREAM)).state.messages;
       } catch (error) {
-        if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return;
+        if (isStreamNotFound(error)) return;
         throw error;
       }
       await jsm.streams.delete(LEGACY_CHUNKS_STREAM);

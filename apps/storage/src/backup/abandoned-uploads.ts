@@ -1,7 +1,8 @@
 import type { BeforeApplicationShutdown, OnApplicationBootstrap } from '@nestjs/common';
-import { JetStreamApiCodes, JetStreamApiError, type StreamInfo } from '@nats-io/jetstream';
-import { STREAMS, subjects, tenantOfChunksStream } from '@mlr/contracts';
-import { describeError, tenantChunksStreamNames, type MessagingConnection } from '@mlr/messaging';
+import type { StreamInfo } from '@nats-io/jetstream';
+import { STREAMS, subjects } from '@mlr/contracts';
+import { describeError, isStreamNotFound, tenantChunksStreams, type MessagingConnection } from '@mlr/messaging';
+import { PeriodicTask } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 
 export interface AbandonedUploadSettings {
@@ -31,8 +32,7 @@ export interface SweepOutcome {
  * none of its tenant's commits waiting is garbage. One busy tenant does not hold the others' sweep.
  */
 export class AbandonedUploads implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly periodicSweep: PeriodicTask;
 
   constructor(
     private readonly messaging: MessagingConnection,
@@ -46,28 +46,20 @@ export class AbandonedUploads implements OnApplicationBootstrap, BeforeApplicati
       const info = await jsm.streams.info(STREAMS.objects.name, { subjects_filter: subject });
       return info.state.subjects?.[subject] ?? 0;
     },
-  ) {}
+  ) {
+    this.periodicSweep = new PeriodicTask(() => this.sweep(), {
+      everyMs: settings.everyMs,
+      onError: (error) =>
+        logger.warn({ event: 'uploads.sweep-failed', error: describeError(error) }, 'abandoned uploads not swept'),
+    });
+  }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.sweep()
-        .catch((error: unknown) =>
-          this.logger.warn(
-            { event: 'uploads.sweep-failed', error: describeError(error) },
-            'abandoned uploads not swept',
-          ),
-        )
-        .finally(() => {
-          this.running = undefined;
-        });
-    }, this.settings.everyMs);
-    this.timer.unref();
+    this.periodicSweep.start();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+    await this.periodicSweep.stop();
   }
 
   async sweep(): Promise<SweepOutcome> {
@@ -75,15 +67,13 @@ export class AbandonedUploads implements OnApplicationBootstrap, BeforeApplicati
     const cutoff = this.now() - this.settings.inactiveMs;
     const outcome: SweepOutcome = { skipped: [], removed: [] };
     let looked = 0;
-    for (const stream of await tenantChunksStreamNames(this.messaging)) {
+    for (const { stream, tenantId } of await tenantChunksStreams(this.messaging)) {
       if (looked >= this.settings.batch) break;
-      const tenantId = tenantOfChunksStream(stream);
-      if (tenantId === null) continue;
       let info: StreamInfo;
       try {
         info = await jsm.streams.info(stream, { subjects_filter: '>' });
       } catch (error) {
-        if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) continue;
+        if (isStreamNotFound(error)) continue;
         throw error;
       }
       if (info.state.messages === 0) continue;

@@ -1,9 +1,6 @@
-import { JetStreamApiCodes, JetStreamApiError, type StoredMsg } from '@nats-io/jetstream';
+import type { StoredMsg } from '@nats-io/jetstream';
 import { subjects, tenantChunksStream, type ObjectChunk } from '@mlr/contracts';
-import { decodeMessage, platformValidator, type MessagingConnection } from '@mlr/messaging';
-
-const isStreamNotFound = (error: unknown) =>
-  error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound;
+import { decodeMessage, isStreamNotFound, platformValidator, type MessagingConnection } from '@mlr/messaging';
 
 /** One chunk with its bytes. */
 export interface ChunkBody {
