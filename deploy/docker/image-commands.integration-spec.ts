@@ -19,6 +19,7 @@ import {
   MIGRATE_COMMAND,
   PLATFORM_SERVICES,
   CLOUD_ENV,
+  envFor,
   REPO_ROOT,
   cloudCommand,
   createScratchDatabase,
@@ -176,7 +177,11 @@ describe("the image's commands, run against dist/ laid out as in the image", () 
   });
 
   it("every service's command starts it, and it reports healthy; the gateway's is the Dockerfile's CMD", async () => {
-    const env = { ...CLOUD_ENV, ...infra.serviceEnv, DATABASE_URL: database.url };
+    // Each service with only its own secrets, as the chart gives them.
+    const env = (service: (typeof PLATFORM_SERVICES)[number]) => ({
+      ...CLOUD_ENV,
+      ...envFor(service, { ...infra.serviceEnv, DATABASE_URL: database.url }),
+    });
     const commandOfService = (service: string) =>
       commandOf(deployments.get(objectName(release, service))?.spec?.template.spec);
     const backends = PLATFORM_SERVICES.filter((service) => service !== 'gateway');
@@ -187,7 +192,7 @@ describe("the image's commands, run against dist/ laid out as in the image", () 
     running.push(
       ...(await Promise.all(
         backends.map((service) =>
-          startProcess({ name: service, command: commandOfService(service), cwd: image, env, logDir }),
+          startProcess({ name: service, command: commandOfService(service), cwd: image, env: env(service), logDir }),
         ),
       )),
     );
@@ -195,6 +200,8 @@ describe("the image's commands, run against dist/ laid out as in the image", () 
     const cmd = runtime?.instructions.find((i) => i.keyword === 'CMD')?.args;
     const gatewayCommand = JSON.parse(cmd ?? '[]') as string[];
     expect(gatewayCommand).toEqual(commandOfService('gateway'));
-    running.push(await startProcess({ name: 'gateway', command: gatewayCommand, cwd: image, env, logDir }));
+    running.push(
+      await startProcess({ name: 'gateway', command: gatewayCommand, cwd: image, env: env('gateway'), logDir }),
+    );
   });
 });

@@ -5,11 +5,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   MIGRATE_COMMAND,
+  PLATFORM_SERVICES,
   REPO_ROOT,
+  envFor,
   ensureBuilt,
   readInfrastructure,
   startInfrastructure,
   type LocalInfrastructure,
+  type PlatformService,
 } from '@mlr/testing';
 
 export const DEFAULT_LOCAL_DIR = join(REPO_ROOT, 'tmp', 'local');
@@ -37,6 +40,8 @@ async function main(): Promise<void> {
       dir: { type: 'string', default: DEFAULT_LOCAL_DIR },
       /** Crash-safe PostgreSQL and Ceph on BlueStore, whose objects survive `down` and `up`. */
       durable: { type: 'boolean', default: false },
+      /** `env`: only what this service receives (its own secrets, not the others'). */
+      service: { type: 'string' },
     },
   });
   const dir = values.dir ?? DEFAULT_LOCAL_DIR;
@@ -45,10 +50,8 @@ async function main(): Promise<void> {
       const { infra } = await startInfrastructure({ dir, durable: values.durable });
       if (infra.postgres) migrate(infra.postgres.databaseUrl);
       console.log(
-        `local infrastructure is up (state in ${dir}, ${infra.durable ? 'durable: objects survive infra:down' : 'S3 on memstore: objects are lost at infra:down'}); environment for the services:`,
+        `local infrastructure is up (state in ${dir}, ${infra.durable ? 'durable: objects survive infra:down' : 'S3 on memstore: objects are lost at infra:down'}); the environment of one service: npm run infra:env -- --service <${PLATFORM_SERVICES.join('|')}>`,
       );
-      for (const [key, value] of Object.entries(infra.serviceEnv))
-        console.log(`export ${key}=${JSON.stringify(value)}`);
       break;
     }
     case 'down': {
@@ -67,12 +70,18 @@ async function main(): Promise<void> {
     case 'env': {
       const infra = readInfrastructure(dir);
       if (!infra) throw new Error(`no local infrastructure in ${dir}: run npm run infra:up`);
-      for (const [key, value] of Object.entries(infra.serviceEnv))
+      const service = values.service;
+      if (service === undefined || !(PLATFORM_SERVICES as readonly string[]).includes(service)) {
+        throw new Error(
+          `say whose environment: --service ${PLATFORM_SERVICES.join('|')} (each service receives only its own secrets)`,
+        );
+      }
+      for (const [key, value] of Object.entries(envFor(service as PlatformService, infra.serviceEnv)))
         console.log(`export ${key}=${JSON.stringify(value)}`);
       break;
     }
     default:
-      console.error('usage: infra.ts up [--durable] | down | env [--dir DIR]');
+      console.error('usage: infra.ts up [--durable] | down | env --service NAME [--dir DIR]');
       process.exitCode = 2;
   }
 }

@@ -6,6 +6,7 @@ import {
   REPO_ROOT,
   fetchHealth,
   freePort,
+  mayReceive,
   provisionConnector,
   startApp,
   type RunningApp,
@@ -66,6 +67,25 @@ describe('the platform starts, reports healthy and stops cleanly', () => {
     const health = await fetchHealth(apps.get('connector')!.port);
     expect(health.status).toBe(200);
     expect(health.body?.checks).toEqual({ nats: { ok: true }, imap: { ok: true } });
+  });
+
+  it.each([...PLATFORM_SERVICES])('%s holds only its own secrets in its environment', (name) => {
+    // What the process was started with, as the kernel keeps it (not what the harness meant to give).
+    const environment = readFileSync(`/proc/${apps.get(name)!.pid}/environ`, 'utf8')
+      .split('\0')
+      .filter(Boolean)
+      .map((entry) => entry.slice(0, entry.indexOf('=')));
+    const foreign = environment.filter((variable) => !mayReceive(name, variable));
+    expect(foreign).toEqual([]);
+    const secrets = ['DATABASE_URL', 'S3_SECRET_KEY', 'AUTH_JWT_PUBLIC_KEY', 'LICENSING_NATS_ACCOUNT_SIGNING_SEED'];
+    const expected = {
+      licensing: ['DATABASE_URL', 'LICENSING_NATS_ACCOUNT_SIGNING_SEED'],
+      scheduling: ['DATABASE_URL'],
+      indexing: ['DATABASE_URL'],
+      storage: ['DATABASE_URL', 'S3_SECRET_KEY'],
+      gateway: ['AUTH_JWT_PUBLIC_KEY'],
+    }[name];
+    expect(secrets.filter((secret) => environment.includes(secret)).sort()).toEqual(expected.sort());
   });
 
   it('serves Prometheus metrics', async () => {

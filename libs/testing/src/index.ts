@@ -1,6 +1,7 @@
 export * from './paths.js';
 export * from './compiled.js';
 export * from './platform.js';
+export * from './service-env.js';
 export * from './infra/types.js';
 export * from './infra/process.js';
 export * from './infra/postgres.js';

@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isFinishedJobState, type AccessTokenClaimsInput } from '@mlr/contracts';
 import { mintAccessToken } from './access-tokens.js';
 import type { LocalInfrastructure } from './infra/local-infrastructure.js';
-import { PLATFORM_SERVICES, startApp, type PlatformService, type RunningApp } from './platform.js';
+import { startApp, type RunningApp } from './platform.js';
+import { PLATFORM_SERVICES, type PlatformService } from './service-env.js';
 
 export interface JobView {
   id: string;

@@ -4,9 +4,7 @@ import { join } from 'node:path';
 import { appCommand, CLOUD_ENV, ensureBuilt } from './compiled.js';
 import { freePort, isAlive, stopPid, tailLog, waitFor } from './infra/process.js';
 import { REPO_ROOT } from './paths.js';
-
-export const PLATFORM_SERVICES = ['licensing', 'scheduling', 'indexing', 'storage', 'gateway'] as const;
-export type PlatformService = (typeof PLATFORM_SERVICES)[number];
+import { envFor, type PlatformService } from './service-env.js';
 
 export interface RunningApp {
   name: string;
@@ -72,8 +70,9 @@ export async function startApp(options: {
   return startProcess({
     name: options.app,
     command: [...appCommand(options.app), ...(options.args ?? [])],
-    // The cloud services get the image's environment; the connector runs on the customer's side.
-    env: options.app === 'connector' ? options.env : { ...CLOUD_ENV, ...options.env },
+    // The cloud services get the image's environment and only their own secrets; the connector runs
+    // on the customer's side and gets what it is given.
+    env: options.app === 'connector' ? options.env : { ...CLOUD_ENV, ...envFor(options.app, options.env) },
     logDir: options.logDir,
     port: options.port,
     waitHealthy: options.waitHealthy,

@@ -27,7 +27,9 @@ describe('provisionConnector', () => {
 
   it('gives the connector its own NATS user with the claims enrolment gives, in a 0600 creds file', async () => {
     const connector = await provision();
-    expect(statSync(connector.credsFile).mode & 0o777).toBe(0o600);
+    // The creds, the tenant key and the configuration (the IMAP service account's password) are the owner's alone.
+    for (const file of [connector.credsFile, connector.keyFile, connector.configFile])
+      expect({ file, mode: statSync(file).mode & 0o777 }).toEqual({ file, mode: 0o600 });
     const config = JSON.parse(readFileSync(connector.configFile, 'utf8')) as { nats: unknown };
     expect(config.nats).toEqual({ url: infra.nats!.url, credsFile: connector.credsFile });
 

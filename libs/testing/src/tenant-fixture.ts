@@ -169,7 +169,10 @@ export async function provisionConnector(
       null,
       2,
     ),
+    // The IMAP service account's password is in it.
+    { mode: 0o600 },
   );
+  chmodSync(configFile, 0o600);
   return {
     tenantId: options.tenantId,
     connectorId: options.connectorId,

@@ -250,7 +250,11 @@ async function writeUser(paths: Layout, user: ImapCredentials): Promise<void> {
 function writePasswdFile(file: string, users: ImapCredentials[]): void {
   const oldMtime = existsSync(file) ? Math.floor(statSync(file).mtimeMs / 1000) : 0;
   const temp = `${file}.${process.pid}.tmp`;
-  writeFileSync(temp, users.map(passwdLine).join(''), { mode: 0o644 });
+  // Plain-text passwords (the master user's among them): readable by Dovecot's auth process alone,
+  // which runs as the `dovecot` account.
+  writeFileSync(temp, users.map(passwdLine).join(''), { mode: 0o600 });
+  const auth = systemAccount('dovecot');
+  if (auth) chownSync(temp, auth.uid, auth.gid);
   const nowSeconds = Math.floor(Date.now() / 1000);
   const mtime = Math.max(nowSeconds, oldMtime + 1);
   utimesSync(temp, mtime, mtime);
@@ -366,12 +370,21 @@ interface MailAccount {
   gid: number;
 }
 
+/** A system account's uid and gid from /etc/passwd; undefined when it does not exist. */
+function systemAccount(name: string): MailAccount | undefined {
+  const fields = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((line) => line.startsWith(`${name}:`))
+    ?.split(':');
+  return fields?.[2] !== undefined && fields[3] !== undefined
+    ? { name, uid: Number(fields[2]), gid: Number(fields[3]) }
+    : undefined;
+}
+
 function mailAccount(): MailAccount {
-  const passwd = readFileSync('/etc/passwd', 'utf8').split('\n');
   for (const name of MAIL_ACCOUNTS) {
-    const fields = passwd.find((line) => line.startsWith(`${name}:`))?.split(':');
-    if (fields?.[2] !== undefined && fields[3] !== undefined)
-      return { name, uid: Number(fields[2]), gid: Number(fields[3]) };
+    const account = systemAccount(name);
+    if (account) return account;
   }
   throw new Error(`none of the system accounts ${MAIL_ACCOUNTS.join(', ')} exists; cannot choose a mail uid`);
 }

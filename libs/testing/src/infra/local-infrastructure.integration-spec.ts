@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { credsAuthenticator } from '@nats-io/nats-core';
@@ -49,6 +49,14 @@ describe('local infrastructure NATS (operator mode)', () => {
     for (const file of [nats.servicesCredsFile, nats.systemCredsFile, join(dir, 'secrets.json')]) {
       expect(mode(file)).toBe(0o600);
     }
+    // Every state file too: infra.json holds every service's secrets, the token issuer its private key.
+    const stateFiles = [dir, join(dir, 'nats')].flatMap((d) =>
+      readdirSync(d)
+        .filter((name) => /\.(json|creds|pem)$/.test(name))
+        .map((name) => join(d, name)),
+    );
+    expect(stateFiles).toEqual(expect.arrayContaining([join(dir, 'infra.json'), join(dir, 'nats', 'state.json')]));
+    for (const file of stateFiles) expect({ file, mode: mode(file) }).toEqual({ file, mode: 0o600 });
     expect(nats.accountPublicKey).toMatch(/^A/);
     expect(nats.accountSigningSeed).toMatch(/^SA/);
     expect(nats.operatorSigningSeed).toMatch(/^SO/);

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { envFor, mayReceive, PLATFORM_SERVICES } from './service-env.js';
+
+describe('envFor: each cloud service receives only its own secrets', () => {
+  const everything = {
+    NATS_URL: 'nats://127.0.0.1:4222',
+    NATS_CREDS: '/state/services.creds',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: 'postgresql://mlr@127.0.0.1/mlr',
+    S3_ENDPOINT: 'http://127.0.0.1:7480',
+    S3_ACCESS_KEY: 'key',
+    S3_SECRET_KEY: 'secret',
+    AUTH_JWT_PUBLIC_KEY: 'pem',
+    LICENSING_NATS_ACCOUNT_SIGNING_SEED: 'SA…',
+    LICENSING_NATS_OPERATOR_SIGNING_SEED: 'SO…',
+    LICENSING_VENDOR_PUBLIC_KEY: 'pem',
+    STORAGE_RETENTION_DAYS: '30',
+    SCHEDULING_TICK_MS: '200',
+  };
+
+  it('gives licensing its NATS signing seeds and the database, never the S3 keys or the token key', () => {
+    expect(Object.keys(envFor('licensing', everything)).sort()).toEqual(
+      [
+        'DATABASE_URL',
+        'LICENSING_NATS_ACCOUNT_SIGNING_SEED',
+        'LICENSING_NATS_OPERATOR_SIGNING_SEED',
+        'LICENSING_VENDOR_PUBLIC_KEY',
+        'LOG_LEVEL',
+        'NATS_CREDS',
+        'NATS_URL',
+      ].sort(),
+    );
+  });
+
+  it('gives the S3 keys to storage alone and the database to every service but the gateway', () => {
+    for (const service of PLATFORM_SERVICES) {
+      expect({ service, s3: mayReceive(service, 'S3_SECRET_KEY') }).toEqual({ service, s3: service === 'storage' });
+      expect({ service, db: mayReceive(service, 'DATABASE_URL') }).toEqual({ service, db: service !== 'gateway' });
+      expect({ service, auth: mayReceive(service, 'AUTH_JWT_PUBLIC_KEY') }).toEqual({
+        service,
+        auth: service === 'gateway',
+      });
+    }
+    expect(envFor('gateway', everything)).toEqual({
+      NATS_URL: everything.NATS_URL,
+      NATS_CREDS: everything.NATS_CREDS,
+      LOG_LEVEL: 'info',
+      AUTH_JWT_PUBLIC_KEY: 'pem',
+    });
+  });
+
+  it("keeps a service's own settings from the others", () => {
+    expect(mayReceive('storage', 'STORAGE_RETENTION_DAYS')).toBe(true);
+    expect(mayReceive('indexing', 'STORAGE_RETENTION_DAYS')).toBe(false);
+    expect(mayReceive('scheduling', 'SCHEDULING_TICK_MS')).toBe(true);
+    expect(mayReceive('licensing', 'SCHEDULING_TICK_MS')).toBe(false);
+  });
+});
