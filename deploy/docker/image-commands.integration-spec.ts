@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   DIST_DIR,
   MIGRATE_COMMAND,
+  SETUP_BUCKET_COMMAND,
   PLATFORM_SERVICES,
   CLOUD_ENV,
   envFor,
@@ -139,6 +140,7 @@ describe("the image's commands, run against dist/ laid out as in the image", () 
   let database: ScratchDatabase;
   let deployments: Map<string, IDeployment>;
   let migrationsJob: IJob | undefined;
+  let bucketSetupJob: IJob | undefined;
 
   const commandOf = (spec: { containers: Array<{ command?: string[]; args?: string[] }> } | undefined) => {
     const container = spec?.containers[0];
@@ -151,7 +153,9 @@ describe("the image's commands, run against dist/ laid out as in the image", () 
     symlinkSync(join(REPO_ROOT, 'node_modules'), join(image, 'node_modules'));
     const rendered = await render({ release });
     deployments = byKind<IDeployment>(rendered, 'Deployment');
-    migrationsJob = [...byKind<IJob>(rendered, 'Job').values()][0];
+    const jobs = byKind<IJob>(rendered, 'Job');
+    migrationsJob = jobs.get(objectName(release, 'migrations'));
+    bucketSetupJob = jobs.get(objectName(release, 'bucket-setup'));
     database = await createScratchDatabase(required(infra, 'postgres').databaseUrl, 'image_commands');
   });
 
@@ -174,6 +178,41 @@ describe("the image's commands, run against dist/ laid out as in the image", () 
     expect(stdout.trim()).toBe(`applied: ${migrations.join(', ')}`);
     const status = await execFileAsync(process.execPath, [...args.slice(0, -1), 'status'], { cwd: image, env });
     expect(status.stdout).toContain('database and migrations folder are in step');
+  });
+
+  it("the bucket set-up Job's command protects a new bucket with the owner's key", async () => {
+    const command = commandOf(bucketSetupJob?.spec?.template.spec);
+    expect(command).toEqual(SETUP_BUCKET_COMMAND);
+    const s3 = required(infra, 's3');
+    const bucket = `mlr-image-${Date.now().toString(36)}`;
+    const [, ...args] = command;
+    const env = {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      S3_ENDPOINT: s3.endpoint,
+      S3_REGION: s3.region,
+      S3_BUCKET: bucket,
+      S3_OWNER_ACCESS_KEY: s3.accessKey,
+      S3_OWNER_SECRET_KEY: s3.secretKey,
+      S3_SERVICE_USER: s3.service.user,
+      STORAGE_DEFAULT_RETENTION_DAYS: '7',
+    };
+    const { stdout } = await execFileAsync(process.execPath, [...args, '--json'], { cwd: image, env });
+    expect(JSON.parse(stdout)).toMatchObject({
+      bucket,
+      created: true,
+      policy: 'created',
+      defaultRetention: { after: { mode: 'COMPLIANCE', days: 7 } },
+    });
+    // A missing setting is a configuration error (exit 2) that names it.
+    const refused = await execFileAsync(process.execPath, args, {
+      cwd: image,
+      env: { ...env, S3_SERVICE_USER: '' },
+    }).then(
+      () => undefined,
+      (error: { code?: number; stderr?: string }) => error,
+    );
+    expect(refused?.code).toBe(2);
+    expect(refused?.stderr).toMatch(/S3_SERVICE_USER/);
   });
 
   it("every service's command starts it, and it reports healthy; the gateway's is the Dockerfile's CMD", async () => {

@@ -42,7 +42,8 @@ describe('backup pipeline end to end, on the whole corpus', () => {
   const s3Client = new S3Client({
     endpoint: s3.endpoint,
     region: s3.region,
-    credentials: { accessKeyId: s3.accessKey, secretAccessKey: s3.secretKey },
+    // The services' key: only their user may read what storage wrote.
+    credentials: { accessKeyId: s3.service.accessKey, secretAccessKey: s3.service.secretKey },
     forcePathStyle: true,
   });
   const sightingCount = async () => platform.prisma.indexRecord.count({ where: { tenantId: TENANT } });

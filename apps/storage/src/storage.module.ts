@@ -2,7 +2,7 @@ import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type On
 import type { Channel, ChannelPayloads, Subject } from '@mlr/contracts';
 import { DatabaseModule, PRISMA, postgresHealthCheck, type PrismaClient } from '@mlr/db';
 import { Publisher, type MessagingConnection } from '@mlr/messaging';
-import { createS3ObjectStore, type ObjectStore } from '@mlr/objectstore';
+import { createS3ObjectStore, isObjectStoreError, ObjectStoreErrorCode, type ObjectStore } from '@mlr/objectstore';
 import { APP_HEALTH_CHECKS, LOGGER, MESSAGING, type HealthCheck } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 import { AbandonedUploads } from './backup/abandoned-uploads.js';
@@ -22,14 +22,39 @@ export const OBJECT_STORE = Symbol('OBJECT_STORE');
 export const STORAGE_CONFIG = Symbol('STORAGE_CONFIG');
 const STORAGE_METRICS = Symbol('STORAGE_METRICS');
 
-/** Makes sure the object bucket exists with Object Lock before the service takes work. */
+/**
+ * Storage takes no work before it has seen that the bucket protects what it writes: Object Lock on,
+ * with a default retention rule. It cannot set them up itself: its key may write and read but
+ * never delete or change the bucket's settings (`npm run storage:setup-bucket`, run with the
+ * bucket owner's key, does; `docs/data-lifecycle.md`).
+ */
 class BucketBootstrap implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @Inject(STORAGE_CONFIG) private readonly config: StorageConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
   async onModuleInit(): Promise<void> {
-    await this.store.ensureBucket(this.config.S3_BUCKET, { objectLock: true });
+    const bucket = this.config.S3_BUCKET;
+    const setUp = `set it up with the bucket owner's key first (npm run storage:setup-bucket, or the chart's bucket set-up Job)`;
+    let retention;
+    try {
+      retention = await this.store.defaultRetention(bucket);
+    } catch (error) {
+      if (isObjectStoreError(error) && error.code === ObjectStoreErrorCode.BucketNotFound) {
+        throw new Error(`bucket '${bucket}' does not exist: ${setUp}`, { cause: error });
+      }
+      throw error;
+    }
+    if (!retention) {
+      throw new Error(
+        `bucket '${bucket}' has no default retention, so objects could be deleted as soon as they are written: ${setUp}`,
+      );
+    }
+    this.logger.info(
+      { bucket, defaultRetention: retention },
+      `bucket '${bucket}': every new object is kept ${retention.days ?? 0} days ${retention.years ? `and ${retention.years} years ` : ''}(${retention.mode})`,
+    );
   }
   onApplicationShutdown(): void {
     this.store.close();

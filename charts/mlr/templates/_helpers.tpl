@@ -134,6 +134,11 @@ Combinations the schema cannot express, with messages that say what to set.
 */}}
 {{- define "mlr.validate" -}}
 {{- $values := .Values -}}
+{{- if and $values.bucketSetup.enabled $values.services.storage.enabled -}}
+{{- if or (not $values.bucketSetup.existingSecret) (not $values.bucketSetup.serviceUser) -}}
+{{- fail "bucketSetup: set bucketSetup.existingSecret (a Secret with the bucket owner's S3 key) and bucketSetup.serviceUser (the S3 user of s3.existingSecret's key), or bucketSetup.enabled=false when the bucket is set up another way (storage refuses a bucket without Object Lock and a default retention)" -}}
+{{- end -}}
+{{- end -}}
 {{- $natsAuth := $values.nats.auth -}}
 {{- $natsMode := include "mlr.natsAuthMode" . -}}
 {{- if hasKey $natsAuth "enabled" -}}

@@ -14,8 +14,9 @@ import { gatewayConfigSchema } from '../../../apps/gateway/src/config.js';
 import { indexingConfigSchema } from '../../../apps/indexing/src/config.js';
 import { licensingConfigSchema } from '../../../apps/licensing/src/config.js';
 import { schedulingConfigSchema } from '../../../apps/scheduling/src/config.js';
+import { setupBucketConfigSchema } from '../../../apps/storage/src/cli/setup-bucket-config.js';
 import { storageConfigSchema } from '../../../apps/storage/src/config.js';
-import { cloudCommand, MIGRATE_COMMAND } from '@mlr/testing';
+import { cloudCommand, MIGRATE_COMMAND, SETUP_BUCKET_COMMAND } from '@mlr/testing';
 import { ensureHelm, HELM_VERSION } from './helm-binary.js';
 import {
   container,
@@ -244,15 +245,44 @@ describe.each([
   });
 
   it('migrates the database in a pre-install/pre-upgrade hook Job before the services start', () => {
-    const jobs = [...byKind<IJob>(rendered, 'Job').values()];
-    expect(jobs).toHaveLength(1);
-    const job = jobs[0]!;
+    const jobs = byKind<IJob>(rendered, 'Job');
+    expect([...jobs.keys()].sort()).toEqual([objectName(release, 'bucket-setup'), objectName(release, 'migrations')]);
+    const job = jobs.get(objectName(release, 'migrations'))!;
     expect(job.metadata?.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
     const spec = job.spec?.template.spec;
     const c = container(spec);
     expect(c.command).toEqual(MIGRATE_COMMAND);
     expect(c.image).toBe(container(deploymentOf(rendered, release, 'storage').spec?.template.spec).image);
     expect(envOf(c).get('DATABASE_URL')?.valueFrom?.secretKeyRef?.name).toBeTruthy();
+    expect(spec?.restartPolicy).toBe('Never');
+    expectHardenedPod(spec);
+    expectHardenedContainer(c);
+    expectWritableTmp(spec, c);
+  });
+
+  it("sets the bucket's protection up in a hook Job with the owner's key, which no service receives", () => {
+    const job = byKind<IJob>(rendered, 'Job').get(objectName(release, 'bucket-setup'))!;
+    expect(job.metadata?.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
+    const spec = job.spec?.template.spec;
+    const c = container(spec);
+    expect(c.command).toEqual(SETUP_BUCKET_COMMAND);
+    const env = envOf(c);
+    for (const name of ['S3_OWNER_ACCESS_KEY', 'S3_OWNER_SECRET_KEY']) {
+      expect(env.get(name)?.valueFrom?.secretKeyRef?.name, name).toBeTruthy();
+    }
+    // The Job's environment is what setup-bucket validates, and holds no key of the services'.
+    const values = Object.fromEntries(
+      [...env.entries()].map(([name, variable]) => [name, variable.value ?? 'from-a-secret']),
+    );
+    expect(setupBucketConfigSchema.safeParse(values).error).toBeUndefined();
+    expect(env.has('S3_ACCESS_KEY')).toBe(false);
+    for (const service of SERVICES) {
+      const serviceEnv = envOf(container(deploymentOf(rendered, release, service).spec?.template.spec));
+      expect(
+        [...serviceEnv.keys()].filter((name) => name.startsWith('S3_OWNER_')),
+        service,
+      ).toEqual([]);
+    }
     expect(spec?.restartPolicy).toBe('Never');
     expectHardenedPod(spec);
     expectHardenedContainer(c);
@@ -371,11 +401,16 @@ describe('production values', () => {
       name: 'mlr-s3-credentials',
       key: 'AWS_ACCESS_KEY_ID',
     });
-    const job = [...byKind<IJob>(rendered, 'Job').values()][0]!;
-    expect(envOf(container(job.spec?.template.spec)).get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
-      name: 'mlr-postgres-owner',
-      key: 'uri',
+    const jobs = byKind<IJob>(rendered, 'Job');
+    const migrations = envOf(container(jobs.get(objectName('mlr', 'migrations'))?.spec?.template.spec));
+    expect(migrations.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-postgres-owner', key: 'uri' });
+    const bucketSetup = envOf(container(jobs.get(objectName('mlr', 'bucket-setup'))?.spec?.template.spec));
+    expect(bucketSetup.get('S3_OWNER_SECRET_KEY')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-s3-bucket-owner',
+      key: 'AWS_SECRET_ACCESS_KEY',
     });
+    expect(bucketSetup.get('S3_SERVICE_USER')?.value).toBe('mlr-prod-services');
+    expect(bucketSetup.get('STORAGE_DEFAULT_RETENTION_DAYS')?.value).toBe('90');
     expect(byKind(rendered, 'Secret').size).toBe(0);
   });
 

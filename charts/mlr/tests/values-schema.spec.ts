@@ -115,6 +115,16 @@ describe('combinations the templates refuse', () => {
       { services: { indexing: { autoscaling: { enabled: true, minReplicas: 9, maxReplicas: 3 } } } },
       'services.indexing.autoscaling: minReplicas (9) is above maxReplicas (3)',
     ],
+    [
+      "a bucket set-up without the owner's key",
+      { bucketSetup: { existingSecret: '' } },
+      "bucketSetup: set bucketSetup.existingSecret (a Secret with the bucket owner's S3 key)",
+    ],
+    [
+      "a bucket set-up without the services' user",
+      { bucketSetup: { serviceUser: '' } },
+      'and bucketSetup.serviceUser (the S3 user of',
+    ],
   ])('fails on %s with a message that says what to set', async (_, values, message) => {
     const result = await helmTemplate({ values });
     expect(result.exitCode).not.toBe(0);

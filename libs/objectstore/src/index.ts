@@ -17,7 +17,16 @@ export {
   type ObjectStoreErrorDetails,
   type ObjectStoreOperation,
 } from './object-store.exception.js';
-export { createS3ObjectStore, type S3ObjectStoreConfig } from './s3-object-store.js';
+export { createS3Client, createS3ObjectStore, type S3ObjectStoreConfig } from './s3-object-store.js';
+export {
+  backupBucketPolicy,
+  BackupBucketError,
+  servicePrincipal,
+  setUpBackupBucket,
+  type BackupBucketReport,
+  type BackupBucketSettings,
+  type DefaultRetention,
+} from './backup-bucket.js';
 export { messageObjectKey, tenantObjectsPrefix } from './locators/message-object-key.js';
 export { packObjectKey, tenantPacksPrefix } from './locators/pack-key.js';
 export {

@@ -18,7 +18,7 @@ export enum ObjectStoreErrorCode {
   Unknown = 'UNKNOWN',
 }
 
-export type ObjectStoreOperation = 'ensureBucket' | 'put' | 'get' | 'head' | 'delete' | 'list';
+export type ObjectStoreOperation = 'ensureBucket' | 'checkBucket' | 'put' | 'get' | 'head' | 'delete' | 'list';
 
 export interface ObjectStoreErrorDetails {
   operation: ObjectStoreOperation;

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { DefaultRetention } from './backup-bucket.js';
 
 /** Where an object lives. */
 export interface ObjectKey {
@@ -70,6 +71,11 @@ export interface DeleteOptions {
 export interface ObjectStore {
   /** Creates the bucket unless it exists; idempotent. */
   ensureBucket(name: string, options: EnsureBucketOptions): Promise<void>;
+  /**
+   * The retention every new object version of the bucket gets (its Object Lock default rule), or
+   * undefined when it has none. Throws BucketMisconfigured when the bucket has no Object Lock.
+   */
+  defaultRetention(bucket: string): Promise<DefaultRetention | undefined>;
   /** Stores `body` under `target`; large or unknown-length bodies go up as multipart uploads. */
   put(target: ObjectKey, body: Buffer | Readable, options?: PutOptions): Promise<PutResult>;
   /** Streams the object (or its range). Throws NotFound when it does not exist. */

@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
+import { BackupBucketError, readDefaultRetention, type DefaultRetention } from './backup-bucket.js';
 import { ObjectStoreError, ObjectStoreErrorCode, type ObjectStoreOperation } from './object-store.exception.js';
 import type {
   DeleteOptions,
@@ -60,6 +61,25 @@ interface Target {
   versionId?: string;
 }
 
+/** An S3 client as MLR talks to S3 (path-style URLs, checksums only where required, bounded waits). */
+export function createS3Client(config: S3ObjectStoreConfig): S3Client {
+  return new S3Client({
+    endpoint: config.endpoint,
+    region: config.region,
+    credentials: { accessKeyId: config.accessKey, secretAccessKey: config.secretKey },
+    forcePathStyle: config.forcePathStyle ?? true,
+    // Otherwise the SDK adds trailing checksums that need a known length: PutObject with a
+    // stream body then fails with 411 MissingContentLength.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    maxAttempts: config.maxAttempts ?? 3,
+    requestHandler: {
+      connectionTimeout: config.connectTimeoutMs ?? 5_000,
+      requestTimeout: config.requestTimeoutMs ?? 60_000,
+    },
+  });
+}
+
 /** The S3 adapter of the `ObjectStore` port (tested against Ceph RGW). */
 export function createS3ObjectStore(config: S3ObjectStoreConfig): ObjectStore {
   return new S3ObjectStore(config);
@@ -73,21 +93,22 @@ class S3ObjectStore implements ObjectStore {
   constructor(private readonly config: S3ObjectStoreConfig) {
     this.multipartThreshold = Math.max(config.multipartThresholdBytes ?? 8 * MIB, MIN_PART_SIZE);
     this.multipartConcurrency = Math.max(1, config.multipartConcurrency ?? 4);
-    this.client = new S3Client({
-      endpoint: config.endpoint,
-      region: config.region,
-      credentials: { accessKeyId: config.accessKey, secretAccessKey: config.secretKey },
-      forcePathStyle: config.forcePathStyle ?? true,
-      // Otherwise the SDK adds trailing checksums that need a known length: PutObject with a
-      // stream body then fails with 411 MissingContentLength.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: config.maxAttempts ?? 3,
-      requestHandler: {
-        connectionTimeout: config.connectTimeoutMs ?? 5_000,
-        requestTimeout: config.requestTimeoutMs ?? 60_000,
-      },
-    });
+    this.client = createS3Client(config);
+  }
+
+  async defaultRetention(bucket: string): Promise<DefaultRetention | undefined> {
+    const target: Target = { operation: 'checkBucket', bucket };
+    try {
+      return await readDefaultRetention(this.client, bucket);
+    } catch (error) {
+      if (error instanceof BackupBucketError) {
+        throw new ObjectStoreError(ObjectStoreErrorCode.BucketMisconfigured, error.message, {
+          ...target,
+          cause: error,
+        });
+      }
+      throw this.toError(error, target);
+    }
   }
 
   async ensureBucket(name: string, options: EnsureBucketOptions): Promise<void> {

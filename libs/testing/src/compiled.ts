@@ -52,6 +52,8 @@ export function appCommand(app: string): string[] {
 
 /** The compiled migrations command, as the chart's migrations Job runs it. */
 export const MIGRATE_COMMAND = cloudCommand('dist/libs/db/src/cli/migrate.js', 'deploy');
+/** Sets the backup bucket up with its owner's key (the chart's bucket set-up Job runs the same). */
+export const SETUP_BUCKET_COMMAND = cloudCommand('dist/apps/storage/src/cli/setup-bucket.js');
 
 /**
  * Set once dist/ has been brought up to date. Inherited by child processes (vitest's workers fork

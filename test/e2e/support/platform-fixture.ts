@@ -1,6 +1,6 @@
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
 import { createS3ObjectStore, type ObjectStore } from '@mlr/objectstore';
-import { PlatformRunner, required, type LocalInfrastructure } from '@mlr/testing';
+import { PlatformRunner, required, servicesS3, type LocalInfrastructure } from '@mlr/testing';
 
 /** The platform's processes plus direct access to what they stored, for assertions. */
 export class PlatformFixture extends PlatformRunner {
@@ -10,13 +10,8 @@ export class PlatformFixture extends PlatformRunner {
   constructor(infra: LocalInfrastructure, logDir: string) {
     super(infra, logDir);
     this.prisma = createPrismaClient(required(infra, 'postgres').databaseUrl);
-    const s3 = required(infra, 's3');
-    this.store = createS3ObjectStore({
-      endpoint: s3.endpoint,
-      region: s3.region,
-      accessKey: s3.accessKey,
-      secretKey: s3.secretKey,
-    });
+    // With the services' key: what storage writes, only the services' user may read.
+    this.store = createS3ObjectStore(servicesS3(infra));
   }
 
   override async stop(): Promise<void> {

@@ -41,6 +41,7 @@ import {
   ensureBuilt,
   sealedShape,
   servicesNatsCredentials,
+  servicesS3,
   startApp,
   type RunningApp,
 } from '@mlr/testing';
@@ -103,7 +104,7 @@ describe('storage backup path', () => {
     await prisma.tenant.create({
       data: { id: individualTenant, name: 'one object each', slug: individualTenant, objectLayout: 'individual' },
     });
-    store = createS3ObjectStore(infra.s3!);
+    store = createS3ObjectStore(servicesS3(infra));
     logDir = mkdtempSync(join(REPO_ROOT, 'tmp', 'storage-it-'));
     app = await startApp({ app: 'storage', env: storageEnv, logDir });
     messaging = await connectMessaging({

@@ -14,7 +14,14 @@ import {
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
 import { connectMessaging, tenantCallClient, type MessagingConnection, type ServiceReply } from '@mlr/messaging';
 import { createS3ObjectStore, messageObjectKey, type ObjectStore } from '@mlr/objectstore';
-import { connectorNatsCreds, REPO_ROOT, servicesNatsCredentials, startApp, type RunningApp } from '@mlr/testing';
+import {
+  connectorNatsCreds,
+  REPO_ROOT,
+  servicesNatsCredentials,
+  servicesS3,
+  startApp,
+  type RunningApp,
+} from '@mlr/testing';
 
 type LogEntry = Record<string, unknown> & { msg?: string };
 type FetchRequest = TenantCalls['objects.fetch']['request'];
@@ -81,8 +88,7 @@ describe('storage objects.fetch', () => {
     for (const id of [tenantA, tenantB]) {
       await prisma.tenant.create({ data: { id, name: `Fetch IT ${id}`, slug: id } });
     }
-    store = createS3ObjectStore(infra.s3!);
-    // Storage creates the bucket (with Object Lock) when it starts.
+    store = createS3ObjectStore(servicesS3(infra));
     const logDir = mkdtempSync(join(REPO_ROOT, 'tmp', 'storage-fetch-it-'));
     app = await startApp({ app: 'storage', env: { ...infra.serviceEnv, LOG_LEVEL: 'debug' }, logDir });
     await store.put({ bucket, key: messageObjectKey(tenantA, whole.contentId) }, whole.sealed);

@@ -168,6 +168,28 @@ export async function startCeph(opts: CephOptions): Promise<ServiceHandle<CephIn
  * (monitor and OSD keep running, so no object is lost even on memstore), keeps it down for
  * `downMs`, and starts it again on the same port. Resolves once it answers again.
  */
+/**
+ * Another S3 user of the running Ceph instance in `dir` (created unless it exists), e.g. the
+ * services' own user beside the bucket owner; returns its RGW user id, which bucket policies name.
+ */
+export async function ensureCephUser(dir: string, accessKey: string, secretKey: string): Promise<{ uid: string }> {
+  const layout = layoutOf(resolve(dir));
+  const releaseLock = await acquireStartLock(layout.dir);
+  try {
+    const state = readJson<CephState>(layout.stateFile);
+    if (!state || state.status !== 'ready') throw new Error(`no running Ceph instance in ${dir}`);
+    await ensureUser(layout, state, accessKey, secretKey);
+  } finally {
+    releaseLock();
+  }
+  return { uid: cephUserId(accessKey) };
+}
+
+/** The RGW user id this launcher gives the user of `accessKey`. */
+export function cephUserId(accessKey: string): string {
+  return `mlr-${createHash('sha256').update(accessKey).digest('hex').slice(0, 16)}`;
+}
+
 export async function restartRadosgw(dir: string, downMs: number): Promise<void> {
   const layout = layoutOf(resolve(dir));
   const state = readJson<CephState>(layout.stateFile);
@@ -503,7 +525,7 @@ async function ensureUser(layout: Layout, state: CephState, accessKey: string, s
     }
     return state;
   }
-  const uid = `mlr-${createHash('sha256').update(accessKey).digest('hex').slice(0, 16)}`;
+  const uid = cephUserId(accessKey);
   await runTool(
     'radosgw-admin',
     [

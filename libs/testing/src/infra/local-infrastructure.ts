@@ -1,10 +1,14 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { localTokenIssuer, tokenVerificationEnv, type LocalTokenIssuer } from '../access-tokens.js';
+import { ensureBuilt, SETUP_BUCKET_COMMAND } from '../compiled.js';
 import { localLicenceVendor, type LocalLicenceVendor } from '../licence-vendor.js';
-import { restartRadosgw, startCeph, type CephInfo } from './ceph.js';
+import { REPO_ROOT } from '../paths.js';
+import { ensureCephUser, restartRadosgw, startCeph, type CephInfo } from './ceph.js';
 import { startDovecot, type ImapInfo } from './dovecot.js';
 import {
   createNatsOperator,
@@ -49,8 +53,16 @@ export interface LocalInfrastructure {
   s3?: {
     endpoint: string;
     region: string;
+    /** The bucket owner's key: it set the bucket up and may change it; never given to a service. */
     accessKey: string;
     secretKey: string;
+    /**
+     * The services' own S3 user (storage's `S3_ACCESS_KEY`): under the bucket's policy it may write,
+     * read and list, never delete or change the bucket (`setUpBackupBucket`).
+     */
+    service: { user: string; accessKey: string; secretKey: string };
+    /** Every new object version is kept this long (the bucket's Object Lock default rule). */
+    defaultRetention: { mode: 'COMPLIANCE'; days: number };
     bucket: string;
     objectStore: CephInfo['objectStore'];
     /** RGW's ops log and admin socket, when started with `s3OpsLog` (RgwRequestCounter). */
@@ -78,14 +90,22 @@ interface NatsSecrets {
 }
 
 interface Secrets {
+  /** The bucket owner's key. */
   s3AccessKey: string;
   s3SecretKey: string;
+  /** The services' key; absent in secrets files written before the services had a user of their own. */
+  s3ServiceAccessKey?: string;
+  s3ServiceSecretKey?: string;
   imapMasterPassword: string;
   /** Absent in secrets files written before NATS ran in operator mode: created then. */
   nats?: NatsSecrets;
 }
 
+const execFileAsync = promisify(execFile);
+
 export const SERVICES_ACCOUNT = 'MLR';
+/** The platform's default (`npm run storage:setup-bucket`): every object version kept 30 days at least. */
+const LOCAL_DEFAULT_RETENTION = { mode: 'COMPLIANCE', days: 30 } as const;
 export const DEMO_IMAP_USERS = [
   { name: 'alice', password: 'alice-password' },
   { name: 'bob', password: 'bob-password' },
@@ -104,17 +124,46 @@ async function createNatsSecrets(): Promise<NatsSecrets> {
   return { operator, servicesCreds: services.creds, systemCreds: system.creds };
 }
 
+/** Sets the bucket up with its owner's key through storage's compiled command, as the chart's Job does. */
+async function setUpBucket(owner: CephInfo, bucket: string, serviceUser: string): Promise<void> {
+  ensureBuilt();
+  const [, ...args] = SETUP_BUCKET_COMMAND;
+  try {
+    await execFileAsync(process.execPath, args, {
+      cwd: REPO_ROOT,
+      env: {
+        PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+        S3_ENDPOINT: owner.endpoint,
+        S3_REGION: owner.region,
+        S3_BUCKET: bucket,
+        S3_OWNER_ACCESS_KEY: owner.accessKey,
+        S3_OWNER_SECRET_KEY: owner.secretKey,
+        S3_SERVICE_USER: serviceUser,
+        STORAGE_DEFAULT_RETENTION_DAYS: String(LOCAL_DEFAULT_RETENTION.days),
+        STORAGE_DEFAULT_RETENTION_MODE: LOCAL_DEFAULT_RETENTION.mode,
+      },
+    });
+  } catch (error) {
+    const failed = error as { stderr?: string; message: string };
+    throw new Error(`setting up bucket '${bucket}' failed: ${failed.stderr?.trim() || failed.message}`, {
+      cause: error,
+    });
+  }
+}
+
 /**
  * The directory's secrets, created on first use and kept (the same keys across restarts and reuse,
  * so JetStream data and minted credentials stay valid). The file holds seeds: owner-only.
  */
-async function secretsFor(dir: string): Promise<Secrets & { nats: NatsSecrets }> {
+async function secretsFor(dir: string): Promise<Required<Secrets>> {
   const file = join(dir, 'secrets.json');
   const existing = readJson<Secrets>(file);
   const token = (bytes: number) => randomBytes(bytes).toString('hex');
   const secrets = {
     s3AccessKey: existing?.s3AccessKey ?? `MLR${token(8).toUpperCase()}`,
     s3SecretKey: existing?.s3SecretKey ?? token(20),
+    s3ServiceAccessKey: existing?.s3ServiceAccessKey ?? `MLRSVC${token(8).toUpperCase()}`,
+    s3ServiceSecretKey: existing?.s3ServiceSecretKey ?? token(20),
     imapMasterPassword: existing?.imapMasterPassword ?? token(12),
     nats: existing?.nats ?? (await createNatsSecrets()),
   };
@@ -206,9 +255,22 @@ export async function startInfrastructure(options: {
         secretKey: secrets.s3SecretKey,
         durable,
         opsLog: options.s3OpsLog ?? false,
-      }).then((handle) => {
+      }).then(async (handle) => {
         handles.push(handle);
-        infra.s3 = { ...handle.info, bucket: 'mlr-objects' };
+        const bucket = 'mlr-objects';
+        // The services get a user of their own; the owner's key sets the bucket up, as in production.
+        const service = await ensureCephUser(
+          join(options.dir, 'ceph'),
+          secrets.s3ServiceAccessKey,
+          secrets.s3ServiceSecretKey,
+        );
+        await setUpBucket(handle.info, bucket, service.uid);
+        infra.s3 = {
+          ...handle.info,
+          service: { user: service.uid, accessKey: secrets.s3ServiceAccessKey, secretKey: secrets.s3ServiceSecretKey },
+          defaultRetention: LOCAL_DEFAULT_RETENTION,
+          bucket,
+        };
       }),
     );
   }
@@ -260,8 +322,8 @@ export async function startInfrastructure(options: {
       ? {
           S3_ENDPOINT: infra.s3.endpoint,
           S3_REGION: infra.s3.region,
-          S3_ACCESS_KEY: infra.s3.accessKey,
-          S3_SECRET_KEY: infra.s3.secretKey,
+          S3_ACCESS_KEY: infra.s3.service.accessKey,
+          S3_SECRET_KEY: infra.s3.service.secretKey,
           S3_BUCKET: infra.s3.bucket,
         }
       : {}),
@@ -298,6 +360,20 @@ export async function restartPostgres(infra: LocalInfrastructure, downMs: number
 /** What an S3 outage does to the platform: the S3 gateway of `infra` down for `downMs`, then back. */
 export async function restartS3Gateway(infra: LocalInfrastructure, downMs: number): Promise<void> {
   await restartRadosgw(join(infra.dir, 'ceph'), downMs);
+}
+
+/**
+ * How to reach S3 as the services do (their own key): what storage writes belongs to the services'
+ * user, and RGW lets no other user read it, not even the bucket owner. For tests that read objects.
+ */
+export function servicesS3(infra: LocalInfrastructure): {
+  endpoint: string;
+  region: string;
+  accessKey: string;
+  secretKey: string;
+} {
+  const s3 = required(infra, 's3');
+  return { endpoint: s3.endpoint, region: s3.region, accessKey: s3.service.accessKey, secretKey: s3.service.secretKey };
 }
 
 /** Reads what `startInfrastructure` wrote for a running local infrastructure. */
