@@ -46,5 +46,15 @@ export const storageConfigSchema = serviceEnvSchema
       .default(60 * 60_000),
     /** How often storage looks for abandoned uploads. */
     STORAGE_UPLOAD_SWEEP_MS: z.coerce.number().int().min(100).default(60_000),
+    /**
+     * How often storage lists the bucket for object versions beside the recorded ones (overwrites
+     * of packs or objects), which it reports to the audit trail and in a metric. One list request
+     * per 1,000 object versions.
+     */
+    STORAGE_VERSION_CHECK_MS: z.coerce
+      .number()
+      .int()
+      .min(1_000)
+      .default(60 * 60_000),
   });
 export type StorageConfig = z.output<typeof storageConfigSchema>;

@@ -1,7 +1,7 @@
 import { Inject, Module, type DynamicModule, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import type { Channel, ChannelPayloads, Subject } from '@mlr/contracts';
+import { serviceSubject, type Channel, type ChannelPayloads, type Subject } from '@mlr/contracts';
 import { DatabaseModule, PRISMA, postgresHealthCheck, type PrismaClient } from '@mlr/db';
-import { Publisher, type MessagingConnection } from '@mlr/messaging';
+import { Publisher, requestNestVerb, type MessagingConnection } from '@mlr/messaging';
 import { createS3ObjectStore, isObjectStoreError, ObjectStoreErrorCode, type ObjectStore } from '@mlr/objectstore';
 import { APP_HEALTH_CHECKS, LOGGER, MESSAGING, type HealthCheck } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
@@ -14,6 +14,7 @@ import { jetStreamOutcomeSink, StoreCommitBatch } from './backup/store-commit-ba
 import { IndividualWriter } from './backup/writers/individual-writer.js';
 import { PackWriter } from './backup/writers/pack-writer.js';
 import type { StorageConfig } from './config.js';
+import { VersionWatch } from './integrity/version-watch.js';
 import { FetchObjectRange } from './restore/fetch-object-range.use-case.js';
 import { FetchObjectBatch } from './restore/fetch-object-batch.use-case.js';
 import { ObjectFetchServer } from './restore/object-fetch.server.js';
@@ -163,6 +164,22 @@ export class StorageModule {
               logger.child({ scope: 'uploads' }),
             ),
           inject: [MESSAGING, LOGGER],
+        },
+        {
+          provide: VersionWatch,
+          useFactory: (prisma: PrismaClient, store: ObjectStore, messaging: MessagingConnection, logger: Logger) =>
+            new VersionWatch(
+              {
+                store,
+                prisma,
+                audit: async (event) => {
+                  await requestNestVerb(messaging.nc, serviceSubject('licensing', 'audit.record'), event, 10_000);
+                },
+                logger: logger.child({ scope: 'versions' }),
+              },
+              { bucket: config.S3_BUCKET, everyMs: config.STORAGE_VERSION_CHECK_MS },
+            ),
+          inject: [PRISMA, OBJECT_STORE, MESSAGING, LOGGER],
         },
         {
           provide: CommitBatchConsumer,

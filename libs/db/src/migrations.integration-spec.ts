@@ -28,6 +28,7 @@ const EXPECTED_TABLES = [
   'restore_items',
   'stored_objects',
   'tenants',
+  'unexpected_object_versions',
   'usage_samples',
 ];
 

@@ -57,6 +57,8 @@ export interface ObjectVersion {
   lastModified: Date;
   /** The version a read without version id returns. */
   isLatest: boolean;
+  /** The S3 user who wrote it (its canonical id; on Ceph RGW the user id), when the store says. */
+  owner?: string;
 }
 
 export interface DeleteOptions {

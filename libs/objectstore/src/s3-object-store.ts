@@ -319,6 +319,7 @@ class S3ObjectStore implements ObjectStore {
           size: entry.Size ?? 0,
           lastModified: entry.LastModified ?? new Date(0),
           isLatest: entry.IsLatest ?? false,
+          ...(entry.Owner?.ID ? { owner: entry.Owner.ID } : {}),
         };
       }
     }

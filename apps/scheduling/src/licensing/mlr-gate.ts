@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { serviceSubject, tenantMlrStatusSchema } from '@mlr/contracts';
 import { PRISMA, type PrismaClient } from '@mlr/db';
-import { describeError, type MessagingConnection } from '@mlr/messaging';
+import { describeError, requestNestVerb, type MessagingConnection } from '@mlr/messaging';
 import { LOGGER, MESSAGING } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 
@@ -78,12 +77,8 @@ export class LicensingMlrGate implements MlrGate {
 
   private async askLicensing(tenantId: string) {
     const subject = serviceSubject('licensing', 'tenants.status');
-    const packet = JSON.stringify({ pattern: subject, data: { tenantId }, id: randomUUID() });
-    const reply = await this.messaging.nc.request(subject, packet, { timeout: STATUS_TIMEOUT_MS });
-    const body = reply.json<{ response?: unknown; err?: unknown }>();
-    if (body.err !== undefined && body.err !== null) {
-      throw new Error(`licensing refused tenants.status: ${JSON.stringify(body.err)}`);
-    }
-    return tenantMlrStatusSchema.parse(body.response);
+    return tenantMlrStatusSchema.parse(
+      await requestNestVerb(this.messaging.nc, subject, { tenantId }, STATUS_TIMEOUT_MS),
+    );
   }
 }

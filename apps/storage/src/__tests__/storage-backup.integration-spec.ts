@@ -96,7 +96,12 @@ describe('storage backup path', () => {
   const refusals: SightingResult[] = [];
   let nextUid = 1;
 
-  const storageEnv = { ...infra.serviceEnv, LOG_LEVEL: 'debug', STORAGE_PACK_MAX_WAIT_MS: String(PACK_WAIT_MS) };
+  const storageEnv = {
+    ...infra.serviceEnv,
+    LOG_LEVEL: 'debug',
+    STORAGE_PACK_MAX_WAIT_MS: String(PACK_WAIT_MS),
+    STORAGE_VERSION_CHECK_MS: '1000',
+  };
 
   beforeAll(async () => {
     prisma = createPrismaClient(infra.postgres!.databaseUrl);
@@ -342,6 +347,13 @@ describe('storage backup path', () => {
       } else {
         expect.fail('a range fetch was answered with a batch');
       }
+      // Storage notices the version beside the recorded one: the metric an alert watches says so.
+      await until('storage to count the unexpected version', async () => {
+        const text = await (await fetch(`http://127.0.0.1:${app.port}/metrics`)).text();
+        const value = /^mlr_storage_unexpected_object_versions(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1];
+        const checkedAt = /^mlr_storage_version_check_time(?:\{[^}]*\})? ([\d.e+]+)/m.exec(text)?.[1];
+        return Number(value) >= 1 && Math.abs(Number(checkedAt) - Date.now() / 1000) < 120 ? true : undefined;
+      });
     });
   });
 

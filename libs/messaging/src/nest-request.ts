@@ -1,0 +1,21 @@
+import { randomUUID } from 'node:crypto';
+import type { NatsConnection } from '@nats-io/nats-core';
+
+/**
+ * One request to a verb a service serves through Nest's NATS transport (`@MessagePattern`,
+ * `mlr.svc.<service>.<verb>`): Nest's packet in (`{pattern, data, id}`), its `response` out. A
+ * refusal (`err`) or no answer within `timeoutMs` throws, naming the subject. For services that call
+ * another service's verb without Nest's client (the gateway has `ServiceClient`).
+ */
+export async function requestNestVerb(
+  nc: NatsConnection,
+  subject: string,
+  data: unknown,
+  timeoutMs: number,
+): Promise<unknown> {
+  const packet = JSON.stringify({ pattern: subject, data, id: randomUUID() });
+  const reply = await nc.request(subject, packet, { timeout: timeoutMs });
+  const body = reply.json<{ response?: unknown; err?: unknown }>();
+  if (body.err !== undefined && body.err !== null) throw new Error(`${subject} refused: ${JSON.stringify(body.err)}`);
+  return body.response;
+}
