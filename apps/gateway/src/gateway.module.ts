@@ -15,6 +15,7 @@ import { JobsController } from './jobs/jobs.controller.js';
 import { LicenceController } from './licensing/licence.controller.js';
 import { TenantsController } from './licensing/tenants.controller.js';
 import { UsageController } from './licensing/usage.controller.js';
+import { LegalHoldsController } from './retention/legal-holds.controller.js';
 import { PlansController } from './plans/plans.controller.js';
 import { RestoresController } from './restores/restores.controller.js';
 import { SearchController } from './search/search.controller.js';
@@ -47,6 +48,7 @@ export class GatewayModule {
         ConnectorsController,
         EnrolmentsController,
         AuditController,
+        LegalHoldsController,
       ],
       providers: [
         ServiceClient,

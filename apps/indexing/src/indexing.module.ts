@@ -17,6 +17,8 @@ import { PrismaIndexRecordRepository } from './records/repositories/index-record
 import { RecordResolve } from './restore/record-resolve.js';
 import { PrismaResolveRepository, RESOLVE_REPOSITORY } from './restore/repositories/resolve.repository.js';
 import { ResolveController } from './restore/resolve.controller.js';
+import { RetentionController } from './retention/retention.controller.js';
+import { RetentionRepository } from './retention/retention.repository.js';
 import { RecordSearch } from './search/record-search.js';
 import { PgSearchRepository, SEARCH_REPOSITORY } from './search/repositories/search.repository.js';
 import { SearchController } from './search/search.controller.js';
@@ -28,7 +30,7 @@ export class IndexingModule {
     return {
       module: IndexingModule,
       imports: [DatabaseModule.forRoot(config.DATABASE_URL, { maxConnections: config.INDEXING_DB_MAX_CONNECTIONS })],
-      controllers: [SearchController, ResolveController],
+      controllers: [SearchController, ResolveController, RetentionController],
       providers: [
         {
           provide: SEARCH_REPOSITORY,
@@ -39,6 +41,11 @@ export class IndexingModule {
         RecordSearch,
         { provide: RESOLVE_REPOSITORY, useClass: PrismaResolveRepository },
         RecordResolve,
+        {
+          provide: RetentionRepository,
+          useFactory: (prisma: PrismaClient) => new RetentionRepository(prisma),
+          inject: [PRISMA],
+        },
         {
           provide: RECORD_INGEST,
           useFactory: (prisma: PrismaClient, messaging: MessagingConnection, logger: Logger) =>

@@ -16,6 +16,11 @@ export const schedulingConfigSchema = serviceEnvSchema.extend(databaseEnvSchema.
   SCHEDULING_STALL_AFTER_MS: milliseconds(5 * 60_000, 1_000),
   /** Plans claimed (and jobs re-published) per tick at most. */
   SCHEDULING_BATCH_SIZE: z.coerce.number().int().min(1).max(1_000).default(50),
+  /**
+   * How often the plans' retention is enforced: index records first backed up longer ago than
+   * their mailbox's retention are removed (except under a legal hold).
+   */
+  SCHEDULING_EXPIRY_EVERY_MS: milliseconds(60 * 60_000, 1_000),
   /** Job events applied at once by one replica. */
   SCHEDULING_EVENT_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
 });

@@ -1,6 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { DatabaseModule, PRISMA, postgresHealthCheck, type PrismaClient } from '@mlr/db';
-import { APP_HEALTH_CHECKS } from '@mlr/runtime';
+import { requestNestVerb, type MessagingConnection } from '@mlr/messaging';
+import { APP_HEALTH_CHECKS, LOGGER, MESSAGING } from '@mlr/runtime';
+import type { Logger } from '@mlr/telemetry';
 import { CLOCK, systemClock } from './common/clock.js';
 import type { SchedulingConfig } from './config.js';
 import { DISPATCH_REPOSITORY, PrismaDispatchRepository } from './dispatch/dispatch.repository.js';
@@ -14,6 +16,7 @@ import { LicensingMlrGate, MLR_GATE } from './licensing/mlr-gate.js';
 import { PlansController } from './plans/plans.controller.js';
 import { PLAN_REPOSITORY, PrismaPlanRepository } from './plans/plans.repository.js';
 import { PlansService } from './plans/plans.service.js';
+import { natsExpiryCalls, RetentionExpiry } from './retention/retention-expiry.js';
 import { NatsRecordResolver, RECORD_RESOLVER } from './restores/record-resolver.js';
 import { PrismaRestoreRepository, RESTORE_REPOSITORY } from './restores/restore-items.repository.js';
 import { RestoreItemsServer } from './restores/restore-items.server.js';
@@ -50,6 +53,17 @@ export class SchedulingModule {
         RestoreItemsServer,
         JobDispatcher,
         JobEventsConsumer,
+        {
+          provide: RetentionExpiry,
+          useFactory: (prisma: PrismaClient, messaging: MessagingConnection, logger: Logger) =>
+            new RetentionExpiry(
+              prisma,
+              natsExpiryCalls((subject, data, timeoutMs) => requestNestVerb(messaging.nc, subject, data, timeoutMs)),
+              logger.child({ scope: 'expiry' }),
+              config.SCHEDULING_EXPIRY_EVERY_MS,
+            ),
+          inject: [PRISMA, MESSAGING, LOGGER],
+        },
         {
           provide: APP_HEALTH_CHECKS,
           useFactory: (prisma: PrismaClient) => [postgresHealthCheck(prisma)],

@@ -22,6 +22,7 @@ const EXPECTED_TABLES = [
   'index_records',
   'job_item_errors',
   'jobs',
+  'legal_holds',
   'licences',
   'mailboxes',
   'packs',

@@ -26,6 +26,7 @@ import { licensingCallSchemas, type LicensingCalls } from '../services/licensing
 import { auditCallSchemas, type AuditCalls } from '../services/audit.js';
 import { restoreCallSchemas, type RestoreCalls, type TenantVerb } from '../restore/restore.js';
 import { connectorCallSchemas, type ConnectorCalls } from '../services/connectors.js';
+import { retentionCallSchemas, type RetentionCalls } from '../services/retention.js';
 
 /** Tenant channels: everything a tenant's connector may touch lives under `mlr.<tenant>.`. */
 export interface ChannelPayloads {
@@ -168,6 +169,10 @@ export interface ServiceCalls {
   'connectors.get': ConnectorCalls['connectors.get'];
   'connectors.enroll': ConnectorCalls['connectors.enroll'];
   'connectors.revoke': ConnectorCalls['connectors.revoke'];
+  'holds.set': RetentionCalls['holds.set'];
+  'holds.release': RetentionCalls['holds.release'];
+  'holds.list': RetentionCalls['holds.list'];
+  'records.expire': RetentionCalls['records.expire'];
 }
 export type ServiceVerb = keyof ServiceCalls;
 
@@ -211,6 +216,10 @@ export const serviceCallSchemas: {
   'connectors.get': connectorCallSchemas['connectors.get'],
   'connectors.enroll': connectorCallSchemas['connectors.enroll'],
   'connectors.revoke': connectorCallSchemas['connectors.revoke'],
+  'holds.set': retentionCallSchemas['holds.set'],
+  'holds.release': retentionCallSchemas['holds.release'],
+  'holds.list': retentionCallSchemas['holds.list'],
+  'records.expire': retentionCallSchemas['records.expire'],
 };
 
 export const serviceSubject = <V extends ServiceVerb>(service: ServiceName, verb: V) =>

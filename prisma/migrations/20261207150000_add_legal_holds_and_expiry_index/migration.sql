@@ -1,0 +1,19 @@
+-- Legal holds (owned by indexing): while one covers a tenant or a mailbox, none of its index records
+-- expires. And the index expiry walks: a mailbox's records by the time they were first backed up.
+-- CreateTable
+CREATE TABLE "legal_holds" (
+    "id" TEXT NOT NULL,
+    "tenant_id" TEXT NOT NULL,
+    "scope" TEXT NOT NULL,
+    "reason" TEXT NOT NULL,
+    "set_by" TEXT NOT NULL,
+    "set_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "legal_holds_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateIndex
+CREATE INDEX "index_records_tenant_id_mailbox_created_at_idx" ON "index_records"("tenant_id", "mailbox", "created_at");
+
+-- CreateIndex
+CREATE UNIQUE INDEX "legal_holds_tenant_id_scope_key" ON "legal_holds"("tenant_id", "scope");
