@@ -87,8 +87,9 @@ describe('retention that expires, and legal holds that stop it', () => {
     await platform.prisma.connector.create({
       data: { id: CONNECTOR, tenantId: TENANT, name: CONNECTOR, kind: 'imap' },
     });
-    await platform.prisma.mailbox.create({
-      data: { tenantId: TENANT, connectorId: CONNECTOR, address: 'dora' },
+    // The connector backs dora up (a checkpoint of hers): a plan of all its mailboxes covers her.
+    await platform.prisma.folderCheckpoint.create({
+      data: { tenantId: TENANT, connectorId: CONNECTOR, mailbox: 'dora', folder: 'INBOX', uidValidity: 1, lastUid: 3 },
     });
     const plan = (name: string, mailboxSelection: unknown, retentionDays: number | null) =>
       platform.prisma.backupPlan.create({

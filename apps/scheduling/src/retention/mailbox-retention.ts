@@ -15,8 +15,8 @@ export type Retention = Map<string, number | null>;
 
 /**
  * How long each mailbox of each tenant is kept, from the plans that back it up: the longest
- * retention of every plan that covers it (a plan of all mailboxes covers those its connector knows,
- * `mailboxesOf`), and "until deleted" as soon as one of them keeps it that long. A mailbox no plan
+ * retention of every plan that covers it (a plan of all mailboxes covers those its connector backs
+ * up, `mailboxesOf`), and "until deleted" as soon as one of them keeps it that long. A mailbox no plan
  * covers (any more) is not in the answer: nothing of it expires. Mailboxes in lower case, as the
  * index compares them.
  */

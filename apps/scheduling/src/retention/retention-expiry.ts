@@ -86,12 +86,24 @@ export class RetentionExpiry implements OnApplicationBootstrap, BeforeApplicatio
           .map((plan) => plan.connectorId),
       ),
     ];
-    const known = await this.prisma.mailbox.findMany({
-      where: { connectorId: { in: allMailboxConnectors } },
-      select: { connectorId: true, address: true },
-    });
+    // The mailboxes a connector backs up: those it has checkpoints of (and any it has listed).
+    const [checkpoints, listed] = await Promise.all([
+      this.prisma.folderCheckpoint.findMany({
+        where: { connectorId: { in: allMailboxConnectors } },
+        select: { connectorId: true, mailbox: true },
+        distinct: ['connectorId', 'mailbox'],
+      }),
+      this.prisma.mailbox.findMany({
+        where: { connectorId: { in: allMailboxConnectors } },
+        select: { connectorId: true, address: true },
+      }),
+    ]);
+    const known = [
+      ...checkpoints,
+      ...listed.map((mailbox) => ({ connectorId: mailbox.connectorId, mailbox: mailbox.address })),
+    ];
     const mailboxesOf = (connectorId: string) =>
-      known.filter((mailbox) => mailbox.connectorId === connectorId).map((mailbox) => mailbox.address);
+      known.filter((entry) => entry.connectorId === connectorId).map((entry) => entry.mailbox);
     const now = this.now();
     for (const [tenantId, retention] of mailboxRetention(plans, mailboxesOf)) {
       const due = [...retention].flatMap(([mailbox, days]) =>
