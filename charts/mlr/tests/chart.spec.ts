@@ -1,5 +1,6 @@
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import type { ICronJob } from 'kubernetes-models/batch/v1/CronJob';
 import type { IJob } from 'kubernetes-models/batch/v1/Job';
 import type { IIngress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
@@ -412,6 +413,28 @@ describe('production values', () => {
     expect(bucketSetup.get('S3_SERVICE_USER')?.value).toBe('mlr-prod-services');
     expect(bucketSetup.get('STORAGE_DEFAULT_RETENTION_DAYS')?.value).toBe('90');
     expect(byKind(rendered, 'Secret').size).toBe(0);
+  });
+
+  it('runs the orphan collector on its schedule with its own S3 key, which the bucket set-up names', () => {
+    const cronJob = byKind<ICronJob>(rendered, 'CronJob').get(objectName('mlr', 'collector'));
+    expect(cronJob?.spec?.schedule).toBe('40 2 * * *');
+    expect(cronJob?.spec?.concurrencyPolicy).toBe('Forbid');
+    const spec = cronJob?.spec?.jobTemplate.spec?.template.spec;
+    const c = container(spec);
+    expect(c.command).toEqual(cloudCommand('dist/apps/storage/src/cli/collect.js', '--min-age-hours', '48'));
+    const env = envOf(c);
+    expect(env.get('S3_ACCESS_KEY')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-s3-collector-key',
+      key: 'AWS_ACCESS_KEY_ID',
+    });
+    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-postgres-app', key: 'uri' });
+    const setup = envOf(
+      container(byKind<IJob>(rendered, 'Job').get(objectName('mlr', 'bucket-setup'))?.spec?.template.spec),
+    );
+    expect(setup.get('S3_COLLECTOR_USER')?.value).toBe('mlr-prod-collector');
+    expectHardenedPod(spec);
+    expectHardenedContainer(c);
+    expectWritableTmp(spec, c);
   });
 
   it('gives licensing the connector signing key and the NATS revocation credentials from their Secrets', () => {

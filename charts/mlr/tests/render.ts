@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
@@ -53,6 +54,7 @@ const VALIDATORS: Record<string, (manifest: Manifest) => Validatable> = {
   'v1/Secret': (m) => new Secret(m as never),
   'v1/Pod': (m) => new Pod(m as never),
   'batch/v1/Job': (m) => new Job(m as never),
+  'batch/v1/CronJob': (m) => new CronJob(m as never),
   'autoscaling/v2/HorizontalPodAutoscaler': (m) => new HorizontalPodAutoscaler(m as never),
   'policy/v1/PodDisruptionBudget': (m) => new PodDisruptionBudget(m as never),
   'networking.k8s.io/v1/Ingress': (m) => new Ingress(m as never),

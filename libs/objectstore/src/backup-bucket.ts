@@ -24,6 +24,8 @@ export interface BackupBucketSettings {
   bucket: string;
   /** The services' S3 user: an RGW user id (`svc`) or a full principal ARN (`arn:aws:iam::...`). */
   serviceUser: string;
+  /** The collector's S3 user, when there is one: it may remove versions whose lock has ended, nothing else. */
+  collectorUser?: string | undefined;
   /** Default retention of every new object version. */
   defaultRetention: { mode: RetentionMode; days: number };
 }
@@ -83,10 +85,57 @@ export function servicePrincipal(serviceUser: string): string {
   return serviceUser.startsWith('arn:') ? serviceUser : `arn:aws:iam:::user/${serviceUser}`;
 }
 
-/** The bucket policy that lets the services' user write and read but never delete or reconfigure. */
-export function backupBucketPolicy(bucket: string, serviceUser: string): Record<string, unknown> {
+/**
+ * What the collector's key may do: list versions and remove a version whose lock has ended — never
+ * bypass a retention, read or write an object, leave a delete marker, or change the bucket.
+ */
+const COLLECTOR_OBJECT_ACTIONS = ['s3:DeleteObjectVersion', 's3:GetObjectRetention'];
+const COLLECTOR_BUCKET_ACTIONS = ['s3:ListBucket', 's3:ListBucketVersions'];
+const COLLECTOR_DENIED_ACTIONS = [
+  ...SERVICE_DENIED_ACTIONS.filter((action) => action !== 's3:DeleteObjectVersion'),
+  's3:PutObject',
+  's3:GetObject',
+  's3:GetObjectVersion',
+  's3:PutObjectRetention',
+];
+
+/**
+ * The bucket policy that lets the services' user write and read but never delete or reconfigure,
+ * and, when there is one, the collector's user remove versions whose lock has ended and do nothing else.
+ */
+export function backupBucketPolicy(
+  bucket: string,
+  serviceUser: string,
+  collectorUser?: string,
+): Record<string, unknown> {
   const principal = { AWS: [servicePrincipal(serviceUser)] };
   const bucketArn = `arn:aws:s3:::${bucket}`;
+  const collector = collectorUser ? { AWS: [servicePrincipal(collectorUser)] } : undefined;
+  const collectorStatements = collector
+    ? [
+        {
+          Sid: 'MlrCollectorRemovesUnlocked',
+          Effect: 'Allow',
+          Principal: collector,
+          Action: COLLECTOR_OBJECT_ACTIONS,
+          Resource: [`${bucketArn}/*`],
+        },
+        {
+          Sid: 'MlrCollectorList',
+          Effect: 'Allow',
+          Principal: collector,
+          Action: COLLECTOR_BUCKET_ACTIONS,
+          Resource: [bucketArn],
+        },
+        {
+          Sid: 'MlrCollectorNothingElse',
+          Effect: 'Deny',
+          Principal: collector,
+          Action: COLLECTOR_DENIED_ACTIONS,
+          Resource: [bucketArn, `${bucketArn}/*`],
+        },
+      ]
+    : [];
   return {
     Version: '2012-10-17',
     Statement: [
@@ -111,6 +160,7 @@ export function backupBucketPolicy(bucket: string, serviceUser: string): Record<
         Action: SERVICE_DENIED_ACTIONS,
         Resource: [bucketArn, `${bucketArn}/*`],
       },
+      ...collectorStatements,
     ],
   };
 }
@@ -153,12 +203,15 @@ export class BackupBucketError extends Error {
  * the services' bucket policy; idempotent. `owner` must be a client with the bucket owner's key.
  */
 export async function setUpBackupBucket(owner: S3Client, settings: BackupBucketSettings): Promise<BackupBucketReport> {
-  const { bucket, serviceUser, defaultRetention } = settings;
+  const { bucket, serviceUser, collectorUser, defaultRetention } = settings;
   if (!Number.isInteger(defaultRetention.days) || defaultRetention.days < 1 || defaultRetention.days > 36_500) {
     throw new RangeError(`default retention must be 1 to 36500 days, got ${defaultRetention.days}`);
   }
-  if (!/^[A-Za-z0-9_.@:/=+,-]+$/.test(serviceUser)) {
-    throw new RangeError(`'${serviceUser}' is not an S3 user id or principal ARN`);
+  for (const user of [serviceUser, ...(collectorUser ? [collectorUser] : [])]) {
+    if (!/^[A-Za-z0-9_.@:/=+,-]+$/.test(user)) throw new RangeError(`'${user}' is not an S3 user id or principal ARN`);
+  }
+  if (collectorUser === serviceUser) {
+    throw new RangeError('the collector needs an S3 user of its own: the services must never be allowed to delete');
   }
   // Ceph (like AWS in us-east-1) answers CreateBucket of a bucket one owns with success: ask first.
   const foreign = () =>
@@ -190,7 +243,7 @@ export async function setUpBackupBucket(owner: S3Client, settings: BackupBucketS
       },
     }),
   );
-  const wanted = backupBucketPolicy(bucket, serviceUser);
+  const wanted = backupBucketPolicy(bucket, serviceUser, collectorUser);
   let current: string | undefined;
   try {
     current = (await owner.send(new GetBucketPolicyCommand({ Bucket: bucket }))).Policy;

@@ -8,6 +8,11 @@ export const setupBucketConfigSchema = s3EnvSchema.omit({ S3_ACCESS_KEY: true, S
   S3_SERVICE_USER: z
     .string({ error: 'is required' })
     .regex(/^[A-Za-z0-9_.@:/=+,-]+$/, 'must be an S3 user id or a principal ARN'),
+  /** The collector's S3 user, when it runs: it may remove versions whose lock has ended, nothing else. */
+  S3_COLLECTOR_USER: z
+    .string()
+    .regex(/^[A-Za-z0-9_.@:/=+,-]+$/, 'must be an S3 user id or a principal ARN')
+    .optional(),
   STORAGE_DEFAULT_RETENTION_DAYS: z.coerce
     .number()
     .int('must be a whole number of days')

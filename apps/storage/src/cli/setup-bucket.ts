@@ -10,7 +10,8 @@
  *
  * Needs S3_ENDPOINT, S3_REGION, S3_BUCKET; S3_OWNER_ACCESS_KEY and S3_OWNER_SECRET_KEY (the bucket
  * owner's key: keep it away from the services, it can remove the policy and the rule); S3_SERVICE_USER
- * (the services' S3 user: an RGW user id, or a principal ARN); STORAGE_DEFAULT_RETENTION_DAYS
+ * (the services' S3 user: an RGW user id, or a principal ARN); S3_COLLECTOR_USER (optional: the
+ * collector's user, allowed to remove versions whose lock has ended); STORAGE_DEFAULT_RETENTION_DAYS
  * (default 30) and STORAGE_DEFAULT_RETENTION_MODE (COMPLIANCE, or GOVERNANCE).
  * Exit code 0 when the bucket is set up, 1 when S3 refused, 2 for a usage or configuration error.
  */
@@ -47,6 +48,7 @@ async function main(): Promise<number> {
     const report = await setUpBackupBucket(owner, {
       bucket: config.S3_BUCKET,
       serviceUser: config.S3_SERVICE_USER,
+      collectorUser: config.S3_COLLECTOR_USER,
       defaultRetention: { mode: config.STORAGE_DEFAULT_RETENTION_MODE, days: config.STORAGE_DEFAULT_RETENTION_DAYS },
     });
     if (values.json) console.log(JSON.stringify(report, null, 2));
@@ -60,6 +62,11 @@ async function main(): Promise<number> {
               ? ` (was ${before.days ?? 0} days${before.years ? ` ${before.years} years` : ''} ${before.mode})`
               : ' (was none)'),
           `policy for ${report.servicePrincipal}: write, read and list; never delete, bypass a retention or change the bucket (${report.policy})`,
+          ...(config.S3_COLLECTOR_USER
+            ? [
+                `policy for the collector ${config.S3_COLLECTOR_USER}: remove versions whose lock has ended; nothing else`,
+              ]
+            : []),
         ].join('\n'),
       );
     }

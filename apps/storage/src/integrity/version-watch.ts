@@ -6,6 +6,7 @@ import type { ObjectStore, ObjectVersion } from '@mlr/objectstore';
 import { PeriodicTask } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 import { metrics, type Meter } from '@opentelemetry/api';
+import { recordedVersions } from './recorded-versions.js';
 
 /** Keys of the bucket that MLR writes: `tenants/<tenant>/packs/...` and `tenants/<tenant>/objects/...`. */
 const TENANTS_PREFIX = 'tenants/';
@@ -13,8 +14,6 @@ const TENANTS_PREFIX = 'tenants/';
 const KEYS_PER_BATCH = 1_000;
 /** Found versions reported to the audit trail per check at most (the rest at the next check). */
 const AUDITS_PER_CHECK = 1_000;
-
-const INDIVIDUAL_KEY = /^tenants\/([^/]+)\/objects\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 
 export interface VersionWatchSettings {
   bucket: string;
@@ -131,7 +130,7 @@ export class VersionWatch implements OnApplicationBootstrap, BeforeApplicationSh
   /** The versions of `versions` beside a recorded version of the same key. */
   private async compare(versions: ObjectVersion[], outcome: VersionCheck): Promise<Found[]> {
     const keys = [...new Set(versions.map((version) => version.key))];
-    const recorded = await this.recordedVersions(keys);
+    const recorded = await recordedVersions(this.deps.prisma, this.settings.bucket, keys);
     outcome.recordedKeys += recorded.size;
     const found: Found[] = [];
     for (const version of versions) {
@@ -141,41 +140,6 @@ export class VersionWatch implements OnApplicationBootstrap, BeforeApplicationSh
       if (tenantId) found.push({ tenantId, key: version.key, version });
     }
     return found;
-  }
-
-  /** The version ids storage recorded for each of `keys` (packs, and objects of their own). */
-  private async recordedVersions(keys: string[]): Promise<Map<string, Set<string>>> {
-    const { bucket } = this.settings;
-    const recorded = new Map<string, Set<string>>();
-    const add = (key: string, versionId: string | null) => {
-      // Objects of an unversioned bucket are listed with the version id 'null'.
-      const id = versionId ?? 'null';
-      const ids = recorded.get(key) ?? new Set<string>();
-      ids.add(id);
-      recorded.set(key, ids);
-    };
-    const packs = await this.deps.prisma.pack.findMany({
-      where: { bucket, key: { in: keys } },
-      select: { key: true, versionId: true },
-    });
-    for (const pack of packs) add(pack.key, pack.versionId);
-    // Objects of their own are found by (tenant, content id), which their key names and an index has.
-    const individual = keys.flatMap((key) => {
-      const match = INDIVIDUAL_KEY.exec(key);
-      return match ? [{ tenantId: match[1] as string, contentId: match[2] as string }] : [];
-    });
-    if (individual.length > 0) {
-      const rows = await this.deps.prisma.$queryRawUnsafe<Array<{ key: string; version_id: string | null }>>(
-        `SELECT key, version_id FROM stored_objects
-          WHERE (tenant_id, content_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-            AND pack_id IS NULL AND bucket = $3`,
-        individual.map((entry) => entry.tenantId),
-        individual.map((entry) => entry.contentId),
-        bucket,
-      );
-      for (const row of rows) add(row.key, row.version_id);
-    }
-    return recorded;
   }
 
   /** Keeps what was found (once per version); returns how many were not known before. */
@@ -205,7 +169,7 @@ export class VersionWatch implements OnApplicationBootstrap, BeforeApplicationSh
     });
     let audited = 0;
     for (const row of pending) {
-      const recorded = await this.recordedVersions([row.key]);
+      const recorded = await recordedVersions(this.deps.prisma, this.settings.bucket, [row.key]);
       try {
         await this.deps.audit({
           tenantId: row.tenantId,

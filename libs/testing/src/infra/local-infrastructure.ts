@@ -61,6 +61,8 @@ export interface LocalInfrastructure {
      * read and list, never delete or change the bucket (`setUpBackupBucket`).
      */
     service: { user: string; accessKey: string; secretKey: string };
+    /** The collector's own S3 user (`npm run storage:collect`): it may remove unlocked versions, nothing else. */
+    collector: { user: string; accessKey: string; secretKey: string };
     /** Every new object version is kept this long (the bucket's Object Lock default rule). */
     defaultRetention: { mode: 'COMPLIANCE'; days: number };
     bucket: string;
@@ -96,6 +98,9 @@ interface Secrets {
   /** The services' key; absent in secrets files written before the services had a user of their own. */
   s3ServiceAccessKey?: string;
   s3ServiceSecretKey?: string;
+  /** The collector's key; absent in secrets files written before it had one. */
+  s3CollectorAccessKey?: string;
+  s3CollectorSecretKey?: string;
   imapMasterPassword: string;
   /** Absent in secrets files written before NATS ran in operator mode: created then. */
   nats?: NatsSecrets;
@@ -125,7 +130,7 @@ async function createNatsSecrets(): Promise<NatsSecrets> {
 }
 
 /** Sets the bucket up with its owner's key through storage's compiled command, as the chart's Job does. */
-async function setUpBucket(owner: CephInfo, bucket: string, serviceUser: string): Promise<void> {
+async function setUpBucket(owner: CephInfo, bucket: string, serviceUser: string, collectorUser: string): Promise<void> {
   ensureBuilt();
   const [, ...args] = SETUP_BUCKET_COMMAND;
   try {
@@ -139,6 +144,7 @@ async function setUpBucket(owner: CephInfo, bucket: string, serviceUser: string)
         S3_OWNER_ACCESS_KEY: owner.accessKey,
         S3_OWNER_SECRET_KEY: owner.secretKey,
         S3_SERVICE_USER: serviceUser,
+        S3_COLLECTOR_USER: collectorUser,
         STORAGE_DEFAULT_RETENTION_DAYS: String(LOCAL_DEFAULT_RETENTION.days),
         STORAGE_DEFAULT_RETENTION_MODE: LOCAL_DEFAULT_RETENTION.mode,
       },
@@ -164,6 +170,8 @@ async function secretsFor(dir: string): Promise<Required<Secrets>> {
     s3SecretKey: existing?.s3SecretKey ?? token(20),
     s3ServiceAccessKey: existing?.s3ServiceAccessKey ?? `MLRSVC${token(8).toUpperCase()}`,
     s3ServiceSecretKey: existing?.s3ServiceSecretKey ?? token(20),
+    s3CollectorAccessKey: existing?.s3CollectorAccessKey ?? `MLRGC${token(8).toUpperCase()}`,
+    s3CollectorSecretKey: existing?.s3CollectorSecretKey ?? token(20),
     imapMasterPassword: existing?.imapMasterPassword ?? token(12),
     nats: existing?.nats ?? (await createNatsSecrets()),
   };
@@ -264,10 +272,20 @@ export async function startInfrastructure(options: {
           secrets.s3ServiceAccessKey,
           secrets.s3ServiceSecretKey,
         );
-        await setUpBucket(handle.info, bucket, service.uid);
+        const collector = await ensureCephUser(
+          join(options.dir, 'ceph'),
+          secrets.s3CollectorAccessKey,
+          secrets.s3CollectorSecretKey,
+        );
+        await setUpBucket(handle.info, bucket, service.uid, collector.uid);
         infra.s3 = {
           ...handle.info,
           service: { user: service.uid, accessKey: secrets.s3ServiceAccessKey, secretKey: secrets.s3ServiceSecretKey },
+          collector: {
+            user: collector.uid,
+            accessKey: secrets.s3CollectorAccessKey,
+            secretKey: secrets.s3CollectorSecretKey,
+          },
           defaultRetention: LOCAL_DEFAULT_RETENTION,
           bucket,
         };

@@ -1,0 +1,88 @@
+import type { PrismaClient } from '@mlr/db';
+import { isObjectStoreError, ObjectStoreErrorCode, type ObjectStore, type ObjectVersion } from '@mlr/objectstore';
+import { recordedVersions } from './recorded-versions.js';
+
+/** Keys compared with PostgreSQL at once (S3 lists 1,000 versions a page). */
+const KEYS_PER_BATCH = 1_000;
+
+export interface CollectSettings {
+  bucket: string;
+  /**
+   * Only versions written longer ago than this are orphans: storage records a pack or an object right
+   * after writing it, so a younger unrecorded version may still be on its way to its row.
+   */
+  minAgeMs: number;
+  /** Say what would be removed, remove nothing. */
+  dryRun: boolean;
+}
+
+export interface CollectOutcome {
+  versions: number;
+  /** Versions of keys storage recorded (never touched here). */
+  recorded: number;
+  /** Unrecorded versions younger than the minimum age (left for a later run). */
+  young: number;
+  /** Orphans whose Object Lock retention has not ended (left for a later run). */
+  locked: number;
+  /** Orphans removed (with `dryRun`: that would have been). */
+  removed: Array<{ key: string; versionId: string; size: number; lastModified: string }>;
+}
+
+/**
+ * Removes orphans: object versions under `tenants/` of keys storage recorded nothing for — a pack or
+ * an object written just before a crash, before its row — once they are older than `minAgeMs` and
+ * their lock has ended. Never a version of a key storage recorded (even a version beside the recorded
+ * one, which the version watch reports instead), so never a referenced byte; never a locked one
+ * (S3 refuses that, and the collector's key may not bypass a retention). Run with the collector's own
+ * key, which may list and remove versions and do nothing else.
+ */
+export async function collectOrphans(
+  store: ObjectStore,
+  prisma: PrismaClient,
+  settings: CollectSettings,
+  now: () => number = Date.now,
+): Promise<CollectOutcome> {
+  const outcome: CollectOutcome = { versions: 0, recorded: 0, young: 0, locked: 0, removed: [] };
+  const cutoff = now() - settings.minAgeMs;
+  let batch: ObjectVersion[] = [];
+  const flush = async () => {
+    const keys = [...new Set(batch.map((version) => version.key))];
+    const recorded = await recordedVersions(prisma, settings.bucket, keys);
+    for (const version of batch) {
+      if (recorded.has(version.key)) {
+        outcome.recorded++;
+        continue;
+      }
+      if (version.lastModified.getTime() > cutoff) {
+        outcome.young++;
+        continue;
+      }
+      const removed = {
+        key: version.key,
+        versionId: version.versionId,
+        size: version.size,
+        lastModified: version.lastModified.toISOString(),
+      };
+      if (settings.dryRun) {
+        outcome.removed.push(removed);
+        continue;
+      }
+      try {
+        await store.delete({ bucket: settings.bucket, key: version.key, versionId: version.versionId });
+        outcome.removed.push(removed);
+      } catch (error) {
+        if (isObjectStoreError(error) && error.code === ObjectStoreErrorCode.ObjectLocked) outcome.locked++;
+        else throw error;
+      }
+    }
+    batch = [];
+  };
+  for await (const version of store.listVersions(settings.bucket, 'tenants/')) {
+    outcome.versions++;
+    // S3 lists in key order: a batch never splits one key's versions.
+    if (batch.length >= KEYS_PER_BATCH && batch.at(-1)?.key !== version.key) await flush();
+    batch.push(version);
+  }
+  if (batch.length > 0) await flush();
+  return outcome;
+}

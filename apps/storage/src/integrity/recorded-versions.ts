@@ -1,0 +1,43 @@
+import type { PrismaClient } from '@mlr/db';
+
+const INDIVIDUAL_KEY = /^tenants\/([^/]+)\/objects\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
+
+/**
+ * The S3 version ids storage recorded for each of `keys` of `bucket`: the versions of packs, and of
+ * objects of their own (found by tenant and content id, which their key names and an index has).
+ * A key absent from the answer has nothing recorded: an orphan (written, never recorded).
+ */
+export async function recordedVersions(
+  prisma: PrismaClient,
+  bucket: string,
+  keys: readonly string[],
+): Promise<Map<string, Set<string>>> {
+  const recorded = new Map<string, Set<string>>();
+  const add = (key: string, versionId: string | null) => {
+    // Objects of an unversioned bucket are listed with the version id 'null'.
+    const ids = recorded.get(key) ?? new Set<string>();
+    ids.add(versionId ?? 'null');
+    recorded.set(key, ids);
+  };
+  const packs = await prisma.pack.findMany({
+    where: { bucket, key: { in: [...keys] } },
+    select: { key: true, versionId: true },
+  });
+  for (const pack of packs) add(pack.key, pack.versionId);
+  const individual = keys.flatMap((key) => {
+    const match = INDIVIDUAL_KEY.exec(key);
+    return match ? [{ tenantId: match[1] as string, contentId: match[2] as string }] : [];
+  });
+  if (individual.length > 0) {
+    const rows = await prisma.$queryRawUnsafe<Array<{ key: string; version_id: string | null }>>(
+      `SELECT key, version_id FROM stored_objects
+        WHERE (tenant_id, content_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+          AND pack_id IS NULL AND bucket = $3`,
+      individual.map((entry) => entry.tenantId),
+      individual.map((entry) => entry.contentId),
+      bucket,
+    );
+    for (const row of rows) add(row.key, row.version_id);
+  }
+  return recorded;
+}
