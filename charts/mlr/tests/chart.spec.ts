@@ -421,7 +421,9 @@ describe('production values', () => {
     expect(cronJob?.spec?.concurrencyPolicy).toBe('Forbid');
     const spec = cronJob?.spec?.jobTemplate.spec?.template.spec;
     const c = container(spec);
-    expect(c.command).toEqual(cloudCommand('dist/apps/storage/src/cli/collect.js', '--min-age-hours', '48'));
+    expect(c.command).toEqual(
+      cloudCommand('dist/apps/storage/src/cli/collect.js', '--min-age-hours', '48', '--grace-hours', '24'),
+    );
     const env = envOf(c);
     expect(env.get('S3_ACCESS_KEY')?.valueFrom?.secretKeyRef).toEqual({
       name: 'mlr-s3-collector-key',

@@ -4,6 +4,7 @@ export type {
   ObjectHead,
   ObjectKey,
   ObjectLocator,
+  ObjectRetention,
   ObjectStore,
   ObjectVersion,
   PutOptions,

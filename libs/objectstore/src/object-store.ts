@@ -49,6 +49,12 @@ export interface ObjectHead {
   lastModified?: Date;
 }
 
+/** An object version's Object Lock retention. */
+export interface ObjectRetention {
+  mode: RetentionMode;
+  retainUntil: Date;
+}
+
 /** One stored version of an object, as a listing shows it. */
 export interface ObjectVersion {
   key: string;
@@ -87,6 +93,8 @@ export interface ObjectStore {
   /** Size and entity tag, or null when the object does not exist. */
   head(locator: ObjectLocator): Promise<ObjectHead | null>;
   exists(locator: ObjectLocator): Promise<boolean>;
+  /** The version's Object Lock retention, or null when it has none. */
+  retention(locator: ObjectLocator & { versionId: string }): Promise<ObjectRetention | null>;
   /**
    * Every version of every object whose key starts with `prefix` (delete markers left out), as S3
    * lists them: in key order, newest version first within a key; unversioned buckets say 'null'.

@@ -6,6 +6,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   GetObjectLockConfigurationCommand,
+  GetObjectRetentionCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
   ListObjectVersionsCommand,
@@ -24,6 +25,7 @@ import type {
   ObjectHead,
   ObjectKey,
   ObjectLocator,
+  ObjectRetention,
   ObjectStore,
   ObjectVersion,
   PutOptions,
@@ -414,8 +416,36 @@ class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async retention(locator: ObjectLocator & { versionId: string }): Promise<ObjectRetention | null> {
+    const where = targetOf('head', locator);
+    try {
+      const answer = await this.client.send(
+        new GetObjectRetentionCommand({ Bucket: locator.bucket, Key: locator.key, VersionId: locator.versionId }),
+      );
+      const mode = answer.Retention?.Mode as RetentionMode | undefined;
+      const until = answer.Retention?.RetainUntilDate;
+      return mode && until ? { mode, retainUntil: until } : null;
+    } catch (error) {
+      // S3 answers a version without retention with an error of its own.
+      if (
+        errorName(error) === 'NoSuchObjectLockConfiguration' ||
+        errorName(error) === 'ObjectLockConfigurationNotFoundError'
+      ) {
+        return null;
+      }
+      throw this.toError(error, where);
+    }
+  }
+
   /** Whether retention or a legal hold protects the version (when the store's message does not say). */
   private async isLocked(bucket: string, key: string, versionId: string): Promise<boolean> {
+    // Retention first: a key allowed to remove versions (the collector's) may read it, not the object.
+    try {
+      const retention = await this.retention({ bucket, key, versionId });
+      if (retention && retention.retainUntil.getTime() > Date.now()) return true;
+    } catch {
+      // Then what HEAD says.
+    }
     try {
       const head = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key, VersionId: versionId }));
       const retained =

@@ -144,11 +144,25 @@ export class PrismaStoredObjectRepository implements StoredObjectRepository {
 
   async findIdsByContentIds(tenantId: string, contentIds: readonly string[]): Promise<Map<string, string>> {
     if (contentIds.length === 0) return new Map();
-    const rows = await this.prisma.storedObject.findMany({
-      where: { tenantId, contentId: { in: [...contentIds] } },
-      select: { id: true, contentId: true },
-    });
-    return new Map(rows.map((row) => [row.contentId, row.id]));
+    // A new sighting is about to reference them. An object the collector marked (it has no
+    // references) is taken back in the same statement: its mark is cleared, and only if that
+    // succeeds is it returned — the update waits for a collector removing it, and skips it once
+    // removed, so the sighting then stores the content anew. Unmarked objects cannot be removed
+    // (the collector removes only objects whose mark has passed), so they are read without a lock.
+    const ids = [...contentIds];
+    const rows = await this.prisma.$queryRaw<Array<{ id: string; content_id: string }>>`
+      WITH found AS (
+        SELECT id, content_id, collect_after FROM stored_objects
+        WHERE tenant_id = ${tenantId} AND content_id = ANY(${ids}::text[])
+      ),
+      kept AS (
+        UPDATE stored_objects s SET collect_after = NULL
+        WHERE s.id IN (SELECT id FROM found WHERE collect_after IS NOT NULL)
+        RETURNING s.id
+      )
+      SELECT f.id, f.content_id FROM found f
+      WHERE f.collect_after IS NULL OR f.id IN (SELECT id FROM kept)`;
+    return new Map(rows.map((row) => [row.content_id, row.id]));
   }
 
   async tenantSettings(tenantId: string): Promise<TenantStorageSettings | null> {

@@ -1,9 +1,12 @@
 /**
- * Removes orphans from the backup bucket: object versions of keys storage recorded nothing for (a
- * pack or an object written just before a crash, before its row), once older than --min-age-hours
- * (default 24) and no longer locked. Never a version of a recorded key, never a locked one.
+ * Collects the backup bucket's garbage, never a referenced or locked byte:
+ * - orphans: object versions of keys storage recorded nothing for (a pack or an object written just
+ *   before a crash, before its row), once older than --min-age-hours (default 24) and unlocked;
+ * - what expiry released: objects without references (and packs all of whose members are), marked
+ *   first and removed at a later pass once --grace-hours (default 24) have passed without a new
+ *   sighting finding them again (integrity/released-collector.ts), and their lock has ended.
  *
- *   collect.js [--min-age-hours N] [--dry-run] [--json]
+ *   collect.js [--min-age-hours N] [--grace-hours N] [--dry-run] [--json]
  *
  * Needs DATABASE_URL and S3_ENDPOINT, S3_REGION, S3_BUCKET with the COLLECTOR's key in S3_ACCESS_KEY
  * and S3_SECRET_KEY (its own S3 user, named in the bucket policy by setup-bucket's S3_COLLECTOR_USER:
@@ -15,24 +18,36 @@ import { ConfigError, databaseEnvSchema, loadConfig, s3EnvSchema } from '@mlr/co
 import { createPrismaClient } from '@mlr/db';
 import { createS3ObjectStore } from '@mlr/objectstore';
 import { collectOrphans } from '../integrity/orphan-collector.js';
+import { collectReleased } from '../integrity/released-collector.js';
 
-const USAGE = 'usage: collect [--min-age-hours N] [--dry-run] [--json]';
+const USAGE = 'usage: collect [--min-age-hours N] [--grace-hours N] [--dry-run] [--json]';
 const HOUR_MS = 60 * 60_000;
 
 async function main(): Promise<number> {
-  let values: { 'min-age-hours'?: string; 'dry-run'?: boolean; json?: boolean };
+  let values: { 'min-age-hours'?: string; 'grace-hours'?: string; 'dry-run'?: boolean; json?: boolean };
   try {
     ({ values } = parseArgs({
-      options: { 'min-age-hours': { type: 'string' }, 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } },
+      options: {
+        'min-age-hours': { type: 'string' },
+        'grace-hours': { type: 'string' },
+        'dry-run': { type: 'boolean' },
+        json: { type: 'boolean' },
+      },
     }));
   } catch (error) {
     console.error(`${(error as Error).message}\n${USAGE}`);
     return 2;
   }
   const minAgeHours = Number(values['min-age-hours'] ?? '24');
-  if (!Number.isFinite(minAgeHours) || minAgeHours < 0) {
-    console.error(`--min-age-hours must be a number of hours, 0 or more\n${USAGE}`);
-    return 2;
+  const graceHours = Number(values['grace-hours'] ?? '24');
+  for (const [flag, hours] of [
+    ['--min-age-hours', minAgeHours],
+    ['--grace-hours', graceHours],
+  ] as const) {
+    if (!Number.isFinite(hours) || hours < 0) {
+      console.error(`${flag} must be a number of hours, 0 or more\n${USAGE}`);
+      return 2;
+    }
   }
   let config;
   try {
@@ -50,15 +65,18 @@ async function main(): Promise<number> {
     secretKey: config.S3_SECRET_KEY,
   });
   try {
+    const dryRun = values['dry-run'] ?? false;
     const outcome = await collectOrphans(store, prisma, {
       bucket: config.S3_BUCKET,
       minAgeMs: minAgeHours * HOUR_MS,
-      dryRun: values['dry-run'] ?? false,
+      dryRun,
     });
-    if (values.json)
-      console.log(
-        JSON.stringify({ bucket: config.S3_BUCKET, dryRun: values['dry-run'] ?? false, ...outcome }, null, 2),
-      );
+    const released = await collectReleased(store, prisma, {
+      bucket: config.S3_BUCKET,
+      graceMs: graceHours * HOUR_MS,
+      dryRun,
+    });
+    if (values.json) console.log(JSON.stringify({ bucket: config.S3_BUCKET, dryRun, ...outcome, released }, null, 2));
     else {
       const bytes = outcome.removed.reduce((sum, version) => sum + version.size, 0);
       console.log(
@@ -66,6 +84,7 @@ async function main(): Promise<number> {
           `bucket '${config.S3_BUCKET}': ${outcome.versions} object versions, ${outcome.recorded} of recorded keys (kept)`,
           `orphans ${values['dry-run'] ? 'that would be removed (unless still locked)' : 'removed'}: ${outcome.removed.length} (${bytes} bytes)`,
           `orphans kept for now: ${outcome.young} younger than ${minAgeHours} h, ${outcome.locked} still locked`,
+          `released (no references): ${released.marked} newly marked; ${dryRun ? 'would remove' : 'removed'} ${released.objects} objects and ${released.packs} whole packs (${released.bytes} bytes); ${released.locked} still locked`,
         ].join('\n'),
       );
     }
