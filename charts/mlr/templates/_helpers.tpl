@@ -224,6 +224,26 @@ Combinations the schema cannot express, with messages that say what to set.
       key: {{ .key | quote }}
 {{- end -}}
 
+{{/* How a workload reaches NATS as the services' user: NATS_URL and the credentials of the auth mode. */}}
+{{- define "mlr.natsEnv" -}}
+{{- $values := .Values -}}
+- name: NATS_URL
+  value: {{ $values.nats.url | quote }}
+{{- $natsMode := include "mlr.natsAuthMode" . }}
+{{- if eq $natsMode "password" }}
+{{- if $values.nats.auth.existingSecret }}
+{{ include "mlr.secretEnv" (dict "name" "NATS_USER" "secret" $values.nats.auth.existingSecret "key" $values.nats.auth.userKey) }}
+{{ include "mlr.secretEnv" (dict "name" "NATS_PASSWORD" "secret" $values.nats.auth.existingSecret "key" $values.nats.auth.passwordKey) }}
+{{- else }}
+{{ include "mlr.secretEnv" (dict "name" "NATS_USER" "secret" (include "mlr.credentialsSecretName" .) "key" "NATS_USER") }}
+{{ include "mlr.secretEnv" (dict "name" "NATS_PASSWORD" "secret" (include "mlr.credentialsSecretName" .) "key" "NATS_PASSWORD") }}
+{{- end }}
+{{- else if eq $natsMode "creds" }}
+- name: NATS_CREDS
+  value: {{ include "mlr.natsCredsPath" . | quote }}
+{{- end }}
+{{- end -}}
+
 {{/* Environment of one service container: (dict "root" $ "component" NAME "service" VALUES). */}}
 {{- define "mlr.serviceEnv" -}}
 {{- $root := .root -}}
@@ -240,21 +260,7 @@ Combinations the schema cannot express, with messages that say what to set.
   value: "8080"
 - name: LOG_LEVEL
   value: {{ $values.logLevel | quote }}
-- name: NATS_URL
-  value: {{ $values.nats.url | quote }}
-{{- $natsMode := include "mlr.natsAuthMode" $root }}
-{{- if eq $natsMode "password" }}
-{{- if $values.nats.auth.existingSecret }}
-{{ include "mlr.secretEnv" (dict "name" "NATS_USER" "secret" $values.nats.auth.existingSecret "key" $values.nats.auth.userKey) }}
-{{ include "mlr.secretEnv" (dict "name" "NATS_PASSWORD" "secret" $values.nats.auth.existingSecret "key" $values.nats.auth.passwordKey) }}
-{{- else }}
-{{ include "mlr.secretEnv" (dict "name" "NATS_USER" "secret" $credentials "key" "NATS_USER") }}
-{{ include "mlr.secretEnv" (dict "name" "NATS_PASSWORD" "secret" $credentials "key" "NATS_PASSWORD") }}
-{{- end }}
-{{- else if eq $natsMode "creds" }}
-- name: NATS_CREDS
-  value: {{ include "mlr.natsCredsPath" $root | quote }}
-{{- end }}
+{{ include "mlr.natsEnv" $root }}
 {{- with $values.otel.endpoint }}
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
   value: {{ . | quote }}

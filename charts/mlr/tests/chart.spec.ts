@@ -430,6 +430,11 @@ describe('production values', () => {
       key: 'AWS_ACCESS_KEY_ID',
     });
     expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-postgres-app', key: 'uri' });
+    // NATS as the services do: it asks whether a tenant's backups are on their way.
+    expect(env.get('NATS_URL')?.value).toBeTruthy();
+    expect(secretFileAt(spec, c, env.get('NATS_CREDS')?.value ?? '')).toMatchObject({
+      secretName: 'mlr-nats-services',
+    });
     const setup = envOf(
       container(byKind<IJob>(rendered, 'Job').get(objectName('mlr', 'bucket-setup'))?.spec?.template.spec),
     );

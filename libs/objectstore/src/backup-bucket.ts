@@ -118,7 +118,8 @@ export function backupBucketPolicy(
           Effect: 'Allow',
           Principal: collector,
           Action: COLLECTOR_OBJECT_ACTIONS,
-          Resource: [`${bucketArn}/*`],
+          // Only what MLR writes: the tenants' packs and objects.
+          Resource: [`${bucketArn}/tenants/*`],
         },
         {
           Sid: 'MlrCollectorList',

@@ -93,6 +93,8 @@ export interface ObjectStore {
   /** Size and entity tag, or null when the object does not exist. */
   head(locator: ObjectLocator): Promise<ObjectHead | null>;
   exists(locator: ObjectLocator): Promise<boolean>;
+  /** The S3 id of the user whose key this store uses (as listings name the writer of a version). */
+  callerId(): Promise<string | undefined>;
   /** The version's Object Lock retention, or null when it has none. */
   retention(locator: ObjectLocator & { versionId: string }): Promise<ObjectRetention | null>;
   /**

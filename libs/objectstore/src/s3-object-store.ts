@@ -9,6 +9,7 @@ import {
   GetObjectRetentionCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
+  ListBucketsCommand,
   ListObjectVersionsCommand,
   type ListObjectVersionsCommandOutput,
   PutObjectCommand,
@@ -413,6 +414,14 @@ class S3ObjectStore implements ObjectStore {
         throw new ObjectStoreError(ObjectStoreErrorCode.ObjectLocked, lockedMessage(where), { ...where, cause: error });
       }
       throw mapped;
+    }
+  }
+
+  async callerId(): Promise<string | undefined> {
+    try {
+      return (await this.client.send(new ListBucketsCommand({}))).Owner?.ID;
+    } catch (error) {
+      throw this.toError(error, { operation: 'list', bucket: '' });
     }
   }
 

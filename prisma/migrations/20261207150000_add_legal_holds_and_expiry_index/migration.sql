@@ -12,8 +12,9 @@ CREATE TABLE "legal_holds" (
     CONSTRAINT "legal_holds_pkey" PRIMARY KEY ("id")
 );
 
--- CreateIndex
-CREATE INDEX "index_records_tenant_id_mailbox_created_at_idx" ON "index_records"("tenant_id", "mailbox", "created_at");
+-- Expiry compares mailboxes in lower case (holds and plans name them so; connectors report them as
+-- the mail server spells them). An expression index, which Prisma neither declares nor diffs.
+CREATE INDEX "index_records_tenant_lower_mailbox_created_idx" ON "index_records"("tenant_id", lower("mailbox"), "created_at");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "legal_holds_tenant_id_scope_key" ON "legal_holds"("tenant_id", "scope");

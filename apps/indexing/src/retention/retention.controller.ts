@@ -1,6 +1,12 @@
 import { Controller, Inject, UseFilters } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { retentionCallSchemas, serviceSubject, type ExpireRecordsResponse, type LegalHold } from '@mlr/contracts';
+import {
+  EXPIRE_MAX_RECORDS,
+  retentionCallSchemas,
+  serviceSubject,
+  type ExpireRecordsResponse,
+  type LegalHold,
+} from '@mlr/contracts';
 import { LOGGER } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 import { parseRetentionRequest, RetentionExceptionFilter } from './retention.exception.js';
@@ -53,7 +59,7 @@ export class RetentionController {
     );
     const mailboxes = [];
     for (const { mailbox, before } of request.mailboxes) {
-      mailboxes.push(await this.retention.expire(request.tenantId, mailbox, new Date(before)));
+      mailboxes.push(await this.retention.expire(request.tenantId, mailbox, new Date(before), EXPIRE_MAX_RECORDS));
     }
     const expired = mailboxes.reduce((sum, mailbox) => sum + mailbox.expired, 0);
     if (expired > 0) {

@@ -12,6 +12,13 @@ export interface ExpiredMailbox {
   expired: number;
   released: number;
   held: boolean;
+  /** Records of the mailbox past the cut-off are left (the call's limit was reached). */
+  more: boolean;
+}
+
+/** The advisory lock that orders a tenant's hold changes and expiry batches. */
+function holdLock(tenantId: string): string {
+  return `mlr.legal_hold.${tenantId}`;
 }
 
 function holdOf(row: { tenantId: string; scope: string; reason: string; setBy: string; setAt: Date }): LegalHold {
@@ -28,19 +35,29 @@ function holdOf(row: { tenantId: string; scope: string; reason: string; setBy: s
 export class RetentionRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
-  /** Sets the hold (or changes the reason of the one there); returns it. */
+  /**
+   * Sets the hold (or changes the reason of the one there); returns it. Takes the tenant's hold
+   * lock exclusively: it waits for an expiry batch of the tenant under way, and every later batch
+   * sees the hold — once this returns, nothing it covers expires.
+   */
   async setHold(tenantId: string, mailbox: string | null, reason: string, actor: string): Promise<LegalHold> {
     const scope = mailbox ?? TENANT_SCOPE;
-    const row = await this.prisma.legalHold.upsert({
-      where: { tenantId_scope: { tenantId, scope } },
-      create: { tenantId, scope, reason, setBy: actor },
-      update: { reason, setBy: actor, setAt: new Date() },
+    const row = await this.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${holdLock(tenantId)}))`;
+      return tx.legalHold.upsert({
+        where: { tenantId_scope: { tenantId, scope } },
+        create: { tenantId, scope, reason, setBy: actor },
+        update: { reason, setBy: actor, setAt: new Date() },
+      });
     });
     return holdOf(row);
   }
 
   async releaseHold(tenantId: string, mailbox: string | null): Promise<boolean> {
-    const { count } = await this.prisma.legalHold.deleteMany({ where: { tenantId, scope: mailbox ?? TENANT_SCOPE } });
+    const { count } = await this.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${holdLock(tenantId)}))`;
+      return tx.legalHold.deleteMany({ where: { tenantId, scope: mailbox ?? TENANT_SCOPE } });
+    });
     return count > 0;
   }
 
@@ -50,14 +67,23 @@ export class RetentionRepository {
   }
 
   /**
-   * Removes the mailbox's index records first backed up before `before`, a batch per statement, and
-   * takes their references off their objects. Nothing when a hold covers the mailbox or its tenant:
-   * every statement checks the holds itself, so a hold set while an expiry runs stops its next batch.
+   * Removes the mailbox's index records first backed up before `before` (at most `maxRecords`;
+   * `more` says whether some are left), a batch per transaction, and takes their references off
+   * their objects. Nothing when a hold covers the mailbox or its tenant: each batch takes the
+   * tenant's hold lock shared and only then reads the holds, so a hold being set waits for the batch
+   * under way and stops every later one. Mailboxes compare in lower case.
    */
-  async expire(tenantId: string, mailbox: string, before: Date): Promise<ExpiredMailbox> {
-    const outcome: ExpiredMailbox = { mailbox, expired: 0, released: 0, held: false };
+  async expire(tenantId: string, mailbox: string, before: Date, maxRecords: number): Promise<ExpiredMailbox> {
+    const outcome: ExpiredMailbox = { mailbox, expired: 0, released: 0, held: false, more: false };
     for (;;) {
-      const [row] = await this.prisma.$queryRaw<Array<{ held: boolean; expired: number; released: number }>>`
+      const limit = Math.min(EXPIRE_BATCH, maxRecords - outcome.expired);
+      if (limit <= 0) {
+        outcome.more = true;
+        return outcome;
+      }
+      const [row] = await this.prisma.$transaction(async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock_shared(hashtext(${holdLock(tenantId)}))`;
+        return tx.$queryRaw<Array<{ held: boolean; expired: number; released: number }>>`
         WITH hold AS (
           SELECT EXISTS (
             SELECT 1 FROM legal_holds h
@@ -66,10 +92,10 @@ export class RetentionRepository {
         ),
         doomed AS (
           SELECT r.id FROM index_records r
-          WHERE r.tenant_id = ${tenantId} AND r.mailbox = ${mailbox} AND r.created_at < ${before}
+          WHERE r.tenant_id = ${tenantId} AND lower(r.mailbox) = ${mailbox} AND r.created_at < ${before}
             AND NOT (SELECT held FROM hold)
           ORDER BY r.created_at
-          LIMIT ${EXPIRE_BATCH}
+          LIMIT ${limit}
           FOR UPDATE SKIP LOCKED
         ),
         deleted AS (
@@ -85,11 +111,12 @@ export class RetentionRepository {
         SELECT (SELECT held FROM hold) AS held,
           (SELECT count(*)::int FROM deleted) AS expired,
           (SELECT count(*)::int FROM released WHERE ref_count = 0) AS released`;
+      });
       if (!row) return outcome;
       outcome.held = row.held;
       outcome.expired += row.expired;
       outcome.released += row.released;
-      if (row.held || row.expired < EXPIRE_BATCH) return outcome;
+      if (row.held || row.expired < limit) return outcome;
     }
   }
 }

@@ -34,8 +34,16 @@ describe('mailboxRetention: how long each mailbox is kept, from the plans that b
     expect(Object.fromEntries(tenants.get('globex')!)).toEqual({ alice: 7 });
   });
 
-  it('lets a plan whose selection cannot be read shorten nothing', () => {
-    const tenants = mailboxRetention([plan({ mailboxSelection: { kind: 'some' }, retentionDays: 1 })], of);
+  it('expires nothing of a tenant one of whose plans has a selection that cannot be read', () => {
+    const tenants = mailboxRetention(
+      [
+        plan({ retentionDays: 1 }),
+        plan({ mailboxSelection: { kind: 'some' }, retentionDays: null }),
+        plan({ tenantId: 'globex' }),
+      ],
+      of,
+    );
     expect(tenants.get('acme')).toBeUndefined();
+    expect(Object.fromEntries(tenants.get('globex')!)).toEqual({ alice: 30 });
   });
 });

@@ -17,17 +17,24 @@ export type Retention = Map<string, number | null>;
  * How long each mailbox of each tenant is kept, from the plans that back it up: the longest
  * retention of every plan that covers it (a plan of all mailboxes covers those its connector backs
  * up, `mailboxesOf`), and "until deleted" as soon as one of them keeps it that long. A mailbox no plan
- * covers (any more) is not in the answer: nothing of it expires. Mailboxes in lower case, as the
- * index compares them.
+ * covers (any more) is not in the answer: nothing of it expires; nor is a tenant one of whose plans
+ * has a selection that cannot be read. Mailboxes in lower case, as the index compares them.
  */
 export function mailboxRetention(
   plans: readonly RetentionPlan[],
   mailboxesOf: (connectorId: string) => readonly string[],
 ): Map<string, Retention> {
   const tenants = new Map<string, Retention>();
+  // A plan whose selection cannot be read may be the one that keeps a mailbox longest: nothing of
+  // its tenant expires until it is mended.
+  const unreadable = new Set(
+    plans
+      .filter((plan) => !mailboxSelectionSchema.safeParse(plan.mailboxSelection).success)
+      .map((plan) => plan.tenantId),
+  );
   for (const plan of plans) {
+    if (unreadable.has(plan.tenantId)) continue;
     const selection = mailboxSelectionSchema.safeParse(plan.mailboxSelection);
-    // A plan whose selection cannot be read says nothing about retention: it must not shorten it.
     if (!selection.success) continue;
     const mailboxes = selection.data.kind === 'all' ? mailboxesOf(plan.connectorId) : selection.data.mailboxes;
     const retention = tenants.get(plan.tenantId) ?? new Map<string, number | null>();

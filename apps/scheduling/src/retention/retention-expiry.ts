@@ -15,6 +15,8 @@ import { metrics } from '@opentelemetry/api';
 import { mailboxRetention } from './mailbox-retention.js';
 
 const DAY_MS = 24 * 60 * 60_000;
+/** Calls a mailbox gets per run at most (each removes up to EXPIRE_MAX_RECORDS): the rest waits for the next run. */
+const MAX_ROUNDS = 100;
 
 /** The calls the expiry makes: indexing's `records.expire`, licensing's `audit.record`. */
 export interface ExpiryCalls {
@@ -112,50 +114,68 @@ export class RetentionExpiry implements OnApplicationBootstrap, BeforeApplicatio
       if (due.length === 0) continue;
       outcome.tenants++;
       outcome.mailboxes += due.length;
-      for (let start = 0; start < due.length; start += EXPIRE_MAX_MAILBOXES) {
-        const batch = due.slice(start, start + EXPIRE_MAX_MAILBOXES);
-        let answer: ExpireRecordsResponse;
-        try {
-          answer = await this.calls.expire({
-            tenantId,
-            mailboxes: batch.map(({ mailbox, before }) => ({ mailbox, before })),
-          });
-        } catch (error) {
-          outcome.failed += batch.length;
-          this.logger.warn(
-            { event: 'expiry.tenant-failed', tenantId, mailboxes: batch.length, error: describeError(error) },
-            `index records of tenant ${tenantId} not expired this time`,
-          );
-          continue;
+      // Each call removes a bounded number of records a mailbox and says where more are left: those
+      // are asked again, so that every removal is answered — and audited — in time.
+      let pending = due;
+      for (let round = 0; pending.length > 0 && round < MAX_ROUNDS; round++) {
+        const more: typeof due = [];
+        for (let start = 0; start < pending.length; start += EXPIRE_MAX_MAILBOXES) {
+          more.push(...(await this.expireBatch(tenantId, pending.slice(start, start + EXPIRE_MAX_MAILBOXES), outcome)));
         }
-        for (const result of answer.mailboxes) {
-          if (result.held) outcome.held++;
-          if (result.expired === 0) continue;
-          outcome.expired += result.expired;
-          outcome.released += result.released;
-          this.expiredCounter.add(result.expired);
-          const rule = batch.find((entry) => entry.mailbox === result.mailbox);
-          await this.audit({
-            tenantId,
-            actor: 'scheduling',
-            role: 'system',
-            action: 'records.expire',
-            target: `mailbox:${result.mailbox}`,
-            outcome: 'success',
-            detail: {
-              expired: result.expired,
-              releasedObjects: result.released,
-              retentionDays: rule?.days ?? null,
-              backedUpBefore: rule?.before ?? null,
-            },
-          });
-        }
+        pending = more;
       }
     }
     if (outcome.expired > 0 || outcome.failed > 0) {
       this.logger.info({ event: 'expiry.run', ...outcome }, 'retention expiry ran');
     }
     return outcome;
+  }
+
+  /** One `records.expire` call; returns the mailboxes with records left past their cut-off. */
+  private async expireBatch(
+    tenantId: string,
+    batch: Array<{ mailbox: string; days: number; before: string }>,
+    outcome: ExpiryRun,
+  ): Promise<Array<{ mailbox: string; days: number; before: string }>> {
+    const more: Array<{ mailbox: string; days: number; before: string }> = [];
+    let answer: ExpireRecordsResponse;
+    try {
+      answer = await this.calls.expire({
+        tenantId,
+        mailboxes: batch.map(({ mailbox, before }) => ({ mailbox, before })),
+      });
+    } catch (error) {
+      outcome.failed += batch.length;
+      this.logger.warn(
+        { event: 'expiry.tenant-failed', tenantId, mailboxes: batch.length, error: describeError(error) },
+        `index records of tenant ${tenantId} not expired this time`,
+      );
+      return more;
+    }
+    for (const result of answer.mailboxes) {
+      if (result.held) outcome.held++;
+      const rule = batch.find((entry) => entry.mailbox === result.mailbox);
+      if (result.more && rule) more.push(rule);
+      if (result.expired === 0) continue;
+      outcome.expired += result.expired;
+      outcome.released += result.released;
+      this.expiredCounter.add(result.expired);
+      await this.audit({
+        tenantId,
+        actor: 'scheduling',
+        role: 'system',
+        action: 'records.expire',
+        target: `mailbox:${result.mailbox}`,
+        outcome: 'success',
+        detail: {
+          expired: result.expired,
+          releasedObjects: result.released,
+          retentionDays: rule?.days ?? null,
+          backedUpBefore: rule?.before ?? null,
+        },
+      });
+    }
+    return more;
   }
 
   /** The records are gone either way: an audit that fails is logged with everything it would have said. */

@@ -8,15 +8,19 @@
  *
  *   collect.js [--min-age-hours N] [--grace-hours N] [--dry-run] [--json]
  *
- * Needs DATABASE_URL and S3_ENDPOINT, S3_REGION, S3_BUCKET with the COLLECTOR's key in S3_ACCESS_KEY
+ * Needs NATS_URL (and NATS_CREDS: it asks JetStream whether a tenant's backups are on their way),
+ * DATABASE_URL, and S3_ENDPOINT, S3_REGION, S3_BUCKET with the COLLECTOR's key in S3_ACCESS_KEY
  * and S3_SECRET_KEY (its own S3 user, named in the bucket policy by setup-bucket's S3_COLLECTOR_USER:
  * it may list and remove unlocked versions, nothing else; the services' key may not delete at all).
  * Exit code 0 when the pass completed, 1 when S3 or PostgreSQL failed, 2 for a usage or configuration error.
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, databaseEnvSchema, loadConfig, s3EnvSchema } from '@mlr/config';
+import { ConfigError, databaseEnvSchema, loadConfig, natsEnvSchema, s3EnvSchema } from '@mlr/config';
+import { STREAMS, subjects } from '@mlr/contracts';
 import { createPrismaClient } from '@mlr/db';
+import { connectMessaging } from '@mlr/messaging';
 import { createS3ObjectStore } from '@mlr/objectstore';
+import { natsCredentials } from '@mlr/runtime';
 import { collectOrphans } from '../integrity/orphan-collector.js';
 import { collectReleased } from '../integrity/released-collector.js';
 
@@ -49,14 +53,47 @@ async function main(): Promise<number> {
       return 2;
     }
   }
+  if (graceHours < 1) {
+    console.error(`--grace-hours must be at least 1: a backup must have time to take back what it finds\n${USAGE}`);
+    return 2;
+  }
   let config;
   try {
-    config = loadConfig('collect', databaseEnvSchema.extend(s3EnvSchema.shape), process.env);
+    config = loadConfig(
+      'collect',
+      natsEnvSchema.extend(databaseEnvSchema.shape).extend(s3EnvSchema.shape),
+      process.env,
+    );
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(error.message);
     return 2;
   }
+  let messaging;
+  try {
+    messaging = await connectMessaging({
+      servers: [config.NATS_URL],
+      name: 'mlr-storage-collect',
+      credentials: natsCredentials(config),
+      waitOnFirstConnect: false,
+    });
+  } catch (error) {
+    console.error(`cannot reach NATS at ${config.NATS_URL}: ${(error as Error).message}`);
+    return 1;
+  }
+  const connection = messaging;
+  /** Commits of the tenant not yet stored, or records not yet indexed: a backup on its way. */
+  const busy = async (tenantId: string) => {
+    const jsm = await connection.manager();
+    for (const [stream, subject] of [
+      [STREAMS.objects.name, subjects.objects(tenantId)],
+      [STREAMS.records.name, subjects.records(tenantId)],
+    ] as const) {
+      const info = await jsm.streams.info(stream, { subjects_filter: subject });
+      if ((info.state.subjects?.[subject] ?? 0) > 0) return true;
+    }
+    return false;
+  };
   const prisma = createPrismaClient(config.DATABASE_URL);
   const store = createS3ObjectStore({
     endpoint: config.S3_ENDPOINT,
@@ -75,6 +112,7 @@ async function main(): Promise<number> {
       bucket: config.S3_BUCKET,
       graceMs: graceHours * HOUR_MS,
       dryRun,
+      busy,
     });
     if (values.json) console.log(JSON.stringify({ bucket: config.S3_BUCKET, dryRun, ...outcome, released }, null, 2));
     else {
@@ -95,6 +133,7 @@ async function main(): Promise<number> {
   } finally {
     store.close();
     await prisma.$disconnect();
+    await connection.close();
   }
 }
 

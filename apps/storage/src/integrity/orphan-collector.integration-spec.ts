@@ -24,7 +24,7 @@ const DAY_MS = 24 * 60 * 60_000;
  * unlocked (the production bucket locks every version for at least a day: the collector then
  * removes orphans only once that has passed).
  */
-describe('the collector removes orphans once unlocked, and never a recorded or locked version', () => {
+describe('the collector removes unrecorded versions once unlocked, and never a recorded or locked one', () => {
   const infra = inject('infra');
   const s3 = infra.s3!;
   const tenantId = `collect-${randomBytes(4).toString('hex')}`;
@@ -42,6 +42,7 @@ describe('the collector removes orphans once unlocked, and never a recorded or l
     recordedObject: '',
     orphanObject: '',
   };
+  let recordedPackVersion = '';
   const versions = async (prefix: string) => {
     const found: Array<[string, string]> = [];
     for await (const version of owner.listVersions(bucket, prefix)) found.push([version.key, version.versionId]);
@@ -66,6 +67,7 @@ describe('the collector removes orphans once unlocked, and never a recorded or l
     await prisma.tenant.create({ data: { id: tenantId, name: tenantId, slug: tenantId } });
 
     const packVersion = (await services.put({ bucket, key: key.recordedPack }, randomBytes(1_000))).versionId!;
+    recordedPackVersion = packVersion;
     await prisma.pack.create({
       data: {
         id: key.recordedPack.split('/').at(-1)!,
@@ -77,7 +79,7 @@ describe('the collector removes orphans once unlocked, and never a recorded or l
         memberCount: 0,
       },
     });
-    // Somebody wrote over the recorded pack: a version of a recorded key is never an orphan.
+    // Somebody wrote over the recorded pack: that version is recorded nowhere, the pack's is.
     await owner.put({ bucket, key: key.recordedPack }, randomBytes(10));
     const contentId = randomBytes(32).toString('hex');
     key.recordedObject = `tenants/${tenantId}/objects/${contentId.slice(0, 2)}/${contentId}`;
@@ -115,10 +117,10 @@ describe('the collector removes orphans once unlocked, and never a recorded or l
 
   it('leaves orphans younger than the minimum age, and lists candidates on a dry run without removing any', async () => {
     const young = await collectOrphans(collector, prisma, { bucket, minAgeMs: 60 * 60_000, dryRun: false });
-    expect(young).toMatchObject({ versions: 6, recorded: 3, young: 3, locked: 0, removed: [] });
+    expect(young).toMatchObject({ versions: 6, recorded: 2, young: 4, locked: 0, removed: [] });
     const dry = await collectOrphans(collector, prisma, { bucket, minAgeMs: 0, dryRun: true });
     expect(dry.removed.map((version) => version.key).sort()).toEqual(
-      [key.orphanPack, key.orphanObject, key.lockedOrphan].sort(),
+      [key.orphanPack, key.orphanObject, key.lockedOrphan, key.recordedPack].sort(),
     );
     expect(await versions(`tenants/${tenantId}/`)).toHaveLength(6);
   });
@@ -130,6 +132,8 @@ describe('the collector removes orphans once unlocked, and never a recorded or l
       cwd: REPO_ROOT,
       env: {
         PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+        NATS_URL: infra.nats!.url,
+        NATS_CREDS: infra.nats!.servicesCredsFile,
         DATABASE_URL: infra.postgres!.databaseUrl,
         S3_ENDPOINT: s3.endpoint,
         S3_REGION: s3.region,
@@ -139,10 +143,14 @@ describe('the collector removes orphans once unlocked, and never a recorded or l
       },
     });
     const outcome = JSON.parse(stdout) as { removed: Array<{ key: string }>; locked: number; recorded: number };
-    expect(outcome.removed.map((version) => version.key).sort()).toEqual([key.orphanPack, key.orphanObject].sort());
-    expect(outcome).toMatchObject({ locked: 1, recorded: 3 });
+    // The version written over the recorded pack goes too; the recorded one stays.
+    expect(outcome.removed.map((version) => version.key).sort()).toEqual(
+      [key.orphanPack, key.orphanObject, key.recordedPack].sort(),
+    );
+    expect(outcome).toMatchObject({ locked: 1, recorded: 2 });
     const left = (await versions(`tenants/${tenantId}/`)).map(([k]) => k).sort();
-    expect(left).toEqual([key.recordedPack, key.recordedPack, key.recordedObject, key.lockedOrphan].sort());
+    expect(left).toEqual([key.recordedPack, key.recordedObject, key.lockedOrphan].sort());
+    expect((await versions(key.recordedPack)).map(([, id]) => id)).toEqual([recordedPackVersion]);
   });
 
   it("gives the collector's key nothing but listing and removing unlocked versions", async () => {

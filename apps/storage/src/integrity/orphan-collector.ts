@@ -18,7 +18,7 @@ export interface CollectSettings {
 
 export interface CollectOutcome {
   versions: number;
-  /** Versions of keys storage recorded (never touched here). */
+  /** Versions storage recorded (never touched here). */
   recorded: number;
   /** Unrecorded versions younger than the minimum age (left for a later run). */
   young: number;
@@ -29,12 +29,13 @@ export interface CollectOutcome {
 }
 
 /**
- * Removes orphans: object versions under `tenants/` of keys storage recorded nothing for — a pack or
- * an object written just before a crash, before its row — once they are older than `minAgeMs` and
- * their lock has ended. Never a version of a key storage recorded (even a version beside the recorded
- * one, which the version watch reports instead), so never a referenced byte; never a locked one
- * (S3 refuses that, and the collector's key may not bypass a retention). Run with the collector's own
- * key, which may list and remove versions and do nothing else.
+ * Removes orphans: object versions under `tenants/` that no row records — a pack or an object written
+ * just before a crash, before its row; a second version of an object of its own that a repeated
+ * write or a lost race left; a version somebody wrote over a recorded one (the version watch has
+ * reported it) — once they are older than `minAgeMs` and their lock has ended. Never a recorded
+ * version: rows pin the version they read, so an unrecorded version is never a referenced byte.
+ * Never a locked one (S3 refuses that, and the collector's key may not bypass a retention). Run with
+ * the collector's own key, which may list and remove versions and do nothing else.
  */
 export async function collectOrphans(
   store: ObjectStore,
@@ -49,7 +50,7 @@ export async function collectOrphans(
     const keys = [...new Set(batch.map((version) => version.key))];
     const recorded = await recordedVersions(prisma, settings.bucket, keys);
     for (const version of batch) {
-      if (recorded.has(version.key)) {
+      if (recorded.get(version.key)?.has(version.versionId)) {
         outcome.recorded++;
         continue;
       }

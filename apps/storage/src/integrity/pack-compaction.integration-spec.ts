@@ -165,7 +165,12 @@ describe('pack compaction', () => {
   });
 
   it('leaves the old pack with released members only, which the collector removes whole', async () => {
-    const outcome = await collectReleased(collector, prisma, { bucket, graceMs: 0, dryRun: false });
+    const outcome = await collectReleased(collector, prisma, {
+      bucket,
+      graceMs: 0,
+      dryRun: false,
+      busy: async () => false,
+    });
     expect(outcome).toMatchObject({ packs: 1 });
     expect(await prisma.pack.findUnique({ where: { id: packId } })).toBeNull();
     const left: string[] = [];

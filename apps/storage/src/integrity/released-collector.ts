@@ -14,6 +14,14 @@ export interface ReleasedSettings {
    */
   graceMs: number;
   dryRun: boolean;
+  /**
+   * Whether a backup of the tenant is on its way through the platform: a commit not yet stored
+   * (storage may have found an object for it without taking a mark back, if it was not marked then)
+   * or a record not yet indexed (the reference it brings is not counted yet). While one is, none
+   * of the tenant's objects is removed. Every reference found before a mark is on its way until it
+   * is counted; every one found after takes the mark back.
+   */
+  busy: (tenantId: string) => Promise<boolean>;
 }
 
 export interface ReleasedOutcome {
@@ -27,6 +35,10 @@ export interface ReleasedOutcome {
   bytes: number;
   /** Candidates whose lock has not ended: left, and not looked at again before it ends. */
   locked: number;
+  /** Rows removed whose S3 version S3 still refused to remove (locked after all): orphans for a later pass. */
+  leftLocked: number;
+  /** Tenants whose removals waited because backups of theirs were on their way (commits or records in NATS). */
+  tenantsBusy: number;
 }
 
 /**
@@ -46,7 +58,15 @@ export async function collectReleased(
   prisma: PrismaClient,
   settings: ReleasedSettings,
 ): Promise<ReleasedOutcome> {
-  const outcome: ReleasedOutcome = { marked: 0, objects: 0, packs: 0, bytes: 0, locked: 0 };
+  const outcome: ReleasedOutcome = {
+    marked: 0,
+    objects: 0,
+    packs: 0,
+    bytes: 0,
+    locked: 0,
+    leftLocked: 0,
+    tenantsBusy: 0,
+  };
   const { bucket } = settings;
   if (!settings.dryRun) {
     outcome.marked = await prisma.$executeRaw`
@@ -59,32 +79,59 @@ export async function collectReleased(
     const retention = await store.retention({ bucket, key, versionId });
     return retention && retention.retainUntil.getTime() > Date.now() ? retention.retainUntil : undefined;
   };
+  /**
+   * Removes exactly the recorded version (its row is gone already). What S3 refuses or cannot do is
+   * left as an orphan for the orphan pass, never as a failed pass: a version without an id (an
+   * unversioned bucket) is not removed by key, which would take every version of it.
+   */
   const removeVersion = async (key: string, versionId: string | null) => {
+    if (versionId === null) return;
     try {
-      await store.delete({ bucket, key, ...(versionId === null ? {} : { versionId }) });
+      await store.delete({ bucket, key, versionId });
     } catch (error) {
       // Gone already (a pass that stopped half way): what matters is that it is gone.
-      if (!(isObjectStoreError(error) && error.code === ObjectStoreErrorCode.NotFound)) throw error;
+      if (isObjectStoreError(error) && error.code === ObjectStoreErrorCode.NotFound) return;
+      if (isObjectStoreError(error) && error.code === ObjectStoreErrorCode.ObjectLocked) {
+        outcome.leftLocked++;
+        return;
+      }
+      throw error;
     }
+  };
+
+  const busyTenants = new Map<string, boolean>();
+  const isBusy = async (tenantId: string) => {
+    let busy = busyTenants.get(tenantId);
+    if (busy === undefined) {
+      busy = await settings.busy(tenantId);
+      busyTenants.set(tenantId, busy);
+      if (busy) outcome.tenantsBusy++;
+    }
+    return busy;
   };
 
   // Objects of their own.
   for (let after = ''; ;) {
     const due = await prisma.$queryRaw<
-      Array<{ id: string; key: string; version_id: string | null; sealed_size: bigint }>
+      Array<{ id: string; tenant_id: string; key: string; version_id: string | null; sealed_size: bigint }>
     >`
-      SELECT id, key, version_id, sealed_size FROM stored_objects
+      SELECT id, tenant_id, key, version_id, sealed_size FROM stored_objects
       WHERE bucket = ${bucket} AND pack_id IS NULL AND ref_count = 0 AND collect_after < now() AND id > ${after}
       ORDER BY id LIMIT ${BATCH}`;
     const last = due.at(-1);
     if (!last) break;
     after = last.id;
     for (const object of due) {
+      if (await isBusy(object.tenant_id)) continue;
       const until = await lockedUntil(object.key, object.version_id);
       if (until) {
         outcome.locked++;
         if (!settings.dryRun) {
-          await prisma.storedObject.update({ where: { id: object.id }, data: { collectAfter: until } });
+          // Only if still released and marked: a backup may have taken it back meanwhile.
+          await prisma.storedObject.updateMany({
+            where: { id: object.id, refCount: 0, collectAfter: { not: null } },
+            data: { collectAfter: until },
+          });
         }
         continue;
       }
@@ -103,8 +150,10 @@ export async function collectReleased(
 
   // Packs whose members are all released and past their marks (or that have no member row left).
   for (let after = ''; ;) {
-    const due = await prisma.$queryRaw<Array<{ id: string; key: string; version_id: string | null; size: bigint }>>`
-      SELECT p.id, p.key, p.version_id, p.size FROM packs p
+    const due = await prisma.$queryRaw<
+      Array<{ id: string; tenant_id: string; key: string; version_id: string | null; size: bigint }>
+    >`
+      SELECT p.id, p.tenant_id, p.key, p.version_id, p.size FROM packs p
       WHERE p.bucket = ${bucket} AND p.id > ${after}
         AND p.created_at < now() - make_interval(secs => ${settings.graceMs / 1000})
         AND NOT EXISTS (
@@ -116,11 +165,15 @@ export async function collectReleased(
     if (!last) break;
     after = last.id;
     for (const pack of due) {
+      if (await isBusy(pack.tenant_id)) continue;
       const until = await lockedUntil(pack.key, pack.version_id);
       if (until) {
         outcome.locked++;
         if (!settings.dryRun) {
-          await prisma.storedObject.updateMany({ where: { packId: pack.id }, data: { collectAfter: until } });
+          await prisma.storedObject.updateMany({
+            where: { packId: pack.id, refCount: 0, collectAfter: { not: null } },
+            data: { collectAfter: until },
+          });
         }
         continue;
       }
@@ -159,7 +212,7 @@ async function removePackIfStillReleased(prisma: PrismaClient, packId: string): 
       // Locked, so that a sighting taking a member back waits, and then finds it gone.
       const members = await tx.$queryRaw<Array<{ live: boolean }>>`
         SELECT (ref_count > 0 OR collect_after IS NULL OR collect_after >= now()) AS live
-        FROM stored_objects WHERE pack_id = ${packId} FOR UPDATE`;
+        FROM stored_objects WHERE pack_id = ${packId} ORDER BY id FOR UPDATE`;
       if (members.some((member) => member.live)) return false;
       await tx.$executeRaw`DELETE FROM stored_objects WHERE pack_id = ${packId}`;
       const removed = await tx.$executeRaw`DELETE FROM packs WHERE id = ${packId}`;

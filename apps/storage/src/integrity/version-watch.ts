@@ -14,6 +14,8 @@ const TENANTS_PREFIX = 'tenants/';
 const KEYS_PER_BATCH = 1_000;
 /** Found versions reported to the audit trail per check at most (the rest at the next check). */
 const AUDITS_PER_CHECK = 1_000;
+/** Objects of their own: the only keys storage may write more than once. */
+const INDIVIDUAL_KEY = /^tenants\/[^/]+\/objects\//;
 
 export interface VersionWatchSettings {
   bucket: string;
@@ -29,6 +31,12 @@ export interface VersionCheck {
   unexpected: number;
   /** ... of which this check found for the first time. */
   newlyFound: number;
+  /**
+   * Extra versions of objects of their own that storage itself wrote (a write repeated after a crash
+   * before its row, or two replicas storing the same content): garbage for the collector, not
+   * tampering. A pack key is never written twice by storage, so every extra version of one counts.
+   */
+  ownDuplicates: number;
   /** Found versions this check reported to the audit trail (new ones, and earlier ones it could not). */
   audited: number;
 }
@@ -54,6 +62,8 @@ interface Found {
  */
 export class VersionWatch implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly periodic: PeriodicTask;
+  /** The S3 id of the services' own user (the writer of what storage writes), once known. */
+  private ownId: string | undefined;
   /** Records a finished check's figures in the metrics. */
   private readonly checked: (unexpected: number) => void;
 
@@ -101,7 +111,15 @@ export class VersionWatch implements OnApplicationBootstrap, BeforeApplicationSh
 
   /** One pass over the bucket's MLR keys; then reports what the audit trail does not have yet. */
   async check(): Promise<VersionCheck> {
-    const outcome: VersionCheck = { recordedKeys: 0, versions: 0, unexpected: 0, newlyFound: 0, audited: 0 };
+    const outcome: VersionCheck = {
+      recordedKeys: 0,
+      versions: 0,
+      unexpected: 0,
+      newlyFound: 0,
+      ownDuplicates: 0,
+      audited: 0,
+    };
+    this.ownId ??= await this.deps.store.callerId();
     let batch: ObjectVersion[] = [];
     const flush = async () => {
       const found = await this.compare(batch, outcome);
@@ -136,6 +154,10 @@ export class VersionWatch implements OnApplicationBootstrap, BeforeApplicationSh
     for (const version of versions) {
       const known = recorded.get(version.key);
       if (!known || known.has(version.versionId)) continue;
+      if (this.ownId !== undefined && version.owner === this.ownId && INDIVIDUAL_KEY.test(version.key)) {
+        outcome.ownDuplicates++;
+        continue;
+      }
       const tenantId = version.key.split('/')[1];
       if (tenantId) found.push({ tenantId, key: version.key, version });
     }
@@ -169,6 +191,12 @@ export class VersionWatch implements OnApplicationBootstrap, BeforeApplicationSh
     });
     let audited = 0;
     for (const row of pending) {
+      // Claimed first, so that two replicas never report the same version; given back if not taken.
+      const claimed = await this.deps.prisma.unexpectedObjectVersion.updateMany({
+        where: { id: row.id, auditedAt: null },
+        data: { auditedAt: new Date() },
+      });
+      if (claimed.count === 0) continue;
       const recorded = await recordedVersions(this.deps.prisma, this.settings.bucket, [row.key]);
       try {
         await this.deps.audit({
@@ -191,13 +219,13 @@ export class VersionWatch implements OnApplicationBootstrap, BeforeApplicationSh
           },
         });
       } catch (error) {
+        await this.deps.prisma.unexpectedObjectVersion.update({ where: { id: row.id }, data: { auditedAt: null } });
         this.deps.logger.warn(
           { event: 'versions.audit-failed', key: row.key, versionId: row.versionId, error: describeError(error) },
           'an unexpected object version could not be reported to the audit trail yet; the next check tries again',
         );
         break;
       }
-      await this.deps.prisma.unexpectedObjectVersion.update({ where: { id: row.id }, data: { auditedAt: new Date() } });
       this.deps.logger.warn(
         { event: 'versions.unexpected.audited', tenantId: row.tenantId, key: row.key, versionId: row.versionId },
         `object ${row.key} has a version MLR did not write (${row.versionId}); reads keep using the recorded one`,

@@ -15,6 +15,7 @@ export const heldMailboxSchema = z
   .string()
   .min(1, 'must not be empty')
   .max(320)
+  .refine((mailbox) => mailbox !== '*', 'is not a mailbox (a hold on the whole tenant has a path of its own)')
   .transform((mailbox) => mailbox.toLowerCase());
 
 export const legalHoldInputSchema = z.strictObject({
@@ -53,6 +54,8 @@ export const listHoldsResponseSchema = z.strictObject({ holds: z.array(legalHold
 
 /** Mailboxes per `records.expire` request at most. */
 export const EXPIRE_MAX_MAILBOXES = 200;
+/** Records one `records.expire` request removes per mailbox at most (so that it answers in time). */
+export const EXPIRE_MAX_RECORDS = 10_000;
 
 export const expireRecordsRequestSchema = z.strictObject({
   tenantId: tenantIdSchema,
@@ -77,6 +80,8 @@ export const expireRecordsResponseSchema = z.strictObject({
       released: z.number().int().nonnegative(),
       /** A legal hold covers the mailbox (or its tenant): nothing was removed. */
       held: z.boolean(),
+      /** Records past the cut-off are left: ask again (each call removes at most EXPIRE_MAX_RECORDS a mailbox). */
+      more: z.boolean(),
     }),
   ),
 });
