@@ -444,6 +444,22 @@ describe('production values', () => {
     expectWritableTmp(spec, c);
   });
 
+  it("compacts mostly released packs on a schedule with the services' S3 key", () => {
+    const cronJob = byKind<ICronJob>(rendered, 'CronJob').get(objectName('mlr', 'compaction'));
+    const spec = cronJob?.spec?.jobTemplate.spec?.template.spec;
+    const c = container(spec);
+    expect(c.command).toEqual(cloudCommand('dist/apps/storage/src/cli/compact.js', '--below-live-share', '0.4'));
+    const env = envOf(c);
+    expect(env.get('S3_ACCESS_KEY')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-s3-credentials',
+      key: 'AWS_ACCESS_KEY_ID',
+    });
+    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-postgres-app', key: 'uri' });
+    expectHardenedPod(spec);
+    expectHardenedContainer(c);
+    expectWritableTmp(spec, c);
+  });
+
   it('gives licensing the connector signing key and the NATS revocation credentials from their Secrets', () => {
     const spec = deploymentOf(rendered, 'mlr', 'licensing').spec?.template.spec;
     const c = container(spec);
