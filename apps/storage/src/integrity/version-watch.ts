@@ -119,7 +119,9 @@ export class VersionWatch implements OnApplicationBootstrap, BeforeApplicationSh
       ownDuplicates: 0,
       audited: 0,
     };
-    this.ownId ??= await this.deps.store.callerId();
+    // Who storage is, to tell its own repeated writes apart; a store that will not say (a key without
+    // ListAllMyBuckets on AWS) leaves every extra version reported, which errs on the side of noise.
+    this.ownId ??= await this.deps.store.callerId().catch(() => undefined);
     let batch: ObjectVersion[] = [];
     const flush = async () => {
       const found = await this.compare(batch, outcome);
