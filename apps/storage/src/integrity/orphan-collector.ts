@@ -1,9 +1,6 @@
 import type { PrismaClient } from '@mlr/db';
-import { isObjectStoreError, ObjectStoreErrorCode, type ObjectStore, type ObjectVersion } from '@mlr/objectstore';
-import { recordedVersions } from './recorded-versions.js';
-
-/** Keys compared with PostgreSQL at once (S3 lists 1,000 versions a page). */
-const KEYS_PER_BATCH = 1_000;
+import { isObjectStoreError, ObjectStoreErrorCode, type ObjectStore } from '@mlr/objectstore';
+import { listedWithRecorded } from './recorded-versions.js';
 
 export interface CollectSettings {
   bucket: string;
@@ -45,11 +42,9 @@ export async function collectOrphans(
 ): Promise<CollectOutcome> {
   const outcome: CollectOutcome = { versions: 0, recorded: 0, young: 0, locked: 0, removed: [] };
   const cutoff = now() - settings.minAgeMs;
-  let batch: ObjectVersion[] = [];
-  const flush = async () => {
-    const keys = [...new Set(batch.map((version) => version.key))];
-    const recorded = await recordedVersions(prisma, settings.bucket, keys);
-    for (const version of batch) {
+  for await (const { versions, recorded } of listedWithRecorded(store, prisma, settings.bucket)) {
+    for (const version of versions) {
+      outcome.versions++;
       if (recorded.get(version.key)?.has(version.versionId)) {
         outcome.recorded++;
         continue;
@@ -76,14 +71,6 @@ export async function collectOrphans(
         else throw error;
       }
     }
-    batch = [];
-  };
-  for await (const version of store.listVersions(settings.bucket, 'tenants/')) {
-    outcome.versions++;
-    // S3 lists in key order: a batch never splits one key's versions.
-    if (batch.length >= KEYS_PER_BATCH && batch.at(-1)?.key !== version.key) await flush();
-    batch.push(version);
   }
-  if (batch.length > 0) await flush();
   return outcome;
 }

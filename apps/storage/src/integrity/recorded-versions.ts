@@ -1,4 +1,8 @@
 import type { PrismaClient } from '@mlr/db';
+import type { ObjectStore, ObjectVersion } from '@mlr/objectstore';
+
+/** Keys compared with PostgreSQL at once (S3 lists 1,000 versions a page). */
+const KEYS_PER_BATCH = 1_000;
 
 const INDIVIDUAL_KEY = /^tenants\/([^/]+)\/objects\/[0-9a-f]{2}\/([0-9a-f]{64})$/;
 
@@ -40,4 +44,28 @@ export async function recordedVersions(
     for (const row of rows) add(row.key, row.version_id);
   }
   return recorded;
+}
+
+/**
+ * Every object version under `tenants/` of `bucket`, in batches of about 1,000 with the versions
+ * storage recorded for their keys. S3 lists in key order, so a batch never splits one key's versions.
+ */
+export async function* listedWithRecorded(
+  store: ObjectStore,
+  prisma: PrismaClient,
+  bucket: string,
+): AsyncGenerator<{ versions: ObjectVersion[]; recorded: Map<string, Set<string>> }> {
+  const withRecorded = async (versions: ObjectVersion[]) => ({
+    versions,
+    recorded: await recordedVersions(prisma, bucket, [...new Set(versions.map((version) => version.key))]),
+  });
+  let batch: ObjectVersion[] = [];
+  for await (const version of store.listVersions(bucket, 'tenants/')) {
+    if (batch.length >= KEYS_PER_BATCH && batch.at(-1)?.key !== version.key) {
+      yield await withRecorded(batch);
+      batch = [];
+    }
+    batch.push(version);
+  }
+  if (batch.length > 0) yield await withRecorded(batch);
 }

@@ -6,12 +6,8 @@ import type { ObjectStore, ObjectVersion } from '@mlr/objectstore';
 import { PeriodicTask } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 import { metrics, type Meter } from '@opentelemetry/api';
-import { recordedVersions } from './recorded-versions.js';
+import { listedWithRecorded, recordedVersions } from './recorded-versions.js';
 
-/** Keys of the bucket that MLR writes: `tenants/<tenant>/packs/...` and `tenants/<tenant>/objects/...`. */
-const TENANTS_PREFIX = 'tenants/';
-/** Keys compared with PostgreSQL at once (S3 lists 1,000 versions a page). */
-const KEYS_PER_BATCH = 1_000;
 /** Found versions reported to the audit trail per check at most (the rest at the next check). */
 const AUDITS_PER_CHECK = 1_000;
 /** Objects of their own: the only keys storage may write more than once. */
@@ -122,20 +118,16 @@ export class VersionWatch implements OnApplicationBootstrap, BeforeApplicationSh
     // Who storage is, to tell its own repeated writes apart; a store that will not say (a key without
     // ListAllMyBuckets on AWS) leaves every extra version reported, which errs on the side of noise.
     this.ownId ??= await this.deps.store.callerId().catch(() => undefined);
-    let batch: ObjectVersion[] = [];
-    const flush = async () => {
-      const found = await this.compare(batch, outcome);
-      batch = [];
+    for await (const { versions, recorded } of listedWithRecorded(
+      this.deps.store,
+      this.deps.prisma,
+      this.settings.bucket,
+    )) {
+      outcome.versions += versions.length;
+      const found = this.compare(versions, recorded, outcome);
       outcome.unexpected += found.length;
       outcome.newlyFound += await this.remember(found);
-    };
-    for await (const version of this.deps.store.listVersions(this.settings.bucket, TENANTS_PREFIX)) {
-      outcome.versions++;
-      // S3 lists in key order: a batch never splits one key's versions.
-      if (batch.length >= KEYS_PER_BATCH && batch.at(-1)?.key !== version.key) await flush();
-      batch.push(version);
     }
-    if (batch.length > 0) await flush();
     this.checked(outcome.unexpected);
     outcome.audited = await this.report();
     if (outcome.unexpected > 0) {
@@ -148,9 +140,7 @@ export class VersionWatch implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   /** The versions of `versions` beside a recorded version of the same key. */
-  private async compare(versions: ObjectVersion[], outcome: VersionCheck): Promise<Found[]> {
-    const keys = [...new Set(versions.map((version) => version.key))];
-    const recorded = await recordedVersions(this.deps.prisma, this.settings.bucket, keys);
+  private compare(versions: ObjectVersion[], recorded: Map<string, Set<string>>, outcome: VersionCheck): Found[] {
     outcome.recordedKeys += recorded.size;
     const found: Found[] = [];
     for (const version of versions) {
