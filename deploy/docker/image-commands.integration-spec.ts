@@ -21,6 +21,8 @@ import {
   PLATFORM_SERVICES,
   CLOUD_ENV,
   envFor,
+  serviceDatabaseEnv,
+  serviceDatabaseUrls,
   REPO_ROOT,
   cloudCommand,
   createScratchDatabase,
@@ -169,13 +171,20 @@ describe("the image's commands, run against dist/ laid out as in the image", () 
     const command = commandOf(migrationsJob?.spec?.template.spec);
     expect(command).toEqual(MIGRATE_COMMAND);
     const [, ...args] = command;
-    const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', DATABASE_URL: database.url };
+    const env = {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+      DATABASE_URL: database.url,
+      ...serviceDatabaseEnv(serviceDatabaseUrls(database.url)),
+    };
     const { stdout } = await execFileAsync(process.execPath, args, { cwd: image, env });
     const migrations = readdirSync(join(REPO_ROOT, 'prisma', 'migrations'), { withFileTypes: true })
       .filter((entry) => entry.isDirectory())
       .map((entry) => entry.name)
       .sort();
-    expect(stdout.trim()).toBe(`applied: ${migrations.join(', ')}`);
+    expect(stdout).toContain(`applied: ${migrations.join(', ')}\n`);
+    expect(stdout).toContain(
+      'granted each service its own tables only: licensing: mlr_licensing, scheduling: mlr_scheduling, indexing: mlr_indexing, storage: mlr_storage',
+    );
     const status = await execFileAsync(process.execPath, [...args.slice(0, -1), 'status'], { cwd: image, env });
     expect(status.stdout).toContain('database and migrations folder are in step');
   });
@@ -219,7 +228,7 @@ describe("the image's commands, run against dist/ laid out as in the image", () 
     // Each service with only its own secrets, as the chart gives them.
     const env = (service: (typeof PLATFORM_SERVICES)[number]) => ({
       ...CLOUD_ENV,
-      ...envFor(service, { ...infra.serviceEnv, DATABASE_URL: database.url }),
+      ...envFor(service, { ...infra.serviceEnv, ...serviceDatabaseEnv(serviceDatabaseUrls(database.url)) }),
     });
     const commandOfService = (service: string) =>
       commandOf(deployments.get(objectName(release, service))?.spec?.template.spec);

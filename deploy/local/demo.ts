@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   void stopping.then((signal) => console.log(`\n${signal} received: stopping ...`));
   console.log(`starting PostgreSQL, NATS, Ceph S3 and Dovecot (state in ${dir}) ...`);
   const { infra, stop: stopInfra } = await startInfrastructure({ dir });
-  if (infra.postgres) migrate(infra.postgres.databaseUrl);
+  if (infra.postgres) migrate(infra.postgres);
   const platform = new PlatformRunner(infra, join(dir, 'logs'));
   const shutdown = async () => {
     console.log('stopping services ...');

@@ -8,6 +8,7 @@ import {
   PLATFORM_SERVICES,
   REPO_ROOT,
   envFor,
+  migrationEnv,
   ensureBuilt,
   readInfrastructure,
   startInfrastructure,
@@ -17,12 +18,15 @@ import {
 
 export const DEFAULT_LOCAL_DIR = join(REPO_ROOT, 'tmp', 'local');
 
-/** Applies the migrations with the compiled command the chart's migrations Job runs. */
-export function migrate(databaseUrl: string): void {
+/**
+ * Applies the migrations with the compiled command the chart's migrations Job runs, and gives each
+ * service its own role (granted its own tables only).
+ */
+export function migrate(postgres: NonNullable<LocalInfrastructure['postgres']>): void {
   ensureBuilt();
   execFileSync(process.execPath, MIGRATE_COMMAND.slice(1), {
     cwd: REPO_ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl },
+    env: { ...process.env, ...migrationEnv(postgres) },
     stdio: 'inherit',
   });
 }
@@ -48,7 +52,7 @@ async function main(): Promise<void> {
   switch (positionals[0]) {
     case 'up': {
       const { infra } = await startInfrastructure({ dir, durable: values.durable });
-      if (infra.postgres) migrate(infra.postgres.databaseUrl);
+      if (infra.postgres) migrate(infra.postgres);
       console.log(
         `local infrastructure is up (state in ${dir}, ${infra.durable ? 'durable: objects survive infra:down' : 'S3 on memstore: objects are lost at infra:down'}); the environment of one service: npm run infra:env -- --service <${PLATFORM_SERVICES.join('|')}>`,
       );

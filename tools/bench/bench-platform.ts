@@ -205,7 +205,7 @@ export async function startBenchPlatform(options: {
     if (!options.keep) rmSync(dir, { recursive: true, force: true });
   };
   try {
-    migrate(databaseUrl);
+    migrate(required(infra, 'postgres'));
     const settings = await readSettings(infra);
     console.log(`infrastructure up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     printSettings(settings);

@@ -367,9 +367,10 @@ async function main(): Promise<boolean> {
     services: ['postgres', 'nats', 's3'],
     durable: !values.fast,
   });
-  const databaseUrl = infra.postgres?.databaseUrl;
-  if (!infra.nats || !databaseUrl) throw new Error('the benchmark needs PostgreSQL and NATS');
-  migrate(databaseUrl);
+  const postgres = infra.postgres;
+  if (!infra.nats || !postgres) throw new Error('the benchmark needs PostgreSQL and NATS');
+  const databaseUrl = postgres.databaseUrl;
+  migrate(postgres);
   const settings = await readSettings(infra);
   printSettings(settings);
   // The planner settings the indexing service searches with, so that EXPLAIN and the direct SQL

@@ -86,14 +86,30 @@ gateway: { database: false, s3: false }
 [licensing, scheduling, indexing, storage, gateway]
 {{- end -}}
 
-{{/* "true" when an enabled service (or the migrations) needs the database. */}}
-{{- define "mlr.needsDatabase" -}}
-{{- $needs := include "mlr.serviceNeeds" . | fromYaml -}}
-{{- $result := .Values.migrations.enabled -}}
-{{- range $name, $service := .Values.services -}}
-{{- if and $service.enabled (get (get $needs $name) "database") -}}{{- $result = true -}}{{- end -}}
+{{/* The services that connect to PostgreSQL, each as its own role, in a fixed order. */}}
+{{- define "mlr.databaseServices" -}}
+[licensing, scheduling, indexing, storage]
 {{- end -}}
-{{- if $result -}}true{{- end -}}
+
+{{/* "true" when `name`'s database URL is needed: the service runs, or the migrations grant its role. */}}
+{{- define "mlr.needsDatabaseUrl" -}}
+{{- $service := get .root.Values.services .name -}}
+{{- if or .root.Values.migrations.enabled $service.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* The variable that holds a service's database URL in a Secret the chart writes: LICENSING_DATABASE_URL, … */}}
+{{- define "mlr.databaseUrlKey" -}}{{ upper . }}_DATABASE_URL{{- end -}}
+
+{{/*
+An env entry with a database URL: (dict "name" ENV "entry" VALUES-ENTRY "secret" INLINE-SECRET "key" KEY):
+from entry.existingSecret's entry.urlKey, or from the chart's own Secret when given inline.
+*/}}
+{{- define "mlr.databaseEnv" -}}
+{{- if .entry.existingSecret -}}
+{{ include "mlr.secretEnv" (dict "name" .name "secret" .entry.existingSecret "key" .entry.urlKey) }}
+{{- else -}}
+{{ include "mlr.secretEnv" (dict "name" .name "secret" .secret "key" .key) }}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -120,8 +136,11 @@ switch of earlier chart versions, still means none (mlr.validate refuses it besi
 NATS_USER: {{ $values.nats.auth.user | quote }}
 NATS_PASSWORD: {{ $values.nats.auth.password | quote }}
 {{- end }}
-{{- if and (include "mlr.needsDatabase" .) (not $values.database.existingSecret) }}
-DATABASE_URL: {{ $values.database.url | quote }}
+{{- range $name := include "mlr.databaseServices" . | fromYamlArray }}
+{{- $entry := get $values.database $name }}
+{{- if and (get $values.services $name).enabled (not $entry.existingSecret) }}
+{{ include "mlr.databaseUrlKey" $name }}: {{ $entry.url | quote }}
+{{- end }}
 {{- end }}
 {{- if and $values.services.storage.enabled (not $values.s3.existingSecret) }}
 S3_ACCESS_KEY: {{ $values.s3.accessKey | quote }}
@@ -182,8 +201,22 @@ Combinations the schema cannot express, with messages that say what to set.
 {{- fail "podSecurityContext.fsGroup: the NATS .creds files are mounted with mode 0440 for the pod's fsGroup; set podSecurityContext.fsGroup (the default is 1000) so that the non-root services can read them" -}}
 {{- end -}}
 {{- end -}}
-{{- if and (include "mlr.needsDatabase" .) (not $values.database.existingSecret) (not $values.database.url) -}}
-{{- fail "database: set database.existingSecret (a Secret with the key database.urlKey holding a postgresql:// URL) or database.url" -}}
+{{- $migrationsDb := $values.migrations.database -}}
+{{- if and $values.migrations.enabled (not $migrationsDb.existingSecret) (not $migrationsDb.url) -}}
+{{- fail "migrations.database: set existingSecret (a Secret whose urlKey holds the owner role's postgresql:// URL) or url; the owner runs the migrations and grants each service's role" -}}
+{{- end -}}
+{{- range $name := include "mlr.databaseServices" . | fromYamlArray -}}
+{{- $entry := get $values.database $name -}}
+{{- if include "mlr.needsDatabaseUrl" (dict "root" $ "name" $name) -}}
+{{- if and (not $entry.existingSecret) (not $entry.url) -}}
+{{- fail (printf "database.%s: set existingSecret (a Secret whose urlKey holds %s's own postgresql:// URL: its role and password) or url" $name $name) -}}
+{{- end -}}
+{{- if $values.migrations.enabled -}}
+{{- if or (and $entry.existingSecret (eq $entry.existingSecret $migrationsDb.existingSecret) (eq $entry.urlKey $migrationsDb.urlKey)) (and $entry.url (eq $entry.url $migrationsDb.url)) -}}
+{{- fail (printf "database.%s: the same URL as migrations.database; each service needs a role of its own, not the owner's" $name) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- if and $values.services.storage.enabled (not $values.s3.existingSecret) (or (not $values.s3.accessKey) (not $values.s3.secretKey)) -}}
 {{- fail "s3: set s3.existingSecret (a Secret with the keys s3.accessKeyKey and s3.secretKeyKey) or both s3.accessKey and s3.secretKey" -}}
@@ -266,11 +299,7 @@ Combinations the schema cannot express, with messages that say what to set.
   value: {{ . | quote }}
 {{- end }}
 {{- if $needs.database }}
-{{- if $values.database.existingSecret }}
-{{ include "mlr.secretEnv" (dict "name" "DATABASE_URL" "secret" $values.database.existingSecret "key" $values.database.urlKey) }}
-{{- else }}
-{{ include "mlr.secretEnv" (dict "name" "DATABASE_URL" "secret" $credentials "key" "DATABASE_URL") }}
-{{- end }}
+{{ include "mlr.databaseEnv" (dict "name" "DATABASE_URL" "entry" (get $values.database .component) "secret" $credentials "key" (include "mlr.databaseUrlKey" .component)) }}
 {{- end }}
 {{- if $needs.s3 }}
 - name: S3_ENDPOINT

@@ -49,6 +49,10 @@ const SECRET_VARIABLES = [
   'NATS_USER',
   'NATS_PASSWORD',
   'DATABASE_URL',
+  'LICENSING_DATABASE_URL',
+  'SCHEDULING_DATABASE_URL',
+  'INDEXING_DATABASE_URL',
+  'STORAGE_DATABASE_URL',
   'S3_ACCESS_KEY',
   'S3_SECRET_KEY',
   'LICENSING_NATS_ACCOUNT_SIGNING_SEED',
@@ -254,7 +258,13 @@ describe.each([
     const c = container(spec);
     expect(c.command).toEqual(MIGRATE_COMMAND);
     expect(c.image).toBe(container(deploymentOf(rendered, release, 'storage').spec?.template.spec).image);
-    expect(envOf(c).get('DATABASE_URL')?.valueFrom?.secretKeyRef?.name).toBeTruthy();
+    // The owner's URL, and every service's: the migrations create and grant the services' roles.
+    const env = envOf(c);
+    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef?.name).toBeTruthy();
+    for (const service of ['licensing', 'scheduling', 'indexing', 'storage']) {
+      const url = env.get(`${service.toUpperCase()}_DATABASE_URL`)?.valueFrom?.secretKeyRef;
+      expect({ service, url }).toEqual({ service, url: expect.objectContaining({ name: expect.any(String) }) });
+    }
     expect(spec?.restartPolicy).toBe('Never');
     expectHardenedPod(spec);
     expectHardenedContainer(c);
@@ -319,7 +329,27 @@ describe('default values', () => {
 
   it('reads credentials from the conventional existing Secrets and creates none', () => {
     const env = envOf(container(deploymentOf(rendered, 'rel', 'storage').spec?.template.spec));
-    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-database', key: 'DATABASE_URL' });
+    // Each service its own role; the owner's URL (DATABASE_URL in the Secret) only for the migrations.
+    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-database',
+      key: 'STORAGE_DATABASE_URL',
+    });
+    const licensing = envOf(container(deploymentOf(rendered, 'rel', 'licensing').spec?.template.spec));
+    expect(licensing.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-database',
+      key: 'LICENSING_DATABASE_URL',
+    });
+    const migrations = envOf(
+      container(byKind<IJob>(rendered, 'Job').get(objectName('rel', 'migrations'))?.spec?.template.spec),
+    );
+    expect(migrations.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-database',
+      key: 'DATABASE_URL',
+    });
+    expect(migrations.get('INDEXING_DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-database',
+      key: 'INDEXING_DATABASE_URL',
+    });
     expect(env.get('NATS_PASSWORD')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-nats', key: 'NATS_PASSWORD' });
     expect(env.get('S3_SECRET_KEY')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-s3', key: 'S3_SECRET_KEY' });
     expect(byKind(rendered, 'Secret').size).toBe(0);
@@ -392,7 +422,7 @@ describe('production values', () => {
   it('reads credentials from the named Secrets and keys, and migrates with the owner credentials', () => {
     const spec = deploymentOf(rendered, 'mlr', 'storage').spec?.template.spec;
     const env = envOf(container(spec));
-    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-postgres-app', key: 'uri' });
+    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-postgres-storage', key: 'uri' });
     expect(env.has('NATS_USER')).toBe(false);
     expect(secretFileAt(spec, container(spec), env.get('NATS_CREDS')?.value ?? '')).toMatchObject({
       secretName: 'mlr-nats-services',
@@ -405,6 +435,10 @@ describe('production values', () => {
     const jobs = byKind<IJob>(rendered, 'Job');
     const migrations = envOf(container(jobs.get(objectName('mlr', 'migrations'))?.spec?.template.spec));
     expect(migrations.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-postgres-owner', key: 'uri' });
+    expect(migrations.get('SCHEDULING_DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'mlr-postgres-scheduling',
+      key: 'uri',
+    });
     const bucketSetup = envOf(container(jobs.get(objectName('mlr', 'bucket-setup'))?.spec?.template.spec));
     expect(bucketSetup.get('S3_OWNER_SECRET_KEY')?.valueFrom?.secretKeyRef).toEqual({
       name: 'mlr-s3-bucket-owner',
@@ -429,7 +463,7 @@ describe('production values', () => {
       name: 'mlr-s3-collector-key',
       key: 'AWS_ACCESS_KEY_ID',
     });
-    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-postgres-app', key: 'uri' });
+    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-postgres-storage', key: 'uri' });
     // NATS as the services do: it asks whether a tenant's backups are on their way.
     expect(env.get('NATS_URL')?.value).toBeTruthy();
     expect(secretFileAt(spec, c, env.get('NATS_CREDS')?.value ?? '')).toMatchObject({
@@ -454,7 +488,7 @@ describe('production values', () => {
       name: 'mlr-s3-credentials',
       key: 'AWS_ACCESS_KEY_ID',
     });
-    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-postgres-app', key: 'uri' });
+    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({ name: 'mlr-postgres-storage', key: 'uri' });
     expectHardenedPod(spec);
     expectHardenedContainer(c);
     expectWritableTmp(spec, c);
@@ -531,13 +565,21 @@ describe('production values', () => {
   });
 });
 
+const INLINE_DATABASE = Object.fromEntries(
+  ['licensing', 'scheduling', 'indexing', 'storage'].map((service) => [
+    service,
+    { existingSecret: '', url: `postgresql://mlr_${service}:${service}-pw@postgres:5432/mlr` },
+  ]),
+);
+
 describe('credentials given inline', () => {
   let rendered: RenderedManifest[];
   beforeAll(async () => {
     rendered = await render({
       values: {
         nats: { auth: { existingSecret: '', user: 'services', password: 'nats-pw' } },
-        database: { existingSecret: '', url: 'postgresql://mlr:db-pw@postgres:5432/mlr' },
+        database: INLINE_DATABASE,
+        migrations: { database: { existingSecret: '', url: 'postgresql://owner:owner-pw@postgres:5432/mlr' } },
         s3: { existingSecret: '', accessKey: 'access', secretKey: 's3-pw' },
       },
     });
@@ -552,14 +594,17 @@ describe('credentials given inline', () => {
     expect(decoded).toEqual({
       NATS_USER: 'services',
       NATS_PASSWORD: 'nats-pw',
-      DATABASE_URL: 'postgresql://mlr:db-pw@postgres:5432/mlr',
+      LICENSING_DATABASE_URL: 'postgresql://mlr_licensing:licensing-pw@postgres:5432/mlr',
+      SCHEDULING_DATABASE_URL: 'postgresql://mlr_scheduling:scheduling-pw@postgres:5432/mlr',
+      INDEXING_DATABASE_URL: 'postgresql://mlr_indexing:indexing-pw@postgres:5432/mlr',
+      STORAGE_DATABASE_URL: 'postgresql://mlr_storage:storage-pw@postgres:5432/mlr',
       S3_ACCESS_KEY: 'access',
       S3_SECRET_KEY: 's3-pw',
     });
     const env = envOf(container(deploymentOf(rendered, 'rel', 'storage').spec?.template.spec));
     expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
       name: 'rel-mlr-credentials',
-      key: 'DATABASE_URL',
+      key: 'STORAGE_DATABASE_URL',
     });
     expect(env.get('S3_SECRET_KEY')?.valueFrom?.secretKeyRef).toEqual({
       name: 'rel-mlr-credentials',
@@ -577,10 +622,29 @@ describe('credentials given inline', () => {
     const weight = (m: { metadata?: { annotations?: Record<string, string> } } | undefined) =>
       Number(m?.metadata?.annotations?.['helm.sh/hook-weight']);
     expect(weight(hookSecret)).toBeLessThan(weight(job));
-    expect(envOf(container(job?.spec?.template.spec)).get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
+    const env = envOf(container(job?.spec?.template.spec));
+    expect(env.get('DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
       name: 'rel-mlr-migrations',
       key: 'DATABASE_URL',
     });
+    expect(env.get('STORAGE_DATABASE_URL')?.valueFrom?.secretKeyRef).toEqual({
+      name: 'rel-mlr-migrations',
+      key: 'STORAGE_DATABASE_URL',
+    });
+    const decoded = Object.fromEntries(
+      Object.entries(hookSecret?.data ?? {}).map(([key, value]) => [
+        key,
+        Buffer.from(value, 'base64').toString('utf8'),
+      ]),
+    );
+    expect(Object.keys(decoded).sort()).toEqual([
+      'DATABASE_URL',
+      'INDEXING_DATABASE_URL',
+      'LICENSING_DATABASE_URL',
+      'SCHEDULING_DATABASE_URL',
+      'STORAGE_DATABASE_URL',
+    ]);
+    expect(decoded['DATABASE_URL']).toBe('postgresql://owner:owner-pw@postgres:5432/mlr');
   });
 
   it('restart the pods when they change', async () => {
@@ -589,7 +653,8 @@ describe('credentials given inline', () => {
     const changed = await render({
       values: {
         nats: { auth: { existingSecret: '', user: 'services', password: 'rotated' } },
-        database: { existingSecret: '', url: 'postgresql://mlr:db-pw@postgres:5432/mlr' },
+        database: INLINE_DATABASE,
+        migrations: { database: { existingSecret: '', url: 'postgresql://owner:owner-pw@postgres:5432/mlr' } },
         s3: { existingSecret: '', accessKey: 'access', secretKey: 's3-pw' },
       },
     });

@@ -38,7 +38,16 @@ describe('values.schema.json', () => {
     ['a NATS URL that is not nats:// or tls://', { nats: { url: 'http://nats:4222' } }, 'nats.url'],
     ['an unknown log level', { logLevel: 'verbose' }, 'logLevel'],
     ['an invalid bucket name', { s3: { bucket: 'My_Bucket' } }, 's3.bucket'],
-    ['a database URL that is not PostgreSQL', { database: { url: 'mysql://db/mlr' } }, 'database.url'],
+    [
+      'a database URL that is not PostgreSQL',
+      { database: { indexing: { existingSecret: '', url: 'mysql://db/mlr' } } },
+      'database.indexing.url',
+    ],
+    [
+      'one URL shared by every service (the chart before per-service roles)',
+      { database: { url: 'postgresql://mlr@db/mlr' } },
+      'database: Additional property url is not allowed',
+    ],
     ['a port out of range', { services: { gateway: { service: { port: 70000 } } } }, 'services.gateway.service.port'],
     [
       'an env override of a variable the chart manages',
@@ -71,7 +80,21 @@ describe('values.schema.json', () => {
 
 describe('combinations the templates refuse', () => {
   it.each([
-    ['no database credentials', { database: { existingSecret: '', url: '' } }, 'database: set database.existingSecret'],
+    [
+      "no database credentials for a service's role",
+      { database: { scheduling: { existingSecret: '', url: '' } } },
+      'database.scheduling: set existingSecret',
+    ],
+    [
+      'no owner credentials for the migrations',
+      { migrations: { database: { existingSecret: '', url: '' } } },
+      'migrations.database: set existingSecret',
+    ],
+    [
+      "a service given the owner's URL",
+      { database: { storage: { existingSecret: 'mlr-database', urlKey: 'DATABASE_URL' } } },
+      "database.storage: the same URL as migrations.database; each service needs a role of its own, not the owner's",
+    ],
     [
       'NATS auth without credentials',
       { nats: { auth: { existingSecret: '', user: 'services', password: '' } } },

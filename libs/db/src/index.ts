@@ -20,3 +20,20 @@ export * from './generated/client.js';
 export { DatabaseModule, PRISMA, postgresHealthCheck } from './nest/database.module.js';
 export { enrolledConnectorWhere, isEnrolledConnector, isUniqueViolation } from './rules.js';
 export { uuidV7 } from './uuid-v7.js';
+export {
+  CROSS_SERVICE_GRANTS,
+  DATABASE_SERVICES,
+  TABLE_OWNERS,
+  serviceGrantStatements,
+  type CrossServiceGrant,
+  type DatabaseService,
+  type TableOwnership,
+} from './table-owners.js';
+export {
+  ServiceRoleError,
+  applyServiceRoles,
+  serviceDatabaseUrlVariable,
+  serviceLogins,
+  type AppliedRoles,
+  type ServiceLogin,
+} from './service-roles.js';

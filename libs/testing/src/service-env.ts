@@ -11,8 +11,9 @@ export type PlatformService = (typeof PLATFORM_SERVICES)[number];
 
 /** Variables that belong to some services only, by name or prefix (`*` ends a prefix). */
 const SHARED_OWNERS: ReadonlyArray<{ name: string; services: readonly PlatformService[] }> = [
-  // The database: the gateway has none (it asks the services).
-  { name: 'DATABASE_URL', services: ['licensing', 'scheduling', 'indexing', 'storage'] },
+  // The database: each service has a URL of its own (`<SERVICE>_DATABASE_URL`, its own by the
+  // prefix rule); a shared DATABASE_URL (the owner's, for migrations) goes to none of them.
+  { name: 'DATABASE_URL', services: [] },
   // Object storage: only storage writes and reads objects.
   { name: 'S3_*', services: ['storage'] },
   // Access-token verification: only the gateway takes users' requests.
@@ -34,7 +35,15 @@ export function mayReceive(service: PlatformService, variable: string): boolean 
   return owners(variable)?.includes(service) ?? true;
 }
 
-/** `env` without the variables that are not `service`'s. */
+/**
+ * `env` without the variables that are not `service`'s; its own database URL (`<SERVICE>_DATABASE_URL`)
+ * becomes DATABASE_URL, the name every service reads (the chart does the same with its Secret keys).
+ */
 export function envFor(service: PlatformService, env: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter(([variable]) => mayReceive(service, variable)));
+  const own = `${service.toUpperCase()}_DATABASE_URL`;
+  return Object.fromEntries(
+    Object.entries(env)
+      .filter(([variable]) => mayReceive(service, variable))
+      .map(([variable, value]) => [variable === own ? 'DATABASE_URL' : variable, value]),
+  );
 }

@@ -39,6 +39,7 @@ import {
   CLOUD_NODE_FLAGS,
   REPO_ROOT,
   ensureBuilt,
+  envFor,
   sealedShape,
   servicesNatsCredentials,
   servicesS3,
@@ -503,7 +504,7 @@ describe('storage backup path', () => {
             '--json',
             ...args,
           ],
-          { cwd: REPO_ROOT, env: { PATH: process.env['PATH'] ?? '', ...infra.serviceEnv } },
+          { cwd: REPO_ROOT, env: { PATH: process.env['PATH'] ?? '', ...envFor('storage', infra.serviceEnv) } },
           (error, out) => resolve({ stdout: out, code: error ? Number(error.code ?? 1) : 0 }),
         );
       });

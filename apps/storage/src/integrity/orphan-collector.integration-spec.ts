@@ -134,7 +134,7 @@ describe('the collector removes unrecorded versions once unlocked, and never a r
         PATH: process.env['PATH'] ?? '/usr/bin:/bin',
         NATS_URL: infra.nats!.url,
         NATS_CREDS: infra.nats!.servicesCredsFile,
-        DATABASE_URL: infra.postgres!.databaseUrl,
+        DATABASE_URL: infra.postgres!.serviceUrls.storage,
         S3_ENDPOINT: s3.endpoint,
         S3_REGION: s3.region,
         S3_BUCKET: bucket,

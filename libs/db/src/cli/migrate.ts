@@ -1,7 +1,9 @@
 /**
  * Database migrations without the native Prisma schema engine (see ../migration-engine.ts).
  *
- *   migrate.ts deploy          apply pending migrations           DATABASE_URL
+ *   migrate.ts deploy          apply pending migrations, then     DATABASE_URL (the owner role),
+ *                              each service's role and grants     <SERVICE>_DATABASE_URL (each service's)
+ *   migrate.ts roles           only the roles and grants          the same
  *   migrate.ts status          compare database and folder        DATABASE_URL
  *   migrate.ts create <name>   write a migration for the schema   SHADOW_DATABASE_URL
  *   migrate.ts check           fail when schema and migrations    SHADOW_DATABASE_URL
@@ -17,9 +19,21 @@ import {
   diffSchemaAgainstMigrations,
   type DiagnoseMigrationHistoryOutput,
 } from '../migration-engine.js';
+import {
+  ServiceRoleError,
+  applyServiceRoles,
+  serviceDatabaseUrlVariable,
+  serviceLogins,
+  type ServiceLogin,
+} from '../service-roles.js';
+import { DATABASE_SERVICES, type DatabaseService } from '../table-owners.js';
 
-const USAGE = `usage: migrate.ts deploy | status | create <name> | check
-  deploy         apply pending migrations (needs DATABASE_URL)
+const USAGE = `usage: migrate.ts deploy | roles | status | create <name> | check
+  deploy         apply pending migrations (needs DATABASE_URL, the owner role's URL), then give each
+                 service its own role with grants on its own tables only (from LICENSING_DATABASE_URL,
+                 SCHEDULING_DATABASE_URL, INDEXING_DATABASE_URL and STORAGE_DATABASE_URL: the role and
+                 password each service connects with; all four or none)
+  roles          only the roles and grants of 'deploy'
   status         show which migrations the database lacks or does not know (needs DATABASE_URL)
   create <name>  write prisma/migrations/<timestamp>_<name> for the changes in schema.prisma
                  (needs SHADOW_DATABASE_URL; name says what changed, e.g. add_restore_jobs)
@@ -37,6 +51,25 @@ function requireEnv(name: 'DATABASE_URL' | 'SHADOW_DATABASE_URL', command: strin
     throw new UsageError(`'${command}' needs ${name}${hint}`);
   }
   return value;
+}
+
+/** The services' logins from their URLs: all four, or undefined when none is set. */
+function serviceLoginsFromEnv(): ServiceLogin[] | undefined {
+  const variables = DATABASE_SERVICES.map((service) => [service, serviceDatabaseUrlVariable(service)] as const);
+  const given = variables.filter(([, variable]) => process.env[variable]);
+  if (given.length === 0) return undefined;
+  const missing = variables.filter(([, variable]) => !process.env[variable]).map(([, variable]) => variable);
+  if (missing.length > 0) {
+    throw new UsageError(`each service needs its own database URL: ${missing.join(', ')} not set`);
+  }
+  const urls = Object.fromEntries(variables.map(([service, variable]) => [service, process.env[variable] ?? '']));
+  return serviceLogins(urls as Record<DatabaseService, string>);
+}
+
+async function applyRoles(ownerUrl: string, logins: ServiceLogin[]): Promise<void> {
+  const applied = await applyServiceRoles(ownerUrl, logins);
+  if (applied.created.length > 0) console.log(`created roles: ${applied.created.join(', ')}`);
+  console.log(`granted each service its own tables only: ${applied.granted.join(', ')}`);
 }
 
 function describeStatus(status: DiagnoseMigrationHistoryOutput): { text: string; ok: boolean } {
@@ -79,8 +112,27 @@ async function main(args: string[]): Promise<number> {
   const [command, ...rest] = args;
   switch (command) {
     case 'deploy': {
-      const applied = await applyMigrations(requireEnv('DATABASE_URL', command));
+      const ownerUrl = requireEnv('DATABASE_URL', command);
+      const logins = serviceLoginsFromEnv();
+      const applied = await applyMigrations(ownerUrl);
       console.log(applied.length === 0 ? 'no pending migrations' : `applied: ${applied.join(', ')}`);
+      if (logins === undefined) {
+        console.error(
+          'service roles not managed: no <SERVICE>_DATABASE_URL given, so every service must be given a role by hand ' +
+            '(see libs/db/src/table-owners.ts for what each may touch)',
+        );
+      } else {
+        await applyRoles(ownerUrl, logins);
+      }
+      return 0;
+    }
+    case 'roles': {
+      const ownerUrl = requireEnv('DATABASE_URL', command);
+      const logins = serviceLoginsFromEnv();
+      if (logins === undefined) {
+        throw new UsageError(`'roles' needs ${DATABASE_SERVICES.map(serviceDatabaseUrlVariable).join(', ')}`);
+      }
+      await applyRoles(ownerUrl, logins);
       return 0;
     }
     case 'status': {
@@ -118,6 +170,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (error instanceof ServiceRoleError) {
+      console.error(`service roles: ${error.message}`);
+      process.exitCode = 1;
+      return;
+    }
     if (error instanceof UsageError) {
       console.error(`${error.message}\n\n${USAGE}`);
       process.exitCode = 2;

@@ -33,7 +33,19 @@ export interface LocalInfrastructure {
    * survive a restart). False: both trade crash safety for speed (tests, the demo).
    */
   durable: boolean;
-  postgres?: { host: string; port: number; adminUrl: string; databaseUrl: string; database: string };
+  postgres?: {
+    host: string;
+    port: number;
+    adminUrl: string;
+    /** The owner role's URL (the cluster's superuser here): migrations, test fixtures. Never a service's. */
+    databaseUrl: string;
+    database: string;
+    /**
+     * Each service's own URL (role `mlr_<service>`, trust authentication): the migrations command
+     * creates the roles and grants each its own tables; each service receives its URL as DATABASE_URL.
+     */
+    serviceUrls: Record<DatabaseServiceName, string>;
+  };
   /** NATS in operator (JWT) mode: every user is a JWT signed by an account key, plus its own seed. */
   nats?: {
     url: string;
@@ -227,6 +239,7 @@ export async function startInfrastructure(options: {
           adminUrl: handle.info.adminUrl,
           database,
           databaseUrl: handle.info.url(database),
+          serviceUrls: serviceDatabaseUrls(handle.info.url(database)),
         };
       }),
     );
@@ -324,7 +337,8 @@ export async function startInfrastructure(options: {
     ...tokenVerificationEnv(infra.tokens),
     // Licensing verifies licences signed with the local vendor key (one licence in force for all).
     LICENSING_VENDOR_PUBLIC_KEY: infra.licenceVendor.publicKeyEnv,
-    ...(infra.postgres ? { DATABASE_URL: infra.postgres.databaseUrl } : {}),
+    // `<SERVICE>_DATABASE_URL`: each service's own; `envFor` hands it over as DATABASE_URL.
+    ...(infra.postgres ? serviceDatabaseEnv(infra.postgres.serviceUrls) : {}),
     ...(infra.nats
       ? {
           NATS_URL: infra.nats.url,
@@ -348,6 +362,33 @@ export async function startInfrastructure(options: {
   };
   writeJson(join(options.dir, 'infra.json'), infra);
   return { infra, stop };
+}
+
+/** The services that connect to PostgreSQL, each as a role of its own (libs/db table-owners.ts). */
+export const DATABASE_SERVICE_NAMES = ['licensing', 'scheduling', 'indexing', 'storage'] as const;
+export type DatabaseServiceName = (typeof DATABASE_SERVICE_NAMES)[number];
+
+/** `ownerUrl` with each service's role (`mlr_<service>`) as its user. */
+export function serviceDatabaseUrls(ownerUrl: string): Record<DatabaseServiceName, string> {
+  const urls = DATABASE_SERVICE_NAMES.map((service) => {
+    const url = new URL(ownerUrl);
+    url.username = `mlr_${service}`;
+    url.password = '';
+    return [service, url.toString()] as const;
+  });
+  return Object.fromEntries(urls) as Record<DatabaseServiceName, string>;
+}
+
+/** The services' URLs as the migrations command and `envFor` read them (`LICENSING_DATABASE_URL`, …). */
+export function serviceDatabaseEnv(urls: Record<DatabaseServiceName, string>): Record<string, string> {
+  return Object.fromEntries(
+    DATABASE_SERVICE_NAMES.map((service) => [`${service.toUpperCase()}_DATABASE_URL`, urls[service]]),
+  );
+}
+
+/** What the migrations command needs: the owner's URL and every service's (to create and grant their roles). */
+export function migrationEnv(postgres: NonNullable<LocalInfrastructure['postgres']>): Record<string, string> {
+  return { DATABASE_URL: postgres.databaseUrl, ...serviceDatabaseEnv(postgres.serviceUrls) };
 }
 
 /**
