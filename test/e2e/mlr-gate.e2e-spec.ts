@@ -44,6 +44,10 @@ describe('a queued job of a tenant whose MLR was disabled meanwhile', () => {
     });
     // Queued while MLR is enabled; the connector is not running yet.
     const jobId = await platform.runPlan(TENANT, planId);
+    // Scheduling keeps licensing's answer in its own table, for a licensing outage (it reads no
+    // table of licensing's).
+    const verdict = () => platform.prisma.tenantMlrVerdict.findUnique({ where: { tenantId: TENANT } });
+    expect(await verdict()).toMatchObject({ mlrEnabled: true });
 
     const disabled = await platform.http('POST', `/v1/tenants/${TENANT}/mlr/disable`, {});
     expect(disabled.status, JSON.stringify(disabled.body)).toBeLessThan(300);
@@ -61,5 +65,12 @@ describe('a queued job of a tenant whose MLR was disabled meanwhile', () => {
     const again = await platform.waitForJob(TENANT, await platform.runPlan(TENANT, planId), { timeoutMs: 120_000 });
     expect(again.state).toBe('succeeded');
     expect(again.counters.seen).toBe(5);
+    expect(await verdict()).toMatchObject({ mlrEnabled: true });
+
+    // Disabled again, the next run is refused by scheduling itself, which remembers that answer.
+    await platform.http('POST', `/v1/tenants/${TENANT}/mlr/disable`, {});
+    const refused = await platform.http('POST', `/v1/tenants/${TENANT}/plans/${planId}/run`, {});
+    expect(refused.status).toBeGreaterThanOrEqual(400);
+    expect(await verdict()).toMatchObject({ mlrEnabled: false });
   });
 });

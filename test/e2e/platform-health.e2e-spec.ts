@@ -71,12 +71,19 @@ describe('the platform starts, reports healthy and stops cleanly', () => {
 
   it.each([...PLATFORM_SERVICES])('%s holds only its own secrets in its environment', (name) => {
     // What the process was started with, as the kernel keeps it (not what the harness meant to give).
-    const environment = readFileSync(`/proc/${apps.get(name)!.pid}/environ`, 'utf8')
+    const entries = readFileSync(`/proc/${apps.get(name)!.pid}/environ`, 'utf8')
       .split('\0')
       .filter(Boolean)
-      .map((entry) => entry.slice(0, entry.indexOf('=')));
-    const foreign = environment.filter((variable) => !mayReceive(name, variable));
+      .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] as const);
+    const environment = entries.map(([variable]) => variable);
+    // DATABASE_URL is each service's own URL under the common name; no other variable is another's.
+    const foreign = environment.filter((variable) => variable !== 'DATABASE_URL' && !mayReceive(name, variable));
     expect(foreign).toEqual([]);
+    const database = entries.find(([variable]) => variable === 'DATABASE_URL')?.[1];
+    if (name !== 'gateway') {
+      // Its own role, never the owner's (the cluster's superuser runs the migrations here).
+      expect(new URL(database ?? 'postgresql://none@x/').username).toBe(`mlr_${name}`);
+    }
     const secrets = ['DATABASE_URL', 'S3_SECRET_KEY', 'AUTH_JWT_PUBLIC_KEY', 'LICENSING_NATS_ACCOUNT_SIGNING_SEED'];
     const expected = {
       licensing: ['DATABASE_URL', 'LICENSING_NATS_ACCOUNT_SIGNING_SEED'],

@@ -1,6 +1,7 @@
 import { Inject, Module, type DynamicModule, type OnApplicationBootstrap } from '@nestjs/common';
 import { DatabaseModule, PRISMA, postgresHealthCheck, type PrismaClient } from '@mlr/db';
-import { APP_HEALTH_CHECKS, LOGGER } from '@mlr/runtime';
+import { APP_HEALTH_CHECKS, LOGGER, MESSAGING } from '@mlr/runtime';
+import type { MessagingConnection } from '@mlr/messaging';
 import type { Logger } from '@mlr/telemetry';
 import { AccessController } from './access/access.controller.js';
 import { ACCESS_REPOSITORY, PrismaAccessRepository } from './access/access.repository.js';
@@ -19,6 +20,7 @@ import { TenantStatusServer } from './tenants/tenant-status.server.js';
 import { TenantsService } from './tenants/tenants.service.js';
 import { TenantUploadStreams, UPLOAD_STREAM_SETTINGS, type UploadStreamSettings } from './tenants/upload-streams.js';
 import { UsageController } from './usage/usage.controller.js';
+import { NatsServiceUsage, SERVICE_USAGE } from './usage/service-usage.js';
 import { PrismaUsageRepository, USAGE_REPOSITORY } from './usage/usage.repository.js';
 import { UsageService } from './usage/usage.service.js';
 
@@ -79,6 +81,11 @@ export class LicensingModule {
         { provide: LICENCE_REPOSITORY, useClass: PrismaLicenceRepository },
         { provide: TENANT_REPOSITORY, useClass: PrismaTenantRepository },
         { provide: USAGE_REPOSITORY, useClass: PrismaUsageRepository },
+        {
+          provide: SERVICE_USAGE,
+          useFactory: (messaging: MessagingConnection) => new NatsServiceUsage(messaging.nc),
+          inject: [MESSAGING],
+        },
         { provide: ACCESS_REPOSITORY, useClass: PrismaAccessRepository },
         { provide: AUDIT_REPOSITORY, useClass: PrismaAuditRepository },
         LicencesService,

@@ -11,6 +11,7 @@ import { JOB_QUEUE, NatsJobQueue } from './dispatch/job-queue.js';
 import { EVENT_CONCURRENCY, JobEventsConsumer } from './events/job-events.consumer.js';
 import { JOB_EVENT_REPOSITORY, PrismaJobEventRepository } from './events/job-events.repository.js';
 import { JobsController } from './jobs/jobs.controller.js';
+import { UsageController } from './usage/usage.controller.js';
 import { JOB_REPOSITORY, PrismaJobRepository } from './jobs/jobs.repository.js';
 import { LicensingMlrGate, MLR_GATE } from './licensing/mlr-gate.js';
 import { PlansController } from './plans/plans.controller.js';
@@ -35,7 +36,7 @@ export class SchedulingModule {
     return {
       module: SchedulingModule,
       imports: [DatabaseModule.forRoot(config.DATABASE_URL)],
-      controllers: [PlansController, JobsController, RestoresController],
+      controllers: [PlansController, JobsController, RestoresController, UsageController],
       providers: [
         { provide: CLOCK, useValue: systemClock },
         { provide: DISPATCHER_SETTINGS, useValue: dispatcher },

@@ -11,6 +11,8 @@ import { CommitBatchConsumer } from './backup/commit-batch.consumer.js';
 import { createStorageMetrics, type StorageMetrics } from './backup/storage-metrics.js';
 import { PrismaStoredObjectRepository } from './backup/stored-object.repository.js';
 import { jetStreamOutcomeSink, StoreCommitBatch } from './backup/store-commit-batch.use-case.js';
+import { LicensingTenantLayouts } from './backup/tenant-layouts.js';
+import { ObjectsUsageController } from './usage/objects-usage.controller.js';
 import { IndividualWriter } from './backup/writers/individual-writer.js';
 import { PackWriter } from './backup/writers/pack-writer.js';
 import type { StorageConfig } from './config.js';
@@ -74,6 +76,7 @@ export class StorageModule {
     return {
       module: StorageModule,
       imports: [DatabaseModule.forRoot(config.DATABASE_URL)],
+      controllers: [ObjectsUsageController],
       providers: [
         { provide: STORAGE_CONFIG, useValue: config },
         {
@@ -132,6 +135,7 @@ export class StorageModule {
             const repository = new PrismaStoredObjectRepository(prisma);
             return new StoreCommitBatch({
               repository,
+              layouts: new LicensingTenantLayouts(messaging.nc),
               chunks: new JetStreamChunkStore(messaging),
               writers: {
                 packed: packs,

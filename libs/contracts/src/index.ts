@@ -13,5 +13,6 @@ export * from './services/licensing.js';
 export * from './services/audit.js';
 export * from './services/connectors.js';
 export * from './services/retention.js';
+export * from './services/usage.js';
 export * from './subjects/subjects.js';
 export * from './restore/restore.js';

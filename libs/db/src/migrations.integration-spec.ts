@@ -28,6 +28,7 @@ const EXPECTED_TABLES = [
   'packs',
   'restore_items',
   'stored_objects',
+  'tenant_mlr_verdicts',
   'tenants',
   'unexpected_object_versions',
   'usage_samples',

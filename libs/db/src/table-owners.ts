@@ -33,6 +33,7 @@ export const TABLE_OWNERS: Readonly<Record<string, TableOwnership>> = {
   job_item_errors: { owner: 'scheduling', privileges: READ_WRITE },
   restore_items: { owner: 'scheduling', privileges: READ_WRITE },
   folder_checkpoints: { owner: 'scheduling', privileges: READ_WRITE },
+  tenant_mlr_verdicts: { owner: 'scheduling', privileges: READ_WRITE },
   index_records: { owner: 'indexing', privileges: READ_WRITE },
   legal_holds: { owner: 'indexing', privileges: READ_WRITE },
   packs: { owner: 'storage', privileges: READ_WRITE },
@@ -56,53 +57,11 @@ export interface CrossServiceGrant {
 
 export const CROSS_SERVICE_GRANTS: readonly CrossServiceGrant[] = [
   {
-    service: 'licensing',
-    table: 'stored_objects',
-    privilege: 'SELECT',
-    columns: ['tenant_id', 'sealed_size', 'pack_id'],
-    why: 'usage report (usage.repository.ts): stored objects and bytes per tenant; to be asked of storage',
-  },
-  {
-    service: 'licensing',
-    table: 'packs',
-    privilege: 'SELECT',
-    columns: ['tenant_id', 'size'],
-    why: 'usage report (usage.repository.ts): pack bytes per tenant; to be asked of storage',
-  },
-  {
-    service: 'licensing',
-    table: 'folder_checkpoints',
-    privilege: 'SELECT',
-    columns: ['tenant_id', 'connector_id', 'mailbox', 'updated_at'],
-    why: 'protected mailboxes (protected-mailboxes.ts); to be asked of scheduling',
-  },
-  {
-    service: 'licensing',
-    table: 'jobs',
-    privilege: 'SELECT',
-    columns: ['id', 'tenant_id', 'connector_id', 'kind', 'state', 'finished_at', 'request'],
-    why: 'protected mailboxes (protected-mailboxes.ts); to be asked of scheduling',
-  },
-  {
-    service: 'licensing',
-    table: 'job_item_errors',
-    privilege: 'SELECT',
-    columns: ['job_id', 'scope', 'target'],
-    why: 'protected mailboxes (protected-mailboxes.ts); to be asked of scheduling',
-  },
-  {
     service: 'scheduling',
     table: 'connectors',
     privilege: 'SELECT',
     columns: ['id', 'tenant_id', 'revoked_at', 'enrolment_token_used_at', 'enrolment_token_hash'],
     why: 'whether a plan or job names a live, enrolled connector of the tenant; to be asked of licensing',
-  },
-  {
-    service: 'scheduling',
-    table: 'tenants',
-    privilege: 'SELECT',
-    columns: ['id', 'mlr_enabled'],
-    why: 'the MLR gate (mlr-gate.ts) and expiry: whether a tenant may run; to be asked of licensing',
   },
   {
     service: 'indexing',
@@ -117,13 +76,6 @@ export const CROSS_SERVICE_GRANTS: readonly CrossServiceGrant[] = [
     privilege: 'UPDATE',
     columns: ['ref_count'],
     why: 'reference counts of new, superseded and expired records; to become events storage applies',
-  },
-  {
-    service: 'storage',
-    table: 'tenants',
-    privilege: 'SELECT',
-    columns: ['id', 'object_layout'],
-    why: "a tenant's object layout (stored-object.repository.ts); to be carried in commands or asked of licensing",
   },
 ];
 

@@ -7,6 +7,18 @@ import type { NatsConnection } from '@nats-io/nats-core';
  * refusal (`err`) or no answer within `timeoutMs` throws, naming the subject. For services that call
  * another service's verb without Nest's client (the gateway has `ServiceClient`).
  */
+/** The service answered, and its answer is a refusal (`err`): the request reached it, unlike a timeout. */
+export class NestVerbRefused extends Error {
+  constructor(
+    readonly subject: string,
+    /** The refusal as the service sent it (for MLR's services: `{code, message, field?}`). */
+    readonly refusal: unknown,
+  ) {
+    super(`${subject} refused: ${JSON.stringify(refusal)}`);
+    this.name = 'NestVerbRefused';
+  }
+}
+
 export async function requestNestVerb(
   nc: NatsConnection,
   subject: string,
@@ -16,6 +28,6 @@ export async function requestNestVerb(
   const packet = JSON.stringify({ pattern: subject, data, id: randomUUID() });
   const reply = await nc.request(subject, packet, { timeout: timeoutMs });
   const body = reply.json<{ response?: unknown; err?: unknown }>();
-  if (body.err !== undefined && body.err !== null) throw new Error(`${subject} refused: ${JSON.stringify(body.err)}`);
+  if (body.err !== undefined && body.err !== null) throw new NestVerbRefused(subject, body.err);
   return body.response;
 }

@@ -175,7 +175,7 @@ describe('defineDomainErrors', () => {
     expect(define).toThrow(
       new Error(
         'defineDomainErrors(Plan Exception): name must be a class name such as SearchException, got "Plan Exception"; ' +
-          'replyCodes.PLAN_NOT_FOUND must be one of invalid_request, not_found, conflict, forbidden, got "missing"; ' +
+          'replyCodes.PLAN_NOT_FOUND must be one of invalid_request, not_found, conflict, forbidden, unavailable, got "missing"; ' +
           'invalidRequest.code "INVALID_REQUEST" is not one of the codes of replyCodes; ' +
           'invalidRequest.wholeRequest must be a non-empty string, got ""',
       ),

@@ -21,3 +21,4 @@ export * from './scratch-database.js';
 export * from './sealed-shape.js';
 export * from './infra/ceph-corruption.js';
 export * from './freezing-proxy.js';
+export * from './backup-history.js';

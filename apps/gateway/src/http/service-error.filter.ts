@@ -18,6 +18,8 @@ export function httpStatusOf(code: ServiceErrorCode): number {
       return HttpStatus.CONFLICT;
     case 'forbidden':
       return HttpStatus.FORBIDDEN;
+    case 'unavailable':
+      return HttpStatus.SERVICE_UNAVAILABLE;
     default:
       return assertUnreachable(code);
   }

@@ -12,8 +12,7 @@ import {
   type SignedLicence,
 } from '@mlr/contracts';
 import { createPrismaClient, type PrismaClient } from '@mlr/db';
-import { REPO_ROOT, servicesNatsClientOptions, startApp, waitFor, type RunningApp } from '@mlr/testing';
-import { BackupHistory } from './backup-history.factory.js';
+import { BackupHistory, REPO_ROOT, servicesNatsClientOptions, startApp, waitFor, type RunningApp } from '@mlr/testing';
 import { testVendor } from './licence-factory.js';
 
 const DAY = 86_400_000;
@@ -31,6 +30,9 @@ describe('licensing service', () => {
   const vendor = testVendor(readFileSync(join(infra.licenceVendor.keyDir, 'vendor-private.pem'), 'utf8'));
   const logDir = mkdtempSync(join(REPO_ROOT, 'tmp', 'licensing-'));
   let app: RunningApp;
+  /** Licensing asks them what it meters: protected mailboxes (scheduling), stored objects (storage). */
+  let scheduling: RunningApp | undefined;
+  let storage: RunningApp | undefined;
   let prisma: PrismaClient;
   let client: ClientProxy;
 
@@ -70,17 +72,18 @@ describe('licensing service', () => {
       options: servicesNatsClientOptions(infra),
     });
     await client.connect();
-    app = await startApp({
-      app: 'licensing',
-      env: infra.serviceEnv,
-      logDir,
-    });
+    [app, scheduling, storage] = await Promise.all([
+      startApp({ app: 'licensing', env: infra.serviceEnv, logDir }),
+      startApp({ app: 'scheduling', env: infra.serviceEnv, logDir: join(logDir, 'scheduling') }),
+      startApp({ app: 'storage', env: infra.serviceEnv, logDir: join(logDir, 'storage') }),
+    ]);
   }, 120_000);
 
   afterAll(async () => {
     // Leave a generous licence in force for the test files that run after this one.
     if (app) await importLicence(vendor.issue({ maxTenants: 100_000 })).catch(() => undefined);
     await app?.stop();
+    await Promise.allSettled([scheduling?.stop(), storage?.stop()]);
     await client?.close();
     await prisma?.$disconnect();
   });
@@ -303,7 +306,7 @@ describe('licensing service', () => {
     // Every message was indexed 40 days ago: nothing new arrived since.
     await prisma.$executeRaw`UPDATE index_records SET created_at = now() - interval '40 days',
       updated_at = now() - interval '40 days' WHERE tenant_id = ${tenantId}`;
-    const history = await BackupHistory.forNewConnector(prisma, tenantId);
+    const history = await BackupHistory.forNewConnector(infra.postgres!.databaseUrl, tenantId);
     for (const mailbox of ['alice@usage.example', 'bob@usage.example', 'carol@usage.example']) {
       await history.checkpoint(mailbox, 'INBOX', 40);
     }
@@ -348,7 +351,7 @@ describe('licensing service', () => {
   it('enforces the protected-mailbox limit: no new MLR tenant when full, no backups (but restores) beyond it', async () => {
     const tenantId = unique('lic-seats');
     await prisma.tenant.create({ data: { id: tenantId, name: 'Seats Ltd', slug: tenantId, mlrEnabled: true } });
-    const history = await BackupHistory.forNewConnector(prisma, tenantId);
+    const history = await BackupHistory.forNewConnector(infra.postgres!.databaseUrl, tenantId);
     for (const mailbox of ['erin@seats.example', 'frank@seats.example']) await history.checkpoint(mailbox, 'INBOX', 10);
     await history.backupJob('all', 1);
     await licenceWithRoom(5);
@@ -441,5 +444,36 @@ describe('licensing service', () => {
       mlrEnabled: true,
     });
     expect(await call('tenants.status', { tenantId: enabled })).toMatchObject({ allowed: true, licence: 'valid' });
+  });
+
+  it('asks scheduling and storage for what it meters: without scheduling, usage is refused as unavailable, jobs still run', async () => {
+    const tenantId = unique('lic-outage');
+    await prisma.tenant.create({ data: { id: tenantId, name: 'Outage Ltd', slug: tenantId, mlrEnabled: true } });
+    await importLicence(vendor.issue({ maxTenants: 100_000, maxProtectedMailboxes: 100_000 }));
+    const before = await call('tenants.status', { tenantId });
+    expect(before).toMatchObject({ allowed: true, backupAllowed: true });
+
+    await scheduling?.stop();
+    scheduling = undefined;
+    expect(await refusal('usage.report', { tenantId })).toMatchObject({
+      code: 'unavailable',
+      message: expect.stringMatching(/^scheduling could not be asked mailboxes\.protected .*try again when it is back/),
+    });
+    // A job's check goes on with scheduling's last count, and says so in the log.
+    expect(await call('tenants.status', { tenantId })).toMatchObject({
+      allowed: true,
+      backupAllowed: true,
+      protectedMailboxes: { count: before.protectedMailboxes.count },
+    });
+    await waitFor(() => /"protected-mailboxes\.stale"/.test(readFileSync(app.logFile, 'utf8')), {
+      what: 'the stale count to be logged',
+      timeoutMs: 5_000,
+      intervalMs: 100,
+    });
+    // Enabling MLR needs the count: refused until scheduling answers again.
+    const other = await createTenant('Waits for scheduling');
+    expect(await refusal('tenants.enableMlr', { tenantId: other, actor: 'operator@msp' })).toMatchObject({
+      code: 'unavailable',
+    });
   });
 });

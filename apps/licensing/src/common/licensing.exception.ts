@@ -28,6 +28,8 @@ export const licensingErrors = defineDomainErrors({
     /** The licence's protected mailboxes are all in use (MLR cannot be enabled for another tenant). */
     MAILBOX_LIMIT_REACHED: 'conflict',
     SLUG_TAKEN: 'conflict',
+    /** A service the answer is asked of (scheduling, storage) could not be reached or did not answer. */
+    SERVICE_UNAVAILABLE: 'unavailable',
     /** NATS cannot reserve the upload quota in its JetStream file store (the other tenants' quotas fill it). */
     UPLOAD_QUOTA_UNAVAILABLE: 'conflict',
   },

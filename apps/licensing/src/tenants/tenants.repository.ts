@@ -6,7 +6,7 @@ import { VENDOR_KEY, loadLicenceInForce } from '../licences/licence-in-force.js'
 import type { VendorKey } from '../licences/licence-signature.js';
 import { countTenants, lockLicensing, type Tx } from '../licences/licences.repository.js';
 import type { LimitsSnapshot } from './mlr-policy.js';
-import { countProtectedMailboxes } from './protected-mailboxes.js';
+import { SERVICE_USAGE, type ServiceUsage } from '../usage/service-usage.js';
 
 export interface TenantRecord {
   id: string;
@@ -67,6 +67,12 @@ export interface StatusInputs {
   /** Why the stored licence is not in force (it does not verify); null when it is or none was imported. */
   licenceProblem: string | null;
   protectedMailboxes: number;
+  /**
+   * Set when scheduling could not be asked for the protected mailboxes: why, and that the count is
+   * the last one it gave (or 0 when it never answered), so that an outage of scheduling does not
+   * stop every job of every tenant.
+   */
+  protectedMailboxesStale?: string;
 }
 
 export const TENANT_REPOSITORY = Symbol('TENANT_REPOSITORY');
@@ -111,10 +117,30 @@ const tenantColumns = {
   updatedAt: true,
 } as const;
 
-async function snapshot(tx: Tx, now: Date, vendorKey: VendorKey | null): Promise<LimitsSnapshot> {
+/**
+ * Protected mailboxes of the tenants with MLR enabled (what `maxProtectedMailboxes` limits), from
+ * scheduling's per-tenant answer and licensing's own view of which tenants have MLR.
+ */
+async function countProtectedMailboxes(
+  db: Pick<PrismaClient, 'tenant'> | Tx,
+  perTenant: ReadonlyMap<string, number>,
+): Promise<number> {
+  if (perTenant.size === 0) return 0;
+  const enabled = await db.tenant.findMany({
+    where: { mlrEnabled: true, id: { in: [...perTenant.keys()] } },
+    select: { id: true },
+  });
+  return enabled.reduce((sum, tenant) => sum + (perTenant.get(tenant.id) ?? 0), 0);
+}
+
+async function snapshot(
+  tx: Tx,
+  vendorKey: VendorKey | null,
+  protectedPerTenant: ReadonlyMap<string, number>,
+): Promise<LimitsSnapshot> {
   const { licence, problem } = await loadLicenceInForce(tx, vendorKey);
   const counts = await countTenants(tx);
-  const protectedMailboxes = await countProtectedMailboxes(tx, now);
+  const protectedMailboxes = await countProtectedMailboxes(tx, protectedPerTenant);
   return {
     licence,
     licenceProblem: problem,
@@ -129,7 +155,11 @@ export class PrismaTenantRepository implements TenantRepository {
   constructor(
     @Inject(PRISMA) private readonly prisma: PrismaClient,
     @Inject(VENDOR_KEY) private readonly vendorKey: VendorKey | null,
+    @Inject(SERVICE_USAGE) private readonly services: ServiceUsage,
   ) {}
+
+  /** The last count scheduling's answer gave, for an outage of scheduling (see `statusInputs`). */
+  private lastProtectedMailboxes = 0;
 
   get(tenantId: string): Promise<TenantRecord | null> {
     return this.prisma.tenant.findUnique({ where: { id: tenantId }, select: tenantColumns });
@@ -150,10 +180,23 @@ export class PrismaTenantRepository implements TenantRepository {
 
   async statusInputs(tenantId: string, now: Date): Promise<StatusInputs> {
     const [tenant, inForce] = await Promise.all([this.get(tenantId), loadLicenceInForce(this.prisma, this.vendorKey)]);
-    // Counted only when a limit applies: the count reads the backups of the last 30 days.
-    const protectedMailboxes =
-      inForce.licence && tenant?.mlrEnabled ? await countProtectedMailboxes(this.prisma, now) : 0;
-    return { tenant, licence: inForce.licence, licenceProblem: inForce.problem, protectedMailboxes };
+    const inputs = { tenant, licence: inForce.licence, licenceProblem: inForce.problem };
+    // Counted only when a limit applies: scheduling reads the backups of the last 30 days.
+    if (!inForce.licence || !tenant?.mlrEnabled) return { ...inputs, protectedMailboxes: 0 };
+    try {
+      const protectedMailboxes = await countProtectedMailboxes(
+        this.prisma,
+        await this.services.protectedMailboxes(now),
+      );
+      this.lastProtectedMailboxes = protectedMailboxes;
+      return { ...inputs, protectedMailboxes };
+    } catch (error) {
+      return {
+        ...inputs,
+        protectedMailboxes: this.lastProtectedMailboxes,
+        protectedMailboxesStale: (error as Error).message,
+      };
+    }
   }
 
   create(
@@ -163,7 +206,8 @@ export class PrismaTenantRepository implements TenantRepository {
   ): Promise<TenantRecord> {
     return this.prisma.$transaction(async (tx) => {
       await lockLicensing(tx);
-      check(await snapshot(tx, now, this.vendorKey));
+      // Creating a tenant is limited by the number of tenants only: no mailbox of it is protected yet.
+      check(await snapshot(tx, this.vendorKey, new Map()));
       return tx.tenant.create({
         data: { name: input.name, slug: input.slug, objectLayout: input.objectLayout },
         select: tenantColumns,
@@ -171,17 +215,19 @@ export class PrismaTenantRepository implements TenantRepository {
     });
   }
 
-  enableMlr(
+  async enableMlr(
     tenantId: string,
     actor: string,
     now: Date,
     check: (tenant: TenantRecord, snapshot: LimitsSnapshot) => void,
   ): Promise<TenantRecord | null> {
+    // Asked before the transaction (scheduling answers over NATS); refused when it cannot be asked.
+    const protectedPerTenant = await this.services.protectedMailboxes(now);
     return this.prisma.$transaction(async (tx) => {
       await lockLicensing(tx);
       const tenant = await tx.tenant.findUnique({ where: { id: tenantId }, select: tenantColumns });
       if (!tenant) return null;
-      check(tenant, await snapshot(tx, now, this.vendorKey));
+      check(tenant, await snapshot(tx, this.vendorKey, protectedPerTenant));
       if (tenant.mlrEnabled) return tenant;
       return tx.tenant.update({
         where: { id: tenantId },

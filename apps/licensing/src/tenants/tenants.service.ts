@@ -135,7 +135,14 @@ export class TenantsService {
 
   async status(tenantId: string): Promise<TenantMlrStatus> {
     const now = this.clock.now();
-    const { tenant, licence, licenceProblem, protectedMailboxes } = await this.tenants.statusInputs(tenantId, now);
+    const { tenant, licence, licenceProblem, protectedMailboxes, protectedMailboxesStale } =
+      await this.tenants.statusInputs(tenantId, now);
+    if (protectedMailboxesStale) {
+      this.logger.warn(
+        { event: 'protected-mailboxes.stale', tenantId, protectedMailboxes, error: protectedMailboxesStale },
+        "scheduling could not be asked for the protected mailboxes: the licence's limit is checked against its last count",
+      );
+    }
     const uploadQuotaBytes = tenant
       ? uploadQuotaOf(tenant, this.uploadStreams.defaultBytes)
       : this.uploadStreams.defaultBytes;

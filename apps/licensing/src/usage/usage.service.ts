@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { UsageReport, UsageRow } from '@mlr/contracts';
+import { PROTECTED_WINDOW_DAYS, type UsageReport, type UsageRow } from '@mlr/contracts';
 import { LOGGER } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 import { CLOCK, type Clock } from '../common/clock.js';
 import type { LicenceRecord } from '../licences/licence.js';
 import { LICENCE_REPOSITORY, type LicenceRepository } from '../licences/licences.repository.js';
-import { PROTECTED_WINDOW_DAYS } from '../tenants/protected-mailboxes.js';
 import { tenantNotFound } from '../tenants/tenants.service.js';
 import { USAGE_REPOSITORY, type UsageRepository } from './usage.repository.js';
 

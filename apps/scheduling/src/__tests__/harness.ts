@@ -29,8 +29,19 @@ import { servicesNatsClientOptions, servicesNatsCredentials, type LocalInfrastru
 /** A tenant id no other test file uses. */
 export const uniqueTenant = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
-export async function createTenant(prisma: PrismaClient, tenantId: string, connectorIds: string[]): Promise<void> {
-  await prisma.tenant.create({ data: { id: tenantId, name: tenantId, slug: tenantId, mlrEnabled: true } });
+/**
+ * A tenant with MLR enabled and its connectors, as licensing keeps them. No licensing service runs in
+ * scheduling's tests: scheduling decides from licensing's last answer, which is recorded here as if
+ * licensing had given it (`mlrEnabled`), before the outage these tests run in.
+ */
+export async function createTenant(
+  prisma: PrismaClient,
+  tenantId: string,
+  connectorIds: string[],
+  mlrEnabled = true,
+): Promise<void> {
+  await prisma.tenant.create({ data: { id: tenantId, name: tenantId, slug: tenantId, mlrEnabled } });
+  await prisma.tenantMlrVerdict.create({ data: { tenantId, mlrEnabled, heardAt: new Date() } });
   for (const id of connectorIds) {
     await prisma.connector.create({ data: { id, tenantId, name: id, kind: 'imap' } });
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { FolderCheckpoint, JobCounters, JobEvent } from '@mlr/contracts';
-import { mergeCheckpoint, progressAfter, stallReason, type JobProgress } from './job-event-rules.js';
+import { earlierStart, mergeCheckpoint, progressAfter, stallReason, type JobProgress } from './job-event-rules.js';
 
 const zero: JobCounters = { seen: 0, new: 0, deduplicated: 0, bytes: 0, failed: 0, restored: 0, skipped: 0 };
 const queued: JobProgress = {
@@ -32,9 +32,14 @@ function event(
   };
 }
 
-/** Applies events in the given order, as the consumer would. */
+/** Applies events in the given order, as the consumer would (a straggler can only move the start back). */
 function applyAll(events: JobEvent[]): JobProgress {
-  return events.reduce((job, e) => progressAfter(job, e) ?? job, queued);
+  return events.reduce((job, e) => {
+    const progress = progressAfter(job, e);
+    if (progress) return progress;
+    const startedAt = earlierStart(job, e);
+    return startedAt ? { ...job, startedAt } : job;
+  }, queued);
 }
 
 describe('job progress from events', () => {
@@ -58,6 +63,12 @@ describe('job progress from events', () => {
     expect(shuffled.state).toBe('partially_failed');
     expect(shuffled.counters).toEqual(inOrder.counters);
     expect(shuffled.lastEventSequence).toBe(3);
+    // The start is the earliest event's, whichever arrived first; the end the finishing event's.
+    expect(shuffled.startedAt).toEqual(inOrder.startedAt);
+    expect(shuffled.startedAt?.toISOString()).toBe('2026-01-10T12:00:01.000Z');
+    expect(shuffled.finishedAt).toEqual(inOrder.finishedAt);
+    // A queued straggler says nothing about the start.
+    expect(earlierStart(shuffled, event(0, 'queued', 0))).toBeNull();
   });
 
   it('a finished job that first hears of itself at the end gets both timestamps', () => {

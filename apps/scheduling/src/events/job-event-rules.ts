@@ -54,6 +54,19 @@ export function progressAfter(job: JobProgress, event: JobEvent): JobProgress | 
   };
 }
 
+/**
+ * When the job started, as far as `event` tells — also a straggler's, which `progressAfter` ignores:
+ * an older event of a running job that arrives after a newer one (JetStream does not keep the order
+ * across the consumer's concurrent deliveries) still says the job was running at its time. The
+ * earliest such time wins, so the recorded start does not depend on the order events arrive in.
+ * Null when the event changes nothing.
+ */
+export function earlierStart(job: Pick<JobProgress, 'startedAt'>, event: JobEvent): Date | null {
+  if (rank(event.state) < 1) return null;
+  const at = new Date(event.at);
+  return job.startedAt !== null && at < job.startedAt ? at : null;
+}
+
 /** A stored checkpoint (uidValidity, lastUid and highestModSeq as exact integers). */
 export interface StoredCheckpoint {
   uidValidity: bigint;

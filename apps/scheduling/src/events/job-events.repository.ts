@@ -3,7 +3,7 @@ import { PRISMA, type JobState, type Prisma, type PrismaClient } from '@mlr/db';
 import type { FolderCheckpoint, JobEvent } from '@mlr/contracts';
 import { CONNECTOR_CLI_REQUESTER } from '../dispatch/backup-command.js';
 import { applyRestoreResults } from '../restores/restore-results.js';
-import { mergeCheckpoint, progressAfter, type JobProgress } from './job-event-rules.js';
+import { earlierStart, mergeCheckpoint, progressAfter, type JobProgress } from './job-event-rules.js';
 
 type Tx = Prisma.TransactionClient;
 
@@ -91,6 +91,8 @@ export class PrismaJobEventRepository implements JobEventRepository {
     const progress = progressAfter(progressOf(job), event);
     // Scheduling's own clock: the connector's may be off.
     const heardAt = new Date();
+    const startedEarlier = progress ? null : earlierStart(progressOf(job), event);
+    if (startedEarlier) await tx.job.update({ where: { id: event.jobId }, data: { startedAt: startedEarlier } });
     if (progress) {
       await tx.job.update({
         where: { id: event.jobId },

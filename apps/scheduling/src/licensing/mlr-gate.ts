@@ -23,7 +23,7 @@ export interface MlrGate {
 
 export const MLR_GATE = Symbol('MLR_GATE');
 
-/** How long to wait for the licensing service before deciding from the tenant's recorded flag. */
+/** How long to wait for the licensing service before deciding from its last answer. */
 const STATUS_TIMEOUT_MS = 3_000;
 
 /**
@@ -32,9 +32,11 @@ const STATUS_TIMEOUT_MS = 3_000;
  * ClientProxy, because the proxy cannot tell "nobody serves this subject" from a slow answer and
  * would hold every job for its full timeout while licensing is down; NATS says so at once.
  *
- * When licensing cannot answer (down, timed out, an unreadable reply), the tenant's recorded MLR
- * flag decides: a disabled tenant stays refused, and an outage of licensing does not stop the
- * backups of enabled tenants (the licence's expiry is then not checked until it is back).
+ * When licensing cannot answer (down, timed out, an unreadable reply), its last answer about the
+ * tenant's MLR flag decides (scheduling keeps it in its own `tenant_mlr_verdicts`; tenants are
+ * licensing's): a tenant it called disabled stays refused, and an outage of licensing does not stop
+ * the backups of tenants it called enabled (the licence's expiry is then not checked until it is
+ * back). A tenant licensing never answered for is refused until it does.
  */
 @Injectable()
 export class LicensingMlrGate implements MlrGate {
@@ -52,6 +54,7 @@ export class LicensingMlrGate implements MlrGate {
     let unavailable: Record<string, unknown>;
     try {
       const status = await this.askLicensing(tenantId);
+      await this.remember(tenantId, status.reason === 'tenant_not_found' ? null : status.mlrEnabled);
       const allowed = purpose === 'backup' ? status.allowed && status.backupAllowed : status.allowed;
       return allowed
         ? { allowed: true }
@@ -59,13 +62,25 @@ export class LicensingMlrGate implements MlrGate {
     } catch (error) {
       unavailable = describeError(error);
     }
-    const tenant = await this.prisma.tenant.findUnique({ where: { id: tenantId }, select: { mlrEnabled: true } });
+    const heard = await this.prisma.tenantMlrVerdict.findUnique({ where: { tenantId } });
     this.logger.warn(
-      { event: 'licensing.unavailable', tenantId, error: unavailable, mlrEnabled: tenant?.mlrEnabled ?? null },
-      'licensing did not answer tenants.status; deciding from the recorded MLR flag',
+      {
+        event: 'licensing.unavailable',
+        tenantId,
+        error: unavailable,
+        mlrEnabled: heard?.mlrEnabled ?? null,
+        heardAt: heard?.heardAt.toISOString() ?? null,
+      },
+      "licensing did not answer tenants.status; deciding from its last answer about the tenant's MLR flag",
     );
-    if (!tenant) return { allowed: false, reason: 'tenant_not_found', message: `tenant ${tenantId} does not exist` };
-    if (!tenant.mlrEnabled) {
+    if (!heard) {
+      return {
+        allowed: false,
+        reason: 'licensing_unavailable',
+        message: `licensing cannot be reached and has not yet said whether MLR is enabled for tenant ${tenantId}: no job runs until it answers`,
+      };
+    }
+    if (!heard.mlrEnabled) {
       return {
         allowed: false,
         reason: 'mlr_disabled',
@@ -73,6 +88,28 @@ export class LicensingMlrGate implements MlrGate {
       };
     }
     return { allowed: true };
+  }
+
+  /**
+   * Keeps licensing's answer about the tenant's flag (null: no such tenant, forget it). Written only
+   * when it changes; a failure to write is logged and does not change the verdict.
+   */
+  private async remember(tenantId: string, mlrEnabled: boolean | null): Promise<void> {
+    try {
+      if (mlrEnabled === null) {
+        await this.prisma.tenantMlrVerdict.deleteMany({ where: { tenantId } });
+        return;
+      }
+      await this.prisma.$executeRaw`
+        INSERT INTO tenant_mlr_verdicts (tenant_id, mlr_enabled, heard_at) VALUES (${tenantId}, ${mlrEnabled}, now())
+        ON CONFLICT (tenant_id) DO UPDATE SET mlr_enabled = EXCLUDED.mlr_enabled, heard_at = EXCLUDED.heard_at
+        WHERE tenant_mlr_verdicts.mlr_enabled IS DISTINCT FROM EXCLUDED.mlr_enabled`;
+    } catch (error) {
+      this.logger.warn(
+        { event: 'mlr-verdict.unrecorded', tenantId, error: describeError(error) },
+        "licensing's answer could not be kept for an outage; the last one kept stays",
+      );
+    }
   }
 
   private async askLicensing(tenantId: string) {

@@ -88,6 +88,7 @@ describe('storage backup path', () => {
   let logDir: string;
   let app: RunningApp;
   let retainingApp: RunningApp | undefined;
+  let licensing: RunningApp | undefined;
   let messaging: MessagingConnection;
   let jsm: JetStreamManager;
   let publisher: Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>;
@@ -112,6 +113,8 @@ describe('storage backup path', () => {
     });
     store = createS3ObjectStore(servicesS3(infra));
     logDir = mkdtempSync(join(REPO_ROOT, 'tmp', 'storage-it-'));
+    // Storage asks licensing for a tenant's object layout (tenants are licensing's).
+    licensing = await startApp({ app: 'licensing', env: infra.serviceEnv, logDir: join(logDir, 'licensing') });
     app = await startApp({ app: 'storage', env: storageEnv, logDir });
     messaging = await connectMessaging({
       servers: infra.nats!.url,
@@ -141,6 +144,7 @@ describe('storage backup path', () => {
     for (const subscription of acknowledgements) subscription.unsubscribe();
     await app?.stop();
     await retainingApp?.stop();
+    await licensing?.stop();
     await messaging?.close();
     store?.close();
     await prisma?.$disconnect();

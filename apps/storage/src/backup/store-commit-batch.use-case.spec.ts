@@ -87,8 +87,8 @@ function setup(options: { existing?: Map<string, string>; tenant?: boolean } = {
     repository: {
       findIdsByContentIds: async (_t, ids) =>
         new Map([...(options.existing ?? new Map<string, string>())].filter(([id]) => ids.includes(id))),
-      tenantSettings: async () => (options.tenant === false ? null : { objectLayout: 'packed' }),
     },
+    layouts: { layoutOf: async () => (options.tenant === false ? null : 'packed') },
     chunks,
     writers: { packed: writer, individual },
     sink: {
@@ -261,8 +261,8 @@ describe('StoreCommitBatch', () => {
           if (ids.includes(slow)) await gate;
           return new Map();
         },
-        tenantSettings: async () => ({ objectLayout: 'packed' }),
       },
+      layouts: { layoutOf: async () => 'packed' },
       chunks,
       writers: { packed: writer, individual: writer },
       sink: { records: async () => undefined, rejections: async () => undefined },

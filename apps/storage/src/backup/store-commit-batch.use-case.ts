@@ -5,6 +5,7 @@ import {
   type IndexedBatch,
   type ObjectCommitBatch,
   type ObjectCommitItem,
+  type ObjectLayout,
   type SightingResult,
   type StoredRecord,
   type StoredRecordBatch,
@@ -15,7 +16,8 @@ import type { ChunkStore } from './chunk-store.js';
 import { CommitRejection } from './commit-rejection.js';
 import { sealedObjectOf } from './sealed-bytes.js';
 import type { StorageMetrics } from './storage-metrics.js';
-import type { StoredObjectRepository, TenantStorageSettings } from './stored-object.repository.js';
+import type { StoredObjectRepository } from './stored-object.repository.js';
+import type { TenantLayouts } from './tenant-layouts.js';
 import type { MemberToStore, ObjectWriter, StoredMember } from './writers/object-writer.js';
 
 /** Where storage sends what it did with a batch (JetStream in production). */
@@ -27,9 +29,11 @@ export interface CommitOutcomeSink {
 }
 
 export interface StoreCommitBatchDeps {
-  repository: Pick<StoredObjectRepository, 'findIdsByContentIds' | 'tenantSettings'>;
+  repository: Pick<StoredObjectRepository, 'findIdsByContentIds'>;
+  /** Licensing's answer: tenants are licensing's. */
+  layouts: TenantLayouts;
   chunks: ChunkStore;
-  writers: Record<TenantStorageSettings['objectLayout'], ObjectWriter>;
+  writers: Record<ObjectLayout, ObjectWriter>;
   sink: CommitOutcomeSink;
   metrics: StorageMetrics;
   /** Large sealed objects (chunked) up to this size are held in memory; larger ones are streamed. */
@@ -150,8 +154,8 @@ export class StoreCommitBatch {
     flushAfter: ReadonlyArray<Promise<void>>,
   ): Promise<ItemOutcome[]> {
     const { tenantId } = batch;
-    const settings = await this.deps.repository.tenantSettings(tenantId);
-    if (!settings) {
+    const layout = await this.deps.layouts.layoutOf(tenantId);
+    if (!layout) {
       const rejection = new CommitRejection('tenant-unknown', `tenant ${tenantId} does not exist; nothing is stored`);
       return batch.items.map(() => ({ rejected: rejection }));
     }
@@ -176,7 +180,7 @@ export class StoreCommitBatch {
         outcomes[index] = { rejected: error };
       }
     }
-    const writer = this.deps.writers[settings.objectLayout];
+    const writer = this.deps.writers[layout];
     const writing = writer.store(
       tenantId,
       toStore.map((entry) => entry.member),

@@ -1,4 +1,4 @@
-import { Prisma, uuidV7, type ObjectLayout, type PrismaClient, type StoredObject as StoredObjectRow } from '@mlr/db';
+import { Prisma, uuidV7, type PrismaClient, type StoredObject as StoredObjectRow } from '@mlr/db';
 import type { ObjectLocator } from '@mlr/objectstore';
 
 /** One sealed message the platform stores for a tenant (single instance per tenant and content id). */
@@ -50,18 +50,12 @@ export interface RecordedObject {
   inserted: boolean;
 }
 
-export interface TenantStorageSettings {
-  objectLayout: ObjectLayout;
-}
-
 export interface StoredObjectRepository {
   findByContentId(tenantId: string, contentId: string): Promise<StoredObject | null>;
   /** Those of `contentIds` the tenant stores (one query; in no particular order). */
   findByContentIds(tenantId: string, contentIds: readonly string[]): Promise<StoredObject[]>;
   /** The object ids of those of `contentIds` the tenant already stores. */
   findIdsByContentIds(tenantId: string, contentIds: readonly string[]): Promise<Map<string, string>>;
-  /** The tenant's storage settings, or null when there is no such tenant. */
-  tenantSettings(tenantId: string): Promise<TenantStorageSettings | null>;
   /**
    * Records the objects of one tenant (with their pack, when given) in one transaction. A content id
    * the tenant already has keeps its row (another replica stored it first): its member here is an
@@ -163,10 +157,6 @@ export class PrismaStoredObjectRepository implements StoredObjectRepository {
       SELECT f.id, f.content_id FROM found f
       WHERE f.collect_after IS NULL OR f.id IN (SELECT id FROM kept)`;
     return new Map(rows.map((row) => [row.content_id, row.id]));
-  }
-
-  async tenantSettings(tenantId: string): Promise<TenantStorageSettings | null> {
-    return this.prisma.tenant.findUnique({ where: { id: tenantId }, select: { objectLayout: true } });
   }
 
   async recordedLocators(tenantId: string): Promise<RecordedLocator[]> {

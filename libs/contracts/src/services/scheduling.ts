@@ -173,7 +173,8 @@ export const jobListSchema = z.strictObject({ jobs: z.array(jobSummarySchema) })
  * exception codes. The gateway maps `code` to an HTTP status (invalid_request 400, forbidden 403,
  * not_found 404, conflict 409). `field` names the (first) request field at fault.
  */
-export const SERVICE_ERROR_CODES = ['invalid_request', 'not_found', 'conflict', 'forbidden'] as const;
+/** `unavailable`: a service the answer needs could not be asked; the same request may succeed later. */
+export const SERVICE_ERROR_CODES = ['invalid_request', 'not_found', 'conflict', 'forbidden', 'unavailable'] as const;
 export const serviceErrorReplySchema = z.strictObject({
   code: z.enum(SERVICE_ERROR_CODES),
   message: z.string().min(1),

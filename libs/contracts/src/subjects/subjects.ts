@@ -27,6 +27,7 @@ import { auditCallSchemas, type AuditCalls } from '../services/audit.js';
 import { restoreCallSchemas, type RestoreCalls, type TenantVerb } from '../restore/restore.js';
 import { connectorCallSchemas, type ConnectorCalls } from '../services/connectors.js';
 import { retentionCallSchemas, type RetentionCalls } from '../services/retention.js';
+import { usageCallSchemas, type UsageCalls } from '../services/usage.js';
 
 /** Tenant channels: everything a tenant's connector may touch lives under `mlr.<tenant>.`. */
 export interface ChannelPayloads {
@@ -173,6 +174,8 @@ export interface ServiceCalls {
   'holds.release': RetentionCalls['holds.release'];
   'holds.list': RetentionCalls['holds.list'];
   'records.expire': RetentionCalls['records.expire'];
+  'objects.usage': UsageCalls['objects.usage'];
+  'mailboxes.protected': UsageCalls['mailboxes.protected'];
 }
 export type ServiceVerb = keyof ServiceCalls;
 
@@ -220,6 +223,8 @@ export const serviceCallSchemas: {
   'holds.release': retentionCallSchemas['holds.release'],
   'holds.list': retentionCallSchemas['holds.list'],
   'records.expire': retentionCallSchemas['records.expire'],
+  'objects.usage': usageCallSchemas['objects.usage'],
+  'mailboxes.protected': usageCallSchemas['mailboxes.protected'],
 };
 
 export const serviceSubject = <V extends ServiceVerb>(service: ServiceName, verb: V) =>

@@ -118,15 +118,14 @@ describe('scheduling: restore jobs', () => {
         enrolmentTokenExpiresAt: new Date(Date.now() + 86_400_000),
       },
     });
-    await createTenant(h.prisma, disabledTenant, [`${disabledTenant}-imap`]);
-    await h.prisma.tenant.update({ where: { id: disabledTenant }, data: { mlrEnabled: false } });
+    await createTenant(h.prisma, disabledTenant, [`${disabledTenant}-imap`], false);
     await createTenant(h.prisma, twoConnectorTenant, [`${twoConnectorTenant}-a`, `${twoConnectorTenant}-b`]);
     records = [];
     for (let uid = 1; uid <= 6; uid++)
       records.push(await insertRecord(h.prisma, tenantId, uid, ALICE, `Budget ${uid}`));
     bobsRecord = await insertRecord(h.prisma, tenantId, 7, BOB, 'Budget for Bob');
     disabledRecord = await insertRecord(h.prisma, disabledTenant, 1, ALICE, 'Budget');
-    // No licensing service runs: the MLR gate decides from the tenant's recorded flag.
+    // No licensing service runs: the MLR gate decides from licensing's last answer (createTenant).
     apps.push(await startApp({ app: 'indexing', env: infra.serviceEnv, logDir }));
     apps.push(await startApp({ app: 'scheduling', env: schedulingEnv(infra), logDir }));
   }, 180_000);

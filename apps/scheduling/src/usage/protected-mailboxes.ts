@@ -1,8 +1,10 @@
+import { PROTECTED_WINDOW_DAYS } from '@mlr/contracts';
 import { Prisma, type PrismaClient } from '@mlr/db';
 
 /*
  * What a protected mailbox is: the one definition behind the licence's `maxProtectedMailboxes`
- * and the usage report operators bill from.
+ * and the usage report operators bill from. Scheduling owns what it reads (jobs, their errors,
+ * checkpoints) and answers licensing's `mailboxes.protected` with it.
  *
  * A mailbox is protected while it was backed up in the last PROTECTED_WINDOW_DAYS days. "Backed
  * up" must not depend on the mailbox having new mail: an index record changes only for a new
@@ -22,8 +24,6 @@ import { Prisma, type PrismaClient } from '@mlr/db';
  * folders), once however many connectors back them up.
  */
 
-/** Days a mailbox stays protected after its last completed backup (the metering window). */
-export const PROTECTED_WINDOW_DAYS = 30;
 const DAY_MS = 86_400_000;
 
 type Db = Prisma.TransactionClient | PrismaClient;
@@ -31,8 +31,6 @@ type Db = Prisma.TransactionClient | PrismaClient;
 export interface ProtectedMailboxScope {
   /** Only this tenant. */
   tenantId?: string;
-  /** Only tenants with MLR enabled (what the licence limits). */
-  mlrEnabledOnly?: boolean;
 }
 
 /** The start of the window: a backup finished at or after it protects its mailbox at `now`. */
@@ -44,15 +42,12 @@ export function protectedWindowStart(now: Date): Date {
 function protectedMailboxesSql(now: Date, scope: ProtectedMailboxScope): Prisma.Sql {
   const since = protectedWindowStart(now);
   const tenant = scope.tenantId === undefined ? Prisma.empty : Prisma.sql`AND c.tenant_id = ${scope.tenantId}`;
-  const mlr = scope.mlrEnabledOnly
-    ? Prisma.sql`AND EXISTS (SELECT 1 FROM tenants t WHERE t.id = c.tenant_id AND t.mlr_enabled)`
-    : Prisma.empty;
   return Prisma.sql`
     SELECT DISTINCT m.tenant_id, m.mailbox
     FROM (
       SELECT c.tenant_id, c.connector_id, c.mailbox, max(c.updated_at) AS advanced_at
       FROM folder_checkpoints c
-      WHERE TRUE ${tenant} ${mlr}
+      WHERE TRUE ${tenant}
       GROUP BY c.tenant_id, c.connector_id, c.mailbox
     ) m
     WHERE m.advanced_at >= ${since}
@@ -79,12 +74,6 @@ export async function protectedMailboxesByTenant(
     FROM (${protectedMailboxesSql(now, scope)}) p
     GROUP BY p.tenant_id`;
   return new Map(rows.map((row) => [row.tenant_id, Number(row.mailboxes)]));
-}
-
-/** Protected mailboxes at `now` of all tenants with MLR enabled: what `maxProtectedMailboxes` limits. */
-export async function countProtectedMailboxes(db: Db, now: Date): Promise<number> {
-  const perTenant = await protectedMailboxesByTenant(db, now, { mlrEnabledOnly: true });
-  return [...perTenant.values()].reduce((sum, count) => sum + count, 0);
 }
 
 /** The protected mailboxes of one tenant at `now`, by name, sorted (for tests and support). */
