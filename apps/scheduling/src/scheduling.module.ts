@@ -12,6 +12,7 @@ import { EVENT_CONCURRENCY, JobEventsConsumer } from './events/job-events.consum
 import { JOB_EVENT_REPOSITORY, PrismaJobEventRepository } from './events/job-events.repository.js';
 import { JobsController } from './jobs/jobs.controller.js';
 import { UsageController } from './usage/usage.controller.js';
+import { CONNECTOR_DIRECTORY, LicensingConnectorDirectory } from './licensing/connector-directory.js';
 import { JOB_REPOSITORY, PrismaJobRepository } from './jobs/jobs.repository.js';
 import { LicensingMlrGate, MLR_GATE } from './licensing/mlr-gate.js';
 import { PlansController } from './plans/plans.controller.js';
@@ -47,6 +48,7 @@ export class SchedulingModule {
         { provide: JOB_REPOSITORY, useClass: PrismaJobRepository },
         { provide: JOB_QUEUE, useClass: NatsJobQueue },
         { provide: MLR_GATE, useClass: LicensingMlrGate },
+        { provide: CONNECTOR_DIRECTORY, useClass: LicensingConnectorDirectory },
         { provide: RESTORE_REPOSITORY, useClass: PrismaRestoreRepository },
         { provide: RECORD_RESOLVER, useClass: NatsRecordResolver },
         PlansService,

@@ -57,13 +57,6 @@ export interface CrossServiceGrant {
 
 export const CROSS_SERVICE_GRANTS: readonly CrossServiceGrant[] = [
   {
-    service: 'scheduling',
-    table: 'connectors',
-    privilege: 'SELECT',
-    columns: ['id', 'tenant_id', 'revoked_at', 'enrolment_token_used_at', 'enrolment_token_hash'],
-    why: 'whether a plan or job names a live, enrolled connector of the tenant; to be asked of licensing',
-  },
-  {
     service: 'indexing',
     table: 'stored_objects',
     privilege: 'SELECT',

@@ -15,7 +15,7 @@ import {
   type ServiceVerb,
   type Subject,
 } from '@mlr/contracts';
-import { createPrismaClient, type PrismaClient } from '@mlr/db';
+import { createPrismaClient, isEnrolledConnector, type PrismaClient } from '@mlr/db';
 import {
   connectMessaging,
   ensureConnectorJobsConsumer,
@@ -25,6 +25,7 @@ import {
   type MessagingConnection,
 } from '@mlr/messaging';
 import { servicesNatsClientOptions, servicesNatsCredentials, type LocalInfrastructure } from '@mlr/testing';
+import type { Subscription } from '@nats-io/nats-core';
 
 /** A tenant id no other test file uses. */
 export const uniqueTenant = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
@@ -45,6 +46,53 @@ export async function createTenant(
   for (const id of connectorIds) {
     await prisma.connector.create({ data: { id, tenantId, name: id, kind: 'imap' } });
   }
+}
+
+/**
+ * Licensing's `connectors.list`, answered from the connectors table as licensing would (scheduling
+ * asks it which connectors a tenant has). No licensing service runs in scheduling's tests: it would
+ * answer `tenants.status` from whatever licence another test file left in force. The e2e tests run
+ * the real one.
+ */
+function serveConnectorsList(messaging: MessagingConnection, prisma: PrismaClient): Subscription {
+  return messaging.nc.subscribe(serviceSubject('licensing', 'connectors.list'), {
+    callback: (error, message) => {
+      if (error) return;
+      void (async () => {
+        const packet = message.json<{ id: string; data: { tenantId: string } }>();
+        const rows = await prisma.connector.findMany({
+          where: { tenantId: packet.data.tenantId },
+          orderBy: { id: 'asc' },
+        });
+        const iso = (date: Date | null) => date?.toISOString() ?? null;
+        const connectors = rows.map((row) => ({
+          id: row.id,
+          tenantId: row.tenantId,
+          name: row.name,
+          kind: row.kind,
+          state: row.revokedAt
+            ? 'revoked'
+            : isEnrolledConnector(row)
+              ? 'enrolled'
+              : row.enrolmentTokenExpiresAt && row.enrolmentTokenExpiresAt > new Date()
+                ? 'awaiting_enrolment'
+                : 'enrolment_expired',
+          enrolmentExpiresAt: row.enrolmentTokenUsedAt ? null : iso(row.enrolmentTokenExpiresAt),
+          enrolledAt: iso(row.enrolmentTokenUsedAt),
+          natsUserPublicKey: row.natsUserPublicKey,
+          receiveAs: row.receiveAs,
+          capabilityWarnings: row.capabilityWarnings,
+          capabilityCheckedAt: iso(row.capabilityCheckedAt),
+          agentVersion: row.agentVersion,
+          revokedAt: iso(row.revokedAt),
+          natsRevokedAt: iso(row.natsRevokedAt),
+          createdAt: row.createdAt.toISOString(),
+          updatedAt: row.updatedAt.toISOString(),
+        }));
+        message.respond(JSON.stringify({ id: packet.id, response: { connectors }, isDisposed: true }));
+      })();
+    },
+  });
 }
 
 /** Everything a scheduling test talks to, as the services user. */
@@ -81,6 +129,7 @@ export async function openHarness(infra: LocalInfrastructure): Promise<Harness> 
   });
   const send = (verb: ServiceVerb, request: unknown) =>
     firstValueFrom(client.send<unknown>(serviceSubject('scheduling', verb), request).pipe(timeout(10_000)));
+  const licensingStandIn = serveConnectorsList(messaging, prisma);
 
   return {
     prisma,
@@ -121,6 +170,7 @@ export async function openHarness(infra: LocalInfrastructure): Promise<Harness> 
       return info.ack_floor.stream_seq >= seq;
     },
     close: async () => {
+      licensingStandIn.unsubscribe();
       await client.close();
       await messaging.close();
       await prisma.$disconnect();

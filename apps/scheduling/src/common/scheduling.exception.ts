@@ -21,6 +21,8 @@ export const {
     MLR_NOT_ALLOWED: 'conflict',
     /** The plan's connector was revoked: it takes no jobs. */
     CONNECTOR_REVOKED: 'conflict',
+    /** Licensing, which the answer needs (e.g. the tenant's connectors), could not be asked. */
+    LICENSING_UNAVAILABLE: 'unavailable',
   },
   invalidRequest: { code: 'INVALID_REQUEST', wholeRequest: '(body)' },
 });

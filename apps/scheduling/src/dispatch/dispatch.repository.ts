@@ -3,6 +3,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PRISMA, type Prisma, type PrismaClient } from '@mlr/db';
 import { jobCommandSchema, type FolderCheckpoint, type JobCommand } from '@mlr/contracts';
 import { stallReason } from '../events/job-event-rules.js';
+import type { ConnectorRef } from '../licensing/connector-directory.js';
 import type { MlrVerdict } from '../licensing/mlr-gate.js';
 import { planFromRow, type PlanRecord } from '../plans/plan.js';
 import {
@@ -40,7 +41,8 @@ export interface DispatchRepository {
   /**
    * In one transaction: claims up to `limit` enabled plans due at `now` of the tenants in `verdicts`
    * (plans another replica is claiming are skipped, not waited for), creates one job for each and
-   * moves its next run to `nextRun(plan)`. The job of a tenant licensing refused is created failed,
+   * moves its next run to `nextRun(plan)`. The job of a tenant licensing refused, or of a plan whose
+   * connector `connectors` (licensing's, per tenant) says is revoked or gone, is created failed,
    * with the reason, and never published. A plan whose previous job has not finished gets
    * no second one (an hourly plan during a days-long first backup would otherwise pile up runs): that
    * run is skipped and its next run moves on. Returns the commands to publish, the refused runs and
@@ -51,14 +53,16 @@ export interface DispatchRepository {
     limit: number,
     nextRun: (plan: PlanRecord) => Date | null,
     verdicts: ReadonlyMap<string, MlrVerdict>,
+    connectors: ReadonlyMap<string, readonly ConnectorRef[]>,
   ): Promise<{ queued: BackupCommand[]; refused: RefusedRun[]; skipped: SkippedRun[] }>;
-  /** Queues a job for one plan now (run-now). */
+  /** Queues a job for one plan now (run-now); `connectors` are the tenant's, as licensing says. */
   queuePlanRun(
     tenantId: string,
     planId: string,
     requestedBy: string,
     full: boolean,
     now: Date,
+    connectors: readonly ConnectorRef[],
   ): Promise<PlanRunOutcome>;
   markPublished(jobId: string, at: Date): Promise<void>;
   /** Queued jobs created before `createdBefore` whose command never reached the queue. */
@@ -94,8 +98,13 @@ interface CheckpointRow {
 }
 
 /** Why a plan of a revoked connector does not run: its credentials are void, it takes no jobs. */
-function revokedConnector(connectorId: string, revokedAt: Date): string {
-  return `connector ${connectorId} was revoked on ${revokedAt.toISOString()}; move the plan to an enrolled connector`;
+/** Why a plan's connector takes no job (revoked, or no longer the tenant's), or null when it may. */
+function connectorRefusal(connectorId: string, connectors: readonly ConnectorRef[]): string | null {
+  const connector = connectors.find((candidate) => candidate.id === connectorId);
+  if (!connector)
+    return `connector ${connectorId} is not the tenant's any more; move the plan to an enrolled connector`;
+  if (connector.revokedAt === null) return null;
+  return `connector ${connectorId} was revoked on ${connector.revokedAt.toISOString()}; move the plan to an enrolled connector`;
 }
 
 @Injectable()
@@ -118,8 +127,9 @@ export class PrismaDispatchRepository implements DispatchRepository {
     limit: number,
     nextRun: (plan: PlanRecord) => Date | null,
     verdicts: ReadonlyMap<string, MlrVerdict>,
+    connectors: ReadonlyMap<string, readonly ConnectorRef[]>,
   ): Promise<{ queued: BackupCommand[]; refused: RefusedRun[]; skipped: SkippedRun[] }> {
-    const checkedTenants = [...verdicts.keys()];
+    const checkedTenants = [...verdicts.keys()].filter((tenantId) => connectors.has(tenantId));
     if (checkedTenants.length === 0) return { queued: [], refused: [], skipped: [] };
     return this.prisma.$transaction(
       async (tx) => {
@@ -134,10 +144,7 @@ export class PrismaDispatchRepository implements DispatchRepository {
           LIMIT ${limit}
           FOR UPDATE SKIP LOCKED`;
         if (due.length === 0) return { queued: [], refused: [], skipped: [] };
-        const rows = await tx.backupPlan.findMany({
-          where: { id: { in: due.map((d) => d.id) } },
-          include: { connector: { select: { revokedAt: true } } },
-        });
+        const rows = await tx.backupPlan.findMany({ where: { id: { in: due.map((d) => d.id) } } });
         const pending = await tx.job.findMany({
           where: { planId: { in: rows.map((row) => row.id) }, state: { in: ['queued', 'running', 'stalled'] } },
           select: { id: true, planId: true },
@@ -159,9 +166,7 @@ export class PrismaDispatchRepository implements DispatchRepository {
           const refusal =
             verdict && !verdict.allowed
               ? verdict.message
-              : row.connector.revokedAt
-                ? revokedConnector(plan.connectorId, row.connector.revokedAt)
-                : null;
+              : connectorRefusal(plan.connectorId, connectors.get(plan.tenantId) ?? []);
           if (refusal) {
             const reason = `backup refused before any mail was read: ${refusal}`;
             const command = await this.queueJob(tx, plan, SCHEDULE_REQUESTER, false, now, reason);
@@ -183,6 +188,7 @@ export class PrismaDispatchRepository implements DispatchRepository {
     requestedBy: string,
     full: boolean,
     now: Date,
+    connectors: readonly ConnectorRef[],
   ): Promise<PlanRunOutcome> {
     return this.prisma.$transaction(
       async (tx): Promise<PlanRunOutcome> => {
@@ -191,14 +197,10 @@ export class PrismaDispatchRepository implements DispatchRepository {
           WHERE id = ${planId} AND tenant_id = ${tenantId} AND deleted_at IS NULL
           FOR UPDATE`;
         if (locked.length === 0) return { refused: 'not_found' };
-        const row = await tx.backupPlan.findUniqueOrThrow({
-          where: { id: planId },
-          include: { connector: { select: { revokedAt: true } } },
-        });
+        const row = await tx.backupPlan.findUniqueOrThrow({ where: { id: planId } });
         if (!row.enabled) return { refused: 'disabled' };
-        if (row.connector.revokedAt) {
-          return { refused: 'connector_revoked', reason: revokedConnector(row.connectorId, row.connector.revokedAt) };
-        }
+        const refusal = connectorRefusal(row.connectorId, connectors);
+        if (refusal) return { refused: 'connector_revoked', reason: refusal };
         const command = await this.queueJob(tx, planFromRow(row), requestedBy, full, now);
         await tx.backupPlan.update({ where: { id: planId }, data: { lastRunAt: now } });
         return { queued: command };

@@ -5,6 +5,7 @@ import { LOGGER } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 import { CLOCK, type Clock } from '../common/clock.js';
 import { SchedulingErrorCode, SchedulingException } from '../common/scheduling.exception.js';
+import { CONNECTOR_DIRECTORY, type ConnectorDirectory, type ConnectorRef } from '../licensing/connector-directory.js';
 import { MLR_GATE, type MlrGate, type MlrVerdict } from '../licensing/mlr-gate.js';
 import { planNotFound } from '../plans/plans.service.js';
 import type { PlanRecord } from '../plans/plan.js';
@@ -45,6 +46,7 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(DISPATCHER_SETTINGS) private readonly settings: DispatcherSettings,
     @Inject(LOGGER) logger: Logger,
     @Inject(MLR_GATE) private readonly mlrGate: MlrGate,
+    @Inject(CONNECTOR_DIRECTORY) private readonly connectors: ConnectorDirectory,
   ) {
     this.logger = logger.child({ scope: 'dispatcher' });
   }
@@ -69,7 +71,24 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
         'tenantId',
       );
     }
-    const outcome = await this.repository.queuePlanRun(tenantId, planId, requestedBy, full, this.clock.now());
+    let connectors: ConnectorRef[];
+    try {
+      connectors = await this.connectors.list(tenantId);
+    } catch (error) {
+      throw new SchedulingException(
+        SchedulingErrorCode.LICENSING_UNAVAILABLE,
+        `planId: backup not started, no job was created: ${(error as Error).message}; try again when it is back`,
+        'planId',
+      );
+    }
+    const outcome = await this.repository.queuePlanRun(
+      tenantId,
+      planId,
+      requestedBy,
+      full,
+      this.clock.now(),
+      connectors,
+    );
     if ('refused' in outcome) {
       if (outcome.refused === 'not_found') throw planNotFound(tenantId, planId);
       if (outcome.refused === 'connector_revoked') {
@@ -103,11 +122,18 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
       );
     }
     const verdicts = await this.mlrVerdicts(await this.repository.tenantsWithDuePlans(now, this.settings.batchSize));
+    const connectors = await this.connectorsOf([...verdicts.keys()]);
     const {
       queued: commands,
       refused,
       skipped,
-    } = await this.repository.queueDuePlans(now, this.settings.batchSize, (plan) => this.nextRun(plan, now), verdicts);
+    } = await this.repository.queueDuePlans(
+      now,
+      this.settings.batchSize,
+      (plan) => this.nextRun(plan, now),
+      verdicts,
+      connectors,
+    );
     for (const run of skipped) {
       this.logger.warn(
         { event: 'run.skipped', tenantId: run.tenantId, planId: run.planId, pendingJobId: run.pendingJobId },
@@ -143,6 +169,34 @@ export class JobDispatcher implements OnApplicationBootstrap, BeforeApplicationS
     const verdicts = new Map<string, MlrVerdict>();
     for (const tenantId of tenantIds) verdicts.set(tenantId, await this.mlrGate.check(tenantId));
     return verdicts;
+  }
+
+  /**
+   * Each tenant's connectors, as licensing says; while it cannot be asked, what it last said. A
+   * tenant it never answered for is left out: its due plans wait for a later tick.
+   */
+  private async connectorsOf(tenantIds: string[]): Promise<Map<string, ConnectorRef[]>> {
+    const connectors = new Map<string, ConnectorRef[]>();
+    for (const tenantId of tenantIds) {
+      try {
+        connectors.set(tenantId, await this.connectors.list(tenantId));
+      } catch (error) {
+        const lastKnown = this.connectors.lastKnown(tenantId);
+        this.logger.warn(
+          {
+            event: 'connectors.unavailable',
+            tenantId,
+            error: describeError(error),
+            lastKnown: lastKnown !== undefined,
+          },
+          lastKnown
+            ? "licensing did not say the tenant's connectors; its scheduled runs go on with what it said last"
+            : "licensing did not say the tenant's connectors and never has since this replica started; its scheduled runs wait",
+        );
+        if (lastKnown) connectors.set(tenantId, lastKnown);
+      }
+    }
+    return connectors;
   }
 
   private nextRun(plan: PlanRecord, now: Date): Date | null {

@@ -3,6 +3,7 @@ import { PRISMA, type JobState, type Prisma, type PrismaClient } from '@mlr/db';
 import type { FolderCheckpoint, JobEvent } from '@mlr/contracts';
 import { CONNECTOR_CLI_REQUESTER } from '../dispatch/backup-command.js';
 import { applyRestoreResults } from '../restores/restore-results.js';
+import { CONNECTOR_DIRECTORY, type ConnectorDirectory } from '../licensing/connector-directory.js';
 import { earlierStart, mergeCheckpoint, progressAfter, type JobProgress } from './job-event-rules.js';
 
 type Tx = Prisma.TransactionClient;
@@ -67,10 +68,27 @@ function progressOf(job: LockedJob): JobProgress {
 
 @Injectable()
 export class PrismaJobEventRepository implements JobEventRepository {
-  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+  constructor(
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    @Inject(CONNECTOR_DIRECTORY) private readonly connectors: ConnectorDirectory,
+  ) {}
 
-  apply(event: JobEvent): Promise<ApplyOutcome> {
+  async apply(event: JobEvent): Promise<ApplyOutcome> {
+    // A job scheduling never created (the connector started it): its connector must be the tenant's,
+    // as licensing says — asked before the transaction, which holds no lock meanwhile. Licensing
+    // unreachable: the event fails and is delivered again later.
+    const known = await this.prisma.job.findUnique({ where: { id: event.jobId }, select: { id: true } });
+    if (!known) await this.requireConnector(event);
     return this.prisma.$transaction((tx) => this.applyIn(tx, event), { timeout: 30_000 });
+  }
+
+  private async requireConnector(event: JobEvent): Promise<void> {
+    const connectors = await this.connectors.list(event.tenantId);
+    if (!connectors.some((connector) => connector.id === event.connectorId)) {
+      throw new JobEventRefused(
+        `event of unknown job ${event.jobId} names connector ${event.connectorId}, which tenant ${event.tenantId} does not have`,
+      );
+    }
   }
 
   private async applyIn(tx: Tx, event: JobEvent): Promise<ApplyOutcome> {
@@ -167,17 +185,8 @@ export class PrismaJobEventRepository implements JobEventRepository {
     return rows[0] ?? null;
   }
 
-  /** Records a job the connector started by itself (e.g. a one-off CLI backup). */
+  /** Records a job the connector started by itself (e.g. a one-off CLI backup; its connector checked in `apply`). */
   private async createConnectorJob(tx: Tx, event: JobEvent): Promise<void> {
-    const connector = await tx.connector.findFirst({
-      where: { id: event.connectorId, tenantId: event.tenantId },
-      select: { id: true },
-    });
-    if (!connector) {
-      throw new JobEventRefused(
-        `event of unknown job ${event.jobId} names connector ${event.connectorId}, which tenant ${event.tenantId} does not have`,
-      );
-    }
     await tx.job.createMany({
       data: [
         {

@@ -20,7 +20,6 @@ export type PlanChanges = Partial<Omit<NewPlan, 'createdBy'>>;
 
 /** Backup plans of a tenant. Every method is scoped to the tenant; deleted plans are invisible. */
 export interface PlanRepository {
-  connectorExists(tenantId: string, connectorId: string): Promise<boolean>;
   create(tenantId: string, plan: NewPlan): Promise<PlanRecord>;
   list(tenantId: string, connectorId?: string): Promise<PlanRecord[]>;
   get(tenantId: string, planId: string): Promise<PlanRecord | null>;
@@ -61,14 +60,6 @@ function columns(changes: PlanChanges): Prisma.BackupPlanUncheckedUpdateInput {
 @Injectable()
 export class PrismaPlanRepository implements PlanRepository {
   constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
-
-  async connectorExists(tenantId: string, connectorId: string): Promise<boolean> {
-    const found = await this.prisma.connector.findFirst({
-      where: { id: connectorId, tenantId, revokedAt: null },
-      select: { id: true },
-    });
-    return found !== null;
-  }
 
   async create(tenantId: string, plan: NewPlan): Promise<PlanRecord> {
     try {

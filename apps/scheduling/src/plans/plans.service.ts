@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Plan, PlanSchedule, schedulingCallSchemas } from '@mlr/contracts';
 import type { z } from 'zod';
+import { CONNECTOR_DIRECTORY, type ConnectorDirectory } from '../licensing/connector-directory.js';
 import { CLOCK, type Clock } from '../common/clock.js';
 import { SchedulingErrorCode, SchedulingException } from '../common/scheduling.exception.js';
 import { planView, type PlanRecord } from './plan.js';
@@ -22,6 +23,7 @@ export class PlansService {
   constructor(
     @Inject(PLAN_REPOSITORY) private readonly plans: PlanRepository,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(CONNECTOR_DIRECTORY) private readonly connectors: ConnectorDirectory,
   ) {}
 
   async create(request: Request<'plans.create'>): Promise<Plan> {
@@ -84,8 +86,19 @@ export class PlansService {
     return enabled ? next : null;
   }
 
+  /** The connector must be the tenant's and not revoked, as licensing (which keeps connectors) says. */
   private async requireConnector(tenantId: string, connectorId: string): Promise<void> {
-    if (!(await this.plans.connectorExists(tenantId, connectorId))) {
+    let connectors;
+    try {
+      connectors = await this.connectors.list(tenantId);
+    } catch (error) {
+      throw new SchedulingException(
+        SchedulingErrorCode.LICENSING_UNAVAILABLE,
+        `connectorId: ${(error as Error).message}; try again when it is back`,
+        'connectorId',
+      );
+    }
+    if (!connectors.some((connector) => connector.id === connectorId && connector.revokedAt === null)) {
       throw new SchedulingException(
         SchedulingErrorCode.CONNECTOR_NOT_FOUND,
         `connectorId: tenant ${tenantId} has no enrolled connector ${connectorId}`,

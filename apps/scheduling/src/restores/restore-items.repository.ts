@@ -1,11 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  isEnrolledConnector,
-  PRISMA,
-  type Prisma,
-  type PrismaClient,
-  type RestoreItem as RestoreItemRow,
-} from '@mlr/db';
+import { PRISMA, type Prisma, type PrismaClient, type RestoreItem as RestoreItemRow } from '@mlr/db';
 import {
   messageFlagsSchema,
   type JobCommand,
@@ -20,18 +14,8 @@ export type RestoreCommand = Extract<JobCommand, { kind: 'restore' }>;
 /** Items written per statement when a job is created (13 parameters each, far below PostgreSQL's 32767). */
 const INSERT_CHUNK = 1_000;
 
-/** Connectors of a tenant that may take jobs (enrolled or not, but not revoked). */
-export interface ConnectorRef {
-  id: string;
-  revoked: boolean;
-  /** Enrolled: its enrolment token was used, or it was provisioned without one. */
-  enrolled: boolean;
-}
-
 /** Restore and export jobs with their items, always within one tenant. */
 export interface RestoreRepository {
-  /** The tenant's connectors (revoked and not yet enrolled ones flagged). */
-  connectors(tenantId: string): Promise<ConnectorRef[]>;
   /**
    * In one transaction: the job (queued, its command as request) and its items, numbered from 0 in
    * the order given. Nothing is written when anything fails.
@@ -99,19 +83,6 @@ export function toRestoreItemView(row: RestoreItemRow): RestoreItemView {
 @Injectable()
 export class PrismaRestoreRepository implements RestoreRepository {
   constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
-
-  async connectors(tenantId: string): Promise<ConnectorRef[]> {
-    const rows = await this.prisma.connector.findMany({
-      where: { tenantId },
-      select: { id: true, revokedAt: true, enrolmentTokenUsedAt: true, enrolmentTokenHash: true },
-      orderBy: { id: 'asc' },
-    });
-    return rows.map((row) => ({
-      id: row.id,
-      revoked: row.revokedAt !== null,
-      enrolled: isEnrolledConnector(row),
-    }));
-  }
 
   async createJob(input: {
     command: RestoreCommand;

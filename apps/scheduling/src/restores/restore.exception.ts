@@ -14,6 +14,8 @@ export const {
     INVALID_REQUEST: 'invalid_request',
     /** The named connector is not an enrolled, unrevoked connector of the tenant; or none was named and the tenant has not exactly one. */
     CONNECTOR_NOT_FOUND: 'invalid_request',
+    /** Licensing, which keeps the tenant's connectors, could not be asked. */
+    LICENSING_UNAVAILABLE: 'unavailable',
     /** The selection has more records than one restore may have. */
     TOO_MANY_ITEMS: 'invalid_request',
     /** Some of the given record ids are not records of the tenant. */

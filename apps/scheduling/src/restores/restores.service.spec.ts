@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { JobCommand, ResolvedRecord } from '@mlr/contracts';
 import type { JobDispatcher } from '../dispatch/job-dispatcher.js';
+import type { ConnectorDirectory } from '../licensing/connector-directory.js';
 import type { JobPurpose, MlrGate, MlrVerdict } from '../licensing/mlr-gate.js';
 import type { RecordResolver } from './record-resolver.js';
 import type { RestoreRepository } from './restore-items.repository.js';
@@ -25,7 +26,6 @@ function serviceWith(verdict: MlrVerdict) {
   const steps: string[] = [];
   const purposes: Array<JobPurpose | undefined> = [];
   const repository = {
-    connectors: async () => [{ id: 'imap', revoked: false, enrolled: true }],
     createJob: async () => void steps.push('createJob'),
   } as unknown as RestoreRepository;
   const resolver: RecordResolver = {
@@ -45,7 +45,11 @@ function serviceWith(verdict: MlrVerdict) {
     publish: async (command: JobCommand) => void steps.push(`publish:${command.kind}`),
   } as unknown as JobDispatcher;
   const clock = { now: () => new Date('2026-11-24T10:00:00Z') };
-  return { service: new RestoresService(repository, resolver, gate, dispatcher, clock), steps, purposes };
+  const directory: ConnectorDirectory = {
+    list: async () => [{ id: 'imap', revokedAt: null, enrolled: true }],
+    lastKnown: () => undefined,
+  };
+  return { service: new RestoresService(repository, resolver, gate, dispatcher, clock, directory), steps, purposes };
 }
 
 const request = {

@@ -13,6 +13,7 @@ import type {
 import type { z } from 'zod';
 import { CLOCK, type Clock } from '../common/clock.js';
 import { JobDispatcher } from '../dispatch/job-dispatcher.js';
+import { CONNECTOR_DIRECTORY, type ConnectorDirectory, type ConnectorRef } from '../licensing/connector-directory.js';
 import { MLR_GATE, type MlrGate } from '../licensing/mlr-gate.js';
 import { RECORD_RESOLVER, type RecordResolver } from './record-resolver.js';
 import { RESTORE_REPOSITORY, type RestoreCommand, type RestoreRepository } from './restore-items.repository.js';
@@ -112,6 +113,7 @@ export class RestoresService {
     @Inject(MLR_GATE) private readonly mlrGate: MlrGate,
     @Inject(JobDispatcher) private readonly dispatcher: JobDispatcher,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(CONNECTOR_DIRECTORY) private readonly directory: ConnectorDirectory,
   ) {}
 
   /**
@@ -227,7 +229,16 @@ export class RestoresService {
 
   /** The given connector (enrolled for the tenant, not revoked), else the tenant's only one. */
   private async pickConnector(tenantId: string, connectorId: string | undefined): Promise<string> {
-    const connectors = await this.restores.connectors(tenantId);
+    let connectors: ConnectorRef[];
+    try {
+      connectors = await this.directory.list(tenantId);
+    } catch (error) {
+      throw new RestoreException(
+        RestoreErrorCode.LICENSING_UNAVAILABLE,
+        `connectorId: ${(error as Error).message}; try again when it is back`,
+        'connectorId',
+      );
+    }
     if (connectorId !== undefined) {
       const connector = connectors.find((c) => c.id === connectorId);
       if (!connector) {
@@ -237,7 +248,7 @@ export class RestoresService {
           'connectorId',
         );
       }
-      if (connector.revoked) {
+      if (connector.revokedAt !== null) {
         throw new RestoreException(
           RestoreErrorCode.CONNECTOR_NOT_FOUND,
           `connectorId: connector ${connectorId} has been revoked; name another connector`,
@@ -254,7 +265,7 @@ export class RestoresService {
       return connector.id;
     }
     // A connector awaiting enrolment runs nothing yet: it is no candidate.
-    const usable = connectors.filter((c) => !c.revoked && c.enrolled);
+    const usable = connectors.filter((c) => c.revokedAt === null && c.enrolled);
     const [only] = usable;
     if (only && usable.length === 1) return only.id;
     throw new RestoreException(
