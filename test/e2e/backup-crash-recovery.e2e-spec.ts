@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { openSealedObject, type TenantKeys } from '@mlr/crypto';
-import { REPO_ROOT } from '@mlr/testing';
+import { REPO_ROOT, waitFor } from '@mlr/testing';
 import { PlatformFixture } from './support/platform-fixture.js';
 import { loadMessages, startBackupScenario } from './support/backup-scenario.js';
 
@@ -66,6 +66,11 @@ describe.each([
     });
     expect(records).toHaveLength(MESSAGES);
     expect(new Set(records.map((r) => r.uid)).size).toBe(MESSAGES);
+    // Each referenced once, once indexing's relay brought the changes to storage (which counts).
+    await waitFor(
+      async () => (await platform.prisma.storedObject.count({ where: { tenantId: tenant, refCount: 1 } })) === MESSAGES,
+      { what: 'every object to be referenced once in storage', timeoutMs: 30_000 },
+    );
     const objects = await platform.prisma.storedObject.findMany({ where: { tenantId: tenant } });
     expect(objects).toHaveLength(MESSAGES);
     expect(objects.every((o) => o.refCount === 1)).toBe(true);

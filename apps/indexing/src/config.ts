@@ -21,5 +21,7 @@ export const indexingConfigSchema = serviceEnvSchema.extend(databaseEnvSchema.sh
   INDEXING_DB_MAX_CONNECTIONS: positiveInt(8, 100),
   /** Connections of the searches' own pool (set up with the search settings). */
   INDEXING_SEARCH_DB_CONNECTIONS: positiveInt(4, 100),
+  /** How often the reference changes of new and removed records are relayed to storage (which counts them). */
+  INDEXING_REFERENCE_RELAY_MS: positiveInt(1_000, 600_000),
 });
 export type IndexingConfig = z.output<typeof indexingConfigSchema>;

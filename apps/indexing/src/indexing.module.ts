@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { DatabaseModule, PRISMA, postgresHealthCheck, type PrismaClient } from '@mlr/db';
-import type { MessagingConnection } from '@mlr/messaging';
+import { referenceCallSchemas, serviceSubject } from '@mlr/contracts';
+import { requestNestVerb, type MessagingConnection } from '@mlr/messaging';
 import { APP_HEALTH_CHECKS, LOGGER, MESSAGING } from '@mlr/runtime';
 import type { Logger } from '@mlr/telemetry';
 import type { IndexingConfig } from './config.js';
@@ -14,6 +15,8 @@ import {
   type RecordsConsumerOptions,
 } from './records/records.consumer.js';
 import { PrismaIndexRecordRepository } from './records/repositories/index-record.repository.js';
+import { ReferenceRelay } from './references/reference-relay.js';
+import { ReferencesController } from './references/references.controller.js';
 import { RecordResolve } from './restore/record-resolve.js';
 import { PrismaResolveRepository, RESOLVE_REPOSITORY } from './restore/repositories/resolve.repository.js';
 import { ResolveController } from './restore/resolve.controller.js';
@@ -30,7 +33,7 @@ export class IndexingModule {
     return {
       module: IndexingModule,
       imports: [DatabaseModule.forRoot(config.DATABASE_URL, { maxConnections: config.INDEXING_DB_MAX_CONNECTIONS })],
-      controllers: [SearchController, ResolveController, RetentionController],
+      controllers: [SearchController, ResolveController, RetentionController, ReferencesController],
       providers: [
         {
           provide: SEARCH_REPOSITORY,
@@ -72,6 +75,20 @@ export class IndexingModule {
           useFactory: (messaging: MessagingConnection, prisma: PrismaClient) =>
             new SightingStatusServer(messaging, prisma),
           inject: [MESSAGING, PRISMA],
+        },
+        {
+          provide: ReferenceRelay,
+          useFactory: (prisma: PrismaClient, messaging: MessagingConnection, logger: Logger) =>
+            new ReferenceRelay(
+              prisma,
+              async (request) =>
+                referenceCallSchemas['references.apply'].response.parse(
+                  await requestNestVerb(messaging.nc, serviceSubject('storage', 'references.apply'), request, 30_000),
+                ),
+              logger.child({ scope: 'references' }),
+              { everyMs: config.INDEXING_REFERENCE_RELAY_MS },
+            ),
+          inject: [PRISMA, MESSAGING, LOGGER],
         },
         {
           provide: APP_HEALTH_CHECKS,

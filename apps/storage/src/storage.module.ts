@@ -13,6 +13,7 @@ import { PrismaStoredObjectRepository } from './backup/stored-object.repository.
 import { jetStreamOutcomeSink, StoreCommitBatch } from './backup/store-commit-batch.use-case.js';
 import { LicensingTenantLayouts } from './backup/tenant-layouts.js';
 import { ObjectsUsageController } from './usage/objects-usage.controller.js';
+import { ReferencesController } from './references/references.controller.js';
 import { IndividualWriter } from './backup/writers/individual-writer.js';
 import { PackWriter } from './backup/writers/pack-writer.js';
 import type { StorageConfig } from './config.js';
@@ -76,7 +77,7 @@ export class StorageModule {
     return {
       module: StorageModule,
       imports: [DatabaseModule.forRoot(config.DATABASE_URL)],
-      controllers: [ObjectsUsageController],
+      controllers: [ObjectsUsageController, ReferencesController],
       providers: [
         { provide: STORAGE_CONFIG, useValue: config },
         {

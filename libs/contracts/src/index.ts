@@ -14,5 +14,6 @@ export * from './services/audit.js';
 export * from './services/connectors.js';
 export * from './services/retention.js';
 export * from './services/usage.js';
+export * from './services/references.js';
 export * from './subjects/subjects.js';
 export * from './restore/restore.js';

@@ -21,11 +21,9 @@ export { DatabaseModule, PRISMA, postgresHealthCheck } from './nest/database.mod
 export { enrolledConnectorWhere, isEnrolledConnector, isUniqueViolation } from './rules.js';
 export { uuidV7 } from './uuid-v7.js';
 export {
-  CROSS_SERVICE_GRANTS,
   DATABASE_SERVICES,
   TABLE_OWNERS,
   serviceGrantStatements,
-  type CrossServiceGrant,
   type DatabaseService,
   type TableOwnership,
 } from './table-owners.js';

@@ -15,6 +15,7 @@ import {
 } from './index.js';
 
 const EXPECTED_TABLES = [
+  'applied_reference_changes',
   'audit_events',
   'backup_plans',
   'connectors',
@@ -26,6 +27,7 @@ const EXPECTED_TABLES = [
   'licences',
   'mailboxes',
   'packs',
+  'reference_changes',
   'restore_items',
   'stored_objects',
   'tenant_mlr_verdicts',

@@ -36,41 +36,12 @@ export const TABLE_OWNERS: Readonly<Record<string, TableOwnership>> = {
   tenant_mlr_verdicts: { owner: 'scheduling', privileges: READ_WRITE },
   index_records: { owner: 'indexing', privileges: READ_WRITE },
   legal_holds: { owner: 'indexing', privileges: READ_WRITE },
+  reference_changes: { owner: 'indexing', privileges: READ_WRITE },
   packs: { owner: 'storage', privileges: READ_WRITE },
   stored_objects: { owner: 'storage', privileges: READ_WRITE },
   unexpected_object_versions: { owner: 'storage', privileges: READ_WRITE },
+  applied_reference_changes: { owner: 'storage', privileges: READ_WRITE },
 };
-
-/**
- * A service's access to a table it does not own. Each is a debt: the access is to become a call or
- * an event (issue 14, point 4); until then it is granted column by column, for exactly the columns
- * the query reads or writes, so that the database still refuses everything else.
- */
-export interface CrossServiceGrant {
-  service: DatabaseService;
-  table: string;
-  privilege: 'SELECT' | 'UPDATE';
-  columns: readonly string[];
-  /** Who reads or writes it, and what should replace it. */
-  why: string;
-}
-
-export const CROSS_SERVICE_GRANTS: readonly CrossServiceGrant[] = [
-  {
-    service: 'indexing',
-    table: 'stored_objects',
-    privilege: 'SELECT',
-    columns: ['id', 'tenant_id', 'content_id', 'ref_count'],
-    why: 'a record names a stored object of its tenant (index-record.repository.ts); to be told by storage',
-  },
-  {
-    service: 'indexing',
-    table: 'stored_objects',
-    privilege: 'UPDATE',
-    columns: ['ref_count'],
-    why: 'reference counts of new, superseded and expired records; to become events storage applies',
-  },
-];
 
 /** Sequences of the tables with generated ids: their owner may draw from them. */
 const SEQUENCE_SUFFIX = '_id_seq';
@@ -81,7 +52,8 @@ function quoteIdent(name: string): string {
 
 /**
  * The statements that give `role` exactly `service`'s privileges on the `tables` present (run by
- * the owner role after the migrations): everything is revoked first, so a privilege granted by hand
+ * the owner role after the migrations): what a service needs of another's data it asks of that
+ * service over NATS, never through its tables. Everything is revoked first, so a privilege granted by hand
  * or by an earlier version of this map does not linger. Throws on a table without an owner and on an
  * owned table that is missing (the migrations were not applied).
  */
@@ -111,11 +83,6 @@ export function serviceGrantStatements(
     statements.push(`GRANT ${ownership.privileges.join(', ')} ON TABLE ${quoteIdent(table)} TO ${r}`);
     const sequence = `${table}${SEQUENCE_SUFFIX}`;
     if (sequences.includes(sequence)) statements.push(`GRANT USAGE ON SEQUENCE ${quoteIdent(sequence)} TO ${r}`);
-  }
-  for (const grant of CROSS_SERVICE_GRANTS) {
-    if (grant.service !== service) continue;
-    const columns = grant.columns.map(quoteIdent).join(', ');
-    statements.push(`GRANT ${grant.privilege} (${columns}) ON TABLE ${quoteIdent(grant.table)} TO ${r}`);
   }
   return statements;
 }

@@ -26,6 +26,7 @@ const tenantId = `indexing-it-${randomBytes(4).toString('hex')}`;
 const logDir = join(REPO_ROOT, 'tmp', 'test-logs', tenantId);
 
 let app: RunningApp;
+let storage: RunningApp | undefined;
 let prisma: PrismaClient;
 let messaging: MessagingConnection;
 let publisher: Publisher<ChannelPayloads>;
@@ -90,7 +91,16 @@ async function waitForEvents(mailbox: string, count: number): Promise<IndexedEve
   return eventsOf(mailbox);
 }
 
+/**
+ * The object's reference count, as storage keeps it, once it has applied every change indexing
+ * relayed for it (indexing writes the changes to its outbox with the records; its relay brings them).
+ */
 async function refCount(object: StoredObject): Promise<number> {
+  await waitFor(async () => (await prisma.referenceChange.count({ where: { objectId: object.id } })) === 0, {
+    what: `the reference changes of object ${object.id} to reach storage`,
+    timeoutMs: 30_000,
+    intervalMs: 50,
+  });
   const row = await prisma.storedObject.findUniqueOrThrow({ where: { id: object.id }, select: { refCount: true } });
   return row.refCount;
 }
@@ -125,11 +135,18 @@ beforeAll(async () => {
   });
   await messaging.nc.flush();
   publisher = new Publisher<ChannelPayloads>(messaging, { validator: platformValidator });
-  app = await startApp({ app: 'indexing', env: { ...infra.serviceEnv, LOG_LEVEL: 'info' }, logDir });
+  // Storage applies the reference changes indexing relays (it owns the counts).
+  storage = await startApp({ app: 'storage', env: infra.serviceEnv, logDir: join(logDir, 'storage') });
+  app = await startApp({
+    app: 'indexing',
+    env: { ...infra.serviceEnv, LOG_LEVEL: 'info', INDEXING_REFERENCE_RELAY_MS: '200' },
+    logDir,
+  });
 });
 
 afterAll(async () => {
   await app?.stop();
+  await storage?.stop();
   subscription?.unsubscribe();
   await messaging?.close();
   await prisma?.$disconnect();

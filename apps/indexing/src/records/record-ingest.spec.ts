@@ -27,8 +27,14 @@ class MemoryRepository implements IndexRecordRepository {
     if (this.failWith) throw this.failWith;
     const refused = rows.find((row) => this.refuse.has(row.objectId));
     if (refused) throw pgError('23503', `violates foreign key constraint (object ${refused.objectId})`);
+    const gone = rows.find((row) => this.missing.has(row.objectId));
+    if (gone) {
+      throw pgError(
+        '23503',
+        `insert or update on table "index_records" violates foreign key constraint "index_records_object_id_fkey"`,
+      );
+    }
     return rows.map((row) => {
-      if (this.missing.has(row.objectId)) return { kind: 'object-missing' };
       const key = `${row.mailbox}/${row.folder}/${row.uidValidity}/${row.uid}`;
       const existing = this.rows.get(key);
       const id = existing?.id ?? `r-${this.rows.size + 1}`;
@@ -110,11 +116,11 @@ describe('RecordIngest', () => {
     expect(changed?.msgId).not.toBe(first?.msgId);
   });
 
-  it('answers a record whose stored object does not exist as refused, and stores its batch-mates', async () => {
+  it('answers a record whose stored object does not exist (the foreign key) as refused, and stores its batch-mates', async () => {
     const { repository, ingest } = setup();
     repository.missing.add('gone');
-    const answer = await ingest.ingest(aRecordBatch([sighting(1), sighting(2, 'gone')]));
-    expect(outcomes(answer)).toEqual(['new', 'rejected']);
+    const answer = await ingest.ingest(aRecordBatch([sighting(1), sighting(2, 'gone'), sighting(3)]));
+    expect(outcomes(answer)).toEqual(['new', 'rejected', 'new']);
     expect(answer.results[1]).toMatchObject({
       outcome: 'rejected',
       stage: 'indexing',

@@ -109,14 +109,6 @@ export class RecordIngest {
       if (error instanceof PermanentFailure) return refuse(error.message, row);
       throw error;
     }
-    if (outcome.kind === 'object-missing') {
-      this.metrics.recordRejected('object-missing');
-      const reason =
-        `stored object ${stored.objectId} of tenant ${row.tenantId} with content id ${row.contentId} does not exist; ` +
-        'the record cannot be indexed';
-      this.logger.error({ ...describeSighting(row), jobId: stored.jobId, reason }, 'record rejected');
-      return refuse(reason, row);
-    }
     if (outcome.storedContentId !== row.contentId) {
       // Only a source that reuses a UID for other content gets here; the first content stays indexed.
       this.logger.warn(
@@ -172,11 +164,25 @@ export class RecordIngest {
   }
 
   private refused(row: IndexRow, error: unknown): PermanentFailure {
+    if (isMissingObject(error)) {
+      // Storage has no such object (any more): the foreign key says so, indexing reads none of storage's tables.
+      this.metrics.recordRejected('object-missing');
+      const reason =
+        `stored object ${row.objectId} of tenant ${row.tenantId} with content id ${row.contentId} does not exist; ` +
+        'the record cannot be indexed';
+      this.logger.error({ ...describeSighting(row), reason }, 'record rejected');
+      return new PermanentFailure(reason);
+    }
     this.metrics.recordRejected('refused-by-database');
     const reason = `the database refuses the record (SQLSTATE ${sqlStateOf(error) ?? 'unknown'}): ${databaseMessage(error)}`;
     this.logger.error({ ...describeSighting(row), reason }, 'record rejected');
     return new PermanentFailure(reason);
   }
+}
+
+/** The record's object is not in `stored_objects`: the foreign key of index_records.object_id refused it. */
+function isMissingObject(error: unknown): boolean {
+  return sqlStateOf(error) === '23503' && /index_records_object_id_fkey/.test(toError(error).message);
 }
 
 function toError(error: unknown): Error {

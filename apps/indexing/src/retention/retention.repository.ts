@@ -71,7 +71,9 @@ export class RetentionRepository {
    * `more` says whether some are left), a batch per transaction, and takes their references off
    * their objects. Nothing when a hold covers the mailbox or its tenant: each batch takes the
    * tenant's hold lock shared and only then reads the holds, so a hold being set waits for the batch
-   * under way and stops every later one. Mailboxes compare in lower case.
+   * under way and stops every later one. Mailboxes compare in lower case. The references go as
+   * changes in the outbox (storage owns the counts); `released` counts the objects no record
+   * references any more.
    */
   async expire(tenantId: string, mailbox: string, before: Date, maxRecords: number): Promise<ExpiredMailbox> {
     const outcome: ExpiredMailbox = { mailbox, expired: 0, released: 0, held: false, more: false };
@@ -99,18 +101,20 @@ export class RetentionRepository {
           FOR UPDATE SKIP LOCKED
         ),
         deleted AS (
-          DELETE FROM index_records r USING doomed d WHERE r.id = d.id RETURNING r.object_id
+          DELETE FROM index_records r USING doomed d WHERE r.id = d.id RETURNING r.id, r.object_id
         ),
-        released AS (
-          UPDATE stored_objects so
-          SET ref_count = GREATEST(so.ref_count - c.n, 0)
-          FROM (SELECT object_id, count(*)::int AS n FROM deleted GROUP BY object_id) c
-          WHERE so.id = c.object_id
-          RETURNING so.ref_count
+        changed AS (
+          INSERT INTO reference_changes (tenant_id, object_id, delta)
+          SELECT ${tenantId}, object_id, -count(*)::int FROM deleted GROUP BY object_id
+          RETURNING object_id
         )
         SELECT (SELECT held FROM hold) AS held,
           (SELECT count(*)::int FROM deleted) AS expired,
-          (SELECT count(*)::int FROM released WHERE ref_count = 0) AS released`;
+          -- Objects no record references any more (the statement still sees the rows it deletes).
+          (SELECT count(*)::int FROM changed c WHERE NOT EXISTS (
+            SELECT 1 FROM index_records r
+            WHERE r.object_id = c.object_id AND NOT EXISTS (SELECT 1 FROM deleted d WHERE d.id = r.id)
+          )) AS released`;
       });
       if (!row) return outcome;
       outcome.held = row.held;

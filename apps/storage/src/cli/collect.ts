@@ -16,9 +16,9 @@
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, databaseEnvSchema, loadConfig, natsEnvSchema, s3EnvSchema } from '@mlr/config';
-import { STREAMS, subjects } from '@mlr/contracts';
+import { referenceCallSchemas, serviceSubject, STREAMS, subjects } from '@mlr/contracts';
 import { createPrismaClient } from '@mlr/db';
-import { connectMessaging } from '@mlr/messaging';
+import { connectMessaging, requestNestVerb } from '@mlr/messaging';
 import { createS3ObjectStore } from '@mlr/objectstore';
 import { natsCredentials } from '@mlr/runtime';
 import { collectOrphans } from '../integrity/orphan-collector.js';
@@ -82,7 +82,11 @@ async function main(): Promise<number> {
     return 1;
   }
   const connection = messaging;
-  /** Commits of the tenant not yet stored, or records not yet indexed: a backup on its way. */
+  /**
+   * Commits of the tenant not yet stored, records not yet indexed, or reference changes indexing has
+   * not brought to storage yet: a backup (or an expiry) on its way, whose counts are not final. When
+   * indexing cannot say, the tenant counts as busy: nothing of it is removed this time.
+   */
   const busy = async (tenantId: string) => {
     const jsm = await connection.manager();
     for (const [stream, subject] of [
@@ -92,7 +96,22 @@ async function main(): Promise<number> {
       const info = await jsm.streams.info(stream, { subjects_filter: subject });
       if ((info.state.subjects?.[subject] ?? 0) > 0) return true;
     }
-    return false;
+    try {
+      const pending = referenceCallSchemas['references.pending'].response.parse(
+        await requestNestVerb(
+          connection.nc,
+          serviceSubject('indexing', 'references.pending'),
+          { tenantIds: [tenantId] },
+          10_000,
+        ),
+      );
+      return pending.tenants.includes(tenantId);
+    } catch (error) {
+      console.error(
+        `indexing cannot say whether tenant ${tenantId} has reference changes on their way (${(error as Error).message}): nothing of it is removed this time`,
+      );
+      return true;
+    }
   };
   const prisma = createPrismaClient(config.DATABASE_URL);
   const store = createS3ObjectStore({

@@ -28,6 +28,7 @@ import { restoreCallSchemas, type RestoreCalls, type TenantVerb } from '../resto
 import { connectorCallSchemas, type ConnectorCalls } from '../services/connectors.js';
 import { retentionCallSchemas, type RetentionCalls } from '../services/retention.js';
 import { usageCallSchemas, type UsageCalls } from '../services/usage.js';
+import { referenceCallSchemas, type ReferenceCalls } from '../services/references.js';
 
 /** Tenant channels: everything a tenant's connector may touch lives under `mlr.<tenant>.`. */
 export interface ChannelPayloads {
@@ -176,6 +177,8 @@ export interface ServiceCalls {
   'records.expire': RetentionCalls['records.expire'];
   'objects.usage': UsageCalls['objects.usage'];
   'mailboxes.protected': UsageCalls['mailboxes.protected'];
+  'references.apply': ReferenceCalls['references.apply'];
+  'references.pending': ReferenceCalls['references.pending'];
 }
 export type ServiceVerb = keyof ServiceCalls;
 
@@ -225,6 +228,8 @@ export const serviceCallSchemas: {
   'records.expire': retentionCallSchemas['records.expire'],
   'objects.usage': usageCallSchemas['objects.usage'],
   'mailboxes.protected': usageCallSchemas['mailboxes.protected'],
+  'references.apply': referenceCallSchemas['references.apply'],
+  'references.pending': referenceCallSchemas['references.pending'],
 };
 
 export const serviceSubject = <V extends ServiceVerb>(service: ServiceName, verb: V) =>

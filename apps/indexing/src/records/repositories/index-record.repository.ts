@@ -4,29 +4,26 @@ import type { RecordStored } from '../indexed-event.js';
 import { isTransactionConflict } from './postgres-errors.js';
 
 /** What became of one row of a batch. */
-export type SightingOutcome =
-  | {
-      kind: 'stored';
-      recordStored: RecordStored;
-      recordId: string;
-      /** The content id the index holds for the sighting (differs from the row's only on a reused UID). */
-      storedContentId: string;
-    }
-  /** No stored object with the row's object id, tenant and content id: the record can never be stored. */
-  | { kind: 'object-missing' };
+export type SightingOutcome = {
+  kind: 'stored';
+  recordStored: RecordStored;
+  recordId: string;
+  /** The content id the index holds for the sighting (differs from the row's only on a reused UID). */
+  storedContentId: string;
+};
 
 export interface IndexRecordRepository {
   /**
-   * Upserts the rows (any tenants) in one transaction, counting a reference on the stored object for
-   * every sighting that is new to the index. Returns one outcome per row, in order. Throws when the
-   * transaction failed as a whole (nothing was written).
+   * Upserts the rows (any tenants) in one transaction, with a reference change (+1) in the outbox
+   * for every sighting that is new to the index (-1 for one it supersedes). Returns one outcome per
+   * row, in order. Throws when the transaction failed as a whole (nothing was written) — a row
+   * naming an object storage does not have fails it with the foreign key's violation (23503).
    */
   upsertBatch(rows: readonly IndexRow[]): Promise<SightingOutcome[]>;
 }
 
 interface UpsertResultRow {
   ord: number;
-  object_ok: boolean;
   /** An older reading of a message the index holds under a newer UIDVALIDITY of its folder. */
   stale: boolean;
   record_id: string | null;
@@ -96,9 +93,9 @@ const BY_CONTENT = (alias: string) =>
  * (never values spliced into SQL): the statement text is the same for every batch size, and no batch
  * can run into PostgreSQL's 65,535-parameter limit.
  *
- * - `checked`: the stored object must exist for the same tenant and content id. Checking here instead
- *   of relying on the foreign key turns "no such object" into a per-row answer rather than a failed
- *   batch, and also refuses an object id of another tenant (the foreign key alone would accept it).
+ * - `checked`: which rows are stale. Whether the object exists is the foreign key's to say (indexing
+ *   reads none of storage's tables): records reach indexing only from storage, which has just stored
+ *   or found the object, and the collector removes nothing of a tenant whose records are on their way.
  * - `upserted`: a conflicting sighting is updated only when a mutable fact differs, so an identical
  *   redelivery writes nothing and is not returned; `xmax = 0` tells a fresh insert from an update.
  *   Rows go in key order so that two transactions with overlapping sightings lock them in one order.
@@ -114,8 +111,10 @@ const BY_CONTENT = (alias: string) =>
  *   (deleted mail remains restorable). A reading from before the reset that is delivered after the
  *   new sighting (`stale` in `checked`: the index, or the same round, holds the message in that folder
  *   under another UIDVALIDITY, observed later) is not inserted and supersedes nothing.
- * - `referenced`: real inserts add, superseded records remove references to their object, in the
- *   same statement and thus the same transaction, so reference counts stay exact under redelivery.
+ * - `referenced`: real inserts add, superseded records remove references to their object — as
+ *   changes in indexing's outbox (reference_changes), written in the same statement and thus the
+ *   same transaction, so the changes stay exact under redelivery. Storage, which owns the counts,
+ *   applies them when the relay brings them (ReferenceRelay).
  */
 const UPSERT_ROUND = (rows: string) => Prisma.sql`
 WITH input AS (
@@ -129,7 +128,7 @@ WITH input AS (
     backup_job_id text)
 ),
 checked AS (
-  SELECT i.*, so.id IS NOT NULL AS object_ok,
+  SELECT i.*,
     EXISTS (
       SELECT 1 FROM (${BY_CONTENT('i')}) o
       WHERE o.mailbox = i.mailbox AND o.folder = i.folder
@@ -140,8 +139,6 @@ checked AS (
         AND j.content_id = i.content_id AND j.uid_validity <> i.uid_validity AND j.observed_at > i.observed_at
     ) AS stale
   FROM input i
-  LEFT JOIN stored_objects so
-    ON so.id = i.object_id AND so.tenant_id = i.tenant_id AND so.content_id = i.content_id
 ),
 upserted AS (
   INSERT INTO index_records AS r (
@@ -155,7 +152,7 @@ upserted AS (
     subject, attachment_names, has_attachment, follow_up, importance, item_type,
     seen, answered, flagged, draft, deleted, keywords, observed_at, size, parse_problems, backup_job_id, now()
   FROM checked
-  WHERE object_ok AND NOT stale
+  WHERE NOT stale
   ORDER BY tenant_id, mailbox, folder, uid_validity, uid
   ON CONFLICT (tenant_id, mailbox, folder, uid_validity, uid) DO UPDATE SET
     seen = EXCLUDED.seen,
@@ -185,24 +182,20 @@ superseded AS (
     CROSS JOIN LATERAL (${BY_CONTENT('u')}) c
     WHERE c.mailbox = u.mailbox AND c.folder = u.folder AND c.uid_validity <> u.uid_validity
   )
-  RETURNING o.object_id
+  RETURNING o.tenant_id, o.object_id
 ),
 referenced AS (
-  UPDATE stored_objects so
-  SET ref_count = so.ref_count + delta.n
+  INSERT INTO reference_changes (tenant_id, object_id, delta)
+  SELECT tenant_id, object_id, sum(n)::int
   FROM (
-    SELECT object_id, sum(n)::int AS n
-    FROM (
-      SELECT object_id, 1 AS n FROM upserted WHERE inserted
-      UNION ALL
-      SELECT object_id, -1 AS n FROM superseded
-    ) changes
-    GROUP BY object_id
-    ORDER BY object_id
-  ) delta
-  WHERE so.id = delta.object_id AND delta.n <> 0
+    SELECT tenant_id, object_id, 1 AS n FROM upserted WHERE inserted
+    UNION ALL
+    SELECT tenant_id, object_id, -1 AS n FROM superseded
+  ) changes
+  GROUP BY tenant_id, object_id
+  HAVING sum(n) <> 0
 )
-SELECT c.ord, c.object_ok, c.stale, u.id AS record_id, u.inserted, u.content_id AS stored_content_id
+SELECT c.ord, c.stale, u.id AS record_id, u.inserted, u.content_id AS stored_content_id
 FROM checked c
 LEFT JOIN upserted u
   ON u.tenant_id = c.tenant_id AND u.mailbox = c.mailbox AND u.folder = c.folder
@@ -284,8 +277,7 @@ export class PrismaIndexRecordRepository implements IndexRecordRepository {
       const untouched: number[] = [];
       const stale: number[] = [];
       for (const result of results) {
-        if (!result.object_ok) outcomes[result.ord] = { kind: 'object-missing' };
-        else if (result.stale) stale.push(result.ord);
+        if (result.stale) stale.push(result.ord);
         else if (result.record_id === null) untouched.push(result.ord);
         else
           outcomes[result.ord] = {
