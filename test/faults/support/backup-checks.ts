@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import { openSealedObject, type TenantKeys } from '@mlr/crypto';
-import type { JobView, PlatformService } from '@mlr/testing';
+import { waitFor, type JobView, type PlatformService } from '@mlr/testing';
 import type { PlatformFixture } from '../../e2e/support/platform-fixture.js';
 
 /** The UIDs a job reports failed (its errors name the message by UID). */
@@ -25,9 +25,18 @@ export async function expectBackedUpOnce(
   const records = await platform.prisma.indexRecord.findMany({ where: { tenantId }, select: { uid: true } });
   expect(records).toHaveLength(messages);
   expect(new Set(records.map((r) => Number(r.uid))).size).toBe(messages);
+  // The counts are storage's, brought by indexing's relay of its reference changes: wait for them
+  // (a service killed on the way makes them late, never wrong).
+  await waitFor(
+    async () =>
+      (await platform.prisma.storedObject.count({ where: { tenantId, refCount: { not: 1 } } })) === 0 &&
+      (await platform.prisma.referenceChange.count({ where: { tenantId } })) === 0,
+    { what: 'every reference change to reach storage', timeoutMs: 60_000 },
+  ).catch(() => undefined);
   const objects = await platform.prisma.storedObject.findMany({ where: { tenantId } });
   expect(objects).toHaveLength(messages);
   expect(objects.filter((o) => o.refCount !== 1)).toEqual([]);
+  expect(await platform.prisma.referenceChange.count({ where: { tenantId } })).toBe(0);
   for (const object of objects) {
     if (object.versionId === null) throw new Error(`stored object ${object.id} has no pinned version`);
     const sealed = await platform.store.getBuffer({
