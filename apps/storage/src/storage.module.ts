@@ -11,6 +11,7 @@ import { CommitBatchConsumer } from './backup/commit-batch.consumer.js';
 import { createStorageMetrics, type StorageMetrics } from './backup/storage-metrics.js';
 import { PrismaStoredObjectRepository } from './backup/stored-object.repository.js';
 import { jetStreamOutcomeSink, StoreCommitBatch } from './backup/store-commit-batch.use-case.js';
+import { objectRetention } from './backup/writers/object-writer.js';
 import { LicensingTenantLayouts } from './backup/tenant-layouts.js';
 import { ObjectsUsageController } from './usage/objects-usage.controller.js';
 import { ReferencesController } from './references/references.controller.js';
@@ -25,6 +26,13 @@ import { ObjectFetchServer } from './restore/object-fetch.server.js';
 export const OBJECT_STORE = Symbol('OBJECT_STORE');
 export const STORAGE_CONFIG = Symbol('STORAGE_CONFIG');
 const STORAGE_METRICS = Symbol('STORAGE_METRICS');
+const BUCKET_DEFAULTS = Symbol('BUCKET_DEFAULTS');
+const TENANT_LAYOUTS = Symbol('TENANT_LAYOUTS');
+
+/** The bucket's default retention in days, as BucketBootstrap read it (years counted as 365 days). */
+interface BucketDefaults {
+  retentionDays: number | undefined;
+}
 
 /**
  * Storage takes no work before it has seen that the bucket protects what it writes: Object Lock on,
@@ -37,6 +45,7 @@ class BucketBootstrap implements OnModuleInit, OnApplicationShutdown {
     @Inject(OBJECT_STORE) private readonly store: ObjectStore,
     @Inject(STORAGE_CONFIG) private readonly config: StorageConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(BUCKET_DEFAULTS) private readonly defaults: BucketDefaults,
   ) {}
   async onModuleInit(): Promise<void> {
     const bucket = this.config.S3_BUCKET;
@@ -55,6 +64,7 @@ class BucketBootstrap implements OnModuleInit, OnApplicationShutdown {
         `bucket '${bucket}' has no default retention, so objects could be deleted as soon as they are written: ${setUp}`,
       );
     }
+    this.defaults.retentionDays = (retention.days ?? 0) + (retention.years ?? 0) * 365;
     this.logger.info(
       { bucket, defaultRetention: retention },
       `bucket '${bucket}': every new object is kept ${retention.days ?? 0} days ${retention.years ? `and ${retention.years} years ` : ''}(${retention.mode})`,
@@ -71,6 +81,17 @@ function retentionOf(config: StorageConfig) {
     : undefined;
 }
 
+/** The retention of a tenant's new objects: the platform's, or the tenant's default when longer. */
+function tenantRetention(config: StorageConfig, defaults: BucketDefaults, layouts: LicensingTenantLayouts) {
+  return (tenantId: string) =>
+    objectRetention(
+      retentionOf(config),
+      defaults.retentionDays,
+      layouts.retentionDaysOf(tenantId),
+      config.STORAGE_RETENTION_MODE,
+    );
+}
+
 @Module({})
 export class StorageModule {
   static forRoot(config: StorageConfig): DynamicModule {
@@ -80,6 +101,12 @@ export class StorageModule {
       controllers: [ObjectsUsageController, ReferencesController],
       providers: [
         { provide: STORAGE_CONFIG, useValue: config },
+        { provide: BUCKET_DEFAULTS, useValue: { retentionDays: undefined } satisfies BucketDefaults },
+        {
+          provide: TENANT_LAYOUTS,
+          useFactory: (messaging: MessagingConnection) => new LicensingTenantLayouts(messaging.nc),
+          inject: [MESSAGING],
+        },
         {
           provide: OBJECT_STORE,
           useFactory: () =>
@@ -97,7 +124,14 @@ export class StorageModule {
         { provide: STORAGE_METRICS, useFactory: () => createStorageMetrics() },
         {
           provide: PackWriter,
-          useFactory: (prisma: PrismaClient, store: ObjectStore, metrics: StorageMetrics, logger: Logger) => {
+          useFactory: (
+            prisma: PrismaClient,
+            store: ObjectStore,
+            metrics: StorageMetrics,
+            logger: Logger,
+            defaults: BucketDefaults,
+            layouts: LicensingTenantLayouts,
+          ) => {
             if (config.STORAGE_PACK_BUFFER_BYTES < 2 * config.STORAGE_PACK_TARGET_BYTES) {
               throw new Error(
                 `STORAGE_PACK_BUFFER_BYTES (${config.STORAGE_PACK_BUFFER_BYTES}) must be at least twice STORAGE_PACK_TARGET_BYTES (${config.STORAGE_PACK_TARGET_BYTES})`,
@@ -115,13 +149,13 @@ export class StorageModule {
                 store,
                 repository: new PrismaStoredObjectRepository(prisma),
                 bucket: config.S3_BUCKET,
-                retention: retentionOf(config),
+                retention: tenantRetention(config, defaults, layouts),
                 metrics,
                 logger: logger.child({ scope: 'packs' }),
               },
             );
           },
-          inject: [PRISMA, OBJECT_STORE, STORAGE_METRICS, LOGGER],
+          inject: [PRISMA, OBJECT_STORE, STORAGE_METRICS, LOGGER, BUCKET_DEFAULTS, TENANT_LAYOUTS],
         },
         {
           provide: StoreCommitBatch,
@@ -132,11 +166,13 @@ export class StorageModule {
             metrics: StorageMetrics,
             logger: Logger,
             packs: PackWriter,
+            defaults: BucketDefaults,
+            layouts: LicensingTenantLayouts,
           ) => {
             const repository = new PrismaStoredObjectRepository(prisma);
             return new StoreCommitBatch({
               repository,
-              layouts: new LicensingTenantLayouts(messaging.nc),
+              layouts,
               chunks: new JetStreamChunkStore(messaging),
               writers: {
                 packed: packs,
@@ -144,7 +180,7 @@ export class StorageModule {
                   store,
                   repository,
                   bucket: config.S3_BUCKET,
-                  retention: retentionOf(config),
+                  retention: tenantRetention(config, defaults, layouts),
                   metrics,
                   concurrentWrites: config.STORAGE_WRITE_CONCURRENCY,
                 }),
@@ -158,7 +194,16 @@ export class StorageModule {
               logger: logger.child({ scope: 'backup' }),
             });
           },
-          inject: [PRISMA, MESSAGING, OBJECT_STORE, STORAGE_METRICS, LOGGER, PackWriter],
+          inject: [
+            PRISMA,
+            MESSAGING,
+            OBJECT_STORE,
+            STORAGE_METRICS,
+            LOGGER,
+            PackWriter,
+            BUCKET_DEFAULTS,
+            TENANT_LAYOUTS,
+          ],
         },
         {
           provide: AbandonedUploads,

@@ -5,6 +5,7 @@ import {
   tenantIdSchema,
   tenantInputSchema,
   tenantListQuerySchema,
+  objectRetentionInputSchema,
   uploadQuotaInputSchema,
   type TenantView,
 } from '@mlr/contracts';
@@ -76,6 +77,23 @@ export class TenantsController {
     return this.services.call('licensing', 'tenants.setUploadQuota', {
       tenantId,
       bytes,
+      actor: operatorActor(request),
+    });
+  }
+
+  /**
+   * Sets the tenant's default Object Lock retention: every object and pack of the tenant written from
+   * now on stays locked at least that many days (`{ "days": n }`, or `{ "days": null }` for the
+   * platform's default). It never shortens the platform's retention, nor what is written already.
+   */
+  @Put(':tenantId/object-retention')
+  @Audited('tenant.retention.set')
+  setObjectRetention(@Param() params: unknown, @Body() body: unknown, @Req() request: Request): Promise<TenantView> {
+    const { tenantId } = parseHttp('path', tenantPath, params);
+    const { days } = parseHttp('body', objectRetentionInputSchema, body);
+    return this.services.call('licensing', 'tenants.setObjectRetention', {
+      tenantId,
+      days,
       actor: operatorActor(request),
     });
   }

@@ -45,6 +45,16 @@ export class TenantsController {
     return this.tenants.disableMlr(request.tenantId, request.actor);
   }
 
+  @MessagePattern(serviceSubject('licensing', 'tenants.setObjectRetention'))
+  setObjectRetention(@Payload() data: unknown): Promise<TenantView> {
+    const request = parseRequest(
+      'tenants.setObjectRetention request',
+      schemas['tenants.setObjectRetention'].request,
+      data,
+    );
+    return this.tenants.setObjectRetention(request.tenantId, request.days, request.actor);
+  }
+
   @MessagePattern(serviceSubject('licensing', 'tenants.setUploadQuota'))
   setUploadQuota(@Payload() data: unknown): Promise<TenantView> {
     const request = parseRequest('tenants.setUploadQuota request', schemas['tenants.setUploadQuota'].request, data);

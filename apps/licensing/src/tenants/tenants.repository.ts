@@ -20,6 +20,8 @@ export interface TenantRecord {
   objectLayout: ObjectLayout;
   /** Set by the operator; null for the platform default. */
   uploadQuotaBytes: bigint | null;
+  /** The operator's default Object Lock retention in days; null for the platform's. */
+  objectRetentionDays: number | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -57,6 +59,8 @@ export interface TenantRepository {
   disableMlr(tenantId: string, now: Date): Promise<TenantRecord | null>;
   /** Records the tenant's upload quota (null: the platform default). Null when the tenant does not exist. */
   setUploadQuota(tenantId: string, bytes: number | null): Promise<TenantRecord | null>;
+  /** Sets the tenant's default Object Lock retention (null: the platform's); null when there is no such tenant. */
+  setObjectRetention(tenantId: string, days: number | null): Promise<TenantRecord | null>;
   /** The tenants with MLR enabled, with their quotas (whose chunk streams must exist). */
   mlrEnabled(): Promise<Array<Pick<TenantRecord, 'id' | 'uploadQuotaBytes'>>>;
 }
@@ -97,6 +101,7 @@ export function tenantView(tenant: TenantRecord, defaultUploadQuotaBytes: number
       bytes: uploadQuotaOf(tenant, defaultUploadQuotaBytes),
       isDefault: tenant.uploadQuotaBytes === null,
     },
+    objectRetentionDays: tenant.objectRetentionDays,
     createdAt: tenant.createdAt.toISOString(),
     updatedAt: tenant.updatedAt.toISOString(),
   };
@@ -113,6 +118,7 @@ const tenantColumns = {
   tenantKeyId: true,
   objectLayout: true,
   uploadQuotaBytes: true,
+  objectRetentionDays: true,
   createdAt: true,
   updatedAt: true,
 } as const;
@@ -250,6 +256,14 @@ export class PrismaTenantRepository implements TenantRepository {
     const { count } = await this.prisma.tenant.updateMany({
       where: { id: tenantId },
       data: { uploadQuotaBytes: bytes === null ? null : BigInt(bytes) },
+    });
+    return count === 0 ? null : this.get(tenantId);
+  }
+
+  async setObjectRetention(tenantId: string, days: number | null): Promise<TenantRecord | null> {
+    const { count } = await this.prisma.tenant.updateMany({
+      where: { id: tenantId },
+      data: { objectRetentionDays: days },
     });
     return count === 0 ? null : this.get(tenantId);
   }

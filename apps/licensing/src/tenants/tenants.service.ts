@@ -170,6 +170,23 @@ export class TenantsService {
     return status;
   }
 
+  /**
+   * Sets the tenant's default Object Lock retention (null: the platform's). It applies to what
+   * storage writes from then on (storage asks for it at most a minute later); what is written stays
+   * locked as written.
+   */
+  async setObjectRetention(tenantId: string, days: number | null, actor: string): Promise<TenantView> {
+    const current = await this.tenants.get(tenantId);
+    if (!current) throw tenantNotFound(tenantId);
+    const tenant = await this.tenants.setObjectRetention(tenantId, days);
+    if (!tenant) throw tenantNotFound(tenantId);
+    this.logger.info(
+      { event: 'tenant.object-retention.set', tenantId, actor, days, previousDays: current.objectRetentionDays },
+      'default object retention set',
+    );
+    return this.view(tenant);
+  }
+
   private view(tenant: TenantRecord): TenantView {
     return tenantView(tenant, this.uploadStreams.defaultBytes);
   }

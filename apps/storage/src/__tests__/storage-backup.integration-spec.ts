@@ -84,6 +84,8 @@ describe('storage backup path', () => {
   const infra = inject('infra');
   const tenantId = `storage-it-${randomBytes(4).toString('hex')}`;
   const individualTenant = `${tenantId}-one`;
+  /** The operator set a default retention longer than the bucket's (30 days): its objects are locked longer. */
+  const longKeptTenant = `${tenantId}-long`;
   const bucket = infra.s3!.bucket;
   let logDir: string;
   let app: RunningApp;
@@ -111,6 +113,9 @@ describe('storage backup path', () => {
     await prisma.tenant.create({
       data: { id: individualTenant, name: 'one object each', slug: individualTenant, objectLayout: 'individual' },
     });
+    await prisma.tenant.create({
+      data: { id: longKeptTenant, name: 'kept long', slug: longKeptTenant, objectRetentionDays: 45 },
+    });
     store = createS3ObjectStore(servicesS3(infra));
     logDir = mkdtempSync(join(REPO_ROOT, 'tmp', 'storage-it-'));
     // Storage asks licensing for a tenant's object layout (tenants are licensing's).
@@ -123,13 +128,13 @@ describe('storage backup path', () => {
     });
     jsm = await messaging.manager();
     // As licensing declares them when MLR is enabled.
-    for (const tenant of [tenantId, individualTenant, `${tenantId}-ghost`]) {
+    for (const tenant of [tenantId, individualTenant, longKeptTenant, `${tenantId}-ghost`]) {
       await ensureTenantChunksStream(messaging, tenant, 256 * 1024 * 1024);
     }
     publisher = new Publisher<ChannelPayloads, { [C in Channel]: Subject<C> }>(messaging, {
       validator: platformValidator,
     });
-    acknowledgements = [tenantId, individualTenant, `${tenantId}-ghost`].map((tenant) =>
+    acknowledgements = [tenantId, individualTenant, longKeptTenant, `${tenantId}-ghost`].map((tenant) =>
       messaging.nc.subscribe(subjects.indexed(tenant), {
         callback: (error, message) => {
           if (error) return;
@@ -474,6 +479,28 @@ describe('storage backup path', () => {
     await until('the invalid batch to leave the stream', async () =>
       (await batchPending(ack.seq)) ? undefined : true,
     );
+  });
+
+  it("locks a tenant's packs for its default retention when the operator set one longer than the bucket's", async () => {
+    const contentId = newContentId();
+    const writtenAt = Date.now();
+    const { items } = await sendBatch([{ contentId, sealed: sealedShape(contentId, 9_000) }], {
+      tenant: longKeptTenant,
+    });
+    await waitForRecords(items, longKeptTenant);
+    const row = await storedRow(contentId, longKeptTenant);
+    const pack = await prisma.pack.findUniqueOrThrow({ where: { id: row.packId! } });
+    const head = await store.head({ bucket, key: pack.key, versionId: pack.versionId! });
+    expect(head?.retentionMode).toBe('COMPLIANCE');
+    expect(pack.retainUntil!.getTime()).toBeGreaterThanOrEqual(writtenAt + 45 * 86_400_000 - 60_000);
+    expect(pack.retainUntil!.getTime()).toBeLessThan(Date.now() + 45 * 86_400_000 + 60_000);
+    expect(Math.abs(head!.retainUntil!.getTime() - pack.retainUntil!.getTime())).toBeLessThan(1_000);
+    expect(row.retainUntil).toEqual(pack.retainUntil);
+    // Another tenant's packs keep the bucket's default: no explicit retention is written for them.
+    const other = newContentId();
+    const sent = await sendBatch([{ contentId: other, sealed: sealedShape(other, 9_000) }]);
+    await waitForRecords(sent.items);
+    expect((await storedRow(other)).retainUntil).toBeNull();
   });
 
   it('writes one S3 object per message for a tenant of the individual layout', async () => {

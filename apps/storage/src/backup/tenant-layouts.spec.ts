@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { describe, expect, it } from 'vitest';
 import { LicensingTenantLayouts, TenantLayoutUnavailable } from './tenant-layouts.js';
 
-const tenant = (objectLayout: string) => ({
+const tenant = (objectLayout: string, objectRetentionDays: number | null = null) => ({
   id: 'acme',
   slug: 'acme',
   name: 'Acme',
@@ -13,6 +13,7 @@ const tenant = (objectLayout: string) => ({
   tenantKeyId: null,
   objectLayout,
   uploadQuota: { bytes: 1024, isDefault: true },
+  objectRetentionDays,
   createdAt: '2026-12-01T00:00:00.000Z',
   updatedAt: '2026-12-01T00:00:00.000Z',
 });
@@ -44,6 +45,14 @@ describe('LicensingTenantLayouts: storage asks licensing, which owns tenants', (
     now = 1_000;
     expect(await layouts.layoutOf('acme')).toBe('individual');
     expect(asked).toEqual(Array(2).fill('mlr.svc.licensing.tenants.get {"tenantId":"acme"}'));
+  });
+
+  it("keeps the tenant's default retention heard with its layout", async () => {
+    const { nc } = licensing(() => ({ response: tenant('packed', 365) }));
+    const layouts = new LicensingTenantLayouts(nc);
+    expect(layouts.retentionDaysOf('acme')).toBeUndefined();
+    await layouts.layoutOf('acme');
+    expect(layouts.retentionDaysOf('acme')).toBe(365);
   });
 
   it('answers null for a tenant licensing does not know, and asks again next time', async () => {

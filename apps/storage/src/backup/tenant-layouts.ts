@@ -2,7 +2,7 @@ import { licensingCallSchemas, serviceErrorReplySchema, serviceSubject, type Obj
 import { NestVerbRefused, requestNestVerb } from '@mlr/messaging';
 import type { NatsConnection } from '@nats-io/nats-core';
 
-/** How storage learns a tenant's object layout: licensing owns tenants, storage asks it. */
+/** How storage learns a tenant's object layout (and default retention): licensing owns tenants, storage asks it. */
 export interface TenantLayouts {
   /**
    * The tenant's layout, or null when licensing says there is no such tenant. Throws
@@ -33,7 +33,10 @@ export interface LicensingTenantLayoutsOptions {
  * locator). While licensing is unreachable the last answer heard stays in use, however old.
  */
 export class LicensingTenantLayouts implements TenantLayouts {
-  private readonly known = new Map<string, { layout: ObjectLayout; heardAt: number }>();
+  private readonly known = new Map<
+    string,
+    { layout: ObjectLayout; objectRetentionDays: number | null; heardAt: number }
+  >();
   private readonly freshForMs: number;
   private readonly timeoutMs: number;
   private readonly now: () => number;
@@ -69,7 +72,20 @@ export class LicensingTenantLayouts implements TenantLayouts {
       if (known) return known.layout;
       throw new TenantLayoutUnavailable(tenantId, new Error(`unreadable answer: ${parsed.error.message}`));
     }
-    this.known.set(tenantId, { layout: parsed.data.objectLayout, heardAt: this.now() });
+    this.known.set(tenantId, {
+      layout: parsed.data.objectLayout,
+      objectRetentionDays: parsed.data.objectRetentionDays,
+      heardAt: this.now(),
+    });
     return parsed.data.objectLayout;
+  }
+
+  /**
+   * The tenant's default Object Lock retention in days as licensing last said (null: none set),
+   * heard with its layout — so known for every tenant whose batch `layoutOf` let through; undefined
+   * for one never heard of.
+   */
+  retentionDaysOf(tenantId: string): number | null | undefined {
+    return this.known.get(tenantId)?.objectRetentionDays;
   }
 }

@@ -158,6 +158,22 @@ export const uploadQuotaBytesSchema = z
 /** Body of `PUT /v1/tenants/{id}/upload-quota`: bytes, or null for the platform default. */
 export const uploadQuotaInputSchema = z.strictObject({ bytes: uploadQuotaBytesSchema.nullable() });
 
+/**
+ * A tenant's default Object Lock retention: every object and pack of the tenant written from then on
+ * stays locked at least this many days (`PUT /v1/tenants/{id}/object-retention`). It never shortens
+ * the platform's: storage locks for the longest of the bucket's default retention, its own
+ * STORAGE_RETENTION_DAYS and this. What is written stays locked as written (COMPLIANCE cannot be
+ * shortened by anybody).
+ */
+export const objectRetentionDaysSchema = z
+  .number()
+  .int('must be a whole number of days')
+  .min(1, 'must be at least 1 day')
+  .max(36_500, 'must be at most 36500 days (100 years)');
+
+/** Body of `PUT /v1/tenants/{id}/object-retention`: days, or null for the platform's default. */
+export const objectRetentionInputSchema = z.strictObject({ days: objectRetentionDaysSchema.nullable() });
+
 /** Query of `GET /v1/tenants` (query values arrive as text). */
 export const tenantListQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1_000).default(200),
@@ -181,6 +197,8 @@ export const tenantSchema = z.strictObject({
   objectLayout: z.enum(OBJECT_LAYOUTS),
   /** The upload quota in force, and whether it is the platform default (none set for the tenant). */
   uploadQuota: z.strictObject({ bytes: z.number().int().positive(), isDefault: z.boolean() }),
+  /** The tenant's default Object Lock retention in days; null: the platform's default. */
+  objectRetentionDays: objectRetentionDaysSchema.nullable(),
   createdAt: isoDateSchema,
   updatedAt: isoDateSchema,
 });
@@ -265,6 +283,7 @@ export const tenantRefRequestSchema = z.strictObject({ tenantId: tenantIdSchema 
 export const tenantActionRequestSchema = tenantRefRequestSchema.extend({ actor: actorSchema });
 export const usageReportRequestSchema = z.strictObject({ tenantId: tenantIdSchema.optional() });
 export const setUploadQuotaRequestSchema = tenantActionRequestSchema.extend(uploadQuotaInputSchema.shape);
+export const setObjectRetentionRequestSchema = tenantActionRequestSchema.extend(objectRetentionInputSchema.shape);
 
 export const tenantListSchema = z.strictObject({
   tenants: z.array(tenantSchema),
@@ -295,6 +314,10 @@ export interface LicensingCalls {
   'tenants.disableMlr': { request: z.input<typeof tenantActionRequestSchema>; response: TenantView };
   'tenants.status': { request: z.input<typeof tenantRefRequestSchema>; response: TenantMlrStatus };
   'tenants.setUploadQuota': { request: z.input<typeof setUploadQuotaRequestSchema>; response: TenantView };
+  'tenants.setObjectRetention': {
+    request: z.input<typeof setObjectRetentionRequestSchema>;
+    response: TenantView;
+  };
   'usage.report': { request: z.input<typeof usageReportRequestSchema>; response: UsageReport };
 }
 
@@ -308,5 +331,6 @@ export const licensingCallSchemas = {
   'tenants.disableMlr': { request: tenantActionRequestSchema, response: tenantSchema },
   'tenants.status': { request: tenantRefRequestSchema, response: tenantMlrStatusSchema },
   'tenants.setUploadQuota': { request: setUploadQuotaRequestSchema, response: tenantSchema },
+  'tenants.setObjectRetention': { request: setObjectRetentionRequestSchema, response: tenantSchema },
   'usage.report': { request: usageReportRequestSchema, response: usageReportSchema },
 } as const;

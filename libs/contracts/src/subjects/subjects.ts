@@ -158,6 +158,7 @@ export interface ServiceCalls {
   'tenants.disableMlr': LicensingCalls['tenants.disableMlr'];
   'tenants.status': LicensingCalls['tenants.status'];
   'tenants.setUploadQuota': LicensingCalls['tenants.setUploadQuota'];
+  'tenants.setObjectRetention': LicensingCalls['tenants.setObjectRetention'];
   'usage.report': LicensingCalls['usage.report'];
   'tenants.access': AuditCalls['tenants.access'];
   'audit.record': AuditCalls['audit.record'];
@@ -209,6 +210,7 @@ export const serviceCallSchemas: {
   'tenants.disableMlr': licensingCallSchemas['tenants.disableMlr'],
   'tenants.status': licensingCallSchemas['tenants.status'],
   'tenants.setUploadQuota': licensingCallSchemas['tenants.setUploadQuota'],
+  'tenants.setObjectRetention': licensingCallSchemas['tenants.setObjectRetention'],
   'usage.report': licensingCallSchemas['usage.report'],
   'tenants.access': auditCallSchemas['tenants.access'],
   'audit.record': auditCallSchemas['audit.record'],

@@ -287,6 +287,54 @@ describe('gateway: licence, tenants, MLR enablement and usage', () => {
     }
   });
 
+  it("sets a tenant's default object retention (operators only), which storage then locks its new objects for", async () => {
+    await licenceWithRoom(2);
+    const tenant = await createTenant();
+    const operator = { as: { sub: 'ops@msp.test', role: 'operator' as const } };
+    const retention = (days: unknown) =>
+      platform.http<TenantBody & { objectRetentionDays: number | null } & ErrorBody>(
+        'PUT',
+        `/v1/tenants/${tenant.id}/object-retention`,
+        { days },
+        operator,
+      );
+    expect(
+      (await http<{ objectRetentionDays: unknown }>('GET', `/v1/tenants/${tenant.id}`)).body.objectRetentionDays,
+    ).toBe(null);
+    const set = await retention(365);
+    expect(set.status).toBe(200);
+    expect(set.body.objectRetentionDays).toBe(365);
+    // What storage asks licensing (tenants.get) carries it.
+    expect(
+      (await http<{ objectRetentionDays: unknown }>('GET', `/v1/tenants/${tenant.id}`)).body.objectRetentionDays,
+    ).toBe(365);
+    expect(
+      (await platform.http('PUT', `/v1/tenants/${tenant.id}/object-retention`, { days: 1 })).status,
+      'a tenant admin may not shorten it',
+    ).toBe(403);
+    for (const bad of [0, -1, 2.5, '30d', 36_501]) {
+      const refused = await retention(bad);
+      expect(refused.status).toBe(400);
+      expect(refused.body.message).toMatch(/^invalid request body: days: /);
+    }
+    expect((await retention(null)).body.objectRetentionDays).toBe(null);
+    expect(
+      (await platform.http('PUT', '/v1/tenants/no-such-tenant/object-retention', { days: 1 }, operator)).status,
+    ).toBe(404);
+    const audited = () =>
+      prisma.auditEvent.findMany({
+        where: { action: 'tenant.retention.set', target: `tenant:${tenant.id}` },
+        orderBy: { id: 'asc' },
+      });
+    await waitFor(async () => (await audited()).length >= 8, { what: 'the audit events', timeoutMs: 10_000 });
+    expect((await audited()).map((event) => [event.actor, event.outcome])).toEqual([
+      ['ops@msp.test', 'success'],
+      ['admin@platform-runner', 'denied'],
+      ...Array(5).fill(['ops@msp.test', 'failure']),
+      ['ops@msp.test', 'success'],
+    ]);
+  });
+
   it('refuses a run-now for a tenant without MLR before any job exists; the ticker records why it did not run', async () => {
     await licenceWithRoom(2);
     const tenant = await createTenant();

@@ -7,7 +7,8 @@ import {
   retainUntil,
   type MemberToStore,
   type ObjectWriter,
-  type RetentionPolicy,
+  retentionFor,
+  type TenantRetention,
   type StoredMember,
 } from './object-writer.js';
 
@@ -15,7 +16,8 @@ export interface IndividualWriterDeps {
   store: Pick<ObjectStore, 'put'>;
   repository: Pick<StoredObjectRepository, 'recordObjects'>;
   bucket: string;
-  retention?: RetentionPolicy | undefined;
+  /** Object Lock of new objects: one policy, or the tenant's (`objectRetention`). */
+  retention?: TenantRetention | undefined;
   metrics: StorageMetrics;
   /** Objects written at once by one call. */
   concurrentWrites: number;
@@ -112,7 +114,8 @@ export class IndividualWriter implements ObjectWriter {
   }
 
   private async put(tenantId: string, member: MemberToStore): Promise<NewStoredObject> {
-    const { bucket, retention } = this.deps;
+    const { bucket } = this.deps;
+    const retention = retentionFor(this.deps.retention, tenantId);
     const key = messageObjectKey(tenantId, member.contentId);
     const until = retainUntil(retention, this.now());
     const body = member.bytes ?? Readable.from(readAll(member), { objectMode: false });

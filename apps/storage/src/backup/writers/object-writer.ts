@@ -38,6 +38,29 @@ export interface RetentionPolicy {
   mode: 'GOVERNANCE' | 'COMPLIANCE';
 }
 
+/** The retention of a tenant's new objects: one policy for all, or asked per tenant. */
+export type TenantRetention = RetentionPolicy | ((tenantId: string) => RetentionPolicy | undefined);
+
+export function retentionFor(retention: TenantRetention | undefined, tenantId: string): RetentionPolicy | undefined {
+  return typeof retention === 'function' ? retention(tenantId) : retention;
+}
+
+/**
+ * The retention storage writes a tenant's objects with: the platform's (STORAGE_RETENTION_DAYS, or
+ * none: the bucket's default retention applies), unless the tenant's default (set by the operator)
+ * is longer than both the platform's and the bucket's default — it never shortens them.
+ */
+export function objectRetention(
+  platform: RetentionPolicy | undefined,
+  bucketDefaultDays: number | undefined,
+  tenantDays: number | null | undefined,
+  mode: RetentionPolicy['mode'],
+): RetentionPolicy | undefined {
+  if (tenantDays === null || tenantDays === undefined) return platform;
+  const floor = Math.max(platform?.days ?? 0, bucketDefaultDays ?? 0);
+  return tenantDays > floor ? { days: tenantDays, mode: platform?.mode ?? mode } : platform;
+}
+
 const DAY_MS = 24 * 3_600_000;
 
 export function retainUntil(policy: RetentionPolicy | undefined, now: Date): Date | null {

@@ -9,7 +9,8 @@ import {
   retainUntil,
   type MemberToStore,
   type ObjectWriter,
-  type RetentionPolicy,
+  retentionFor,
+  type TenantRetention,
   type StoredMember,
 } from './object-writer.js';
 
@@ -34,7 +35,8 @@ export interface PackWriterDeps {
   store: Pick<ObjectStore, 'put'>;
   repository: Pick<StoredObjectRepository, 'recordObjects'>;
   bucket: string;
-  retention?: RetentionPolicy | undefined;
+  /** Object Lock of new objects: one policy, or the tenant's (`objectRetention`). */
+  retention?: TenantRetention | undefined;
   metrics: StorageMetrics;
   logger: { debug(fields: Record<string, unknown>, message: string): void };
   now?: () => Date;
@@ -270,7 +272,8 @@ export class PackWriter implements ObjectWriter {
     size: number,
     members: ReadonlyArray<{ contentId: string; keyId: string; offset: number; length: number; plainSize: number }>,
   ): Promise<StoredMember[]> {
-    const { bucket, retention } = this.deps;
+    const { bucket } = this.deps;
+    const retention = retentionFor(this.deps.retention, tenantId);
     const until = retainUntil(retention, now);
     const put = await this.deps.store.put({ bucket, key }, body, {
       contentLength: size,
