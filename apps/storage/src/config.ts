@@ -56,5 +56,21 @@ export const storageConfigSchema = serviceEnvSchema
       .int()
       .min(1_000)
       .default(60 * 60_000),
+    /**
+     * How often storage locks again the referenced objects and packs whose Object Lock ends within
+     * STORAGE_LOCK_RENEW_WITHIN_DAYS (until now + the tenant's retention): what a plan keeps stays
+     * locked while its records exist.
+     */
+    STORAGE_LOCK_RENEW_MS: z.coerce
+      .number()
+      .int()
+      .min(1_000)
+      .default(60 * 60_000),
+    STORAGE_LOCK_RENEW_WITHIN_DAYS: z.coerce
+      .number()
+      .int('must be a whole number of days')
+      .min(1, 'must be at least 1')
+      .max(3_650)
+      .default(7),
   });
 export type StorageConfig = z.output<typeof storageConfigSchema>;

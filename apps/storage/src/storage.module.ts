@@ -18,6 +18,7 @@ import { ReferencesController } from './references/references.controller.js';
 import { IndividualWriter } from './backup/writers/individual-writer.js';
 import { PackWriter } from './backup/writers/pack-writer.js';
 import type { StorageConfig } from './config.js';
+import { LockRenewal } from './integrity/lock-renewal.js';
 import { VersionWatch } from './integrity/version-watch.js';
 import { FetchObjectRange } from './restore/fetch-object-range.use-case.js';
 import { FetchObjectBatch } from './restore/fetch-object-batch.use-case.js';
@@ -156,6 +157,34 @@ export class StorageModule {
             );
           },
           inject: [PRISMA, OBJECT_STORE, STORAGE_METRICS, LOGGER, BUCKET_DEFAULTS, TENANT_LAYOUTS],
+        },
+        {
+          provide: LockRenewal,
+          useFactory: (
+            prisma: PrismaClient,
+            store: ObjectStore,
+            logger: Logger,
+            defaults: BucketDefaults,
+            layouts: LicensingTenantLayouts,
+          ) =>
+            new LockRenewal(
+              store,
+              prisma,
+              {
+                bucket: config.S3_BUCKET,
+                withinMs: config.STORAGE_LOCK_RENEW_WITHIN_DAYS * 86_400_000,
+                bucketDefaultDays: () => defaults.retentionDays,
+                renewDays: async (tenantId) => {
+                  // Licensing's latest word on the tenant's retention; without it, the last one heard.
+                  await layouts.layoutOf(tenantId).catch(() => null);
+                  return Math.max(config.STORAGE_RETENTION_DAYS ?? 0, layouts.retentionDaysOf(tenantId) ?? 0);
+                },
+                mode: config.STORAGE_RETENTION_MODE,
+              },
+              config.STORAGE_LOCK_RENEW_MS,
+              logger.child({ scope: 'lock-renewal' }),
+            ),
+          inject: [PRISMA, OBJECT_STORE, LOGGER, BUCKET_DEFAULTS, TENANT_LAYOUTS],
         },
         {
           provide: StoreCommitBatch,

@@ -98,6 +98,12 @@ export interface ObjectStore {
   /** The version's Object Lock retention, or null when it has none. */
   retention(locator: ObjectLocator & { versionId: string }): Promise<ObjectRetention | null>;
   /**
+   * Locks the version until `retention.retainUntil` in `retention.mode`. S3 lets a retention be
+   * extended only: a shorter date, or GOVERNANCE over COMPLIANCE, is refused (ObjectLocked or
+   * AccessDenied, as the store says).
+   */
+  extendRetention(locator: ObjectLocator & { versionId: string }, retention: ObjectRetention): Promise<void>;
+  /**
    * Every version of every object whose key starts with `prefix` (delete markers left out), as S3
    * lists them: in key order, newest version first within a key; unversioned buckets say 'null'.
    */

@@ -446,6 +446,22 @@ class S3ObjectStore implements ObjectStore {
     }
   }
 
+  async extendRetention(locator: ObjectLocator & { versionId: string }, retention: ObjectRetention): Promise<void> {
+    const where = targetOf('put', locator);
+    try {
+      await this.client.send(
+        new PutObjectRetentionCommand({
+          Bucket: locator.bucket,
+          Key: locator.key,
+          VersionId: locator.versionId,
+          Retention: { Mode: retention.mode, RetainUntilDate: retention.retainUntil },
+        }),
+      );
+    } catch (error) {
+      throw this.toError(error, where);
+    }
+  }
+
   /** Whether retention or a legal hold protects the version (when the store's message does not say). */
   private async isLocked(bucket: string, key: string, versionId: string): Promise<boolean> {
     // Retention first: a key allowed to remove versions (the collector's) may read it, not the object.
