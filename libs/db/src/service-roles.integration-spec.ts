@@ -80,7 +80,9 @@ describe('applyServiceRoles', () => {
 
   afterAll(async () => {
     await scratch?.drop();
-    await pgQuery(postgres.adminUrl, 'DROP ROLE IF EXISTS mlr_test_super');
+    for (const role of ['mlr_test_super', 'mlr_test_created', 'mlr_test_reader']) {
+      await pgQuery(postgres.adminUrl, `DROP ROLE IF EXISTS ${role}`);
+    }
   });
 
   it('grants again from scratch: a privilege granted by hand does not survive the next run', async () => {
@@ -92,15 +94,26 @@ describe('applyServiceRoles', () => {
     expect(await attempt(urls().storage, 'SELECT * FROM stored_objects LIMIT 0')).toBe('allowed');
   });
 
-  it("sets the password of a service's URL on its role", async () => {
-    const withPassword = { ...urls(), indexing: urls().indexing.replace('mlr_indexing@', 'mlr_indexing:s%3Dcr%27et@') };
-    await applyServiceRoles(scratch.url, serviceLogins(withPassword));
-    const rows = await pgQuery<{ set: boolean }>(
+  it("creates a missing role with the password of its URL, as a verifier, and leaves an existing role's alone", async () => {
+    const withPassword = {
+      ...urls(),
+      indexing: urls().indexing.replace('mlr_indexing@', 'mlr_test_created:s%3Dcr%27et@'),
+      storage: urls().storage.replace('mlr_storage@', 'mlr_storage:ignored@'),
+    };
+    const applied = await applyServiceRoles(scratch.url, serviceLogins(withPassword));
+    expect(applied.created).toEqual(['mlr_test_created']);
+    const rows = await pgQuery<{ rolname: string; verifier: string | null }>(
       postgres.adminUrl,
-      "SELECT rolpassword IS NOT NULL AS set FROM pg_authid WHERE rolname = 'mlr_indexing'",
+      "SELECT rolname, rolpassword AS verifier FROM pg_authid WHERE rolname IN ('mlr_test_created', 'mlr_storage') ORDER BY rolname",
     );
-    expect(rows).toEqual([{ set: true }]);
-    await pgQuery(postgres.adminUrl, 'ALTER ROLE mlr_indexing PASSWORD NULL');
+    expect(rows).toEqual([
+      { rolname: 'mlr_storage', verifier: null },
+      { rolname: 'mlr_test_created', verifier: expect.stringMatching(/^SCRAM-SHA-256\$4096:/) },
+    ]);
+    // The new role has its service's tables, nothing else.
+    expect(
+      await attempt(withPassword.indexing.replace(':s%3Dcr%27et', ''), 'SELECT * FROM index_records LIMIT 0'),
+    ).toBe('allowed');
   });
 
   it('refuses a table nobody owns, a superuser role, the owner itself and two services sharing a role', async () => {
@@ -114,6 +127,12 @@ describe('applyServiceRoles', () => {
     const superUrls = { ...urls(), storage: urls().storage.replace('mlr_storage@', 'mlr_test_super@') };
     await expect(applyServiceRoles(scratch.url, serviceLogins(superUrls))).rejects.toThrow(
       /role 'mlr_test_super' of storage is a superuser/,
+    );
+
+    await pgQuery(postgres.adminUrl, 'CREATE ROLE mlr_test_reader LOGIN IN ROLE pg_read_all_data');
+    const readerUrls = { ...urls(), scheduling: urls().scheduling.replace('mlr_scheduling@', 'mlr_test_reader@') };
+    await expect(applyServiceRoles(scratch.url, serviceLogins(readerUrls))).rejects.toThrow(
+      /role 'mlr_test_reader' of scheduling is a member of 'pg_read_all_data'/,
     );
 
     const ownerUrls = { ...urls(), licensing: scratch.url };

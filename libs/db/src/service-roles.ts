@@ -4,6 +4,7 @@
  * granted in the same step. Each service's role and password are those of the URL it is given
  * (`<SERVICE>_DATABASE_URL`): the URLs are the one place they are written down.
  */
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { DATABASE_SERVICES, serviceGrantStatements, type DatabaseService } from './table-owners.js';
 
@@ -54,10 +55,19 @@ export interface AppliedRoles {
 }
 
 /**
- * Creates each service's role when missing (LOGIN, no other attribute), sets its password when its
- * URL has one, and grants it exactly its service's privileges. Refuses a role that is the owner
- * itself, a superuser or may bypass row security or create roles or databases: such a role would
- * make the grants meaningless.
+ * Roles whose members may read or write any table: a service role in one of them (or in the owner's)
+ * would make its grants meaningless.
+ */
+const ALL_DATA_ROLES = ['pg_read_all_data', 'pg_write_all_data'];
+
+/**
+ * Creates each service's role when missing (LOGIN, no other attribute, with the password of its URL
+ * — sent as a SCRAM-SHA-256 verifier, so the server never sees or logs the password itself), and
+ * grants it exactly its service's privileges. A role that exists keeps its password (whoever made
+ * it manages it; changing it would need CREATEROLE, and on PostgreSQL 16 ADMIN OPTION on the role).
+ * Refuses a role that is the owner itself, a superuser, may bypass row security or create roles or
+ * databases, or is a member of the owner or of a role that reads or writes all data: any of those
+ * would make the grants meaningless.
  */
 export async function applyServiceRoles(ownerUrl: string, logins: readonly ServiceLogin[]): Promise<AppliedRoles> {
   const client = new pg.Client({ connectionString: ownerUrl });
@@ -77,22 +87,27 @@ export async function applyServiceRoles(ownerUrl: string, logins: readonly Servi
       }>('SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls FROM pg_roles WHERE rolname = $1', [login.role]);
       const found = existing.rows[0];
       if (found === undefined) {
-        await createRole(client, login.role);
+        await createRole(client, login.role, login.password);
         created.push(login.role);
-      } else if (found.rolsuper || found.rolcreaterole || found.rolcreatedb || found.rolbypassrls) {
+        continue;
+      }
+      if (found.rolsuper || found.rolcreaterole || found.rolcreatedb || found.rolbypassrls) {
         throw new ServiceRoleError(
           `role '${login.role}' of ${login.service} is a superuser or may create roles or databases or bypass row security: ` +
             'a service role must hold nothing but its grants',
         );
       }
-      if (login.password !== undefined) {
-        // Quoted by the server (format's %I and %L): a role or password may hold any character.
-        const statement = await oneValue(
-          client,
-          `SELECT format('ALTER ROLE %I PASSWORD %L', $1::text, $2::text) AS value`,
-          [login.role, login.password],
+      const memberships = await client.query<{ rolname: string }>(
+        `SELECT g.rolname FROM pg_auth_members m
+         JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.oid = m.member
+         WHERE r.rolname = $1 AND g.rolname = ANY($2::text[])`,
+        [login.role, [owner, ...ALL_DATA_ROLES]],
+      );
+      if (memberships.rows.length > 0) {
+        throw new ServiceRoleError(
+          `role '${login.role}' of ${login.service} is a member of ${memberships.rows.map((row) => `'${row.rolname}'`).join(', ')}: ` +
+            'through it, it could touch every table; a service role must hold nothing but its grants',
         );
-        await client.query(statement);
       }
     }
 
@@ -124,9 +139,32 @@ export async function applyServiceRoles(ownerUrl: string, logins: readonly Servi
   }
 }
 
+/**
+ * A SCRAM-SHA-256 verifier of `password` (RFC 5802/7677, as PostgreSQL stores it): given to
+ * CREATE ROLE … PASSWORD, the server keeps it as it is and never sees the password.
+ */
+export function scramVerifier(password: string, salt = randomBytes(16), iterations = 4096): string {
+  const salted = pbkdf2Sync(password, salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}
+
 /** CREATE ROLE that tolerates another migrations run creating the same role at the same moment. */
-async function createRole(client: pg.Client, role: string): Promise<void> {
-  const statement = await oneValue(client, `SELECT format('CREATE ROLE %I LOGIN', $1::text) AS value`, [role]);
+async function createRole(client: pg.Client, role: string, password: string | undefined): Promise<void> {
+  // Quoted by the server (format's %I and %L): a role may hold any character.
+  // A password of other than printable ASCII goes as it is (the server hashes it after its SASLprep,
+  // which this verifier does not reproduce); every other one as a verifier.
+  const asVerifier = password !== undefined && /^[\x20-\x7e]*$/.test(password);
+  const secret = password === undefined ? undefined : asVerifier ? scramVerifier(password) : password;
+  const statement =
+    secret === undefined
+      ? await oneValue(client, `SELECT format('CREATE ROLE %I LOGIN', $1::text) AS value`, [role])
+      : await oneValue(client, `SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', $1::text, $2::text) AS value`, [
+          role,
+          secret,
+        ]);
   try {
     await client.query(statement);
   } catch (error) {

@@ -33,7 +33,8 @@ describe('TABLE_OWNERS', () => {
   it('revokes first, then grants the own tables and their sequences, nothing else', () => {
     const tables = Object.keys(TABLE_OWNERS);
     const statements = serviceGrantStatements('storage', 'mlr_storage', tables, ['usage_samples_id_seq']);
-    expect(statements.slice(0, 2)).toEqual([
+    expect(statements.slice(0, 3)).toEqual([
+      'REVOKE CREATE ON SCHEMA public FROM PUBLIC',
       'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "mlr_storage"',
       'REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM "mlr_storage"',
     ]);

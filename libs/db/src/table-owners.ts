@@ -74,6 +74,8 @@ export function serviceGrantStatements(
 
   const r = quoteIdent(role);
   const statements = [
+    // PostgreSQL before 15 let everyone create tables in public; a service never may.
+    'REVOKE CREATE ON SCHEMA public FROM PUBLIC',
     `REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${r}`,
     `REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ${r}`,
     `GRANT USAGE ON SCHEMA public TO ${r}`,

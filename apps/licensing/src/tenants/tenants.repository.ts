@@ -81,6 +81,9 @@ export interface StatusInputs {
 
 export const TENANT_REPOSITORY = Symbol('TENANT_REPOSITORY');
 
+/** How long `tenants.status` waits for scheduling's count before it goes on with the last one. */
+const PROTECTED_COUNT_TIMEOUT_MS = 2_000;
+
 /** The upload quota in force for a tenant (its own, or the platform default). */
 export function uploadQuotaOf(tenant: Pick<TenantRecord, 'uploadQuotaBytes'>, defaultBytes: number): number {
   return tenant.uploadQuotaBytes === null ? defaultBytes : Number(tenant.uploadQuotaBytes);
@@ -164,8 +167,8 @@ export class PrismaTenantRepository implements TenantRepository {
     @Inject(SERVICE_USAGE) private readonly services: ServiceUsage,
   ) {}
 
-  /** The last count scheduling's answer gave, for an outage of scheduling (see `statusInputs`). */
-  private lastProtectedMailboxes = 0;
+  /** The last count scheduling's answer gave, and when: `statusInputs` uses it through an outage of scheduling. */
+  private lastProtected: { count: number; at: number } | undefined;
 
   get(tenantId: string): Promise<TenantRecord | null> {
     return this.prisma.tenant.findUnique({ where: { id: tenantId }, select: tenantColumns });
@@ -189,17 +192,17 @@ export class PrismaTenantRepository implements TenantRepository {
     const inputs = { tenant, licence: inForce.licence, licenceProblem: inForce.problem };
     // Counted only when a limit applies: scheduling reads the backups of the last 30 days.
     if (!inForce.licence || !tenant?.mlrEnabled) return { ...inputs, protectedMailboxes: 0 };
+    const last = this.lastProtected;
     try {
-      const protectedMailboxes = await countProtectedMailboxes(
-        this.prisma,
-        await this.services.protectedMailboxes(now),
-      );
-      this.lastProtectedMailboxes = protectedMailboxes;
+      // Shorter than scheduling's wait for this answer (its MLR gate waits 3 s).
+      const perTenant = await this.services.protectedMailboxes(now, undefined, PROTECTED_COUNT_TIMEOUT_MS);
+      const protectedMailboxes = await countProtectedMailboxes(this.prisma, perTenant);
+      this.lastProtected = { count: protectedMailboxes, at: Date.now() };
       return { ...inputs, protectedMailboxes };
     } catch (error) {
       return {
         ...inputs,
-        protectedMailboxes: this.lastProtectedMailboxes,
+        protectedMailboxes: last?.count ?? 0,
         protectedMailboxesStale: (error as Error).message,
       };
     }

@@ -16,8 +16,8 @@ export interface StoredUsage {
  * LicensingException SERVICE_UNAVAILABLE (reply `unavailable`) when the service cannot be asked.
  */
 export interface ServiceUsage {
-  /** Protected mailboxes per tenant at `now` (tenants without any are absent). */
-  protectedMailboxes(now: Date, tenantId?: string): Promise<ReadonlyMap<string, number>>;
+  /** Protected mailboxes per tenant at `now` (tenants without any are absent); `timeoutMs` overrides the default wait. */
+  protectedMailboxes(now: Date, tenantId?: string, timeoutMs?: number): Promise<ReadonlyMap<string, number>>;
   /** Stored objects and bytes per tenant (tenants that store nothing are absent). */
   storedObjects(tenantId?: string): Promise<ReadonlyMap<string, StoredUsage>>;
 }
@@ -60,10 +60,11 @@ export class NatsServiceUsage implements ServiceUsage {
     verb: ServiceVerb,
     schema: z.ZodType<T>,
     request: unknown,
+    timeoutMs = this.timeoutMs,
   ): Promise<T> {
     let answer: unknown;
     try {
-      answer = await requestNestVerb(this.nc, serviceSubject(service, verb), request, this.timeoutMs);
+      answer = await requestNestVerb(this.nc, serviceSubject(service, verb), request, timeoutMs);
     } catch (error) {
       throw new LicensingException(
         LicensingErrorCode.SERVICE_UNAVAILABLE,

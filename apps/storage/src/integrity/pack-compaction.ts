@@ -69,7 +69,7 @@ export async function compactPacks(
     >`
       WITH members AS (
         SELECT s.pack_id, s.byte_length,
-          (s.ref_count = 0 AND s.collect_after IS NOT NULL AND s.collect_after < now()) AS dead
+          (s.ref_count <= 0 AND s.collect_after IS NOT NULL AND s.collect_after < now()) AS dead
         FROM stored_objects s JOIN packs p ON p.id = s.pack_id
         WHERE p.bucket = ${bucket} AND p.id > ${after}
       )
@@ -112,7 +112,7 @@ async function compactOne(
 ): Promise<number> {
   const members = await prisma.$queryRaw<Member[]>`
     SELECT id, content_id, key_id, plain_size, byte_offset, byte_length FROM stored_objects
-    WHERE pack_id = ${pack.id} AND NOT (ref_count = 0 AND collect_after IS NOT NULL AND collect_after < now())
+    WHERE pack_id = ${pack.id} AND NOT (ref_count <= 0 AND collect_after IS NOT NULL AND collect_after < now())
     ORDER BY byte_offset`;
   if (members.length === 0) return 0;
   const sealed: Buffer[] = [];

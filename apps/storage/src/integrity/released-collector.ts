@@ -71,7 +71,7 @@ export async function collectReleased(
   if (!settings.dryRun) {
     outcome.marked = await prisma.$executeRaw`
       UPDATE stored_objects SET collect_after = now() + make_interval(secs => ${settings.graceMs / 1000})
-      WHERE bucket = ${bucket} AND ref_count = 0 AND collect_after IS NULL`;
+      WHERE bucket = ${bucket} AND ref_count <= 0 AND collect_after IS NULL`;
   }
   /** When the version's lock ends, if it has not yet; undefined when it may go now. */
   const lockedUntil = async (key: string, versionId: string | null): Promise<Date | undefined> => {
@@ -116,7 +116,7 @@ export async function collectReleased(
       Array<{ id: string; tenant_id: string; key: string; version_id: string | null; sealed_size: bigint }>
     >`
       SELECT id, tenant_id, key, version_id, sealed_size FROM stored_objects
-      WHERE bucket = ${bucket} AND pack_id IS NULL AND ref_count = 0 AND collect_after < now() AND id > ${after}
+      WHERE bucket = ${bucket} AND pack_id IS NULL AND ref_count <= 0 AND collect_after < now() AND id > ${after}
       ORDER BY id LIMIT ${BATCH}`;
     const last = due.at(-1);
     if (!last) break;
@@ -129,7 +129,7 @@ export async function collectReleased(
         if (!settings.dryRun) {
           // Only if still released and marked: a backup may have taken it back meanwhile.
           await prisma.storedObject.updateMany({
-            where: { id: object.id, refCount: 0, collectAfter: { not: null } },
+            where: { id: object.id, refCount: { lte: 0 }, collectAfter: { not: null } },
             data: { collectAfter: until },
           });
         }
@@ -171,7 +171,7 @@ export async function collectReleased(
         outcome.locked++;
         if (!settings.dryRun) {
           await prisma.storedObject.updateMany({
-            where: { packId: pack.id, refCount: 0, collectAfter: { not: null } },
+            where: { packId: pack.id, refCount: { lte: 0 }, collectAfter: { not: null } },
             data: { collectAfter: until },
           });
         }
@@ -196,7 +196,7 @@ export async function collectReleased(
 async function removeRowIfStillReleased(prisma: PrismaClient, id: string): Promise<boolean> {
   try {
     const removed = await prisma.$executeRaw`
-      DELETE FROM stored_objects WHERE id = ${id} AND ref_count = 0 AND collect_after < now()`;
+      DELETE FROM stored_objects WHERE id = ${id} AND ref_count <= 0 AND collect_after < now()`;
     return removed === 1;
   } catch (error) {
     // An index record still references it (its count was wrong): it stays.

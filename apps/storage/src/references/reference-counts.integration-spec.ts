@@ -63,11 +63,21 @@ describe('applyReferenceChanges', () => {
     expect((await countOf(b.id)).refCount).toBe(0);
   });
 
-  it('forgets the ids below settledBelow, which indexing never sends again', async () => {
+  it('forgets the ids below settledBelow once they are a day old, never a change just applied', async () => {
     const a = await object();
     expect(await remembered()).toEqual(expect.arrayContaining([1, 2, 3, 4]));
+    // A late request with a floor above a change another relay just had applied: it is kept.
     await applyReferenceChanges(prisma, { changes: [{ id: 10, objectId: a.id, delta: 1 }], settledBelow: 10 });
-    expect(await remembered()).toEqual([10]);
+    expect(await remembered()).toEqual([1, 2, 3, 4, 10]);
+    expect(
+      await applyReferenceChanges(prisma, { changes: [{ id: 4, objectId: a.id, delta: -1 }], settledBelow: 4 }),
+    ).toMatchObject({
+      applied: 0,
+      repeated: 1,
+    });
+    await prisma.$executeRaw`UPDATE applied_reference_changes SET applied_at = now() - interval '2 days' WHERE change_id < 4`;
+    await applyReferenceChanges(prisma, { changes: [{ id: 11, objectId: a.id, delta: 1 }], settledBelow: 10 });
+    expect(await remembered()).toEqual([4, 10, 11]);
   });
 
   it('takes the collector’s mark off an object found again, and leaves it on one still without references', async () => {
@@ -84,7 +94,9 @@ describe('applyReferenceChanges', () => {
     expect(await countOf(released.id)).toEqual({ refCount: 0, collectAfter: null });
     await prisma.storedObject.update({ where: { id: released.id }, data: { collectAfter: marked } });
     await applyReferenceChanges(prisma, { changes: [{ id: 22, objectId: released.id, delta: -1 }], settledBelow: 22 });
-    // Never below 0, and still marked.
+    // Not clamped: a -1 that overtook its +1 (several indexing replicas relay at once) must not be lost.
+    expect(await countOf(released.id)).toEqual({ refCount: -1, collectAfter: marked });
+    await applyReferenceChanges(prisma, { changes: [{ id: 23, objectId: released.id, delta: 1 }], settledBelow: 22 });
     expect(await countOf(released.id)).toEqual({ refCount: 0, collectAfter: marked });
   });
 
