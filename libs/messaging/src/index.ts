@@ -83,4 +83,4 @@ export {
 } from './service.js';
 export * from './platform-topology.js';
 export { connectorUserClaims, connectorUserName, outdatedClaims } from './connector-user.js';
-export { NestVerbRefused, requestNestVerb } from './nest-request.js';
+export { NestVerbRefused, refusalCode, requestNestVerb } from './nest-request.js';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { serviceErrorReplySchema, type ServiceErrorCode } from '@mlr/contracts';
 import type { NatsConnection } from '@nats-io/nats-core';
 
 /**
@@ -17,6 +18,11 @@ export class NestVerbRefused extends Error {
     super(`${subject} refused: ${JSON.stringify(refusal)}`);
     this.name = 'NestVerbRefused';
   }
+}
+
+/** The reply code of an MLR service's refusal (`not_found`, …); undefined when `error` is no such refusal. */
+export function refusalCode(error: unknown): ServiceErrorCode | undefined {
+  return error instanceof NestVerbRefused ? serviceErrorReplySchema.safeParse(error.refusal).data?.code : undefined;
 }
 
 export async function requestNestVerb(

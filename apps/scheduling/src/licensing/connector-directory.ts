@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { connectorCallSchemas, serviceErrorReplySchema, serviceSubject } from '@mlr/contracts';
-import { NestVerbRefused, requestNestVerb, type MessagingConnection } from '@mlr/messaging';
+import { connectorCallSchemas, serviceSubject } from '@mlr/contracts';
+import { refusalCode, requestNestVerb, type MessagingConnection } from '@mlr/messaging';
 import { MESSAGING } from '@mlr/runtime';
 
 /** One connector of a tenant, as licensing (which enrols and revokes connectors) knows it. */
@@ -52,10 +52,7 @@ export class LicensingConnectorDirectory implements ConnectorDirectory {
       );
     } catch (error) {
       // No such tenant: it has no connectors.
-      if (
-        error instanceof NestVerbRefused &&
-        serviceErrorReplySchema.safeParse(error.refusal).data?.code === 'not_found'
-      ) {
+      if (refusalCode(error) === 'not_found') {
         this.known.delete(tenantId);
         return [];
       }

@@ -1,5 +1,5 @@
-import { licensingCallSchemas, serviceErrorReplySchema, serviceSubject, type ObjectLayout } from '@mlr/contracts';
-import { NestVerbRefused, requestNestVerb } from '@mlr/messaging';
+import { licensingCallSchemas, serviceSubject, type ObjectLayout } from '@mlr/contracts';
+import { refusalCode, requestNestVerb } from '@mlr/messaging';
 import type { NatsConnection } from '@nats-io/nats-core';
 
 /** How storage learns a tenant's object layout (and default retention): licensing owns tenants, storage asks it. */
@@ -57,10 +57,7 @@ export class LicensingTenantLayouts implements TenantLayouts {
     try {
       answer = await requestNestVerb(this.nc, serviceSubject('licensing', 'tenants.get'), { tenantId }, this.timeoutMs);
     } catch (error) {
-      if (
-        error instanceof NestVerbRefused &&
-        serviceErrorReplySchema.safeParse(error.refusal).data?.code === 'not_found'
-      ) {
+      if (refusalCode(error) === 'not_found') {
         this.known.delete(tenantId);
         return null;
       }
