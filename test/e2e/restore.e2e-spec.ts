@@ -17,7 +17,7 @@ import {
   seedFolder,
   type ProvisionedConnector,
 } from '@mlr/testing';
-import { readEmlZip, readMboxrd } from '../../apps/connector/src/restore/export/index.js';
+import { readEmlZip, readMboxrd } from '@mlr/connector-core';
 import { runConnectorCli } from './support/connector-cli.js';
 import { PlatformFixture } from './support/platform-fixture.js';
 

@@ -13,9 +13,10 @@ import { deriveTenantKeys, generateRootKey, type SealedMessage, type TenantKeys 
 import { createLogger } from '@mlr/telemetry';
 import { addDovecotUser, imapSessionAs, seedFolder } from '@mlr/testing';
 import type { ImapSourceConfig } from '../config/connector-config.js';
-import { BackupRunner } from './backup-runner.js';
+import { BackupRunner, type SightingUploader, type UploadOutcome } from '@mlr/connector-core';
+import { ImapMailSource } from '../sources/imap/imap-mail-source.js';
 import { JobReporter } from './job-reporter.js';
-import type { PlatformPublisher, SightingUploader, UploadOutcome } from './commit-batcher.js';
+import type { PlatformPublisher } from './commit-batcher.js';
 
 const TENANT = 'backup-it';
 
@@ -70,7 +71,7 @@ describe('BackupRunner against Dovecot', () => {
     } as unknown as PlatformPublisher;
     const reporter = new JobReporter(publisher, { tenantId: TENANT, jobId, connectorId: 'imap-1', kind: 'backup' });
     const uploader = new RecordingUploader();
-    const runner = new BackupRunner(source(), keys, uploader, reporter, logger, {
+    const runner = new BackupRunner(new ImapMailSource(source()), keys, uploader, reporter, logger, {
       publicFolders: false,
       ...(now ? { now } : {}),
     });

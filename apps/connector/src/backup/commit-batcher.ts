@@ -18,6 +18,7 @@ import {
   type SightingStatusResponse,
   type Subject,
 } from '@mlr/contracts';
+import type { SightingUploader, UploadOutcome } from '@mlr/connector-core';
 import type { SealedMessage } from '@mlr/crypto';
 import {
   exponentialDelay,
@@ -40,22 +41,6 @@ export class UploadError extends Error {
 /** The key of one sighting: what the platform acknowledges. */
 export function sightingKey(mailbox: string, folder: string, uidValidity: string, uid: number): string {
   return JSON.stringify([mailbox, folder, uidValidity, uid]);
-}
-
-export interface UploadOutcome {
-  objectStored: 'new' | 'deduplicated';
-  recordStored: 'new' | 'updated' | 'unchanged';
-}
-
-/** Where a backup hands each sighting it reads (the CommitBatcher, or a recording one in tests). */
-export interface SightingUploader {
-  /** Stores one sealed message with its index record (whose content id is the sealed message's). */
-  upload(jobId: string, sealed: SealedMessage, record: IndexRecord): Promise<UploadOutcome>;
-  /**
-   * Nothing more will come for the job for now: what is collected goes out at once, and the
-   * platform is asked to write what it holds for the job rather than wait for more.
-   */
-  flush(jobId: string): void;
 }
 
 export interface CommitBatcherOptions {

@@ -7,10 +7,9 @@ import {
   type JobEventState,
   type RestoreItemResult,
 } from '@mlr/contracts';
+import type { JobError, JobProgress } from '@mlr/connector-core';
 import { exponentialDelay, isConnectionClosedError } from '@mlr/messaging';
 import type { PlatformPublisher } from './commit-batcher.js';
-
-export type JobError = JobEvent['errors'][number];
 
 /**
  * Most item results one event carries: a result with its reason is at most ~3 KB, and an event must
@@ -26,7 +25,7 @@ export interface ProgressListener {
  * Reports a job's progress to scheduling (`mlr.<t>.events.<job>`): totals, errors and advanced
  * checkpoints since the last event, at most every `intervalMs` (and always at the end).
  */
-export class JobReporter {
+export class JobReporter implements JobProgress {
   readonly counters: JobCounters = { seen: 0, new: 0, deduplicated: 0, bytes: 0, failed: 0, restored: 0, skipped: 0 };
   // Starts at the clock so that a re-run of the same job continues past the first run's events.
   private sequence = Date.now();

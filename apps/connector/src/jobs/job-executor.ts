@@ -6,6 +6,14 @@ import {
   type JobEventState,
   type TenantMlrStatus,
 } from '@mlr/contracts';
+import {
+  BackupRunner,
+  RestoreRunner,
+  SessionBudget,
+  TargetLocks,
+  type MailTarget,
+  type RestoreCommand,
+} from '@mlr/connector-core';
 import type { TenantKeys } from '@mlr/crypto';
 import {
   CONNECTOR_JOB_WORKING_INTERVAL_MS,
@@ -20,15 +28,14 @@ import {
   type MessagingConnection,
 } from '@mlr/messaging';
 import type { Logger } from '@mlr/telemetry';
-import { BackupRunner } from '../backup/backup-runner.js';
 import { JobReporter, type ProgressListener } from '../backup/job-reporter.js';
 import { CommitBatcher, type PlatformPublisher } from '../backup/commit-batcher.js';
 import { restoreExportDir, type ConnectorConfig } from '../config/connector-config.js';
-import { DEFAULT_TRUST_MS, FolderListings } from '../restore/imap-mailbox-writer.js';
 import { BatchingObjectSource, ObjectFetcher } from '../restore/object-fetcher.js';
 import { TenantCallRestoreItemSource } from '../restore/restore-item-source.js';
-import { RestoreRunner, type RestoreCommand } from '../restore/restore-runner.js';
-import { SessionBudget, TargetLocks } from '../restore/target-locks.js';
+import { DEFAULT_TRUST_MS, FolderListings } from '../sources/imap/imap-mailbox-writer.js';
+import { ImapMailSource } from '../sources/imap/imap-mail-source.js';
+import { ImapMailTarget } from '../sources/imap/imap-mail-target.js';
 
 export interface JobResult {
   state: JobEventState;
@@ -57,8 +64,11 @@ export class JobExecutor {
   /** Every restore of this connector checks and writes a target message under these (no two copies). */
   private readonly targetLocks = new TargetLocks();
   private readonly sessionBudget: SessionBudget;
-  /** The duplicate check's folder listings, shared by the restores (they record their own APPENDs). */
-  private readonly listings = new FolderListings(DEFAULT_TRUST_MS);
+  /**
+   * Where restores write, shared by every restore job: its duplicate check's folder listings record
+   * every job's own APPENDs, so they may be trusted for a moment (DEFAULT_TRUST_MS).
+   */
+  private readonly target: MailTarget;
   private readonly stopping = new AbortController();
 
   constructor(
@@ -74,6 +84,7 @@ export class JobExecutor {
     this.uploader.start();
     this.lanes = { backup: new Limiter(1), restore: new Limiter(config.restore.jobsAtOnce) };
     this.sessionBudget = new SessionBudget(config.restore.sessionsPerMailbox);
+    this.target = new ImapMailTarget(config.source, keys, { listings: new FolderListings(DEFAULT_TRUST_MS) });
   }
 
   private reporterFor(job: JobCommand, onProgress?: ProgressListener): JobReporter {
@@ -145,7 +156,7 @@ export class JobExecutor {
     try {
       if (job.kind === 'restore') return await this.restore(job, reporter, log);
       log.info({ event: 'job-started' }, 'backup started');
-      const runner = new BackupRunner(this.config.source, this.keys, this.uploader, reporter, log, {
+      const runner = new BackupRunner(new ImapMailSource(this.config.source), this.keys, this.uploader, reporter, log, {
         concurrency: this.config.backup.concurrency,
         maxInFlightBytes: this.config.backup.maxInFlightMiB * 1024 * 1024,
         publicFolders: this.config.backup.publicFolders,
@@ -165,7 +176,7 @@ export class JobExecutor {
   private async restore(job: RestoreCommand, reporter: JobReporter, log: Logger): Promise<JobResult> {
     log.info({ event: 'job-started', target: job.target.kind, items: job.itemCount }, 'restore started');
     const runner = new RestoreRunner({
-      source: this.config.source,
+      target: this.target,
       keys: this.keys,
       items: new TenantCallRestoreItemSource(this.messaging, job.tenantId, job.jobId),
       objects: new BatchingObjectSource(ObjectFetcher.forConnection(this.messaging, job.tenantId)),
@@ -175,7 +186,6 @@ export class JobExecutor {
       concurrency: this.config.restore.concurrency,
       locks: this.targetLocks,
       sessionBudget: this.sessionBudget,
-      listings: this.listings,
     });
     let state: JobEventState;
     try {

@@ -9,7 +9,8 @@ import {
   type Responder,
 } from '@mlr/messaging';
 import { servicesNatsCredentials } from '@mlr/testing';
-import { readAllItems, RestoreItemsError, TenantCallRestoreItemSource } from './restore-item-source.js';
+import { readAllItems, RestoreItemsError } from '@mlr/connector-core';
+import { TenantCallRestoreItemSource } from './restore-item-source.js';
 
 const TENANT = `items-it-${randomUUID().slice(0, 8)}`;
 

@@ -29,12 +29,17 @@ import { JobReporter } from '../backup/job-reporter.js';
 import type { PlatformPublisher } from '../backup/commit-batcher.js';
 import type { ImapSourceConfig } from '../config/connector-config.js';
 import { openImapSession } from '../sources/imap/imap-session.js';
-import { readMboxrd } from './export/index.js';
-import type { SealedObjectSource } from './open-restore-item.js';
-import { RestoreItemsError, type RestoreItemSource } from './restore-item-source.js';
-import { DEFAULT_TRUST_MS, FolderListings } from './imap-mailbox-writer.js';
-import { RestoreRunner } from './restore-runner.js';
-import { SessionBudget, TargetLocks } from './target-locks.js';
+import {
+  readMboxrd,
+  RestoreItemsError,
+  RestoreRunner,
+  SessionBudget,
+  TargetLocks,
+  type RestoreItemSource,
+  type SealedObjectSource,
+} from '@mlr/connector-core';
+import { DEFAULT_TRUST_MS, FolderListings } from '../sources/imap/imap-mailbox-writer.js';
+import { ImapMailTarget } from '../sources/imap/imap-mail-target.js';
 
 const TENANT = 'restore-it';
 const ANN = { name: 'rst-ann', password: 'rst-ann-secret' };
@@ -114,7 +119,11 @@ describe('RestoreRunner against Dovecot', () => {
     const jobId = `job-${randomUUID().slice(0, 8)}`;
     const reporter = new JobReporter(publisher, { tenantId: TENANT, jobId, connectorId: 'imap-1', kind: 'restore' });
     const runner = new RestoreRunner({
-      source: source(),
+      target: new ImapMailTarget(source(), keys, {
+        // A job alone may trust its listings for a moment; beside others (shared locks) only shared ones.
+        listings: options.listings ?? new FolderListings(options.locks ? 0 : DEFAULT_TRUST_MS),
+        ...(options.openSession ? { openSession: options.openSession } : {}),
+      }),
       keys,
       items: options.itemSource ?? memoryItems(items),
       objects: options.objects ?? objects,
@@ -122,11 +131,9 @@ describe('RestoreRunner against Dovecot', () => {
       reporter,
       logger,
       concurrency: 4,
-      ...(options.openSession ? { openSession: options.openSession } : {}),
       ...(options.sessionsPerMailbox ? { sessionsPerMailbox: options.sessionsPerMailbox } : {}),
       ...(options.locks ? { locks: options.locks } : {}),
       ...(options.sessionBudget ? { sessionBudget: options.sessionBudget } : {}),
-      ...(options.listings ? { listings: options.listings } : {}),
     });
     const state = await runner.run({
       kind: 'restore',

@@ -1,18 +1,15 @@
-import { Limiter } from '@mlr/messaging';
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { JobCommand, JobEventState, RestoreItem, RestoreItemResult } from '@mlr/contracts';
 import type { TenantKeys } from '@mlr/crypto';
 import type { Logger } from '@mlr/telemetry';
-import { PUBLIC_FOLDERS_MAILBOX } from '../backup/backup-runner.js';
-import type { JobReporter } from '../backup/job-reporter.js';
-import type { ImapSourceConfig } from '../config/connector-config.js';
-import { mailboxLogin, openImapSession, type MailboxLogin } from '../sources/imap/imap-session.js';
-import { openExportWriter, type ExportFormat, type ExportWriter } from './export/index.js';
-import { DEFAULT_TRUST_MS, FolderListings, ImapMailboxWriter } from './imap-mailbox-writer.js';
-import { openRestoreItem, RestoreItemFailure, type SealedObjectSource } from './open-restore-item.js';
-import { readAllItems, type RestoreItemSource } from './restore-item-source.js';
-import { appendFlags, boundedReason, countOutcomes, destinationOf, restoreJobState } from './restore-plan.js';
+import { openExportWriter, type ExportFormat, type ExportWriter } from '../export/index.js';
+import { Limiter } from '../limiter.js';
+import type { JobProgress } from '../ports/job-progress.js';
+import type { MailTarget, TargetSession } from '../ports/mail-target.js';
+import { openRestoreItem, type SealedObjectSource } from './open-restore-item.js';
+import { readAllItems, type RestoreItemSource } from './restore-items.js';
+import { boundedReason, countOutcomes, destinationOf, restoreJobState } from './restore-plan.js';
 import { folderKey, SessionBudget, TargetLocks, targetKey } from './target-locks.js';
 
 export type RestoreCommand = Extract<JobCommand, { kind: 'restore' }>;
@@ -24,7 +21,8 @@ const AHEAD_BYTES = 64 * 1024 * 1024;
 export type OpenExportWriter = (format: ExportFormat, path: string) => Promise<ExportWriter>;
 
 export interface RestoreRunnerOptions {
-  source: ImapSourceConfig;
+  /** Where mailbox targets are written (IMAP, later Graph). */
+  target: MailTarget;
   keys: TenantKeys;
   items: RestoreItemSource;
   objects: SealedObjectSource;
@@ -32,57 +30,63 @@ export interface RestoreRunnerOptions {
   openExportWriter?: OpenExportWriter;
   /** Absolute directory export files are written into. */
   exportDir: string;
-  reporter: JobReporter;
+  reporter: JobProgress;
   logger: Logger;
   /** Sealed objects fetched and opened ahead of the writes, per job (and ~64 MiB at most). Default 32. */
   concurrency?: number;
   /** Mailboxes written at once. Default 4. */
   sessions?: number;
-  /** IMAP sessions writing into one mailbox at once, when no `sessionBudget` is given. Default 4. */
+  /** Sessions writing into one mailbox at once, when no `sessionBudget` is given. Default 4. */
   sessionsPerMailbox?: number;
   /** The sessions every restore job of the connector may hold per mailbox. Default: the job's own. */
   sessionBudget?: SessionBudget;
-  /** The duplicate check's folder listings, shared by every restore job of the connector. Default: the job's own. */
-  listings?: FolderListings;
   /**
-   * Held while a message is checked for a copy and appended, and while a folder is created: shared
+   * Held while items are checked for a copy and written, and while a container is created: shared
    * by every restore job of the connector. Default: the job's own.
    */
   locks?: TargetLocks;
-  /** Opens the IMAP session of a mailbox; default the backup's own (master user or own password). */
-  openSession?: typeof openImapSession;
+  /** Items of one container checked for copies together (one round of the target's duplicate check). Default 8. */
+  checkBatch?: number;
 }
 
 type Prepared = { ok: true; raw: Buffer } | { ok: false; reason: string };
 
-/** Items of one mailbox, each with its destination folder. */
+/** Items of one mailbox, each with its destination container. */
 interface MailboxLane {
   mailbox: string;
   entries: Array<{ item: RestoreItem; folder: string }>;
 }
 
+type LaneEntry = MailboxLane['entries'][number];
+
+/** A write that failed while `seq` was being written (or checked, when it names several). */
+class WriteInterrupted extends Error {
+  constructor(
+    readonly seqs: readonly number[],
+    failure: unknown,
+  ) {
+    super((failure as Error).message, { cause: failure });
+  }
+}
+
 /**
  * One restore job: reads the job's items, and for each fetches the sealed object, verifies it against
- * the item's content id and writes the exact bytes into the target (IMAP APPEND with the recorded
- * flags and INTERNALDATE, or the export file). Unless the job asks for duplicates, a message already
- * in the target folder (same content id) is skipped, so running a restore twice creates no copies.
- * Every item gets a result; a failing item or mailbox does not stop the others.
+ * the item's content id and writes the exact bytes into the target (a mailbox of the `MailTarget`
+ * with the recorded attributes, or the export file). Unless the job asks for duplicates, an item
+ * already in the target container (same bytes) is skipped, so running a restore twice creates no
+ * copies. Every item gets a result; a failing item or mailbox does not stop the others.
  */
 export class RestoreRunner {
   private readonly limiter: Limiter;
   private readonly concurrency: number;
   private readonly locks: TargetLocks;
   private readonly budget: SessionBudget;
-  private readonly listings: FolderListings;
 
   constructor(private readonly options: RestoreRunnerOptions) {
     this.concurrency = options.concurrency ?? 32;
     this.limiter = new Limiter(this.concurrency);
     this.locks = options.locks ?? new TargetLocks();
     this.budget = options.sessionBudget ?? new SessionBudget(options.sessionsPerMailbox ?? 4);
-    // A listing of the job's own may be trusted for a while only when no other job writes beside it
-    // (shared locks without shared listings: every check asks the server).
-    this.listings = options.listings ?? new FolderListings(options.locks ? 0 : DEFAULT_TRUST_MS);
   }
 
   async run(job: RestoreCommand): Promise<JobEventState> {
@@ -113,12 +117,12 @@ export class RestoreRunner {
     const lanes = new Map<string, MailboxLane>();
     for (const item of items) {
       const destination = destinationOf(job.target, item);
-      if (destination.kind !== 'imap') continue;
+      if (destination.kind !== 'mailbox') continue;
       let lane = lanes.get(destination.mailbox);
       if (!lane) lanes.set(destination.mailbox, (lane = { mailbox: destination.mailbox, entries: [] }));
       lane.entries.push({ item, folder: destination.folder });
     }
-    // One folder after the other, in seq order within each: one SELECT per folder.
+    // One container after the other, in seq order within each: one SELECT per folder.
     for (const lane of lanes.values()) {
       lane.entries.sort((a, b) => (a.folder < b.folder ? -1 : a.folder > b.folder ? 1 : a.item.seq - b.item.seq));
     }
@@ -138,7 +142,7 @@ export class RestoreRunner {
     lane: MailboxLane,
     record: (result: RestoreItemResult) => void,
   ): Promise<void> {
-    const { reporter, logger } = this.options;
+    const { reporter, logger, target } = this.options;
     const report = async (result: RestoreItemResult) => {
       record(result);
       reporter.itemResult(result);
@@ -148,15 +152,9 @@ export class RestoreRunner {
       await reporter.tick();
     };
     let unreachable: string | undefined;
-    const open = async (): Promise<ImapMailboxWriter> =>
-      new ImapMailboxWriter(
-        await (this.options.openSession ?? openImapSession)(this.options.source, this.loginFor(lane.mailbox)),
-        this.options.keys,
-        { listings: this.listings, mailbox: lane.mailbox },
-      );
-    const connect = async (): Promise<ImapMailboxWriter | undefined> => {
+    const connect = async (): Promise<TargetSession | undefined> => {
       try {
-        return await open();
+        return await target.open(lane.mailbox);
       } catch (error) {
         unreachable = `mailbox ${lane.mailbox} is unreachable: ${(error as Error).message}`;
         reporter.error({ scope: 'mailbox', target: lane.mailbox, message: unreachable });
@@ -170,10 +168,10 @@ export class RestoreRunner {
       held -= count;
     };
     // The first session decides whether the mailbox can be written at all; the others only add
-    // speed: one the server refuses (e.g. its limit of sessions per user) is done without.
-    const writers: Array<ImapMailboxWriter | undefined> = [await connect()];
+    // speed: one the target refuses (e.g. its limit of sessions per user) is done without.
+    const writers: Array<TargetSession | undefined> = [await connect()];
     if (writers[0]) {
-      const more = await Promise.allSettled(Array.from({ length: held - 1 }, () => open()));
+      const more = await Promise.allSettled(Array.from({ length: held - 1 }, () => target.open(lane.mailbox)));
       for (const outcome of more) {
         if (outcome.status === 'fulfilled') {
           writers.push(outcome.value);
@@ -182,13 +180,13 @@ export class RestoreRunner {
         giveBack(1);
         logger.warn(
           { mailbox: lane.mailbox, error: (outcome.reason as Error).message },
-          'an extra IMAP session for the restore was refused; going on with fewer',
+          'an extra session for the restore was refused; going on with fewer',
         );
       }
     } else {
       giveBack(held - 1);
     }
-    // An extra session is given back, between two messages, to another job waiting for this mailbox.
+    // An extra session is given back, between two batches, to another job waiting for this mailbox.
     const keepGoing = (session: number): boolean => {
       if (session === 0 || !budget.shouldYield(lane.mailbox)) return true;
       const writer = writers[session];
@@ -200,44 +198,57 @@ export class RestoreRunner {
     try {
       await this.inOrder(
         lane.entries,
-        async ({ item, folder }, prepared, session) => {
-          if (unreachable !== undefined) return report(failed(item, unreachable));
-          if (!prepared.ok) return report(failed(item, prepared.reason));
-          let result: RestoreItemResult | undefined;
-          const progress = { appended: false };
-          // A session the server dropped is opened again. The item it dropped under is tried once more
-          // on the new session, unless the job asked for duplicates: the APPEND may have landed before
+        async (batch, session) => {
+          const pending: Array<{ entry: LaneEntry; raw: Buffer }> = [];
+          for (const { entry, prepared } of batch) {
+            if (unreachable !== undefined) await report(failed(entry.item, unreachable));
+            else if (!prepared.ok) await report(failed(entry.item, prepared.reason));
+            else pending.push({ entry, raw: prepared.raw });
+          }
+          // Items whose write was sent: when the session drops after that, the retry's duplicate
+          // check finds this job's own copy, and the item counts as restored, not skipped.
+          const appended = new Set<number>();
+          // A session the target dropped is opened again. An item it dropped under is tried once more
+          // on the new session, unless the job asked for duplicates: the write may have landed before
           // the drop, and only the duplicate check can tell.
-          for (let attempt = 1; result === undefined; attempt++) {
+          const attempts = new Map<number, number>();
+          while (pending.length > 0) {
             let writer = writers[session];
             if (!writer || !writer.usable) {
               await writer?.close();
               writer = writers[session] = await connect();
               if (!writer) {
-                result = failed(item, unreachable ?? `mailbox ${lane.mailbox} is unreachable`);
+                for (const { entry } of pending.splice(0)) {
+                  await report(failed(entry.item, unreachable ?? `mailbox ${lane.mailbox} is unreachable`));
+                }
                 break;
               }
             }
             try {
-              result = await this.writeItem(
-                writer,
-                job,
-                item,
-                { targetMailbox: lane.mailbox, targetFolder: folder },
-                prepared.raw,
-                progress,
-              );
+              await this.writeBatch(writer, job, lane.mailbox, pending, appended, report);
             } catch (error) {
-              if (attempt < 2 && !writer.usable && !job.duplicate) continue;
-              result = failed(item, `cannot restore into ${lane.mailbox}/${folder}: ${(error as Error).message}`);
+              if (!(error instanceof WriteInterrupted)) throw error;
+              const cause = `cannot restore into ${lane.mailbox}/${pending[0]?.entry.folder ?? ''}: ${error.message}`;
+              for (const seq of error.seqs) {
+                const tries = (attempts.get(seq) ?? 0) + 1;
+                attempts.set(seq, tries);
+                if (tries < 2 && !writer.usable && !job.duplicate) continue;
+                const index = pending.findIndex((p) => p.entry.item.seq === seq);
+                if (index < 0) continue;
+                const [gone] = pending.splice(index, 1);
+                if (gone) await report(failed(gone.entry.item, cause));
+              }
             }
           }
-          return report(result);
         },
         // No sealed object is fetched for a mailbox that cannot be written.
         () => unreachable === undefined,
         writers.length,
         keepGoing,
+        {
+          max: this.options.checkBatch ?? 8,
+          same: (a, b) => a.folder === b.folder,
+        },
       );
     } finally {
       await Promise.all(writers.map((writer) => writer?.close()));
@@ -246,64 +257,87 @@ export class RestoreRunner {
   }
 
   /**
-   * Writes one verified message into `folder`, unless a copy is there already. `attempt.appended`
-   * is set once the APPEND has been sent: when the session drops after that, the retry's duplicate
-   * check finds this job's own copy, and the item counts as restored, not skipped.
+   * Writes verified items of one container, each unless a copy is there already, and reports each as
+   * it is done (taking it out of `pending`). The duplicate check and the writes are one step for
+   * these items in this container: another session of this job, or another restore job of this
+   * connector, checks one of them only once this batch is written. Throws WriteInterrupted naming the
+   * items in hand when a step fails for them; an item's own failed write on a session that is still
+   * usable fails that item alone.
    */
-  private async writeItem(
-    writer: ImapMailboxWriter,
+  private async writeBatch(
+    writer: TargetSession,
     job: RestoreCommand,
-    item: RestoreItem,
-    where: { targetMailbox: string; targetFolder: string },
-    raw: Buffer,
-    attempt: { appended: boolean },
-  ): Promise<RestoreItemResult> {
-    const folder = where.targetFolder;
-    const { flags, dropped } = appendFlags(item);
-    const restored: RestoreItemResult = {
-      seq: item.seq,
-      outcome: 'restored',
-      ...(dropped.length > 0
-        ? { reason: boundedReason(`restored without keywords IMAP cannot carry: ${dropped.join(', ')}`) }
-        : {}),
-      ...where,
-    };
-    await this.locks.run(folderKey(where.targetMailbox, folder), () => writer.ensureFolder(folder));
-    const append = async () => {
-      attempt.appended = true;
-      await writer.append({
-        folder,
-        raw,
-        flags,
-        internalDate: item.internalDate ? new Date(item.internalDate) : null,
-      });
-      return restored;
-    };
-    if (job.duplicate) return append();
-    // The check and the APPEND are one step for this message in this folder: another session of
-    // this job, or another restore job of this connector, checks only once this copy is there.
-    return this.locks.run(targetKey(where.targetMailbox, folder, item.contentId), async () => {
-      if ((await writer.findCopy(folder, raw, item.contentId, item.messageId)) !== null) {
-        if (attempt.appended) return restored;
-        return { seq: item.seq, outcome: 'skipped', reason: boundedReason(`already in ${folder}`), ...where };
-      }
-      return append();
-    });
-  }
-
-  /** Whose session writes into `mailbox`: its own, or the first mailbox's for public folders. */
-  private loginFor(mailbox: string): MailboxLogin {
-    const { source } = this.options;
-    if (mailbox === PUBLIC_FOLDERS_MAILBOX) {
-      const first = source.mailboxes[0];
-      if (!first || !source.serviceAccount) {
-        throw new RestoreItemFailure(
-          'public folders can only be restored with a service account and a configured mailbox',
-        );
-      }
-      return { mailbox: first.address };
+    mailbox: string,
+    pending: Array<{ entry: LaneEntry; raw: Buffer }>,
+    appended: Set<number>,
+    report: (result: RestoreItemResult) => Promise<void>,
+  ): Promise<void> {
+    const folder = (pending[0] as { entry: LaneEntry }).entry.folder;
+    const where = { targetMailbox: mailbox, targetFolder: folder };
+    const all = () => pending.map((p) => p.entry.item.seq);
+    try {
+      await this.locks.run(folderKey(mailbox, folder), () => writer.ensureContainer(folder));
+    } catch (error) {
+      throw new WriteInterrupted(all(), error);
     }
-    return mailboxLogin(source, mailbox);
+    const writeOne = async (next: { entry: LaneEntry; raw: Buffer }): Promise<void> => {
+      const { item } = next.entry;
+      let dropped: string[];
+      try {
+        appended.add(item.seq);
+        ({ dropped } = await writer.write(folder, { raw: next.raw, item }));
+      } catch (error) {
+        if (!writer.usable) throw new WriteInterrupted([item.seq], error);
+        pending.splice(pending.indexOf(next), 1);
+        return report(failed(item, `cannot restore into ${mailbox}/${folder}: ${(error as Error).message}`));
+      }
+      pending.splice(pending.indexOf(next), 1);
+      return report({
+        seq: item.seq,
+        outcome: 'restored',
+        ...(dropped.length > 0
+          ? {
+              reason: boundedReason(
+                `restored without keywords ${this.options.target.name} cannot carry: ${dropped.join(', ')}`,
+              ),
+            }
+          : {}),
+        ...where,
+      });
+    };
+    if (job.duplicate) {
+      for (const next of [...pending]) await writeOne(next);
+      return;
+    }
+    const keys = pending.map((p) => targetKey(mailbox, folder, p.entry.item.contentId));
+    await this.locks.runAll(keys, async () => {
+      let copies: Array<string | null>;
+      try {
+        copies = await writer.findCopies(
+          folder,
+          pending.map((p) => ({ raw: p.raw, contentId: p.entry.item.contentId, messageId: p.entry.item.messageId })),
+        );
+      } catch (error) {
+        throw new WriteInterrupted(all(), error);
+      }
+      const checked = pending.map((p, i) => ({ next: p, copy: copies[i] ?? null }));
+      // The same message twice in one batch: the first one written is the copy the second finds.
+      const writtenHere = new Set<string>();
+      for (const { next, copy } of checked) {
+        const { item } = next.entry;
+        if (copy !== null || writtenHere.has(item.contentId)) {
+          pending.splice(pending.indexOf(next), 1);
+          await report(
+            appended.has(item.seq)
+              ? { seq: item.seq, outcome: 'restored', ...where }
+              : { seq: item.seq, outcome: 'skipped', reason: boundedReason(`already in ${folder}`), ...where },
+          );
+          continue;
+        }
+        await writeOne(next);
+        writtenHere.add(item.contentId);
+      }
+    });
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -342,17 +376,20 @@ export class RestoreRunner {
     try {
       await this.inOrder(
         items.map((item) => ({ item })),
-        async ({ item }, prepared) => {
-          if (!prepared.ok) {
-            results.push(failed(item, prepared.reason));
-            return;
+        async (batch) => {
+          for (const { entry, prepared } of batch) {
+            const { item } = entry;
+            if (!prepared.ok) {
+              results.push(failed(item, prepared.reason));
+              continue;
+            }
+            // A failed write leaves the file unusable (what followed would be garbage): the export stops.
+            await writer.add(item, prepared.raw);
+            added++;
+            results.push({ seq: item.seq, outcome: 'restored', targetFolder: target.fileName });
+            // Keeps the job visibly running; the results themselves follow once the file is complete.
+            await reporter.tick();
           }
-          // A failed write leaves the file unusable (what followed would be garbage): the export stops.
-          await writer.add(item, prepared.raw);
-          added++;
-          results.push({ seq: item.seq, outcome: 'restored', targetFolder: target.fileName });
-          // Keeps the job visibly running; the results themselves follow once the file is complete.
-          await reporter.tick();
         },
       );
       if (added === 0) {
@@ -374,25 +411,28 @@ export class RestoreRunner {
   // -------------------------------------------------------------------------------------------------
 
   /**
-   * Calls `write` for each entry in order, by `workers` writers at once (each takes the next entry
-   * when it is free), with sealed objects fetched and opened ahead, so that IMAP (one command at a
-   * time per session) is not left waiting for storage. Up to `concurrency` entries (and about
-   * AHEAD_BYTES of messages) are prepared ahead; the window is refilled once it is half empty, all in
-   * one go, so that the objects are asked for together (one batch fetch). A write that throws stops
-   * the others from taking more.
+   * Calls `write` for the entries in order, by `workers` writers at once (each takes the next batch
+   * when it is free: up to `batch.max` consecutive entries that are `batch.same`), with sealed objects
+   * fetched and opened ahead, so that the target (one command at a time per session) is not left
+   * waiting for storage. Up to `concurrency` entries (and about AHEAD_BYTES of messages) are prepared
+   * ahead; the window is refilled once it is half empty, all in one go, so that the objects are asked
+   * for together (one batch fetch). A write that throws stops the others from taking more.
    */
   private async inOrder<T extends { item: RestoreItem }>(
     entries: readonly T[],
-    write: (entry: T, prepared: Prepared, worker: number) => Promise<void>,
+    write: (batch: Array<{ entry: T; prepared: Prepared }>, worker: number) => Promise<void>,
     wanted: () => boolean = () => true,
     workers = 1,
-    /** Asked before a worker takes its next entry: false ends that worker (the others go on). */
+    /** Asked before a worker takes its next batch: false ends that worker (the others go on). */
     keepGoing: (worker: number) => boolean = () => true,
+    batch: { max: number; same: (a: T, b: T) => boolean } = { max: 1, same: () => false },
   ): Promise<void> {
     const ahead: Array<{ size: number; prepared: Promise<Prepared> }> = [];
     let aheadBytes = 0;
     let next = 0;
     const window = Math.max(this.concurrency, workers);
+    // A worker's batch must leave the window room to feed the others.
+    const batchMax = Math.max(1, Math.min(batch.max, Math.floor(window / (2 * Math.max(1, workers)))));
     const refill = () => {
       if (ahead.length > window / 2 && aheadBytes < AHEAD_BYTES / 2) return;
       while (next < entries.length && ahead.length < window && (ahead.length === 0 || aheadBytes < AHEAD_BYTES)) {
@@ -410,15 +450,26 @@ export class RestoreRunner {
     refill();
     let taken = 0;
     let stopped = false;
+    const take = (): { entry: T; prepared: Promise<Prepared> } => {
+      // Taking the entry and its preparation is one synchronous step: they stay paired.
+      const entry = entries[taken++] as T;
+      const { size, prepared } = ahead.shift() as { size: number; prepared: Promise<Prepared> };
+      aheadBytes -= size;
+      refill();
+      return { entry, prepared };
+    };
     const worker = async (index: number) => {
       while (!stopped && taken < entries.length && keepGoing(index)) {
-        // Taking the entry and its preparation is one synchronous step: they stay paired.
-        const entry = entries[taken++] as T;
-        const { size, prepared } = ahead.shift() as { size: number; prepared: Promise<Prepared> };
-        aheadBytes -= size;
-        refill();
+        const first = take();
+        const mine = [first];
+        while (mine.length < batchMax && taken < entries.length && batch.same(first.entry, entries[taken] as T)) {
+          mine.push(take());
+        }
         try {
-          await write(entry, await prepared, index);
+          const ready = await Promise.all(
+            mine.map(async ({ entry, prepared }) => ({ entry, prepared: await prepared })),
+          );
+          await write(ready, index);
         } catch (error) {
           stopped = true;
           throw error;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RestoreItem } from '@mlr/contracts';
-import { readAllItems, RESTORE_ITEMS_PAGE, RestoreItemsError, type RestoreItemSource } from './restore-item-source.js';
+import { readAllItems, RESTORE_ITEMS_PAGE, RestoreItemsError, type RestoreItemSource } from './restore-items.js';
 
 function makeItem(seq: number): RestoreItem {
   return {

@@ -85,6 +85,31 @@ describe('ImapMailboxWriter duplicate check against Dovecot', () => {
       const uid = await append(folder, d);
       expect(await check(w, folder, d)).toBe(uid);
     });
+
+    it(`checks a batch in one go: each candidate gets its own copy, or none (${how})`, async () => {
+      const folder = `Dup/Batch-${limit === undefined ? 'listed' : 'searched'}`;
+      const [a, b, c, d, noId] = messages as [Buffer, Buffer, Buffer, Buffer, Buffer];
+      const uidA = await append(folder, a);
+      const uidNoId = await append(folder, noId);
+      await append(folder, c, ['\\Deleted']);
+      const w = await writer(limit);
+      const candidate = (raw: Buffer) => ({
+        raw,
+        contentId: contentId(keys, raw),
+        messageId: extractMessageFacts(raw).messageId,
+      });
+      expect(await w.findCopies(folder, [a, b, c, noId, d, a].map(candidate))).toEqual([
+        uidA,
+        null,
+        null,
+        uidNoId,
+        null,
+        uidA,
+      ]);
+      expect(await w.findCopies(folder, [])).toEqual([]);
+      // Dovecot allows a user ten sessions: the file's other tests need theirs.
+      await w.close();
+    });
   }
 
   it('finds a copy whose header has a line of blanks, where Dovecot and our parser disagree on the Message-ID', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planFetchBatches } from './backup-runner.js';
+import { planFetchBatches } from './imap-mail-source.js';
 
 describe('fetch batches', () => {
   it('groups at most 50 messages and 32 MiB per batch, a larger message alone', () => {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { uidSet } from '../sources/imap/uid-set.js';
 import type { ImapFlow } from 'imapflow';
 import { contentId, type TenantKeys } from '@mlr/crypto';
 import { headerFieldValues } from '@mlr/mime';
-import { mailboxFolderKey } from './target-locks.js';
+import { mailboxFolderKey, type CopyCandidate } from '@mlr/connector-core';
+import { uidSet } from './uid-set.js';
 
 /** What one APPEND writes. */
 export interface AppendRequest {
@@ -178,14 +178,8 @@ export class ImapMailboxWriter {
   }
 
   /**
-   * Whether `folder` already holds exactly this message (and not marked \Deleted). The writer keeps a
-   * listing of the folder — each message's UID by exact size and Message-ID field — read once with
-   * one FETCH of sizes and Message-ID headers, and brought up to date before every check with the
-   * messages that arrived since (anyone's, this job's own APPENDs included). Candidates of the same
-   * size and Message-ID field then have their bytes' content id compared with `expectedContentId`.
-   * (One SEARCH per message instead made the server scan the whole folder's headers each time.) A
-   * folder of more than `listingLimit` messages is not listed: there the check SEARCHes the server.
-   * Returns the UID of the copy, or null.
+   * Whether `folder` already holds exactly this message (and not marked \Deleted): the UID of the
+   * copy, or null. One candidate's `findCopies`.
    */
   async findCopy(
     folder: string,
@@ -193,7 +187,22 @@ export class ImapMailboxWriter {
     expectedContentId: string,
     messageId: string | null,
   ): Promise<number | null> {
-    const size = raw.length;
+    const [uid] = await this.findCopies(folder, [{ raw, contentId: expectedContentId, messageId }]);
+    return uid ?? null;
+  }
+
+  /**
+   * For each candidate, whether `folder` already holds exactly its bytes (and not marked \Deleted):
+   * the UID of the copy, or null. The writer keeps a listing of the folder — each message's UID by
+   * exact size and Message-ID field — read once with one FETCH of sizes and Message-ID headers, and
+   * brought up to date once per call with the messages that arrived since (anyone's, this job's own
+   * APPENDs included). Messages of a candidate's size and Message-ID field are then read, all of the
+   * batch's with one FETCH, and their content ids compared. (One SEARCH per message instead made the
+   * server scan the whole folder's headers each time.) A folder of more than `listingLimit` messages
+   * is not listed: there each candidate SEARCHes the server.
+   */
+  async findCopies(folder: string, candidates: readonly CopyCandidate[]): Promise<Array<number | null>> {
+    if (candidates.length === 0) return [];
     // A listing refreshed a moment ago (and this session on the folder already) needs no round trip.
     const current = this.client.mailbox;
     const known = this.listings.get(this.mailbox, folder);
@@ -206,28 +215,37 @@ export class ImapMailboxWriter {
     const box = trusted && current ? current : await this.select(folder);
     const listing =
       box.exists > this.listingLimit ? undefined : trusted && known ? known : await this.listing(folder, box);
-    let uids: number[];
-    const field = fieldHash(messageIdField(raw));
-    if (listing) {
-      uids = (listing.bySize.get(size) ?? [])
-        .filter((entry) => mayBeCopy(entry.field, field))
-        .map((entry) => entry.uid);
-    } else {
-      uids = await this.searchCandidates(size, messageId);
-      // The server may not see the Message-ID our parser sees (or the other way round): then only
-      // the size narrows the candidates, and their Message-ID fields as the server gives them.
-      if (uids.length === 0 && messageId) uids = await this.sameSizeCandidates(size, field);
+    const perCandidate: number[][] = [];
+    for (const candidate of candidates) {
+      const size = candidate.raw.length;
+      const field = fieldHash(messageIdField(candidate.raw));
+      let uids: number[];
+      if (listing) {
+        uids = (listing.bySize.get(size) ?? [])
+          .filter((entry) => mayBeCopy(entry.field, field))
+          .map((entry) => entry.uid);
+      } else {
+        uids = await this.searchCandidates(size, candidate.messageId);
+        // The server may not see the Message-ID our parser sees (or the other way round): then only
+        // the size narrows the candidates, and their Message-ID fields as the server gives them.
+        if (uids.length === 0 && candidate.messageId) uids = await this.sameSizeCandidates(size, field);
+      }
+      perCandidate.push(uids);
     }
-    if (uids.length === 0) return null;
+    const wanted = [...new Set(perCandidate.flat())].sort((a, b) => a - b);
+    if (wanted.length === 0) return candidates.map(() => null);
     // A candidate another session appended is unknown to this one until the server tells it.
     if (trusted) await this.client.noop();
+    const found = new Map<number, string>();
     const query = { uid: true, flags: true, source: true } as const;
-    for await (const message of this.client.fetch(uidSet(uids), query, { uid: true })) {
+    for await (const message of this.client.fetch(uidSet(wanted), query, { uid: true })) {
       // A copy marked \Deleted is on its way out (the next EXPUNGE removes it): it does not count.
       if (message.flags?.has('\\Deleted')) continue;
-      if (message.source && contentId(this.keys, message.source) === expectedContentId) return message.uid;
+      if (message.source) found.set(message.uid, contentId(this.keys, message.source));
     }
-    return null;
+    return candidates.map(
+      (candidate, index) => (perCandidate[index] ?? []).find((uid) => found.get(uid) === candidate.contentId) ?? null,
+    );
   }
 
   /** The folder's listing, brought up to date with the messages that arrived since it was read. */

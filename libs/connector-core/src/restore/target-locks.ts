@@ -25,6 +25,17 @@ export class TargetLocks {
     }
   }
 
+  /**
+   * Runs `work` holding every one of `keys`. Keys are taken one by one in a fixed (sorted) order, so
+   * that two holders of several keys never wait for each other in a circle.
+   */
+  async runAll<T>(keys: readonly string[], work: () => Promise<T>): Promise<T> {
+    const sorted = [...new Set(keys)].sort();
+    const hold = (index: number): Promise<T> =>
+      index === sorted.length ? work() : this.run(sorted[index] as string, () => hold(index + 1));
+    return hold(0);
+  }
+
   /** Keys held or waited for (for tests and diagnostics). */
   get size(): number {
     return this.tails.size;

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RestoreItem } from '@mlr/contracts';
-import {
-  appendFlags,
-  boundedReason,
-  countOutcomes,
-  destinationOf,
-  isImapKeyword,
-  restoreJobState,
-} from './restore-plan.js';
+import { boundedReason, countOutcomes, destinationOf, restoreJobState } from './restore-plan.js';
 
 const item: RestoreItem = {
   seq: 3,
@@ -26,7 +19,7 @@ const item: RestoreItem = {
 describe('destinationOf', () => {
   it('puts each message back where it came from for the original target', () => {
     expect(destinationOf({ kind: 'original' }, item)).toEqual({
-      kind: 'imap',
+      kind: 'mailbox',
       mailbox: 'alice@example.com',
       folder: 'Projects/2026',
     });
@@ -34,7 +27,7 @@ describe('destinationOf', () => {
 
   it('keeps the mailbox and replaces the folder for a folder target', () => {
     expect(destinationOf({ kind: 'folder', folder: 'Restored Items/2026-11-24' }, item)).toEqual({
-      kind: 'imap',
+      kind: 'mailbox',
       mailbox: 'alice@example.com',
       folder: 'Restored Items/2026-11-24',
     });
@@ -42,12 +35,12 @@ describe('destinationOf', () => {
 
   it('uses the other mailbox, and the target folder or else the original one, for a mailbox target', () => {
     expect(destinationOf({ kind: 'mailbox', mailbox: 'bob@example.com' }, item)).toEqual({
-      kind: 'imap',
+      kind: 'mailbox',
       mailbox: 'bob@example.com',
       folder: 'Projects/2026',
     });
     expect(destinationOf({ kind: 'mailbox', mailbox: 'bob@example.com', folder: 'From Alice' }, item)).toEqual({
-      kind: 'imap',
+      kind: 'mailbox',
       mailbox: 'bob@example.com',
       folder: 'From Alice',
     });
@@ -58,36 +51,6 @@ describe('destinationOf', () => {
       kind: 'export',
       fileName: 'case-17.mbox',
     });
-  });
-});
-
-describe('appendFlags', () => {
-  it('sets the recorded system flags and keywords, never \\Deleted', () => {
-    expect(appendFlags(item)).toEqual({ flags: ['\\Seen', '\\Flagged', '$Label1', 'Work'], dropped: [] });
-    expect(
-      appendFlags({
-        flags: { seen: false, answered: true, flagged: false, draft: true, deleted: false },
-        keywords: [],
-      }),
-    ).toEqual({ flags: ['\\Answered', '\\Draft'], dropped: [] });
-  });
-
-  it('drops keywords IMAP cannot carry and names them, and sets each keyword once', () => {
-    const result = appendFlags({
-      flags: { seen: false, answered: false, flagged: false, draft: false, deleted: false },
-      keywords: ['Red category', 'Work', 'work', '\\Recent', 'a(b', 'Späť'],
-    });
-    expect(result.flags).toEqual(['Work']);
-    expect(result.dropped).toEqual(['Red category', '\\Recent', 'a(b', 'Späť']);
-  });
-
-  it('recognises IMAP keyword atoms', () => {
-    expect(isImapKeyword('$Forwarded')).toBe(true);
-    expect(isImapKeyword('NonJunk')).toBe(true);
-    expect(isImapKeyword('')).toBe(false);
-    expect(isImapKeyword('two words')).toBe(false);
-    expect(isImapKeyword('quote"')).toBe(false);
-    expect(isImapKeyword('star*')).toBe(false);
   });
 });
 

@@ -1,0 +1,42 @@
+export { Limiter } from './limiter.js';
+export type {
+  BackupCommand,
+  ContainerScan,
+  MailboxSelection,
+  MailSource,
+  ScanOptions,
+  SourceCursor,
+  SourceItem,
+  SourceMailbox,
+  SourceRead,
+  SourceSession,
+} from './ports/mail-source.js';
+export type { CopyCandidate, MailTarget, TargetSession, TargetWrite } from './ports/mail-target.js';
+export type { JobError, JobProgress, SightingUploader, UploadOutcome } from './ports/job-progress.js';
+export { BackupRunner, type BackupRunnerOptions } from './backup/backup-runner.js';
+export { CheckpointWindow } from './backup/checkpoint-window.js';
+export { folderSelected, matchesFilter, type FilterableMessage } from './backup/filter.js';
+export {
+  RestoreRunner,
+  type OpenExportWriter,
+  type RestoreCommand,
+  type RestoreRunnerOptions,
+} from './restore/restore-runner.js';
+export {
+  readAllItems,
+  RESTORE_ITEMS_PAGE,
+  RestoreItemsError,
+  type RestoreItemPage,
+  type RestoreItemSource,
+} from './restore/restore-items.js';
+export { openRestoreItem, RestoreItemFailure, type SealedObjectSource } from './restore/open-restore-item.js';
+export {
+  boundedReason,
+  countOutcomes,
+  destinationOf,
+  restoreJobState,
+  type Destination,
+  type OutcomeCounts,
+} from './restore/restore-plan.js';
+export { folderKey, mailboxFolderKey, SessionBudget, TargetLocks, targetKey } from './restore/target-locks.js';
+export * from './export/index.js';
