@@ -89,7 +89,16 @@ describe('retention that expires, and legal holds that stop it', () => {
     });
     // The connector backs dora up (a checkpoint of hers): a plan of all its mailboxes covers her.
     await platform.prisma.folderCheckpoint.create({
-      data: { tenantId: TENANT, connectorId: CONNECTOR, mailbox: 'dora', folder: 'INBOX', uidValidity: 1, lastUid: 3 },
+      data: {
+        tenantId: TENANT,
+        connectorId: CONNECTOR,
+        mailbox: 'dora',
+        folder: 'INBOX',
+        source: 'imap',
+        cursorVersion: 1,
+        epoch: '1',
+        position: 3n,
+      },
     });
     const plan = (name: string, mailboxSelection: unknown, retentionDays: number | null) =>
       platform.prisma.backupPlan.create({

@@ -36,8 +36,8 @@ export class BackupHistory {
   async checkpoint(mailbox: string, folder: string, advancedDaysAgo: number): Promise<void> {
     await pgQuery(
       this.databaseUrl,
-      `INSERT INTO folder_checkpoints (id, tenant_id, connector_id, mailbox, folder, uid_validity, last_uid, updated_at)
-       VALUES ($1, $2, $3, $4, $5, 1, 10, $6)`,
+      `INSERT INTO folder_checkpoints (id, tenant_id, connector_id, mailbox, folder, source, cursor_version, epoch, position, updated_at)
+       VALUES ($1, $2, $3, $4, $5, 'imap', 1, '1', 10, $6)`,
       [randomUUID(), this.tenantId, this.connectorId, mailbox, folder, daysAgo(advancedDaysAgo, this.now)],
     );
   }

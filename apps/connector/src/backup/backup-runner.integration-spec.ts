@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   indexRecordSchema,
+  reportedCheckpointSchema,
   jobEventSchema,
   type FolderCheckpoint,
   type IndexRecord,
@@ -144,5 +145,35 @@ describe('BackupRunner against Dovecot', () => {
     expect(at).toBeGreaterThanOrEqual(started);
     expect(at).toBeLessThanOrEqual(finished);
     expect(at).toBeGreaterThan(Date.parse(firstOf(uids[1]!).observedAt));
+  });
+
+  it("goes on from a checkpoint of the IMAP form (a migrated one, or an earlier connector's) without re-sending a message", async () => {
+    const session = await imapSessionAs(imap, owner.name);
+    let box: { uidValidity: bigint; uidNext: number; highestModseq?: bigint };
+    try {
+      box = await session.mailboxOpen('INBOX', { readOnly: true });
+    } finally {
+      await session.logout();
+    }
+    // What the platform had stored before cursors were source-neutral, read as the migration reads it.
+    const legacy = reportedCheckpointSchema.parse({
+      mailbox: owner.name,
+      folder: 'INBOX',
+      uidValidity: box.uidValidity.toString(),
+      lastUid: box.uidNext - 1,
+      highestModSeq: box.highestModseq?.toString() ?? null,
+    });
+    const resumed = await backUp('job-legacy-1', [legacy]);
+    expect(resumed.state).toBe('succeeded');
+    expect(resumed.records).toEqual([]);
+    const inbox = (checkpoints: FolderCheckpoint[]) => checkpoints.filter((c) => c.folder === 'INBOX');
+    expect(inbox(resumed.checkpoints)).toEqual([legacy]);
+
+    // A cursor this adapter cannot go on from (another source's) reads the folder again: nothing is
+    // lost, and storage and indexing take the messages as the ones they hold.
+    const foreign = { ...legacy, cursor: { ...legacy.cursor, source: 'pst' } };
+    const again = await backUp('job-legacy-2', [foreign]);
+    expect(again.records.map((record) => record.sourceKey.uid).sort()).toEqual([...uids].sort());
+    expect(inbox(again.checkpoints)).toEqual([legacy]);
   });
 });

@@ -40,10 +40,11 @@ describe('scheduling: job events', () => {
   const checkpoint = (mailbox: string, folder: string, uidValidity: string, lastUid: number): FolderCheckpoint => ({
     mailbox,
     folder,
-    uidValidity,
-    lastUid,
-    highestModSeq: null,
+    cursor: { source: 'imap', version: 1, epoch: uidValidity, position: String(lastUid), changes: null, state: null },
   });
+  /** A checkpoint as connectors released before source-neutral cursors report it. */
+  const legacyCheckpoint = (mailbox: string, folder: string, uidValidity: string, lastUid: number) =>
+    ({ mailbox, folder, uidValidity, lastUid, highestModSeq: '12' }) as unknown as FolderCheckpoint;
 
   function event(
     jobId: string,
@@ -113,7 +114,7 @@ describe('scheduling: job events', () => {
       checkpoints: [
         checkpoint('alice', 'INBOX', '100', 30),
         checkpoint('alice', 'Sent', '7', 4),
-        checkpoint('bob', 'INBOX', '5', 9),
+        legacyCheckpoint('bob', 'INBOX', '5', 9),
       ],
       errors: [
         { scope: 'folder', target: 'alice/Archive', message: 'folder vanished during the run' },
@@ -143,11 +144,14 @@ describe('scheduling: job events', () => {
       where: { connectorId },
       orderBy: [{ mailbox: 'asc' }, { folder: 'asc' }],
     });
-    expect(stored.map((c) => [c.mailbox, c.folder, c.uidValidity, c.lastUid])).toEqual([
-      ['alice', 'INBOX', 100n, 30n],
-      ['alice', 'Sent', 7n, 4n],
-      ['bob', 'INBOX', 5n, 9n],
-    ]);
+    expect(stored.map((c) => [c.mailbox, c.folder, c.source, c.cursorVersion, c.epoch, c.position, c.changes])).toEqual(
+      [
+        ['alice', 'INBOX', 'imap', 1, '100', 30n, null],
+        ['alice', 'Sent', 'imap', 1, '7', 4n, null],
+        // Reported in the IMAP form of earlier connectors: taken as the same cursor.
+        ['bob', 'INBOX', 'imap', 1, '5', 9n, 12n],
+      ],
+    );
 
     const limited = await h.call('jobs.get', { tenantId, jobId, errorLimit: 1 });
     expect(limited.errors).toHaveLength(1);

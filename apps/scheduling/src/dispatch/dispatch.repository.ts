@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { PRISMA, type Prisma, type PrismaClient } from '@mlr/db';
 import { jobCommandSchema, type FolderCheckpoint, type JobCommand } from '@mlr/contracts';
-import { stallReason } from '../events/job-event-rules.js';
+import { reportedCursor, stallReason } from '../events/job-event-rules.js';
 import type { ConnectorRef } from '../licensing/connector-directory.js';
 import type { MlrVerdict } from '../licensing/mlr-gate.js';
 import { planFromRow, type PlanRecord } from '../plans/plan.js';
@@ -92,9 +92,12 @@ export const DISPATCH_REPOSITORY = Symbol('DISPATCH_REPOSITORY');
 interface CheckpointRow {
   mailbox: string;
   folder: string;
-  uid_validity: bigint;
-  last_uid: bigint;
-  highest_mod_seq: bigint | null;
+  source: string;
+  cursor_version: number;
+  epoch: string;
+  position: bigint;
+  changes: bigint | null;
+  state: string | null;
 }
 
 /** Why a plan of a revoked connector does not run: its credentials are void, it takes no jobs. */
@@ -305,7 +308,7 @@ export class PrismaDispatchRepository implements DispatchRepository {
   /** The connector's committed checkpoints of the plan's mailboxes (addresses compare case-blind). */
   private async checkpointsFor(tx: Tx, plan: PlanRecord): Promise<FolderCheckpoint[]> {
     const rows = await tx.$queryRaw<CheckpointRow[]>`
-      SELECT mailbox, folder, uid_validity, last_uid, highest_mod_seq FROM folder_checkpoints
+      SELECT mailbox, folder, source, cursor_version, epoch, position, changes, state FROM folder_checkpoints
       WHERE tenant_id = ${plan.tenantId} AND connector_id = ${plan.connectorId}
       ORDER BY mailbox, folder`;
     const wanted =
@@ -315,9 +318,14 @@ export class PrismaDispatchRepository implements DispatchRepository {
       .map((row) => ({
         mailbox: row.mailbox,
         folder: row.folder,
-        uidValidity: row.uid_validity.toString(),
-        lastUid: Number(row.last_uid),
-        highestModSeq: row.highest_mod_seq === null ? null : row.highest_mod_seq.toString(),
+        cursor: reportedCursor({
+          source: row.source,
+          version: row.cursor_version,
+          epoch: row.epoch,
+          position: row.position,
+          changes: row.changes,
+          state: row.state,
+        }),
       }));
   }
 }

@@ -139,46 +139,81 @@ describe('stall reasons', () => {
 });
 
 describe('checkpoint merge', () => {
-  const incoming = (uidValidity: string, lastUid: number, highestModSeq: string | null = null): FolderCheckpoint => ({
+  const incoming = (
+    epoch: string,
+    position: number,
+    changes: string | null = null,
+    more: { source?: string; version?: number; state?: string | null } = {},
+  ): FolderCheckpoint => ({
     mailbox: 'alice',
     folder: 'INBOX',
-    uidValidity,
-    lastUid,
-    highestModSeq,
+    cursor: {
+      source: more.source ?? 'imap',
+      version: more.version ?? 1,
+      epoch,
+      position: String(position),
+      changes,
+      state: more.state ?? null,
+    },
   });
-  const stored = { uidValidity: 100n, lastUid: 50n, highestModSeq: 900n };
+  const cursor = (epoch: string, position: bigint, changes: bigint | null, state: string | null = null) => ({
+    source: 'imap',
+    version: 1,
+    epoch,
+    position,
+    changes,
+    state,
+  });
+  const stored = cursor('100', 50n, 900n);
 
   it('stores the first checkpoint of a folder', () => {
     expect(mergeCheckpoint(null, incoming('100', 10), false)).toEqual({
       action: 'write',
       reason: 'new',
-      value: { uidValidity: 100n, lastUid: 10n, highestModSeq: null },
+      value: cursor('100', 10n, null),
     });
   });
 
-  it('moves forward within one UIDVALIDITY', () => {
+  it('moves forward within one epoch', () => {
     expect(mergeCheckpoint(stored, incoming('100', 60, '950'), true)).toEqual({
       action: 'write',
       reason: 'advanced',
-      value: { uidValidity: 100n, lastUid: 60n, highestModSeq: 950n },
+      value: cursor('100', 60n, 950n),
     });
   });
 
-  it('never moves lastUid or highestModSeq back', () => {
+  it('never moves the position or the change counter back', () => {
     expect(mergeCheckpoint(stored, incoming('100', 40, '800'), true)).toEqual({ action: 'keep' });
     expect(mergeCheckpoint(stored, incoming('100', 40, '1000'), true)).toEqual({
       action: 'write',
       reason: 'advanced',
-      value: { uidValidity: 100n, lastUid: 50n, highestModSeq: 1000n },
+      value: cursor('100', 50n, 1000n),
     });
   });
 
-  it('replaces the checkpoint when UIDVALIDITY changed, unless the event is a straggler', () => {
+  it("keeps the source's state of the reading that moved the cursor", () => {
+    const withState = cursor('100', 50n, 900n, 'delta-1');
+    expect(mergeCheckpoint(withState, incoming('100', 60, null, { state: 'delta-2' }), true)).toEqual({
+      action: 'write',
+      reason: 'advanced',
+      value: cursor('100', 60n, 900n, 'delta-2'),
+    });
+    expect(mergeCheckpoint(withState, incoming('100', 40, null, { state: 'delta-0' }), true)).toEqual({
+      action: 'keep',
+    });
+  });
+
+  it('replaces the cursor when the epoch, source or version changed, unless the event is a straggler', () => {
     expect(mergeCheckpoint(stored, incoming('101', 3), true)).toEqual({
       action: 'write',
-      reason: 'uid-validity-changed',
-      value: { uidValidity: 101n, lastUid: 3n, highestModSeq: null },
+      reason: 'epoch-changed',
+      value: cursor('101', 3n, null),
     });
     expect(mergeCheckpoint(stored, incoming('101', 3), false)).toEqual({ action: 'keep' });
+    expect(mergeCheckpoint(stored, incoming('100', 3, null, { version: 2 }), true)).toMatchObject({
+      action: 'write',
+      reason: 'epoch-changed',
+    });
+    expect(mergeCheckpoint(stored, incoming('100', 3, null, { source: 'graph' }), false)).toEqual({ action: 'keep' });
   });
 });

@@ -1,6 +1,7 @@
 import {
   isFinishedJobState,
   type FolderCheckpoint,
+  type SourceCursor,
   type JobCounters,
   type JobEvent,
   type JobState,
@@ -67,16 +68,18 @@ export function earlierStart(job: Pick<JobProgress, 'startedAt'>, event: JobEven
   return job.startedAt !== null && at < job.startedAt ? at : null;
 }
 
-/** A stored checkpoint (uidValidity, lastUid and highestModSeq as exact integers). */
-export interface StoredCheckpoint {
-  uidValidity: bigint;
-  lastUid: bigint;
-  highestModSeq: bigint | null;
+/** A stored cursor: `position` and `changes` as exact integers (bigint columns). */
+export interface StoredCursor {
+  source: string;
+  version: number;
+  epoch: string;
+  position: bigint;
+  changes: bigint | null;
+  state: string | null;
 }
 
 export type CheckpointDecision =
-  | { action: 'keep' }
-  | { action: 'write'; value: StoredCheckpoint; reason: 'new' | 'advanced' | 'uid-validity-changed' };
+  { action: 'keep' } | { action: 'write'; value: StoredCursor; reason: 'new' | 'advanced' | 'epoch-changed' };
 
 function maxOrNull(a: bigint | null, b: bigint | null): bigint | null {
   if (a === null) return b;
@@ -84,31 +87,52 @@ function maxOrNull(a: bigint | null, b: bigint | null): bigint | null {
   return a > b ? a : b;
 }
 
+/** The stored form of a reported cursor. */
+export function storedCursor(cursor: SourceCursor): StoredCursor {
+  return {
+    source: cursor.source,
+    version: cursor.version,
+    epoch: cursor.epoch,
+    position: BigInt(cursor.position),
+    changes: cursor.changes === null ? null : BigInt(cursor.changes),
+    state: cursor.state,
+  };
+}
+
+/** The reported form of a stored cursor (what the next job command carries). */
+export function reportedCursor(stored: StoredCursor): SourceCursor {
+  return {
+    source: stored.source,
+    version: stored.version,
+    epoch: stored.epoch,
+    position: stored.position.toString(),
+    changes: stored.changes === null ? null : stored.changes.toString(),
+    state: stored.state,
+  };
+}
+
 /**
- * Checkpoints only move forward: within one UIDVALIDITY the highest lastUid and highestModSeq win.
- * A different UIDVALIDITY voids the old UIDs and replaces the checkpoint, but only when it comes from
- * the newest event of its job (`fromNewestEvent`): a straggler must not undo a reset.
+ * Cursors only move forward, whatever their source (scheduling never reads what they mean): within
+ * one epoch of one source and cursor version, the highest position and the highest change counter
+ * win, and the source's opaque state goes with the reading that moved the cursor. Another epoch (a
+ * new UIDVALIDITY), source or version voids the old positions and replaces the cursor, but only when
+ * it comes from the newest event of its job (`fromNewestEvent`): a straggler must not undo a reset.
  */
 export function mergeCheckpoint(
-  stored: StoredCheckpoint | null,
+  stored: StoredCursor | null,
   incoming: FolderCheckpoint,
   fromNewestEvent: boolean,
 ): CheckpointDecision {
-  const value: StoredCheckpoint = {
-    uidValidity: BigInt(incoming.uidValidity),
-    lastUid: BigInt(incoming.lastUid),
-    highestModSeq: incoming.highestModSeq === null ? null : BigInt(incoming.highestModSeq),
-  };
+  const value = storedCursor(incoming.cursor);
   if (!stored) return { action: 'write', value, reason: 'new' };
-  if (stored.uidValidity !== value.uidValidity) {
-    return fromNewestEvent ? { action: 'write', value, reason: 'uid-validity-changed' } : { action: 'keep' };
+  if (stored.source !== value.source || stored.version !== value.version || stored.epoch !== value.epoch) {
+    return fromNewestEvent ? { action: 'write', value, reason: 'epoch-changed' } : { action: 'keep' };
   }
-  const merged: StoredCheckpoint = {
-    uidValidity: stored.uidValidity,
-    lastUid: value.lastUid > stored.lastUid ? value.lastUid : stored.lastUid,
-    highestModSeq: maxOrNull(stored.highestModSeq, value.highestModSeq),
-  };
-  if (merged.lastUid === stored.lastUid && merged.highestModSeq === stored.highestModSeq) return { action: 'keep' };
+  const position = value.position > stored.position ? value.position : stored.position;
+  const changes = maxOrNull(stored.changes, value.changes);
+  if (position === stored.position && changes === stored.changes) return { action: 'keep' };
+  const moved = value.position > stored.position || (value.changes ?? -1n) > (stored.changes ?? -1n);
+  const merged: StoredCursor = { ...stored, position, changes, state: moved ? value.state : stored.state };
   return { action: 'write', value: merged, reason: 'advanced' };
 }
 

@@ -212,24 +212,37 @@ export class PrismaJobEventRepository implements JobEventRepository {
     fromNewestEvent: boolean,
   ): Promise<boolean> {
     const key = { connectorId: event.connectorId, mailbox: checkpoint.mailbox, folder: checkpoint.folder };
-    const rows = await tx.$queryRaw<Array<{ uid_validity: bigint; last_uid: bigint; highest_mod_seq: bigint | null }>>`
-      SELECT uid_validity, last_uid, highest_mod_seq FROM folder_checkpoints
+    const rows = await tx.$queryRaw<
+      Array<{
+        source: string;
+        cursor_version: number;
+        epoch: string;
+        position: bigint;
+        changes: bigint | null;
+        state: string | null;
+      }>
+    >`
+      SELECT source, cursor_version, epoch, position, changes, state FROM folder_checkpoints
       WHERE connector_id = ${key.connectorId} AND mailbox = ${key.mailbox} AND folder = ${key.folder}
       FOR UPDATE`;
     const current = rows[0];
     const decision = mergeCheckpoint(
       current
-        ? { uidValidity: current.uid_validity, lastUid: current.last_uid, highestModSeq: current.highest_mod_seq }
+        ? {
+            source: current.source,
+            version: current.cursor_version,
+            epoch: current.epoch,
+            position: current.position,
+            changes: current.changes,
+            state: current.state,
+          }
         : null,
       checkpoint,
       fromNewestEvent,
     );
     if (decision.action === 'keep') return false;
-    const value = {
-      uidValidity: decision.value.uidValidity,
-      lastUid: decision.value.lastUid,
-      highestModSeq: decision.value.highestModSeq,
-    };
+    const { version, ...rest } = decision.value;
+    const value = { ...rest, cursorVersion: version };
     if (!current) {
       // Two events may create the same folder's first checkpoint at once: the loser merges into the winner's row.
       const inserted = await tx.folderCheckpoint.createMany({

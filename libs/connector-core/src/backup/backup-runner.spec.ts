@@ -8,6 +8,16 @@ import { BackupRunner } from './backup-runner.js';
 
 const logger = createLogger({ service: 'backup-spec', level: 'silent' });
 
+/** The in-memory source's cursor: epoch 1, everything up to `position`, changes up to `changes`. */
+const cursor = (position: number, changes: string | null) => ({
+  source: 'memory',
+  version: 1,
+  epoch: '1',
+  position: String(position),
+  changes,
+  state: null,
+});
+
 const mail = (subject: string, from = 'carol@example.org') =>
   Buffer.from(
     `From: ${from}\r\nTo: owner@example.org\r\nSubject: ${subject}\r\n` +
@@ -64,9 +74,9 @@ describe('BackupRunner on a mail source (in-memory port)', () => {
     expect(b1.backupJobId).toBe('job-1');
     expect(checkpoints).toEqual(
       expect.arrayContaining([
-        { mailbox: 'ann', folder: 'INBOX', uidValidity: '1', lastUid: 2, highestModSeq: '2' },
-        { mailbox: 'ann', folder: 'Sent', uidValidity: '1', lastUid: 1, highestModSeq: '1' },
-        { mailbox: 'ben', folder: 'INBOX', uidValidity: '1', lastUid: 1, highestModSeq: '1' },
+        { mailbox: 'ann', folder: 'INBOX', cursor: cursor(2, '2') },
+        { mailbox: 'ann', folder: 'Sent', cursor: cursor(1, '1') },
+        { mailbox: 'ben', folder: 'INBOX', cursor: cursor(1, '1') },
       ]),
     );
     expect(reporter.counters).toMatchObject({ seen: 4, new: 4, failed: 0 });
@@ -120,6 +130,21 @@ describe('BackupRunner on a mail source (in-memory port)', () => {
     expect(full.records.map(keyOf)).toEqual(['ann/INBOX/1']);
   });
 
+  it('reads a container in full from a cursor its source cannot go on from (another source or version)', async () => {
+    const source = new InMemoryMailSource();
+    source.add('ann', 'INBOX', mail('c1'));
+    const first = await backUp(source);
+    const [checkpoint] = first.checkpoints as [FolderCheckpoint];
+    for (const cursor of [
+      { ...checkpoint.cursor, source: 'imap' },
+      { ...checkpoint.cursor, version: 2 },
+    ]) {
+      const again = await backUp(source, [{ ...checkpoint, cursor }]);
+      expect(again.records.map(keyOf)).toEqual(['ann/INBOX/1']);
+      expect(again.checkpoints).toEqual(first.checkpoints);
+    }
+  });
+
   it('holds the checkpoint before an item that failed, so the next run tries it again', async () => {
     const source = new InMemoryMailSource();
     for (const n of [1, 2, 3, 4]) source.add('ann', 'INBOX', mail(`f${n}`));
@@ -135,13 +160,11 @@ describe('BackupRunner on a mail source (in-memory port)', () => {
       }),
     ]);
     // Attribute changes are not covered either: the cursor keeps the earlier change counter.
-    expect(first.checkpoints).toEqual([
-      { mailbox: 'ann', folder: 'INBOX', uidValidity: '1', lastUid: 1, highestModSeq: null },
-    ]);
+    expect(first.checkpoints).toEqual([{ mailbox: 'ann', folder: 'INBOX', cursor: cursor(1, null) }]);
     refuse = false;
     const second = await backUp(source, first.checkpoints);
     expect(second.records.map(keyOf)).toEqual(['ann/INBOX/2', 'ann/INBOX/3', 'ann/INBOX/4']);
-    expect(second.checkpoints[0]?.lastUid).toBe(4);
+    expect(second.checkpoints[0]?.cursor.position).toBe('4');
   });
 
   it('skips what the filter leaves out, and moves past it and past items gone meanwhile', async () => {
@@ -157,9 +180,7 @@ describe('BackupRunner on a mail source (in-memory port)', () => {
     expect(state).toBe('succeeded');
     expect(records.map((r) => r.subject)).toEqual(['keep']);
     expect(reporter.counters).toMatchObject({ seen: 2, skipped: 1 });
-    expect(checkpoints).toEqual([
-      { mailbox: 'ann', folder: 'INBOX', uidValidity: '1', lastUid: 3, highestModSeq: '3' },
-    ]);
+    expect(checkpoints).toEqual([{ mailbox: 'ann', folder: 'INBOX', cursor: cursor(3, '3') }]);
   });
 
   it('records a mailbox that cannot be opened and a container whose session drops, and goes on', async () => {
@@ -188,6 +209,6 @@ describe('BackupRunner on a mail source (in-memory port)', () => {
     for (let n = 0; n < 300; n++) source.add('ann', 'INBOX', mail(`big${n}`));
     const { records, checkpoints } = await backUp(source, [], { concurrency: 4 });
     expect(records).toHaveLength(300);
-    expect(checkpoints[0]?.lastUid).toBe(300);
+    expect(checkpoints[0]?.cursor.position).toBe('300');
   });
 });

@@ -4,14 +4,7 @@ import { buildIndexRecord, extractMessageFacts } from '@mlr/mime';
 import type { Logger } from '@mlr/telemetry';
 import { Limiter } from '../limiter.js';
 import type { JobProgress, SightingUploader } from '../ports/job-progress.js';
-import type {
-  BackupCommand,
-  MailSource,
-  SourceCursor,
-  SourceItem,
-  SourceMailbox,
-  SourceSession,
-} from '../ports/mail-source.js';
+import type { BackupCommand, MailSource, SourceItem, SourceMailbox, SourceSession } from '../ports/mail-source.js';
 import { CheckpointWindow } from './checkpoint-window.js';
 import { folderSelected, matchesFilter } from './filter.js';
 
@@ -132,15 +125,10 @@ export class BackupRunner {
     folder: string,
     checkpoint: FolderCheckpoint | undefined,
   ): Promise<{ answered: Promise<void> }> {
-    const cursor: SourceCursor | undefined = checkpoint && {
-      uidValidity: checkpoint.uidValidity,
-      lastUid: checkpoint.lastUid,
-      highestModSeq: checkpoint.highestModSeq,
-    };
-    const scan = await session.scan(folder, cursor, { full: job.full, filter: job.filter });
+    const scan = await session.scan(folder, checkpoint?.cursor, { full: job.full, filter: job.filter });
     const window = new CheckpointWindow(scan.committed);
     const report = (complete: boolean, position = window.advance(scan.scannedUpTo)) =>
-      this.reporter.checkpoint({ mailbox, folder, ...scan.cursorAt(position, complete) });
+      this.reporter.checkpoint({ mailbox, folder, cursor: scan.cursorAt(position, complete) });
     for (const position of scan.newItems) window.add(position);
     let failures = 0;
     // Attribute changes re-send the whole sighting: storage keeps one object, indexing updates the record.

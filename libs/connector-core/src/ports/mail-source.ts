@@ -1,12 +1,12 @@
-import type { FolderCheckpoint, JobCommand } from '@mlr/contracts';
+import type { JobCommand, SourceCursor } from '@mlr/contracts';
 
 export type BackupCommand = Extract<JobCommand, { kind: 'backup' }>;
 
 /**
- * Where a backup stands in one container, as the source tells it. The runners never read it: only
- * the adapter that wrote it does (for IMAP: UIDVALIDITY, last UID, HIGHESTMODSEQ).
+ * Where a backup stands in one container, as the source tells it (the contract's versioned cursor).
+ * The runners never read it: only the adapter that wrote it does.
  */
-export type SourceCursor = Omit<FolderCheckpoint, 'mailbox' | 'folder'>;
+export type { SourceCursor };
 
 /** The mailbox selection of a backup job. */
 export type MailboxSelection = BackupCommand['mailboxes'];
@@ -38,7 +38,7 @@ export interface SourceSession {
   containers(): Promise<string[]>;
   /**
    * What changed in `container` since `cursor` (everything, when `full` or when the cursor no longer
-   * applies, e.g. a new UIDVALIDITY). A source may narrow by `filter` on its side; the runner applies
+   * applies: another epoch such as a new UIDVALIDITY, or a cursor another source or version wrote). A source may narrow by `filter` on its side; the runner applies
    * it exactly to what is read.
    */
   scan(container: string, cursor: SourceCursor | undefined, options: ScanOptions): Promise<ContainerScan>;

@@ -178,9 +178,14 @@ class InMemorySourceSession implements SourceSession {
       throw new Error(`connection lost while opening ${folder}`);
     }
     const container = this.box.get(folder) as Container;
-    const incremental = !options.full && cursor !== undefined && cursor.uidValidity === container.epoch;
-    const committed = incremental ? cursor.lastUid : 0;
-    const since = incremental && cursor.highestModSeq !== null ? Number(cursor.highestModSeq) : null;
+    const incremental =
+      !options.full &&
+      cursor !== undefined &&
+      cursor.source === 'memory' &&
+      cursor.version === 1 &&
+      cursor.epoch === container.epoch;
+    const committed = incremental ? Number(cursor.position) : 0;
+    const since = incremental && cursor.changes !== null ? Number(cursor.changes) : null;
     const changes = String(container.changes);
     const newItems = container.items.filter((i) => i.position > committed).map((i) => i.position);
     const changedItems =
@@ -213,10 +218,13 @@ class InMemorySourceSession implements SourceSession {
           };
         }
       },
-      cursorAt: (lastUid, complete) => ({
-        uidValidity: epoch,
-        lastUid,
-        highestModSeq: complete ? changes : incremental ? cursor.highestModSeq : null,
+      cursorAt: (position, complete) => ({
+        source: 'memory',
+        version: 1,
+        epoch,
+        position: String(position),
+        changes: complete ? changes : incremental ? cursor.changes : null,
+        state: null,
       }),
     };
   }

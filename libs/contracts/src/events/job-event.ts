@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { connectorIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
-import { folderCheckpointSchema } from '../jobs/checkpoint.js';
+import { reportedCheckpointSchema } from '../jobs/checkpoint.js';
 import { restoreItemResultSchema } from '../restore/restore.js';
 
 /** What a connector reports of its job in events. */
@@ -52,7 +52,7 @@ export const jobEventSchema = z.strictObject({
   /** Totals so far (not deltas): the latest event always carries the whole picture. */
   counters: jobCountersSchema,
   /** Checkpoints that advanced since the previous event (committed end to end). */
-  checkpoints: z.array(folderCheckpointSchema).default([]),
+  checkpoints: z.array(reportedCheckpointSchema).default([]),
   /** Restore jobs: results of the items finished since the previous event. */
   items: z.array(restoreItemResultSchema).default([]),
   /** Per-item or per-mailbox problems found since the previous event. */

@@ -14,6 +14,39 @@ import { mailboxLogin, openImapSession, type MailboxLogin } from './imap-session
 import { imapSearchQuery } from './imap-search.js';
 import { uidSet } from './uid-set.js';
 
+/** The cursor format this adapter writes: `imap` v1. */
+export const IMAP_CURSOR = { source: 'imap', version: 1 } as const;
+
+/** Where the backup of an IMAP folder stands, read from a cursor this adapter wrote. */
+export interface ImapFolderState {
+  uidValidity: string;
+  lastUid: number;
+  highestModSeq: string | null;
+}
+
+/** The cursor of an IMAP folder: epoch = UIDVALIDITY, position = last UID, changes = HIGHESTMODSEQ. */
+export function imapCursor(state: ImapFolderState): SourceCursor {
+  return {
+    ...IMAP_CURSOR,
+    epoch: state.uidValidity,
+    position: String(state.lastUid),
+    changes: state.highestModSeq,
+    state: null,
+  };
+}
+
+/**
+ * The IMAP state of a cursor, or null when it is not one this adapter can go on from (another
+ * source's or version's, or a UID out of range): the folder is then read in full, which stores
+ * nothing twice.
+ */
+export function readImapCursor(cursor: SourceCursor | undefined): ImapFolderState | null {
+  if (!cursor || cursor.source !== IMAP_CURSOR.source || cursor.version !== IMAP_CURSOR.version) return null;
+  const lastUid = Number(cursor.position);
+  if (!Number.isSafeInteger(lastUid) || lastUid > 0xffff_ffff || !/^\d+$/.test(cursor.epoch)) return null;
+  return { uidValidity: cursor.epoch, lastUid, highestModSeq: cursor.changes };
+}
+
 /** Pseudo-mailbox under which public folders are indexed (they belong to no user). */
 export const PUBLIC_FOLDERS_MAILBOX = '#public';
 
@@ -115,10 +148,11 @@ class ImapSourceSession implements SourceSession {
     const box = await client.mailboxOpen(folder, { readOnly: true });
     const uidValidity = box.uidValidity.toString();
     const serverModSeq = box.highestModseq?.toString() ?? null;
-    const incremental = !options.full && cursor !== undefined && cursor.uidValidity === uidValidity;
-    const startUid = incremental ? cursor.lastUid + 1 : 1;
+    const previous = readImapCursor(cursor);
+    const since = !options.full && previous !== null && previous.uidValidity === uidValidity ? previous : null;
+    const startUid = since ? since.lastUid + 1 : 1;
     const scannedUpTo = box.uidNext - 1;
-    const baseModSeq = incremental ? cursor.highestModSeq : null;
+    const baseModSeq = since ? since.highestModSeq : null;
 
     const newItems =
       box.exists === 0 || startUid > scannedUpTo
@@ -129,9 +163,9 @@ class ImapSourceSession implements SourceSession {
             .sort((a, b) => a - b);
     // Flag and keyword changes of messages already stored, through CONDSTORE.
     const changedItems: number[] = [];
-    if (incremental && baseModSeq && serverModSeq && BigInt(serverModSeq) > BigInt(baseModSeq) && cursor.lastUid > 0) {
+    if (since && baseModSeq && serverModSeq && BigInt(serverModSeq) > BigInt(baseModSeq) && since.lastUid > 0) {
       for await (const message of client.fetch(
-        `1:${cursor.lastUid}`,
+        `1:${since.lastUid}`,
         { uid: true, flags: true },
         { uid: true, changedSince: BigInt(baseModSeq) },
       )) {
@@ -145,7 +179,8 @@ class ImapSourceSession implements SourceSession {
       changedItems,
       read: (uids) => this.read(uids, uidValidity),
       // HIGHESTMODSEQ moves only when every change up to it is stored.
-      cursorAt: (lastUid, complete) => ({ uidValidity, lastUid, highestModSeq: complete ? serverModSeq : baseModSeq }),
+      cursorAt: (lastUid, complete) =>
+        imapCursor({ uidValidity, lastUid, highestModSeq: complete ? serverModSeq : baseModSeq }),
     };
   }
 

@@ -418,8 +418,10 @@ describe('gateway: licence, tenants, MLR enablement and usage', () => {
         connectorId: connector.id,
         mailbox: 'dora@usage.example',
         folder: 'INBOX',
-        uidValidity: 7n,
-        lastUid: 1n,
+        source: 'imap',
+        cursorVersion: 1,
+        epoch: '7',
+        position: 1n,
       },
     });
     await prisma.$executeRaw`UPDATE folder_checkpoints SET updated_at = now() - interval '90 days'
