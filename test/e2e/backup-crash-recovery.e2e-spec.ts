@@ -62,10 +62,10 @@ describe.each([
 
     const records = await platform.prisma.indexRecord.findMany({
       where: { tenantId: tenant },
-      select: { uid: true, contentId: true },
+      select: { sightingId: true, contentId: true },
     });
     expect(records).toHaveLength(MESSAGES);
-    expect(new Set(records.map((r) => r.uid)).size).toBe(MESSAGES);
+    expect(new Set(records.map((r) => r.sightingId)).size).toBe(MESSAGES);
     // Each referenced once, once indexing's relay brought the changes to storage (which counts).
     await waitFor(
       async () => (await platform.prisma.storedObject.count({ where: { tenantId: tenant, refCount: 1 } })) === MESSAGES,

@@ -163,8 +163,8 @@ describe('backup pipeline end to end, on the whole corpus', () => {
       include: { object: true },
     });
     for (const record of records) {
-      const served = truth.get(`${record.mailbox}/${record.folder}`)?.get(Number(record.uid));
-      expect(served, `${record.mailbox}/${record.folder} UID ${record.uid}`).toBeDefined();
+      const served = truth.get(`${record.mailbox}/${record.folder}`)?.get(Number(record.sightingId));
+      expect(served, `${record.mailbox}/${record.folder} UID ${record.sightingId}`).toBeDefined();
       const opened = await openSealedObject(keys, await readSealed(record.object), {
         expectedContentId: record.contentId,
       });
@@ -208,8 +208,13 @@ describe('backup pipeline end to end, on the whole corpus', () => {
     await seedFolder(imap, 'alice', 'INBOX', fresh);
     const before = await fetchFolder(imap, 'alice', 'INBOX');
     const flaggedUids = [...before.keys()].slice(0, 3);
-    const flaggedWhere = { tenantId: TENANT, mailbox: 'alice', folder: 'INBOX', uid: { in: flaggedUids.map(BigInt) } };
-    const observedBefore = await platform.prisma.indexRecord.findMany({ where: flaggedWhere, orderBy: { uid: 'asc' } });
+    const flaggedWhere = {
+      tenantId: TENANT,
+      mailbox: 'alice',
+      folder: 'INBOX',
+      sightingId: { in: flaggedUids.map(String) },
+    };
+    const observedBefore = await platform.prisma.indexRecord.findMany({ where: flaggedWhere, orderBy: { id: 'asc' } });
     const session = await imapSessionAs(imap, 'alice');
     await session.mailboxOpen('INBOX');
     await session.messageFlagsAdd(flaggedUids.join(','), ['\\Flagged'], { uid: true });
@@ -221,7 +226,7 @@ describe('backup pipeline end to end, on the whole corpus', () => {
     expect(job.counters.seen).toBe(13);
     expect(await sightingCount()).toBe(sightings + 10);
     expect(await objectCount()).toBe(objects + 10);
-    const flagged = await platform.prisma.indexRecord.findMany({ where: flaggedWhere, orderBy: { uid: 'asc' } });
+    const flagged = await platform.prisma.indexRecord.findMany({ where: flaggedWhere, orderBy: { id: 'asc' } });
     expect(flagged.map((r) => r.flagged)).toEqual([true, true, true]);
     // Each record now carries the later reading of its flags: an older record delivered late cannot undo them.
     expect(observedBefore).toHaveLength(3);

@@ -72,9 +72,9 @@ describe('restore end to end', () => {
   async function recordIdsOf(mailbox: string, folder: string): Promise<string[]> {
     const records = await platform.prisma.indexRecord.findMany({
       where: { tenantId: TENANT, mailbox, folder },
-      orderBy: { uid: 'asc' },
     });
-    return records.map((record) => record.id);
+    // In UID order (the key's id is text: '10' sorts before '9').
+    return records.sort((a, b) => Number(a.sightingId) - Number(b.sightingId)).map((record) => record.id);
   }
 
   beforeAll(async () => {

@@ -57,8 +57,8 @@ describe('the connector cut off from NATS during a backup', () => {
 
     const job = await platform.waitForJob(TENANT, jobId, { timeoutMs: 600_000 });
     const stored = new Set(
-      (await platform.prisma.indexRecord.findMany({ where: { tenantId: TENANT }, select: { uid: true } })).map((r) =>
-        Number(r.uid),
+      (await platform.prisma.indexRecord.findMany({ where: { tenantId: TENANT }, select: { sightingId: true } })).map(
+        (r) => Number(r.sightingId),
       ),
     );
     expect(failedUids(job).filter((uid) => stored.has(uid))).toEqual([]);

@@ -59,8 +59,8 @@ describe('a NATS restart during a backup', () => {
   });
 
   const indexedUids = async () =>
-    (await platform.prisma.indexRecord.findMany({ where: { tenantId: TENANT }, select: { uid: true } })).map((r) =>
-      Number(r.uid),
+    (await platform.prisma.indexRecord.findMany({ where: { tenantId: TENANT }, select: { sightingId: true } })).map(
+      (r) => Number(r.sightingId),
     );
 
   it('kills no process, ends the job honestly, and a re-run stores every message exactly once', async () => {

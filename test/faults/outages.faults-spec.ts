@@ -100,9 +100,9 @@ describe.each(FAULTS)('a backup through $name', (fault) => {
 
     const first = await platform.waitForJob(fault.tenant, jobId, { timeoutMs: 600_000 });
     const stored = new Set(
-      (await platform.prisma.indexRecord.findMany({ where: { tenantId: fault.tenant }, select: { uid: true } })).map(
-        (r) => Number(r.uid),
-      ),
+      (
+        await platform.prisma.indexRecord.findMany({ where: { tenantId: fault.tenant }, select: { sightingId: true } })
+      ).map((r) => Number(r.sightingId)),
     );
     expect(failedUids(first).filter((uid) => stored.has(uid))).toEqual([]);
     if (first.state === 'succeeded') {

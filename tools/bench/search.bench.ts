@@ -166,8 +166,9 @@ function generateRecord(w: World, index: number, random: () => number): Record<s
     tenant_id: TENANT,
     mailbox,
     folder,
-    uid_validity: 1,
-    uid: index + 1,
+    sighting_source: 'imap',
+    sighting_epoch: '1',
+    sighting_id: String(index + 1),
     content_id: contentId,
     message_id: `<${contentId.slice(0, 24)}@${sender.split('@')[1]}>`,
     submission_date: undatedHeader ? null : new Date(date).toISOString(),
@@ -195,7 +196,7 @@ function generateRecord(w: World, index: number, random: () => number): Record<s
 const INSERT_BATCH = `
 WITH input AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(
-    id text, object_id text, tenant_id text, mailbox text, folder text, uid_validity bigint, uid bigint,
+    id text, object_id text, tenant_id text, mailbox text, folder text, sighting_source text, sighting_epoch text, sighting_id text,
     content_id text, message_id text, submission_date timestamptz, internal_date timestamptz, sender text,
     sender_name text, to_addresses text[], cc_addresses text[], bcc_addresses text[], subject text,
     attachment_names text[], has_attachment boolean, follow_up boolean, importance "importance",
@@ -208,11 +209,11 @@ objects AS (
   FROM input
 )
 INSERT INTO index_records (
-  id, tenant_id, mailbox, folder, uid_validity, uid, content_id, object_id, message_id, submission_date,
+  id, tenant_id, mailbox, folder, sighting_source, sighting_epoch, sighting_id, content_id, object_id, message_id, submission_date,
   internal_date, sender, sender_name, to_addresses, cc_addresses, bcc_addresses, subject, attachment_names,
   has_attachment, follow_up, importance, item_type, seen, answered, flagged, size, backup_job_id, updated_at)
 SELECT
-  id, tenant_id, mailbox, folder, uid_validity, uid, content_id, object_id, message_id, submission_date,
+  id, tenant_id, mailbox, folder, sighting_source, sighting_epoch, sighting_id, content_id, object_id, message_id, submission_date,
   internal_date, sender, sender_name, to_addresses, cc_addresses, bcc_addresses, subject, attachment_names,
   has_attachment, follow_up, importance, item_type, seen, answered, flagged, size, backup_job_id, now()
 FROM input`;

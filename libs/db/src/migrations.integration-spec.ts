@@ -183,8 +183,9 @@ describe('Prisma client', () => {
           tenantId: tenant.id,
           mailbox: 'alice@acme.example',
           folder: 'INBOX',
-          uidValidity: 3_000_000_000n,
-          uid: 4_000_000_000n,
+          sightingSource: 'imap',
+          sightingEpoch: String(3_000_000_000n),
+          sightingId: String(4_000_000_000n),
           contentId,
           objectId: object.id,
           submissionDate: new Date('2026-11-20T09:30:00Z'),
@@ -202,12 +203,13 @@ describe('Prisma client', () => {
 
       const read = await prisma.indexRecord.findUniqueOrThrow({
         where: {
-          tenantId_mailbox_folder_uidValidity_uid: {
+          tenantId_mailbox_folder_sightingSource_sightingEpoch_sightingId: {
             tenantId: tenant.id,
             mailbox: 'alice@acme.example',
             folder: 'INBOX',
-            uidValidity: 3_000_000_000n,
-            uid: 4_000_000_000n,
+            sightingSource: 'imap',
+            sightingEpoch: String(3_000_000_000n),
+            sightingId: String(4_000_000_000n),
           },
         },
         include: { object: true },

@@ -1,4 +1,4 @@
-import { indexRecordSchema, type Importance, type IndexRecord } from '@mlr/contracts';
+import { indexRecordSchema, type Importance, type IndexRecord, type SightingKey } from '@mlr/contracts';
 import type { ZodType } from 'zod';
 import type { MailAddress, MessageFacts } from './message-facts.js';
 
@@ -7,9 +7,8 @@ export interface MessageSighting {
   tenantId: string;
   mailbox: string;
   folder: string;
-  /** IMAP UIDVALIDITY (or the source's equivalent) as decimal digits. */
-  uidValidity: string;
-  uid: number;
+  /** The source's identity of the item (IMAP: source 'imap', epoch = UIDVALIDITY, id = UID). */
+  sourceKey: SightingKey;
   /** Hex HMAC-SHA256 of the raw bytes under the tenant's id key. */
   contentId: string;
   /** IMAP INTERNALDATE (arrival time), null when the source has none. */
@@ -106,8 +105,7 @@ function validateSighting(s: MessageSighting): void {
   check('tenantId', shape.tenantId, s.tenantId);
   check('mailbox', shape.mailbox, s.mailbox);
   check('folder', shape.folder, s.folder);
-  check('uidValidity', shape.sourceKey.shape.uidValidity, s.uidValidity);
-  check('uid', shape.sourceKey.shape.uid, s.uid);
+  check('sourceKey', shape.sourceKey, s.sourceKey);
   check('contentId', shape.contentId, s.contentId);
   check('backupJobId', shape.backupJobId, s.backupJobId);
   if (!Array.isArray(s.flags)) throw new InvalidSightingError('flags', 'must be an array');
@@ -189,7 +187,7 @@ export function buildIndexRecord(facts: MessageFacts, sighting: MessageSighting)
     tenantId: sighting.tenantId,
     mailbox: sighting.mailbox,
     folder: sighting.folder,
-    sourceKey: { uidValidity: sighting.uidValidity, uid: sighting.uid },
+    sourceKey: { ...sighting.sourceKey },
     contentId: sighting.contentId,
     messageId: facts.messageId === null ? null : fit(facts.messageId, LIMITS.messageId, 'Message-ID', problems),
     submissionDate: isoOrNull(facts.submissionDate, 'submission date', problems),

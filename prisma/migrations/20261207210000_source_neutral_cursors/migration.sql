@@ -2,7 +2,8 @@
 -- (source, cursor_version, epoch, position, changes, state) instead of IMAP's columns. Every existing
 -- checkpoint was written by the IMAP adapter and becomes its cursor 'imap' v1: epoch = UIDVALIDITY,
 -- position = the last UID, changes = HIGHESTMODSEQ; so the next backup goes on from it incrementally.
--- source_state was never written by a release; were it set, it is kept as the cursor's state.
+-- source_state was never written by a release; were it set, it is kept as the cursor's state (a JSON
+-- string as its text, anything else as JSON text).
 
 -- AlterTable
 ALTER TABLE "folder_checkpoints" ADD COLUMN     "changes" BIGINT,
@@ -18,7 +19,7 @@ SET "source" = 'imap',
     "epoch" = "uid_validity"::text,
     "position" = "last_uid",
     "changes" = "highest_mod_seq",
-    "state" = "source_state"::text;
+    "state" = "source_state" #>> '{}';
 
 ALTER TABLE "folder_checkpoints" ALTER COLUMN "cursor_version" SET NOT NULL,
 ALTER COLUMN "epoch" SET NOT NULL,

@@ -22,9 +22,9 @@ export async function expectBackedUpOnce(
   keys: TenantKeys,
   messages: number,
 ): Promise<void> {
-  const records = await platform.prisma.indexRecord.findMany({ where: { tenantId }, select: { uid: true } });
+  const records = await platform.prisma.indexRecord.findMany({ where: { tenantId }, select: { sightingId: true } });
   expect(records).toHaveLength(messages);
-  expect(new Set(records.map((r) => Number(r.uid))).size).toBe(messages);
+  expect(new Set(records.map((r) => Number(r.sightingId))).size).toBe(messages);
   // The counts are storage's, brought by indexing's relay of its reference changes: wait for them
   // (a service killed on the way makes them late, never wrong).
   await waitFor(

@@ -117,11 +117,11 @@ describe('BackupRunner against Dovecot', () => {
     };
     const first = await backUp('job-observed-1', [], clock);
     expect(first.state).toBe('succeeded');
-    expect(first.records.map((record) => record.sourceKey.uid).sort()).toEqual([...uids].sort());
+    expect(first.records.map((record) => Number(record.sourceKey.id)).sort()).toEqual([...uids].sort());
     const observed = first.records.map((record) => record.observedAt);
     expect(new Set(observed).size).toBe(2);
     for (const at of observed) expect(readings).toContain(at);
-    const firstOf = (uid: number) => first.records.find((record) => record.sourceKey.uid === uid)!;
+    const firstOf = (uid: number) => first.records.find((record) => Number(record.sourceKey.id) === uid)!;
     expect(firstOf(uids[1]!).flags.flagged).toBe(false);
 
     // The user flags the second message; the next (incremental) run re-sends it with its new flags.
@@ -138,7 +138,10 @@ describe('BackupRunner against Dovecot', () => {
     expect(second.state).toBe('succeeded');
     expect(second.records).toHaveLength(1);
     const [changed] = second.records as [IndexRecord];
-    expect(changed).toMatchObject({ sourceKey: { uid: uids[1] }, backupJobId: 'job-observed-2' });
+    expect(changed).toMatchObject({
+      sourceKey: { source: 'imap', id: String(uids[1]) },
+      backupJobId: 'job-observed-2',
+    });
     expect(changed.flags.flagged).toBe(true);
     // Without an injected clock, the connector's own clock dates the reading, within the run.
     const at = Date.parse(changed.observedAt);
@@ -173,7 +176,7 @@ describe('BackupRunner against Dovecot', () => {
     // lost, and storage and indexing take the messages as the ones they hold.
     const foreign = { ...legacy, cursor: { ...legacy.cursor, source: 'pst' } };
     const again = await backUp('job-legacy-2', [foreign]);
-    expect(again.records.map((record) => record.sourceKey.uid).sort()).toEqual([...uids].sort());
+    expect(again.records.map((record) => Number(record.sourceKey.id)).sort()).toEqual([...uids].sort());
     expect(inbox(again.checkpoints)).toEqual([legacy]);
   });
 });

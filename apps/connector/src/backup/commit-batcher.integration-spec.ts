@@ -36,7 +36,7 @@ function recordFor(tenantId: string, raw: Buffer, uid: number): IndexRecord {
     tenantId,
     mailbox: 'alice',
     folder: 'INBOX',
-    sourceKey: { uidValidity: '7', uid },
+    sourceKey: { source: 'imap', epoch: '7', id: String(uid) },
     contentId: contentId(keys, raw),
     messageId: null,
     submissionDate: null,
@@ -110,12 +110,11 @@ describe('CommitBatcher against NATS JetStream', () => {
     contentId: record.contentId,
     mailbox: record.mailbox,
     folder: record.folder,
-    uidValidity: record.sourceKey.uidValidity,
-    uid: record.sourceKey.uid,
+    sourceKey: record.sourceKey,
     outcome: 'stored',
     objectStored: 'new',
     recordStored: 'new',
-    recordId: `r-${record.sourceKey.uid}`,
+    recordId: `r-${Number(record.sourceKey.id)}`,
   });
 
   async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
@@ -257,7 +256,7 @@ describe('CommitBatcher against NATS JetStream', () => {
         return {
           sightings: request.sightings.map((sighting) =>
             holds(sighting)
-              ? { ...sighting, state: 'indexed', recordId: `r-${sighting.uid}`, backupJobId: 'job-1' }
+              ? { ...sighting, state: 'indexed', recordId: `r-${sighting.sourceKey.id}`, backupJobId: 'job-1' }
               : { ...sighting, state: 'unknown' },
           ),
           waitingCommits: waiting(request.commits ?? []),
@@ -271,7 +270,7 @@ describe('CommitBatcher against NATS JetStream', () => {
     const tenantId = `batcher-${randomBytes(4).toString('hex')}`;
     const batcher = new CommitBatcher(messaging, tenantId, { lingerMs: 10, ackTimeoutMs: 300, attempts: 2 });
     // The index has message 1 (its acknowledgement was lost: the connector was cut off meanwhile), not 2.
-    const { asked, responder } = serveSightingStatus(tenantId, (sighting) => sighting.uid === 1);
+    const { asked, responder } = serveSightingStatus(tenantId, (sighting) => sighting.sourceKey.id === '1');
     batcher.start();
     try {
       const [one, two] = [Buffer.from('Subject: one\r\n\r\nbody\r\n'), Buffer.from('Subject: two\r\n\r\nbody\r\n')];
@@ -282,16 +281,17 @@ describe('CommitBatcher against NATS JetStream', () => {
       ];
       await expect(uploads[0]).resolves.toEqual({ objectStored: 'new', recordStored: 'unchanged' });
       await expect(uploads[1]).rejects.toThrow(/not acknowledged after 2 attempts/);
-      expect(asked[0]?.sightings.map((sighting) => sighting.uid)).toEqual([1, 2]);
+      expect(asked[0]?.sightings.map((sighting) => sighting.sourceKey.id)).toEqual(['1', '2']);
       expect(asked[0]?.sightings[0]).toEqual({
         contentId: first.contentId,
         mailbox: 'alice',
         folder: 'INBOX',
-        uidValidity: '7',
-        uid: 1,
+        sourceKey: { source: 'imap', epoch: '7', id: '1' },
       });
       // Message 1 was never sent again; message 2 twice (the attempts), and asked about after each.
-      const sent = (await batchesOf(tenantId)).map(({ batch }) => batch.items.map((item) => item.record.sourceKey.uid));
+      const sent = (await batchesOf(tenantId)).map(({ batch }) =>
+        batch.items.map((item) => Number(item.record.sourceKey.id)),
+      );
       expect(sent).toEqual([[1, 2], [2]]);
     } finally {
       await batcher.stop();
@@ -341,7 +341,7 @@ describe('CommitBatcher against NATS JetStream', () => {
       ];
       await until('the second send', async () => ((await batchesOf(tenantId)).length >= 2 ? true : undefined));
       const sent = await batchesOf(tenantId);
-      expect(sent.slice(0, 2).map(({ batch }) => batch.items.map((item) => item.record.sourceKey.uid))).toEqual([
+      expect(sent.slice(0, 2).map(({ batch }) => batch.items.map((item) => Number(item.record.sourceKey.id)))).toEqual([
         [1, 2],
         [1, 2],
       ]);

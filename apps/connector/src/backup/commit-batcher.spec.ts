@@ -6,7 +6,7 @@ const record = (recipients: number): IndexRecord => ({
   tenantId: 'acme',
   mailbox: 'alice',
   folder: 'INBOX',
-  sourceKey: { uidValidity: '1', uid: 1 },
+  sourceKey: { source: 'imap', epoch: '1', id: '1' },
   contentId: 'c'.repeat(64),
   messageId: null,
   submissionDate: null,

@@ -5,11 +5,13 @@ import {
   INLINE_SEALED_MAX_BYTES,
   MAX_CHUNK_BYTES,
   parseChannelPayload,
+  sightingLabel,
   UPLOAD_QUOTA_DEFAULT_BYTES,
   SIGHTING_STATUS_MAX,
   subjects,
   tenantCallSubjects,
   type Channel,
+  type SightingKey,
   type ChannelPayloads,
   type IndexRecord,
   type ObjectChunk,
@@ -39,8 +41,8 @@ export class UploadError extends Error {
 }
 
 /** The key of one sighting: what the platform acknowledges. */
-export function sightingKey(mailbox: string, folder: string, uidValidity: string, uid: number): string {
-  return JSON.stringify([mailbox, folder, uidValidity, uid]);
+export function sightingKey(mailbox: string, folder: string, key: SightingKey): string {
+  return JSON.stringify([mailbox, folder, key.source, key.epoch, key.id]);
 }
 
 export interface CommitBatcherOptions {
@@ -109,7 +111,7 @@ export function fitRecord(record: IndexRecord, maxBytes: number): IndexRecord {
     const longest = TRIMMABLE.map((field) => [field, fitted[field].length] as const).sort((a, b) => b[1] - a[1])[0];
     if (!longest || longest[1] === 0) {
       throw new UploadError(
-        `the index record of ${record.mailbox} / ${record.folder} UID ${record.sourceKey.uid} cannot be made to fit a commit`,
+        `the index record of ${record.mailbox} / ${record.folder} ${sightingLabel(record.sourceKey)} cannot be made to fit a commit`,
       );
     }
     const [field, length] = longest;
@@ -282,7 +284,7 @@ export class CommitBatcher implements SightingUploader {
       item.record = fitRecord(item.record, room - (itemBytes - Buffer.byteLength(JSON.stringify(item.record))));
       itemBytes = Buffer.byteLength(JSON.stringify(item)) + 16;
     }
-    const key = `${jobId}|${sightingKey(record.mailbox, record.folder, record.sourceKey.uidValidity, record.sourceKey.uid)}|${record.contentId}`;
+    const key = `${jobId}|${sightingKey(record.mailbox, record.folder, record.sourceKey)}|${record.contentId}`;
     return new Promise<UploadOutcome>((resolve, reject) => {
       this.enqueue({
         jobId,
@@ -324,7 +326,7 @@ export class CommitBatcher implements SightingUploader {
   }
 
   private settle(jobId: string, result: SightingResult): void {
-    const key = `${jobId}|${sightingKey(result.mailbox, result.folder, result.uidValidity, result.uid)}|${result.contentId}`;
+    const key = `${jobId}|${sightingKey(result.mailbox, result.folder, result.sourceKey)}|${result.contentId}`;
     const pending = this.waiting.get(key);
     if (!pending) return;
     this.waiting.delete(key);
@@ -465,8 +467,7 @@ export class CommitBatcher implements SightingUploader {
       contentId: item.contentId,
       mailbox: item.record.mailbox,
       folder: item.record.folder,
-      uidValidity: item.record.sourceKey.uidValidity,
-      uid: item.record.sourceKey.uid,
+      sourceKey: item.record.sourceKey,
     }));
     const commits = [
       ...new Set(entries.flatMap(({ commitSequence }) => (commitSequence === undefined ? [] : [commitSequence]))),

@@ -106,7 +106,10 @@ async function refCount(object: StoredObject): Promise<number> {
 }
 
 function rowsOf(mailbox: string) {
-  return prisma.indexRecord.findMany({ where: { tenantId, mailbox }, orderBy: [{ folder: 'asc' }, { uid: 'asc' }] });
+  return prisma.indexRecord.findMany({
+    where: { tenantId, mailbox },
+    orderBy: [{ folder: 'asc' }, { sightingId: 'asc' }],
+  });
 }
 
 /** Batches the app has written so far (its Prometheus histogram). */
@@ -167,7 +170,7 @@ describe('indexing ingest', () => {
       {
         mailbox,
         folder: 'INBOX/Projects 2024',
-        sourceKey: { uidValidity: '4294967295', uid: 4294967295 },
+        sourceKey: { source: 'imap', epoch: '4294967295', id: '4294967295' },
         messageId: '<full-1@example.com>',
         submissionDate: '2024-02-29T23:59:59.999-05:00',
         internalDate: '2024-03-01T05:00:01Z',
@@ -193,7 +196,7 @@ describe('indexing ingest', () => {
     sparse = sighting(sparseObject, {
       mailbox,
       folder: 'Sent',
-      sourceKey: { uidValidity: '1', uid: 1 },
+      sourceKey: { source: 'imap', epoch: '1', id: '1' },
       messageId: null,
       submissionDate: null,
       internalDate: null,
@@ -224,8 +227,9 @@ describe('indexing ingest', () => {
       tenantId,
       mailbox,
       folder: 'INBOX/Projects 2024',
-      uidValidity: 4294967295n,
-      uid: 4294967295n,
+      sightingSource: 'imap',
+      sightingEpoch: String(4294967295n),
+      sightingId: String(4294967295n),
       contentId: fullObject.contentId,
       objectId: fullObject.id,
       messageId: '<full-1@example.com>',
@@ -255,8 +259,9 @@ describe('indexing ingest', () => {
     });
     expect(sparseRow).toMatchObject({
       folder: 'Sent',
-      uidValidity: 1n,
-      uid: 1n,
+      sightingSource: 'imap',
+      sightingEpoch: String(1n),
+      sightingId: String(1n),
       messageId: null,
       submissionDate: null,
       internalDate: null,
@@ -290,8 +295,7 @@ describe('indexing ingest', () => {
       contentId: fullObject.contentId,
       mailbox,
       folder: 'INBOX/Projects 2024',
-      uidValidity: '4294967295',
-      uid: 4294967295,
+      sourceKey: { source: 'imap', epoch: '4294967295', id: '4294967295' },
       outcome: 'stored',
       objectStored: 'new',
       recordStored: 'new',
@@ -359,7 +363,7 @@ describe('indexing ingest', () => {
   it('applies the facts of the latest observation whatever order the records arrive in', async () => {
     const object = await storedObject();
     const owner = 'late.delivery@example.com';
-    const at = { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '300', uid: 9 } };
+    const at = { mailbox: owner, folder: 'INBOX', sourceKey: { source: 'imap', epoch: '300', id: '9' } };
     const unflagged = { seen: false, answered: false, flagged: false, draft: false, deleted: false };
     const observed = (job: string, observedAt: string, flags: Partial<typeof unflagged>, keywords: string[] = []) =>
       sighting(
@@ -440,10 +444,10 @@ describe('indexing ingest', () => {
     const shared = await storedObject();
     const owner = 'shared.copies@example.com';
     await publish([
-      sighting(shared, { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '7', uid: 10 } }),
+      sighting(shared, { mailbox: owner, folder: 'INBOX', sourceKey: { source: 'imap', epoch: '7', id: '10' } }),
       sighting(
         shared,
-        { mailbox: owner, folder: 'Archive', sourceKey: { uidValidity: '8', uid: 3 } },
+        { mailbox: owner, folder: 'Archive', sourceKey: { source: 'imap', epoch: '8', id: '3' } },
         { objectStored: 'deduplicated' },
       ),
     ]);
@@ -459,15 +463,17 @@ describe('indexing ingest', () => {
     const gone = await storedObject();
     const owner = 'folder.reset@example.com';
     await publish([
-      sighting(kept, { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '100', uid: 1 } }),
-      sighting(gone, { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '100', uid: 2 } }),
+      sighting(kept, { mailbox: owner, folder: 'INBOX', sourceKey: { source: 'imap', epoch: '100', id: '1' } }),
+      sighting(gone, { mailbox: owner, folder: 'INBOX', sourceKey: { source: 'imap', epoch: '100', id: '2' } }),
     ]);
     await waitForEvents(owner, 2);
     // The server renumbered the folder: the first message is found again under UIDVALIDITY 200.
-    await publish([sighting(kept, { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '200', uid: 1 } })]);
+    await publish([
+      sighting(kept, { mailbox: owner, folder: 'INBOX', sourceKey: { source: 'imap', epoch: '200', id: '1' } }),
+    ]);
     await waitForEvents(owner, 3);
     const rows = await rowsOf(owner);
-    expect(rows.map((row) => [row.contentId, String(row.uidValidity)]).sort()).toEqual(
+    expect(rows.map((row) => [row.contentId, row.sightingEpoch]).sort()).toEqual(
       [
         [kept.contentId, '200'],
         // Not found again (deleted from the mailbox): its record stays, so it can be restored.
@@ -485,7 +491,7 @@ describe('indexing ingest', () => {
       sighting(objects[index % objects.length] as StoredObject, {
         mailbox: owner,
         folder: `Folder ${index % 4}`,
-        sourceKey: { uidValidity: '99', uid: index + 1 },
+        sourceKey: { source: 'imap', epoch: '99', id: String(index + 1) },
         subject: `Bulk message ${index + 1}`,
       }),
     );
@@ -506,13 +512,18 @@ describe('indexing ingest', () => {
     const good = await storedObject();
     const missingObjectId = `missing-${randomUUID()}`;
     const records = [
-      sighting(good, { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '5', uid: 1 } }),
+      sighting(good, { mailbox: owner, folder: 'INBOX', sourceKey: { source: 'imap', epoch: '5', id: '1' } }),
       aStoredRecord({
         tenantId,
         objectId: missingObjectId,
-        record: { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '5', uid: 2 }, contentId: contentIdOf() },
+        record: {
+          mailbox: owner,
+          folder: 'INBOX',
+          sourceKey: { source: 'imap', epoch: '5', id: '2' },
+          contentId: contentIdOf(),
+        },
       }),
-      sighting(good, { mailbox: owner, folder: 'INBOX', sourceKey: { uidValidity: '5', uid: 3 } }),
+      sighting(good, { mailbox: owner, folder: 'INBOX', sourceKey: { source: 'imap', epoch: '5', id: '3' } }),
     ];
     // All three in one records batch, as storage sends the records of one commit batch.
     const { seq } = await publisher.publish(
@@ -522,10 +533,10 @@ describe('indexing ingest', () => {
       { msgId: `it-${randomUUID()}` },
     );
     const received = await waitForEvents(owner, 3);
-    expect(received.map((event) => [event.uid, event.outcome])).toEqual([
-      [1, 'stored'],
-      [2, 'rejected'],
-      [3, 'stored'],
+    expect(received.map((event) => [event.sourceKey.id, event.outcome])).toEqual([
+      ['1', 'stored'],
+      ['2', 'rejected'],
+      ['3', 'stored'],
     ]);
     const refused = received[1] as Extract<IndexedEvent, { outcome: 'rejected' }>;
     expect(refused.stage).toBe('indexing');
@@ -543,7 +554,7 @@ describe('indexing ingest', () => {
       .split('\n')
       .find((line) => line.includes(missingObjectId) && line.includes('record rejected'));
     expect(logged).toContain('does not exist');
-    expect((await rowsOf(owner)).map((row) => row.uid)).toEqual([1n, 3n]);
+    expect((await rowsOf(owner)).map((row) => row.sightingId)).toEqual(['1', '3']);
     expect(await refCount(good)).toBe(2);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { aStoredRecord } from '../../test/factories/stored-record.js';
-import { roundsOfUniqueSightings, sightingKey, toIndexRow, UnstorableRecord } from './index-row.js';
+import { roundsOfUniqueSightings, sightingKey, toIndexRow } from './index-row.js';
 
 describe('toIndexRow', () => {
   it('maps every field of the record to its column', () => {
@@ -9,8 +9,9 @@ describe('toIndexRow', () => {
       tenantId: 'acme',
       mailbox: 'Alice@Example.com',
       folder: 'INBOX/Projects',
-      uidValidity: '1700000000',
-      uid: 7,
+      sightingSource: 'imap',
+      sightingEpoch: '1700000000',
+      sightingId: '7',
       contentId: 'c'.repeat(64),
       objectId: 'object-9',
       messageId: '<m1@example.com>',
@@ -76,18 +77,11 @@ describe('toIndexRow', () => {
     expect(row.observedAt).toBe('2024-03-02T07:30:00.123Z');
   });
 
-  it('normalises UIDVALIDITY so that "007" and "7" are one sighting', () => {
-    const row = toIndexRow(aStoredRecord({ record: { sourceKey: { uidValidity: '007', uid: 1 } } }));
-    expect(row.uidValidity).toBe('7');
-  });
-
-  it('refuses a UIDVALIDITY beyond what the database can hold', () => {
-    expect(() =>
-      toIndexRow(aStoredRecord({ record: { sourceKey: { uidValidity: '9223372036854775808', uid: 1 } } })),
-    ).toThrow(UnstorableRecord);
-    expect(
-      toIndexRow(aStoredRecord({ record: { sourceKey: { uidValidity: '9223372036854775807', uid: 1 } } })).uidValidity,
-    ).toBe('9223372036854775807');
+  it("keeps the source's key as the source gave it (the adapter writes it canonically)", () => {
+    const row = toIndexRow(
+      aStoredRecord({ record: { sourceKey: { source: 'pst', epoch: 'file-7', id: '0x8000AB' } } }),
+    );
+    expect([row.sightingSource, row.sightingEpoch, row.sightingId]).toEqual(['pst', 'file-7', '0x8000AB']);
   });
 
   it('replaces characters PostgreSQL cannot store and says so in the parse problems', () => {
@@ -134,7 +128,7 @@ describe('roundsOfUniqueSightings', () => {
   it('keys on the whole sighting', () => {
     const a = toIndexRow(aStoredRecord());
     expect(sightingKey(a)).toBe(sightingKey({ ...a }));
-    expect(sightingKey(a)).not.toBe(sightingKey({ ...a, uid: 8 }));
+    expect(sightingKey(a)).not.toBe(sightingKey({ ...a, sightingId: '8' }));
     expect(sightingKey(a)).not.toBe(sightingKey({ ...a, folder: 'INBOX' }));
     expect(sightingKey({ ...a, mailbox: 'a', folder: 'b/c' })).not.toBe(
       sightingKey({ ...a, mailbox: 'a/b', folder: 'c' }),

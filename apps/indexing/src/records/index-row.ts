@@ -22,9 +22,6 @@ const ITEM_TYPE_COLUMN: Record<ItemType, ItemTypeColumn> = {
   other: ItemTypeColumn.other,
 };
 
-/** Largest value of a PostgreSQL bigint (the type of uid_validity). */
-const MAX_BIGINT = 9_223_372_036_854_775_807n;
-
 /** A record the index can never store as it is; redelivering it would fail the same way. */
 export class UnstorableRecord extends Error {
   override readonly name = 'UnstorableRecord';
@@ -35,9 +32,10 @@ export interface IndexRow {
   tenantId: string;
   mailbox: string;
   folder: string;
-  /** Decimal, without leading zeros ("007" and "7" are the same UIDVALIDITY). */
-  uidValidity: string;
-  uid: number;
+  /** The source's identity of the item (`sightingKeySchema`), compared as given, never read. */
+  sightingSource: string;
+  sightingEpoch: string;
+  sightingId: string;
   contentId: string;
   objectId: string;
   messageId: string | null;
@@ -114,12 +112,6 @@ function utcMillis(field: string, value: string | null): string | null {
   return date.toISOString();
 }
 
-function normalizedUidValidity(value: string): string {
-  const parsed = BigInt(value);
-  if (parsed > MAX_BIGINT) throw new UnstorableRecord(`uidValidity ${value} exceeds the largest storable value`);
-  return parsed.toString();
-}
-
 /** Maps a validated StoredRecord to the row the index stores for its sighting. */
 export function toIndexRow(stored: StoredRecord): IndexRow {
   const record = stored.record;
@@ -130,8 +122,9 @@ export function toIndexRow(stored: StoredRecord): IndexRow {
     tenantId: stored.tenantId,
     mailbox: clean.text('mailbox', record.mailbox),
     folder: clean.text('folder', record.folder),
-    uidValidity: normalizedUidValidity(record.sourceKey.uidValidity),
-    uid: record.sourceKey.uid,
+    sightingSource: record.sourceKey.source,
+    sightingEpoch: clean.text('sourceKey.epoch', record.sourceKey.epoch),
+    sightingId: clean.text('sourceKey.id', record.sourceKey.id),
     contentId: record.contentId,
     objectId: stored.objectId,
     messageId: clean.nullable('messageId', record.messageId),
@@ -164,9 +157,11 @@ export function toIndexRow(stored: StoredRecord): IndexRow {
 }
 
 /** The sighting a row describes: the table's unique key. */
-export function sightingKey(row: Pick<IndexRow, 'tenantId' | 'mailbox' | 'folder' | 'uidValidity' | 'uid'>): string {
+export function sightingKey(
+  row: Pick<IndexRow, 'tenantId' | 'mailbox' | 'folder' | 'sightingSource' | 'sightingEpoch' | 'sightingId'>,
+): string {
   // Cleaned texts hold no NUL, so it separates the parts unambiguously.
-  return [row.tenantId, row.mailbox, row.folder, row.uidValidity, String(row.uid)].join('\u0000');
+  return [row.tenantId, row.mailbox, row.folder, row.sightingSource, row.sightingEpoch, row.sightingId].join('\u0000');
 }
 
 /**

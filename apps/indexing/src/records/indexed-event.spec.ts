@@ -8,14 +8,13 @@ describe('storedResultOf', () => {
   it('acknowledges the sighting as the connector sent it', () => {
     const stored = aStoredRecord({
       objectStored: 'deduplicated',
-      record: { sourceKey: { uidValidity: '0042', uid: 3 } },
+      record: { sourceKey: { source: 'imap', epoch: '0042', id: '3' } },
     });
     expect(sightingResultSchema.parse(storedResultOf(stored, { recordStored: 'updated', recordId: 'r-1' }))).toEqual({
       contentId: 'c'.repeat(64),
       mailbox: 'Alice@Example.com',
       folder: 'INBOX/Projects',
-      uidValidity: '0042',
-      uid: 3,
+      sourceKey: { source: 'imap', epoch: '0042', id: '3' },
       outcome: 'stored',
       objectStored: 'deduplicated',
       recordStored: 'updated',
@@ -47,9 +46,11 @@ describe('indexedBatchMsgId', () => {
     expect(msgId(aStoredRecord({ record: { followUp: true } }))).not.toBe(base);
     expect(msgId(aStoredRecord({ record: { observedAt: '2024-03-03T07:30:00.000Z' } }))).not.toBe(base);
     expect(msgId(aStoredRecord({ jobId: 'job-2' }))).not.toBe(base);
-    expect(msgId(aStoredRecord({ record: { sourceKey: { uidValidity: '1700000000', uid: 8 } } }))).not.toBe(base);
-    expect(msgId(aStoredRecord(), aStoredRecord({ record: { sourceKey: { uidValidity: '1', uid: 1 } } }))).not.toBe(
+    expect(msgId(aStoredRecord({ record: { sourceKey: { source: 'imap', epoch: '1700000000', id: '8' } } }))).not.toBe(
       base,
     );
+    expect(
+      msgId(aStoredRecord(), aStoredRecord({ record: { sourceKey: { source: 'imap', epoch: '1', id: '1' } } })),
+    ).not.toBe(base);
   });
 });

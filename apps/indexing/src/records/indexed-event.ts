@@ -7,13 +7,12 @@ export type RecordStored = Extract<SightingResult, { outcome: 'stored' }>['recor
 /** The sighting a record names, as results name it. */
 export function sightingOf(
   stored: StoredRecord,
-): Pick<SightingResult, 'contentId' | 'mailbox' | 'folder' | 'uidValidity' | 'uid'> {
+): Pick<SightingResult, 'contentId' | 'mailbox' | 'folder' | 'sourceKey'> {
   return {
     contentId: stored.record.contentId,
     mailbox: stored.record.mailbox,
     folder: stored.record.folder,
-    uidValidity: stored.record.sourceKey.uidValidity,
-    uid: stored.record.sourceKey.uid,
+    sourceKey: stored.record.sourceKey,
   };
 }
 
@@ -45,8 +44,9 @@ export function resultState(stored: StoredRecord, row: IndexRow | undefined, res
     row.tenantId,
     row.mailbox,
     row.folder,
-    row.uidValidity,
-    row.uid,
+    row.sightingSource,
+    row.sightingEpoch,
+    row.sightingId,
     row.contentId,
     row.objectId,
     stored.jobId,

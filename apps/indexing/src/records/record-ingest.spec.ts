@@ -35,7 +35,7 @@ class MemoryRepository implements IndexRecordRepository {
       );
     }
     return rows.map((row) => {
-      const key = `${row.mailbox}/${row.folder}/${row.uidValidity}/${row.uid}`;
+      const key = `${row.mailbox}/${row.folder}/${row.sightingSource}/${row.sightingEpoch}/${row.sightingId}`;
       const existing = this.rows.get(key);
       const id = existing?.id ?? `r-${this.rows.size + 1}`;
       this.rows.set(key, { ...row, id });
@@ -73,7 +73,7 @@ const sighting = (uid: number, objectId = 'object-1', seen = true) =>
   aStoredRecord({
     objectId,
     record: {
-      sourceKey: { uidValidity: '1700000000', uid },
+      sourceKey: { source: 'imap', epoch: '1700000000', id: String(uid) },
       flags: { seen, answered: false, flagged: false, draft: false, deleted: false },
     },
   });
@@ -89,7 +89,11 @@ describe('RecordIngest', () => {
     expect(repository.batches).toEqual([3]);
     expect(sink.published).toHaveLength(1);
     expect(
-      sink.results.map((r) => [r.uid, r.outcome === 'stored' && r.recordStored, r.outcome === 'stored' && r.recordId]),
+      sink.results.map((r) => [
+        Number(r.sourceKey.id),
+        r.outcome === 'stored' && r.recordStored,
+        r.outcome === 'stored' && r.recordId,
+      ]),
     ).toEqual([
       [1, 'new', 'r-1'],
       [2, 'new', 'r-2'],
@@ -151,7 +155,7 @@ describe('RecordIngest', () => {
 
   it('refuses a record the index can never hold without writing it', async () => {
     const { repository, ingest } = setup();
-    const stored = aStoredRecord({ record: { sourceKey: { uidValidity: '99999999999999999999', uid: 1 } } });
+    const stored = aStoredRecord({ record: { observedAt: 'not a date' } });
     const answer = await ingest.ingest(aRecordBatch([stored]));
     expect(answer.results[0]).toMatchObject({
       outcome: 'rejected',

@@ -24,8 +24,7 @@ function describeSighting(row: IndexRow): Record<string, unknown> {
     tenantId: row.tenantId,
     mailbox: row.mailbox,
     folder: row.folder,
-    uidValidity: row.uidValidity,
-    uid: row.uid,
+    sighting: [row.sightingSource, row.sightingEpoch, row.sightingId],
     contentId: row.contentId,
     objectId: row.objectId,
   };

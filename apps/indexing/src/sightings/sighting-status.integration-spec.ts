@@ -23,8 +23,7 @@ const sighting = (record: StoredSpec, contentId: string) => ({
   contentId,
   mailbox: record.mailbox,
   folder: record.folder,
-  uidValidity: '1',
-  uid: record.uid,
+  sourceKey: { source: 'imap', epoch: '1', id: String(record.uid) },
 });
 
 beforeAll(async () => {
@@ -66,7 +65,7 @@ describe('sightings.status', () => {
       sighting(one, 'f'.repeat(64)),
       sighting(one, contentIds.get(one.id)!),
       // Nothing at this UID.
-      { ...sighting(one, contentIds.get(one.id)!), uid: 99 },
+      { ...sighting(one, contentIds.get(one.id)!), sourceKey: { source: 'imap', epoch: '1', id: '99' } },
       // Another tenant's record is never found through this tenant's subject.
       sighting(other, contentIds.get(other.id)!),
     ];

@@ -17,8 +17,9 @@ type Sighting = SightingStatusRequest['sightings'][number];
 export interface SightingRow {
   mailbox: string;
   folder: string;
-  uid_validity: bigint | string;
-  uid: bigint | string;
+  sighting_source: string;
+  sighting_epoch: string;
+  sighting_id: string;
   content_id: string;
   id: string;
   backup_job_id: string | null;
@@ -27,30 +28,36 @@ export interface SightingRow {
 /** The index records at the places of `sightings` (one per place at most: the table's unique key). */
 export function sightingRowsStatement(tenantId: string, sightings: readonly Sighting[]): Prisma.Sql {
   return Prisma.sql`
-SELECT r.mailbox, r.folder, r.uid_validity, r.uid, r.content_id, r.id, r.backup_job_id
+SELECT r.mailbox, r.folder, r.sighting_source, r.sighting_epoch, r.sighting_id, r.content_id, r.id, r.backup_job_id
 FROM unnest(${sightings.map((s) => s.mailbox)}::text[], ${sightings.map((s) => s.folder)}::text[],
-            ${sightings.map((s) => s.uidValidity)}::bigint[], ${sightings.map((s) => s.uid)}::bigint[])
-     AS asked(mailbox, folder, uid_validity, uid)
+            ${sightings.map((s) => s.sourceKey.source)}::text[], ${sightings.map((s) => s.sourceKey.epoch)}::text[],
+            ${sightings.map((s) => s.sourceKey.id)}::text[])
+     AS asked(mailbox, folder, sighting_source, sighting_epoch, sighting_id)
 JOIN index_records r
   ON r.tenant_id = ${tenantId} AND r.mailbox = asked.mailbox AND r.folder = asked.folder
- AND r.uid_validity = asked.uid_validity AND r.uid = asked.uid`;
+ AND r.sighting_source = asked.sighting_source AND r.sighting_epoch = asked.sighting_epoch
+ AND r.sighting_id = asked.sighting_id`;
 }
 
-const placeKey = (mailbox: string, folder: string, uidValidity: string, uid: number | string) =>
-  JSON.stringify([mailbox, folder, String(uidValidity), String(uid)]);
+const placeKey = (mailbox: string, folder: string, source: string, epoch: string, id: string) =>
+  JSON.stringify([mailbox, folder, source, epoch, id]);
 
 /**
  * The answer to `sightings.status`: `indexed` where the index holds a record of the sighting's place
  * with the sighting's content (its object was stored before it was indexed), else `unknown` — no
- * record there, or one of other content (the message at that UID is not the one asked about).
+ * record there, or one of other content (the message at that key is not the one asked about).
  */
 export function sightingStatus(sightings: readonly Sighting[], rows: readonly SightingRow[]): SightingStatusResponse {
   const found = new Map(
-    rows.map((row) => [placeKey(row.mailbox, row.folder, String(row.uid_validity), String(row.uid)), row]),
+    rows.map((row) => [
+      placeKey(row.mailbox, row.folder, row.sighting_source, row.sighting_epoch, row.sighting_id),
+      row,
+    ]),
   );
   return {
     sightings: sightings.map((sighting) => {
-      const row = found.get(placeKey(sighting.mailbox, sighting.folder, sighting.uidValidity, sighting.uid));
+      const { source, epoch, id } = sighting.sourceKey;
+      const row = found.get(placeKey(sighting.mailbox, sighting.folder, source, epoch, id));
       return row && row.content_id === sighting.contentId
         ? { ...sighting, state: 'indexed' as const, recordId: row.id, backupJobId: row.backup_job_id }
         : { ...sighting, state: 'unknown' as const };

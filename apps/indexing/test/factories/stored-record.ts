@@ -15,7 +15,7 @@ export function aStoredRecord(
       tenantId,
       mailbox: 'Alice@Example.com',
       folder: 'INBOX/Projects',
-      sourceKey: { uidValidity: '1700000000', uid: 7 },
+      sourceKey: { source: 'imap', epoch: '1700000000', id: '7' },
       contentId,
       messageId: '<m1@example.com>',
       submissionDate: '2024-03-01T09:30:00.250+01:00',

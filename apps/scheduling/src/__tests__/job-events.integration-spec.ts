@@ -107,7 +107,14 @@ describe('scheduling: job events', () => {
     });
     const second = event(jobId, 2, 'running', 5, {
       checkpoints: [checkpoint('alice', 'INBOX', '100', 20)],
-      errors: [{ scope: 'message', target: 'alice/INBOX/15', message: 'could not read message 15' }],
+      errors: [
+        {
+          scope: 'message',
+          target: 'alice/INBOX/15',
+          message: 'could not read message 15',
+          item: { mailbox: 'alice', folder: 'INBOX', sourceKey: { source: 'imap', epoch: '100', id: '15' } },
+        },
+      ],
     });
     const last = event(jobId, 3, 'partially_failed', 9, {
       counters: { ...zero, seen: 9, new: 8, failed: 1, bytes: 9000 },
@@ -139,6 +146,13 @@ describe('scheduling: job events', () => {
     expect(job.finishedAt).toBe('2026-01-10T12:00:03.000Z');
     expect(job.errorCount).toBe(3);
     expect(job.errors.map((e) => e.target).sort()).toEqual(['alice/Archive', 'alice/INBOX/15', 'alice/INBOX/27']);
+    // A message's problem names it by its sighting key, as its index record would.
+    expect(job.errors.find((e) => e.target === 'alice/INBOX/15')?.item).toEqual({
+      mailbox: 'alice',
+      folder: 'INBOX',
+      sourceKey: { source: 'imap', epoch: '100', id: '15' },
+    });
+    expect(job.errors.find((e) => e.target === 'alice/Archive')?.item).toBeUndefined();
 
     const stored = await h.prisma.folderCheckpoint.findMany({
       where: { connectorId },

@@ -145,6 +145,15 @@ export class PrismaJobEventRepository implements JobEventRepository {
           scope: error.scope,
           target: error.target,
           message: error.message,
+          ...(error.item
+            ? {
+                mailbox: error.item.mailbox,
+                folder: error.item.folder,
+                sightingSource: error.item.sourceKey.source,
+                sightingEpoch: error.item.sourceKey.epoch,
+                sightingId: error.item.sourceKey.id,
+              }
+            : {}),
           eventSequence: BigInt(event.sequence),
           eventIndex: index,
           at: new Date(event.at),

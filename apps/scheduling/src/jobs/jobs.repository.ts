@@ -63,9 +63,18 @@ export class PrismaJobRepository implements JobRepository {
         scope: ERROR_SCOPES.has(error.scope as JobItemErrorView['scope'])
           ? (error.scope as JobItemErrorView['scope'])
           : 'message',
-        target: error.target ?? [error.mailbox, error.folder, error.uid?.toString()].filter(Boolean).join('/'),
+        target: error.target ?? [error.mailbox, error.folder, error.sightingId].filter(Boolean).join('/'),
         message: error.message,
         at: error.at.toISOString(),
+        ...(error.mailbox && error.folder && error.sightingSource && error.sightingEpoch && error.sightingId
+          ? {
+              item: {
+                mailbox: error.mailbox,
+                folder: error.folder,
+                sourceKey: { source: error.sightingSource, epoch: error.sightingEpoch, id: error.sightingId },
+              },
+            }
+          : {}),
       })),
     };
   }

@@ -4,13 +4,13 @@ import type { IndexRecord, ObjectCommitItem } from '@mlr/contracts';
 export function buildIndexRecord(
   tenantId: string,
   contentId: string,
-  sighting: { mailbox?: string; folder?: string; uidValidity?: string; uid?: number } = {},
+  sighting: { mailbox?: string; folder?: string; epoch?: string; uid?: number } = {},
 ): IndexRecord {
   return {
     tenantId,
     mailbox: sighting.mailbox ?? 'alice@example.test',
     folder: sighting.folder ?? 'INBOX',
-    sourceKey: { uidValidity: sighting.uidValidity ?? '1700000000', uid: sighting.uid ?? 1 },
+    sourceKey: { source: 'imap', epoch: sighting.epoch ?? '1700000000', id: String(sighting.uid ?? 1) },
     contentId,
     messageId: `<${contentId.slice(0, 12)}@example.test>`,
     submissionDate: '2026-02-03T10:15:00.000Z',
@@ -39,7 +39,7 @@ export function buildCommitItem(
   tenantId: string,
   contentId: string,
   sealed: ObjectCommitItem['sealed'],
-  sighting: { mailbox?: string; folder?: string; uidValidity?: string; uid?: number } = {},
+  sighting: { mailbox?: string; folder?: string; epoch?: string; uid?: number } = {},
   keyId = '0123456789abcdef',
 ): ObjectCommitItem {
   return { contentId, keyId, plainSize: 4242, sealed, record: buildIndexRecord(tenantId, contentId, sighting) };

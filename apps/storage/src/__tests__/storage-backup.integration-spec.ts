@@ -235,13 +235,13 @@ describe('storage backup path', () => {
       (r) =>
         r.record.contentId === item.contentId &&
         r.record.mailbox === item.record.mailbox &&
-        r.record.sourceKey.uid === item.record.sourceKey.uid,
+        r.record.sourceKey.id === item.record.sourceKey.id,
     );
 
   const waitForRecords = (items: ObjectCommitItem[], tenant = tenantId) =>
     Promise.all(
       items.map((item) =>
-        until(`the StoredRecord of ${item.record.mailbox} uid ${item.record.sourceKey.uid}`, async () => {
+        until(`the StoredRecord of ${item.record.mailbox} uid ${item.record.sourceKey.id}`, async () => {
           const [record] = await recordOf(item, tenant);
           return record;
         }),
@@ -249,8 +249,8 @@ describe('storage backup path', () => {
     );
 
   const refusalOf = (item: ObjectCommitItem) =>
-    until(`the refusal of uid ${item.record.sourceKey.uid}`, () =>
-      refusals.find((r) => r.uid === item.record.sourceKey.uid && r.contentId === item.contentId),
+    until(`the refusal of uid ${item.record.sourceKey.id}`, () =>
+      refusals.find((r) => r.sourceKey.id === item.record.sourceKey.id && r.contentId === item.contentId),
     );
 
   const storedRow = async (contentId: string, tenant = tenantId) =>

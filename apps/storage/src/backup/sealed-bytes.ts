@@ -1,5 +1,5 @@
 import { EnvelopeError, EnvelopeWalker, expectEnvelope } from '@mlr/envelope';
-import type { ObjectCommitItem } from '@mlr/contracts';
+import { sightingLabel, type ObjectCommitItem } from '@mlr/contracts';
 import type { ChunkStore } from './chunk-store.js';
 import { CommitRejection } from './commit-rejection.js';
 import type { MemberToStore } from './writers/object-writer.js';
@@ -8,7 +8,7 @@ type ChunkedBytes = Extract<ObjectCommitItem['sealed'], { kind: 'chunks' }>;
 
 function where(item: ObjectCommitItem): string {
   const { mailbox, folder, sourceKey } = item.record;
-  return `${mailbox} / ${folder} UID ${sourceKey.uid} (object ${item.contentId})`;
+  return `${mailbox} / ${folder} ${sightingLabel(sourceKey)} (object ${item.contentId})`;
 }
 
 /** Reads the item's chunks in object order, checking each against what the commit promised. */

@@ -178,7 +178,7 @@ describe('StoreCommitBatch', () => {
           results: [
             expect.objectContaining({
               contentId: bad,
-              uid: 1,
+              sourceKey: { source: 'imap', epoch: '1700000000', id: '1' },
               outcome: 'rejected',
               stage: 'storage',
               reason: expect.stringMatching(/header names content id/),

@@ -62,8 +62,7 @@ const sightingOf = (item: ObjectCommitItem) => ({
   contentId: item.contentId,
   mailbox: item.record.mailbox,
   folder: item.record.folder,
-  uidValidity: item.record.sourceKey.uidValidity,
-  uid: item.record.sourceKey.uid,
+  sourceKey: item.record.sourceKey,
 });
 
 /**

@@ -55,7 +55,17 @@ describe('the collector removes released objects and packs, never one a backup f
   };
   const reference = (objectId: string, contentId: string) =>
     prisma.indexRecord.create({
-      data: { tenantId, mailbox: 'alice', folder: 'INBOX', uidValidity: 1, uid: ++uid, contentId, objectId, size: 200 },
+      data: {
+        tenantId,
+        mailbox: 'alice',
+        folder: 'INBOX',
+        sightingSource: 'imap',
+        sightingEpoch: String(1),
+        sightingId: String(++uid),
+        contentId,
+        objectId,
+        size: 200,
+      },
     });
   /** A pack with a member per entry of `references` (each member referenced that often). */
   const pack = async (references: number[]) => {

@@ -56,7 +56,7 @@ describe('BackupRunner on a mail source (in-memory port)', () => {
     return { state, reporter, uploader, records: uploader.records, checkpoints: reporter.lastCheckpoints() };
   }
 
-  const keyOf = (r: IndexRecord) => `${r.mailbox}/${r.folder}/${r.sourceKey.uid}`;
+  const keyOf = (r: IndexRecord) => `${r.mailbox}/${r.folder}/${r.sourceKey.id}`;
 
   it('backs up every item of every mailbox and container, sealed, with its index record and cursor', async () => {
     const source = new InMemoryMailSource();
@@ -125,7 +125,7 @@ describe('BackupRunner on a mail source (in-memory port)', () => {
     const first = await backUp(source);
     source.renumber('ann', 'INBOX');
     const renumbered = await backUp(source, first.checkpoints);
-    expect(renumbered.records.map((r) => r.sourceKey)).toEqual([{ uidValidity: '2', uid: 1 }]);
+    expect(renumbered.records.map((r) => r.sourceKey)).toEqual([{ source: 'memory', epoch: '2', id: '1' }]);
     const full = await backUp(source, renumbered.checkpoints, { full: true });
     expect(full.records.map(keyOf)).toEqual(['ann/INBOX/1']);
   });
@@ -149,14 +149,15 @@ describe('BackupRunner on a mail source (in-memory port)', () => {
     const source = new InMemoryMailSource();
     for (const n of [1, 2, 3, 4]) source.add('ann', 'INBOX', mail(`f${n}`));
     let refuse = true;
-    const uploader = new RecordingUploader((record) => refuse && record.sourceKey.uid === 2);
+    const uploader = new RecordingUploader((record) => refuse && record.sourceKey.id === '2');
     const first = await backUp(source, [], { uploader });
     expect(first.state).toBe('partially_failed');
     expect(first.reporter.errorList).toEqual([
       expect.objectContaining({
         scope: 'message',
-        target: 'ann/INBOX UID 2',
+        target: 'ann/INBOX memory item 2',
         message: expect.stringMatching(/refused/),
+        item: { mailbox: 'ann', folder: 'INBOX', sourceKey: { source: 'memory', epoch: '1', id: '2' } },
       }),
     ]);
     // Attribute changes are not covered either: the cursor keeps the earlier change counter.

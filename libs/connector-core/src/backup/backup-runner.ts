@@ -1,4 +1,4 @@
-import type { FolderCheckpoint, JobEventState } from '@mlr/contracts';
+import { sightingLabel, type FolderCheckpoint, type JobEventState } from '@mlr/contracts';
 import { sealMessage, type SealedMessage, type TenantKeys } from '@mlr/crypto';
 import { buildIndexRecord, extractMessageFacts } from '@mlr/mime';
 import type { Logger } from '@mlr/telemetry';
@@ -244,8 +244,7 @@ export class BackupRunner {
         tenantId: job.tenantId,
         mailbox: message.mailbox,
         folder: message.folder,
-        uidValidity: message.sighting.uidValidity,
-        uid: message.sighting.uid,
+        sourceKey: message.sighting,
         contentId: sealed.contentId,
         internalDate: message.internalDate,
         flags: message.flags,
@@ -264,8 +263,9 @@ export class BackupRunner {
       counters.failed++;
       this.reporter.error({
         scope: 'message',
-        target: `${message.mailbox}/${message.folder} UID ${message.sighting.uid}`,
+        target: `${message.mailbox}/${message.folder} ${sightingLabel(message.sighting)}`,
         message: (error as Error).message,
+        item: { mailbox: message.mailbox, folder: message.folder, sourceKey: message.sighting },
       });
       return 'failed';
     }

@@ -1,4 +1,4 @@
-import type { JobCommand, SourceCursor } from '@mlr/contracts';
+import type { JobCommand, SightingKey, SourceCursor } from '@mlr/contracts';
 
 export type BackupCommand = Extract<JobCommand, { kind: 'backup' }>;
 
@@ -79,7 +79,7 @@ export type SourceRead = { gone: false; item: SourceItem } | { gone: true; posit
 export interface SourceItem {
   position: number;
   /** The source's own identity of the item (the sighting key of its index record). */
-  sighting: { uidValidity: string; uid: number };
+  sighting: SightingKey;
   /** The item's exact bytes (RFC 5322 for mail). */
   raw: Buffer;
   /** Flags and keywords as the source gives them (IMAP: `\Seen`, `$Label1`, ...). */

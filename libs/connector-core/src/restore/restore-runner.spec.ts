@@ -265,6 +265,36 @@ describe('RestoreRunner into a mail target (in-memory port)', () => {
     expect(target.opened).toBeGreaterThan(1);
   });
 
+  it('writes the second of two same messages in a batch when the target refused the first', async () => {
+    const raw = mail(1, 'refused-once');
+    const items = await itemsOf([raw, raw]);
+    const target = new InMemoryMailTarget();
+    target.refuseWriteOnce.add(digest(raw));
+    const { results } = await restore(target, items);
+    expect(results.map((r) => r.outcome)).toEqual(['failed', 'restored']);
+    expect(target.written('alice', 'INBOX')).toHaveLength(1);
+  });
+
+  it('survives a dropped copy check and then a dropped write in the same batch: every item once', async () => {
+    const raws = Array.from({ length: 5 }, (_, i) => mail(i, 'twice-dropped'));
+    const items = await itemsOf(raws);
+    const target = new InMemoryMailTarget();
+    target.dropChecks = 1;
+    target.dropAfterWrite.add(digest(raws[1] as Buffer));
+    const { state, results } = await restore(target, items, { kind: 'original' }, { sessionsPerMailbox: 1 });
+    expect(state).toBe('succeeded');
+    expect(results.map((r) => r.outcome)).toEqual(raws.map(() => 'restored'));
+    expect(target.written('alice', 'INBOX')).toHaveLength(raws.length);
+
+    // Two dropped checks in a row: the batch's items fail, saying why; nothing is written twice.
+    const more = await itemsOf([mail(9, 'twice-dropped')]);
+    target.dropChecks = 2;
+    const failedRun = await restore(target, more, { kind: 'original' }, { sessionsPerMailbox: 1 });
+    expect(failedRun.results.map((r) => [r.outcome, r.reason])).toEqual([
+      ['failed', expect.stringMatching(/connection lost during the copy check/)],
+    ]);
+  });
+
   it('fails an item the target refuses alone, and every item of a mailbox that cannot be opened', async () => {
     const raws = [mail(1, 'ref'), mail(2, 'ref'), mail(3, 'ref')];
     const alice = await itemsOf(raws);

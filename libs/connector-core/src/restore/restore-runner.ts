@@ -59,9 +59,13 @@ interface MailboxLane {
 
 type LaneEntry = MailboxLane['entries'][number];
 
-/** A write that failed while `seq` was being written (or checked, when it names several). */
+/**
+ * A step of a batch failed: the write of one item (`write`, naming it), or the container or copy
+ * check that every pending item waited for (`check`, naming them all).
+ */
 class WriteInterrupted extends Error {
   constructor(
+    readonly stage: 'check' | 'write',
     readonly seqs: readonly number[],
     failure: unknown,
   ) {
@@ -208,10 +212,12 @@ export class RestoreRunner {
           // Items whose write was sent: when the session drops after that, the retry's duplicate
           // check finds this job's own copy, and the item counts as restored, not skipped.
           const appended = new Set<number>();
-          // A session the target dropped is opened again. An item it dropped under is tried once more
-          // on the new session, unless the job asked for duplicates: the write may have landed before
-          // the drop, and only the duplicate check can tell.
+          // A session the target dropped is opened again. An item whose write it dropped under is tried
+          // once more on the new session, unless the job asked for duplicates: the write may have
+          // landed before the drop, and only the duplicate check can tell. A drop during the batch's
+          // container or copy check is tried once more too; a second one fails the items in hand.
           const attempts = new Map<number, number>();
+          let checkDrops = 0;
           while (pending.length > 0) {
             let writer = writers[session];
             if (!writer || !writer.usable) {
@@ -229,10 +235,11 @@ export class RestoreRunner {
             } catch (error) {
               if (!(error instanceof WriteInterrupted)) throw error;
               const cause = `cannot restore into ${lane.mailbox}/${pending[0]?.entry.folder ?? ''}: ${error.message}`;
+              const retry = !writer.usable && (error.stage === 'check' ? ++checkDrops < 2 : !job.duplicate);
               for (const seq of error.seqs) {
-                const tries = (attempts.get(seq) ?? 0) + 1;
-                attempts.set(seq, tries);
-                if (tries < 2 && !writer.usable && !job.duplicate) continue;
+                const tries = error.stage === 'write' ? (attempts.get(seq) ?? 0) + 1 : 0;
+                if (error.stage === 'write') attempts.set(seq, tries);
+                if (retry && tries < 2) continue;
                 const index = pending.findIndex((p) => p.entry.item.seq === seq);
                 if (index < 0) continue;
                 const [gone] = pending.splice(index, 1);
@@ -257,12 +264,12 @@ export class RestoreRunner {
   }
 
   /**
-   * Writes verified items of one container, each unless a copy is there already, and reports each as
-   * it is done (taking it out of `pending`). The duplicate check and the writes are one step for
-   * these items in this container: another session of this job, or another restore job of this
-   * connector, checks one of them only once this batch is written. Throws WriteInterrupted naming the
-   * items in hand when a step fails for them; an item's own failed write on a session that is still
-   * usable fails that item alone.
+   * Writes verified items of one container, each unless a copy is there already, and reports each
+   * (taking it out of `pending`). The duplicate check and the writes are one step for these items in
+   * this container: another session of this job, or another restore job of this connector, checks
+   * one of them only once this batch is written; their results are reported once the batch lets go of
+   * its locks (reporting may wait for the platform). Throws WriteInterrupted when a step fails for the
+   * items in hand; an item's own failed write on a session that is still usable fails that item alone.
    */
   private async writeBatch(
     writer: TargetSession,
@@ -278,21 +285,26 @@ export class RestoreRunner {
     try {
       await this.locks.run(folderKey(mailbox, folder), () => writer.ensureContainer(folder));
     } catch (error) {
-      throw new WriteInterrupted(all(), error);
+      throw new WriteInterrupted('check', all(), error);
     }
-    const writeOne = async (next: { entry: LaneEntry; raw: Buffer }): Promise<void> => {
+    const done: RestoreItemResult[] = [];
+    const settle = (next: { entry: LaneEntry; raw: Buffer }, result: RestoreItemResult) => {
+      pending.splice(pending.indexOf(next), 1);
+      done.push(result);
+    };
+    /** Writes one item; whether it is in the target now. */
+    const writeOne = async (next: { entry: LaneEntry; raw: Buffer }): Promise<boolean> => {
       const { item } = next.entry;
       let dropped: string[];
       try {
         appended.add(item.seq);
         ({ dropped } = await writer.write(folder, { raw: next.raw, item }));
       } catch (error) {
-        if (!writer.usable) throw new WriteInterrupted([item.seq], error);
-        pending.splice(pending.indexOf(next), 1);
-        return report(failed(item, `cannot restore into ${mailbox}/${folder}: ${(error as Error).message}`));
+        if (!writer.usable) throw new WriteInterrupted('write', [item.seq], error);
+        settle(next, failed(item, `cannot restore into ${mailbox}/${folder}: ${(error as Error).message}`));
+        return false;
       }
-      pending.splice(pending.indexOf(next), 1);
-      return report({
+      settle(next, {
         seq: item.seq,
         outcome: 'restored',
         ...(dropped.length > 0
@@ -304,40 +316,45 @@ export class RestoreRunner {
           : {}),
         ...where,
       });
+      return true;
     };
-    if (job.duplicate) {
-      for (const next of [...pending]) await writeOne(next);
-      return;
-    }
-    const keys = pending.map((p) => targetKey(mailbox, folder, p.entry.item.contentId));
-    await this.locks.runAll(keys, async () => {
-      let copies: Array<string | null>;
-      try {
-        copies = await writer.findCopies(
-          folder,
-          pending.map((p) => ({ raw: p.raw, contentId: p.entry.item.contentId, messageId: p.entry.item.messageId })),
-        );
-      } catch (error) {
-        throw new WriteInterrupted(all(), error);
+    try {
+      if (job.duplicate) {
+        for (const next of [...pending]) await writeOne(next);
+        return;
       }
-      const checked = pending.map((p, i) => ({ next: p, copy: copies[i] ?? null }));
-      // The same message twice in one batch: the first one written is the copy the second finds.
-      const writtenHere = new Set<string>();
-      for (const { next, copy } of checked) {
-        const { item } = next.entry;
-        if (copy !== null || writtenHere.has(item.contentId)) {
-          pending.splice(pending.indexOf(next), 1);
-          await report(
-            appended.has(item.seq)
-              ? { seq: item.seq, outcome: 'restored', ...where }
-              : { seq: item.seq, outcome: 'skipped', reason: boundedReason(`already in ${folder}`), ...where },
+      const keys = pending.map((p) => targetKey(mailbox, folder, p.entry.item.contentId));
+      await this.locks.runAll(keys, async () => {
+        let copies: Array<string | null>;
+        try {
+          copies = await writer.findCopies(
+            folder,
+            pending.map((p) => ({ raw: p.raw, contentId: p.entry.item.contentId, messageId: p.entry.item.messageId })),
           );
-          continue;
+        } catch (error) {
+          throw new WriteInterrupted('check', all(), error);
         }
-        await writeOne(next);
-        writtenHere.add(item.contentId);
-      }
-    });
+        const checked = pending.map((p, i) => ({ next: p, copy: copies[i] ?? null }));
+        // The same message twice in one batch: the first one written is the copy the second finds.
+        const writtenHere = new Set<string>();
+        for (const { next, copy } of checked) {
+          const { item } = next.entry;
+          if (copy !== null || writtenHere.has(item.contentId)) {
+            settle(
+              next,
+              appended.has(item.seq)
+                ? { seq: item.seq, outcome: 'restored', ...where }
+                : { seq: item.seq, outcome: 'skipped', reason: boundedReason(`already in ${folder}`), ...where },
+            );
+            continue;
+          }
+          if (await writeOne(next)) writtenHere.add(item.contentId);
+        }
+      });
+    } finally {
+      // Outside the locks: the results of what was done, also when a step failed after it.
+      for (const result of done) await report(result);
+    }
   }
 
   // -------------------------------------------------------------------------------------------------

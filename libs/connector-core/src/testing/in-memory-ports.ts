@@ -71,7 +71,7 @@ export class RecordingUploader implements SightingUploader {
   private readonly stored = new Set<string>();
   constructor(private readonly failing: (record: IndexRecord) => boolean = () => false) {}
   async upload(_jobId: string, sealed: SealedMessage, record: IndexRecord): Promise<UploadOutcome> {
-    if (this.failing(record)) throw new Error(`storage refused ${record.folder} ${record.sourceKey.uid}`);
+    if (this.failing(record)) throw new Error(`storage refused ${record.folder} ${record.sourceKey.id}`);
     this.records.push(record);
     const known = this.stored.has(sealed.contentId);
     this.stored.add(sealed.contentId);
@@ -210,7 +210,7 @@ class InMemorySourceSession implements SourceSession {
             gone: false,
             item: {
               position,
-              sighting: { uidValidity: epoch, uid: position },
+              sighting: { source: 'memory', epoch, id: String(position) },
               raw: item.raw,
               flags: [...item.flags],
               internalDate: item.internalDate,
@@ -249,6 +249,10 @@ export class InMemoryMailTarget implements MailTarget {
   readonly dropAfterWrite = new Set<string>();
   /** Writes of items with these bytes are refused (the session stays usable). */
   readonly refuseWrite = new Set<string>();
+  /** The next write of items with these bytes is refused, once each (the session stays usable). */
+  readonly refuseWriteOnce = new Set<string>();
+  /** How many of the coming copy checks drop the session. */
+  dropChecks = 0;
   /** How many items each findCopies call was asked about. */
   readonly checks: number[] = [];
   opened = 0;
@@ -293,6 +297,11 @@ class InMemoryTargetSession implements TargetSession {
 
   async findCopies(folder: string, candidates: readonly CopyCandidate[]): Promise<Array<string | null>> {
     const list = this.container(folder);
+    if (this.target.dropChecks > 0) {
+      this.target.dropChecks--;
+      this.usable = false;
+      throw new Error('connection lost during the copy check');
+    }
     this.target.checks.push(candidates.length);
     return candidates.map((c) => list.find((w) => w.raw.equals(c.raw))?.id ?? null);
   }
@@ -300,7 +309,9 @@ class InMemoryTargetSession implements TargetSession {
   async write(folder: string, item: TargetWrite): Promise<{ dropped: string[] }> {
     const list = this.container(folder);
     const key = digest(item.raw);
-    if (this.target.refuseWrite.has(key)) throw new Error('the target refused the item');
+    if (this.target.refuseWrite.has(key) || this.target.refuseWriteOnce.delete(key)) {
+      throw new Error('the target refused the item');
+    }
     list.push({ ...item, id: this.target.issueId() });
     if (this.target.dropAfterWrite.delete(key)) {
       this.usable = false;

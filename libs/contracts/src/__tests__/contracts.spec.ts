@@ -152,7 +152,7 @@ function anIndexRecord(overrides: Record<string, unknown> = {}) {
     tenantId: 'acme',
     mailbox: 'alice@acme.example',
     folder: 'INBOX',
-    sourceKey: { uidValidity: '1700000000', uid: 7 },
+    sourceKey: { source: 'imap', epoch: '1700000000', id: '7' },
     contentId: 'c'.repeat(64),
     messageId: null,
     submissionDate: null,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { connectorIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
 import { reportedCheckpointSchema } from '../jobs/checkpoint.js';
+import { sightingKeySchema } from '../index-records/index-record.js';
 import { restoreItemResultSchema } from '../restore/restore.js';
 
 /** What a connector reports of its job in events. */
@@ -61,6 +62,10 @@ export const jobEventSchema = z.strictObject({
       scope: z.enum(['job', 'mailbox', 'folder', 'message']),
       target: z.string(),
       message: z.string().min(1),
+      /** A `message` problem: the item it is about, by its sighting key. */
+      item: z
+        .strictObject({ mailbox: z.string().min(1), folder: z.string().min(1), sourceKey: sightingKeySchema })
+        .optional(),
     }),
   ),
 });

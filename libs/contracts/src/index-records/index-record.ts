@@ -19,6 +19,26 @@ export const mailAddressSchema = z.strictObject({
 });
 
 /**
+ * The source's own identity of one item in one container: what makes a sighting one. `source` is the
+ * adapter ('imap', ...); `epoch` changes when the source renumbers the container (IMAP UIDVALIDITY),
+ * and a sighting under a newer epoch replaces the older one of the same message in that container;
+ * `id` names the item within the epoch (IMAP: the UID, decimal). The platform compares them, never
+ * reads them.
+ */
+export const sightingKeySchema = z.strictObject({
+  source: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'source must be a short lower-case name'),
+  epoch: z.string().min(1).max(256),
+  id: z.string().min(1).max(512),
+});
+
+export type SightingKey = z.infer<typeof sightingKeySchema>;
+
+/** How messages and logs name an item by its sighting key ("UID 27" for IMAP). */
+export function sightingLabel(key: SightingKey): string {
+  return key.source === 'imap' ? `UID ${key.id}` : `${key.source} item ${key.id}`;
+}
+
+/**
  * What the index knows about one sighting of a message: a message in one folder of one mailbox.
  * Built by the connector from the raw bytes; fields the message does not have are null/empty, and
  * `parseProblems` says what could not be parsed (the bytes are backed up regardless).
@@ -27,8 +47,8 @@ export const indexRecordSchema = z.strictObject({
   tenantId: tenantIdSchema,
   mailbox: z.string().min(1).max(320),
   folder: z.string().min(1).max(1024),
-  /** IMAP UIDVALIDITY + UID (or the source's equivalent): one record per sighting. */
-  sourceKey: z.strictObject({ uidValidity: z.string().regex(/^\d+$/), uid: z.number().int().positive() }),
+  /** The source's identity of the item (IMAP: UIDVALIDITY + UID): one record per sighting. */
+  sourceKey: sightingKeySchema,
   contentId: contentIdSchema,
   messageId: z.string().max(998).nullable(),
   submissionDate: isoDateSchema.nullable(),

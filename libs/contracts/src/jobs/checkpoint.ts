@@ -51,9 +51,12 @@ const legacyImapCheckpointSchema = z
   .strictObject({
     mailbox: z.string().min(1),
     folder: z.string().min(1),
-    uidValidity: z.string().regex(/^\d+$/, 'uidValidity must be a decimal number'),
+    uidValidity: z.string().regex(/^\d{1,20}$/, 'uidValidity must be a decimal number'),
     lastUid: z.number().int().nonnegative(),
-    highestModSeq: z.string().regex(/^\d+$/, 'highestModSeq must be a decimal number').nullable(),
+    highestModSeq: z
+      .string()
+      .regex(/^\d{1,20}$/, 'highestModSeq must be a decimal number')
+      .nullable(),
   })
   .transform(({ mailbox, folder, uidValidity, lastUid, highestModSeq }): z.input<typeof folderCheckpointSchema> => ({
     mailbox,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { contentIdSchema, idSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
-import { indexRecordSchema } from '../index-records/index-record.js';
+import { indexRecordSchema, sightingKeySchema } from '../index-records/index-record.js';
 
 /** NATS max_payload is 1 MiB by default: chunks stay well below it, headers included. */
 export const MAX_CHUNK_BYTES = 512 * 1024;
@@ -184,8 +184,7 @@ const sightingFields = {
   contentId: contentIdSchema,
   mailbox: z.string().min(1),
   folder: z.string().min(1),
-  uidValidity: z.string().regex(/^\d+$/),
-  uid: z.number().int().positive(),
+  sourceKey: sightingKeySchema,
 };
 
 /** What became of one sighting: stored and indexed, or refused for good with the reason. */

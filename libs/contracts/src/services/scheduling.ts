@@ -3,6 +3,7 @@ import { connectorIdSchema, idSchema, isoDateSchema, jobIdSchema, tenantIdSchema
 import { backupFilterSchema } from '../jobs/backup-filter.js';
 import { mailboxSelectionSchema } from '../jobs/job-command.js';
 import { JOB_STATES, jobCountersSchema } from '../events/job-event.js';
+import { sightingKeySchema } from '../index-records/index-record.js';
 
 /*
  * Request/reply verbs of the scheduling service (`mlr.svc.scheduling.<verb>`): backup plans and jobs.
@@ -103,6 +104,8 @@ export const jobItemErrorSchema = z.strictObject({
   target: z.string(),
   message: z.string(),
   at: isoDateSchema,
+  /** A `message` problem: the item, by the sighting key its index record has (or would have). */
+  item: z.strictObject({ mailbox: z.string(), folder: z.string(), sourceKey: sightingKeySchema }).optional(),
 });
 
 export const jobSummarySchema = z.strictObject({

@@ -102,7 +102,12 @@ export class ImapMailSource implements MailSource {
 
   mailboxes(selection: MailboxSelection, options: { publicFolders: boolean }): SourceMailbox[] {
     const names = selection.kind === 'all' ? this.config.mailboxes.map((m) => m.address) : selection.mailboxes;
-    const mailboxes: SourceMailbox[] = names.map((name) => ({ name, scope: 'personal' }));
+    // A list may name the public folders (as indexed): they are opened as public folders, never as
+    // someone's own mailbox (and only with a service account: `open` refuses them otherwise).
+    const mailboxes: SourceMailbox[] = names.map((name) => ({
+      name,
+      scope: name === PUBLIC_FOLDERS_MAILBOX ? 'public' : 'personal',
+    }));
     // Public folders need the service account ("Receive As"); they are backed up once, not per user.
     if (options.publicFolders && this.config.serviceAccount && this.config.mailboxes[0] && selection.kind === 'all') {
       mailboxes.push({ name: PUBLIC_FOLDERS_MAILBOX, scope: 'public' });
@@ -215,7 +220,7 @@ class ImapSourceSession implements SourceSession {
           gone: false,
           item: {
             position: message.uid,
-            sighting: { uidValidity, uid: message.uid },
+            sighting: { source: 'imap', epoch: uidValidity, id: String(message.uid) },
             raw,
             flags: [...(message.flags ?? [])],
             internalDate,

@@ -50,7 +50,7 @@ function reading(
   backupJobId: string,
   observedAt: string,
   flags: Partial<IndexRecord['flags']>,
-  sourceKey = { uidValidity: '42', uid: 1 },
+  sourceKey: IndexRecord['sourceKey'] = { source: 'imap', epoch: '42', id: '1' },
 ): IndexRow {
   return toIndexRow(
     aStoredRecord({
@@ -133,10 +133,7 @@ describe('PrismaIndexRecordRepository.upsertBatch', () => {
       'job-2',
       '2026-11-20T10:00:00.000Z',
       { flagged: true },
-      {
-        uidValidity: '43',
-        uid: 7,
-      },
+      { source: 'imap', epoch: '43', id: '7' },
     );
     const [first] = await repository.upsertBatch([after]);
     expect(first).toMatchObject({ kind: 'stored', recordStored: 'new' });
@@ -145,7 +142,9 @@ describe('PrismaIndexRecordRepository.upsertBatch', () => {
     expect(late).toEqual([{ ...first, recordStored: 'unchanged' }]);
     expect(stored(await repository.upsertBatch([before, after]))).toEqual(['unchanged', 'unchanged']);
     const records = await prisma.indexRecord.findMany({ where: { tenantId, mailbox } });
-    expect(records.map((r) => [r.uidValidity, r.uid, r.flagged, r.backupJobId])).toEqual([[43n, 7n, true, 'job-2']]);
+    expect(records.map((r) => [r.sightingEpoch, r.sightingId, r.flagged, r.backupJobId])).toEqual([
+      ['43', '7', true, 'job-2'],
+    ]);
     expect(await references(object)).toBe(1);
   });
 
@@ -153,13 +152,20 @@ describe('PrismaIndexRecordRepository.upsertBatch', () => {
     const object = await storedObject();
     const mailbox = 'reset.one.batch@example.com';
     const before = reading(object, mailbox, 'job-1', '2026-11-19T10:00:00.000Z', { seen: true });
-    const after = reading(object, mailbox, 'job-2', '2026-11-20T10:00:00.000Z', {}, { uidValidity: '43', uid: 7 });
+    const after = reading(
+      object,
+      mailbox,
+      'job-2',
+      '2026-11-20T10:00:00.000Z',
+      {},
+      { source: 'imap', epoch: '43', id: '7' },
+    );
     const outcomes = await repository.upsertBatch([before, after]);
     expect(stored(outcomes)).toEqual(['unchanged', 'new']);
     const [stale, fresh] = outcomes;
     expect(stale?.kind === 'stored' && fresh?.kind === 'stored' && stale.recordId === fresh.recordId).toBe(true);
     const records = await prisma.indexRecord.findMany({ where: { tenantId, mailbox } });
-    expect(records.map((r) => [r.uidValidity, r.uid])).toEqual([[43n, 7n]]);
+    expect(records.map((r) => [r.sightingEpoch, r.sightingId])).toEqual([['43', '7']]);
     expect(await references(object)).toBe(1);
   });
 });

@@ -24,7 +24,7 @@ export interface IndexRecordRepository {
 
 interface UpsertResultRow {
   ord: number;
-  /** An older reading of a message the index holds under a newer UIDVALIDITY of its folder. */
+  /** An older reading of a message the index holds under a newer epoch (UIDVALIDITY) of its folder. */
   stale: boolean;
   record_id: string | null;
   inserted: boolean | null;
@@ -45,8 +45,9 @@ function toJsonRow(row: IndexRow, ord: number, id: string): Record<string, unkno
     tenant_id: row.tenantId,
     mailbox: row.mailbox,
     folder: row.folder,
-    uid_validity: row.uidValidity,
-    uid: row.uid,
+    sighting_source: row.sightingSource,
+    sighting_epoch: row.sightingEpoch,
+    sighting_id: row.sightingId,
     content_id: row.contentId,
     object_id: row.objectId,
     message_id: row.messageId,
@@ -85,7 +86,7 @@ function toJsonRow(row: IndexRow, ord: number, id: string): Record<string, unkno
  * record written, and an ingest of 20,000 messages spent a minute of database CPU doing it.
  */
 const BY_CONTENT = (alias: string) =>
-  Prisma.raw(`SELECT id, mailbox, folder, uid_validity, observed_at, content_id FROM index_records
+  Prisma.raw(`SELECT id, mailbox, folder, sighting_source, sighting_epoch, observed_at, content_id FROM index_records
     WHERE tenant_id = ${alias}.tenant_id AND content_id = ${alias}.content_id OFFSET 0`);
 
 /*
@@ -105,12 +106,12 @@ const BY_CONTENT = (alias: string) =>
  *   like a redelivery. An equally recent record applies (a redelivery of the same record still
  *   differs in nothing); a later one with the same facts moves `observed_at` on, so that an
  *   observation made between the two and delivered last cannot take over.
- * - `superseded`: after a UIDVALIDITY change the folder is scanned again and its messages come back
- *   under new UIDs; a new sighting replaces the old-UIDVALIDITY record of the same message in the
- *   same folder, so the index keeps one record per sighting. Records of messages not seen again stay
+ * - `superseded`: after a change of epoch (a new UIDVALIDITY; or another source reading the folder)
+ *   the folder is scanned again and its messages come back under new keys; a new sighting replaces
+ *   the record of another epoch of the same message in the same folder, so the index keeps one record per sighting. Records of messages not seen again stay
  *   (deleted mail remains restorable). A reading from before the reset that is delivered after the
  *   new sighting (`stale` in `checked`: the index, or the same round, holds the message in that folder
- *   under another UIDVALIDITY, observed later) is not inserted and supersedes nothing.
+ *   under another epoch, observed later) is not inserted and supersedes nothing.
  * - `referenced`: real inserts add, superseded records remove references to their object — as
  *   changes in indexing's outbox (reference_changes), written in the same statement and thus the
  *   same transaction, so the changes stay exact under redelivery. Storage, which owns the counts,
@@ -119,7 +120,8 @@ const BY_CONTENT = (alias: string) =>
 const UPSERT_ROUND = (rows: string) => Prisma.sql`
 WITH input AS (
   SELECT * FROM jsonb_to_recordset(${rows}::jsonb) AS t(
-    ord int, id text, tenant_id text, mailbox text, folder text, uid_validity bigint, uid bigint,
+    ord int, id text, tenant_id text, mailbox text, folder text,
+    sighting_source text, sighting_epoch text, sighting_id text,
     content_id text, object_id text, message_id text, submission_date timestamptz, internal_date timestamptz,
     sender text, sender_name text, to_addresses text[], cc_addresses text[], bcc_addresses text[],
     subject text, attachment_names text[], has_attachment boolean, follow_up boolean,
@@ -132,29 +134,31 @@ checked AS (
     EXISTS (
       SELECT 1 FROM (${BY_CONTENT('i')}) o
       WHERE o.mailbox = i.mailbox AND o.folder = i.folder
-        AND o.uid_validity <> i.uid_validity AND o.observed_at > i.observed_at
+        AND (o.sighting_source, o.sighting_epoch) <> (i.sighting_source, i.sighting_epoch)
+        AND o.observed_at > i.observed_at
     ) OR EXISTS (
       SELECT 1 FROM input j
       WHERE j.tenant_id = i.tenant_id AND j.mailbox = i.mailbox AND j.folder = i.folder
-        AND j.content_id = i.content_id AND j.uid_validity <> i.uid_validity AND j.observed_at > i.observed_at
+        AND j.content_id = i.content_id AND j.observed_at > i.observed_at
+        AND (j.sighting_source, j.sighting_epoch) <> (i.sighting_source, i.sighting_epoch)
     ) AS stale
   FROM input i
 ),
 upserted AS (
   INSERT INTO index_records AS r (
-    id, tenant_id, mailbox, folder, uid_validity, uid, content_id, object_id, message_id,
-    submission_date, internal_date, sender, sender_name, to_addresses, cc_addresses, bcc_addresses,
+    id, tenant_id, mailbox, folder, sighting_source, sighting_epoch, sighting_id, content_id, object_id,
+    message_id, submission_date, internal_date, sender, sender_name, to_addresses, cc_addresses, bcc_addresses,
     subject, attachment_names, has_attachment, follow_up, importance, item_type,
     seen, answered, flagged, draft, deleted, keywords, observed_at, size, parse_problems, backup_job_id, updated_at)
   SELECT
-    id, tenant_id, mailbox, folder, uid_validity, uid, content_id, object_id, message_id,
-    submission_date, internal_date, sender, sender_name, to_addresses, cc_addresses, bcc_addresses,
+    id, tenant_id, mailbox, folder, sighting_source, sighting_epoch, sighting_id, content_id, object_id,
+    message_id, submission_date, internal_date, sender, sender_name, to_addresses, cc_addresses, bcc_addresses,
     subject, attachment_names, has_attachment, follow_up, importance, item_type,
     seen, answered, flagged, draft, deleted, keywords, observed_at, size, parse_problems, backup_job_id, now()
   FROM checked
   WHERE NOT stale
-  ORDER BY tenant_id, mailbox, folder, uid_validity, uid
-  ON CONFLICT (tenant_id, mailbox, folder, uid_validity, uid) DO UPDATE SET
+  ORDER BY tenant_id, mailbox, folder, sighting_source, sighting_epoch, sighting_id
+  ON CONFLICT (tenant_id, mailbox, folder, sighting_source, sighting_epoch, sighting_id) DO UPDATE SET
     seen = EXCLUDED.seen,
     answered = EXCLUDED.answered,
     flagged = EXCLUDED.flagged,
@@ -171,16 +175,19 @@ upserted AS (
     IS DISTINCT FROM
     (EXCLUDED.seen, EXCLUDED.answered, EXCLUDED.flagged, EXCLUDED.draft, EXCLUDED.deleted,
      EXCLUDED.follow_up, EXCLUDED.keywords, EXCLUDED.backup_job_id, EXCLUDED.observed_at)
-  RETURNING r.id, r.tenant_id, r.mailbox, r.folder, r.uid_validity, r.uid, r.object_id, r.content_id,
+  RETURNING r.id, r.tenant_id, r.mailbox, r.folder, r.sighting_source, r.sighting_epoch, r.sighting_id,
+    r.object_id, r.content_id,
     (r.xmax = 0) AS inserted
 ),
 superseded AS (
   DELETE FROM index_records o
   WHERE o.id IN (
     SELECT c.id
-    FROM (SELECT DISTINCT tenant_id, mailbox, folder, uid_validity, content_id FROM upserted WHERE inserted) u
+    FROM (SELECT DISTINCT tenant_id, mailbox, folder, sighting_source, sighting_epoch, content_id
+          FROM upserted WHERE inserted) u
     CROSS JOIN LATERAL (${BY_CONTENT('u')}) c
-    WHERE c.mailbox = u.mailbox AND c.folder = u.folder AND c.uid_validity <> u.uid_validity
+    WHERE c.mailbox = u.mailbox AND c.folder = u.folder
+      AND (c.sighting_source, c.sighting_epoch) <> (u.sighting_source, u.sighting_epoch)
   )
   RETURNING o.tenant_id, o.object_id
 ),
@@ -199,7 +206,8 @@ SELECT c.ord, c.stale, u.id AS record_id, u.inserted, u.content_id AS stored_con
 FROM checked c
 LEFT JOIN upserted u
   ON u.tenant_id = c.tenant_id AND u.mailbox = c.mailbox AND u.folder = c.folder
-  AND u.uid_validity = c.uid_validity AND u.uid = c.uid
+  AND u.sighting_source = c.sighting_source AND u.sighting_epoch = c.sighting_epoch
+  AND u.sighting_id = c.sighting_id
 ORDER BY c.ord`;
 
 /**
@@ -209,19 +217,21 @@ ORDER BY c.ord`;
 const SUPERSEDING_SIGHTINGS = (keys: string) => Prisma.sql`
 SELECT DISTINCT ON (k.ord) k.ord, r.id AS record_id, r.content_id AS stored_content_id
 FROM jsonb_to_recordset(${keys}::jsonb) AS k(
-  ord int, tenant_id text, mailbox text, folder text, uid_validity bigint, content_id text)
+  ord int, tenant_id text, mailbox text, folder text, sighting_source text, sighting_epoch text, content_id text)
 CROSS JOIN LATERAL (${BY_CONTENT('k')}) r
-WHERE r.mailbox = k.mailbox AND r.folder = k.folder AND r.uid_validity <> k.uid_validity
+WHERE r.mailbox = k.mailbox AND r.folder = k.folder
+  AND (r.sighting_source, r.sighting_epoch) <> (k.sighting_source, k.sighting_epoch)
 ORDER BY k.ord, r.observed_at DESC`;
 
 /** Ids of sightings that the upsert left as they were (not returned by it). */
 const EXISTING_SIGHTINGS = (keys: string) => Prisma.sql`
 SELECT k.ord, r.id AS record_id, r.content_id AS stored_content_id
 FROM jsonb_to_recordset(${keys}::jsonb) AS k(
-  ord int, tenant_id text, mailbox text, folder text, uid_validity bigint, uid bigint)
+  ord int, tenant_id text, mailbox text, folder text, sighting_source text, sighting_epoch text, sighting_id text)
 JOIN index_records r
   ON r.tenant_id = k.tenant_id AND r.mailbox = k.mailbox AND r.folder = k.folder
-  AND r.uid_validity = k.uid_validity AND r.uid = k.uid`;
+  AND r.sighting_source = k.sighting_source AND r.sighting_epoch = k.sighting_epoch
+  AND r.sighting_id = k.sighting_id`;
 
 export interface PrismaIndexRecordRepositoryOptions {
   /** Attempts of a transaction that lost a deadlock or serialization race. Default 3. */
@@ -291,7 +301,7 @@ export class PrismaIndexRecordRepository implements IndexRecordRepository {
       // the folder's UIDVALIDITY changed, delivered after the message was found again) with the newer
       // sighting, which stays. Both are 'unchanged', so that the job that sent them is not left waiting.
       const lookups: Array<[number[], (keys: string) => Prisma.Sql, (row: IndexRow) => object]> = [
-        [untouched, EXISTING_SIGHTINGS, (row) => ({ uid: row.uid })],
+        [untouched, EXISTING_SIGHTINGS, (row) => ({ sighting_id: row.sightingId })],
         [stale, SUPERSEDING_SIGHTINGS, (row) => ({ content_id: row.contentId })],
       ];
       for (const [ords, query, keyOf] of lookups) {
@@ -299,8 +309,16 @@ export class PrismaIndexRecordRepository implements IndexRecordRepository {
         const keys = JSON.stringify(
           ords.map((ord) => {
             const row = rows[ord] as IndexRow;
-            const { tenantId, mailbox, folder, uidValidity } = row;
-            return { ord, tenant_id: tenantId, mailbox, folder, uid_validity: uidValidity, ...keyOf(row) };
+            const { tenantId, mailbox, folder, sightingSource, sightingEpoch } = row;
+            return {
+              ord,
+              tenant_id: tenantId,
+              mailbox,
+              folder,
+              sighting_source: sightingSource,
+              sighting_epoch: sightingEpoch,
+              ...keyOf(row),
+            };
           }),
         );
         for (const found of await tx.$queryRaw<ExistingRow[]>(query(keys))) {
