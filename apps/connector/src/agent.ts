@@ -90,20 +90,24 @@ export class ConnectorAgent {
     } catch (error) {
       checks['nats'] = { ok: false, detail: (error as Error).message };
     }
-    let imap: ImapFlow | undefined;
-    try {
-      // IMAP has no session of "the server": prove access by opening the first protected mailbox.
-      const [first] = this.config.source.mailboxes;
-      imap = await openImapSession(this.config.source, {
-        ...(first ? mailboxLogin(this.config.source, first.address) : {}),
-        clientName: 'mlr-connector-health',
-      });
-      checks['imap'] = { ok: true };
-    } catch (error) {
-      checks['imap'] = { ok: false, detail: (error as Error).message };
-    } finally {
-      await imap?.logout().catch(() => undefined);
+    // IMAP has no session of "the server": prove access by opening each source's first protected mailbox.
+    const failures: string[] = [];
+    for (const source of this.config.sources) {
+      let imap: ImapFlow | undefined;
+      try {
+        const [first] = source.mailboxes;
+        imap = await openImapSession(source, {
+          ...(first ? mailboxLogin(source, first.address) : {}),
+          clientName: 'mlr-connector-health',
+        });
+      } catch (error) {
+        const detail = (error as Error).message;
+        failures.push(this.config.sources.length > 1 ? `source ${source.name}: ${detail}` : detail);
+      } finally {
+        await imap?.logout().catch(() => undefined);
+      }
     }
+    checks['imap'] = failures.length === 0 ? { ok: true } : { ok: false, detail: failures.join('; ') };
     return {
       status: Object.values(checks).every((c) => c.ok) ? 'ok' : 'down',
       tenantId: this.config.tenantId,

@@ -12,6 +12,7 @@ import {
   keyFilePath,
   loadConnectorConfig,
   type ConnectorConfig,
+  type NamedSourceConfig,
 } from './config/connector-config.js';
 import { createTenantKeyFile, KeyFileError } from './keys/key-file.js';
 import { RecoveryKitError } from '@mlr/crypto';
@@ -20,6 +21,7 @@ import { runEnrolCommand, runExportRecoveryKit } from './enrol/enrol-command.js'
 import { PassphraseError, promptHidden } from './enrol/passphrase.js';
 import { Microsoft365SignInError } from './sources/microsoft365/app-token.js';
 import { signInWithDeviceCode } from './sources/microsoft365/device-sign-in.js';
+import { sourceOf } from './sources/connector-sources.js';
 
 /**
  * V8 lets the old generation grow by up to 4x between full collections. A backup turns over
@@ -199,7 +201,7 @@ async function main(argv: string[]): Promise<number> {
           );
           return 2;
         }
-        mailboxes = runConfig.source.mailboxes.map((mailbox) => mailbox.address);
+        mailboxes = runConfig.sources.flatMap((source) => source.mailboxes.map((mailbox) => mailbox.address));
       }
       const agent = new ConnectorAgent(runConfig, logger);
       await agent.start();
@@ -268,7 +270,14 @@ async function ownCredentialsConfig(
   signInName: string | undefined,
 ): Promise<ConnectorConfig> {
   if (!login) throw new ConnectorConfigError("--own-credentials needs --login <the mailbox owner's IMAP login>");
-  const { serviceAccount: _serviceAccount, microsoft365App: app, ...source } = config.source;
+  // The owner's login opens the owner's mailbox on the source that holds it, and nothing else.
+  let holder: NamedSourceConfig;
+  try {
+    holder = sourceOf(config.sources, login);
+  } catch (error) {
+    throw new ConnectorConfigError(`--own-credentials: ${(error as Error).message}`);
+  }
+  const { serviceAccount: _serviceAccount, microsoft365App: app, ...source } = holder;
   if (app) {
     // Exchange Online takes no passwords over IMAP: the owner signs in to Microsoft 365 instead.
     const accessToken = await signInWithDeviceCode(app, {
@@ -276,7 +285,7 @@ async function ownCredentialsConfig(
       ...(signInName ? { signInName } : {}),
       print: (text) => process.stderr.write(text),
     });
-    return { ...config, source: { ...source, mailboxes: [{ address: login, accessToken }] } };
+    return { ...config, sources: [{ ...source, mailboxes: [{ address: login, accessToken }] }] };
   }
   const fromEnv = process.env['MLR_MAILBOX_PASSWORD'];
   let password = fromEnv ?? '';
@@ -288,7 +297,7 @@ async function ownCredentialsConfig(
     }
     password = await promptHidden(`IMAP password of ${login}: `);
   }
-  return { ...config, source: { ...source, mailboxes: [{ address: login, password }] } };
+  return { ...config, sources: [{ ...source, mailboxes: [{ address: login, password }] }] };
 }
 
 /** The restore runner of `restore --own-credentials`: this process runs the job with the owner's login. */

@@ -13,6 +13,7 @@ export type {
 } from './ports/mail-source.js';
 export type { CopyCandidate, MailTarget, TargetSession, TargetWrite } from './ports/mail-target.js';
 export type { JobError, JobProgress, SightingUploader, UploadOutcome } from './ports/job-progress.js';
+export { RoutedMailSource, RoutedMailTarget, type MailboxRouting, type Route } from './ports/routed.js';
 export { BackupRunner, type BackupRunnerOptions } from './backup/backup-runner.js';
 export { CheckpointWindow } from './backup/checkpoint-window.js';
 export { folderSelected, matchesFilter, type FilterableMessage } from './backup/filter.js';

@@ -14,7 +14,8 @@ import { deriveTenantKeys, generateRootKey, type SealedMessage, type TenantKeys 
 import { createLogger } from '@mlr/telemetry';
 import { addDovecotUser, imapSessionAs, seedFolder } from '@mlr/testing';
 import type { ImapSourceConfig } from '../config/connector-config.js';
-import { BackupRunner, type SightingUploader, type UploadOutcome } from '@mlr/connector-core';
+import { BackupRunner, type MailSource, type SightingUploader, type UploadOutcome } from '@mlr/connector-core';
+import { connectorMailSource } from '../sources/connector-sources.js';
 import { ImapMailSource } from '../sources/imap/imap-mail-source.js';
 import { JobReporter } from './job-reporter.js';
 import type { PlatformPublisher } from './commit-batcher.js';
@@ -63,6 +64,7 @@ describe('BackupRunner against Dovecot', () => {
     jobId: string,
     checkpoints: FolderCheckpoint[],
     now?: () => Date,
+    mailSource: MailSource = new ImapMailSource(source()),
   ): Promise<{ state: JobEventState; records: IndexRecord[]; checkpoints: FolderCheckpoint[] }> {
     const events: JobEvent[] = [];
     const publisher = {
@@ -72,7 +74,7 @@ describe('BackupRunner against Dovecot', () => {
     } as unknown as PlatformPublisher;
     const reporter = new JobReporter(publisher, { tenantId: TENANT, jobId, connectorId: 'imap-1', kind: 'backup' });
     const uploader = new RecordingUploader();
-    const runner = new BackupRunner(new ImapMailSource(source()), keys, uploader, reporter, logger, {
+    const runner = new BackupRunner(mailSource, keys, uploader, reporter, logger, {
       publicFolders: false,
       ...(now ? { now } : {}),
     });
@@ -178,5 +180,37 @@ describe('BackupRunner against Dovecot', () => {
     const again = await backUp('job-legacy-2', [foreign]);
     expect(again.records.map((record) => Number(record.sourceKey.id)).sort()).toEqual([...uids].sort());
     expect(inbox(again.checkpoints)).toEqual([legacy]);
+  });
+
+  it('backs up the mailboxes of several sources under one connector, each with its own credentials', async () => {
+    // Two sources on one server here (a master user's, and a mailbox with its own password only);
+    // on a customer's site, two mail systems.
+    const other = { name: `own-${randomBytes(4).toString('hex')}`, password: 'own-secret' };
+    await addDovecotUser(join(infra.dir, 'dovecot'), other);
+    await seedFolder(imap, other.name, 'INBOX', [{ bytes: message('from the second source') }]);
+    const sources = [
+      { name: 'master', ...source() },
+      {
+        name: 'own',
+        kind: 'imap' as const,
+        host: imap.host,
+        port: imap.port,
+        secure: false,
+        allowSelfSigned: false,
+        mailboxes: [{ address: other.name, password: other.password }],
+      },
+    ];
+    const both = await backUp('job-sources-1', [], undefined, connectorMailSource(sources));
+    expect(both.state).toBe('succeeded');
+    expect(both.records.filter((r) => r.mailbox === other.name).map((r) => r.subject)).toEqual([
+      'from the second source',
+    ]);
+    expect(both.records.filter((r) => r.mailbox === owner.name)).toHaveLength(uids.length);
+
+    // A wrong password on the second source fails its mailbox alone.
+    const wrong = [sources[0]!, { ...sources[1]!, mailboxes: [{ address: other.name, password: 'wrong' }] }];
+    const partly = await backUp('job-sources-2', [], undefined, connectorMailSource(wrong));
+    expect(partly.state).toBe('partially_failed');
+    expect(partly.records.every((r) => r.mailbox === owner.name)).toBe(true);
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConnectorConfig } from './connector-config.js';
 
-function write(source: Record<string, unknown>): string {
+function writeConfig(sources: Record<string, unknown>): string {
   const dir = mkdtempSync(join(tmpdir(), 'mlr-connector-config-'));
   const path = join(dir, 'connector.json');
   writeFileSync(
@@ -14,10 +14,14 @@ function write(source: Record<string, unknown>): string {
       connectorId: '0193a000-0000-7000-8000-000000000002',
       nats: { url: 'nats://127.0.0.1:4222', user: 'u', password: 'p' },
       stateDir: dir,
-      source: { kind: 'imap', host: 'outlook.office365.com', port: 993, secure: true, ...source },
+      ...sources,
     }),
   );
   return path;
+}
+
+function write(source: Record<string, unknown>): string {
+  return writeConfig({ source: { kind: 'imap', host: 'outlook.office365.com', port: 993, secure: true, ...source } });
 }
 
 const app = { tenant: 'contoso.onmicrosoft.com', clientId: 'client-id', clientSecret: 'secret' };
@@ -25,7 +29,7 @@ const app = { tenant: 'contoso.onmicrosoft.com', clientId: 'client-id', clientSe
 describe('connector configuration: Microsoft 365 app', () => {
   it('takes the app with the public cloud and Exchange Online as defaults', () => {
     const config = loadConnectorConfig(write({ microsoft365App: app, mailboxes: [{ address: 'alice@contoso.com' }] }));
-    expect(config.source.microsoft365App).toEqual({
+    expect(config.sources[0]?.microsoft365App).toEqual({
       ...app,
       authorityHost: 'https://login.microsoftonline.com',
       scope: 'https://outlook.office365.com/.default',
@@ -50,8 +54,8 @@ describe('connector configuration: Microsoft 365 app', () => {
       loadConnectorConfig(write({ microsoft365App: { ...app, authorityHost: 'http://login.microsoftonline.com' } })),
     ).toThrow(/source\.microsoft365App\.authorityHost.*must be the https origin/s);
     expect(
-      loadConnectorConfig(write({ microsoft365App: { ...app, authorityHost: 'http://127.0.0.1:8080' } })).source
-        .microsoft365App?.authorityHost,
+      loadConnectorConfig(write({ microsoft365App: { ...app, authorityHost: 'http://127.0.0.1:8080' } })).sources[0]
+        ?.microsoft365App?.authorityHost,
     ).toBe('http://127.0.0.1:8080');
     expect(() =>
       loadConnectorConfig(
@@ -61,5 +65,66 @@ describe('connector configuration: Microsoft 365 app', () => {
     expect(() => loadConnectorConfig(write({ microsoft365App: { tenant: 'contoso' } }))).toThrow(
       /source\.microsoft365App\.clientId/,
     );
+  });
+});
+
+describe('connector configuration: several sources', () => {
+  const imap = (name: string, more: Record<string, unknown> = {}) => ({
+    name,
+    kind: 'imap',
+    host: `${name}.example.com`,
+    port: 993,
+    secure: true,
+    ...more,
+  });
+
+  it('takes one source as the source named default, and several each under its name', () => {
+    expect(loadConnectorConfig(write({ mailboxes: [{ address: 'alice@example.com' }] })).sources).toEqual([
+      expect.objectContaining({ name: 'default', host: 'outlook.office365.com' }),
+    ]);
+    const config = loadConnectorConfig(
+      writeConfig({
+        sources: [
+          imap('onprem', { serviceAccount: { user: 'backup', password: 'x' }, mailboxes: [{ address: 'a@x.com' }] }),
+          imap('cloud', { microsoft365App: app, mailboxes: [{ address: 'b@x.com' }] }),
+        ],
+      }),
+    );
+    expect(config.sources.map((source) => [source.name, source.host, source.mailboxes.length])).toEqual([
+      ['onprem', 'onprem.example.com', 1],
+      ['cloud', 'cloud.example.com', 1],
+    ]);
+  });
+
+  it('refuses both forms at once, none, names twice, a mailbox in two sources, and bad source names', () => {
+    expect(() => loadConnectorConfig(writeConfig({ source: imap('x'), sources: [imap('y')] }))).toThrow();
+    expect(() =>
+      loadConnectorConfig(writeConfig({ source: { kind: 'imap', host: 'h', port: 143 }, sources: [imap('y')] })),
+    ).toThrow(/sources: give source \(one mail system\) or sources \(several\), not both/);
+    expect(() => loadConnectorConfig(writeConfig({}))).toThrow(/no mail system is configured/);
+    expect(() => loadConnectorConfig(writeConfig({ sources: [] }))).toThrow(/sources/);
+    expect(() => loadConnectorConfig(writeConfig({ sources: [imap('same'), imap('same')] }))).toThrow(
+      /sources\.1\.name: same names two sources/,
+    );
+    expect(() =>
+      loadConnectorConfig(
+        writeConfig({
+          sources: [
+            imap('one', { mailboxes: [{ address: 'Alice@x.com', password: 'p' }] }),
+            imap('two', { mailboxes: [{ address: 'alice@X.com', password: 'q' }] }),
+          ],
+        }),
+      ),
+    ).toThrow(/mailbox alice@X\.com is in sources one and two: a mailbox belongs to one source/);
+    expect(() => loadConnectorConfig(writeConfig({ sources: [imap('Bad Name')] }))).toThrow(
+      /sources\.0\.name.*lower-case letters/s,
+    );
+    expect(() =>
+      loadConnectorConfig(
+        writeConfig({
+          sources: [imap('m365', { microsoft365App: app, serviceAccount: { user: 'b', password: 'x' } })],
+        }),
+      ),
+    ).toThrow(/sources\.0\.microsoft365App.*not both/s);
   });
 });

@@ -36,33 +36,52 @@ export const microsoft365AppSchema = z.strictObject({
     .default('https://outlook.office365.com/.default'),
 });
 
-export const imapSourceSchema = z
-  .strictObject({
-    kind: z.literal('imap'),
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535),
-    /** Implicit TLS (993). STARTTLS is used automatically when the server offers it. */
-    secure: z.boolean().default(false),
-    /** Accept self-signed server certificates (on-premises servers often have them). */
-    allowSelfSigned: z.boolean().default(false),
-    /** The service account; with the master-user ("Receive As") right it opens every mailbox. */
-    serviceAccount: credentialsSchema.optional(),
-    /** Microsoft 365: the app that opens every mailbox (instead of a service account). */
-    microsoft365App: microsoft365AppSchema.optional(),
-    /** Mailboxes this connector protects, with their own credentials where there is no service account. */
-    mailboxes: z
-      .array(z.strictObject({ address: z.string().min(1), password: z.string().min(1).optional() }))
-      .default([]),
-  })
-  .refine((source) => !(source.serviceAccount && source.microsoft365App), {
-    path: ['microsoft365App'],
-    message: 'give serviceAccount or microsoft365App, not both: each opens every mailbox on its own',
-  })
-  .refine((source) => !(source.microsoft365App && source.mailboxes.some((mailbox) => mailbox.password)), {
-    path: ['mailboxes'],
-    message:
-      'no passwords with microsoft365App: Exchange Online takes no passwords over IMAP (the app opens every mailbox)',
-  });
+const imapSourceFields = {
+  kind: z.literal('imap'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  /** Implicit TLS (993). STARTTLS is used automatically when the server offers it. */
+  secure: z.boolean().default(false),
+  /** Accept self-signed server certificates (on-premises servers often have them). */
+  allowSelfSigned: z.boolean().default(false),
+  /** The service account; with the master-user ("Receive As") right it opens every mailbox. */
+  serviceAccount: credentialsSchema.optional(),
+  /** Microsoft 365: the app that opens every mailbox (instead of a service account). */
+  microsoft365App: microsoft365AppSchema.optional(),
+  /** Mailboxes this connector protects, with their own credentials where there is no service account. */
+  mailboxes: z
+    .array(z.strictObject({ address: z.string().min(1), password: z.string().min(1).optional() }))
+    .default([]),
+};
+
+/** The rules of one IMAP source, whatever else it holds. */
+function imapSourceRules<T extends z.ZodType<z.output<z.ZodObject<typeof imapSourceFields>>>>(schema: T) {
+  return schema
+    .refine((source) => !(source.serviceAccount && source.microsoft365App), {
+      path: ['microsoft365App'],
+      message: 'give serviceAccount or microsoft365App, not both: each opens every mailbox on its own',
+    })
+    .refine((source) => !(source.microsoft365App && source.mailboxes.some((mailbox) => mailbox.password)), {
+      path: ['mailboxes'],
+      message:
+        'no passwords with microsoft365App: Exchange Online takes no passwords over IMAP (the app opens every mailbox)',
+    });
+}
+
+export const imapSourceSchema = imapSourceRules(z.strictObject(imapSourceFields));
+
+/** A source of a connector with several: its name says which one in logs, errors and checks. */
+export const namedImapSourceSchema = imapSourceRules(
+  z.strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'must be a short name of lower-case letters, digits and dashes'),
+    ...imapSourceFields,
+  }),
+);
+
+/** The name of the one source a configuration with `source` (not `sources`) has. */
+export const DEFAULT_SOURCE_NAME = 'default';
 
 export const natsSchema = z
   .strictObject({
@@ -97,7 +116,13 @@ export const connectorConfigSchema = z.strictObject({
   connectorId: connectorIdSchema,
   /** The platform's NATS: a creds file (JWT + the connector's own NKey seed, written by `connector enroll`) or a user and password. */
   nats: natsSchema,
-  source: imapSourceSchema,
+  /** The one mail system this connector protects (or give `sources`). */
+  source: imapSourceSchema.optional(),
+  /**
+   * Several mail systems under one connector (up to 16), each with its own credentials and
+   * mailboxes; a mailbox belongs to one source only.
+   */
+  sources: z.array(namedImapSourceSchema).min(1).max(16).optional(),
   /** Local state lives here. */
   stateDir: z.string().min(1),
   /** The tenant root key (created by `connector init-key`); default `<stateDir>/tenant.key`. */
@@ -158,7 +183,46 @@ export const connectorConfigSchema = z.strictObject({
  */
 export type MailboxConfig = z.output<typeof imapSourceSchema>['mailboxes'][number] & { accessToken?: string };
 export type ImapSourceConfig = Omit<z.output<typeof imapSourceSchema>, 'mailboxes'> & { mailboxes: MailboxConfig[] };
-export type ConnectorConfig = Omit<z.output<typeof connectorConfigSchema>, 'source'> & { source: ImapSourceConfig };
+/** One source of the connector, named (`default` when the configuration gives one `source`). */
+export type NamedSourceConfig = ImapSourceConfig & { name: string };
+export type ConnectorConfig = Omit<z.output<typeof connectorConfigSchema>, 'source' | 'sources'> & {
+  sources: NamedSourceConfig[];
+};
+
+/**
+ * The sources a parsed configuration names, checked across each other: `source` or `sources` (one,
+ * not both), names unique, and every mailbox address in one source only (compared without case).
+ * Returns the problems as [path, message] pairs, or the sources.
+ */
+export function configuredSources(config: {
+  source?: z.output<typeof imapSourceSchema> | undefined;
+  sources?: Array<z.output<typeof namedImapSourceSchema>> | undefined;
+}): { sources: NamedSourceConfig[] } | { problems: Array<[string, string]> } {
+  if (config.source && config.sources) {
+    return { problems: [['sources', 'give source (one mail system) or sources (several), not both']] };
+  }
+  const sources = config.sources ?? (config.source ? [{ name: DEFAULT_SOURCE_NAME, ...config.source }] : []);
+  if (sources.length === 0) return { problems: [['source', 'no mail system is configured: give source or sources']] };
+  const problems: Array<[string, string]> = [];
+  const names = new Set<string>();
+  const owners = new Map<string, string>();
+  for (const [index, source] of sources.entries()) {
+    if (names.has(source.name)) problems.push([`sources.${index}.name`, `${source.name} names two sources`]);
+    names.add(source.name);
+    for (const mailbox of source.mailboxes) {
+      const key = mailbox.address.toLowerCase();
+      const owner = owners.get(key);
+      if (owner !== undefined && owner !== source.name) {
+        problems.push([
+          `sources.${index}.mailboxes`,
+          `mailbox ${mailbox.address} is in sources ${owner} and ${source.name}: a mailbox belongs to one source`,
+        ]);
+      }
+      owners.set(key, source.name);
+    }
+  }
+  return problems.length > 0 ? { problems } : { sources };
+}
 export type Microsoft365AppConfig = z.output<typeof microsoft365AppSchema>;
 
 export function keyFilePath(config: ConnectorConfig): string {
@@ -203,9 +267,21 @@ export function loadConnectorConfig(path: string): ConnectorConfig {
   } catch (error) {
     throw new ConnectorConfigError(`connector configuration ${path} is not valid JSON: ${(error as Error).message}`);
   }
+  let parsed: z.output<typeof connectorConfigSchema>;
   try {
-    return parseContract(`connector configuration ${path}`, connectorConfigSchema, data);
+    parsed = parseContract(`connector configuration ${path}`, connectorConfigSchema, data);
   } catch (error) {
     throw new ConnectorConfigError((error as Error).message);
   }
+  const { source: _source, sources: _sources, ...rest } = parsed;
+  return { ...rest, sources: sourcesOrThrow(`connector configuration ${path}`, parsed) };
+}
+
+/** `configuredSources`, or a ConnectorConfigError naming each problem. */
+export function sourcesOrThrow(what: string, config: Parameters<typeof configuredSources>[0]): NamedSourceConfig[] {
+  const outcome = configuredSources(config);
+  if ('sources' in outcome) return outcome.sources;
+  throw new ConnectorConfigError(
+    `${what} is not valid: ${outcome.problems.map(([path, message]) => `${path}: ${message}`).join('; ')}`,
+  );
 }

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { CAPABILITY_WARNINGS } from '@mlr/contracts';
-import { capabilityWarnings, checkImapCapability, microsoft365Permission } from './capability.js';
+import {
+  capabilityWarnings,
+  checkImapCapability,
+  checkSourcesCapability,
+  microsoft365Permission,
+} from './capability.js';
 
 const now = new Date('2026-11-24T10:00:00.000Z');
 
@@ -83,5 +88,48 @@ describe('Microsoft 365 app permission', () => {
     const none = microsoft365Permission({});
     expect(none.granted).toBe(false);
     expect(none.finding).toMatch(/no application permission: grant it IMAP.AccessAsApp/);
+  });
+});
+
+describe('the check of a connector with several sources', () => {
+  const imap = (name: string, more: Record<string, unknown>) =>
+    ({
+      name,
+      kind: 'imap',
+      host: '127.0.0.1',
+      port: 1,
+      secure: false,
+      allowSelfSigned: false,
+      mailboxes: [],
+      ...more,
+    }) as never;
+
+  it("answers no when one source cannot open other mailboxes, naming each source's finding", async () => {
+    const checked = await checkSourcesCapability(
+      [
+        imap('homes', { mailboxes: [{ address: 'carol@home.example', password: 'own' }] }),
+        // A service account and only its own mailbox: cannot be tried, unknown.
+        imap('onprem', { serviceAccount: { user: 'backup', password: 'x' }, mailboxes: [{ address: 'backup' }] }),
+      ],
+      { now: () => now },
+    );
+    expect(checked.receiveAs).toBe('no');
+    expect(checked.warnings).toEqual(capabilityWarnings('no'));
+    expect(checked.finding).toMatch(
+      /^source homes: receive-as no: no service account is configured.*; source onprem: receive-as unknown: /,
+    );
+    expect(checked.checkedAt).toBe(now.toISOString());
+  });
+
+  it('answers unknown when no source says no but one cannot be verified', async () => {
+    const checked = await checkSourcesCapability(
+      [
+        imap('a', { serviceAccount: { user: 'backup', password: 'x' }, mailboxes: [{ address: 'backup' }] }),
+        imap('b', { serviceAccount: { user: 'backup', password: 'x' }, mailboxes: [{ address: 'backup' }] }),
+      ],
+      { now: () => now },
+    );
+    expect(checked.receiveAs).toBe('unknown');
+    expect(checked.warnings).toEqual([CAPABILITY_WARNINGS.cannotVerify]);
   });
 });

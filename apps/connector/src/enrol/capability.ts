@@ -1,5 +1,5 @@
 import { CAPABILITY_WARNINGS, type ConnectorCapability, type ReceiveAsCapability } from '@mlr/contracts';
-import type { ImapSourceConfig } from '../config/connector-config.js';
+import type { ImapSourceConfig, NamedSourceConfig } from '../config/connector-config.js';
 import type { ImapFlow } from 'imapflow';
 import { imapErrorText, ImapLoginError, openImapSession } from '../sources/imap/imap-session.js';
 import { appTokenSource, IMAP_APP_ROLE, tokenRoles, type IssuedToken } from '../sources/microsoft365/app-token.js';
@@ -178,4 +178,35 @@ export function checkCapability(
   options: { probeMailbox?: string; now?: () => Date } = {},
 ): Promise<CapabilityReport> {
   return source.microsoft365App ? checkMicrosoft365Capability(source, options) : checkImapCapability(source, options);
+}
+
+/**
+ * The check of a connector with several sources: each source's own, and one answer for the connector
+ * (licensing records one): `yes` only when every source can open other mailboxes, `no` when one
+ * cannot, else `unknown`. `probeMailbox` is tried on the source that lists it (or on the one source).
+ */
+export async function checkSourcesCapability(
+  sources: readonly NamedSourceConfig[],
+  options: { probeMailbox?: string; now?: () => Date } = {},
+): Promise<CapabilityReport> {
+  if (sources.length === 1) return checkCapability(sources[0] as NamedSourceConfig, options);
+  const now = options.now ?? (() => new Date());
+  const probe = options.probeMailbox?.toLowerCase();
+  const found: string[] = [];
+  const answers: ReceiveAsCapability[] = [];
+  for (const source of sources) {
+    const lists = probe !== undefined && source.mailboxes.some((m) => m.address.toLowerCase() === probe);
+    const checked = await checkCapability(source, {
+      ...(lists && options.probeMailbox ? { probeMailbox: options.probeMailbox } : {}),
+      now,
+    });
+    answers.push(checked.receiveAs);
+    found.push(`source ${source.name}: receive-as ${checked.receiveAs}: ${checked.finding}`);
+  }
+  const receiveAs: ReceiveAsCapability = answers.every((answer) => answer === 'yes')
+    ? 'yes'
+    : answers.includes('no')
+      ? 'no'
+      : 'unknown';
+  return report(receiveAs, found.join('; '), now());
 }

@@ -13,7 +13,7 @@ import {
 import { GatewayClient } from '../cli/gateway-client.js';
 import { ConnectorConfigError } from '../config/connector-config.js';
 import { KeyFileError } from '../keys/key-file.js';
-import { checkCapability, type CapabilityReport } from './capability.js';
+import { checkSourcesCapability, type CapabilityReport } from './capability.js';
 import { defaultCredsFile, readEnrolmentConfig, writeEnrolledConfig } from './enrolment-config.js';
 import { recoveryPassphrase } from './passphrase.js';
 import { applyTenantKeyPlan, KEY_LOSS_WARNING, planTenantKey, writeRecoveryKit } from './tenant-key.js';
@@ -85,9 +85,17 @@ export async function runEnrolCommand(options: EnrolCommandOptions): Promise<num
   }
   const keyPlan = await planTenantKey(keyFile, kit);
 
-  const check = options.checkCapability ?? ((c) => checkCapability(c.source, { probeMailbox: options.probeMailbox }));
+  const check =
+    options.checkCapability ??
+    ((c) => checkSourcesCapability(c.sources, options.probeMailbox ? { probeMailbox: options.probeMailbox } : {}));
   const capability = await check(config);
-  const checked = config.source.microsoft365App ? 'Microsoft 365 app check' : 'Service account check';
+  const [only] = config.sources;
+  const checked =
+    config.sources.length > 1
+      ? 'Check of every source'
+      : only?.microsoft365App
+        ? 'Microsoft 365 app check'
+        : 'Service account check';
   options.print(`${checked}: receive-as ${capability.receiveAs}: ${capability.finding}.\n`);
   for (const warning of capability.warnings) options.print(`WARNING: ${warning}\n`);
 
@@ -97,7 +105,7 @@ export async function runEnrolCommand(options: EnrolCommandOptions): Promise<num
     natsPublicKey: key.getPublicKey(),
     capability: { receiveAs: capability.receiveAs, warnings: capability.warnings, checkedAt: capability.checkedAt },
     agentVersion: options.agentVersion,
-    sourceKind: config.source.kind,
+    sourceKind: (only ?? { kind: 'imap' as const }).kind,
     // Only the id: the key stays here. Licensing refuses a key that is not the tenant's.
     tenantKeyId: keyPlan.keyId,
   };

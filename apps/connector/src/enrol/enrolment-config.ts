@@ -2,7 +2,13 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { connectorIdSchema, parseContract, tenantIdSchema } from '@mlr/contracts';
-import { ConnectorConfigError, connectorConfigSchema, loadConnectorConfig } from '../config/connector-config.js';
+import {
+  ConnectorConfigError,
+  connectorConfigSchema,
+  loadConnectorConfig,
+  sourcesOrThrow,
+  type NamedSourceConfig,
+} from '../config/connector-config.js';
 
 /**
  * The configuration file before enrolment: what the connector's configuration has, except that the
@@ -13,7 +19,10 @@ export const enrolmentConfigSchema = connectorConfigSchema.extend({
   connectorId: connectorIdSchema.optional(),
   nats: z.looseObject({ url: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// or tls:// URL') }),
 });
-export type EnrolmentConfig = z.output<typeof enrolmentConfigSchema>;
+export type EnrolmentConfig = Omit<z.output<typeof enrolmentConfigSchema>, 'source' | 'sources'> & {
+  /** Every source of the connector (`source` alone is the source named `default`). */
+  sources: NamedSourceConfig[];
+};
 
 export function readEnrolmentConfig(path: string): { raw: Record<string, unknown>; config: EnrolmentConfig } {
   let raw: unknown;
@@ -25,12 +34,15 @@ export function readEnrolmentConfig(path: string): { raw: Record<string, unknown
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConnectorConfigError(`connector configuration ${path} must be a JSON object`);
   }
+  let parsed: z.output<typeof enrolmentConfigSchema>;
   try {
-    const config = parseContract(`connector configuration ${path}`, enrolmentConfigSchema, raw);
-    return { raw: raw as Record<string, unknown>, config };
+    parsed = parseContract(`connector configuration ${path}`, enrolmentConfigSchema, raw);
   } catch (error) {
     throw new ConnectorConfigError((error as Error).message);
   }
+  const { source: _source, sources: _sources, ...rest } = parsed;
+  const config = { ...rest, sources: sourcesOrThrow(`connector configuration ${path}`, parsed) };
+  return { raw: raw as Record<string, unknown>, config };
 }
 
 /** Where the creds file goes by default: in the state directory, as `nats.creds`. */

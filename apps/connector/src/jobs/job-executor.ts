@@ -33,9 +33,8 @@ import { CommitBatcher, type PlatformPublisher } from '../backup/commit-batcher.
 import { restoreExportDir, type ConnectorConfig } from '../config/connector-config.js';
 import { BatchingObjectSource, ObjectFetcher } from '../restore/object-fetcher.js';
 import { TenantCallRestoreItemSource } from '../restore/restore-item-source.js';
+import { connectorMailSource, connectorMailTarget } from '../sources/connector-sources.js';
 import { DEFAULT_TRUST_MS, FolderListings } from '../sources/imap/imap-mailbox-writer.js';
-import { ImapMailSource } from '../sources/imap/imap-mail-source.js';
-import { ImapMailTarget } from '../sources/imap/imap-mail-target.js';
 
 export interface JobResult {
   state: JobEventState;
@@ -84,7 +83,7 @@ export class JobExecutor {
     this.uploader.start();
     this.lanes = { backup: new Limiter(1), restore: new Limiter(config.restore.jobsAtOnce) };
     this.sessionBudget = new SessionBudget(config.restore.sessionsPerMailbox);
-    this.target = new ImapMailTarget(config.source, keys, { listings: new FolderListings(DEFAULT_TRUST_MS) });
+    this.target = connectorMailTarget(config.sources, keys, { listings: new FolderListings(DEFAULT_TRUST_MS) });
   }
 
   private reporterFor(job: JobCommand, onProgress?: ProgressListener): JobReporter {
@@ -156,11 +155,18 @@ export class JobExecutor {
     try {
       if (job.kind === 'restore') return await this.restore(job, reporter, log);
       log.info({ event: 'job-started' }, 'backup started');
-      const runner = new BackupRunner(new ImapMailSource(this.config.source), this.keys, this.uploader, reporter, log, {
-        concurrency: this.config.backup.concurrency,
-        maxInFlightBytes: this.config.backup.maxInFlightMiB * 1024 * 1024,
-        publicFolders: this.config.backup.publicFolders,
-      });
+      const runner = new BackupRunner(
+        connectorMailSource(this.config.sources),
+        this.keys,
+        this.uploader,
+        reporter,
+        log,
+        {
+          concurrency: this.config.backup.concurrency,
+          maxInFlightBytes: this.config.backup.maxInFlightMiB * 1024 * 1024,
+          publicFolders: this.config.backup.publicFolders,
+        },
+      );
       const state = await runner.run(job);
       log.info(
         { event: 'job-finished', state, counters: reporter.counters, errors: reporter.errors },
