@@ -273,7 +273,7 @@ async function ownCredentialsConfig(
   // The owner's login opens the owner's mailbox on the source that holds it, and nothing else.
   let holder: NamedSourceConfig;
   try {
-    holder = sourceOf(config.sources, login);
+    holder = sourceOf(config, login);
   } catch (error) {
     throw new ConnectorConfigError(`--own-credentials: ${(error as Error).message}`);
   }

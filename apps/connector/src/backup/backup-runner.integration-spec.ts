@@ -200,7 +200,7 @@ describe('BackupRunner against Dovecot', () => {
         mailboxes: [{ address: other.name, password: other.password }],
       },
     ];
-    const both = await backUp('job-sources-1', [], undefined, connectorMailSource(sources));
+    const both = await backUp('job-sources-1', [], undefined, connectorMailSource({ sources }));
     expect(both.state).toBe('succeeded');
     expect(both.records.filter((r) => r.mailbox === other.name).map((r) => r.subject)).toEqual([
       'from the second source',
@@ -209,7 +209,7 @@ describe('BackupRunner against Dovecot', () => {
 
     // A wrong password on the second source fails its mailbox alone.
     const wrong = [sources[0]!, { ...sources[1]!, mailboxes: [{ address: other.name, password: 'wrong' }] }];
-    const partly = await backUp('job-sources-2', [], undefined, connectorMailSource(wrong));
+    const partly = await backUp('job-sources-2', [], undefined, connectorMailSource({ sources: wrong }));
     expect(partly.state).toBe('partially_failed');
     expect(partly.records.every((r) => r.mailbox === owner.name)).toBe(true);
   });

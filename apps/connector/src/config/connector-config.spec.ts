@@ -127,4 +127,32 @@ describe('connector configuration: several sources', () => {
       ),
     ).toThrow(/sources\.0\.microsoft365App.*not both/s);
   });
+
+  it("asks which source's public folders when several could be backed up, and checks the sources it names", () => {
+    const withAccount = (name: string) =>
+      imap(name, { serviceAccount: { user: 'b', password: 'x' }, mailboxes: [{ address: `${name}@x.com` }] });
+    expect(() => loadConnectorConfig(writeConfig({ sources: [withAccount('a'), withAccount('b')] }))).toThrow(
+      /publicFoldersSource: several sources \(a, b\) could back up public folders/,
+    );
+    expect(
+      loadConnectorConfig(writeConfig({ sources: [withAccount('a'), withAccount('b')], publicFoldersSource: 'b' }))
+        .publicFoldersSource,
+    ).toBe('b');
+    expect(
+      loadConnectorConfig(
+        writeConfig({ sources: [withAccount('a'), withAccount('b')], backup: { publicFolders: false } }),
+      ).sources,
+    ).toHaveLength(2);
+    expect(() =>
+      loadConnectorConfig(writeConfig({ sources: [withAccount('a'), imap('c')], defaultSource: 'nope' })),
+    ).toThrow(/defaultSource: names no source: nope/);
+    expect(() =>
+      loadConnectorConfig(
+        writeConfig({
+          sources: [withAccount('a'), imap('c', { mailboxes: [{ address: 'z@x.com', password: 'p' }] })],
+          defaultSource: 'c',
+        }),
+      ),
+    ).toThrow(/defaultSource: c has no service account or Microsoft 365 app/);
+  });
 });

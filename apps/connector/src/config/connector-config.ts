@@ -123,6 +123,13 @@ export const connectorConfigSchema = z.strictObject({
    * mailboxes; a mailbox belongs to one source only.
    */
   sources: z.array(namedImapSourceSchema).min(1).max(16).optional(),
+  /**
+   * With several sources: where a mailbox that no source lists is read and restored (a source that
+   * opens any mailbox). Without it such a mailbox is refused: separate mail systems share names.
+   */
+  defaultSource: z.string().min(1).optional(),
+  /** With several sources that could back up public folders: whose public folders (`#public`) are backed up. */
+  publicFoldersSource: z.string().min(1).optional(),
   /** Local state lives here. */
   stateDir: z.string().min(1),
   /** The tenant root key (created by `connector init-key`); default `<stateDir>/tenant.key`. */
@@ -189,6 +196,14 @@ export type ConnectorConfig = Omit<z.output<typeof connectorConfigSchema>, 'sour
   sources: NamedSourceConfig[];
 };
 
+/** What says which source holds a mailbox: the sources and the operator's choices among them. */
+export type SourceRouting = Pick<ConnectorConfig, 'sources' | 'defaultSource' | 'publicFoldersSource'>;
+
+/** Whether a source could back up public folders: a service account, and a mailbox to open them through. */
+export function readsPublicFolders(source: NamedSourceConfig): boolean {
+  return source.serviceAccount !== undefined && source.mailboxes.length > 0;
+}
+
 /**
  * The sources a parsed configuration names, checked across each other: `source` or `sources` (one,
  * not both), names unique, and every mailbox address in one source only (compared without case).
@@ -197,6 +212,9 @@ export type ConnectorConfig = Omit<z.output<typeof connectorConfigSchema>, 'sour
 export function configuredSources(config: {
   source?: z.output<typeof imapSourceSchema> | undefined;
   sources?: Array<z.output<typeof namedImapSourceSchema>> | undefined;
+  defaultSource?: string | undefined;
+  publicFoldersSource?: string | undefined;
+  backup?: { publicFolders?: boolean } | undefined;
 }): { sources: NamedSourceConfig[] } | { problems: Array<[string, string]> } {
   if (config.source && config.sources) {
     return { problems: [['sources', 'give source (one mail system) or sources (several), not both']] };
@@ -220,6 +238,31 @@ export function configuredSources(config: {
       }
       owners.set(key, source.name);
     }
+  }
+  for (const field of ['defaultSource', 'publicFoldersSource'] as const) {
+    const name = config[field];
+    if (name !== undefined && !names.has(name)) problems.push([field, `names no source: ${name}`]);
+  }
+  const defaultSource = sources.find((source) => source.name === config.defaultSource);
+  if (defaultSource && !defaultSource.serviceAccount && !defaultSource.microsoft365App) {
+    problems.push([
+      'defaultSource',
+      `${defaultSource.name} has no service account or Microsoft 365 app to open other mailboxes`,
+    ]);
+  }
+  const publicSource = sources.find((source) => source.name === config.publicFoldersSource);
+  if (publicSource && !readsPublicFolders(publicSource)) {
+    problems.push([
+      'publicFoldersSource',
+      `${publicSource.name} needs a service account and a mailbox to open public folders`,
+    ]);
+  }
+  const readers = sources.filter(readsPublicFolders);
+  if ((config.backup?.publicFolders ?? true) && readers.length > 1 && config.publicFoldersSource === undefined) {
+    problems.push([
+      'publicFoldersSource',
+      `several sources (${readers.map((source) => source.name).join(', ')}) could back up public folders: name the one whose public folders are backed up, or set backup.publicFolders to false`,
+    ]);
   }
   return problems.length > 0 ? { problems } : { sources };
 }

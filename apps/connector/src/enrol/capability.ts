@@ -183,21 +183,24 @@ export function checkCapability(
 /**
  * The check of a connector with several sources: each source's own, and one answer for the connector
  * (licensing records one): `yes` only when every source can open other mailboxes, `no` when one
- * cannot, else `unknown`. `probeMailbox` is tried on the source that lists it (or on the one source).
+ * cannot, else `unknown`. `probe` is tried on the source that holds it (`source`, an index).
  */
 export async function checkSourcesCapability(
   sources: readonly NamedSourceConfig[],
-  options: { probeMailbox?: string; now?: () => Date } = {},
+  options: { probe?: { mailbox: string; source: number }; now?: () => Date } = {},
 ): Promise<CapabilityReport> {
-  if (sources.length === 1) return checkCapability(sources[0] as NamedSourceConfig, options);
   const now = options.now ?? (() => new Date());
-  const probe = options.probeMailbox?.toLowerCase();
+  if (sources.length === 1) {
+    return checkCapability(sources[0] as NamedSourceConfig, {
+      ...(options.probe ? { probeMailbox: options.probe.mailbox } : {}),
+      now,
+    });
+  }
   const found: string[] = [];
   const answers: ReceiveAsCapability[] = [];
-  for (const source of sources) {
-    const lists = probe !== undefined && source.mailboxes.some((m) => m.address.toLowerCase() === probe);
+  for (const [index, source] of sources.entries()) {
     const checked = await checkCapability(source, {
-      ...(lists && options.probeMailbox ? { probeMailbox: options.probeMailbox } : {}),
+      ...(options.probe?.source === index ? { probeMailbox: options.probe.mailbox } : {}),
       now,
     });
     answers.push(checked.receiveAs);

@@ -14,6 +14,7 @@ import { GatewayClient } from '../cli/gateway-client.js';
 import { ConnectorConfigError } from '../config/connector-config.js';
 import { KeyFileError } from '../keys/key-file.js';
 import { checkSourcesCapability, type CapabilityReport } from './capability.js';
+import { sourceIndexOf } from '../sources/connector-sources.js';
 import { defaultCredsFile, readEnrolmentConfig, writeEnrolledConfig } from './enrolment-config.js';
 import { recoveryPassphrase } from './passphrase.js';
 import { applyTenantKeyPlan, KEY_LOSS_WARNING, planTenantKey, writeRecoveryKit } from './tenant-key.js';
@@ -85,9 +86,17 @@ export async function runEnrolCommand(options: EnrolCommandOptions): Promise<num
   }
   const keyPlan = await planTenantKey(keyFile, kit);
 
-  const check =
-    options.checkCapability ??
-    ((c) => checkSourcesCapability(c.sources, options.probeMailbox ? { probeMailbox: options.probeMailbox } : {}));
+  // The probe mailbox is tried on the source that holds it; one no source holds is refused here,
+  // before the token is spent.
+  let probe: { mailbox: string; source: number } | undefined;
+  if (options.probeMailbox) {
+    try {
+      probe = { mailbox: options.probeMailbox, source: sourceIndexOf(config, options.probeMailbox) };
+    } catch (error) {
+      throw new ConnectorConfigError(`--probe-mailbox: ${(error as Error).message}`);
+    }
+  }
+  const check = options.checkCapability ?? ((c) => checkSourcesCapability(c.sources, probe ? { probe } : {}));
   const capability = await check(config);
   const [only] = config.sources;
   const checked =

@@ -83,7 +83,7 @@ export class JobExecutor {
     this.uploader.start();
     this.lanes = { backup: new Limiter(1), restore: new Limiter(config.restore.jobsAtOnce) };
     this.sessionBudget = new SessionBudget(config.restore.sessionsPerMailbox);
-    this.target = connectorMailTarget(config.sources, keys, { listings: new FolderListings(DEFAULT_TRUST_MS) });
+    this.target = connectorMailTarget(config, keys, { listings: new FolderListings(DEFAULT_TRUST_MS) });
   }
 
   private reporterFor(job: JobCommand, onProgress?: ProgressListener): JobReporter {
@@ -155,18 +155,11 @@ export class JobExecutor {
     try {
       if (job.kind === 'restore') return await this.restore(job, reporter, log);
       log.info({ event: 'job-started' }, 'backup started');
-      const runner = new BackupRunner(
-        connectorMailSource(this.config.sources),
-        this.keys,
-        this.uploader,
-        reporter,
-        log,
-        {
-          concurrency: this.config.backup.concurrency,
-          maxInFlightBytes: this.config.backup.maxInFlightMiB * 1024 * 1024,
-          publicFolders: this.config.backup.publicFolders,
-        },
-      );
+      const runner = new BackupRunner(connectorMailSource(this.config), this.keys, this.uploader, reporter, log, {
+        concurrency: this.config.backup.concurrency,
+        maxInFlightBytes: this.config.backup.maxInFlightMiB * 1024 * 1024,
+        publicFolders: this.config.backup.publicFolders,
+      });
       const state = await runner.run(job);
       log.info(
         { event: 'job-finished', state, counters: reporter.counters, errors: reporter.errors },

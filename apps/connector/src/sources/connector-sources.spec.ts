@@ -31,47 +31,55 @@ const cloud = source('cloud', {
 const homes = source('homes', { mailboxes: [{ address: 'carol@home.example', password: 'own' }] });
 
 describe('which source holds a mailbox', () => {
-  it('is the source that lists it (without case), else the one source that opens any mailbox', () => {
-    expect(sourceIndexOf([onprem, cloud, homes], 'BOB@corp.example')).toBe(1);
-    expect(sourceIndexOf([onprem, cloud, homes], 'carol@home.example')).toBe(2);
-    expect(sourceIndexOf([onprem, homes], 'dave@corp.example')).toBe(0);
+  it('is the source that lists it (without case); with one source, that source', () => {
+    expect(sourceIndexOf({ sources: [onprem, cloud, homes] }, 'BOB@corp.example')).toBe(1);
+    expect(sourceIndexOf({ sources: [onprem, cloud, homes] }, 'carol@home.example')).toBe(2);
     // One source: it decides itself whether it can open the mailbox.
-    expect(sourceIndexOf([homes], 'dave@corp.example')).toBe(0);
+    expect(sourceIndexOf({ sources: [homes] }, 'dave@corp.example')).toBe(0);
   });
 
-  it('is none, saying why, for an unlisted mailbox no source or several sources could open', () => {
-    expect(() => sourceIndexOf([onprem, cloud], 'dave@corp.example')).toThrow(
-      /dave@corp\.example is listed in no source of this connector, and several \(onprem, cloud\) could open it/,
-    );
-    expect(() => sourceIndexOf([homes, source('other')], 'dave@corp.example')).toThrow(UnroutedMailbox);
-    expect(() => sourceIndexOf([homes, source('other')], 'dave@corp.example')).toThrow(
-      /no source has a service account/,
+  it("is the operator's default source for an unlisted mailbox, else none: mail systems share names", () => {
+    expect(sourceIndexOf({ sources: [onprem, homes], defaultSource: 'onprem' }, 'dave@corp.example')).toBe(0);
+    expect(() => sourceIndexOf({ sources: [onprem, homes] }, 'info@corp.example')).toThrow(UnroutedMailbox);
+    expect(() => sourceIndexOf({ sources: [onprem, cloud] }, 'info@corp.example')).toThrow(
+      /info@corp\.example is listed in no source of this connector \(onprem, cloud\): list it in the source that holds it, or name a defaultSource/,
     );
   });
 
-  it('puts the public folders on the first source with a service account and a mailbox', () => {
-    expect(sourceIndexOf([homes, cloud, onprem], PUBLIC_FOLDERS_MAILBOX)).toBe(2);
-    expect(() => sourceIndexOf([homes, cloud], PUBLIC_FOLDERS_MAILBOX)).toThrow(/public folders can only be reached/);
-  });
-});
-
-describe('the connector as one mail source', () => {
-  it("names every source's mailboxes for a job of all, public folders once", () => {
+  it('puts the public folders on the one source that can read them, or the one the operator names', () => {
     const second = source('second', {
       serviceAccount: { user: 'backup2', password: 'y' },
       mailboxes: [{ address: 'erin@branch.example' }],
     });
-    const mailboxes = connectorMailSource([homes, onprem, second]).mailboxes({ kind: 'all' }, { publicFolders: true });
+    expect(sourceIndexOf({ sources: [homes, cloud, onprem] }, PUBLIC_FOLDERS_MAILBOX)).toBe(2);
+    expect(sourceIndexOf({ sources: [onprem, second], publicFoldersSource: 'second' }, PUBLIC_FOLDERS_MAILBOX)).toBe(1);
+    expect(() => sourceIndexOf({ sources: [onprem, second] }, PUBLIC_FOLDERS_MAILBOX)).toThrow(/several sources/);
+    expect(() => sourceIndexOf({ sources: [homes, cloud] }, PUBLIC_FOLDERS_MAILBOX)).toThrow(
+      /public folders can only be reached/,
+    );
+  });
+});
+
+describe('the connector as one mail source', () => {
+  it("names every source's mailboxes for a job of all, the public folders of the chosen source once", () => {
+    const second = source('second', {
+      serviceAccount: { user: 'backup2', password: 'y' },
+      mailboxes: [{ address: 'erin@branch.example' }],
+    });
+    const mailboxes = connectorMailSource({
+      sources: [homes, onprem, second],
+      publicFoldersSource: 'second',
+    }).mailboxes({ kind: 'all' }, { publicFolders: true });
     expect(mailboxes).toEqual([
       { name: 'carol@home.example', scope: 'personal' },
       { name: 'alice@corp.example', scope: 'personal' },
-      { name: PUBLIC_FOLDERS_MAILBOX, scope: 'public' },
       { name: 'erin@branch.example', scope: 'personal' },
+      { name: PUBLIC_FOLDERS_MAILBOX, scope: 'public' },
     ]);
   });
 
   it('names a listed mailbox no source holds, and opening it fails with the reason', async () => {
-    const routed = connectorMailSource([homes, source('other')]);
+    const routed = connectorMailSource({ sources: [homes, source('other')] });
     const [mailbox] = routed.mailboxes({ kind: 'list', mailboxes: ['dave@corp.example'] }, { publicFolders: true });
     expect(mailbox).toEqual({ name: 'dave@corp.example', scope: 'personal' });
     await expect(routed.open(mailbox!)).rejects.toThrow(/listed in no source of this connector/);

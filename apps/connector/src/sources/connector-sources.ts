@@ -1,6 +1,6 @@
 import { RoutedMailSource, RoutedMailTarget, type MailSource, type MailTarget } from '@mlr/connector-core';
 import type { TenantKeys } from '@mlr/crypto';
-import type { NamedSourceConfig } from '../config/connector-config.js';
+import { readsPublicFolders, type NamedSourceConfig, type SourceRouting } from '../config/connector-config.js';
 import { ImapMailSource, PUBLIC_FOLDERS_MAILBOX } from './imap/imap-mail-source.js';
 import { ImapMailTarget, type ImapMailTargetOptions } from './imap/imap-mail-target.js';
 
@@ -9,66 +9,68 @@ export class UnroutedMailbox extends Error {
   override readonly name = 'UnroutedMailbox';
 }
 
-/** Whether a source opens any mailbox (a service account, or a Microsoft 365 app), not only those it lists. */
-function opensAnyMailbox(source: NamedSourceConfig): boolean {
-  return source.serviceAccount !== undefined || source.microsoft365App !== undefined;
-}
-
 /**
  * Which of the connector's sources holds `mailbox` (its index in `sources`), or throws UnroutedMailbox
  * saying why none does:
- * - the source that lists it (a mailbox is listed in one source only: the configuration is checked);
+ * - the source that lists it (a mailbox is listed in one source only: the configuration is checked;
+ *   addresses compare without case);
  * - with one source, that source (it says itself whether it can open the mailbox);
- * - else the one source that opens any mailbox; none, or several, is an error (list it where it is);
- * - the public folders (`#public`): the first source with a service account and a listed mailbox.
+ * - else the operator's `defaultSource`; without one the mailbox is refused: separate mail systems
+ *   share names (info@, admin@), and a guess could read or restore another system's mailbox;
+ * - the public folders (`#public`): `publicFoldersSource`, else the one source that can read them.
  */
-export function sourceIndexOf(sources: readonly NamedSourceConfig[], mailbox: string): number {
+export function sourceIndexOf(routing: SourceRouting, mailbox: string): number {
+  const { sources } = routing;
+  const named = (name: string | undefined) => (name === undefined ? -1 : sources.findIndex((s) => s.name === name));
   if (mailbox === PUBLIC_FOLDERS_MAILBOX) {
-    const index = sources.findIndex((source) => source.serviceAccount !== undefined && source.mailboxes.length > 0);
-    if (index < 0) {
-      throw new UnroutedMailbox(
-        'public folders can only be reached with a service account and a configured mailbox, and no source has both',
-      );
-    }
-    return index;
+    const chosen = named(routing.publicFoldersSource);
+    if (chosen >= 0) return chosen;
+    const readers = sources.flatMap((source, index) => (readsPublicFolders(source) ? [index] : []));
+    if (readers.length === 1) return readers[0] as number;
+    if (sources.length === 1) return 0;
+    throw new UnroutedMailbox(
+      readers.length === 0
+        ? 'public folders can only be reached with a service account and a configured mailbox, and no source has both'
+        : 'several sources could back up public folders, and publicFoldersSource names none of them',
+    );
   }
   const key = mailbox.toLowerCase();
   const listed = sources.findIndex((source) => source.mailboxes.some((m) => m.address.toLowerCase() === key));
   if (listed >= 0) return listed;
   if (sources.length === 1) return 0;
-  const openers = sources.flatMap((source, index) => (opensAnyMailbox(source) ? [index] : []));
-  if (openers.length === 1) return openers[0] as number;
-  const names = openers.map((index) => sources[index]?.name).join(', ');
+  const fallback = named(routing.defaultSource);
+  if (fallback >= 0) return fallback;
   throw new UnroutedMailbox(
-    openers.length === 0
-      ? `mailbox ${mailbox} is listed in no source of this connector, and no source has a service account or Microsoft 365 app to open it: list it in its source`
-      : `mailbox ${mailbox} is listed in no source of this connector, and several (${names}) could open it: list it in the source that holds it`,
+    `mailbox ${mailbox} is listed in no source of this connector (${sources.map((s) => s.name).join(', ')}): ` +
+      'list it in the source that holds it, or name a defaultSource',
   );
 }
 
 /** The source that holds `mailbox` (see sourceIndexOf). */
-export function sourceOf(sources: readonly NamedSourceConfig[], mailbox: string): NamedSourceConfig {
-  return sources[sourceIndexOf(sources, mailbox)] as NamedSourceConfig;
+export function sourceOf(routing: SourceRouting, mailbox: string): NamedSourceConfig {
+  return routing.sources[sourceIndexOf(routing, mailbox)] as NamedSourceConfig;
 }
 
 /** Every source of the connector as one MailSource: each mailbox read from the source that holds it. */
-export function connectorMailSource(sources: readonly NamedSourceConfig[]): MailSource {
+export function connectorMailSource(routing: SourceRouting): MailSource {
+  const { sources } = routing;
   if (sources.length === 1) return new ImapMailSource(sources[0] as NamedSourceConfig);
   return new RoutedMailSource(
     sources.map((source) => ({ name: source.name, port: new ImapMailSource(source) })),
-    (mailbox) => sourceIndexOf(sources, mailbox),
+    (mailbox) => sourceIndexOf(routing, mailbox),
   );
 }
 
 /** Every source of the connector as one MailTarget: each mailbox written through the source that holds it. */
 export function connectorMailTarget(
-  sources: readonly NamedSourceConfig[],
+  routing: SourceRouting,
   keys: TenantKeys,
   options: ImapMailTargetOptions = {},
 ): MailTarget {
+  const { sources } = routing;
   if (sources.length === 1) return new ImapMailTarget(sources[0] as NamedSourceConfig, keys, options);
   return new RoutedMailTarget(
     sources.map((source) => ({ name: source.name, port: new ImapMailTarget(source, keys, options) })),
-    (mailbox) => sourceIndexOf(sources, mailbox),
+    (mailbox) => sourceIndexOf(routing, mailbox),
   );
 }

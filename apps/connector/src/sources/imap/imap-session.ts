@@ -39,7 +39,8 @@ export interface MailboxLogin {
 
 /** How `mailbox` of the source is opened: with the owner's credentials if configured, else for them. */
 export function mailboxLogin(source: ImapSourceConfig, mailbox: string): MailboxLogin & { mailbox: string } {
-  const configured = source.mailboxes.find((m) => m.address === mailbox);
+  // Addresses compare without case, as the connector routes them to their source.
+  const configured = source.mailboxes.find((m) => m.address.toLowerCase() === mailbox.toLowerCase());
   return {
     mailbox,
     ...(configured?.password ? { ownPassword: configured.password } : {}),
