@@ -11,7 +11,8 @@ import type { BenchResult } from './bench-result.js';
 
 export type Ceiling = BenchResult['ceilings'][number];
 
-// The connector's FETCH batches (apps/connector backup-runner FETCH_BATCH, FETCH_BATCH_BYTES):
+// The connector's FETCH batches (apps/connector/src/sources/imap/imap-mail-source.ts FETCH_BATCH,
+// FETCH_BATCH_BYTES, planFetchBatches):
 // repeated here because tools may not import an app's internals.
 const FETCH_BATCH = 50;
 const FETCH_BATCH_BYTES = 32 * 1024 * 1024;

@@ -12,7 +12,13 @@ export type {
   SourceSession,
 } from './ports/mail-source.js';
 export type { CopyCandidate, MailTarget, TargetSession, TargetWrite } from './ports/mail-target.js';
-export type { JobError, JobProgress, SightingUploader, UploadOutcome } from './ports/job-progress.js';
+export {
+  countItemResult,
+  type JobError,
+  type JobProgress,
+  type SightingUploader,
+  type UploadOutcome,
+} from './ports/job-progress.js';
 export { RoutedMailSource, RoutedMailTarget, type MailboxRouting, type Route } from './ports/routed.js';
 export { BackupRunner, type BackupRunnerOptions } from './backup/backup-runner.js';
 export { CheckpointWindow } from './backup/checkpoint-window.js';

@@ -7,7 +7,7 @@ import {
   type JobEventState,
   type RestoreItemResult,
 } from '@mlr/contracts';
-import type { JobError, JobProgress } from '@mlr/connector-core';
+import { countItemResult, type JobError, type JobProgress } from '@mlr/connector-core';
 import { exponentialDelay, isConnectionClosedError } from '@mlr/messaging';
 import type { PlatformPublisher } from './commit-batcher.js';
 
@@ -68,10 +68,7 @@ export class JobReporter implements JobProgress {
 
   /** The result of one restore item: counted, and sent with the next event. */
   itemResult(result: RestoreItemResult): void {
-    this.counters.seen++;
-    if (result.outcome === 'restored') this.counters.restored++;
-    else if (result.outcome === 'skipped') this.counters.skipped++;
-    else this.counters.failed++;
+    countItemResult(this.counters, result);
     this.pendingItems.push(result);
   }
 

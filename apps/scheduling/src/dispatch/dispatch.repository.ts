@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { PRISMA, type Prisma, type PrismaClient } from '@mlr/db';
 import { jobCommandSchema, type FolderCheckpoint, type JobCommand } from '@mlr/contracts';
-import { reportedCursor, stallReason } from '../events/job-event-rules.js';
+import { cursorOfRow, reportedCursor, stallReason, type CursorRow } from '../events/job-event-rules.js';
 import type { ConnectorRef } from '../licensing/connector-directory.js';
 import type { MlrVerdict } from '../licensing/mlr-gate.js';
 import { planFromRow, type PlanRecord } from '../plans/plan.js';
@@ -89,15 +89,9 @@ export interface StalledJob {
 
 export const DISPATCH_REPOSITORY = Symbol('DISPATCH_REPOSITORY');
 
-interface CheckpointRow {
+interface CheckpointRow extends CursorRow {
   mailbox: string;
   folder: string;
-  source: string;
-  cursor_version: number;
-  epoch: string;
-  position: bigint;
-  changes: bigint | null;
-  state: string | null;
 }
 
 /** Why a plan of a revoked connector does not run: its credentials are void, it takes no jobs. */
@@ -318,14 +312,7 @@ export class PrismaDispatchRepository implements DispatchRepository {
       .map((row) => ({
         mailbox: row.mailbox,
         folder: row.folder,
-        cursor: reportedCursor({
-          source: row.source,
-          version: row.cursor_version,
-          epoch: row.epoch,
-          position: row.position,
-          changes: row.changes,
-          state: row.state,
-        }),
+        cursor: reportedCursor(cursorOfRow(row)),
       }));
   }
 }

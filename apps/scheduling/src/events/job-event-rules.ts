@@ -87,6 +87,28 @@ function maxOrNull(a: bigint | null, b: bigint | null): bigint | null {
   return a > b ? a : b;
 }
 
+/** The cursor columns of a `folder_checkpoints` row, as raw queries return them. */
+export interface CursorRow {
+  source: string;
+  cursor_version: number;
+  epoch: string;
+  position: bigint;
+  changes: bigint | null;
+  state: string | null;
+}
+
+/** The stored cursor of a `folder_checkpoints` row. */
+export function cursorOfRow(row: CursorRow): StoredCursor {
+  return {
+    source: row.source,
+    version: row.cursor_version,
+    epoch: row.epoch,
+    position: row.position,
+    changes: row.changes,
+    state: row.state,
+  };
+}
+
 /** The stored form of a reported cursor. */
 export function storedCursor(cursor: SourceCursor): StoredCursor {
   return {

@@ -4,7 +4,14 @@ import type { FolderCheckpoint, JobEvent } from '@mlr/contracts';
 import { CONNECTOR_CLI_REQUESTER } from '../dispatch/backup-command.js';
 import { applyRestoreResults } from '../restores/restore-results.js';
 import { CONNECTOR_DIRECTORY, type ConnectorDirectory } from '../licensing/connector-directory.js';
-import { earlierStart, mergeCheckpoint, progressAfter, type JobProgress } from './job-event-rules.js';
+import {
+  cursorOfRow,
+  earlierStart,
+  mergeCheckpoint,
+  progressAfter,
+  type CursorRow,
+  type JobProgress,
+} from './job-event-rules.js';
 
 type Tx = Prisma.TransactionClient;
 
@@ -221,34 +228,12 @@ export class PrismaJobEventRepository implements JobEventRepository {
     fromNewestEvent: boolean,
   ): Promise<boolean> {
     const key = { connectorId: event.connectorId, mailbox: checkpoint.mailbox, folder: checkpoint.folder };
-    const rows = await tx.$queryRaw<
-      Array<{
-        source: string;
-        cursor_version: number;
-        epoch: string;
-        position: bigint;
-        changes: bigint | null;
-        state: string | null;
-      }>
-    >`
+    const rows = await tx.$queryRaw<CursorRow[]>`
       SELECT source, cursor_version, epoch, position, changes, state FROM folder_checkpoints
       WHERE connector_id = ${key.connectorId} AND mailbox = ${key.mailbox} AND folder = ${key.folder}
       FOR UPDATE`;
     const current = rows[0];
-    const decision = mergeCheckpoint(
-      current
-        ? {
-            source: current.source,
-            version: current.cursor_version,
-            epoch: current.epoch,
-            position: current.position,
-            changes: current.changes,
-            state: current.state,
-          }
-        : null,
-      checkpoint,
-      fromNewestEvent,
-    );
+    const decision = mergeCheckpoint(current ? cursorOfRow(current) : null, checkpoint, fromNewestEvent);
     if (decision.action === 'keep') return false;
     const { version, ...rest } = decision.value;
     const value = { ...rest, cursorVersion: version };

@@ -24,6 +24,14 @@ export interface JobProgress {
   flush(state: JobEventState): Promise<void>;
 }
 
+/** Counts one restore item's result into a job's counters (seen, and restored, skipped or failed). */
+export function countItemResult(counters: JobCounters, result: Pick<RestoreItemResult, 'outcome'>): void {
+  counters.seen++;
+  if (result.outcome === 'restored') counters.restored++;
+  else if (result.outcome === 'skipped') counters.skipped++;
+  else counters.failed++;
+}
+
 export interface UploadOutcome {
   objectStored: 'new' | 'deduplicated';
   recordStored: 'new' | 'updated' | 'unchanged';

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { FolderCheckpoint, IndexRecord, JobCounters, JobEventState, RestoreItemResult } from '@mlr/contracts';
 import type { SealedMessage } from '@mlr/crypto';
-import type { JobError, JobProgress, SightingUploader, UploadOutcome } from '../ports/job-progress.js';
+import {
+  countItemResult,
+  type JobError,
+  type JobProgress,
+  type SightingUploader,
+  type UploadOutcome,
+} from '../ports/job-progress.js';
 import type {
   ContainerScan,
   MailboxSelection,
@@ -41,10 +47,7 @@ export class RecordingProgress implements JobProgress {
     this.checkpoints.push(checkpoint);
   }
   itemResult(result: RestoreItemResult): void {
-    this.counters.seen++;
-    if (result.outcome === 'restored') this.counters.restored++;
-    else if (result.outcome === 'skipped') this.counters.skipped++;
-    else this.counters.failed++;
+    countItemResult(this.counters, result);
     this.results.push(result);
     this.pending.push(result);
   }

@@ -25,7 +25,9 @@ describe('ImapMailboxWriter duplicate check against Dovecot', () => {
     return new ImapMailboxWriter(session, keys, listingLimit === undefined ? {} : { listingLimit });
   };
   const check = (w: ImapMailboxWriter, folder: string, raw: Buffer) =>
-    w.findCopy(folder, raw, contentId(keys, raw), extractMessageFacts(raw).messageId);
+    w
+      .findCopies(folder, [{ raw, contentId: contentId(keys, raw), messageId: extractMessageFacts(raw).messageId }])
+      .then(([uid]) => uid ?? null);
   const append = async (folder: string, raw: Buffer, flags: string[] = []) =>
     (await seedFolder(imap, USER.name, folder, [{ bytes: raw, flags }]))[0]?.uid;
 

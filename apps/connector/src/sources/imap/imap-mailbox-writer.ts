@@ -124,7 +124,7 @@ export function messageIdField(message: Buffer): string {
 
 /**
  * Writes restored messages into the folders of one mailbox over one IMAP session. Folders are
- * created (with their parents) and subscribed on first use; `findCopy` is the duplicate check.
+ * created (with their parents) and subscribed on first use; `findCopies` is the duplicate check.
  */
 export class ImapMailboxWriter {
   private folders: Set<string> | undefined;
@@ -175,20 +175,6 @@ export class ImapMailboxWriter {
       }
       folders.add(path);
     }
-  }
-
-  /**
-   * Whether `folder` already holds exactly this message (and not marked \Deleted): the UID of the
-   * copy, or null. One candidate's `findCopies`.
-   */
-  async findCopy(
-    folder: string,
-    raw: Buffer,
-    expectedContentId: string,
-    messageId: string | null,
-  ): Promise<number | null> {
-    const [uid] = await this.findCopies(folder, [{ raw, contentId: expectedContentId, messageId }]);
-    return uid ?? null;
   }
 
   /**
