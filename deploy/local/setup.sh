@@ -12,6 +12,9 @@ command -v radosgw >/dev/null 2>&1 || missing+=(radosgw)
 command -v ceph-mon >/dev/null 2>&1 || missing+=(ceph-mon)
 command -v ceph-osd >/dev/null 2>&1 || missing+=(ceph-osd)
 { command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ]; } && [ -e /usr/lib/dovecot/imap ] || missing+=(dovecot-core dovecot-imapd)
+# Parsers that did not write MLR's iCalendar, vCard and RFC 5322 files read them back in the tests
+# (Debian's python3, not whichever python3 comes first in PATH).
+/usr/bin/python3 -c 'import icalendar, vobject' >/dev/null 2>&1 || missing+=(python3 python3-icalendar python3-vobject)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"

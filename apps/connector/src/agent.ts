@@ -5,7 +5,7 @@ import { connectMessaging, type MessagingConnection } from '@mlr/messaging';
 import type { Logger } from '@mlr/telemetry';
 import { keyFilePath, natsCredentials, type ConnectorConfig } from './config/connector-config.js';
 import { refreshCredentials } from './enrol/credentials-refresh.js';
-import { JobExecutor } from './jobs/job-executor.js';
+import { JobExecutor, type ConnectorAdapters } from './jobs/job-executor.js';
 import { loadTenantKeys } from './keys/key-file.js';
 import { mailboxLogin, openImapSession } from './sources/imap/imap-session.js';
 
@@ -29,6 +29,7 @@ export class ConnectorAgent {
   constructor(
     private readonly config: ConnectorConfig,
     private readonly logger: Logger,
+    private readonly adapters: ConnectorAdapters = {},
   ) {}
 
   /**
@@ -56,7 +57,7 @@ export class ConnectorAgent {
     this.connectionLost = this.messaging.closed.then((error) =>
       this.stopping ? null : (error ?? new Error('the NATS connection was closed')),
     );
-    this.executor = new JobExecutor(this.config, this.messaging, keys, this.logger);
+    this.executor = new JobExecutor(this.config, this.messaging, keys, this.logger, this.adapters);
     if (options.daemon) this.executor.startJobIntake();
     const first = await this.health();
     this.logger.info({ event: 'started', health: first }, 'connector started');

@@ -65,9 +65,16 @@ commands:
              --attachment <name>  --mailbox <address> (repeatable)  --folder <folder>  --text <words>
              --item-type <type>  --has-attachment  --flagged  --unread  --min-size/--max-size <bytes>
              --backup-job <id>  --limit <n> (default 100)  --json
+             --form rfc5322|icalendar|vcard   items of a kind: appointments --starts-from/--starts-to
+             <date> --attendee <address or domain> --location <text> --recurring; tasks --due-from/
+             --due-to <date> --task-status needs-action|in-process|completed|cancelled; contacts
+             --name <text> --email <address or domain> --phone <number>; phone messages --caller
+             <text> --phone <number> --callback --urgent
   restore    restore messages through this connector, with a progress bar
              --record <id> (repeatable, ids from search) or the search options above
              --target original | folder:<folder> | mailbox:<address>[:<folder>] | mbox:<file> | eml-zip:<file>
+                      | items-zip:<file> (every kind in its own form: .eml, .ics, .vcf; a mailbox or
+                      an mbox file takes messages only and refuses the others, each with the reason)
              --duplicate   restore even when the same message is already in the target folder
              --own-credentials --login <address>   run the restore here with the mailbox owner's own
                            IMAP login (password from MLR_MAILBOX_PASSWORD or typed; Microsoft 365:
@@ -233,7 +240,7 @@ async function main(argv: string[]): Promise<number> {
         }
         return runSearchCommand(gateway, { tenantId: config.tenantId, flags, limit, json: values.json ?? false });
       }
-      if (values['own-credentials'] && /^(mbox|eml-zip):/.test(values.target ?? '')) {
+      if (values['own-credentials'] && /^(mbox|eml-zip|items-zip):/.test(values.target ?? '')) {
         process.stderr.write(
           'connector restore: an export opens no mailbox, so it needs no --own-credentials (the agent writes the file)\n',
         );

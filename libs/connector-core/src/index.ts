@@ -7,11 +7,18 @@ export type {
   ScanOptions,
   SourceCursor,
   SourceItem,
+  SourceItemAttributes,
   SourceMailbox,
   SourceRead,
   SourceSession,
 } from './ports/mail-source.js';
-export type { CopyCandidate, MailTarget, TargetSession, TargetWrite } from './ports/mail-target.js';
+export {
+  refusalByForm,
+  type CopyCandidate,
+  type MailTarget,
+  type TargetSession,
+  type TargetWrite,
+} from './ports/mail-target.js';
 export {
   countItemResult,
   type JobError,

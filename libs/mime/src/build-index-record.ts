@@ -1,4 +1,4 @@
-import { indexRecordSchema, type Importance, type IndexRecord, type SightingKey } from '@mlr/contracts';
+import { indexRecordFieldsSchema, type Importance, type IndexRecord, type SightingKey } from '@mlr/contracts';
 import type { ZodType } from 'zod';
 import type { MailAddress, MessageFacts } from './message-facts.js';
 
@@ -33,7 +33,7 @@ export class InvalidSightingError extends Error {
   }
 }
 
-const shape = indexRecordSchema.shape;
+const shape = indexRecordFieldsSchema.shape;
 
 /** Limits of the index record contract, kept beside the schema they come from. */
 const LIMITS = {
@@ -204,6 +204,8 @@ export function buildIndexRecord(facts: MessageFacts, sighting: MessageSighting)
     // flags.flagged stays the IMAP flag alone, so a restore sets exactly the flags it found.
     followUp: facts.followUp !== null || flags.flagged,
     itemType: facts.itemType,
+    form: facts.form,
+    kindFields: facts.kindFields,
     flags,
     keywords,
     observedAt: sighting.observedAt.toISOString(),

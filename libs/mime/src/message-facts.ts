@@ -1,4 +1,4 @@
-import type { Importance, ItemType } from '@mlr/contracts';
+import type { Importance, ItemForm, ItemType, KindFields } from '@mlr/contracts';
 
 /** One mailbox of an address header: the address as written and its decoded display name. */
 export interface MailAddress {
@@ -31,6 +31,10 @@ export interface MessageFacts {
   /** Outlook's follow-up request (X-Message-Flag / Flag header text), null when there is none. */
   followUp: string | null;
   itemType: ItemType;
+  /** What the bytes are: RFC 5322 for every message this library reads. */
+  form: ItemForm;
+  /** The fields of the item's kind, when the item was written from them (libs/pim); null for mail. */
+  kindFields: KindFields | null;
   /** Byte length of the raw message. */
   size: number;
   lineEnding: LineEnding;

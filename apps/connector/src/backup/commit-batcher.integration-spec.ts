@@ -51,6 +51,8 @@ function recordFor(tenantId: string, raw: Buffer, uid: number): IndexRecord {
     importance: 'normal',
     followUp: false,
     itemType: 'mail',
+    form: 'rfc5322',
+    kindFields: null,
     flags: { seen: false, answered: false, flagged: false, draft: false, deleted: false },
     keywords: [],
     observedAt: new Date().toISOString(),

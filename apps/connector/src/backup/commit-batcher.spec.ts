@@ -21,6 +21,8 @@ const record = (recipients: number): IndexRecord => ({
   importance: 'normal',
   followUp: false,
   itemType: 'mail',
+  form: 'rfc5322',
+  kindFields: null,
   flags: { seen: false, answered: false, flagged: false, draft: false, deleted: false },
   keywords: [],
   observedAt: '2026-12-06T10:00:00.000Z',

@@ -13,7 +13,8 @@ import { criteriaFromFlags, type SearchFlags } from './search-command.js';
 
 /**
  * Reads `--target`: `original` (default), `folder:<folder>`, `mailbox:<address>[:<folder>]`,
- * `mbox:<file name>` or `eml-zip:<file name>` (written into the connector's export directory).
+ * `mbox:<file name>`, `eml-zip:<file name>` or `items-zip:<file name>` (written into the connector's
+ * export directory).
  */
 export function parseTarget(value: string | undefined): RestoreTarget {
   const text = value ?? 'original';
@@ -38,11 +39,12 @@ export function parseTarget(value: string | undefined): RestoreTarget {
     }
     case 'mbox':
     case 'eml-zip':
+    case 'items-zip':
       target = { kind: 'export', format: kind, fileName: rest };
       break;
     default:
       throw new Error(
-        `--target "${text}" is not one of original, folder:<folder>, mailbox:<address>[:<folder>], mbox:<file>, eml-zip:<file>`,
+        `--target "${text}" is not one of original, folder:<folder>, mailbox:<address>[:<folder>], mbox:<file>, eml-zip:<file>, items-zip:<file>`,
       );
   }
   return parseContract('--target', restoreTargetSchema, target);
@@ -76,9 +78,20 @@ interface ItemPage {
     mailbox: string;
     folder: string;
     subject: string | null;
+    itemType: string;
     reason: string | null;
   }>;
   nextAfter: number | null;
+}
+
+function describe(item: ItemPage['items'][number]) {
+  return {
+    seq: item.seq,
+    recordId: item.recordId,
+    message: `${item.mailbox}/${item.folder}: ${item.subject ?? '(no subject)'}`,
+    ...(item.itemType !== 'mail' ? { itemType: item.itemType } : {}),
+    reason: item.reason,
+  };
 }
 
 const FINISHED = new Set(['succeeded', 'partially_failed', 'failed', 'cancelled']);
@@ -153,15 +166,22 @@ export async function runRestoreCommand(gateway: GatewayClient, options: Restore
     await sleep(500);
   }
   bar?.stop();
+  // Items that failed, and items the target refused (counted as failed: a contact for an IMAP folder).
   const failedItems: ItemPage['items'] = [];
-  let after = -1;
-  for (;;) {
-    const page = await gateway.get<ItemPage>(
-      `/v1/tenants/${options.tenantId}/jobs/${accepted.jobId}/items?outcome=failed&after=${after}&limit=1000`,
-    );
-    failedItems.push(...page.items);
-    if (page.nextAfter === null) break;
-    after = page.nextAfter;
+  const refusedItems: ItemPage['items'] = [];
+  for (const [outcome, list] of [
+    ['failed', failedItems],
+    ['refused', refusedItems],
+  ] as const) {
+    let after = -1;
+    for (;;) {
+      const page = await gateway.get<ItemPage>(
+        `/v1/tenants/${options.tenantId}/jobs/${accepted.jobId}/items?outcome=${outcome}&after=${after}&limit=1000`,
+      );
+      list.push(...page.items);
+      if (page.nextAfter === null) break;
+      after = page.nextAfter;
+    }
   }
   const seconds = (Date.now() - started) / 1000;
   const summary = {
@@ -171,12 +191,8 @@ export async function runRestoreCommand(gateway: GatewayClient, options: Restore
     items: accepted.itemCount,
     counters: job.counters,
     error: job.error,
-    failed: failedItems.map((item) => ({
-      seq: item.seq,
-      recordId: item.recordId,
-      message: `${item.mailbox}/${item.folder}: ${item.subject ?? '(no subject)'}`,
-      reason: item.reason,
-    })),
+    failed: failedItems.map(describe),
+    refused: refusedItems.map(describe),
     seconds,
     finished: FINISHED.has(job.state),
   };

@@ -11,6 +11,7 @@ import {
   RestoreRunner,
   SessionBudget,
   TargetLocks,
+  type MailSource,
   type MailTarget,
   type RestoreCommand,
 } from '@mlr/connector-core';
@@ -35,6 +36,12 @@ import { BatchingObjectSource, ObjectFetcher } from '../restore/object-fetcher.j
 import { TenantCallRestoreItemSource } from '../restore/restore-item-source.js';
 import { connectorMailSource, connectorMailTarget } from '../sources/connector-sources.js';
 import { DEFAULT_TRUST_MS, FolderListings } from '../sources/imap/imap-mailbox-writer.js';
+
+/** The source and target a connector reads from and restores into, when not those of its configuration. */
+export interface ConnectorAdapters {
+  source?: MailSource;
+  target?: MailTarget;
+}
 
 export interface JobResult {
   state: JobEventState;
@@ -68,13 +75,20 @@ export class JobExecutor {
    * every job's own APPENDs, so they may be trusted for a moment (DEFAULT_TRUST_MS).
    */
   private readonly target: MailTarget;
+  private readonly source: MailSource;
   private readonly stopping = new AbortController();
 
+  /**
+   * `adapters`: where items are read from and restored into; by default the configuration's sources
+   * (`connectorMailSource`, `connectorMailTarget`). A program that embeds the connector with sources
+   * of its own passes them here.
+   */
   constructor(
     private readonly config: ConnectorConfig,
     private readonly messaging: MessagingConnection,
     private readonly keys: TenantKeys,
     private readonly logger: Logger,
+    adapters: ConnectorAdapters = {},
   ) {
     this.publisher = new Publisher(messaging, { validator: platformValidator, logger: messaging.logger });
     this.uploader = new CommitBatcher(messaging, config.tenantId, {
@@ -83,7 +97,9 @@ export class JobExecutor {
     this.uploader.start();
     this.lanes = { backup: new Limiter(1), restore: new Limiter(config.restore.jobsAtOnce) };
     this.sessionBudget = new SessionBudget(config.restore.sessionsPerMailbox);
-    this.target = connectorMailTarget(config, keys, { listings: new FolderListings(DEFAULT_TRUST_MS) });
+    this.target =
+      adapters.target ?? connectorMailTarget(config, keys, { listings: new FolderListings(DEFAULT_TRUST_MS) });
+    this.source = adapters.source ?? connectorMailSource(config);
   }
 
   private reporterFor(job: JobCommand, onProgress?: ProgressListener): JobReporter {
@@ -155,7 +171,7 @@ export class JobExecutor {
     try {
       if (job.kind === 'restore') return await this.restore(job, reporter, log);
       log.info({ event: 'job-started' }, 'backup started');
-      const runner = new BackupRunner(connectorMailSource(this.config), this.keys, this.uploader, reporter, log, {
+      const runner = new BackupRunner(this.source, this.keys, this.uploader, reporter, log, {
         concurrency: this.config.backup.concurrency,
         maxInFlightBytes: this.config.backup.maxInFlightMiB * 1024 * 1024,
         publicFolders: this.config.backup.publicFolders,

@@ -27,6 +27,8 @@ function makeItem(seq: number): RestoreItem {
     flags: { seen: true, answered: false, flagged: false, draft: false, deleted: false },
     keywords: [],
     size: 100 + seq,
+    itemType: 'mail',
+    form: 'rfc5322',
   };
 }
 

@@ -186,6 +186,8 @@ describe('RestoreRunner against Dovecot', () => {
         },
         keywords: message.flags.filter((flag) => !flag.startsWith('\\')),
         size: message.bytes.length,
+        itemType: 'mail',
+        form: 'rfc5322',
       });
     }
     return { served, items };

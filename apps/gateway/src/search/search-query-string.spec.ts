@@ -39,6 +39,15 @@ describe('search query strings', () => {
       text: 'budget',
     });
     expect(parse({ mailboxes: ['a', 'b'] }).mailboxes).toEqual(['a', 'b']);
+    expect(
+      parse({ itemType: 'phone_message', callback: 'true', urgent: 'false', phone: '+49 221 555-0199' }),
+    ).toMatchObject({
+      itemType: 'phone_message',
+      callback: true,
+      urgent: false,
+      phone: '+49 221 555-0199',
+    });
+    expect(parse({ recurring: 'true', startsFrom: '2026-12-01T00:00:00Z' })).toMatchObject({ recurring: true });
     expect(parse({}).limit).toBe(50);
   });
 
@@ -49,6 +58,8 @@ describe('search query strings', () => {
     [{ from: ['a@example.com', 'b@example.com'] }, 'from', /expected string/],
     [{ fromDate: '2024-02-01T00:00:00Z', toDate: '2024-01-01T00:00:00Z' }, 'toDate', /toDate is before fromDate/],
     [{ to: 'not an address' }, 'to', /e-mail address/],
+    [{ itemType: 'mail', location: 'Köln' }, 'location', /do not apply to items of kind mail/],
+    [{ callback: 'maybe' }, 'callback', /expected boolean/],
   ])('refuses %j naming %s', (query, field, message) => {
     const body = refusal(query);
     expect(body.field).toBe(field);

@@ -1,5 +1,6 @@
-import type { Importance, ItemType, StoredRecord } from '@mlr/contracts';
-import { Importance as ImportanceColumn, ItemType as ItemTypeColumn } from '@mlr/db';
+import type { Importance, ItemForm, ItemType, KindFields, StoredRecord } from '@mlr/contracts';
+import { Importance as ImportanceColumn, ItemForm as ItemFormColumn, ItemType as ItemTypeColumn } from '@mlr/db';
+import { kindColumns, type KindColumns } from './kind-columns.js';
 
 /**
  * Contract value → database enum value. Spelled out (not cast) so that a value added on either side
@@ -22,13 +23,19 @@ const ITEM_TYPE_COLUMN: Record<ItemType, ItemTypeColumn> = {
   other: ItemTypeColumn.other,
 };
 
+const FORM_COLUMN: Record<ItemForm, ItemFormColumn> = {
+  rfc5322: ItemFormColumn.rfc5322,
+  icalendar: ItemFormColumn.icalendar,
+  vcard: ItemFormColumn.vcard,
+};
+
 /** A record the index can never store as it is; redelivering it would fail the same way. */
 export class UnstorableRecord extends Error {
   override readonly name = 'UnstorableRecord';
 }
 
 /** One row of `index_records`, as the ingest path writes it (the facts of one sighting). */
-export interface IndexRow {
+export interface IndexRow extends KindColumns {
   tenantId: string;
   mailbox: string;
   folder: string;
@@ -55,6 +62,9 @@ export interface IndexRow {
   followUp: boolean;
   importance: ImportanceColumn;
   itemType: ItemTypeColumn;
+  form: ItemFormColumn;
+  /** The kind's fields as the connector sent them (texts cleaned); null for mail. */
+  kindFields: KindFields | null;
   seen: boolean;
   answered: boolean;
   flagged: boolean;
@@ -118,7 +128,16 @@ export function toIndexRow(stored: StoredRecord): IndexRow {
   if (record.tenantId !== stored.tenantId)
     throw new UnstorableRecord(`record of tenant "${record.tenantId}" arrived for tenant "${stored.tenantId}"`);
   const clean = new TextCleaner();
+  // Texts of the kind's fields get the same cleaning as the others (JSON cannot hold a lone surrogate
+  // either, and PostgreSQL's jsonb refuses \u0000).
+  const kindFields =
+    record.kindFields === null
+      ? null
+      : (JSON.parse(JSON.stringify(record.kindFields), (_key, value: unknown) =>
+          typeof value === 'string' ? clean.text('kindFields', value) : value,
+        ) as KindFields);
   const row: IndexRow = {
+    ...kindColumns(kindFields),
     tenantId: stored.tenantId,
     mailbox: clean.text('mailbox', record.mailbox),
     folder: clean.text('folder', record.folder),
@@ -141,6 +160,8 @@ export function toIndexRow(stored: StoredRecord): IndexRow {
     followUp: record.followUp,
     importance: IMPORTANCE_COLUMN[record.importance],
     itemType: ITEM_TYPE_COLUMN[record.itemType],
+    form: FORM_COLUMN[record.form],
+    kindFields,
     seen: record.flags.seen,
     answered: record.flags.answered,
     flagged: record.flags.flagged,

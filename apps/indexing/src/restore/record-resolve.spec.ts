@@ -26,6 +26,8 @@ function row(id: string, mailbox: string, minute: number): ResolveRow {
     deleted: false,
     keywords: null,
     size: 42n,
+    item_type: 'mail',
+    form: 'rfc5322',
   };
 }
 
@@ -87,6 +89,8 @@ describe('toResolvedRecord', () => {
       flags: { seen: true, answered: false, flagged: true, draft: false, deleted: false },
       keywords: [],
       size: 42,
+      itemType: 'mail',
+      form: 'rfc5322',
     });
   });
 });

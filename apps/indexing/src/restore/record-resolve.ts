@@ -7,7 +7,7 @@ import {
   type ResolvedRecord,
   type SearchRequest,
 } from '@mlr/contracts';
-import { toSearchFilter, MAX_REPLY_ITEM_BYTES } from '../search/record-search.js';
+import { formOf, itemTypeOf, toSearchFilter, MAX_REPLY_ITEM_BYTES } from '../search/record-search.js';
 import { decodeCursor, encodeCursor, searchFingerprint, type SearchPosition } from '../search/search-cursor.js';
 import { SearchException } from '../search/search.exception.js';
 import { SEARCH_REPOSITORY, type SearchRepository } from '../search/repositories/search.repository.js';
@@ -40,6 +40,8 @@ export function toResolvedRecord(row: ResolveRow): ResolvedRecord {
     flags: { seen: row.seen, answered: row.answered, flagged: row.flagged, draft: row.draft, deleted: row.deleted },
     keywords: row.keywords ?? [],
     size: Number(row.size),
+    itemType: itemTypeOf(row.item_type),
+    form: formOf(row.form),
   };
 }
 

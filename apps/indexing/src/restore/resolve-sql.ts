@@ -20,6 +20,8 @@ export type ResolveRow = Pick<
   | 'deleted'
   | 'keywords'
   | 'size'
+  | 'item_type'
+  | 'form'
 >;
 
 /** The message date, spelled as in search-sql.ts (and the search indexes): Date header, else INTERNALDATE. */
@@ -27,7 +29,8 @@ const MESSAGE_DATE = Prisma.sql`coalesce(r.submission_date, r.internal_date, '-i
 
 const COLUMNS = Prisma.sql`
   r.id, r.mailbox, r.folder, r.content_id, r.message_id, r.submission_date, r.internal_date, r.subject,
-  r.seen, r.answered, r.flagged, r.draft, r.deleted, r.keywords, r.size`;
+  r.seen, r.answered, r.flagged, r.draft, r.deleted, r.keywords, r.size,
+  r.item_type::text AS item_type, r.form::text AS form`;
 
 /** Which of `ids` are records of the tenant, and in which mailbox. */
 export function existingRecordsStatement(tenantId: string, ids: readonly string[]): Prisma.Sql {

@@ -32,6 +32,8 @@ function row(n: number, overrides: Partial<SearchRow> = {}): SearchRow {
     keywords: ['$Forwarded'],
     importance: 'normal',
     item_type: 'mail',
+    form: 'rfc5322',
+    kind_fields: null,
     size: 1234n,
     backup_job_id: 'job-1',
     ...overrides,
@@ -169,5 +171,50 @@ describe('search filters', () => {
       text: 'budget',
     };
     expect(filterOf(criteria)).toEqual({ tenantId: 'acme', ...criteria });
+  });
+
+  it('turns the criteria of item kinds into their columns and keys, and limits the kinds they apply to', () => {
+    expect(
+      filterOf({
+        startsFrom: '2026-12-01T01:00:00+01:00',
+        startsTo: '2026-12-31T00:00:00Z',
+        attendee: 'Bob@Example.com',
+        location: 'KÖLN',
+        recurring: true,
+      }),
+    ).toEqual({
+      tenantId: 'acme',
+      kinds: ['appointment'],
+      startsFrom: '2026-12-01T00:00:00.000Z',
+      startsTo: '2026-12-31T00:00:00.000Z',
+      kindKeys: ['attendee:bob@example.com', 'recurring'],
+      kindTextPatterns: ['%köln%'],
+    });
+    expect(filterOf({ dueTo: '2026-12-31T00:00:00Z', taskStatus: 'in-process', recurring: false })).toEqual({
+      tenantId: 'acme',
+      kinds: ['task'],
+      dueTo: '2026-12-31T00:00:00.000Z',
+      taskStatus: 'in-process',
+      absentKindKeys: ['recurring'],
+    });
+    expect(filterOf({ phone: '+49 (221) 555-0199' })).toEqual({
+      tenantId: 'acme',
+      kinds: ['contact', 'phone_message'],
+      kindKeys: ['tel:215550199'],
+    });
+    expect(filterOf({ itemType: 'contact', email: '@beispiel.de', name: 'müller' })).toEqual({
+      tenantId: 'acme',
+      itemType: 'contact',
+      kindKeys: ['email:@beispiel.de'],
+      kindTextPatterns: ['%müller%'],
+    });
+    expect(filterOf({ caller: '50%', callback: true, urgent: false, form: 'rfc5322' })).toEqual({
+      tenantId: 'acme',
+      kinds: ['phone_message'],
+      form: 'rfc5322',
+      kindKeys: ['callback'],
+      absentKindKeys: ['urgent'],
+      kindTextPatterns: ['%50\\%%'],
+    });
   });
 });

@@ -1,8 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
   IMPORTANCE,
+  ITEM_FORMS,
   ITEM_TYPES,
+  kindsSelected,
   parseAddressCriterion,
+  phoneDigits,
+  type ItemForm,
   searchRequestSchema,
   type Importance,
   type ItemType,
@@ -56,6 +60,7 @@ export function toSearchFilter(request: SearchRequest): SearchFilter | null {
     else if (to?.kind === 'domain') keys.push(`to:@${to.domain}`);
   }
   if (keys.length > 0) filter.participantKeys = keys;
+  applyKindCriteria(request, filter);
   if (request.subject !== undefined) filter.subjectPattern = containsPattern(request.subject);
   if (request.attachmentName !== undefined) filter.attachmentPattern = containsPattern(request.attachmentName);
   const copied = [
@@ -78,10 +83,53 @@ export function toSearchFilter(request: SearchRequest): SearchFilter | null {
   return filter;
 }
 
+/** The criteria of item kinds (appointments, tasks, contacts, phone messages) as database conditions. */
+function applyKindCriteria(request: SearchRequest, filter: SearchFilter): void {
+  // The kind criteria name the kinds they apply to; the schema has refused criteria that contradict.
+  const kinds = kindsSelected(request);
+  if (request.itemType === undefined && kinds !== null) filter.kinds = kinds;
+  if (request.form !== undefined) filter.form = request.form;
+  for (const key of ['startsFrom', 'startsTo', 'dueFrom', 'dueTo'] as const) {
+    const value = request[key];
+    if (value !== undefined) filter[key] = new Date(value).toISOString();
+  }
+  if (request.taskStatus !== undefined) filter.taskStatus = request.taskStatus;
+  const present: string[] = [];
+  const absent: string[] = [];
+  const address = (prefix: string, value: string | undefined) => {
+    if (value === undefined) return;
+    const parsed = parseAddressCriterion(value);
+    if (parsed?.kind === 'address') present.push(`${prefix}:${parsed.address}`);
+    else if (parsed?.kind === 'domain') present.push(`${prefix}:@${parsed.domain}`);
+  };
+  address('attendee', request.attendee);
+  address('email', request.email);
+  if (request.phone !== undefined) present.push(`tel:${phoneDigits(request.phone)}`);
+  for (const [field, key] of [
+    ['recurring', 'recurring'],
+    ['callback', 'callback'],
+    ['urgent', 'urgent'],
+  ] as const) {
+    const value = request[field];
+    if (value === true) present.push(key);
+    else if (value === false) absent.push(key);
+  }
+  if (present.length > 0) filter.kindKeys = present;
+  if (absent.length > 0) filter.absentKindKeys = absent;
+  // kind_text is stored in lower case (by JavaScript's rules, for every script): the criterion is
+  // lowered the same way and compared with LIKE, whatever the database's locale makes of ILIKE.
+  const patterns = [request.location, request.name, request.caller]
+    .filter((text): text is string => text !== undefined)
+    .map((text) => containsPattern(text.toLowerCase()));
+  if (patterns.length > 0) filter.kindTextPatterns = patterns;
+}
+
 const importanceOf = (value: string): Importance =>
   (IMPORTANCE as readonly string[]).includes(value) ? (value as Importance) : 'normal';
-const itemTypeOf = (value: string): ItemType =>
+export const itemTypeOf = (value: string): ItemType =>
   (ITEM_TYPES as readonly string[]).includes(value) ? (value as ItemType) : 'other';
+export const formOf = (value: string): ItemForm =>
+  (ITEM_FORMS as readonly string[]).includes(value) ? (value as ItemForm) : 'rfc5322';
 
 export function toSearchHit(row: SearchRow): SearchHit {
   const submissionDate = row.submission_date?.toISOString() ?? null;
@@ -107,6 +155,8 @@ export function toSearchHit(row: SearchRow): SearchHit {
     keywords: row.keywords ?? [],
     importance: importanceOf(row.importance),
     itemType: itemTypeOf(row.item_type),
+    form: formOf(row.form),
+    kindFields: row.kind_fields ?? null,
     size: Number(row.size),
     backupJobId: row.backup_job_id,
   };

@@ -64,6 +64,19 @@ describe('search criteria', () => {
     [{ backupJobId: 'Job.1' }, 'backupJobId', /job id must be/],
     [{ visibleMailboxes: 'some' }, 'visibleMailboxes', /./],
     [{ tenantId: 'ACME' }, 'tenantId', /tenant id must be/],
+    [{ itemType: 'mail', dueFrom: '2026-01-01T00:00:00Z' }, 'dueFrom', /dueFrom do not apply to items of kind mail/],
+    [{ location: 'Köln', name: 'Zoë' }, 'name', /location, name apply to different kinds of items/],
+    [{ itemType: 'contact', callback: true }, 'callback', /do not apply to items of kind contact/],
+    [
+      { startsFrom: '2026-02-01T00:00:00Z', startsTo: '2026-01-01T00:00:00Z' },
+      'startsTo',
+      /startsTo is before startsFrom/,
+    ],
+    [{ phone: '12345' }, 'phone', /at least 6 digits/],
+    [{ phone: '+49 221 abc 1234567' }, 'phone', /phone number/],
+    [{ taskStatus: 'done' }, 'taskStatus', /needs-action/],
+    [{ form: 'pst' }, 'form', /rfc5322/],
+    [{ attendee: 'bob' }, 'attendee', /e-mail address/],
   ])('refuses %j naming %s', (change, field, message) => {
     const error = refusal(change);
     expect(error.code).toBe(SearchErrorCode.INVALID_QUERY);

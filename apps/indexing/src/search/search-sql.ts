@@ -1,5 +1,5 @@
 import { Prisma } from '@mlr/db';
-import type { Importance, ItemType } from '@mlr/contracts';
+import type { Importance, ItemForm, ItemType, KindFields, TaskStatus } from '@mlr/contracts';
 import type { SearchPosition } from './search-cursor.js';
 
 /**
@@ -23,6 +23,20 @@ export interface SearchFilter {
   attachmentPattern?: string;
   folder?: string;
   itemType?: ItemType;
+  /** One of these kinds (what the kind criteria allow, when `itemType` is not given). */
+  kinds?: readonly ItemType[];
+  form?: ItemForm;
+  /** Inclusive bounds on appointments' and tasks' start, tasks' due time; ISO 8601. */
+  startsFrom?: string;
+  startsTo?: string;
+  dueFrom?: string;
+  dueTo?: string;
+  taskStatus?: TaskStatus;
+  /** Keys that must all be in `kind_keys` (see apps/indexing/src/records/kind-columns.ts), and keys that must not. */
+  kindKeys?: readonly string[];
+  absentKindKeys?: readonly string[];
+  /** LIKE patterns (in lower case, as `kind_text` is stored) that `kind_text` must all match (location, names, caller). */
+  kindTextPatterns?: readonly string[];
   seen?: boolean;
   answered?: boolean;
   flagged?: boolean;
@@ -62,6 +76,8 @@ export interface SearchRow {
   keywords: string[] | null;
   importance: string;
   item_type: string;
+  form: string;
+  kind_fields: KindFields | null;
   /** bigint through Prisma, a string through pg (int8). */
   size: bigint | number | string;
   backup_job_id: string | null;
@@ -88,7 +104,8 @@ const COLUMNS = Prisma.sql`
   r.id, r.mailbox, r.folder, r.content_id, r.message_id, r.submission_date, r.internal_date,
   r.sender, r.sender_name, r.to_addresses, r.cc_addresses, r.bcc_addresses, r.subject, r.attachment_names,
   r.has_attachment, r.seen, r.answered, r.flagged, r.draft, r.deleted, r.follow_up, r.keywords,
-  r.importance::text AS importance, r.item_type::text AS item_type, r.size, r.backup_job_id`;
+  r.importance::text AS importance, r.item_type::text AS item_type, r.form::text AS form, r.kind_fields,
+  r.size, r.backup_job_id`;
 
 /** The WHERE conditions of a filter (every value a bound parameter). */
 export function searchConditions(filter: SearchFilter): Prisma.Sql[] {
@@ -130,6 +147,18 @@ function conditionsOf(filter: SearchFilter): { order: Prisma.Sql[]; rows: Prisma
   }
   if (filter.folder !== undefined) where.push(Prisma.sql`r.folder = ${filter.folder}`);
   if (filter.itemType !== undefined) where.push(Prisma.sql`r.item_type = ${filter.itemType}::item_type`);
+  if (filter.kinds !== undefined) where.push(Prisma.sql`r.item_type = ANY(${[...filter.kinds]}::item_type[])`);
+  if (filter.form !== undefined) where.push(Prisma.sql`r.form = ${filter.form}::item_form`);
+  if (filter.startsFrom !== undefined) where.push(Prisma.sql`r.starts_at >= ${filter.startsFrom}::timestamptz`);
+  if (filter.startsTo !== undefined) where.push(Prisma.sql`r.starts_at <= ${filter.startsTo}::timestamptz`);
+  if (filter.dueFrom !== undefined) where.push(Prisma.sql`r.due_at >= ${filter.dueFrom}::timestamptz`);
+  if (filter.dueTo !== undefined) where.push(Prisma.sql`r.due_at <= ${filter.dueTo}::timestamptz`);
+  if (filter.taskStatus !== undefined) where.push(Prisma.sql`r.task_status = ${filter.taskStatus}`);
+  if (filter.kindKeys !== undefined && filter.kindKeys.length > 0) {
+    where.push(Prisma.sql`r.kind_keys @> ${[...filter.kindKeys]}::text[]`);
+  }
+  for (const key of filter.absentKindKeys ?? []) where.push(Prisma.sql`NOT (r.kind_keys @> ARRAY[${key}]::text[])`);
+  for (const pattern of filter.kindTextPatterns ?? []) where.push(Prisma.sql`r.kind_text LIKE ${pattern}`);
   if (filter.seen !== undefined) where.push(Prisma.sql`r.seen = ${filter.seen}`);
   if (filter.answered !== undefined) where.push(Prisma.sql`r.answered = ${filter.answered}`);
   if (filter.flagged !== undefined) where.push(Prisma.sql`r.flagged = ${filter.flagged}`);

@@ -30,6 +30,8 @@ export function aStoredRecord(
       importance: 'high',
       followUp: false,
       itemType: 'mail',
+      form: 'rfc5322',
+      kindFields: null,
       flags: { seen: true, answered: false, flagged: false, draft: false, deleted: false },
       keywords: ['$Forwarded'],
       observedAt: '2024-03-02T07:30:00.000Z',

@@ -11,7 +11,7 @@ import {
 
 export type RestoreCommand = Extract<JobCommand, { kind: 'restore' }>;
 
-/** Items written per statement when a job is created (13 parameters each, far below PostgreSQL's 32767). */
+/** Items written per statement when a job is created (15 parameters each, far below PostgreSQL's 32767). */
 const INSERT_CHUNK = 1_000;
 
 /** Restore and export jobs with their items, always within one tenant. */
@@ -60,6 +60,8 @@ export function toRestoreItem(row: RestoreItemRow): RestoreItem {
     flags: messageFlagsSchema.parse(row.flags),
     keywords: row.keywords,
     size: Number(row.size),
+    itemType: row.itemType,
+    form: row.form,
   };
 }
 
@@ -72,6 +74,8 @@ export function toRestoreItemView(row: RestoreItemRow): RestoreItemView {
     messageId: row.messageId,
     subject: row.subject,
     size: Number(row.size),
+    itemType: row.itemType,
+    form: row.form,
     outcome: row.outcome,
     reason: row.reason,
     targetMailbox: row.targetMailbox,
@@ -122,6 +126,8 @@ export class PrismaRestoreRepository implements RestoreRepository {
               flags: item.flags,
               keywords: item.keywords,
               size: BigInt(item.size),
+              itemType: item.itemType,
+              form: item.form,
             })),
           });
         }

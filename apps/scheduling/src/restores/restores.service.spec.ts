@@ -19,6 +19,8 @@ const item: ResolvedRecord = {
   flags: { seen: true, answered: false, flagged: false, draft: false, deleted: false },
   keywords: [],
   size: 10,
+  itemType: 'mail',
+  form: 'rfc5322',
 };
 
 /** The service over fakes that record every step, so the order of checks and writes is visible. */

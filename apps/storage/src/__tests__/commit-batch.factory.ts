@@ -25,6 +25,8 @@ export function buildIndexRecord(
     importance: 'normal',
     followUp: false,
     itemType: 'mail',
+    form: 'rfc5322',
+    kindFields: null,
     flags: { seen: true, answered: false, flagged: false, draft: false, deleted: false },
     keywords: [],
     observedAt: '2026-02-03T11:00:00.000Z',

@@ -1,6 +1,7 @@
 import { sightingLabel, type FolderCheckpoint, type JobEventState } from '@mlr/contracts';
 import { sealMessage, type SealedMessage, type TenantKeys } from '@mlr/crypto';
-import { buildIndexRecord, extractMessageFacts } from '@mlr/mime';
+import { buildIndexRecord, extractMessageFacts, type MessageFacts } from '@mlr/mime';
+import { renderStructuredItem } from '@mlr/pim';
 import type { Logger } from '@mlr/telemetry';
 import { Limiter } from '../limiter.js';
 import type { JobProgress, SightingUploader } from '../ports/job-progress.js';
@@ -24,7 +25,10 @@ interface ReadItem {
   mailbox: string;
   folder: string;
   sighting: SourceItem['sighting'];
-  raw: Buffer | undefined;
+  /** The item's bytes, or the fields it is written from; let go of once sealed. */
+  content: { raw: Buffer } | { structured: unknown } | undefined;
+  /** What the item weighs while in flight (its bytes; the size of its fields). */
+  size: number;
   flags: string[];
   internalDate: Date | null;
   observedAt: Date;
@@ -147,13 +151,15 @@ export class BackupRunner {
         const observedAt = this.now();
         // Items flow on while earlier ones wait for their acknowledgement: the limiter bounds what is
         // in flight (and, by not taking the next item, what the source reads ahead).
-        const release = await this.limiter.acquire(item.raw.length);
+        const size = 'raw' in item ? item.raw.length : JSON.stringify(item.structured).length;
+        const release = await this.limiter.acquire(size);
         const position = item.position;
         const message: ReadItem = {
           mailbox,
           folder,
           sighting: item.sighting,
-          raw: item.raw,
+          content: 'raw' in item ? { raw: item.raw } : { structured: item.structured },
+          size,
           flags: item.flags,
           internalDate: item.internalDate,
           observedAt,
@@ -200,17 +206,27 @@ export class BackupRunner {
   }
 
   /**
-   * Reads the item's facts, applies the filter and seals it; then lets go of its bytes: thousands of
-   * items may wait for their acknowledgement at once, and only their sealed form is kept.
+   * Reads the item's facts (an item given as fields is written in its canonical form first: libs/pim),
+   * applies the filter and seals it; then lets go of its bytes: thousands of items may wait for their
+   * acknowledgement at once, and only their sealed form is kept.
    */
   private async prepare(
     job: BackupCommand,
     message: ReadItem,
-  ): Promise<{ facts: ReturnType<typeof extractMessageFacts>; sealed: SealedMessage } | 'skipped'> {
-    const raw = message.raw;
-    if (!raw) throw new Error('the item bytes were let go of before the item was sealed');
-    message.raw = undefined;
-    const facts = extractMessageFacts(raw);
+  ): Promise<{ facts: MessageFacts; sealed: SealedMessage } | 'skipped'> {
+    const content = message.content;
+    if (!content) throw new Error('the item bytes were let go of before the item was sealed');
+    message.content = undefined;
+    let raw: Buffer;
+    let facts: MessageFacts;
+    if ('raw' in content) {
+      raw = content.raw;
+      facts = extractMessageFacts(raw);
+    } else {
+      const rendered = renderStructuredItem(content.structured);
+      raw = rendered.raw;
+      facts = rendered.facts;
+    }
     const passes = matchesFilter(job.filter, {
       submissionDate: facts.submissionDate,
       internalDate: message.internalDate,
@@ -232,7 +248,7 @@ export class BackupRunner {
   ): Promise<'stored' | 'skipped' | 'failed'> {
     const counters = this.reporter.counters;
     counters.seen++;
-    const size = message.raw?.length ?? 0;
+    const size = message.size;
     try {
       const prepared = await this.prepare(job, message);
       if (prepared === 'skipped') {

@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import { constants, deflateRaw } from 'node:zlib';
-import type { RestoreItem } from '@mlr/contracts';
+import { ITEM_FORM_FILES, type RestoreItem } from '@mlr/contracts';
 import type { ExportFile } from './export-file.js';
 import { manifestEntry, type ExportManifestEntry } from './export-manifest.js';
 import type { ExportWriter } from './export-writer.js';
@@ -20,13 +20,13 @@ const deflateRawAsync = promisify(deflateRaw);
 const MAX_LABEL = 80;
 
 /**
- * The entry name of a message: `<seq>-<subject>.eml` (else its Message-ID, else `message`), in
+ * The entry name of an item: `<seq>-<subject>.<extension>` (else its Message-ID, else `message`), in
  * letters, digits, dot, dash and underscore only: no path separators, nothing a file system or an
- * unzip tool would treat specially.
+ * unzip tool would treat specially. The extension is the form's (`eml`, `ics`, `vcf`).
  */
-export function emlEntryName(item: Pick<RestoreItem, 'seq' | 'subject' | 'messageId'>): string {
+export function emlEntryName(item: Pick<RestoreItem, 'seq' | 'subject' | 'messageId'>, extension = 'eml'): string {
   const label = safeLabel(item.subject) || safeLabel(item.messageId?.replace(/^<|>$/g, '') ?? null) || 'message';
-  return `${String(item.seq).padStart(5, '0')}-${label}.eml`;
+  return `${String(item.seq).padStart(5, '0')}-${label}.${extension}`;
 }
 
 function safeLabel(text: string | null): string {
@@ -41,16 +41,20 @@ function safeLabel(text: string | null): string {
 }
 
 /**
- * A ZIP of one `.eml` file per message (the exact backed-up bytes). Each message is deflated when
- * that makes it smaller, stored otherwise (attachments are often compressed already); only the
- * message being added is in memory. The manifest lies beside the zip.
+ * A ZIP of one file per item (the exact backed-up bytes): `.eml` for messages (`eml-zip`), and in an
+ * `items-zip` each item in its own form's file (`.eml`, `.ics`, `.vcf`). Each item is deflated when
+ * that makes it smaller, stored otherwise (attachments are often compressed already); only the item
+ * being added is in memory. The manifest lies beside the zip.
  */
 export class EmlZipWriter implements ExportWriter {
   private readonly entries: ZipEntryRecord[] = [];
   private readonly messages: ExportManifestEntry[] = [];
   private readonly names = new Set<string>();
 
-  constructor(private readonly file: ExportFile) {}
+  constructor(
+    private readonly file: ExportFile,
+    private readonly byForm = false,
+  ) {}
 
   add(item: RestoreItem, raw: Buffer): Promise<string> {
     // Compress before taking the file, so one message deflates while the one before is written.
@@ -61,7 +65,7 @@ export class EmlZipWriter implements ExportWriter {
       const useDeflated = deflated.length < raw.length;
       const internal = item.internalDate ? new Date(item.internalDate) : new Date();
       const entry: ZipEntryRecord = {
-        name: this.uniqueName(emlEntryName(item)),
+        name: this.uniqueName(emlEntryName(item, this.byForm ? ITEM_FORM_FILES[item.form].extension : 'eml')),
         method: useDeflated ? METHOD_DEFLATED : METHOD_STORED,
         crc: zipCrc32(raw),
         compressedSize: useDeflated ? deflated.length : raw.length,
@@ -88,9 +92,10 @@ export class EmlZipWriter implements ExportWriter {
 
   private uniqueName(name: string): string {
     if (!this.names.has(name)) return name;
-    const stem = name.slice(0, -'.eml'.length);
+    const dot = name.lastIndexOf('.');
+    const stem = name.slice(0, dot);
     for (let n = 2; ; n++) {
-      const candidate = `${stem}-${n}.eml`;
+      const candidate = `${stem}-${n}${name.slice(dot)}`;
       if (!this.names.has(candidate)) return candidate;
     }
   }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { MessageFlags, RestoreItem } from '@mlr/contracts';
+import type { EXPORT_FORMATS, ItemForm, ItemType, MessageFlags, RestoreItem } from '@mlr/contracts';
 
-export type ExportFormat = 'mbox' | 'eml-zip';
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** One message of an export file, as `<path>.manifest.json` lists it. */
 export interface ExportManifestEntry {
@@ -17,6 +17,9 @@ export interface ExportManifestEntry {
   folder: string;
   messageId: string | null;
   subject: string | null;
+  /** The item's kind and what its bytes are (RFC 5322, iCalendar, vCard). */
+  itemType: ItemType;
+  form: ItemForm;
   flags: MessageFlags;
   keywords: string[];
   internalDate: string | null;
@@ -60,6 +63,8 @@ export function manifestEntry(
     folder: item.folder,
     messageId: item.messageId,
     subject: item.subject,
+    itemType: item.itemType,
+    form: item.form,
     flags: item.flags,
     keywords: item.keywords,
     internalDate: item.internalDate,

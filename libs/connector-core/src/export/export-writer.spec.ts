@@ -31,6 +31,8 @@ function item(seq: number, raw: Buffer, overrides: Partial<RestoreItem> = {}): R
     flags: { seen: true, answered: false, flagged: false, draft: false, deleted: false },
     keywords: [],
     size: raw.length,
+    itemType: 'mail',
+    form: 'rfc5322',
     ...overrides,
   };
 }
@@ -101,6 +103,8 @@ describe('export writers', () => {
         recordId: 'rec-3',
         sha256: sha256(corpus[3]!.bytes),
         size: corpus[3]!.bytes.length,
+        itemType: 'mail',
+        form: 'rfc5322',
         mailbox: 'alice@example.test',
         folder: 'INBOX',
         internalDate: '2026-11-04T09:02:50.000Z',

@@ -1,4 +1,4 @@
-export { openExportWriter, type ExportWriter } from './export-writer.js';
+export { exportRefusal, openExportWriter, type ExportWriter } from './export-writer.js';
 export { readMboxrd } from './mboxrd.js';
 export { emlEntryName, readEmlZip } from './eml-zip.js';
 export {

@@ -24,7 +24,10 @@ export interface JobProgress {
   flush(state: JobEventState): Promise<void>;
 }
 
-/** Counts one restore item's result into a job's counters (seen, and restored, skipped or failed). */
+/**
+ * Counts one restore item's result into a job's counters (seen, and restored, skipped or failed; an
+ * item the target refused was not restored: it counts as failed, its result says why).
+ */
 export function countItemResult(counters: JobCounters, result: Pick<RestoreItemResult, 'outcome'>): void {
   counters.seen++;
   if (result.outcome === 'restored') counters.restored++;

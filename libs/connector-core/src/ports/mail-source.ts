@@ -1,4 +1,5 @@
 import type { JobCommand, SightingKey, SourceCursor } from '@mlr/contracts';
+import type { StructuredItemInput } from '@mlr/pim';
 
 export type BackupCommand = Extract<JobCommand, { kind: 'backup' }>;
 
@@ -75,13 +76,18 @@ export interface ContainerScan {
 
 export type SourceRead = { gone: false; item: SourceItem } | { gone: true; position: number };
 
-/** One item as the source holds it. */
-export interface SourceItem {
+/**
+ * One item as the source holds it: its exact bytes when they are a canonical form (RFC 5322 mail), or
+ * the fields of an item that has none (an Outlook appointment, a GroupWise phone message), which the
+ * core writes in its kind's canonical form (libs/pim `structuredItemSchema`; checked there: an item
+ * that is not valid fails alone, with the reason).
+ */
+export type SourceItem = SourceItemAttributes & ({ raw: Buffer } | { structured: StructuredItemInput });
+
+export interface SourceItemAttributes {
   position: number;
   /** The source's own identity of the item (the sighting key of its index record). */
   sighting: SightingKey;
-  /** The item's exact bytes (RFC 5322 for mail). */
-  raw: Buffer;
   /** Flags and keywords as the source gives them (IMAP: `\Seen`, `$Label1`, ...). */
   flags: string[];
   /** When the source received the item (IMAP INTERNALDATE), if it tells. */

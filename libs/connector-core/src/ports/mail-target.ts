@@ -1,4 +1,4 @@
-import type { RestoreItem } from '@mlr/contracts';
+import type { ItemForm, RestoreItem } from '@mlr/contracts';
 
 /**
  * A system items are restored into (an IMAP server, later Microsoft Graph). The restore runner speaks
@@ -7,6 +7,11 @@ import type { RestoreItem } from '@mlr/contracts';
 export interface MailTarget {
   /** What the target is, in words for results and logs ("IMAP"). */
   readonly name: string;
+  /**
+   * Why `mailbox` of this target cannot hold `item` (its kind or stored form), or null when it can.
+   * A refused item is not fetched; its result says why (`refused`).
+   */
+  accepts(mailbox: string, item: Pick<RestoreItem, 'itemType' | 'form'>): string | null;
   /** Opens `mailbox` for writing; rejects with the reason when it cannot be written at all. */
   open(mailbox: string): Promise<TargetSession>;
 }
@@ -42,4 +47,15 @@ export interface TargetSession {
    */
   write(container: string, item: TargetWrite): Promise<{ dropped: string[] }>;
   close(): Promise<void>;
+}
+
+/** The refusal of a target that holds the given forms only (IMAP: messages). */
+export function refusalByForm(
+  target: string,
+  forms: readonly ItemForm[],
+  item: Pick<RestoreItem, 'itemType' | 'form'>,
+): string | null {
+  if (forms.includes(item.form)) return null;
+  const kind = item.itemType.replace('_', ' ');
+  return `${target} cannot hold this ${kind} (stored as ${item.form}; it takes ${forms.join(', ')}): export it with format items-zip`;
 }

@@ -92,6 +92,8 @@ describe('several sources as one', () => {
         flags: { seen: false, answered: false, flagged: false, draft: false, deleted: false },
         keywords: [],
         size: raw.length,
+        itemType: 'mail',
+        form: 'rfc5322',
       });
     }
     const [first, second] = [new InMemoryMailTarget(), new InMemoryMailTarget()];

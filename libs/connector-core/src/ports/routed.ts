@@ -86,6 +86,17 @@ export class RoutedMailTarget implements MailTarget {
     this.name = [...new Set(routes.map((route) => route.port.name))].join(' or ');
   }
 
+  accepts(mailbox: string, item: Parameters<MailTarget['accepts']>[1]): string | null {
+    let route: Route<MailTarget>;
+    try {
+      route = routeOf(this.routes, this.routing, mailbox);
+    } catch {
+      // A mailbox no target holds: opening it says so, for every item alike.
+      return null;
+    }
+    return route.port.accepts(mailbox, item);
+  }
+
   async open(mailbox: string): Promise<TargetSession> {
     return routeOf(this.routes, this.routing, mailbox).port.open(mailbox);
   }

@@ -15,6 +15,8 @@ function makeItem(seq: number): RestoreItem {
     flags: { seen: false, answered: false, flagged: false, draft: false, deleted: false },
     keywords: [],
     size: 10,
+    itemType: 'mail',
+    form: 'rfc5322',
   };
 }
 

@@ -14,6 +14,8 @@ const item: RestoreItem = {
   flags: { seen: true, answered: false, flagged: true, draft: false, deleted: true },
   keywords: ['$Label1', 'Work'],
   size: 1234,
+  itemType: 'mail',
+  form: 'rfc5322',
 };
 
 describe('destinationOf', () => {
@@ -56,19 +58,21 @@ describe('destinationOf', () => {
 
 describe('restoreJobState', () => {
   it('succeeds when nothing failed (skipped items are not failures)', () => {
-    expect(restoreJobState({ restored: 3, skipped: 2, failed: 0 })).toBe('succeeded');
-    expect(restoreJobState({ restored: 0, skipped: 5, failed: 0 })).toBe('succeeded');
+    expect(restoreJobState({ restored: 3, skipped: 2, failed: 0, refused: 0 })).toBe('succeeded');
+    expect(restoreJobState({ restored: 0, skipped: 5, failed: 0, refused: 0 })).toBe('succeeded');
   });
 
   it('is partially failed when some items failed', () => {
-    expect(restoreJobState({ restored: 3, skipped: 0, failed: 1 })).toBe('partially_failed');
-    expect(restoreJobState({ restored: 0, skipped: 1, failed: 1 })).toBe('partially_failed');
+    expect(restoreJobState({ restored: 3, skipped: 0, failed: 1, refused: 0 })).toBe('partially_failed');
+    expect(restoreJobState({ restored: 0, skipped: 1, failed: 1, refused: 0 })).toBe('partially_failed');
   });
 
   it('fails when every item failed or the job could not run', () => {
-    expect(restoreJobState({ restored: 0, skipped: 0, failed: 4 })).toBe('failed');
-    expect(restoreJobState({ restored: 0, skipped: 0, failed: 0 }, { jobFailed: true })).toBe('failed');
-    expect(restoreJobState({ restored: 2, skipped: 0, failed: 0 }, { jobFailed: true })).toBe('partially_failed');
+    expect(restoreJobState({ restored: 0, skipped: 0, failed: 4, refused: 0 })).toBe('failed');
+    expect(restoreJobState({ restored: 0, skipped: 0, failed: 0, refused: 0 }, { jobFailed: true })).toBe('failed');
+    expect(restoreJobState({ restored: 2, skipped: 0, failed: 0, refused: 0 }, { jobFailed: true })).toBe(
+      'partially_failed',
+    );
   });
 
   it('counts outcomes', () => {
@@ -76,6 +80,7 @@ describe('restoreJobState', () => {
       restored: 2,
       skipped: 0,
       failed: 1,
+      refused: 0,
     });
   });
 });

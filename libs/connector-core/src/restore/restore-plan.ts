@@ -27,23 +27,25 @@ export interface OutcomeCounts {
   restored: number;
   skipped: number;
   failed: number;
+  /** Items the target cannot hold: not restored, so they count against the job like failures. */
+  refused: number;
 }
 
 /**
- * The final state of a restore job: succeeded when nothing failed, partially_failed when some items
- * failed (or a job-level problem left the rest undone), failed when every item failed or the job
+ * The final state of a restore job: succeeded when nothing failed or was refused, partially_failed when some items
+ * failed or were refused (or a job-level problem left the rest undone), failed when every item failed or the job
  * could not run at all.
  */
 export function restoreJobState(counts: OutcomeCounts, options: { jobFailed?: boolean } = {}): JobEventState {
   const done = counts.restored + counts.skipped;
   if (options.jobFailed) return done > 0 ? 'partially_failed' : 'failed';
-  if (counts.failed === 0) return 'succeeded';
+  if (counts.failed === 0 && counts.refused === 0) return 'succeeded';
   return done === 0 ? 'failed' : 'partially_failed';
 }
 
 /** Counts results by outcome. */
 export function countOutcomes(results: readonly Pick<RestoreItemResult, 'outcome'>[]): OutcomeCounts {
-  const counts: OutcomeCounts = { restored: 0, skipped: 0, failed: 0 };
+  const counts: OutcomeCounts = { restored: 0, skipped: 0, failed: 0, refused: 0 };
   for (const result of results) counts[result.outcome]++;
   return counts;
 }

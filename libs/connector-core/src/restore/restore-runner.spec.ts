@@ -67,6 +67,8 @@ describe('RestoreRunner exports', () => {
         flags: { seen: false, answered: false, flagged: false, draft: false, deleted: false },
         keywords: [],
         size: raw.length,
+        itemType: 'mail',
+        form: 'rfc5322',
       });
     }
   });
@@ -184,6 +186,8 @@ describe('RestoreRunner into a mail target (in-memory port)', () => {
         flags: { seen: seq % 2 === 0, answered: false, flagged: true, draft: false, deleted: false },
         keywords: seq === 0 ? ['$Label1', 'Project X'] : [],
         size: raw.length,
+        itemType: 'mail',
+        form: 'rfc5322',
       });
     }
     return items;

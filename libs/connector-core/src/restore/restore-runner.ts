@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { JobCommand, JobEventState, RestoreItem, RestoreItemResult } from '@mlr/contracts';
 import type { TenantKeys } from '@mlr/crypto';
 import type { Logger } from '@mlr/telemetry';
-import { openExportWriter, type ExportFormat, type ExportWriter } from '../export/index.js';
+import { exportRefusal, openExportWriter, type ExportFormat, type ExportWriter } from '../export/index.js';
 import { Limiter } from '../limiter.js';
 import type { JobProgress } from '../ports/job-progress.js';
 import type { MailTarget, TargetSession } from '../ports/mail-target.js';
@@ -119,9 +119,18 @@ export class RestoreRunner {
 
   private async runMailboxes(job: RestoreCommand, items: RestoreItem[]): Promise<RestoreItemResult[]> {
     const lanes = new Map<string, MailboxLane>();
+    const results: RestoreItemResult[] = [];
     for (const item of items) {
       const destination = destinationOf(job.target, item);
       if (destination.kind !== 'mailbox') continue;
+      // An item the target cannot hold (a contact for an IMAP folder) is refused before it is fetched.
+      const refusal = this.options.target.accepts(destination.mailbox, item);
+      if (refusal !== null) {
+        const result = refused(item, refusal);
+        results.push(result);
+        this.options.reporter.itemResult(result);
+        continue;
+      }
       let lane = lanes.get(destination.mailbox);
       if (!lane) lanes.set(destination.mailbox, (lane = { mailbox: destination.mailbox, entries: [] }));
       lane.entries.push({ item, folder: destination.folder });
@@ -130,7 +139,6 @@ export class RestoreRunner {
     for (const lane of lanes.values()) {
       lane.entries.sort((a, b) => (a.folder < b.folder ? -1 : a.folder > b.folder ? 1 : a.item.seq - b.item.seq));
     }
-    const results: RestoreItemResult[] = [];
     const queue = [...lanes.values()];
     const workers = Array.from({ length: Math.min(this.options.sessions ?? 4, queue.length) }, async () => {
       for (let lane = queue.shift(); lane; lane = queue.shift()) {
@@ -389,10 +397,17 @@ export class RestoreRunner {
       return failAll(`cannot create export file ${path}: ${(error as Error).message}`);
     }
     const results: RestoreItemResult[] = [];
+    // Items the file's format cannot hold (an appointment for an mbox file) are refused unread.
+    const wanted: RestoreItem[] = [];
+    for (const item of items) {
+      const refusal = exportRefusal(target.format, item);
+      if (refusal === null) wanted.push(item);
+      else results.push(refused(item, refusal));
+    }
     let added = 0;
     try {
       await this.inOrder(
-        items.map((item) => ({ item })),
+        wanted.map((item) => ({ item })),
         async (batch) => {
           for (const { entry, prepared } of batch) {
             const { item } = entry;
@@ -507,4 +522,8 @@ export class RestoreRunner {
 
 function failed(item: RestoreItem, reason: string): RestoreItemResult {
   return { seq: item.seq, outcome: 'failed', reason: boundedReason(reason) };
+}
+
+function refused(item: RestoreItem, reason: string): RestoreItemResult {
+  return { seq: item.seq, outcome: 'refused', reason: boundedReason(reason) };
 }

@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { FolderCheckpoint, IndexRecord, JobCounters, JobEventState, RestoreItemResult } from '@mlr/contracts';
+import type {
+  FolderCheckpoint,
+  IndexRecord,
+  ItemForm,
+  JobCounters,
+  JobEventState,
+  RestoreItem,
+  RestoreItemResult,
+} from '@mlr/contracts';
 import type { SealedMessage } from '@mlr/crypto';
+import type { StructuredItemInput } from '@mlr/pim';
 import {
   countItemResult,
   type JobError,
@@ -18,7 +27,13 @@ import type {
   SourceRead,
   SourceSession,
 } from '../ports/mail-source.js';
-import type { CopyCandidate, MailTarget, TargetSession, TargetWrite } from '../ports/mail-target.js';
+import {
+  refusalByForm,
+  type CopyCandidate,
+  type MailTarget,
+  type TargetSession,
+  type TargetWrite,
+} from '../ports/mail-target.js';
 
 /**
  * In-memory stand-ins of the connector core's ports, for the runners' unit tests. The source keeps
@@ -70,12 +85,15 @@ export class RecordingProgress implements JobProgress {
 /** Takes every sighting as stored (or fails those `failing` names), keeping records in order. */
 export class RecordingUploader implements SightingUploader {
   readonly records: IndexRecord[] = [];
+  /** The sealed items, in the order the records came. */
+  readonly sealed: SealedMessage[] = [];
   readonly flushes: string[] = [];
   private readonly stored = new Set<string>();
   constructor(private readonly failing: (record: IndexRecord) => boolean = () => false) {}
   async upload(_jobId: string, sealed: SealedMessage, record: IndexRecord): Promise<UploadOutcome> {
     if (this.failing(record)) throw new Error(`storage refused ${record.folder} ${record.sourceKey.id}`);
     this.records.push(record);
+    this.sealed.push(sealed);
     const known = this.stored.has(sealed.contentId);
     this.stored.add(sealed.contentId);
     return { objectStored: known ? 'deduplicated' : 'new', recordStored: 'new' };
@@ -87,7 +105,7 @@ export class RecordingUploader implements SightingUploader {
 
 interface StoredItem {
   position: number;
-  raw: Buffer;
+  content: { raw: Buffer } | { structured: StructuredItemInput };
   flags: string[];
   internalDate: Date | null;
   /** The container's change counter when the item was added or its flags last changed. */
@@ -113,11 +131,20 @@ export class InMemoryMailSource implements MailSource {
   opened = 0;
 
   add(mailbox: string, folder: string, raw: Buffer, flags: string[] = []): number {
+    return this.addContent(mailbox, folder, { raw }, flags);
+  }
+
+  /** Adds an item the source holds as fields (an appointment, a contact...). */
+  addStructured(mailbox: string, folder: string, item: StructuredItemInput, flags: string[] = []): number {
+    return this.addContent(mailbox, folder, { structured: item }, flags);
+  }
+
+  private addContent(mailbox: string, folder: string, content: StoredItem['content'], flags: string[]): number {
     const container = this.container(mailbox, folder);
     const position = container.next++;
     container.items.push({
       position,
-      raw,
+      content,
       flags,
       internalDate: new Date(Date.UTC(2026, 0, position)),
       changedAt: ++container.changes,
@@ -214,7 +241,7 @@ class InMemorySourceSession implements SourceSession {
             item: {
               position,
               sighting: { source: 'memory', epoch, id: String(position) },
-              raw: item.raw,
+              ...item.content,
               flags: [...item.flags],
               internalDate: item.internalDate,
             },
@@ -246,6 +273,8 @@ export interface WrittenItem extends TargetWrite {
 export class InMemoryMailTarget implements MailTarget {
   readonly name = 'the test target';
   readonly containers = new Map<string, WrittenItem[]>();
+  /** The forms it holds (like IMAP, messages only, unless a test says otherwise). */
+  forms: ItemForm[] = ['rfc5322'];
   /** Mailboxes that cannot be opened, with the reason. */
   readonly refused = new Map<string, string>();
   /** The session drops after sending the write of items with these bytes (once each). */
@@ -260,6 +289,10 @@ export class InMemoryMailTarget implements MailTarget {
   readonly checks: number[] = [];
   opened = 0;
   private nextId = 1;
+
+  accepts(_mailbox: string, item: Pick<RestoreItem, 'itemType' | 'form'>): string | null {
+    return refusalByForm('the test target', this.forms, item);
+  }
 
   written(mailbox: string, folder: string): WrittenItem[] {
     return this.containers.get(`${mailbox}/${folder}`) ?? [];

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { contentIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
+import { FORMS_OF_KIND, ITEM_FORMS, kindFieldsSchema, type ItemForm } from './kind-fields.js';
+
+export * from './kind-fields.js';
 
 export const IMPORTANCE = ['low', 'normal', 'high'] as const;
 export const ITEM_TYPES = [
@@ -39,11 +42,14 @@ export function sightingLabel(key: SightingKey): string {
 }
 
 /**
- * What the index knows about one sighting of a message: a message in one folder of one mailbox.
- * Built by the connector from the raw bytes; fields the message does not have are null/empty, and
- * `parseProblems` says what could not be parsed (the bytes are backed up regardless).
+ * What the index knows about one sighting of an item: an item in one folder of one mailbox.
+ * Built by the connector from the item; fields the item does not have are null/empty, and
+ * `parseProblems` says what could not be parsed (the bytes are backed up regardless). Items other than
+ * mail fill the common fields too (subject: an appointment's summary or a contact's name; message date:
+ * a start, due or modification time; from/to: organizer/attendees), so that every search and ordering
+ * works across kinds; `kindFields` holds the rest.
  */
-export const indexRecordSchema = z.strictObject({
+export const indexRecordFieldsSchema = z.strictObject({
   tenantId: tenantIdSchema,
   mailbox: z.string().min(1).max(320),
   folder: z.string().min(1).max(1024),
@@ -64,6 +70,10 @@ export const indexRecordSchema = z.strictObject({
   /** A follow-up request: Outlook's X-Message-Flag / Flag header, or the IMAP \Flagged mark. */
   followUp: z.boolean(),
   itemType: z.enum(ITEM_TYPES),
+  /** What the stored bytes are (RFC 5322, iCalendar, vCard): what a restore target must accept. */
+  form: z.enum(ITEM_FORMS).default('rfc5322'),
+  /** The fields of the item's kind (appointment, task, note, contact, phone message); null for others. */
+  kindFields: kindFieldsSchema.nullable().default(null),
   flags: z.strictObject({
     seen: z.boolean(),
     answered: z.boolean(),
@@ -81,6 +91,30 @@ export const indexRecordSchema = z.strictObject({
   size: z.number().int().nonnegative(),
   parseProblems: z.array(z.string().max(2048)),
   backupJobId: jobIdSchema.nullable(),
+});
+
+/** Kind, form and kind fields agree: a contact's fields on a contact stored as vCard or RFC 5322. */
+export function kindMismatch(record: {
+  itemType: ItemType;
+  form: ItemForm;
+  kindFields: { kind: string } | null;
+}): { path: string; message: string } | null {
+  const forms: readonly ItemForm[] = FORMS_OF_KIND[record.itemType];
+  if (!forms.includes(record.form)) {
+    return { path: 'form', message: `an item of kind ${record.itemType} is not stored as ${record.form}` };
+  }
+  if (record.kindFields !== null && record.kindFields.kind !== record.itemType) {
+    return {
+      path: 'kindFields',
+      message: `fields of kind ${record.kindFields.kind} on an item of kind ${record.itemType}`,
+    };
+  }
+  return null;
+}
+
+export const indexRecordSchema = indexRecordFieldsSchema.superRefine((record, ctx) => {
+  const mismatch = kindMismatch(record);
+  if (mismatch) ctx.addIssue({ code: 'custom', path: [mismatch.path], message: mismatch.message });
 });
 
 export type IndexRecord = z.infer<typeof indexRecordSchema>;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { connectorIdSchema, contentIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
 import { searchCriteriaSchema, visibleMailboxesSchema } from '../services/indexing.js';
+import { ITEM_FORMS, ITEM_TYPES } from '../index-records/index-record.js';
 import { NATS_USER_PUBLIC_KEY_PATTERN } from '../services/connectors.js';
 import { tenantMlrStatusSchema } from '../services/licensing.js';
 import {
@@ -45,6 +46,8 @@ export const exportFileNameSchema = z
   )
   .refine((value) => !value.includes('..'), 'must not contain ".."');
 
+export const EXPORT_FORMATS = ['mbox', 'eml-zip', 'items-zip'] as const;
+
 /** Where restored messages go. */
 export const restoreTargetSchema = z.discriminatedUnion('kind', [
   /** Each message back into the mailbox and folder it was backed up from. */
@@ -53,8 +56,12 @@ export const restoreTargetSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('folder'), folder: folderNameSchema }),
   /** Every message into another mailbox (tenant admins only); into `folder`, or else its original folder. */
   z.strictObject({ kind: z.literal('mailbox'), mailbox: mailboxNameSchema, folder: folderNameSchema.optional() }),
-  /** No mailbox: the connector writes an mbox file (mboxrd) or a zip of .eml files into its export directory. */
-  z.strictObject({ kind: z.literal('export'), format: z.enum(['mbox', 'eml-zip']), fileName: exportFileNameSchema }),
+  /**
+   * No mailbox: the connector writes a file into its export directory: an mbox file (mboxrd) or a zip
+   * of .eml files (mail-like items only), or a zip of every kind of item in its own form (`items-zip`:
+   * .eml, .ics, .vcf, with a manifest).
+   */
+  z.strictObject({ kind: z.literal('export'), format: z.enum(EXPORT_FORMATS), fileName: exportFileNameSchema }),
 ]);
 
 export const messageFlagsSchema = z.strictObject({
@@ -81,9 +88,16 @@ export const restoreItemSchema = z.strictObject({
   keywords: z.array(z.string().min(1).max(256)),
   /** Size of the original message in bytes. */
   size: z.number().int().nonnegative(),
+  /** The item's kind, and what its stored bytes are: a target that cannot hold them refuses the item. */
+  itemType: z.enum(ITEM_TYPES).default('mail'),
+  form: z.enum(ITEM_FORMS).default('rfc5322'),
 });
 
-export const RESTORE_OUTCOMES = ['restored', 'skipped', 'failed'] as const;
+/**
+ * What became of an item: `refused` when the target cannot hold an item of its kind or form (a contact
+ * into an IMAP folder, an appointment into an mbox file): it is counted as failed, with the reason.
+ */
+export const RESTORE_OUTCOMES = ['restored', 'skipped', 'failed', 'refused'] as const;
 
 /** The result of one item, reported by the connector in its job events. */
 export const restoreItemResultSchema = z.strictObject({
@@ -231,6 +245,8 @@ export const restoreItemViewSchema = z.strictObject({
   messageId: z.string().nullable(),
   subject: z.string().nullable(),
   size: z.number().int().nonnegative(),
+  itemType: z.enum(ITEM_TYPES),
+  form: z.enum(ITEM_FORMS),
   /** `pending` until the connector reports it. */
   outcome: z.enum(['pending', ...RESTORE_OUTCOMES]),
   reason: z.string().nullable(),

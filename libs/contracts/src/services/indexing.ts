@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { contentIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
-import { IMPORTANCE, ITEM_TYPES } from '../index-records/index-record.js';
+import {
+  IMPORTANCE,
+  ITEM_FORMS,
+  ITEM_TYPES,
+  kindFieldsSchema,
+  TASK_STATUSES,
+  type ItemType,
+} from '../index-records/index-record.js';
 
 /*
  * Request/reply verbs of the indexing service (`mlr.svc.indexing.<verb>`): searching the index.
@@ -19,6 +26,11 @@ import { IMPORTANCE, ITEM_TYPES } from '../index-records/index-record.js';
  * - `mailboxes`, `folder`: exact names as the connector reported them (as shown in the results).
  * - `text`: full-text search over subject, addresses, sender name and attachment names in web-search
  *   syntax (`budget -draft`, `"quarterly figures"`, `invoice or receipt`), whole words, no stemming.
+ * - `itemType` is the kind of item, `form` what its stored bytes are. The fields of a kind
+ *   (`KIND_CRITERIA`: an appointment's start, location and attendees; a task's due date and status; a
+ *   contact's names, addresses and phone numbers; a phone message's caller, number and marks) select
+ *   items of that kind only; criteria of kinds that exclude each other, or one that contradicts
+ *   `itemType`, are refused. `phone` compares the last digits (at least 6) of the numbers.
  * Results are the sightings (one message in one folder of one mailbox), newest message date first,
  * then by id; `nextCursor` continues the same search after the last item.
  */
@@ -94,7 +106,77 @@ const searchCriteriaFields = {
     .max(1_000)
     .refine((value) => /[\p{L}\p{N}]/u.test(value), 'must contain at least one word')
     .optional(),
+  form: z.enum(ITEM_FORMS).optional(),
+  /** Appointments' and tasks' start, inclusive bounds. */
+  startsFrom: isoDateSchema.optional(),
+  startsTo: isoDateSchema.optional(),
+  /** Tasks' due time, inclusive bounds. */
+  dueFrom: isoDateSchema.optional(),
+  dueTo: isoDateSchema.optional(),
+  taskStatus: z.enum(TASK_STATUSES).optional(),
+  /** Appointments: the organizer or an attendee, an address or a domain (as `to`). */
+  attendee: addressCriterionSchema.optional(),
+  /** Appointments and tasks that repeat (or not). */
+  recurring: z.boolean().optional(),
+  /** Appointments: the location contains the text, ignoring case. */
+  location: containsSchema(998).optional(),
+  /** Contacts: a name, the organization or the job title contains the text, ignoring case. */
+  name: containsSchema(998).optional(),
+  /** Contacts: one of the e-mail addresses (or a distribution list's members), an address or a domain. */
+  email: addressCriterionSchema.optional(),
+  /** Contacts' phone numbers and phone messages' number: the same last digits (at least 6 given). */
+  phone: z
+    .string()
+    .max(64)
+    .refine(
+      (value) => /^[+\d\s()./-]+$/.test(value) && (value.match(/\d/g) ?? []).length >= 6,
+      'must be a phone number with at least 6 digits',
+    )
+    .optional(),
+  /** Phone messages: the caller or their company contains the text, ignoring case. */
+  caller: containsSchema(998).optional(),
+  /** Phone messages marked "please call back" (or not). */
+  callback: z.boolean().optional(),
+  /** Phone messages marked urgent (or not). */
+  urgent: z.boolean().optional(),
 };
+
+/** Criteria that apply to some kinds only: the kinds each one selects. */
+export const KIND_CRITERIA = {
+  startsFrom: ['appointment', 'task'],
+  startsTo: ['appointment', 'task'],
+  dueFrom: ['task'],
+  dueTo: ['task'],
+  taskStatus: ['task'],
+  attendee: ['appointment'],
+  recurring: ['appointment', 'task'],
+  location: ['appointment'],
+  name: ['contact'],
+  email: ['contact'],
+  phone: ['contact', 'phone_message'],
+  caller: ['phone_message'],
+  callback: ['phone_message'],
+  urgent: ['phone_message'],
+} as const satisfies Partial<Record<keyof typeof searchCriteriaFields, readonly ItemType[]>>;
+
+/**
+ * The kinds a search's kind criteria allow (with `itemType`, if given): null when none restricts the
+ * kind, an empty list when they contradict each other.
+ */
+export function kindsSelected(query: Partial<Record<string, unknown>>): ItemType[] | null {
+  let kinds: ItemType[] | null = typeof query.itemType === 'string' ? [query.itemType as ItemType] : null;
+  for (const [field, allowed] of Object.entries(KIND_CRITERIA)) {
+    if (query[field] === undefined) continue;
+    const allowedKinds: readonly ItemType[] = allowed;
+    kinds = kinds === null ? [...allowedKinds] : kinds.filter((kind) => allowedKinds.includes(kind));
+  }
+  return kinds;
+}
+
+/** The digits a phone criterion compares: the last 9 (national and international forms agree on them). */
+export function phoneDigits(value: string): string {
+  return (value.match(/\d/g) ?? []).join('').slice(-9);
+}
 
 const pagingFields = {
   limit: z.number().int().min(SEARCH_LIMIT.min).max(SEARCH_LIMIT.max).default(SEARCH_LIMIT.default),
@@ -108,13 +190,37 @@ export const SEARCH_CRITERIA_FIELDS = Object.keys(searchCriteriaFields) as Array
 type RangeChecked = {
   fromDate?: string | undefined;
   toDate?: string | undefined;
+  startsFrom?: string | undefined;
+  startsTo?: string | undefined;
+  dueFrom?: string | undefined;
+  dueTo?: string | undefined;
   minSize?: number | undefined;
   maxSize?: number | undefined;
 };
 
 function checkRanges(query: RangeChecked, ctx: z.RefinementCtx): void {
-  if (query.fromDate && query.toDate && Date.parse(query.fromDate) > Date.parse(query.toDate)) {
-    ctx.addIssue({ code: 'custom', path: ['toDate'], message: 'toDate is before fromDate' });
+  for (const [from, to] of [
+    ['fromDate', 'toDate'],
+    ['startsFrom', 'startsTo'],
+    ['dueFrom', 'dueTo'],
+  ] as const) {
+    const low = query[from];
+    const high = query[to];
+    if (low && high && Date.parse(low) > Date.parse(high)) {
+      ctx.addIssue({ code: 'custom', path: [to], message: `${to} is before ${from}` });
+    }
+  }
+  const kinds = kindsSelected(query as Partial<Record<string, unknown>>);
+  if (kinds !== null && kinds.length === 0) {
+    const fields = Object.keys(KIND_CRITERIA).filter(
+      (field) => (query as Record<string, unknown>)[field] !== undefined,
+    );
+    const given = (query as { itemType?: string }).itemType;
+    ctx.addIssue({
+      code: 'custom',
+      path: [fields[fields.length - 1] ?? 'itemType'],
+      message: `${fields.join(', ')} ${given ? `do not apply to items of kind ${given}` : 'apply to different kinds of items'}`,
+    });
   }
   if (query.minSize !== undefined && query.maxSize !== undefined && query.minSize > query.maxSize) {
     ctx.addIssue({ code: 'custom', path: ['maxSize'], message: 'maxSize is smaller than minSize' });
@@ -171,6 +277,9 @@ export const searchHitSchema = z.strictObject({
   keywords: z.array(z.string()),
   importance: z.enum(IMPORTANCE),
   itemType: z.enum(ITEM_TYPES),
+  form: z.enum(ITEM_FORMS),
+  /** The fields of the item's kind (appointment, task, note, contact, phone message); null for others. */
+  kindFields: kindFieldsSchema.nullable(),
   size: z.number().int().nonnegative(),
   backupJobId: z.string().nullable(),
 });

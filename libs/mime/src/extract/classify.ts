@@ -59,11 +59,15 @@ export function followUpOf(block: HeaderBlock, text: HeaderText): string | null 
 }
 
 /**
- * Maps what a message says about itself onto the index's item types: Exchange's Content-Class and
+ * Maps what a message says about itself onto the index's item types: MLR's own X-MLR-Item-Type (phone
+ * messages and notifications it wrote), Exchange's Content-Class and
  * RFC 3458 Message-Context first, then delivery/read reports (notification), calendar parts with a
  * METHOD (appointment; task for VTODO, note for VJOURNAL), a bare vCard (contact), else mail.
  */
 export function itemTypeOf(buf: Buffer, block: HeaderBlock, outer: OuterStructure): ItemType {
+  // Written by MLR itself (libs/pim) for mail-like items a source held as fields.
+  const own = fieldValue(buf, block, 'x-mlr-item-type')?.toLowerCase();
+  if (own === 'phone_message' || own === 'notification') return own;
   const contentClass = fieldValue(buf, block, 'content-class')?.toLowerCase() ?? '';
   if (contentClass.includes('calendarmessage')) return 'appointment';
   if (contentClass.includes('voice')) return 'phone_message';

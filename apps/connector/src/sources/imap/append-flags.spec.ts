@@ -14,6 +14,8 @@ const item: RestoreItem = {
   flags: { seen: true, answered: false, flagged: true, draft: false, deleted: true },
   keywords: ['$Label1', 'Work'],
   size: 1234,
+  itemType: 'mail',
+  form: 'rfc5322',
 };
 
 describe('appendFlags', () => {

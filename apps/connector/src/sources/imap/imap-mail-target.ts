@@ -1,4 +1,10 @@
-import type { CopyCandidate, MailTarget, TargetSession, TargetWrite } from '@mlr/connector-core';
+import {
+  refusalByForm,
+  type CopyCandidate,
+  type MailTarget,
+  type TargetSession,
+  type TargetWrite,
+} from '@mlr/connector-core';
 import type { TenantKeys } from '@mlr/crypto';
 import type { ImapSourceConfig } from '../../config/connector-config.js';
 import { appendFlags } from './append-flags.js';
@@ -32,6 +38,11 @@ export class ImapMailTarget implements MailTarget {
     private readonly options: ImapMailTargetOptions = {},
   ) {
     this.listings = options.listings ?? new FolderListings(0);
+  }
+
+  /** An IMAP mailbox holds messages: items stored as iCalendar or vCard are refused. */
+  accepts(_mailbox: string, item: Parameters<MailTarget['accepts']>[1]): string | null {
+    return refusalByForm('an IMAP mailbox', ['rfc5322'], item);
   }
 
   async open(mailbox: string): Promise<TargetSession> {

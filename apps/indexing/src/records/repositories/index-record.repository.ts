@@ -64,6 +64,15 @@ function toJsonRow(row: IndexRow, ord: number, id: string): Record<string, unkno
     follow_up: row.followUp,
     importance: row.importance,
     item_type: row.itemType,
+    form: row.form,
+    kind_fields: row.kindFields,
+    starts_at: row.startsAt,
+    ends_at: row.endsAt,
+    due_at: row.dueAt,
+    completed_at: row.completedAt,
+    task_status: row.taskStatus,
+    kind_keys: row.kindKeys,
+    kind_text: row.kindText,
     seen: row.seen,
     answered: row.answered,
     flagged: row.flagged,
@@ -125,7 +134,9 @@ WITH input AS (
     content_id text, object_id text, message_id text, submission_date timestamptz, internal_date timestamptz,
     sender text, sender_name text, to_addresses text[], cc_addresses text[], bcc_addresses text[],
     subject text, attachment_names text[], has_attachment boolean, follow_up boolean,
-    importance "importance", item_type "item_type", seen boolean, answered boolean, flagged boolean,
+    importance "importance", item_type "item_type", form "item_form", kind_fields jsonb,
+    starts_at timestamptz, ends_at timestamptz, due_at timestamptz, completed_at timestamptz, task_status text,
+    kind_keys text[], kind_text text, seen boolean, answered boolean, flagged boolean,
     draft boolean, deleted boolean, keywords text[], observed_at timestamptz, size bigint, parse_problems text[],
     backup_job_id text)
 ),
@@ -148,12 +159,14 @@ upserted AS (
   INSERT INTO index_records AS r (
     id, tenant_id, mailbox, folder, sighting_source, sighting_epoch, sighting_id, content_id, object_id,
     message_id, submission_date, internal_date, sender, sender_name, to_addresses, cc_addresses, bcc_addresses,
-    subject, attachment_names, has_attachment, follow_up, importance, item_type,
+    subject, attachment_names, has_attachment, follow_up, importance, item_type, form, kind_fields,
+    starts_at, ends_at, due_at, completed_at, task_status, kind_keys, kind_text,
     seen, answered, flagged, draft, deleted, keywords, observed_at, size, parse_problems, backup_job_id, updated_at)
   SELECT
     id, tenant_id, mailbox, folder, sighting_source, sighting_epoch, sighting_id, content_id, object_id,
     message_id, submission_date, internal_date, sender, sender_name, to_addresses, cc_addresses, bcc_addresses,
-    subject, attachment_names, has_attachment, follow_up, importance, item_type,
+    subject, attachment_names, has_attachment, follow_up, importance, item_type, form, kind_fields,
+    starts_at, ends_at, due_at, completed_at, task_status, kind_keys, kind_text,
     seen, answered, flagged, draft, deleted, keywords, observed_at, size, parse_problems, backup_job_id, now()
   FROM checked
   WHERE NOT stale

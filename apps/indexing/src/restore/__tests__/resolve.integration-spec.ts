@@ -132,6 +132,8 @@ describe('records.resolve by record ids', () => {
       flags: { seen: true, answered: true, flagged: true, draft: true, deleted: true },
       keywords: ['$Forwarded', '$Label1'],
       size: Number(row.size),
+      itemType: 'mail',
+      form: 'rfc5322',
     });
   });
 

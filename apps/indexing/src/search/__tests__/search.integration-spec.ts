@@ -191,6 +191,8 @@ describe('records.search', () => {
       keywords: [],
       importance: spec.importance,
       itemType: spec.itemType,
+      form: 'rfc5322',
+      kindFields: null,
       size: spec.size,
       backupJobId: spec.backupJobId,
     });

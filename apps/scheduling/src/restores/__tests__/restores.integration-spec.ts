@@ -615,6 +615,8 @@ describe('scheduling: restore jobs', () => {
             messageId: expect.stringMatching(/^<m\d@/),
             subject: expect.stringMatching(/^Budget/),
             size: expect.any(Number),
+            itemType: 'mail',
+            form: 'rfc5322',
             outcome: 'failed',
             reason: 'mailbox not found',
             targetMailbox: null,
