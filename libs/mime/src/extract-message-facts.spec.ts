@@ -488,6 +488,14 @@ describe('item types', () => {
       'appointment',
     );
     expect(extractMessageFacts(simpleMail(['Content-Class: voice-uc'])).itemType).toBe('phone_message');
+    // MLR's own mark for mail-like items it wrote; not taken from a message that came through a server.
+    expect(extractMessageFacts(simpleMail(['X-MLR-Item-Type: phone_message'])).itemType).toBe('phone_message');
+    expect(extractMessageFacts(simpleMail(['X-MLR-Item-Type: Notification'])).itemType).toBe('notification');
+    expect(
+      extractMessageFacts(
+        simpleMail(['Received: from a by b; Mon, 7 Dec 2026 08:00:00 +0000', 'X-MLR-Item-Type: notification']),
+      ).itemType,
+    ).toBe('mail');
     expect(extractMessageFacts(simpleMail(['Message-Context: voice-message'])).itemType).toBe('phone_message');
     expect(extractMessageFacts(simpleMail(['X-Uniform-Type-Identifier: com.apple.mail-note'])).itemType).toBe('note');
     expect(extractMessageFacts(mail(['Subject: card', 'Content-Type: text/vcard'], 'BEGIN:VCARD')).itemType).toBe(

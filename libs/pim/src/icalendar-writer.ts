@@ -25,17 +25,26 @@ const PRIORITY: Record<Importance, string | null> = { high: '1', normal: null, l
 
 /** The attendees in the order they are written (and indexed): by address, then name. */
 export function sortedAttendees<T extends { address: string; name?: string | undefined }>(list: readonly T[]): T[] {
+  // Ties broken on every field, so that no order of the source's list shows through.
   return [...list].sort(
-    (a, b) => byCodeUnits(a.address.toLowerCase(), b.address.toLowerCase()) || byCodeUnits(a.name ?? '', b.name ?? ''),
+    (a, b) =>
+      byCodeUnits(a.address.toLowerCase(), b.address.toLowerCase()) ||
+      byCodeUnits(a.address, b.address) ||
+      byCodeUnits(a.name ?? '', b.name ?? '') ||
+      byCodeUnits(JSON.stringify(a), JSON.stringify(b)),
   );
 }
 
 /** Categories as written: trimmed, without repeats (ignoring case), in code-unit order. */
 export function sortedCategories(categories: readonly string[]): string[] {
+  // Of two spellings of one category (Work, work) the smaller in code-unit order is kept, whatever
+  // the source's order.
   const seen = new Map<string, string>();
   for (const raw of categories) {
     const category = clean(raw).trim();
-    if (category && !seen.has(category.toLowerCase())) seen.set(category.toLowerCase(), category);
+    const known = seen.get(category.toLowerCase());
+    if (category && (known === undefined || byCodeUnits(category, known) < 0))
+      seen.set(category.toLowerCase(), category);
   }
   return [...seen.values()].sort(byCodeUnits);
 }
@@ -117,7 +126,9 @@ export function writeAppointment(item: AppointmentItem): Buffer {
   }
   if (item.recurrence) {
     lines.push({ name: 'RRULE', value: item.recurrence.rule });
-    for (const exception of [...new Set(item.recurrence.exceptions)].sort(byCodeUnits)) {
+    // By instant: 09:00:00Z and 09:00:00.000Z are one exception.
+    const instants = [...new Set(item.recurrence.exceptions.map((e) => new Date(e).toISOString()))].sort(byCodeUnits);
+    for (const exception of instants) {
       lines.push(timeLine('EXDATE', exception, { allDay: item.allDay, timeZone: zone }));
     }
   }

@@ -30,12 +30,14 @@ function oneLine(value: string): string {
 }
 
 /**
- * Header text: as it is when it is printable ASCII, else RFC 2047 encoded words (UTF-8, base64) of at
- * most 45 bytes of text each, never splitting a character, joined by folding whitespace.
+ * Header text: as it is when it is short printable ASCII, else RFC 2047 encoded words (UTF-8, base64)
+ * of at most 45 bytes of text each, never splitting a character, joined by folding whitespace.
  */
 export function headerText(value: string): string {
   const text = oneLine(value);
-  if (/^[\x20-\x7e]*$/.test(text) && !text.includes('=?')) return text;
+  // Short printable ASCII as it is; anything else (or a line that would pass RFC 5322's 998
+  // characters) as encoded words, which fold.
+  if (/^[\x20-\x7e]*$/.test(text) && !text.includes('=?') && text.length <= 200) return text;
   const words: string[] = [];
   let chunk = '';
   for (const char of text) {
@@ -55,15 +57,21 @@ export function mailbox(person: Person): string {
   const name = person.name ? oneLine(person.name) : '';
   if (!name) return `<${address}>`;
   const display =
-    /^[\x20-\x7e]*$/.test(name) && !name.includes('=?')
+    /^[\x20-\x7e]*$/.test(name) && !name.includes('=?') && name.length <= 200
       ? `"${name.replace(/[\\"]/g, (c) => `\\${c}`)}"`
       : headerText(name);
-  return `${display} <${address}>`;
+  // A long address goes on a line of its own, so that name and address never make an overlong line.
+  return address.length > 200 ? `${display}\r\n <${address}>` : `${display} <${address}>`;
 }
 
 /** A Message-ID for a source's item id: stable, and valid whatever the id looks like. */
 export function messageIdFor(kind: string, uid: string): string {
-  if (/^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+$/.test(uid) && !uid.startsWith('.') && !uid.includes('..')) {
+  if (
+    uid.length <= 200 &&
+    /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+$/.test(uid) &&
+    !uid.startsWith('.') &&
+    !uid.includes('..')
+  ) {
     return `<${uid}>`;
   }
   const digest = createHash('sha256').update(uid, 'utf8').digest('hex').slice(0, 40);

@@ -189,6 +189,36 @@ describe('renderStructuredItem', () => {
         /emails.0.type/,
       ],
       [{ kind: 'fax', uid: 'u' }, /kind/],
+      [
+        {
+          kind: 'appointment',
+          uid: 'u',
+          modifiedAt: '2026-01-01T00:00:00Z',
+          summary: 'x',
+          start: '0000-06-01T10:00:00Z',
+        },
+        /start: must be a date-time in the years 1 to 9999/,
+      ],
+      [
+        { kind: 'task', uid: 'u', modifiedAt: '9999-12-31T23:30:00-01:00', summary: 'x' },
+        /modifiedAt: must be a date-time in the years 1 to 9999/,
+      ],
+      [
+        { kind: 'contact', uid: 'u', modifiedAt: '2026-01-01T00:00:00Z', displayName: 'x', birthday: '2026-13-45' },
+        /birthday: must be a day that exists/,
+      ],
+      [
+        {
+          kind: 'appointment',
+          uid: 'u',
+          modifiedAt: '2026-01-01T00:00:00Z',
+          summary: 'x',
+          allDay: true,
+          start: '2026-03-10T00:00:00Z',
+          end: '2026-03-10T00:00:00Z',
+        },
+        /end: an all-day event ends on a later day/,
+      ],
     ];
     for (const [item, reason] of bad) {
       let error: unknown;
@@ -200,6 +230,59 @@ describe('renderStructuredItem', () => {
       expect(error).toBeInstanceOf(InvalidItemError);
       expect((error as Error).message).toMatch(reason);
     }
+  });
+
+  it('gives the same bytes whatever the spelling order of a category, the order of equal attendees or the form of an exception time', () => {
+    const base = {
+      kind: 'appointment' as const,
+      uid: 'u',
+      modifiedAt: '2026-01-01T00:00:00Z',
+      summary: 'x',
+      start: '2026-01-05T09:00:00Z',
+      timeZone: 'Europe/Berlin',
+      recurrence: { rule: 'FREQ=DAILY', exceptions: ['2026-01-06T09:00:00Z', '2026-01-06T09:00:00.000Z'] },
+    };
+    const a = renderStructuredItem({
+      ...base,
+      categories: ['Work', 'work'],
+      attendees: [{ address: 'Bob@X.com' }, { address: 'bob@x.com' }],
+    });
+    const b = renderStructuredItem({
+      ...base,
+      categories: ['work', 'Work'],
+      attendees: [{ address: 'bob@x.com' }, { address: 'Bob@X.com' }],
+    });
+    expect(b.raw.equals(a.raw)).toBe(true);
+    expect(a.raw.toString().match(/^EXDATE/gm)).toHaveLength(1);
+    expect(a.raw.toString()).toContain('CATEGORIES:Work\r\n');
+  });
+
+  it('keeps every header of a mail-like item within 998 characters, and the index fields within their bound', () => {
+    const phone = renderStructuredItem({
+      kind: 'phone_message',
+      uid: `${'u'.repeat(900)}@example.com`,
+      modifiedAt: '2026-01-01T00:00:00Z',
+      to: { address: 'kim@example.com', name: 'K'.repeat(5000) },
+      receivedAt: '2026-01-01T00:00:00Z',
+      caller: 'A'.repeat(8000),
+      company: 'B'.repeat(8000),
+    });
+    for (const line of phone.raw.toString('utf8').split('\r\n')) expect(line.length).toBeLessThanOrEqual(998);
+    expect(phone.facts.messageId).toMatch(/^<[0-9a-f]{40}@phone-message\.mlr\.invalid>$/);
+    expect(phone.facts.kindFields).toMatchObject({ kind: 'phone_message', caller: 'A'.repeat(998) });
+    const big = renderStructuredItem({
+      kind: 'contact',
+      uid: 'u',
+      modifiedAt: '2026-01-01T00:00:00Z',
+      displayName: 'Big list',
+      emails: Array.from({ length: 500 }, (_, i) => ({
+        value: `${String(i).padStart(3, '0')}${'x'.repeat(900)}@example.com`,
+      })),
+    });
+    expect(Buffer.byteLength(JSON.stringify(big.facts.kindFields))).toBeLessThanOrEqual(64 * 1024);
+    expect(big.facts.parseProblems.join(' ')).toMatch(/emails cut to \d+ of 500 entries/);
+    // The stored vCard holds every address.
+    expect(big.raw.toString().match(/^EMAIL/gm)).toHaveLength(500);
   });
 
   it('writes text no content line can break: line breaks and control characters in any field', () => {

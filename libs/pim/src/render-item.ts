@@ -235,6 +235,32 @@ function render(item: StructuredItem): RenderedItem {
   }
 }
 
+/** Most bytes of an item's kind fields as JSON: they travel in the index record of every commit. */
+export const KIND_FIELDS_MAX_BYTES = 64 * 1024;
+
+/**
+ * The kind fields within KIND_FIELDS_MAX_BYTES: the longest list is halved until they fit (a list of
+ * thousands of attendees keeps its first ones), noted as a problem of the item. The bytes stored are
+ * whole regardless.
+ */
+function boundedFields(fields: KindFields, problems: string[]): KindFields {
+  let bounded = fields;
+  const size = () => Buffer.byteLength(JSON.stringify(bounded));
+  while (size() > KIND_FIELDS_MAX_BYTES) {
+    const lists = Object.entries(bounded).filter(
+      (entry): entry is [string, unknown[]] => Array.isArray(entry[1]) && entry[1].length > 0,
+    );
+    const longest = lists.sort((a, b) => b[1].length - a[1].length)[0];
+    if (!longest) break;
+    const [name, list] = longest;
+    bounded = { ...bounded, [name]: list.slice(0, Math.floor(list.length / 2)) } as KindFields;
+    problems.push(
+      `index fields: ${name} cut to ${Math.floor(list.length / 2)} of ${list.length} entries (the item is stored whole)`,
+    );
+  }
+  return bounded;
+}
+
 /**
  * Validates a source's structured item and writes its canonical form: iCalendar for appointments,
  * tasks and notes, vCard for contacts, RFC 5322 for phone messages and notifications. A pure function
@@ -257,8 +283,20 @@ export function renderStructuredItem(input: unknown): RenderedItem {
       throw new InvalidItemError(`the source's item cannot be written: ${field}: is before start`);
     }
   }
+  if (
+    item.kind === 'appointment' &&
+    item.allDay &&
+    item.end !== null &&
+    item.end.slice(0, 10) <= item.start.slice(0, 10)
+  ) {
+    throw new InvalidItemError(
+      `the source's item cannot be written: end: an all-day event ends on a later day than it starts`,
+    );
+  }
   const rendered = render(item);
-  const fields = rendered.facts.kindFields;
+  const fields =
+    rendered.facts.kindFields === null ? null : boundedFields(rendered.facts.kindFields, rendered.facts.parseProblems);
+  rendered.facts.kindFields = fields;
   if (fields !== null) {
     const checked = kindFieldsSchema.safeParse(fields);
     if (!checked.success) {

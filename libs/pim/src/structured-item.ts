@@ -2,9 +2,9 @@ import {
   APPOINTMENT_STATUSES,
   ATTENDEE_ROLES,
   ATTENDEE_STATUSES,
+  boundedDateSchema as isoDateSchema,
   calendarDateSchema,
   IMPORTANCE,
-  isoDateSchema,
   TASK_STATUSES,
 } from '@mlr/contracts';
 import { z } from 'zod';

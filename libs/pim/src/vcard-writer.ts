@@ -1,4 +1,4 @@
-import { basicDate, escapeText, serialise, structured, utcDateTime, type ContentLine } from './content-lines.js';
+import { basicDate, clean, escapeText, serialise, structured, utcDateTime, type ContentLine } from './content-lines.js';
 import { CANONICAL_PRODID, sortedCategories } from './icalendar-writer.js';
 import type { ContactItem } from './structured-item.js';
 
@@ -56,7 +56,7 @@ export function writeContact(item: ContactItem): Buffer {
   if (item.birthday) lines.push({ name: 'BDAY', params: { VALUE: 'date' }, value: basicDate(item.birthday) });
   if (item.isGroup) {
     for (const member of [...new Set(item.members.map((m) => m.toLowerCase()))].sort()) {
-      lines.push({ name: 'MEMBER', value: `mailto:${member.replace(/\s/g, '')}` });
+      lines.push({ name: 'MEMBER', value: `mailto:${clean(member).replace(/\s/g, '')}` });
     }
   }
   if (item.note) lines.push({ name: 'NOTE', value: escapeText(item.note) });

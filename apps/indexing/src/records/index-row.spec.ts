@@ -35,7 +35,7 @@ describe('toIndexRow', () => {
       dueAt: null,
       completedAt: null,
       taskStatus: null,
-      kindKeys: [],
+      kindKeys: null,
       kindText: null,
       seen: true,
       answered: false,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { kindColumns, phoneKeys } from './kind-columns.js';
+import { kindColumns, phoneCriterionKeys, phoneKeys } from './kind-columns.js';
 
 describe('kindColumns', () => {
   it('is empty for mail', () => {
@@ -9,7 +9,7 @@ describe('kindColumns', () => {
       dueAt: null,
       completedAt: null,
       taskStatus: null,
-      kindKeys: [],
+      kindKeys: null,
       kindText: null,
     });
   });
@@ -82,6 +82,7 @@ describe('kindColumns', () => {
       'tel:1234567',
       'tel:211234567',
       'tel:234567',
+      'telfull:211234567',
     ]);
     expect(contact.kindText).toBe('zoë müller\nzoë\nmüller\nbeispiel gmbh');
     expect(
@@ -100,8 +101,22 @@ describe('kindColumns', () => {
   });
 
   it('finds a number by its last 6 to 9 digits, whatever the national or international form', () => {
-    expect(phoneKeys('+49 (221) 555-0199')).toEqual(['tel:550199', 'tel:5550199', 'tel:15550199', 'tel:215550199']);
-    expect(phoneKeys('0221 5550199')).toContain('tel:215550199');
+    expect(phoneKeys('+49 (221) 555-0199')).toEqual([
+      'telfull:215550199',
+      'tel:550199',
+      'tel:5550199',
+      'tel:15550199',
+      'tel:215550199',
+    ]);
     expect(phoneKeys('12345')).toEqual([]);
+    const matches = (stored: string, asked: string) =>
+      phoneCriterionKeys(asked).some((key) => phoneKeys(stored).includes(key));
+    // National and international forms of one number; a shorter stored number; but not another
+    // number that only shares its last digits.
+    expect(matches('0221 5550199', '+49 221 555 0199')).toBe(true);
+    expect(matches('+49 221 555 0199', '0221 5550199')).toBe(true);
+    expect(matches('555-1234', '+1 212 555 1234')).toBe(true);
+    expect(matches('+1 212 555 1234', '5551234')).toBe(true);
+    expect(matches('+49 30 1234567', '+49 221 1234567')).toBe(false);
   });
 });

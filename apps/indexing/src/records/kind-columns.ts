@@ -10,16 +10,32 @@ export interface KindColumns {
   dueAt: string | null;
   completedAt: string | null;
   taskStatus: string | null;
-  /** Sorted, without repeats. */
-  kindKeys: string[];
+  /** Sorted, without repeats; null for an item without kind fields (kept out of the partial index). */
+  kindKeys: string[] | null;
   kindText: string | null;
 }
 
-/** Keys a phone number is found by: its last 6, 7, 8 and 9 digits (a search gives at least 6). */
+/**
+ * Keys a phone number is found by: its last 6, 7, 8 and 9 digits (`tel:`), and all of them as one
+ * (`telfull:`), so that a search with more digits than the stored number (the country code before a
+ * national number) still finds it, and one with fewer finds every number ending so.
+ */
 export function phoneKeys(number: string): string[] {
   const digits = phoneDigits(number);
-  const keys: string[] = [];
-  for (let n = 6; n <= Math.min(9, digits.length); n++) keys.push(`tel:${digits.slice(-n)}`);
+  if (digits.length < 6) return [];
+  const keys: string[] = [`telfull:${digits}`];
+  for (let n = 6; n <= digits.length; n++) keys.push(`tel:${digits.slice(-n)}`);
+  return keys;
+}
+
+/**
+ * The keys a phone criterion matches (any of them): numbers ending in its digits, and numbers whose
+ * every digit ends the criterion's (at least 6 of them).
+ */
+export function phoneCriterionKeys(number: string): string[] {
+  const digits = phoneDigits(number);
+  const keys = [`tel:${digits}`];
+  for (let n = 6; n <= digits.length; n++) keys.push(`telfull:${digits.slice(-n)}`);
   return keys;
 }
 
@@ -44,7 +60,7 @@ export function kindColumns(fields: KindFields | null): KindColumns {
     dueAt: null,
     completedAt: null,
     taskStatus: null,
-    kindKeys: [],
+    kindKeys: null,
     kindText: null,
   };
   if (fields === null) return none;

@@ -200,7 +200,7 @@ describe('search filters', () => {
     expect(filterOf({ phone: '+49 (221) 555-0199' })).toEqual({
       tenantId: 'acme',
       kinds: ['contact', 'phone_message'],
-      kindKeys: ['tel:215550199'],
+      anyKindKeys: ['tel:215550199', 'telfull:550199', 'telfull:5550199', 'telfull:15550199', 'telfull:215550199'],
     });
     expect(filterOf({ itemType: 'contact', email: '@beispiel.de', name: 'müller' })).toEqual({
       tenantId: 'acme',

@@ -5,7 +5,6 @@ import {
   ITEM_TYPES,
   kindsSelected,
   parseAddressCriterion,
-  phoneDigits,
   type ItemForm,
   searchRequestSchema,
   type Importance,
@@ -16,6 +15,7 @@ import {
 } from '@mlr/contracts';
 import { decodeCursor, encodeCursor, searchFingerprint, type SearchPosition } from './search-cursor.js';
 import { SEARCH_REPOSITORY, type SearchRepository } from './repositories/search.repository.js';
+import { phoneCriterionKeys } from '../records/kind-columns.js';
 import { containsPattern, type SearchFilter, type SearchRow } from './search-sql.js';
 import { parseRequest } from './search.exception.js';
 
@@ -104,7 +104,11 @@ function applyKindCriteria(request: SearchRequest, filter: SearchFilter): void {
   };
   address('attendee', request.attendee);
   address('email', request.email);
-  if (request.phone !== undefined) present.push(`tel:${phoneDigits(request.phone)}`);
+  if (request.phone !== undefined) {
+    // The stored number ends in the criterion's digits, or the criterion ends in all of the stored
+    // number's (555-1234 is found by +1 212 555 1234), at least 6 digits either way.
+    filter.anyKindKeys = phoneCriterionKeys(request.phone);
+  }
   for (const [field, key] of [
     ['recurring', 'recurring'],
     ['callback', 'callback'],

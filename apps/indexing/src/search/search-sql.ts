@@ -35,6 +35,8 @@ export interface SearchFilter {
   /** Keys that must all be in `kind_keys` (see apps/indexing/src/records/kind-columns.ts), and keys that must not. */
   kindKeys?: readonly string[];
   absentKindKeys?: readonly string[];
+  /** Keys of which at least one must be in `kind_keys` (a phone number's suffixes). */
+  anyKindKeys?: readonly string[];
   /** LIKE patterns (in lower case, as `kind_text` is stored) that `kind_text` must all match (location, names, caller). */
   kindTextPatterns?: readonly string[];
   seen?: boolean;
@@ -156,6 +158,9 @@ function conditionsOf(filter: SearchFilter): { order: Prisma.Sql[]; rows: Prisma
   if (filter.taskStatus !== undefined) where.push(Prisma.sql`r.task_status = ${filter.taskStatus}`);
   if (filter.kindKeys !== undefined && filter.kindKeys.length > 0) {
     where.push(Prisma.sql`r.kind_keys @> ${[...filter.kindKeys]}::text[]`);
+  }
+  if (filter.anyKindKeys !== undefined && filter.anyKindKeys.length > 0) {
+    where.push(Prisma.sql`r.kind_keys && ${[...filter.anyKindKeys]}::text[]`);
   }
   for (const key of filter.absentKindKeys ?? []) where.push(Prisma.sql`NOT (r.kind_keys @> ARRAY[${key}]::text[])`);
   for (const pattern of filter.kindTextPatterns ?? []) where.push(Prisma.sql`r.kind_text LIKE ${pattern}`);

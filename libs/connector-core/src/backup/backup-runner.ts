@@ -20,6 +20,18 @@ export interface BackupRunnerOptions {
   now?: () => Date;
 }
 
+/**
+ * What an item given as fields weighs while in flight: its JSON size. An item that cannot even be
+ * written as JSON weighs nothing here and fails when it is checked, alone.
+ */
+function fieldsSize(fields: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(fields) ?? '');
+  } catch {
+    return 0;
+  }
+}
+
 /** One item read from the source, until it is sealed (then only the sealed copy is kept, for re-sending). */
 interface ReadItem {
   mailbox: string;
@@ -151,7 +163,7 @@ export class BackupRunner {
         const observedAt = this.now();
         // Items flow on while earlier ones wait for their acknowledgement: the limiter bounds what is
         // in flight (and, by not taking the next item, what the source reads ahead).
-        const size = 'raw' in item ? item.raw.length : JSON.stringify(item.structured).length;
+        const size = 'raw' in item ? item.raw.length : fieldsSize(item.structured);
         const release = await this.limiter.acquire(size);
         const position = item.position;
         const message: ReadItem = {
@@ -226,6 +238,8 @@ export class BackupRunner {
       const rendered = renderStructuredItem(content.structured);
       raw = rendered.raw;
       facts = rendered.facts;
+      // What is backed up is the canonical form: its bytes are what the job counts.
+      message.size = raw.length;
     }
     const passes = matchesFilter(job.filter, {
       submissionDate: facts.submissionDate,
@@ -248,7 +262,6 @@ export class BackupRunner {
   ): Promise<'stored' | 'skipped' | 'failed'> {
     const counters = this.reporter.counters;
     counters.seen++;
-    const size = message.size;
     try {
       const prepared = await this.prepare(job, message);
       if (prepared === 'skipped') {
@@ -272,7 +285,7 @@ export class BackupRunner {
       if (isNew) {
         if (outcome.objectStored === 'new') counters.new++;
         else counters.deduplicated++;
-        counters.bytes += size;
+        counters.bytes += message.size;
       }
       return 'stored';
     } catch (error) {

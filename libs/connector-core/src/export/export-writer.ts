@@ -39,5 +39,6 @@ export async function openExportWriter(format: ExportFormat, path: string): Prom
  */
 export function exportRefusal(format: ExportFormat, item: Pick<RestoreItem, 'form' | 'itemType'>): string | null {
   if (format === 'items-zip' || item.form === 'rfc5322') return null;
-  return `a ${format} export holds messages only; this ${item.itemType.replace('_', ' ')} is stored as ${item.form}: export it with format items-zip`;
+  const file = format === 'mbox' ? 'an mbox file' : 'a zip of .eml files';
+  return `${file} holds messages only; this ${item.itemType.replace('_', ' ')} is stored as ${item.form}: export it with format items-zip`;
 }

@@ -86,7 +86,12 @@ export type SourceItem = SourceItemAttributes & ({ raw: Buffer } | { structured:
 
 export interface SourceItemAttributes {
   position: number;
-  /** The source's own identity of the item (the sighting key of its index record). */
+  /**
+   * The source's own identity of the item (the sighting key of its index record). The index updates
+   * only the attributes (flags, keywords) of a sighting it holds: a source whose items change in place
+   * (an edited appointment or contact) puts the item's version in the id (a change key, the last
+   * modification), so that each version is a sighting of its own and stays restorable.
+   */
   sighting: SightingKey;
   /** Flags and keywords as the source gives them (IMAP: `\Seen`, `$Label1`, ...). */
   flags: string[];

@@ -381,9 +381,18 @@ export class RestoreRunner {
     const { reporter, logger } = this.options;
     const dir = resolve(this.options.exportDir);
     const path = resolve(dir, target.fileName);
+    // Items the file's format cannot hold (an appointment for an mbox file) are refused unread, and
+    // stay refused whatever becomes of the file.
+    const refusals: RestoreItemResult[] = [];
+    const wanted: RestoreItem[] = [];
+    for (const item of items) {
+      const refusal = exportRefusal(target.format, item);
+      if (refusal === null) wanted.push(item);
+      else refusals.push(refused(item, refusal));
+    }
     const failAll = async (message: string) => {
       reporter.error({ scope: 'job', target: job.jobId, message });
-      const results = items.map((item) => failed(item, message));
+      const results = [...refusals, ...wanted.map((item) => failed(item, message))];
       for (const result of results) reporter.itemResult(result);
       return { results, jobFailed: true };
     };
@@ -396,14 +405,7 @@ export class RestoreRunner {
     } catch (error) {
       return failAll(`cannot create export file ${path}: ${(error as Error).message}`);
     }
-    const results: RestoreItemResult[] = [];
-    // Items the file's format cannot hold (an appointment for an mbox file) are refused unread.
-    const wanted: RestoreItem[] = [];
-    for (const item of items) {
-      const refusal = exportRefusal(target.format, item);
-      if (refusal === null) wanted.push(item);
-      else results.push(refused(item, refusal));
-    }
+    const results: RestoreItemResult[] = [...refusals];
     let added = 0;
     try {
       await this.inOrder(

@@ -213,6 +213,65 @@ describe('index records', () => {
       /record\.observedAt: must be an ISO 8601 date-time/,
     );
   });
+
+  it('are mail stored as RFC 5322 unless they say otherwise (a record of an older connector)', () => {
+    const older: Record<string, unknown> = { ...record };
+    delete older.form;
+    delete older.kindFields;
+    const parsed = parseChannelPayload('objects', 'mlr.acme.objects', {
+      ...commit({}),
+      items: [{ ...item({}), record: older }],
+    });
+    expect(parsed.items[0]!.record).toMatchObject({ form: 'rfc5322', kindFields: null });
+  });
+
+  it('carry the fields of their kind, and are refused when kind, form and fields disagree', () => {
+    const contact = {
+      kind: 'contact',
+      uid: 'u1',
+      displayName: 'Zoë',
+      givenName: null,
+      familyName: null,
+      organization: null,
+      jobTitle: null,
+      emails: [{ value: 'zoe@example.com', type: 'work' }],
+      phones: [],
+      addresses: [],
+      birthday: '1980-02-29',
+      isGroup: false,
+      members: [],
+    };
+    const ok = parseChannelPayload(
+      'objects',
+      'mlr.acme.objects',
+      commit({ itemType: 'contact', form: 'vcard', kindFields: contact }),
+    );
+    expect(ok.items[0]!.record.kindFields).toEqual(contact);
+    expect(() =>
+      parseChannelPayload('objects', 'mlr.acme.objects', commit({ itemType: 'mail', form: 'vcard' })),
+    ).toThrow(/record\.form: an item of kind mail is not stored as vcard/);
+    expect(() =>
+      parseChannelPayload(
+        'objects',
+        'mlr.acme.objects',
+        commit({ itemType: 'task', form: 'icalendar', kindFields: contact }),
+      ),
+    ).toThrow(/record\.kindFields: fields of kind contact on an item of kind task/);
+    expect(() =>
+      parseChannelPayload(
+        'objects',
+        'mlr.acme.objects',
+        commit({ itemType: 'contact', form: 'vcard', kindFields: { ...contact, birthday: 'soon' } }),
+      ),
+    ).toThrow(/kindFields\.birthday/);
+    expect(() =>
+      parseChannelPayload(
+        'objects',
+        'mlr.acme.objects',
+        commit({ itemType: 'contact', form: 'vcard', kindFields: { ...contact, extra: 1 } }),
+      ),
+    ).toThrow(/kindFields/);
+  });
 });
 
 describe('commit batches', () => {

@@ -24,8 +24,23 @@ export const ITEM_FORM_FILES: Record<ItemForm, { extension: string; mediaType: s
 const text = (max: number) => z.string().max(max);
 const address = z.string().min(1).max(998);
 
-/** A calendar date (all-day events, birthdays): YYYY-MM-DD. */
-export const calendarDateSchema = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD');
+/**
+ * An instant of an item of a kind (a start, a due time): an ISO 8601 date-time in the years 1 to 9999,
+ * which iCalendar's and vCard's date forms and PostgreSQL's timestamptz all hold.
+ */
+export const boundedDateSchema = isoDateSchema.refine((value) => {
+  const year = new Date(value).getUTCFullYear();
+  return year >= 1 && year <= 9999;
+}, 'must be a date-time in the years 1 to 9999 (in UTC)');
+
+/** A calendar date (all-day events, birthdays): YYYY-MM-DD, a day that exists. */
+export const calendarDateSchema = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date YYYY-MM-DD')
+  .refine((value) => {
+    const date = new Date(`${value}T00:00:00Z`);
+    return !Number.isNaN(date.getTime()) && date.toISOString().slice(0, 10) === value && value >= '0001';
+  }, 'must be a day that exists (YYYY-MM-DD)');
 
 export const ATTENDEE_ROLES = ['chair', 'required', 'optional', 'non-participant'] as const;
 export const ATTENDEE_STATUSES = ['needs-action', 'accepted', 'declined', 'tentative', 'delegated'] as const;
@@ -50,8 +65,8 @@ export const appointmentFieldsSchema = z.strictObject({
   /** The iCalendar UID: the same event in every calendar and every invitation. */
   uid: text(1024),
   /** Start and end as instants; an all-day event starts at 00:00 UTC of its first day. */
-  start: isoDateSchema,
-  end: isoDateSchema.nullable(),
+  start: boundedDateSchema,
+  end: boundedDateSchema.nullable(),
   allDay: z.boolean(),
   /** The IANA time zone the event was planned in (recurring events keep their wall-clock time in it). */
   timeZone: text(64).nullable(),
@@ -66,9 +81,9 @@ export const appointmentFieldsSchema = z.strictObject({
 export const taskFieldsSchema = z.strictObject({
   kind: z.literal('task'),
   uid: text(1024),
-  start: isoDateSchema.nullable(),
-  due: isoDateSchema.nullable(),
-  completedAt: isoDateSchema.nullable(),
+  start: boundedDateSchema.nullable(),
+  due: boundedDateSchema.nullable(),
+  completedAt: boundedDateSchema.nullable(),
   status: z.enum(TASK_STATUSES),
   percentComplete: z.number().int().min(0).max(100).nullable(),
   recurrence: text(1024).nullable(),
@@ -77,7 +92,7 @@ export const taskFieldsSchema = z.strictObject({
 export const noteFieldsSchema = z.strictObject({
   kind: z.literal('note'),
   uid: text(1024),
-  modifiedAt: isoDateSchema.nullable(),
+  modifiedAt: boundedDateSchema.nullable(),
 });
 
 const typedValue = (max: number) => z.strictObject({ value: z.string().min(1).max(max), type: text(64).optional() });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { contentIdSchema, isoDateSchema, jobIdSchema, tenantIdSchema } from '../common/ids.js';
 import {
+  boundedDateSchema,
   IMPORTANCE,
   ITEM_FORMS,
   ITEM_TYPES,
@@ -108,11 +109,11 @@ const searchCriteriaFields = {
     .optional(),
   form: z.enum(ITEM_FORMS).optional(),
   /** Appointments' and tasks' start, inclusive bounds. */
-  startsFrom: isoDateSchema.optional(),
-  startsTo: isoDateSchema.optional(),
+  startsFrom: boundedDateSchema.optional(),
+  startsTo: boundedDateSchema.optional(),
   /** Tasks' due time, inclusive bounds. */
-  dueFrom: isoDateSchema.optional(),
-  dueTo: isoDateSchema.optional(),
+  dueFrom: boundedDateSchema.optional(),
+  dueTo: boundedDateSchema.optional(),
   taskStatus: z.enum(TASK_STATUSES).optional(),
   /** Appointments: the organizer or an attendee, an address or a domain (as `to`). */
   attendee: addressCriterionSchema.optional(),

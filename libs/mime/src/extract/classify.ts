@@ -65,9 +65,11 @@ export function followUpOf(block: HeaderBlock, text: HeaderText): string | null 
  * METHOD (appointment; task for VTODO, note for VJOURNAL), a bare vCard (contact), else mail.
  */
 export function itemTypeOf(buf: Buffer, block: HeaderBlock, outer: OuterStructure): ItemType {
-  // Written by MLR itself (libs/pim) for mail-like items a source held as fields.
+  // Written by MLR itself (libs/pim) for mail-like items a source held as fields. Such a message never
+  // travelled through a mail server; one that did (it has a Received field) was written by a sender,
+  // who does not decide what kind of item it is.
   const own = fieldValue(buf, block, 'x-mlr-item-type')?.toLowerCase();
-  if (own === 'phone_message' || own === 'notification') return own;
+  if ((own === 'phone_message' || own === 'notification') && !findField(block, 'received')) return own;
   const contentClass = fieldValue(buf, block, 'content-class')?.toLowerCase() ?? '';
   if (contentClass.includes('calendarmessage')) return 'appointment';
   if (contentClass.includes('voice')) return 'phone_message';
