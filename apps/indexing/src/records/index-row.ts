@@ -136,8 +136,8 @@ export function toIndexRow(stored: StoredRecord): IndexRow {
       : (JSON.parse(JSON.stringify(record.kindFields), (_key, value: unknown) =>
           typeof value === 'string' ? clean.text('kindFields', value) : value,
         ) as KindFields);
+  const kind = kindColumns(kindFields);
   const row: IndexRow = {
-    ...kindColumns(kindFields),
     tenantId: stored.tenantId,
     mailbox: clean.text('mailbox', record.mailbox),
     folder: clean.text('folder', record.folder),
@@ -162,6 +162,13 @@ export function toIndexRow(stored: StoredRecord): IndexRow {
     itemType: ITEM_TYPE_COLUMN[record.itemType],
     form: FORM_COLUMN[record.form],
     kindFields,
+    startsAt: kind.startsAt,
+    endsAt: kind.endsAt,
+    dueAt: kind.dueAt,
+    completedAt: kind.completedAt,
+    taskStatus: kind.taskStatus,
+    kindKeys: kind.kindKeys,
+    kindText: kind.kindText,
     seen: record.flags.seen,
     answered: record.flags.answered,
     flagged: record.flags.flagged,
