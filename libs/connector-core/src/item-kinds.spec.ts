@@ -25,6 +25,20 @@ import {
 
 const logger = createLogger({ service: 'item-kinds-spec', level: 'silent' });
 
+/** A backup of every mailbox of the source, from scratch. */
+const backupJob = (jobId: string) => ({
+  kind: 'backup' as const,
+  jobId,
+  tenantId: 'acme',
+  connectorId: 'c-1',
+  requestedAt: new Date().toISOString(),
+  requestedBy: 'admin',
+  mailboxes: { kind: 'all' as const },
+  filter: {},
+  full: false,
+  checkpoints: [],
+});
+
 /*
  * Items of every kind through the runners: a source that holds appointments, tasks, notes, contacts,
  * phone messages and notifications as fields; the core writes each in its canonical form, indexes
@@ -54,18 +68,7 @@ describe('items of every kind', () => {
     });
     const uploader = new RecordingUploader();
     const reporter = new RecordingProgress();
-    const state = await new BackupRunner(source, keys, uploader, reporter, logger).run({
-      kind: 'backup',
-      jobId: 'job-1',
-      tenantId: 'acme',
-      connectorId: 'c-1',
-      requestedAt: new Date().toISOString(),
-      requestedBy: 'admin',
-      mailboxes: { kind: 'all' },
-      filter: {},
-      full: false,
-      checkpoints: [],
-    });
+    const state = await new BackupRunner(source, keys, uploader, reporter, logger).run(backupJob('job-1'));
     expect(state).toBe('partially_failed');
     expect(reporter.errorList).toHaveLength(1);
     expect(reporter.errorList[0]).toMatchObject({ scope: 'message', item: { folder: 'Items' } });
@@ -111,18 +114,7 @@ describe('items of every kind', () => {
     const source = new InMemoryMailSource();
     for (const item of samples) source.addStructured('alice@example.com', 'Items', item);
     const uploader = new RecordingUploader();
-    await new BackupRunner(source, keys, uploader, new RecordingProgress(), logger).run({
-      kind: 'backup',
-      jobId: 'job-2',
-      tenantId: 'acme',
-      connectorId: 'c-1',
-      requestedAt: new Date().toISOString(),
-      requestedBy: 'admin',
-      mailboxes: { kind: 'all' },
-      filter: {},
-      full: false,
-      checkpoints: [],
-    });
+    await new BackupRunner(source, keys, uploader, new RecordingProgress(), logger).run(backupJob('job-2'));
     const before = records
       .filter((r) => r.folder === 'Items')
       .map((r) => r.contentId)

@@ -69,7 +69,7 @@ function storable(value: string): string {
 }
 
 /** The first `max` UTF-16 units of `value`, without splitting a surrogate pair. */
-function cut(value: string, max: number): string {
+export function cut(value: string, max: number): string {
   if (value.length <= max) return value;
   const last = value.charCodeAt(max - 1);
   return value.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);

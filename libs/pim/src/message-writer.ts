@@ -83,6 +83,11 @@ function base64Body(text: string): string {
   return (encoded.match(/.{1,76}/g) ?? []).join('\r\n');
 }
 
+/** The item's categories as a Keywords header value (each once, in code-unit order), or none. */
+function keywords(categories: readonly string[]): string | null {
+  return categories.length > 0 ? headerText([...new Set(categories)].sort().join(', ')) : null;
+}
+
 function message(headers: Array<[string, string | null]>, body: string): Buffer {
   const lines = headers
     .filter((h): h is [string, string] => h[1] !== null && h[1] !== '')
@@ -140,7 +145,7 @@ export function writePhoneMessage(item: PhoneMessageItem): Buffer {
       ['X-MLR-Caller-Number', item.number ? headerText(item.number) : null],
       ['X-MLR-Phone-Flags', flags.length > 0 ? flags.join(', ') : null],
       ['X-MLR-Call-Duration', item.durationSeconds !== null ? String(item.durationSeconds) : null],
-      ['Keywords', item.categories.length > 0 ? headerText([...new Set(item.categories)].sort().join(', ')) : null],
+      ['Keywords', keywords(item.categories)],
     ],
     body,
   );
@@ -156,7 +161,7 @@ export function writeNotification(item: NotificationItem): Buffer {
       ['Subject', headerText(item.subject)],
       ['Message-ID', messageIdFor('notification', item.uid)],
       ['X-MLR-Item-Type', 'notification'],
-      ['Keywords', item.categories.length > 0 ? headerText([...new Set(item.categories)].sort().join(', ')) : null],
+      ['Keywords', keywords(item.categories)],
     ],
     item.message,
   );

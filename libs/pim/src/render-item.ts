@@ -1,5 +1,5 @@
 import { kindFieldsSchema, type ItemForm, type KindFields } from '@mlr/contracts';
-import { extractMessageFacts, type MailAddress, type MessageFacts } from '@mlr/mime';
+import { cut, extractMessageFacts, type MailAddress, type MessageFacts } from '@mlr/mime';
 import { sortedAttendees } from './icalendar-writer.js';
 import { writeAppointment, writeNote, writeTask } from './icalendar-writer.js';
 import { writeNotification, writePhoneMessage } from './message-writer.js';
@@ -26,13 +26,6 @@ export interface RenderedItem {
   raw: Buffer;
   form: ItemForm;
   facts: MessageFacts;
-}
-
-/** The first `max` characters, not splitting a surrogate pair. */
-function cut(value: string, max: number): string {
-  if (value.length <= max) return value;
-  const last = value.charCodeAt(max - 1);
-  return value.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
 
 function cutOrNull(value: string | null, max: number): string | null {
